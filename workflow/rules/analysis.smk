@@ -1,0 +1,120 @@
+# Tasks B (clean), C (features), D (rolling_corr), E (regimes), G (model), H (dq).
+
+
+rule clean:
+    input:
+        raw=raw_files(),
+        ok=ok_files(),
+    output:
+        out="data/processed/clean.parquet",
+    params:
+        series=config["series"],
+        start=config["start"],
+        end=config["end"],
+        base_currency=config["base_currency"],
+        anchor=config["calendar"]["anchor"],
+        ffill_limit=config["clean"]["ffill_limit"],
+    log:
+        "logs/clean.log",
+    benchmark:
+        "logs/benchmarks/clean.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/clean.py"
+
+
+rule features:
+    input:
+        clean="data/processed/clean.parquet",
+    output:
+        out="data/processed/features.parquet",
+    params:
+        lags=config["features"]["lags"],
+    log:
+        "logs/features.log",
+    benchmark:
+        "logs/benchmarks/features.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/features.py"
+
+
+rule rolling_corr:
+    input:
+        features="data/processed/features.parquet",
+    output:
+        out="data/processed/rolling_corr.csv",
+    params:
+        pairs=config["correlation"]["pairs"],
+        windows=config["correlation"]["windows"],
+    log:
+        "logs/rolling_corr.log",
+    benchmark:
+        "logs/benchmarks/rolling_corr.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/rolling_corr.py"
+
+
+rule regimes:
+    input:
+        corr="data/processed/rolling_corr.csv",
+    output:
+        out="data/processed/regimes.parquet",
+    params:
+        zscore_window=config["regimes"]["zscore_window"],
+        zscore_threshold=config["regimes"]["zscore_threshold"],
+    log:
+        "logs/regimes.log",
+    benchmark:
+        "logs/benchmarks/regimes.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/regimes.py"
+
+
+rule dq:
+    input:
+        raw=raw_files(),
+        ok=ok_files(),
+    output:
+        md="docs/dq_report.md",
+        json="docs/dq_report.json",
+    params:
+        series=config["series"],
+        stale_days=config["dq"]["stale_days"],
+        outlier_z=config["dq"]["outlier_z"],
+    log:
+        "logs/dq.log",
+    benchmark:
+        "logs/benchmarks/dq.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/dq.py"
+
+
+rule model:
+    input:
+        features="data/processed/features.parquet",
+        corr="data/processed/rolling_corr.csv",
+    output:
+        model="models/corr_forecast.pkl",
+        metrics="models/metrics.json",
+    params:
+        pair=config["model"]["pair"],
+        window=config["correlation"]["windows"][0],
+        horizon=config["model"]["horizon"],
+        train_fraction=config["model"]["train_fraction"],
+    log:
+        "logs/model.log",
+    benchmark:
+        "logs/benchmarks/model.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/model.py"

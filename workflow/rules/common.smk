@@ -1,0 +1,96 @@
+# Helpers and input functions shared by the rules: config validation, the universe,
+# and which outputs the run asks for.
+
+import os
+
+from snakemake.utils import validate
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+# The FRED key is optional (no key: FRED's public CSV download). envvars: requires the
+# variable to exist, so an absent key becomes an empty one; scripts treat "" as no key.
+os.environ.setdefault("FRED_API_KEY", "")
+
+
+envvars:
+    "FRED_API_KEY",
+
+
+SERIES = {s["id"]: s for s in config["series"]}
+
+
+def check_config():
+    """Checks a JSON schema cannot express; each names the config key to change."""
+    ids = [s["id"] for s in config["series"]]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise ValueError(f"config key `series`: duplicated id(s) {duplicated}; ids must be unique")
+    if config["end"] < config["start"]:
+        raise ValueError(f"config key `end` ({config['end']}) is before `start` ({config['start']})")
+    for a, b in config["correlation"]["pairs"]:
+        for series_id in (a, b):
+            if series_id not in SERIES:
+                raise ValueError(
+                    f"config key `correlation.pairs`: pair [{a}, {b}] names {series_id!r}, "
+                    f"which is not in `series` (known: {', '.join(ids)})"
+                )
+    for s in config["series"]:
+        if s["kind"] == "yield" and "maturity" not in s:
+            raise ValueError(f"config key `series`: yield series {s['id']!r} needs `maturity` (years)")
+        if s["kind"] == "fx" and "base" not in s:
+            raise ValueError(f"config key `series`: fx series {s['id']!r} needs `base` (e.g. EUR for DEXUSEU)")
+    anchor = config["calendar"]["anchor"]
+    if anchor is not None and anchor not in SERIES:
+        raise ValueError(f"config key `calendar.anchor`: {anchor!r} is not in `series`")
+    model_pair = config["model"]["pair"]
+    if model_pair is not None and list(model_pair) not in [list(p) for p in config["correlation"]["pairs"]]:
+        raise ValueError(f"config key `model.pair`: {model_pair} is not one of `correlation.pairs`")
+
+
+check_config()
+
+
+def is_activated(section):
+    """Optional branches (task G) are switched by `<section>: enabled:` in config."""
+    return bool(config[section]["enabled"])
+
+
+def sources():
+    """The sources the universe uses, one ingest job each."""
+    return sorted({s["source"] for s in config["series"]})
+
+
+def source_series(wildcards):
+    return [s for s in config["series"] if s["source"] == wildcards.source]
+
+
+def raw_files():
+    return expand("data/raw/{source}.csv", source=sources())
+
+
+def ok_files():
+    return expand("data/raw/{source}.ok", source=sources())
+
+
+def pair_figures():
+    return [f"docs/fig_corr_{a}_vs_{b}.png" for a, b in config["correlation"]["pairs"]]
+
+
+def report_inputs(wildcards):
+    inputs = {
+        "clean": "data/processed/clean.parquet",
+        "corr": "data/processed/rolling_corr.csv",
+        "regimes": "data/processed/regimes.parquet",
+        "dq": "docs/dq_report.json",
+    }
+    if is_activated("model"):
+        inputs["metrics"] = "models/metrics.json"
+    return inputs
+
+
+def final_outputs():
+    outputs = ["docs/report.md", "docs/dq_report.md", *pair_figures()]
+    if is_activated("model"):
+        outputs += ["models/corr_forecast.pkl", "models/metrics.json"]
+    return outputs

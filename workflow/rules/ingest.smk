@@ -1,0 +1,28 @@
+# Task A: one ingest job per source (fred, yahoo, csv), in parallel.
+# Live source -> local cache -> bundled snapshot -> missing, per series.
+
+
+wildcard_constraints:
+    source="fred|yahoo|csv",
+
+
+rule ingest:
+    output:
+        csv=ensure("data/raw/{source}.csv", non_empty=True),
+        ok="data/raw/{source}.ok",
+    params:
+        series=source_series,
+        start=config["start"],
+        end=config["end"],
+        offline=config["offline"],
+        network=config["network"],
+        paths=config["paths"],
+    log:
+        "logs/ingest/{source}.log",
+    benchmark:
+        "logs/benchmarks/ingest/{source}.tsv"
+    localrule: True
+    conda:
+        "../../envs/ingest.yaml"
+    script:
+        "../scripts/ingest.py"

@@ -1,0 +1,20 @@
+# Task F: the markdown report and its figures.
+
+
+rule report:
+    input:
+        unpack(report_inputs),
+    output:
+        report="docs/report.md",
+        figures=pair_figures(),
+        timeline="docs/fig_regimes.png",
+    params:
+        pairs=config["correlation"]["pairs"],
+    log:
+        "logs/report.log",
+    benchmark:
+        "logs/benchmarks/report.tsv"
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report.py"

@@ -1,0 +1,168 @@
+"""Shared plumbing for every script: logging, atomic writes, parquet metadata, CLI glue.
+
+Scripts import it as ``from _helpers import ...``; Snakemake's ``script:`` directive
+puts this folder on ``sys.path``, and so does running a script from the command line.
+"""
+
+
+import json
+import logging
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+METADATA_KEY = b"corrflow"
+
+logger = logging.getLogger(__name__)
+
+
+class InputDataError(Exception):
+    """Bad input a user can fix: the message names the file, the column or row, and what to do."""
+
+
+def configure_logging(log_path: str | os.PathLike | None = None, level: int = logging.INFO) -> None:
+    """Send log records (and uncaught tracebacks) to the rule's log file and to stderr."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="a", encoding="utf-8"))
+    logging.basicConfig(level=level, format=LOG_FORMAT, handlers=handlers, force=True)
+    # chatty third-party loggers would bury our own lines
+    for noisy in ("matplotlib", "PIL", "urllib3", "yfinance", "peewee", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    def log_uncaught(exc_type, exc, tb):
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        logging.getLogger("uncaught").error("uncaught exception", exc_info=(exc_type, exc, tb))
+
+    sys.excepthook = log_uncaught
+
+
+def run_main(main: Callable[[list[str] | None], Any], argv: list[str] | None = None) -> None:
+    """Run a script's main(); a user-fixable InputDataError ends it with one clear line."""
+    try:
+        main(argv)
+    except InputDataError as err:
+        logging.getLogger("main").error("%s", err)
+        if not logging.getLogger().handlers:
+            print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
+def argv_from_snakemake(smk) -> list[str]:
+    """Turn Snakemake's named wildcards/input/output/params/log into the script's CLI arguments.
+
+    Every name becomes ``--name`` (underscores as dashes); lists become several values;
+    dicts and lists of dicts are passed as JSON, which the CLI parses with ``json.loads``.
+    """
+    argv: list[str] = []
+    for section in (smk.wildcards, smk.input, smk.output, smk.params, smk.log):
+        for name, value in section.items():
+            flag = "--" + name.replace("_", "-")
+            if isinstance(value, bool):
+                argv += [flag, "true" if value else "false"]
+            elif isinstance(value, dict) or (
+                isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)
+            ):
+                argv += [flag, json.dumps(value)]
+            elif isinstance(value, (list, tuple)) and not isinstance(value, str):
+                argv += [flag, *map(str, value)]
+            elif value is None:
+                continue
+            else:
+                argv += [flag, str(value)]
+    return argv
+
+
+def cli_parser(doc: str | None) -> "argparse.ArgumentParser":
+    """The script's argument parser, its help text taken from the module docstring.
+
+    Under Snakemake's ``script:`` the docstring is not the module's first statement, so
+    ``__doc__`` is None there; the parser then simply has no description.
+    """
+    import argparse
+
+    doc = doc or ""
+    return argparse.ArgumentParser(description=(doc.splitlines() or [""])[0], epilog=doc,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def parse_bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp path in the target's folder; rename it onto the target only on success."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(text: str, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(obj: Any, path: str | os.PathLike) -> None:
+    write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: str | os.PathLike, **kwargs) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, lineterminator="\n", **kwargs)
+
+
+def write_parquet(frame: pd.DataFrame, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write a frame (index kept) to parquet, atomically, with our metadata as JSON."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=True)
+    if metadata is not None:
+        merged = dict(table.schema.metadata or {})
+        merged[METADATA_KEY] = json.dumps(metadata, sort_keys=True, default=str).encode()
+        table = table.replace_schema_metadata(merged)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def read_parquet(path: str | os.PathLike, columns: list[str] | None = None) -> tuple[pd.DataFrame, dict]:
+    """Read one of our parquet files: (frame, metadata dict). Clear error if it is not one."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"{path}: file not found; build it first (e.g. `snakemake {path}`)")
+    try:
+        schema = pq.read_schema(path)
+    except Exception as err:  # pyarrow raises several types for a non-parquet file
+        raise InputDataError(f"{path}: not a readable parquet file ({err})") from err
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    metadata = json.loads(raw) if raw else {}
+    return pd.read_parquet(path, columns=columns), metadata
+
+
+def load_json_arg(text: str) -> Any:
+    """argparse type for JSON arguments (lists of series, dicts of settings)."""
+    return json.loads(text)
