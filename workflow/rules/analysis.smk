@@ -7,6 +7,12 @@ rule clean:
         ok=ok_files(),
     output:
         out="data/processed/clean.parquet",
+    log:
+        "logs/clean.log",
+    benchmark:
+        "logs/benchmarks/clean.tsv"
+    conda:
+        "../../envs/analysis.yaml"
     params:
         series=config["series"],
         start=config["start"],
@@ -14,12 +20,6 @@ rule clean:
         base_currency=config["base_currency"],
         anchor=config["calendar"]["anchor"],
         ffill_limit=config["clean"]["ffill_limit"],
-    log:
-        "logs/clean.log",
-    benchmark:
-        "logs/benchmarks/clean.tsv"
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/clean.py"
 
@@ -29,14 +29,14 @@ rule features:
         clean="data/processed/clean.parquet",
     output:
         out="data/processed/features.parquet",
-    params:
-        lags=config["features"]["lags"],
     log:
         "logs/features.log",
     benchmark:
         "logs/benchmarks/features.tsv"
     conda:
         "../../envs/analysis.yaml"
+    params:
+        lags=config["features"]["lags"],
     script:
         "../scripts/features.py"
 
@@ -46,15 +46,15 @@ rule rolling_corr:
         features="data/processed/features.parquet",
     output:
         out="data/processed/rolling_corr.csv",
-    params:
-        pairs=config["correlation"]["pairs"],
-        windows=config["correlation"]["windows"],
     log:
         "logs/rolling_corr.log",
     benchmark:
         "logs/benchmarks/rolling_corr.tsv"
     conda:
         "../../envs/analysis.yaml"
+    params:
+        pairs=config["correlation"]["pairs"],
+        windows=config["correlation"]["windows"],
     script:
         "../scripts/rolling_corr.py"
 
@@ -64,15 +64,15 @@ rule regimes:
         corr="data/processed/rolling_corr.csv",
     output:
         out="data/processed/regimes.parquet",
-    params:
-        zscore_window=config["regimes"]["zscore_window"],
-        zscore_threshold=config["regimes"]["zscore_threshold"],
     log:
         "logs/regimes.log",
     benchmark:
         "logs/benchmarks/regimes.tsv"
     conda:
         "../../envs/analysis.yaml"
+    params:
+        zscore_window=config["regimes"]["zscore_window"],
+        zscore_threshold=config["regimes"]["zscore_threshold"],
     script:
         "../scripts/regimes.py"
 
@@ -84,16 +84,16 @@ rule dq:
     output:
         md="docs/dq_report.md",
         json="docs/dq_report.json",
-    params:
-        series=config["series"],
-        stale_days=config["dq"]["stale_days"],
-        outlier_z=config["dq"]["outlier_z"],
     log:
         "logs/dq.log",
     benchmark:
         "logs/benchmarks/dq.tsv"
     conda:
         "../../envs/analysis.yaml"
+    params:
+        series=config["series"],
+        stale_days=config["dq"]["stale_days"],
+        outlier_z=config["dq"]["outlier_z"],
     script:
         "../scripts/dq.py"
 
@@ -105,16 +105,16 @@ rule model:
     output:
         model="models/corr_forecast.pkl",
         metrics="models/metrics.json",
-    params:
-        pair=config["model"]["pair"],
-        window=config["correlation"]["windows"][0],
-        horizon=config["model"]["horizon"],
-        train_fraction=config["model"]["train_fraction"],
     log:
         "logs/model.log",
     benchmark:
         "logs/benchmarks/model.tsv"
     conda:
         "../../envs/analysis.yaml"
+    params:
+        pair=config["model"]["pair"],
+        window=config["correlation"]["windows"][0],
+        horizon=config["model"]["horizon"],
+        train_fraction=config["model"]["train_fraction"],
     script:
         "../scripts/model.py"

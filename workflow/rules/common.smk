@@ -5,6 +5,22 @@ import os
 
 from snakemake.utils import validate
 
+import yaml
+
+
+def coerce_cli_booleans(values, schema):
+    """`--config offline=true` arrives as the string "true": read it as the boolean the schema wants."""
+    for key, prop in schema.get("properties", {}).items():
+        if key not in values:
+            continue
+        if prop.get("type") == "boolean" and str(values[key]).lower() in ("true", "false"):
+            values[key] = str(values[key]).lower() == "true"
+        elif prop.get("type") == "object" and isinstance(values[key], dict):
+            coerce_cli_booleans(values[key], prop)
+
+
+with open(workflow.source_path("../schemas/config.schema.yaml")) as schema_file:
+    coerce_cli_booleans(config, yaml.safe_load(schema_file))
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -39,7 +55,9 @@ def check_config():
         if s["kind"] == "yield" and "maturity" not in s:
             raise ValueError(f"config key `series`: yield series {s['id']!r} needs `maturity` (years)")
         if s["kind"] == "fx" and "base" not in s:
-            raise ValueError(f"config key `series`: fx series {s['id']!r} needs `base` (e.g. EUR for DEXUSEU)")
+            raise ValueError(
+                f"config key `series`: fx series {s['id']!r} needs `base` (e.g. EUR for DEXUSEU)"
+            )
     anchor = config["calendar"]["anchor"]
     if anchor is not None and anchor not in SERIES:
         raise ValueError(f"config key `calendar.anchor`: {anchor!r} is not in `series`")

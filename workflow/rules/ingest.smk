@@ -10,13 +10,6 @@ rule ingest:
     output:
         csv=ensure("data/raw/{source}.csv", non_empty=True),
         ok="data/raw/{source}.ok",
-    params:
-        series=source_series,
-        start=config["start"],
-        end=config["end"],
-        offline=config["offline"],
-        network=config["network"],
-        paths=config["paths"],
     log:
         "logs/ingest/{source}.log",
     benchmark:
@@ -24,5 +17,12 @@ rule ingest:
     localrule: True
     conda:
         "../../envs/ingest.yaml"
+    params:
+        series=source_series,
+        start=config["start"],
+        end=config["end"],
+        offline=config["offline"],
+        network=config["network"],
+        paths=config["paths"],
     script:
         "../scripts/ingest.py"

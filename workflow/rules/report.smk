@@ -8,13 +8,13 @@ rule report:
         report="docs/report.md",
         figures=pair_figures(),
         timeline="docs/fig_regimes.png",
-    params:
-        pairs=config["correlation"]["pairs"],
     log:
         "logs/report.log",
     benchmark:
         "logs/benchmarks/report.tsv"
     conda:
         "../../envs/report.yaml"
+    params:
+        pairs=config["correlation"]["pairs"],
     script:
         "../scripts/report.py"

@@ -4,7 +4,6 @@ Scripts import it as ``from _helpers import ...``; Snakemake's ``script:`` direc
 puts this folder on ``sys.path``, and so does running a script from the command line.
 """
 
-
 import json
 import logging
 import os
@@ -60,11 +59,12 @@ def run_main(main: Callable[[list[str] | None], Any], argv: list[str] | None = N
 def argv_from_snakemake(smk) -> list[str]:
     """Turn Snakemake's named wildcards/input/output/params/log into the script's CLI arguments.
 
-    Every name becomes ``--name`` (underscores as dashes); lists become several values;
+    Every name becomes ``--name`` (underscores as dashes), the (unnamed) log ``--log``;
+    lists become several values;
     dicts and lists of dicts are passed as JSON, which the CLI parses with ``json.loads``.
     """
-    argv: list[str] = []
-    for section in (smk.wildcards, smk.input, smk.output, smk.params, smk.log):
+    argv: list[str] = ["--log", str(smk.log[0])] if len(smk.log) else []
+    for section in (smk.wildcards, smk.input, smk.output, smk.params):
         for name, value in section.items():
             flag = "--" + name.replace("_", "-")
             if isinstance(value, bool):
@@ -91,8 +91,11 @@ def cli_parser(doc: str | None) -> "argparse.ArgumentParser":
     import argparse
 
     doc = doc or ""
-    return argparse.ArgumentParser(description=(doc.splitlines() or [""])[0], epilog=doc,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    return argparse.ArgumentParser(
+        description=(doc.splitlines() or [""])[0],
+        epilog=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def parse_bool(text: str) -> bool:

@@ -10,7 +10,6 @@ level of the live -> cache -> snapshot chain. The derivations are documented in
 data/sample/README.md and implemented here, one small function per source file.
 """
 
-
 import argparse
 from pathlib import Path
 
@@ -92,7 +91,9 @@ def main(argv=None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for series_id, series in sorted(build_snapshot(args.sources).items()):
         write_series_csv(series, args.out / f"{series_id}.csv")
-        print(f"{series_id}: {series.notna().sum()} values, {series.index[0].date()} .. {series.index[-1].date()}")
+        print(
+            f"{series_id}: {series.notna().sum()} values, {series.index[0].date()} .. {series.index[-1].date()}"
+        )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ CLI:
         --start 1990-01-02 --end 2017-03-31 --out data/processed/clean.parquet
 """
 
-
 import argparse
 import json
 import logging
@@ -171,9 +170,17 @@ def convert_currency(frame: pd.DataFrame, specs: list[dict], base_currency: str)
     return out, converted
 
 
-def clean_prices(raw: pd.DataFrame, specs: list[dict], statuses: dict[str, dict], start: str, end: str,
-                 base_currency: str = "USD", anchor: str | None = None, ffill_limit: int = 3,
-                 origins: dict[str, str] | None = None) -> tuple[pd.DataFrame, dict]:
+def clean_prices(
+    raw: pd.DataFrame,
+    specs: list[dict],
+    statuses: dict[str, dict],
+    start: str,
+    end: str,
+    base_currency: str = "USD",
+    anchor: str | None = None,
+    ffill_limit: int = 3,
+    origins: dict[str, str] | None = None,
+) -> tuple[pd.DataFrame, dict]:
     """Tidy raw rows -> one aligned wide frame of levels, plus the metadata later tasks read."""
     origins = origins or {}
     by_id = {s["id"]: s for s in specs}
@@ -194,7 +201,9 @@ def clean_prices(raw: pd.DataFrame, specs: list[dict], statuses: dict[str, dict]
         raise InputDataError("clean: no series has any data; check data/raw/*.ok for what ingest could serve")
     anchor_id = anchor or next((s["id"] for s in specs if s["kind"] == "price" and s["id"] in levels), None)
     if anchor and anchor not in by_id:
-        raise InputDataError(f"clean: config key `calendar.anchor` names {anchor!r}, which is not in `series`")
+        raise InputDataError(
+            f"clean: config key `calendar.anchor` names {anchor!r}, which is not in `series`"
+        )
     calendar, holidays = business_calendar(start, end, levels.get(anchor_id))
     first = min(s.dropna().index[0] for s in levels.values())
     last = max(s.dropna().index[-1] for s in levels.values())
@@ -202,17 +211,24 @@ def clean_prices(raw: pd.DataFrame, specs: list[dict], statuses: dict[str, dict]
     aligned, align_stats = {}, {}
     for spec in specs:
         if spec["id"] in levels:
-            aligned[spec["id"]], align_stats[spec["id"]] = align_series(levels[spec["id"]], calendar, ffill_limit)
+            aligned[spec["id"]], align_stats[spec["id"]] = align_series(
+                levels[spec["id"]], calendar, ffill_limit
+            )
             if align_stats[spec["id"]]["off_calendar_observations"]:
-                logger.info("%s: %d observation(s) on days off the calendar (used as of the next day)",
-                            spec["id"], align_stats[spec["id"]]["off_calendar_observations"])
+                logger.info(
+                    "%s: %d observation(s) on days off the calendar (used as of the next day)",
+                    spec["id"],
+                    align_stats[spec["id"]]["off_calendar_observations"],
+                )
     frame = pd.DataFrame(aligned, index=calendar)
     frame, converted = convert_currency(frame, specs, base_currency)
     if not (frame.index.is_unique and frame.index.is_monotonic_increasing):
         raise AssertionError("clean: calendar has duplicated or unsorted dates")  # never expected
     series_meta = {}
     for spec in specs:
-        status = statuses.get(spec["id"], {}).get("status", "missing" if spec["id"] not in levels else "unknown")
+        status = statuses.get(spec["id"], {}).get(
+            "status", "missing" if spec["id"] not in levels else "unknown"
+        )
         if spec["id"] not in levels:
             status = "missing"
             logger.warning("%s: missing (no level served it); pairs that need it will be skipped", spec["id"])
@@ -227,8 +243,14 @@ def clean_prices(raw: pd.DataFrame, specs: list[dict], statuses: dict[str, dict]
         }
     metadata = {
         "base_currency": base_currency,
-        "calendar": {"anchor": anchor_id, "holidays_removed": holidays, "ffill_limit": ffill_limit,
-                     "first": str(calendar[0].date()), "last": str(calendar[-1].date()), "days": len(calendar)},
+        "calendar": {
+            "anchor": anchor_id,
+            "holidays_removed": holidays,
+            "ffill_limit": ffill_limit,
+            "first": str(calendar[0].date()),
+            "last": str(calendar[-1].date()),
+            "days": len(calendar),
+        },
         "requested": {"start": start, "end": end},
         "series": series_meta,
     }
@@ -243,7 +265,9 @@ def read_statuses(ok_paths: list[str]) -> dict[str, dict]:
         except (OSError, json.JSONDecodeError) as err:
             raise InputDataError(f"{path}: unreadable ingest status ({err}); re-run ingest") from None
         for entry in record.get("series", []):
-            statuses[entry["series"]] = {k: v for k, v in entry.items() if k != "series"} | {"source": record["source"]}
+            statuses[entry["series"]] = {k: v for k, v in entry.items() if k != "series"} | {
+                "source": record["source"]
+            }
     return statuses
 
 
@@ -271,11 +295,26 @@ def main(argv=None) -> None:
         origins.update({series_id: path for series_id in raw["series"].unique()})
         frames.append(raw)
     raw = pd.concat(frames, ignore_index=True)
-    clean, metadata = clean_prices(raw, args.series, read_statuses(args.ok), args.start, args.end,
-                                   args.base_currency, args.anchor, args.ffill_limit, origins)
+    clean, metadata = clean_prices(
+        raw,
+        args.series,
+        read_statuses(args.ok),
+        args.start,
+        args.end,
+        args.base_currency,
+        args.anchor,
+        args.ffill_limit,
+        origins,
+    )
     write_parquet(clean, args.out, metadata)
-    logger.info("wrote %s: %d business days %s..%s, series %s", args.out, len(clean),
-                metadata["calendar"]["first"], metadata["calendar"]["last"], list(clean.columns))
+    logger.info(
+        "wrote %s: %d business days %s..%s, series %s",
+        args.out,
+        len(clean),
+        metadata["calendar"]["first"],
+        metadata["calendar"]["last"],
+        list(clean.columns),
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ median/MAD, above ``outlier_z``, listed with dates and values) and the ingest le
 served it. Writes docs/dq_report.md (summary table, then details) and docs/dq_report.json.
 """
 
-
 import argparse
 import json
 import logging
@@ -49,8 +48,9 @@ def longest_run(mask: np.ndarray) -> tuple[int, int]:
     return best, best_start
 
 
-def series_checks(values: pd.Series, kind: str, status: str, stale_days: int, outlier_z: float,
-                  duplicates: int = 0) -> dict:
+def series_checks(
+    values: pd.Series, kind: str, status: str, stale_days: int, outlier_z: float, duplicates: int = 0
+) -> dict:
     """All checks of one series; ``values`` on its raw dates (NaN = a row without a value)."""
     valid = values.dropna()
     result: dict = {"kind": kind, "level": status, "rows": int(len(values))}
@@ -73,26 +73,36 @@ def series_checks(values: pd.Series, kind: str, status: str, stale_days: int, ou
             z = (ret - ret.median()) / (MAD_TO_SD * mad)
             for date in z.index[z.abs() > outlier_z]:
                 position = valid.index.get_loc(date)
-                outliers.append({"date": str(date.date()), "value": float(valid.iloc[position]),
-                                 "previous": float(valid.iloc[position - 1]),
-                                 "return": float(np.expm1(ret[date])), "z": float(z[date])})
-    result.update({
-        "first": str(valid.index[0].date()),
-        "last": str(valid.index[-1].date()),
-        "weekdays_expected": int(len(weekdays)),
-        "weekdays_present": present,
-        "coverage": present / len(weekdays),
-        "missing_values": int(values.isna().sum()),
-        "longest_gap_days": gap,
-        "longest_gap_from": str(weekdays[gap_start].date()) if gap else None,
-        "duplicated_dates": duplicates,
-        "longest_stale_run": stale_len,
-        "stale_from": str(valid.index[stale_start].date()) if stale_len >= stale_days else None,
-        "non_positive": [{"date": str(d.date()), "value": float(v)} for d, v in non_positive.items()],
-        "outliers": outliers,
-    })
+                outliers.append(
+                    {
+                        "date": str(date.date()),
+                        "value": float(valid.iloc[position]),
+                        "previous": float(valid.iloc[position - 1]),
+                        "return": float(np.expm1(ret[date])),
+                        "z": float(z[date]),
+                    }
+                )
+    result.update(
+        {
+            "first": str(valid.index[0].date()),
+            "last": str(valid.index[-1].date()),
+            "weekdays_expected": int(len(weekdays)),
+            "weekdays_present": present,
+            "coverage": present / len(weekdays),
+            "missing_values": int(values.isna().sum()),
+            "longest_gap_days": gap,
+            "longest_gap_from": str(weekdays[gap_start].date()) if gap else None,
+            "duplicated_dates": duplicates,
+            "longest_stale_run": stale_len,
+            "stale_from": str(valid.index[stale_start].date()) if stale_len >= stale_days else None,
+            "non_positive": [{"date": str(d.date()), "value": float(v)} for d, v in non_positive.items()],
+            "outliers": outliers,
+        }
+    )
     result["checks"] = {
-        "coverage": "pass" if result["coverage"] >= 0.95 else ("warn" if result["coverage"] >= 0.8 else "fail"),
+        "coverage": (
+            "pass" if result["coverage"] >= 0.95 else ("warn" if result["coverage"] >= 0.8 else "fail")
+        ),
         "missing": "pass" if result["missing_values"] == 0 and gap <= 5 else "warn",
         "duplicates": "pass" if duplicates == 0 else "fail",
         "stale": "pass" if stale_len < stale_days else "warn",
@@ -103,7 +113,9 @@ def series_checks(values: pd.Series, kind: str, status: str, stale_days: int, ou
     return result
 
 
-def quality_report(raw: pd.DataFrame, specs: list[dict], statuses: dict, stale_days: int, outlier_z: float) -> dict:
+def quality_report(
+    raw: pd.DataFrame, specs: list[dict], statuses: dict, stale_days: int, outlier_z: float
+) -> dict:
     series = {}
     for spec in specs:
         rows = raw[raw["series"] == spec["id"]]
@@ -117,12 +129,17 @@ def quality_report(raw: pd.DataFrame, specs: list[dict], statuses: dict, stale_d
 
 def render_markdown(report: dict) -> str:
     marks = {"pass": "pass", "warn": "**warn**", "fail": "**FAIL**", "n/a": "n/a"}
-    lines = ["# Data-quality report", "",
-             f"Checks on the raw files (before cleaning). Thresholds: stale run >= "
-             f"{report['thresholds']['stale_days']} equal values; outlier |robust z| > {report['thresholds']['outlier_z']}.",
-             "The level check says which ingest level served the series: pass for a live download, "
-             "warn for the local cache or the bundled snapshot, fail when nothing could.",
-             "", "| series | " + " | ".join(CHECKS) + " |", "|---|" + "---|" * len(CHECKS)]
+    lines = [
+        "# Data-quality report",
+        "",
+        f"Checks on the raw files (before cleaning). Thresholds: stale run >= "
+        f"{report['thresholds']['stale_days']} equal values; outlier |robust z| > {report['thresholds']['outlier_z']}.",
+        "The level check says which ingest level served the series: pass for a live download, "
+        "warn for the local cache or the bundled snapshot, fail when nothing could.",
+        "",
+        "| series | " + " | ".join(CHECKS) + " |",
+        "|---|" + "---|" * len(CHECKS),
+    ]
     for series_id, r in report["series"].items():
         cells = [marks[r["checks"][c]] + (f" ({r['level']})" if c == "level" else "") for c in CHECKS]
         lines.append(f"| {series_id} | " + " | ".join(cells) + " |")
@@ -133,9 +150,15 @@ def render_markdown(report: dict) -> str:
         if r.get("first") is None:
             lines += ["No data at any level.", ""]
             continue
-        lines.append(f"- coverage: {r['first']} .. {r['last']}, {r['weekdays_present']} of "
-                     f"{r['weekdays_expected']} weekdays ({r['coverage']:.1%})")
-        gap = f", longest gap {r['longest_gap_days']} weekdays from {r['longest_gap_from']}" if r["longest_gap_days"] else ""
+        lines.append(
+            f"- coverage: {r['first']} .. {r['last']}, {r['weekdays_present']} of "
+            f"{r['weekdays_expected']} weekdays ({r['coverage']:.1%})"
+        )
+        gap = (
+            f", longest gap {r['longest_gap_days']} weekdays from {r['longest_gap_from']}"
+            if r["longest_gap_days"]
+            else ""
+        )
         lines.append(f"- missing values: {r['missing_values']} rows without a value{gap}")
         lines.append(f"- duplicated dates: {r['duplicated_dates']}")
         stale = f" from {r['stale_from']}" if r["stale_from"] else ""
@@ -148,7 +171,9 @@ def render_markdown(report: dict) -> str:
             lines.append("  | date | previous | value | return | robust z |")
             lines.append("  |---|---|---|---|---|")
             for o in r["outliers"]:
-                lines.append(f"  | {o['date']} | {o['previous']:g} | {o['value']:g} | {o['return']:+.1%} | {o['z']:+.1f} |")
+                lines.append(
+                    f"  | {o['date']} | {o['previous']:g} | {o['value']:g} | {o['return']:+.1%} | {o['z']:+.1f} |"
+                )
         lines.append("")
     return "\n".join(lines)
 

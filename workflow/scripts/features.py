@@ -17,7 +17,6 @@ where D and C are the modified duration and convexity of that par bond at y_{t-1
 (exact closed forms from its cash flows, see ``par_bond_duration_convexity``).
 """
 
-
 import argparse
 import logging
 

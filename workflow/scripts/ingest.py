@@ -10,7 +10,6 @@ CLI:
         --start 1990-01-02 --end 2017-03-31 --csv data/raw/fred.csv --ok data/raw/fred.ok
 """
 
-
 import argparse
 import datetime as dt
 import hashlib
@@ -82,8 +81,13 @@ def parse_series_csv(text: str, series_id: str, column: str | None = None, origi
     skip = 0
     if len(lines) > 2 and lines[1].startswith("Ticker,") and lines[2].startswith("Date,"):
         skip = 2  # yfinance multi-row header: keep row 0 (Price names), drop Ticker and Date rows
-    frame = pd.read_csv(io.StringIO("\n".join(lines)), skiprows=range(1, 1 + skip), na_values=[".", ""],
-                        keep_default_na=True, dtype=str)
+    frame = pd.read_csv(
+        io.StringIO("\n".join(lines)),
+        skiprows=range(1, 1 + skip),
+        na_values=[".", ""],
+        keep_default_na=True,
+        dtype=str,
+    )
     date_col = next((c for c in frame.columns if c in DATE_COLUMNS or c.lower() == "date"), None)
     if date_col is None and skip:
         date_col = frame.columns[0]
@@ -99,7 +103,9 @@ def parse_series_csv(text: str, series_id: str, column: str | None = None, origi
             value_col = others[0]
         else:
             hint = f"set `column:` for series {series_id} in config/config.yaml"
-            raise InputDataError(f"{where}: no value column {column or list(VALUE_COLUMNS)}; found {header}; {hint}")
+            raise InputDataError(
+                f"{where}: no value column {column or list(VALUE_COLUMNS)}; found {header}; {hint}"
+            )
     dates = pd.to_datetime(frame[date_col], errors="coerce", utc=True, format="mixed")
     bad_dates = frame.loc[dates.isna(), date_col]
     if len(bad_dates):
@@ -215,7 +221,9 @@ class Throttle:
         self.last = now
 
 
-def fetch_fred(spec: dict, start: str, end: str, network: dict, api_key: str | None, throttle: Throttle) -> pd.Series:
+def fetch_fred(
+    spec: dict, start: str, end: str, network: dict, api_key: str | None, throttle: Throttle
+) -> pd.Series:
     """One FRED series: JSON API through fredapi with a key, the public CSV download without."""
     symbol = spec.get("symbol", spec["id"])
     throttle.wait()
@@ -224,14 +232,20 @@ def fetch_fred(spec: dict, start: str, end: str, network: dict, api_key: str | N
     query = urllib.parse.urlencode({"id": symbol, "cosd": start, "coed": end})
     text = http_get(f"{network['fred_csv_url']}?{query}", network["timeout_s"])
     try:
-        series = parse_series_csv(text, spec["id"], column=symbol if symbol in text.splitlines()[0] else None,
-                                  origin=f"FRED CSV for {symbol}")
+        series = parse_series_csv(
+            text,
+            spec["id"],
+            column=symbol if symbol in text.splitlines()[0] else None,
+            origin=f"FRED CSV for {symbol}",
+        )
     except InputDataError as err:
         raise FetchError(f"malformed FRED CSV: {err}", retryable=True) from None
     return series
 
 
-def fetch_fred_api(symbol: str, series_id: str, start: str, end: str, network: dict, api_key: str) -> pd.Series:
+def fetch_fred_api(
+    symbol: str, series_id: str, start: str, end: str, network: dict, api_key: str
+) -> pd.Series:
     from fredapi import Fred
 
     check_host_resolves(network["fred_api_url"])
@@ -242,15 +256,20 @@ def fetch_fred_api(symbol: str, series_id: str, start: str, end: str, network: d
     try:
         data = fred.get_series(symbol, observation_start=start, observation_end=end)
     except urllib.error.HTTPError as err:
-        raise FetchError(redact(f"HTTP {err.code} {err.reason}", api_key), retryable=err.code == 429 or err.code >= 500) from None
+        raise FetchError(
+            redact(f"HTTP {err.code} {err.reason}", api_key), retryable=err.code == 429 or err.code >= 500
+        ) from None
     except (urllib.error.URLError, OSError) as err:
         raise FetchError(redact(f"{type(err).__name__}: {getattr(err, 'reason', err)}", api_key)) from None
     except ValueError as err:  # fredapi turns FRED's error body into ValueError
         raise FetchError(redact(f"FRED error: {err}", api_key), retryable=False) from None
     finally:
         socket.setdefaulttimeout(previous)
-    series = pd.Series(pd.to_numeric(data, errors="coerce").to_numpy(dtype="float64"),
-                       index=pd.DatetimeIndex(data.index, name="date").normalize(), name=series_id)
+    series = pd.Series(
+        pd.to_numeric(data, errors="coerce").to_numpy(dtype="float64"),
+        index=pd.DatetimeIndex(data.index, name="date").normalize(),
+        name=series_id,
+    )
     return series.sort_index()
 
 
@@ -264,8 +283,11 @@ def normalise_yahoo_frame(frame: pd.DataFrame, symbols: list[str]) -> dict[str, 
         closes = frame.xs("Close", axis=1, level=level)
     else:
         closes = frame[["Close"]].rename(columns={"Close": symbols[0]})
-    index = pd.DatetimeIndex(closes.index).tz_localize(None).normalize() if closes.index.tz is not None \
+    index = (
+        pd.DatetimeIndex(closes.index).tz_localize(None).normalize()
+        if closes.index.tz is not None
         else pd.DatetimeIndex(closes.index).normalize()
+    )
     for symbol in symbols:
         if symbol in closes.columns:
             series = pd.Series(closes[symbol].to_numpy(dtype="float64"), index=index).dropna()
@@ -279,11 +301,22 @@ def fetch_yahoo_batch(symbols: list[str], start: str, end: str, network: dict) -
     import yfinance as yf
 
     check_host_resolves("https://query1.finance.yahoo.com")
-    end_exclusive = (pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")  # yfinance's end is exclusive
+    end_exclusive = (pd.Timestamp(end) + pd.Timedelta(days=1)).strftime(
+        "%Y-%m-%d"
+    )  # yfinance's end is exclusive
     try:
-        return yf.download(symbols, start=start, end=end_exclusive, auto_adjust=True, actions=False,
-                           progress=False, threads=False, timeout=network["timeout_s"], group_by="column",
-                           multi_level_index=True)
+        return yf.download(
+            symbols,
+            start=start,
+            end=end_exclusive,
+            auto_adjust=True,
+            actions=False,
+            progress=False,
+            threads=False,
+            timeout=network["timeout_s"],
+            group_by="column",
+            multi_level_index=True,
+        )
     except Exception as err:  # yfinance raises its own and requests' types, incl. YFRateLimitError
         raise FetchError(f"{type(err).__name__}: {err}", retryable=True) from None
 
@@ -302,7 +335,9 @@ class Outcome:
 def read_level_file(path: Path, spec: dict) -> pd.Series | None:
     if not path.exists():
         return None
-    return parse_series_csv(path.read_text(encoding="utf-8"), spec["id"], column=spec.get("column"), origin=str(path))
+    return parse_series_csv(
+        path.read_text(encoding="utf-8"), spec["id"], column=spec.get("column"), origin=str(path)
+    )
 
 
 def write_cache(series: pd.Series, path: Path) -> None:
@@ -310,8 +345,15 @@ def write_cache(series: pd.Series, path: Path) -> None:
     write_csv_atomic(frame, path, index=False)
 
 
-def serve_from_files(spec: dict, cache_dir: Path, snapshot_dir: Path, start: str, end: str,
-                     attempts: int, last_error: str | None) -> Outcome:
+def serve_from_files(
+    spec: dict,
+    cache_dir: Path,
+    snapshot_dir: Path,
+    start: str,
+    end: str,
+    attempts: int,
+    last_error: str | None,
+) -> Outcome:
     for status, folder in (("cached", cache_dir), ("snapshot", snapshot_dir)):
         series = read_level_file(folder / f"{spec['id']}.csv", spec)
         if series is not None:
@@ -322,10 +364,19 @@ def serve_from_files(spec: dict, cache_dir: Path, snapshot_dir: Path, start: str
     return Outcome(None, "missing", attempts, last_error)
 
 
-def ingest_source(source: str, specs: list[dict], start: str, end: str, offline: bool, network: dict,
-                  paths: dict, policy: RetryPolicy, api_key: str | None = None,
-                  yahoo_fetch: Callable[[list[str], str, str, dict], pd.DataFrame] = fetch_yahoo_batch,
-                  throttle: Throttle | None = None) -> dict[str, Outcome]:
+def ingest_source(
+    source: str,
+    specs: list[dict],
+    start: str,
+    end: str,
+    offline: bool,
+    network: dict,
+    paths: dict,
+    policy: RetryPolicy,
+    api_key: str | None = None,
+    yahoo_fetch: Callable[[list[str], str, str, dict], pd.DataFrame] = fetch_yahoo_batch,
+    throttle: Throttle | None = None,
+) -> dict[str, Outcome]:
     """Serve every series of one source from the first level that works."""
     cache_dir = Path(paths["cache"]) / source
     snapshot_dir = Path(paths["snapshot"])
@@ -346,7 +397,8 @@ def ingest_source(source: str, specs: list[dict], start: str, end: str, offline:
         throttle = throttle or Throttle(0.5)
         for spec in specs:
             live[spec["id"]] = policy.call(
-                lambda spec=spec: fetch_fred(spec, start, end, network, api_key, throttle), f"fred {spec['id']}"
+                lambda spec=spec: fetch_fred(spec, start, end, network, api_key, throttle),
+                f"fred {spec['id']}",
             )
     elif source == "yahoo":
         symbols = [spec.get("symbol", spec["id"]) for spec in specs]
@@ -379,10 +431,14 @@ def ingest_source(source: str, specs: list[dict], start: str, end: str, offline:
                 logger.warning("%s: live answer has no values in %s..%s", spec["id"], start, end)
                 error = error or "EmptySeries"
             outcome = serve_from_files(spec, cache_dir, snapshot_dir, start, end, attempts, error)
-        level = {"fresh": "live source", "cached": "local cache", "snapshot": "bundled snapshot"}.get(outcome.status)
+        level = {"fresh": "live source", "cached": "local cache", "snapshot": "bundled snapshot"}.get(
+            outcome.status
+        )
         if outcome.status == "missing":
-            logger.warning("%s: MISSING - no live data, no cache, not in the snapshot; pairs with it are skipped",
-                           spec["id"])
+            logger.warning(
+                "%s: MISSING - no live data, no cache, not in the snapshot; pairs with it are skipped",
+                spec["id"],
+            )
         else:
             logger.info("%s: %s from the %s, %d rows", spec["id"], outcome.status, level, len(outcome.series))
         outcomes[spec["id"]] = outcome
@@ -391,11 +447,16 @@ def ingest_source(source: str, specs: list[dict], start: str, end: str, offline:
 
 def tidy_frame(outcomes: dict[str, Outcome]) -> pd.DataFrame:
     parts = [
-        pd.DataFrame({"series": series_id, "date": o.series.index.strftime("%Y-%m-%d"), "value": o.series.to_numpy()})
-        for series_id, o in sorted(outcomes.items()) if o.series is not None
+        pd.DataFrame(
+            {"series": series_id, "date": o.series.index.strftime("%Y-%m-%d"), "value": o.series.to_numpy()}
+        )
+        for series_id, o in sorted(outcomes.items())
+        if o.series is not None
     ]
     if not parts:
-        return pd.DataFrame({"series": pd.Series(dtype=str), "date": pd.Series(dtype=str), "value": pd.Series(dtype=float)})
+        return pd.DataFrame(
+            {"series": pd.Series(dtype=str), "date": pd.Series(dtype=str), "value": pd.Series(dtype=float)}
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -404,11 +465,18 @@ def status_record(source: str, outcomes: dict[str, Outcome], tidy: pd.DataFrame)
     for series_id, o in sorted(outcomes.items()):
         rows = tidy[tidy["series"] == series_id]
         digest = hashlib.sha256(rows.to_csv(index=False, lineterminator="\n").encode()).hexdigest()
-        records.append({
-            "series": series_id, "status": o.status, "attempts": o.attempts, "last_error": o.last_error,
-            "rows": int(len(rows)), "first": rows["date"].iloc[0] if len(rows) else None,
-            "last": rows["date"].iloc[-1] if len(rows) else None, "sha256": digest,
-        })
+        records.append(
+            {
+                "series": series_id,
+                "status": o.status,
+                "attempts": o.attempts,
+                "last_error": o.last_error,
+                "rows": int(len(rows)),
+                "first": rows["date"].iloc[0] if len(rows) else None,
+                "last": rows["date"].iloc[-1] if len(rows) else None,
+                "sha256": digest,
+            }
+        )
     statuses = {r["status"] for r in records}
     return {
         "source": source,
@@ -433,9 +501,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-NETWORK_DEFAULTS = {"timeout_s": 20, "retries": 3, "backoff_s": 1.0, "max_retry_time_s": 15,
-                    "fred_api_url": "https://api.stlouisfed.org/fred",
-                    "fred_csv_url": "https://fred.stlouisfed.org/graph/fredgraph.csv"}
+NETWORK_DEFAULTS = {
+    "timeout_s": 20,
+    "retries": 3,
+    "backoff_s": 1.0,
+    "max_retry_time_s": 15,
+    "fred_api_url": "https://api.stlouisfed.org/fred",
+    "fred_csv_url": "https://fred.stlouisfed.org/graph/fredgraph.csv",
+}
 PATH_DEFAULTS = {"cache": "data/cache", "snapshot": "data/sample", "local_csv": "data/local"}
 
 
@@ -445,12 +518,18 @@ def main(argv=None) -> None:
     network = {**NETWORK_DEFAULTS, **args.network}
     paths = {**PATH_DEFAULTS, **args.paths}
     specs = [s for s in args.series if s["source"] == args.source]
-    policy = RetryPolicy(retries=network["retries"], backoff_s=network["backoff_s"],
-                         max_wait_s=network["max_retry_time_s"])
+    policy = RetryPolicy(
+        retries=network["retries"], backoff_s=network["backoff_s"], max_wait_s=network["max_retry_time_s"]
+    )
     api_key = os.environ.get("FRED_API_KEY") or None
     if args.source == "fred" and not args.offline:
-        logger.info("fred: %s", "API key found in FRED_API_KEY" if api_key else "no FRED_API_KEY; using the CSV download")
-    outcomes = ingest_source(args.source, specs, args.start, args.end, args.offline, network, paths, policy, api_key)
+        logger.info(
+            "fred: %s",
+            "API key found in FRED_API_KEY" if api_key else "no FRED_API_KEY; using the CSV download",
+        )
+    outcomes = ingest_source(
+        args.source, specs, args.start, args.end, args.offline, network, paths, policy, api_key
+    )
     tidy = tidy_frame(outcomes)
     write_csv_atomic(tidy, args.csv, index=False)
     write_json_atomic(status_record(args.source, outcomes, tidy), args.ok)

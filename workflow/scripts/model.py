@@ -15,7 +15,6 @@ Outputs: models/corr_forecast.pkl (the final fit on all known targets, data remo
 and models/metrics.json (RMSE, MAE of model and baselines, coefficients, HAC errors).
 """
 
-
 import argparse
 import logging
 import pickle
@@ -45,12 +44,15 @@ REFIT_EVERY = 63
 
 def model_frame(returns: pd.DataFrame, corr: pd.Series, a: str, b: str, horizon: int) -> pd.DataFrame:
     """Features known at t and the target corr_{t+horizon} (NaN where not yet known)."""
-    frame = pd.DataFrame({
-        "corr": corr,
-        "corr_short": rolling_pearson(returns[a], returns[b], SHORT_WINDOW),
-        "vol_a": returns[a].rolling(SHORT_WINDOW, min_periods=SHORT_WINDOW).std() * np.sqrt(252) * 100,
-        "vol_b": returns[b].rolling(SHORT_WINDOW, min_periods=SHORT_WINDOW).std() * np.sqrt(252) * 100,
-    }, index=corr.index)
+    frame = pd.DataFrame(
+        {
+            "corr": corr,
+            "corr_short": rolling_pearson(returns[a], returns[b], SHORT_WINDOW),
+            "vol_a": returns[a].rolling(SHORT_WINDOW, min_periods=SHORT_WINDOW).std() * np.sqrt(252) * 100,
+            "vol_b": returns[b].rolling(SHORT_WINDOW, min_periods=SHORT_WINDOW).std() * np.sqrt(252) * 100,
+        },
+        index=corr.index,
+    )
     frame["target"] = corr.shift(-horizon)
     return frame
 
@@ -83,19 +85,27 @@ def walk_forward(frame: pd.DataFrame, horizon: int, train_fraction: float) -> pd
         result = fit_ols_hac(train, horizon)
         test = usable.iloc[fit_at : fit_at + REFIT_EVERY]
         design = sm.add_constant(test[FEATURES], has_constant="add")
-        rows.append(pd.DataFrame({
-            "target": test["target"],
-            "model": result.predict(design),
-            "last_value": test["corr"],
-            "historical_mean": expanding_mean.loc[test.index],
-        }, index=test.index))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "target": test["target"],
+                    "model": result.predict(design),
+                    "last_value": test["corr"],
+                    "historical_mean": expanding_mean.loc[test.index],
+                },
+                index=test.index,
+            )
+        )
     return pd.concat(rows)
 
 
 def forecast_metrics(forecasts: pd.DataFrame) -> dict:
     scored = forecasts.dropna(subset=["target"])
-    metrics = {"test_days": int(len(scored)),
-               "test_first": str(scored.index[0].date()), "test_last": str(scored.index[-1].date())}
+    metrics = {
+        "test_days": int(len(scored)),
+        "test_first": str(scored.index[0].date()),
+        "test_last": str(scored.index[-1].date()),
+    }
     for name in ("model", "last_value", "historical_mean"):
         error = scored[name] - scored["target"]
         metrics[name] = {"rmse": float(np.sqrt((error**2).mean())), "mae": float(error.abs().mean())}
@@ -144,8 +154,11 @@ def main(argv=None) -> None:
     metrics = forecast_metrics(forecasts)
     final = fit_ols_hac(frame.dropna(), args.horizon)
     metrics |= {
-        "pair": column, "horizon": args.horizon, "model_kind": "OLS, HAC (Newey-West) errors",
-        "refit_every": REFIT_EVERY, "train_fraction": args.train_fraction,
+        "pair": column,
+        "horizon": args.horizon,
+        "model_kind": "OLS, HAC (Newey-West) errors",
+        "refit_every": REFIT_EVERY,
+        "train_fraction": args.train_fraction,
         "coefficients": {k: float(v) for k, v in final.params.items()},
         "hac_std_errors": {k: float(v) for k, v in final.bse.items()},
         "final_fit_days": int(final.nobs),
@@ -154,9 +167,14 @@ def main(argv=None) -> None:
     with atomic_path(args.model) as tmp, open(tmp, "wb") as handle:
         pickle.dump(final, handle, protocol=5)
     write_json_atomic(metrics, args.metrics)
-    logger.info("model %s: RMSE %.4f vs last value %.4f, historical mean %.4f over %d test days",
-                column, metrics["model"]["rmse"], metrics["last_value"]["rmse"],
-                metrics["historical_mean"]["rmse"], metrics["test_days"])
+    logger.info(
+        "model %s: RMSE %.4f vs last value %.4f, historical mean %.4f over %d test days",
+        column,
+        metrics["model"]["rmse"],
+        metrics["last_value"]["rmse"],
+        metrics["historical_mean"]["rmse"],
+        metrics["test_days"],
+    )
 
 
 if __name__ == "__main__":

@@ -10,14 +10,20 @@ in between; missing where there is not yet a full trailing window.
 regimes.parquet: index date; columns ``z:A:B:W`` (float) and ``regime:A:B:W`` (string).
 """
 
-
 import argparse
 import logging
 
 import numpy as np
 import pandas as pd
 
-from _helpers import cli_parser, InputDataError, argv_from_snakemake, configure_logging, run_main, write_parquet
+from _helpers import (
+    cli_parser,
+    InputDataError,
+    argv_from_snakemake,
+    configure_logging,
+    run_main,
+    write_parquet,
+)
 
 logger = logging.getLogger("regimes")
 
@@ -73,8 +79,14 @@ def main(argv=None) -> None:
     configure_logging(args.log)
     corr = read_rolling_corr(args.corr)
     regimes = zscore_regimes(corr, args.zscore_window, args.zscore_threshold)
-    write_parquet(regimes, args.out, {"zscore_window": args.zscore_window, "zscore_threshold": args.zscore_threshold})
-    latest = {c: regimes[c].dropna().iloc[-1] for c in regimes if c.startswith("regime:") and regimes[c].notna().any()}
+    write_parquet(
+        regimes, args.out, {"zscore_window": args.zscore_window, "zscore_threshold": args.zscore_threshold}
+    )
+    latest = {
+        c: regimes[c].dropna().iloc[-1]
+        for c in regimes
+        if c.startswith("regime:") and regimes[c].notna().any()
+    }
     logger.info("wrote %s: %d rows; latest labels %s", args.out, len(regimes), latest)
 
 

@@ -6,7 +6,6 @@ never retyped. Figures use matplotlib's Agg backend and carry no timestamps, so 
 same inputs give the same bytes.
 """
 
-
 import argparse
 import json
 import logging
@@ -31,8 +30,12 @@ from regimes import read_rolling_corr
 
 logger = logging.getLogger("report")
 
-LEVEL_WORDS = {"fresh": "live download", "cached": "local cache (last good download)",
-               "snapshot": "bundled offline snapshot", "missing": "MISSING"}
+LEVEL_WORDS = {
+    "fresh": "live download",
+    "cached": "local cache (last good download)",
+    "snapshot": "bundled offline snapshot",
+    "missing": "MISSING",
+}
 TIMELINE_FIGURE = "fig_regimes.png"
 REGIME_COLOURS = {"hedge": "#2b83ba", "neutral": "#ffffff", "co-move": "#d7191c"}
 
@@ -51,24 +54,33 @@ def data_provenance(series_meta: dict, calendar: dict) -> tuple[str, list[str]]:
     elif served == {"fresh"}:
         headline = f"**Data: live download, data through {through}.**"
     else:
-        mix = ", ".join(f"{sum(m['status'] == s for m in series_meta.values())} {LEVEL_WORDS[s]}"
-                        for s in ("fresh", "cached", "snapshot") if s in served)
+        mix = ", ".join(
+            f"{sum(m['status'] == s for m in series_meta.values())} {LEVEL_WORDS[s]}"
+            for s in ("fresh", "cached", "snapshot")
+            if s in served
+        )
         headline = f"**Data: partial run ({mix}), data through {through}.**"
     missing = sorted(k for k, m in series_meta.items() if m["status"] == "missing")
     if missing:
         headline += f" Missing at every level: {', '.join(missing)} (pairs with them are skipped)."
-    rows = ["| series | name | kind | served from | first | last | filled days | gaps left |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| series | name | kind | served from | first | last | filled days | gaps left |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for series_id, m in series_meta.items():
-        rows.append(f"| {series_id} | {m.get('name') or ''} | {m['kind']} | {LEVEL_WORDS.get(m['status'], m['status'])} "
-                    f"| {m.get('first') or '-'} | {m.get('last') or '-'} | {m.get('filled_days', '-')} "
-                    f"| {m.get('gap_days_left_nan', '-')} |")
+        rows.append(
+            f"| {series_id} | {m.get('name') or ''} | {m['kind']} | {LEVEL_WORDS.get(m['status'], m['status'])} "
+            f"| {m.get('first') or '-'} | {m.get('last') or '-'} | {m.get('filled_days', '-')} "
+            f"| {m.get('gap_days_left_nan', '-')} |"
+        )
     return headline, rows
 
 
 def latest_summary(corr: pd.DataFrame, regimes: pd.DataFrame) -> list[str]:
-    rows = ["| pair | window | date | correlation | percentile vs own history | z-score | regime |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| pair | window | date | correlation | percentile vs own history | z-score | regime |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for column in corr.columns:
         series = corr[column].dropna()
         a, b, window = column.split(":")
@@ -79,8 +91,10 @@ def latest_summary(corr: pd.DataFrame, regimes: pd.DataFrame) -> list[str]:
         percentile = (series <= latest).mean() * 100
         z = regimes[f"z:{column}"].reindex(series.index).iloc[-1]
         label = regimes[f"regime:{column}"].reindex(series.index).iloc[-1]
-        rows.append(f"| {a}-{b} | {window} | {series.index[-1].date()} | {latest:+.2f} | {percentile:.0f} "
-                    f"| {z:+.2f} | {label if isinstance(label, str) else 'n/a'} |")
+        rows.append(
+            f"| {a}-{b} | {window} | {series.index[-1].date()} | {latest:+.2f} | {percentile:.0f} "
+            f"| {z:+.2f} | {label if isinstance(label, str) else 'n/a'} |"
+        )
     return rows
 
 
@@ -100,8 +114,16 @@ def plot_pair(corr: pd.DataFrame, regimes: pd.DataFrame, a: str, b: str, names: 
         labels = regimes[f"regime:{columns[0]}"]
         for regime in ("hedge", "co-move"):
             mask = (labels == regime).to_numpy()
-            ax.fill_between(corr.index, -1, 1, where=mask, color=REGIME_COLOURS[regime], alpha=0.15, lw=0,
-                            label=f"{regime} (z-score, {columns[0].split(':')[2]}-day)")
+            ax.fill_between(
+                corr.index,
+                -1,
+                1,
+                where=mask,
+                color=REGIME_COLOURS[regime],
+                alpha=0.15,
+                lw=0,
+                label=f"{regime} (z-score, {columns[0].split(':')[2]}-day)",
+            )
     ax.axhline(0, color="black", lw=0.6)
     ax.set_ylim(-1, 1)
     ax.set_ylabel("Pearson correlation of daily returns")
@@ -119,8 +141,14 @@ def plot_missing_pair(a: str, b: str, absent: list[str], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(12, 2))
     ax.axis("off")
-    ax.text(0.5, 0.5, f"{a} vs {b}: not drawn - no data for {', '.join(absent)} at any ingest level",
-            ha="center", va="center", fontsize=12)
+    ax.text(
+        0.5,
+        0.5,
+        f"{a} vs {b}: not drawn - no data for {', '.join(absent)} at any ingest level",
+        ha="center",
+        va="center",
+        fontsize=12,
+    )
     save_figure(fig, path)
     plt.close(fig)
 
@@ -133,13 +161,23 @@ def plot_regime_timeline(regimes: pd.DataFrame, path: Path) -> None:
     codes = {"hedge": 0, "neutral": 1, "co-move": 2}
     fig, ax = plt.subplots(figsize=(12, 0.6 + 0.5 * max(1, len(columns))))
     if columns:
-        matrix = np.array([[codes.get(v, np.nan) if isinstance(v, str) else np.nan for v in regimes[c]]
-                           for c in columns])
+        matrix = np.array(
+            [[codes.get(v, np.nan) if isinstance(v, str) else np.nan for v in regimes[c]] for c in columns]
+        )
         dates = regimes.index
         extent = [dates[0], dates[-1], len(columns) - 0.5, -0.5]
-        ax.imshow(np.ma.masked_invalid(matrix), aspect="auto", interpolation="nearest", extent=extent,
-                  cmap=ListedColormap([REGIME_COLOURS["hedge"], "#eeeeee", REGIME_COLOURS["co-move"]]), vmin=0, vmax=2)
-        ax.set_yticks(range(len(columns)), [c.removeprefix("regime:").replace(":", " ") + "d" for c in columns])
+        ax.imshow(
+            np.ma.masked_invalid(matrix),
+            aspect="auto",
+            interpolation="nearest",
+            extent=extent,
+            cmap=ListedColormap([REGIME_COLOURS["hedge"], "#eeeeee", REGIME_COLOURS["co-move"]]),
+            vmin=0,
+            vmax=2,
+        )
+        ax.set_yticks(
+            range(len(columns)), [c.removeprefix("regime:").replace(":", " ") + "d" for c in columns]
+        )
         ax.xaxis_date()
     ax.set_xlabel("date")
     ax.set_title("Correlation regimes by z-score: blue hedge, grey neutral, red co-move, white no data")
@@ -148,20 +186,41 @@ def plot_regime_timeline(regimes: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def build_report(clean_meta: dict, corr: pd.DataFrame, regimes: pd.DataFrame, dq: dict, metrics: dict | None,
-                 pairs: list[list[str]], figures_dir: Path) -> tuple[str, list[str]]:
+def build_report(
+    clean_meta: dict,
+    corr: pd.DataFrame,
+    regimes: pd.DataFrame,
+    dq: dict,
+    metrics: dict | None,
+    pairs: list[list[str]],
+    figures_dir: Path,
+) -> tuple[str, list[str]]:
     """The markdown text and the figure file names it drew (all under ``figures_dir``)."""
     series_meta = clean_meta["series"]
-    names = {k: (m.get("name") or k) + (" (bond return)" if m["kind"] == "yield" else "")
-             for k, m in series_meta.items()}
+    names = {
+        k: (m.get("name") or k) + (" (bond return)" if m["kind"] == "yield" else "")
+        for k, m in series_meta.items()
+    }
     headline, series_rows = data_provenance(series_meta, clean_meta["calendar"])
-    lines = ["# Cross-asset correlation report", "", headline, "",
-             f"Calendar: {clean_meta['calendar']['days']} business days {clean_meta['calendar']['first']} .. "
-             f"{clean_meta['calendar']['last']} (weekdays minus {clean_meta['calendar']['holidays_removed']} "
-             f"holidays of {clean_meta['calendar']['anchor']}); gaps forward-filled for at most "
-             f"{clean_meta['calendar']['ffill_limit']} days.", "",
-             "## Latest correlations", "", *latest_summary(corr, regimes), "",
-             "## Data", "", *series_rows, ""]
+    lines = [
+        "# Cross-asset correlation report",
+        "",
+        headline,
+        "",
+        f"Calendar: {clean_meta['calendar']['days']} business days {clean_meta['calendar']['first']} .. "
+        f"{clean_meta['calendar']['last']} (weekdays minus {clean_meta['calendar']['holidays_removed']} "
+        f"holidays of {clean_meta['calendar']['anchor']}); gaps forward-filled for at most "
+        f"{clean_meta['calendar']['ffill_limit']} days.",
+        "",
+        "## Latest correlations",
+        "",
+        *latest_summary(corr, regimes),
+        "",
+        "## Data",
+        "",
+        *series_rows,
+        "",
+    ]
     drawn = []
     lines += ["## Pairs", ""]
     for a, b in pairs:
@@ -170,7 +229,10 @@ def build_report(clean_meta: dict, corr: pd.DataFrame, regimes: pd.DataFrame, dq
         lines += [f"### {names.get(a, a)} vs {names.get(b, b)}", ""]
         if absent:
             plot_missing_pair(a, b, absent, figures_dir / name)
-            lines += [f"Skipped: no data for {', '.join(absent)} at any ingest level (live, cache, snapshot).", ""]
+            lines += [
+                f"Skipped: no data for {', '.join(absent)} at any ingest level (live, cache, snapshot).",
+                "",
+            ]
             logger.warning("report: pair %s-%s skipped, no data for %s", a, b, absent)
             continue
         plot_pair(corr, regimes, a, b, names, figures_dir / name)
@@ -178,19 +240,32 @@ def build_report(clean_meta: dict, corr: pd.DataFrame, regimes: pd.DataFrame, dq
         lines += [f"![{a} vs {b}]({name})", ""]
     plot_regime_timeline(regimes, figures_dir / TIMELINE_FIGURE)
     lines += ["## Regime timeline", "", "![regime timeline](fig_regimes.png)", ""]
-    lines += ["## Data quality", "", "Full report: [dq_report.md](dq_report.md).", "",
-              "| series | flags |", "|---|---|"]
+    lines += [
+        "## Data quality",
+        "",
+        "Full report: [dq_report.md](dq_report.md).",
+        "",
+        "| series | flags |",
+        "|---|---|",
+    ]
     for series_id, r in dq["series"].items():
         flags = [f"{check}: {state}" for check, state in r["checks"].items() if state != "pass"]
         lines.append(f"| {series_id} | {', '.join(flags) or 'all pass'} |")
     lines.append("")
     if metrics:
-        lines += ["## Model: next-month correlation forecast", "",
-                  f"{metrics['model_kind']} forecast of {metrics['pair']} {metrics['horizon']} business days ahead; "
-                  f"walk-forward test over {metrics['test_days']} days ({metrics['test_first']} .. {metrics['test_last']}).",
-                  "", "| forecast | RMSE | MAE |", "|---|---|---|"]
+        lines += [
+            "## Model: next-month correlation forecast",
+            "",
+            f"{metrics['model_kind']} forecast of {metrics['pair']} {metrics['horizon']} business days ahead; "
+            f"walk-forward test over {metrics['test_days']} days ({metrics['test_first']} .. {metrics['test_last']}).",
+            "",
+            "| forecast | RMSE | MAE |",
+            "|---|---|---|",
+        ]
         for name in ("model", "last_value", "historical_mean"):
-            lines.append(f"| {name.replace('_', ' ')} | {metrics[name]['rmse']:.4f} | {metrics[name]['mae']:.4f} |")
+            lines.append(
+                f"| {name.replace('_', ' ')} | {metrics[name]['rmse']:.4f} | {metrics[name]['mae']:.4f} |"
+            )
         lines.append("")
     return "\n".join(lines), drawn
 
@@ -205,7 +280,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pairs", type=load_json_arg, required=True)
     parser.add_argument("--report", required=True, help="docs/report.md; figures go beside it")
     parser.add_argument("--figures", nargs="*", default=[], help="pair figures (drawn beside the report)")
-    parser.add_argument("--timeline", default=None, help="regime timeline figure (default: beside the report)")
+    parser.add_argument(
+        "--timeline", default=None, help="regime timeline figure (default: beside the report)"
+    )
     parser.add_argument("--log", default=None)
     return parser.parse_args(argv)
 
@@ -226,8 +303,10 @@ def main(argv=None) -> None:
     expected = {figures_dir / pair_figure_name(a, b) for a, b in args.pairs} | {figures_dir / TIMELINE_FIGURE}
     declared = {Path(p) for p in [*args.figures, *([args.timeline] if args.timeline else [])]}
     if not declared <= expected:
-        raise InputDataError(f"report: figures are drawn beside the report as {sorted(map(str, expected))}; "
-                             f"got {sorted(map(str, declared - expected))}")
+        raise InputDataError(
+            f"report: figures are drawn beside the report as {sorted(map(str, expected))}; "
+            f"got {sorted(map(str, declared - expected))}"
+        )
     text, drawn = build_report(clean_meta, corr, regimes, dq, metrics, args.pairs, figures_dir)
     write_text_atomic(text + "\n", args.report)
     logger.info("wrote %s with figures %s", args.report, drawn)

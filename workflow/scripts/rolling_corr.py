@@ -15,7 +15,6 @@ Two ways in:
         --pairs '[["SPY", "DGS10"]]' --windows 20 60 --out data/processed/rolling_corr.csv
 """
 
-
 import argparse
 import logging
 
@@ -68,7 +67,9 @@ def rolling_pearson(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
     return pd.Series(out, index=x.index, name=f"{x.name}:{y.name}:{window}")
 
 
-def rolling_corr(returns: pd.DataFrame, pairs: list[list[str]], windows: list[int]) -> tuple[pd.DataFrame, list[str]]:
+def rolling_corr(
+    returns: pd.DataFrame, pairs: list[list[str]], windows: list[int]
+) -> tuple[pd.DataFrame, list[str]]:
     """All configured pairs x windows; returns (wide frame, skipped pair descriptions)."""
     columns, skipped = {}, []
     for a, b in pairs:
@@ -79,7 +80,9 @@ def rolling_corr(returns: pd.DataFrame, pairs: list[list[str]], windows: list[in
             continue
         for window in windows:
             if returns[[a, b]].dropna().shape[0] < window:
-                logger.warning("pair %s-%s: fewer than %d joint returns; window %d is all NaN", a, b, window, window)
+                logger.warning(
+                    "pair %s-%s: fewer than %d joint returns; window %d is all NaN", a, b, window, window
+                )
             columns[corr_column(a, b, window)] = rolling_pearson(returns[a], returns[b], window)
     frame = pd.DataFrame(columns, index=returns.index)
     frame.index.name = "date"
@@ -152,7 +155,13 @@ def main(argv=None) -> None:
         )
     corr, skipped = rolling_corr(returns, args.pairs, args.windows)
     write_csv_atomic(corr, args.out, date_format="%Y-%m-%d")
-    logger.info("wrote %s: %d rows, columns %s; skipped %s", args.out, len(corr), list(corr.columns), skipped or "none")
+    logger.info(
+        "wrote %s: %d rows, columns %s; skipped %s",
+        args.out,
+        len(corr),
+        list(corr.columns),
+        skipped or "none",
+    )
 
 
 if __name__ == "__main__":

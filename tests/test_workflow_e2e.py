@@ -1,0 +1,125 @@
+"""Real Snakemake runs on a temp copy of the workflow, offline, from the bundled snapshot."""
+
+import json
+import re
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import snakemake
+
+pytestmark = pytest.mark.e2e
+
+
+def test_every_output_exists_with_expected_shape(workflow_run):
+    workdir, _ = workflow_run
+    for path in ["data/raw/fred.csv", "data/raw/yahoo.csv", "data/raw/fred.ok", "data/raw/yahoo.ok",
+                 "data/processed/clean.parquet", "data/processed/features.parquet",
+                 "data/processed/rolling_corr.csv", "data/processed/regimes.parquet", "docs/report.md",
+                 "docs/dq_report.md", "docs/dq_report.json", "docs/fig_corr_SPY_vs_DGS10.png",
+                 "docs/fig_corr_SPY_vs_DCOILWTICO.png", "docs/fig_corr_SPY_vs_TLT.png", "docs/fig_regimes.png",
+                 "models/corr_forecast.pkl", "models/metrics.json"]:
+        assert (workdir / path).stat().st_size > 0, path
+    raw = pd.read_csv(workdir / "data/raw/fred.csv")
+    assert list(raw.columns) == ["series", "date", "value"]
+    clean = pd.read_parquet(workdir / "data/processed/clean.parquet")
+    assert {"SPY", "DGS10", "DCOILWTICO", "SP500", "VIXCLS"} <= set(clean.columns)
+    assert "TLT" not in clean.columns  # not in the snapshot: missing, not invented
+    assert clean.index.is_unique and clean.index.is_monotonic_increasing
+    features = pd.read_parquet(workdir / "data/processed/features.parquet")
+    assert {"ret:SPY", "ret:DGS10", "dy_bp:DGS10", "ret:SPY:lag1"} <= set(features.columns)
+    corr = pd.read_csv(workdir / "data/processed/rolling_corr.csv", index_col="date")
+    assert list(corr.columns) == ["SPY:DGS10:60", "SPY:DCOILWTICO:60"]
+    regimes = pd.read_parquet(workdir / "data/processed/regimes.parquet")
+    assert {"z:SPY:DGS10:60", "regime:SPY:DGS10:60"} <= set(regimes.columns)
+    metrics = json.loads((workdir / "models/metrics.json").read_text())
+    assert {"model", "last_value", "historical_mean"} <= set(metrics)
+
+
+def test_ok_files_say_which_level_served_each_series(workflow_run):
+    workdir, _ = workflow_run
+    yahoo = json.loads((workdir / "data/raw/yahoo.ok").read_text())
+    status = {s["series"]: s["status"] for s in yahoo["series"]}
+    assert status == {"SPY": "snapshot", "SP500": "snapshot", "TLT": "missing"}
+    assert yahoo["partial"] is True
+    spy = next(s for s in yahoo["series"] if s["series"] == "SPY")
+    assert spy["first"] == "1993-02-01" and spy["last"] == "2017-03-31" and spy["rows"] > 6000
+
+
+def test_report_states_offline_snapshot_and_skipped_pair(workflow_run):
+    workdir, _ = workflow_run
+    report = (workdir / "docs/report.md").read_text()
+    assert "offline snapshot, data through 2017-03-29" in report
+    assert "Skipped: no data for TLT" in report
+    assert "pair SPY-TLT skipped" in (workdir / "logs/rolling_corr.log").read_text()
+    for link in re.findall(r"\]\(([^)]+)\)", report):
+        assert (workdir / "docs" / link).exists(), link
+
+
+def test_logs_have_timestamps_and_levels(workflow_run):
+    workdir, _ = workflow_run
+    for log in ["logs/ingest/fred.log", "logs/clean.log", "logs/features.log", "logs/rolling_corr.log",
+                "logs/regimes.log", "logs/dq.log", "logs/model.log", "logs/report.log"]:
+        lines = (workdir / log).read_text().splitlines()
+        assert lines, log
+        assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (INFO|WARNING|ERROR) ", lines[0]), (log, lines[0])
+    assert list((workdir / "logs/benchmarks").rglob("*.tsv"))
+
+
+def test_second_run_has_nothing_to_do(workflow_run):
+    workdir, _ = workflow_run
+    result = snakemake(workdir, "--cores", "2", "--config", "offline=true")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_single_target_builds_only_its_upstream(workflow_copy):
+    result = snakemake(workflow_copy, "data/processed/rolling_corr.csv", "--cores", "2", "--config", "offline=true")
+    ran = set(re.findall(r"rule (\w+):", result.stdout + result.stderr))
+    assert ran == {"ingest", "clean", "features", "rolling_corr"}
+    assert not (workflow_copy / "docs/report.md").exists()
+    assert not (workflow_copy / "docs/dq_report.md").exists()
+
+
+def test_dry_run_plans_every_task_and_dag_renders(workflow_copy):
+    result = snakemake(workflow_copy, "-n")
+    for rule in ["ingest", "clean", "features", "rolling_corr", "regimes", "report", "model", "dq"]:
+        assert re.search(rf"^{rule}\s+\d+", result.stdout, re.M), rule
+    dag = snakemake(workflow_copy, "--dag")
+    assert dag.stdout.lstrip().startswith("digraph")
+    mermaid = snakemake(workflow_copy, "--dag", "mermaid-js")
+    assert "flowchart" in mermaid.stdout or "graph" in mermaid.stdout
+
+
+def test_model_switched_off_is_not_planned(workflow_copy):
+    result = snakemake(workflow_copy, "-n", "--config", "model={'enabled': False}")
+    assert not re.search(r"^model\s+\d+", result.stdout, re.M)
+    assert re.search(r"^report\s+\d+", result.stdout, re.M)
+
+
+def test_lint_and_format_are_clean(workflow_copy):
+    snakemake(workflow_copy, "--lint")
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bin_dir = Path(sys.executable).parent
+    result = subprocess.run([str(bin_dir / "snakefmt"), "--check", "."], cwd=workflow_copy, capture_output=True,
+                            text=True, env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (["unknown_key=1"], "unknown_key"),
+        (["end=1980-01-01"], "config key `end`"),
+        (["correlation={'pairs': [['SPY', 'NOPE']]}"], "NOPE"),
+        (["offline=maybe"], "offline"),
+        (["correlation={'windows': ['sixty']}"], "windows"),
+    ],
+)
+def test_bad_config_stops_before_any_job(workflow_copy, override, message):
+    result = snakemake(workflow_copy, "-n", "--config", *override, check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
