@@ -94,7 +94,8 @@ def series_checks(
             "longest_gap_from": str(weekdays[gap_start].date()) if gap else None,
             "duplicated_dates": duplicates,
             "longest_stale_run": stale_len,
-            "stale_from": str(valid.index[stale_start].date()) if stale_len >= stale_days else None,
+            # difference i compares value i with value i-1, so the run starts one value earlier
+        "stale_from": str(valid.index[stale_start - 1].date()) if stale_len >= stale_days else None,
             "non_positive": [{"date": str(d.date()), "value": float(v)} for d, v in non_positive.items()],
             "outliers": outliers,
         }

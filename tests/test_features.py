@@ -1,0 +1,71 @@
+"""Features (task C): returns against pandas, bond returns against exact par-bond repricing."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import (
+    bond_returns_from_yields,
+    build_features,
+    log_returns,
+    par_bond_duration_convexity,
+)
+
+
+def par_bond_dirty_price(coupon: float, yield_: float, maturity: float, elapsed: float) -> float:
+    """Exact value of a semiannual bond bought at par at ``coupon``, ``elapsed`` years later.
+
+    Independent of features.py: discounts every remaining cash flow at the new yield
+    (street convention within a coupon period), accrued interest included.
+    """
+    times = np.arange(1, int(round(2 * maturity)) + 1) / 2.0 - elapsed
+    cash = np.full(times.shape, coupon / 2.0)
+    cash[-1] += 1.0
+    return float((cash * (1 + yield_ / 2.0) ** (-2.0 * times)).sum())
+
+
+def test_par_bond_modified_duration_has_its_closed_form():
+    y = np.array([0.01, 0.05, 0.08])
+    duration, _ = par_bond_duration_convexity(y, 10)
+    closed_form = (1 / y) * (1 - (1 + y / 2) ** (-20))
+    np.testing.assert_allclose(duration, closed_form, rtol=1e-12)
+
+
+def test_convexity_matches_second_difference_of_exact_price():
+    y, h = 0.04, 1e-4
+    _, convexity = par_bond_duration_convexity(np.array([y]), 10)
+    second = (par_bond_dirty_price(y, y + h, 10, 0) - 2 * par_bond_dirty_price(y, y, 10, 0)
+              + par_bond_dirty_price(y, y - h, 10, 0)) / h**2
+    assert convexity[0] == pytest.approx(second, rel=1e-5)
+
+
+@pytest.mark.parametrize("maturity", [2, 10, 30])
+@pytest.mark.parametrize("level", [1.0, 4.0, 8.0])
+@pytest.mark.parametrize("move_bp", [-25, -10, -1, 0, 3, 15, 25])
+def test_bond_return_within_1bp_of_exact_repricing(maturity, level, move_bp):
+    yields = pd.Series([level, level + move_bp / 100.0], index=pd.bdate_range("2020-01-01", periods=2))
+    approx = bond_returns_from_yields(yields, maturity).iloc[1]
+    exact = par_bond_dirty_price(level / 100, (level + move_bp / 100) / 100, maturity, 1 / 252) - 1.0
+    assert abs(approx - exact) < 1e-4
+
+
+def test_log_returns_match_pandas_and_keep_gaps():
+    levels = pd.Series([100.0, 101.0, np.nan, 99.0, 98.0], index=pd.bdate_range("2020-01-01", periods=5))
+    expected = np.log(levels).diff()
+    pd.testing.assert_series_equal(log_returns(levels), expected)
+    assert np.isnan(log_returns(levels).iloc[3])  # no return across a missing day
+
+
+def test_build_features_columns_and_lags():
+    index = pd.bdate_range("2020-01-01", periods=6)
+    clean = pd.DataFrame({"SPY": [100, 101, 102, 101, 103, 104.0], "DGS10": [2.0, 2.1, 2.05, 2.0, 1.9, 1.95]},
+                         index=index)
+    meta = {"SPY": {"kind": "price"}, "DGS10": {"kind": "yield", "maturity": 10}}
+    features = build_features(clean, meta, [1, 2])
+    assert list(features.columns) == ["ret:SPY", "simple:SPY", "ret:SPY:lag1", "ret:SPY:lag2", "ret:DGS10",
+                                      "simple:DGS10", "dy_bp:DGS10", "ret:DGS10:lag1", "ret:DGS10:lag2"]
+    np.testing.assert_allclose(features["dy_bp:DGS10"].iloc[1:], [10, -5, -5, -10, 5], atol=1e-9)
+    pd.testing.assert_series_equal(features["ret:SPY:lag2"], features["ret:SPY"].shift(2), check_names=False)
+    np.testing.assert_allclose(features["simple:SPY"].iloc[1:], clean["SPY"].pct_change().iloc[1:], rtol=1e-12)
+    # a rise in yields is a loss for the bond
+    assert features["ret:DGS10"].iloc[1] < 0 < features["ret:DGS10"].iloc[4]

@@ -1,0 +1,70 @@
+"""Report (task F) and the committed snapshot's provenance."""
+
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SCRIPTS
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.e2e
+def test_figures_are_valid_pngs_of_sane_size(workflow_run):
+    workdir, _ = workflow_run
+    for figure in sorted((workdir / "docs").glob("fig_*.png")):
+        width, height = png_size(figure)
+        assert 1000 <= width <= 4000 and 100 <= height <= 3000, (figure, width, height)
+
+
+@pytest.mark.e2e
+def test_report_numbers_come_from_the_outputs(workflow_run):
+    import pandas as pd
+
+    workdir, _ = workflow_run
+    corr = pd.read_csv(workdir / "data/processed/rolling_corr.csv", index_col="date")
+    latest = corr["SPY:DGS10:60"].dropna()
+    report = (workdir / "docs/report.md").read_text()
+    assert f"| SPY-DGS10 | 60 | {latest.index[-1]} | {latest.iloc[-1]:+.2f} |" in report
+
+
+@pytest.mark.e2e
+def test_stock_bond_correlation_changed_sign(workflow_run):
+    """The well-documented sign change: positive in 1993-97, negative over 2001-2017."""
+    import pandas as pd
+
+    workdir, _ = workflow_run
+    corr = pd.read_csv(workdir / "data/processed/rolling_corr.csv", index_col="date", parse_dates=True)
+    pair = corr["SPY:DGS10:60"]
+    assert pair.loc["1993":"1997"].mean() > 0.2
+    assert pair.loc["2001":"2017"].mean() < -0.2
+
+
+def test_snapshot_rebuilds_byte_for_byte_from_its_sources(tmp_path):
+    sources = ROOT.parent / "shared" / "sample-sources"
+    if not sources.exists():
+        pytest.skip("the shared sample sources are not beside this checkout")
+    result = subprocess.run([sys.executable, str(SCRIPTS / "build_sample.py"), "--sources", str(sources),
+                             "--out", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    committed = sorted(p.name for p in (ROOT / "data/sample").glob("*.csv"))
+    assert committed == sorted(p.name for p in tmp_path.glob("*.csv"))
+    for name in committed:
+        assert (tmp_path / name).read_bytes() == (ROOT / "data/sample" / name).read_bytes(), name
+
+
+def test_snapshot_values_match_the_provenance_note():
+    import pandas as pd
+
+    dgs10 = pd.read_csv(ROOT / "data/sample/DGS10.csv", index_col="date")
+    assert dgs10.loc["1990-01-02", "value"] == 7.94  # 0.0794 in the source, percent like FRED
+    wti = pd.read_csv(ROOT / "data/sample/DCOILWTICO.csv", index_col="date")
+    assert wti.loc["1991-01-16", "value"] == 32.25 and wti.loc["1991-01-17", "value"] == 21.48
+    assert wti["value"].isna().sum() == 290  # the "." rows, kept as missing
