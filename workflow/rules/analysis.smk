@@ -82,7 +82,11 @@ rule dq:
         raw=raw_files(),
         ok=ok_files(),
     output:
-        md="docs/dq_report.md",
+        md=report(
+            "docs/dq_report.md",
+            caption="../report/dq_report.rst",
+            category="Data quality",
+        ),
         json="docs/dq_report.json",
     log:
         "logs/dq.log",

@@ -91,8 +91,24 @@ def ok_files():
     return expand("data/raw/{source}.ok", source=sources())
 
 
-def pair_figures():
-    return [f"docs/fig_corr_{a}_vs_{b}.png" for a, b in config["correlation"]["pairs"]]
+# report() read as a plain function (the name at the start of a line is a Snakemake keyword)
+in_snakemake_report = report
+
+
+def pair_figures(in_report=False):
+    """One figure per configured pair; in_report marks them for `snakemake --report`."""
+    figures = [f"docs/fig_corr_{a}_vs_{b}.png" for a, b in config["correlation"]["pairs"]]
+    if in_report:
+        return [
+            in_snakemake_report(
+                figure,
+                caption="../report/fig_corr.rst",
+                category="Correlations",
+                labels={"pair": figure.removeprefix("docs/fig_corr_").removesuffix(".png")},
+            )
+            for figure in figures
+        ]
+    return figures
 
 
 def report_inputs(wildcards):

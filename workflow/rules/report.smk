@@ -6,8 +6,12 @@ rule report:
         unpack(report_inputs),
     output:
         report="docs/report.md",
-        figures=pair_figures(),
-        timeline="docs/fig_regimes.png",
+        figures=pair_figures(in_report=True),
+        timeline=report(
+            "docs/fig_regimes.png",
+            caption="../report/fig_regimes.rst",
+            category="Regimes",
+        ),
     log:
         "logs/report.log",
     benchmark:
