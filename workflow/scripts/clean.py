@@ -235,6 +235,8 @@ def clean_prices(
         series_meta[spec["id"]] = {
             **{k: spec.get(k) for k in ("kind", "source", "currency", "base", "maturity", "name")},
             "status": status,
+            "live_attempts": statuses.get(spec["id"], {}).get("attempts", 0),
+            "live_error": statuses.get(spec["id"], {}).get("last_error"),
             "in_clean": spec["id"] in frame.columns,
             "converted_with": converted.get(spec["id"]),
             "first": str(levels[spec["id"]].dropna().index[0].date()) if spec["id"] in levels else None,

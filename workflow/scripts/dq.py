@@ -95,7 +95,7 @@ def series_checks(
             "duplicated_dates": duplicates,
             "longest_stale_run": stale_len,
             # difference i compares value i with value i-1, so the run starts one value earlier
-        "stale_from": str(valid.index[stale_start - 1].date()) if stale_len >= stale_days else None,
+            "stale_from": str(valid.index[stale_start - 1].date()) if stale_len >= stale_days else None,
             "non_positive": [{"date": str(d.date()), "value": float(v)} for d, v in non_positive.items()],
             "outliers": outliers,
         }
@@ -123,8 +123,11 @@ def quality_report(
         duplicates = int(rows.duplicated("date").sum())
         values = pd.Series(rows["value"].to_numpy(), index=pd.DatetimeIndex(rows["date"])).sort_index()
         values = values[~values.index.duplicated(keep="last")]
-        status = statuses.get(spec["id"], {}).get("status", "missing")
+        ingest_status = statuses.get(spec["id"], {})
+        status = ingest_status.get("status", "missing")
         series[spec["id"]] = series_checks(values, spec["kind"], status, stale_days, outlier_z, duplicates)
+        series[spec["id"]]["live_attempts"] = ingest_status.get("attempts", 0)
+        series[spec["id"]]["live_error"] = ingest_status.get("last_error")
     return {"thresholds": {"stale_days": stale_days, "outlier_z": outlier_z}, "series": series}
 
 
@@ -148,6 +151,8 @@ def render_markdown(report: dict) -> str:
     for series_id, r in report["series"].items():
         lines.append(f"### {series_id} ({r['kind']}, served from: {r['level']})")
         lines.append("")
+        if r.get("live_error"):
+            lines.append(f"- live download failed after {r['live_attempts']} attempt(s): {r['live_error']}")
         if r.get("first") is None:
             lines += ["No data at any level.", ""]
             continue

@@ -13,6 +13,7 @@ CLI:
 import argparse
 import datetime as dt
 import hashlib
+import http.client
 import io
 import json
 import logging
@@ -49,11 +50,13 @@ VALUE_COLUMNS = ("value", "Adj Close", "adj close", "Close", "close", "price")
 
 
 class FetchError(Exception):
-    """A live download failed; ``retryable`` says whether another attempt may help."""
+    """A live download failed; ``retryable`` says whether another attempt may help,
+    ``unreachable`` that no answer came at all (refused, timed out, reset)."""
 
-    def __init__(self, message: str, retryable: bool = True):
+    def __init__(self, message: str, retryable: bool = True, unreachable: bool = False):
         super().__init__(message)
         self.retryable = retryable
+        self.unreachable = unreachable
 
 
 class NetworkDown(FetchError):
@@ -152,19 +155,24 @@ class RetryPolicy:
         """Run ``fetch`` with retries: (result or None, attempts made, last error class)."""
         if self.network_down:
             return None, 0, "NetworkDown"
-        attempts, last_error = 0, None
+        attempts, last_error, unreachable = 0, None, True
         for attempt in range(1, self.retries + 2):
             attempts = attempt
             try:
                 return fetch(), attempts, None
             except FetchError as err:
-                last_error = type(err).__name__ if not isinstance(err, NetworkDown) else "NetworkDown"
+                last_error = type(err).__name__
+                unreachable = unreachable and err.unreachable
                 logger.warning("%s: attempt %d failed: %s", label, attempt, err)
                 if isinstance(err, NetworkDown):
                     self.network_down = True
                     logger.warning("%s: network is down; no further live attempts this run", label)
                     break
                 if not err.retryable or attempt > self.retries:
+                    if unreachable and attempt > self.retries:
+                        # every attempt went unanswered: the next series would fare no better
+                        self.network_down = True
+                        logger.warning("%s: source unreachable; no further live attempts this run", label)
                     break
                 wait = self.backoff(attempt)
                 if self.waited_s + wait > self.max_wait_s:
@@ -180,7 +188,14 @@ class RetryPolicy:
 
 
 def check_host_resolves(url: str) -> None:
-    host = urllib.parse.urlparse(url).hostname or ""
+    """Raise NetworkDown when the URL's host does not resolve (no network: stop trying).
+
+    Behind a proxy (http(s)_proxy set) the proxy resolves names, so nothing is checked.
+    """
+    parsed = urllib.parse.urlparse(url)
+    host = parsed.hostname or ""
+    if parsed.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
+        return
     try:
         socket.getaddrinfo(host, None)
     except socket.gaierror as err:
@@ -198,9 +213,11 @@ def http_get(url: str, timeout: float, secret: str | None = None) -> str:
         retryable = err.code == 429 or err.code >= 500
         message = f"HTTP {err.code} {err.reason}: {body}"
         raise FetchError(redact(message, secret), retryable=retryable) from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError, socket.timeout, UnicodeDecodeError) as err:
+    except OSError as err:  # URLError, refused, timed out, reset: no answer
         reason = getattr(err, "reason", err)
-        raise FetchError(redact(f"{type(reason).__name__}: {reason}", secret)) from None
+        raise FetchError(redact(f"{type(reason).__name__}: {reason}", secret), unreachable=True) from None
+    except (http.client.HTTPException, UnicodeDecodeError) as err:  # an answer, but cut off or garbled
+        raise FetchError(redact(f"{type(err).__name__}: {err}", secret)) from None
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -231,40 +248,64 @@ def fetch_fred(
         return fetch_fred_api(symbol, spec["id"], start, end, network, api_key)
     query = urllib.parse.urlencode({"id": symbol, "cosd": start, "coed": end})
     text = http_get(f"{network['fred_csv_url']}?{query}", network["timeout_s"])
+    header = text.lstrip("\ufeff").split("\n", 1)[0].strip().split(",")
+    if len(header) == 2 and header[0] in ("observation_date", "DATE") and header[1] != symbol:
+        raise FetchError(f"wrong series returned: asked for {symbol}, got {header[1]}", retryable=False)
     try:
-        series = parse_series_csv(
-            text,
-            spec["id"],
-            column=symbol if symbol in text.splitlines()[0] else None,
-            origin=f"FRED CSV for {symbol}",
-        )
+        return parse_series_csv(text, spec["id"], column=symbol, origin=f"FRED CSV for {symbol}")
     except InputDataError as err:
         raise FetchError(f"malformed FRED CSV: {err}", retryable=True) from None
-    return series
 
 
 def fetch_fred_api(
     symbol: str, series_id: str, start: str, end: str, network: dict, api_key: str
 ) -> pd.Series:
-    from fredapi import Fred
+    """One series through fredapi, with the timeout and typed errors fredapi lacks.
+
+    fredapi calls ``urlopen(url)`` with no timeout and turns every HTTP error into a
+    ValueError (or a ParseError for a body that is not XML). Its module-level
+    ``urlopen`` is swapped, for this call, for one with our timeout that raises
+    FetchError (retryable for 429 and 5xx), so retries see what really happened.
+    """
+    import xml.etree.ElementTree as ET
+
+    import fredapi.fred as fredapi_module
 
     check_host_resolves(network["fred_api_url"])
-    fred = Fred(api_key=api_key)
+
+    def urlopen_with_timeout(url):
+        try:
+            return urllib.request.urlopen(url, timeout=network["timeout_s"])
+        except urllib.error.HTTPError as err:
+            body = err.read().decode("utf-8", "replace")
+            try:
+                message = ET.fromstring(body).get("message") or body[:200]
+            except ET.ParseError:
+                message = body[:200]
+            retryable = err.code == 429 or err.code >= 500
+            raise FetchError(redact(f"HTTP {err.code}: {message}", api_key), retryable=retryable) from None
+        except OSError as err:
+            reason = getattr(err, "reason", err)
+            raise FetchError(
+                redact(f"{type(reason).__name__}: {reason}", api_key), unreachable=True
+            ) from None
+
+    fred = fredapi_module.Fred(api_key=api_key)
     fred.root_url = network["fred_api_url"].rstrip("/")
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(network["timeout_s"])  # fredapi's urlopen has no timeout of its own
+    original = fredapi_module.urlopen
+    fredapi_module.urlopen = urlopen_with_timeout
     try:
         data = fred.get_series(symbol, observation_start=start, observation_end=end)
-    except urllib.error.HTTPError as err:
-        raise FetchError(
-            redact(f"HTTP {err.code} {err.reason}", api_key), retryable=err.code == 429 or err.code >= 500
-        ) from None
-    except (urllib.error.URLError, OSError) as err:
-        raise FetchError(redact(f"{type(err).__name__}: {getattr(err, 'reason', err)}", api_key)) from None
-    except ValueError as err:  # fredapi turns FRED's error body into ValueError
+    except ET.ParseError as err:
+        raise FetchError(f"malformed FRED answer: {err}") from None
+    except (OSError, http.client.HTTPException) as err:  # a body cut off or timing out while read
+        raise FetchError(redact(f"{type(err).__name__}: {err}", api_key)) from None
+    except ValueError as err:  # fredapi: no data for the id, or an unparsable value
         raise FetchError(redact(f"FRED error: {err}", api_key), retryable=False) from None
     finally:
-        socket.setdefaulttimeout(previous)
+        fredapi_module.urlopen = original
+    if data.empty:
+        raise FetchError(f"FRED returned no observations for {symbol}", retryable=False)
     series = pd.Series(
         pd.to_numeric(data, errors="coerce").to_numpy(dtype="float64"),
         index=pd.DatetimeIndex(data.index, name="date").normalize(),
@@ -301,24 +342,20 @@ def fetch_yahoo_batch(symbols: list[str], start: str, end: str, network: dict) -
     import yfinance as yf
 
     check_host_resolves("https://query1.finance.yahoo.com")
-    end_exclusive = (pd.Timestamp(end) + pd.Timedelta(days=1)).strftime(
-        "%Y-%m-%d"
-    )  # yfinance's end is exclusive
-    try:
-        return yf.download(
-            symbols,
-            start=start,
-            end=end_exclusive,
-            auto_adjust=True,
-            actions=False,
-            progress=False,
-            threads=False,
-            timeout=network["timeout_s"],
-            group_by="column",
-            multi_level_index=True,
-        )
-    except Exception as err:  # yfinance raises its own and requests' types, incl. YFRateLimitError
-        raise FetchError(f"{type(err).__name__}: {err}", retryable=True) from None
+    # yfinance's end date is exclusive; ours is inclusive
+    end_exclusive = (pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    return yf.download(
+        symbols,
+        start=start,
+        end=end_exclusive,
+        auto_adjust=True,
+        actions=False,
+        progress=False,
+        threads=False,
+        timeout=network["timeout_s"],
+        group_by="column",
+        multi_level_index=True,
+    )
 
 
 # ---------------------------------------------------------------- the levels
@@ -404,7 +441,13 @@ def ingest_source(
         symbols = [spec.get("symbol", spec["id"]) for spec in specs]
 
         def fetch_all() -> dict[str, pd.Series]:
-            closes = normalise_yahoo_frame(yahoo_fetch(symbols, start, end, network), symbols)
+            try:
+                frame = yahoo_fetch(symbols, start, end, network)
+            except FetchError:
+                raise
+            except Exception as err:  # yfinance raises its own and curl's types, YFRateLimitError among them
+                raise FetchError(f"{type(err).__name__}: {err}", retryable=True) from None
+            closes = normalise_yahoo_frame(frame, symbols)
             if not closes:
                 raise FetchError("yfinance returned an empty frame (offline, rate-limited or bad tickers)")
             return closes

@@ -63,6 +63,13 @@ def data_provenance(series_meta: dict, calendar: dict) -> tuple[str, list[str]]:
     missing = sorted(k for k, m in series_meta.items() if m["status"] == "missing")
     if missing:
         headline += f" Missing at every level: {', '.join(missing)} (pairs with them are skipped)."
+    failed = {k: m["live_error"] for k, m in series_meta.items() if m.get("live_error")}
+    if failed:
+        errors = sorted(set(failed.values()))
+        headline += (
+            f" Live download failed for {len(failed)} series ({', '.join(sorted(failed))}; "
+            f"{', '.join(errors)}): see data/raw/*.ok and logs/ingest/."
+        )
     rows = [
         "| series | name | kind | served from | first | last | filled days | gaps left |",
         "|---|---|---|---|---|---|---|---|",
