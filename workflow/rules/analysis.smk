@@ -98,6 +98,7 @@ rule dq:
         series=config["series"],
         stale_days=config["dq"]["stale_days"],
         outlier_z=config["dq"]["outlier_z"],
+        stop_on_fail=config["dq"]["stop_on_fail"],
     script:
         "../scripts/dq.py"
 

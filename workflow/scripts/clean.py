@@ -89,6 +89,18 @@ def validate_series(series_id: str, values: pd.Series, spec: dict, origin: str) 
                 f"{origin}: yield series {series_id!r} looks like decimals (median {valid.median():.4f}); "
                 f"yields must be in percent like FRED (7.94, not 0.0794) - multiply the file by 100"
             )
+        # a decimal next to a percent value (0.0502 after 5.01) means two units in one file
+        ratio = (valid / valid.shift(1)).abs()
+        mixed = ((ratio > 20) | (ratio < 1 / 20)) & (np.minimum(valid.abs(), valid.shift(1).abs()) < 0.3)
+        mixed &= np.maximum(valid.abs(), valid.shift(1).abs()) >= 1.0
+        if mixed.any():
+            day = mixed.index[np.argmax(mixed.to_numpy())]
+            position = valid.index.get_loc(day)
+            raise InputDataError(
+                f"{origin}: yield series {series_id!r} jumps from {valid.iloc[position - 1]} to "
+                f"{valid.iloc[position]} on {day.date()}: decimals mixed with percent; "
+                f"give every value in percent like FRED (7.94, not 0.0794)"
+            )
         outside = valid[(valid < low) | (valid > high)]
         if len(outside):
             raise InputDataError(

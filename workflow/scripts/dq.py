@@ -1,11 +1,14 @@
 """Data-quality checks on the raw files (task H), beside clean and features.
 
-Per series: coverage (first/last date, weekdays expected vs present), missing values
+Per series: coverage (first/last date, weekdays expected vs present), history (fail
+under 2 values, warn under a year of them), missing values
 (rows without a value, e.g. FRED's "." holidays) and the longest gap, duplicated dates,
 stale runs (the same value on ``stale_days`` or more observations in a row),
 non-positive values of prices, outliers (|daily log return| with a robust z-score,
 median/MAD, above ``outlier_z``, listed with dates and values) and the ingest level that
-served it. Writes docs/dq_report.md (summary table, then details) and docs/dq_report.json.
+served it. Writes docs/dq_report.md (summary table, then details) and docs/dq_report.json;
+with ``--stop-on-fail true`` (config ``dq.stop_on_fail``) any failed check then ends the
+run with exit code 1 and the failures listed in the log.
 """
 
 import argparse
@@ -21,6 +24,7 @@ from _helpers import (
     argv_from_snakemake,
     configure_logging,
     load_json_arg,
+    parse_bool,
     run_main,
     write_json_atomic,
     write_text_atomic,
@@ -29,7 +33,18 @@ from clean import read_raw, read_statuses
 
 logger = logging.getLogger("dq")
 
-CHECKS = ("coverage", "missing", "duplicates", "stale", "non_positive", "outliers", "level")
+CHECKS = (
+    "coverage",
+    "history",
+    "missing",
+    "duplicates",
+    "stale",
+    "non_positive",
+    "outliers",
+    "format",
+    "level",
+)
+ONE_YEAR = 252
 MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its standard deviation
 
 
@@ -88,6 +103,7 @@ def series_checks(
             "last": str(valid.index[-1].date()),
             "weekdays_expected": int(len(weekdays)),
             "weekdays_present": present,
+            "values": int(len(valid)),
             "coverage": present / len(weekdays),
             "missing_values": int(values.isna().sum()),
             "longest_gap_days": gap,
@@ -104,11 +120,13 @@ def series_checks(
         "coverage": (
             "pass" if result["coverage"] >= 0.95 else ("warn" if result["coverage"] >= 0.8 else "fail")
         ),
+        "history": "fail" if len(valid) < 2 else ("warn" if len(valid) < ONE_YEAR else "pass"),
         "missing": "pass" if result["missing_values"] == 0 and gap <= 5 else "warn",
         "duplicates": "pass" if duplicates == 0 else "fail",
         "stale": "pass" if stale_len < stale_days else "warn",
         "non_positive": "pass" if non_positive.empty else "fail",
         "outliers": "pass" if not outliers else "warn",
+        "format": "pass",  # set from ingest's notes on the source file (quality_report)
         "level": {"fresh": "pass", "cached": "warn", "snapshot": "warn"}.get(status, "fail"),
     }
     return result
@@ -128,6 +146,9 @@ def quality_report(
         series[spec["id"]] = series_checks(values, spec["kind"], status, stale_days, outlier_z, duplicates)
         series[spec["id"]]["live_attempts"] = ingest_status.get("attempts", 0)
         series[spec["id"]]["live_error"] = ingest_status.get("last_error")
+        series[spec["id"]]["source_notes"] = ingest_status.get("notes", [])
+        if series[spec["id"]]["checks"]["format"] != "n/a":
+            series[spec["id"]]["checks"]["format"] = "warn" if series[spec["id"]]["source_notes"] else "pass"
     return {"thresholds": {"stale_days": stale_days, "outlier_z": outlier_z}, "series": series}
 
 
@@ -151,6 +172,8 @@ def render_markdown(report: dict) -> str:
     for series_id, r in report["series"].items():
         lines.append(f"### {series_id} ({r['kind']}, served from: {r['level']})")
         lines.append("")
+        for note in r.get("source_notes", []):
+            lines.append(f"- source file: {note}")
         if r.get("live_error"):
             lines.append(f"- live download failed after {r['live_attempts']} attempt(s): {r['live_error']}")
         if r.get("first") is None:
@@ -191,6 +214,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--series", type=load_json_arg, required=True, help="JSON list of series specs")
     parser.add_argument("--stale-days", type=int, default=10)
     parser.add_argument("--outlier-z", type=float, default=8.0)
+    parser.add_argument("--stop-on-fail", type=parse_bool, default=False, help="exit 1 when a check fails")
     parser.add_argument("--md", required=True, help="docs/dq_report.md")
     parser.add_argument("--json", required=True, help="docs/dq_report.json")
     parser.add_argument("--log", default=None)
@@ -218,6 +242,15 @@ def main(argv=None) -> None:
     write_text_atomic(render_markdown(report) + "\n", args.md)
     flagged = {s: [c for c, v in r["checks"].items() if v != "pass"] for s, r in report["series"].items()}
     logger.info("wrote %s and %s; flags %s", args.md, args.json, json.dumps(flagged))
+    failed = {s: [c for c, v in r["checks"].items() if v == "fail"] for s, r in report["series"].items()}
+    failed = {s: checks for s, checks in failed.items() if checks}
+    if failed and args.stop_on_fail:
+        for series_id, checks in failed.items():
+            logger.error("%s failed: %s", series_id, ", ".join(checks))
+        raise InputDataError(
+            f"dq: data-quality checks failed ({json.dumps(failed)}) and config key `dq.stop_on_fail` is true; "
+            f"details above in this log; fix the data, or set dq.stop_on_fail: false to carry on with warnings"
+        )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import random
+import re
 import socket
 import time
 import urllib.error
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from _helpers import (
@@ -69,28 +71,87 @@ class NetworkDown(FetchError):
 # ---------------------------------------------------------------- parsing
 
 
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+US_DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
+EXCEL_SERIAL = re.compile(r"^\d{5}(\.\d+)?$")
+
+
+def parse_dates(raw: pd.Series, where: str, column: str) -> pd.DatetimeIndex:
+    """Dates as written: ISO (a time and UTC offset may follow; the local date is kept, so
+    yfinance's ``2020-01-02 00:00:00-05:00`` is 2 January) or, throughout, US ``M/D/YYYY``
+    as in FRED's older downloads. Anything else, or a mix, is an error naming the row."""
+    text = raw.fillna("").astype(str).str.strip()
+    iso = text.str.match(ISO_DATE)
+    us = text.str.match(US_DATE)
+    row = lambda mask: int(np.flatnonzero(mask.to_numpy())[0]) + 2  # noqa: E731 (1-based, after the header)
+    other = ~(iso | us)
+    if other.any():
+        first = text[other].iloc[0]
+        if text[other].str.match(EXCEL_SERIAL).all():
+            raise InputDataError(
+                f"{where}: column {column!r} holds Excel serial dates (row {row(other)}: {first!r}); "
+                f"format the column as dates (YYYY-MM-DD) before saving the CSV"
+            )
+        raise InputDataError(
+            f"{where}: {int(other.sum())} unreadable date(s) in column {column!r}, first at row {row(other)}: "
+            f"{first!r}; use ISO dates (YYYY-MM-DD) and remove notes or footers below the data"
+        )
+    if iso.any() and us.any():
+        raise InputDataError(
+            f"{where}: mixed date formats in column {column!r}: ISO (row {row(iso)}) and M/D/YYYY "
+            f"(row {row(us)}: {text[us].iloc[0]!r}); use one format, preferably YYYY-MM-DD"
+        )
+    if iso.all():
+        dates = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    else:
+        dates = pd.to_datetime(text, format="%m/%d/%Y", errors="coerce")
+    if dates.isna().any():
+        raise InputDataError(
+            f"{where}: impossible date in column {column!r} at row {row(dates.isna())}: "
+            f"{text[dates.isna()].iloc[0]!r}"
+        )
+    future = dates > pd.Timestamp.today().normalize()
+    if future.any():
+        raise InputDataError(
+            f"{where}: {int(future.sum())} date(s) in the future, first at row {row(future)}: "
+            f"{text[future].iloc[0]!r}; check the date column and its format"
+        )
+    return pd.DatetimeIndex(dates.to_numpy(), name="date")
+
+
 def parse_series_csv(text: str, series_id: str, column: str | None = None, origin: str = "") -> pd.Series:
     """Parse one series from CSV text: ``date,value``, FRED's download, or yfinance's CSVs.
 
     yfinance writes either a single header (Date,Open,...,Close,...) or a 3-row header
     (Price / Ticker / Date). FRED writes ``observation_date,<ID>`` (older: ``DATE,<ID>``)
-    with "." on days without a value. Returns a float Series on a sorted DatetimeIndex.
+    with "." on days without a value. Rows may come in any order (they are sorted);
+    a date given twice is an error. Returns a float Series on a sorted DatetimeIndex,
+    empty when the file has a header but no rows.
     """
     where = origin or f"CSV for {series_id}"
+    notes = ["byte-order mark removed"] if text.startswith("\ufeff") else []
     lines = text.lstrip("\ufeff").splitlines()
     if not lines or not lines[0].strip():
         raise InputDataError(f"{where}: empty file; expected a header like 'date,value'")
+    if "," not in lines[0]:
+        separator = next((name for sep, name in ((";", "semicolon"), ("\t", "tab")) if sep in lines[0]), None)
+        if separator:
+            raise InputDataError(f"{where}: the file is {separator}-separated; save it comma-separated")
     header = [h.strip() for h in lines[0].split(",")]
     skip = 0
     if len(lines) > 2 and lines[1].startswith("Ticker,") and lines[2].startswith("Date,"):
         skip = 2  # yfinance multi-row header: keep row 0 (Price names), drop Ticker and Date rows
-    frame = pd.read_csv(
-        io.StringIO("\n".join(lines)),
-        skiprows=range(1, 1 + skip),
-        na_values=[".", ""],
-        keep_default_na=True,
-        dtype=str,
-    )
+    try:
+        frame = pd.read_csv(
+            io.StringIO("\n".join(lines)),
+            skiprows=range(1, 1 + skip),
+            na_values=[".", ""],
+            keep_default_na=True,
+            dtype=str,
+        )
+    except pd.errors.ParserError as err:
+        raise InputDataError(f"{where}: not a well-formed CSV ({err}); fix or remove that line") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
     date_col = next((c for c in frame.columns if c in DATE_COLUMNS or c.lower() == "date"), None)
     if date_col is None and skip:
         date_col = frame.columns[0]
@@ -109,27 +170,36 @@ def parse_series_csv(text: str, series_id: str, column: str | None = None, origi
             raise InputDataError(
                 f"{where}: no value column {column or list(VALUE_COLUMNS)}; found {header}; {hint}"
             )
-    dates = pd.to_datetime(frame[date_col], errors="coerce", utc=True, format="mixed")
-    bad_dates = frame.loc[dates.isna(), date_col]
-    if len(bad_dates):
-        raise InputDataError(
-            f"{where}: {len(bad_dates)} unreadable date(s) in column {date_col!r}, first at row "
-            f"{bad_dates.index[0] + 2}: {bad_dates.iloc[0]!r}; use ISO dates (YYYY-MM-DD)"
-        )
-    values = pd.to_numeric(frame[value_col], errors="coerce")
+    index = parse_dates(frame[date_col], where, date_col)
+    values = pd.to_numeric(frame[value_col].str.strip(), errors="coerce")
     bad_values = frame.loc[values.isna() & frame[value_col].notna(), value_col]
     if len(bad_values):
         raise InputDataError(
             f"{where}: {len(bad_values)} non-numeric value(s) in column {value_col!r}, first at row "
-            f"{bad_values.index[0] + 2}: {bad_values.iloc[0]!r}; fix the file or mark missing values empty"
+            f"{bad_values.index[0] + 2 + skip}: {bad_values.iloc[0]!r}; fix the file or leave missing values empty"
         )
-    index = pd.DatetimeIndex(dates.dt.tz_localize(None).dt.normalize().to_numpy(), name="date")
-    series = pd.Series(values.to_numpy(dtype="float64"), index=index, name=series_id)
-    return series.sort_index()
+    if index.has_duplicates:
+        repeated = sorted(set(index[index.duplicated()].strftime("%Y-%m-%d")))
+        raise InputDataError(
+            f"{where}: {len(repeated)} date(s) appear more than once ({', '.join(repeated[:3])}"
+            f"{', ...' if len(repeated) > 3 else ''}); keep one row per date"
+        )
+    if not index.is_monotonic_increasing:
+        notes.append("rows were not in date order; sorted")
+    if frame[date_col].astype(str).str.contains(r"\d[ T]\d\d:\d\d", regex=True).any():
+        notes.append("times of day and UTC offsets dropped; each row's own local date kept")
+    series = pd.Series(values.to_numpy(dtype="float64"), index=index, name=series_id).sort_index()
+    series.attrs["notes"] = notes  # reach the .ok file and the DQ report's format check
+    return series
 
 
 def clip_to_range(series: pd.Series, start: str, end: str) -> pd.Series:
-    return series.loc[pd.Timestamp(start) : pd.Timestamp(end)]
+    clipped = series.loc[pd.Timestamp(start) : pd.Timestamp(end)]
+    if len(clipped) < len(series):
+        logger.info(
+            "%s: %d row(s) outside %s..%s left out", series.name, len(series) - len(clipped), start, end
+        )
+    return clipped
 
 
 # ---------------------------------------------------------------- retries
@@ -367,6 +437,7 @@ class Outcome:
     status: str
     attempts: int = 0
     last_error: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def read_level_file(path: Path, spec: dict) -> pd.Series | None:
@@ -419,6 +490,7 @@ def ingest_source(
     snapshot_dir = Path(paths["snapshot"])
     outcomes: dict[str, Outcome] = {}
     live: dict[str, tuple[pd.Series | None, int, str | None]] = {}
+    notes: dict[str, list[str]] = {}
     if source == "csv":
         for spec in specs:
             path = Path(paths["local_csv"]) / f"{spec['id']}.csv"
@@ -427,7 +499,13 @@ def ingest_source(
                     f"ingest: series {spec['id']} has source csv but {path} does not exist; "
                     f"put the file there or change paths.local_csv"
                 )
-            live[spec["id"]] = (read_level_file(path, spec), 1, None)
+            series = read_level_file(path, spec)
+            if series is None or series.notna().sum() == 0:
+                raise InputDataError(f"{path}: series {spec['id']} has no values (header only, or all empty)")
+            live[spec["id"]] = (series, 1, None)
+            notes[spec["id"]] = series.attrs.get("notes", [])
+            for note in notes[spec["id"]]:
+                logger.warning("%s: %s: %s", spec["id"], path, note)
     elif offline:
         logger.info("%s: offline mode, skipping the network", source)
     elif source == "fred":
@@ -468,7 +546,7 @@ def ingest_source(
         if series is not None and series.notna().any():
             if source != "csv":
                 write_cache(series, cache_dir / f"{spec['id']}.csv")
-            outcome = Outcome(series, "fresh", attempts, error)
+            outcome = Outcome(series, "fresh", attempts, error, notes.get(spec["id"], []))
         else:
             if series is not None:
                 logger.warning("%s: live answer has no values in %s..%s", spec["id"], start, end)
@@ -518,6 +596,7 @@ def status_record(source: str, outcomes: dict[str, Outcome], tidy: pd.DataFrame)
                 "first": rows["date"].iloc[0] if len(rows) else None,
                 "last": rows["date"].iloc[-1] if len(rows) else None,
                 "sha256": digest,
+                "notes": o.notes,
             }
         )
     statuses = {r["status"] for r in records}

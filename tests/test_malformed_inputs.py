@@ -1,0 +1,110 @@
+"""A corpus of malformed user files (tests/malformed/), each brought in as a local CSV
+series: every one ends in a clear error naming the file and the problem, or in a DQ
+flag; never a bare traceback, never a silently dropped row."""
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import ingest
+from _helpers import InputDataError
+from clean import clean_prices
+from dq import quality_report
+
+CORPUS = Path(__file__).parent / "malformed"
+YIELD = {"kind": "yield", "maturity": 10}
+
+# file -> (where it is caught, what is said); "ingest"/"clean": an InputDataError with that
+# text; "dq": the DQ check that must not pass
+EXPECTED = {
+    "empty.csv": ("ingest", "empty file"),
+    "header_only.csv": ("ingest", "has no values"),
+    "all_nan.csv": ("ingest", "has no values"),
+    "wrong_columns.csv": ("ingest", "no date column; found columns ['when', 'price']"),
+    "no_header.csv": ("ingest", "no date column; found columns ['2020-01-02', '10']"),
+    "text_in_numbers.csv": ("ingest", "non-numeric value(s) in column 'value', first at row 3: 'ten'"),
+    "dash_for_missing.csv": ("ingest", "first at row 3: '-'"),
+    "thousands_separator.csv": ("ingest", "first at row 2: '1,234.5'"),
+    "duplicated_dates.csv": ("ingest", "date(s) appear more than once (2020-01-03)"),
+    "future_dates.csv": ("ingest", "date(s) in the future, first at row 3: '2099-01-05'"),
+    "excel_serial.csv": ("ingest", "Excel serial dates (row 2: '43832')"),
+    "semicolon.csv": ("ingest", "semicolon-separated"),
+    "tab_separated.csv": ("ingest", "tab-separated"),
+    "mixed_date_formats.csv": ("ingest", "mixed date formats in column 'date': ISO (row 2) and M/D/YYYY (row 3"),
+    "trailing_garbage.csv": ("ingest", "first at row 4: 'Source: my broker export'"),
+    "ragged_rows.csv": ("ingest", "not a well-formed CSV"),
+    "impossible_date.csv": ("ingest", "impossible date in column 'date' at row 3: '2020-02-30'"),
+    "negative_prices.csv": ("dq", "non_positive"),
+    "zero_price.csv": ("dq", "non_positive"),
+    "one_row.csv": ("dq", "history"),
+    "stale_run.csv": ("dq", "stale"),
+    "fat_finger_outlier.csv": ("dq", "outliers"),
+    "long_gap.csv": ("dq", "missing"),
+    "missing_values.csv": ("dq", "missing"),
+    "unsorted_dates.csv": ("dq", "format"),
+    "bom_crlf.csv": ("dq", "format"),
+    "timezone_aware.csv": ("dq", "format"),
+    "yield_decimals.csv": ("clean", "looks like decimals"),
+    "yield_mixed_units.csv": ("clean", "jumps from 1.8 to 0.0181 on 2020-01-06: decimals mixed with percent"),
+    "yield_out_of_bounds.csv": ("clean", "outside -5.0..30.0 %, first 188.0 on 2020-01-03"),
+}
+CLEAN_ERRORS_TOO = {"negative_prices.csv": "non-positive value(s), first -1.5 on 2020-01-03",
+                    "zero_price.csv": "non-positive value(s), first 0.0 on 2020-01-03"}
+
+
+def test_corpus_is_complete():
+    assert sorted(p.name for p in CORPUS.glob("*.csv")) == sorted(EXPECTED)
+    assert len(EXPECTED) >= 20
+
+
+def bring_in(tmp_path: Path, name: str):
+    """The file as series X of a csv source: ingest, then (if it passes) DQ and clean."""
+    folder = tmp_path / "local"
+    folder.mkdir()
+    shutil.copy(CORPUS / name, folder / "X.csv")
+    spec = {"id": "X", "source": "csv", **(YIELD if name.startswith("yield") else {"kind": "price"})}
+    paths = {"cache": str(tmp_path / "cache"), "snapshot": str(tmp_path / "none"), "local_csv": str(folder)}
+    outcomes = ingest.ingest_source("csv", [spec], "2000-01-01", "2099-12-31", False, {}, paths,
+                                    ingest.RetryPolicy())
+    tidy = ingest.tidy_frame(outcomes)
+    status = ingest.status_record("csv", outcomes, tidy)["series"][0]
+    raw = tidy.assign(date=pd.to_datetime(tidy["date"]))
+    return spec, folder / "X.csv", raw, status
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_malformed_file_gets_a_clear_error_or_a_flag(tmp_path, name):
+    stage, said = EXPECTED[name]
+    if stage == "ingest":
+        with pytest.raises(InputDataError) as err:
+            bring_in(tmp_path, name)
+        assert said in str(err.value) and "X.csv" in str(err.value), str(err.value)
+        return
+    spec, path, raw, status = bring_in(tmp_path, name)
+    source_rows = pd.read_csv(path, encoding="utf-8-sig")
+    assert len(raw) == len(source_rows)  # nothing silently dropped
+    report = quality_report(raw, [spec], {"X": status}, stale_days=10, outlier_z=8)
+    checks = report["series"]["X"]["checks"]
+    if stage == "dq":
+        assert checks[said] != "pass", checks
+    clean_error = said if stage == "clean" else CLEAN_ERRORS_TOO.get(name)
+    if clean_error:
+        with pytest.raises(InputDataError) as err:
+            clean_prices(raw, [spec], {"X": status}, "2000-01-01", "2099-12-31", origins={"X": "data/raw/csv.csv"})
+        assert clean_error in str(err.value) and "data/raw/csv.csv" in str(err.value), str(err.value)
+    else:
+        frame, _ = clean_prices(raw, [spec], {"X": status}, "2000-01-01", "2099-12-31")
+        assert frame.index.is_unique and frame.index.is_monotonic_increasing
+
+
+def test_timezone_aware_stamps_keep_their_local_date(tmp_path):
+    _, _, raw, status = bring_in(tmp_path, "timezone_aware.csv")
+    assert list(raw["date"].dt.strftime("%Y-%m-%d")) == ["2020-01-02", "2020-01-03"]
+    assert "times of day and UTC offsets dropped" in status["notes"][0]
+
+
+def test_east_of_utc_stamp_is_not_moved_to_the_previous_day():
+    series = ingest.parse_series_csv("date,value\n2020-01-02T00:00:00+09:00,1\n", "X")
+    assert series.index[0] == pd.Timestamp("2020-01-02")
