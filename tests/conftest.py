@@ -48,3 +48,33 @@ def workflow_run(tmp_path_factory):
 @pytest.fixture
 def workflow_copy(tmp_path):
     return copy_workflow(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def snapshot_frames(tmp_path_factory):
+    """The bundled snapshot through ingest (offline), clean and features, in-process:
+    (clean levels, clean metadata, features) for the default universe and range."""
+    import yaml
+
+    import clean as clean_script
+    import features as features_script
+    import ingest
+
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    cache = tmp_path_factory.mktemp("cache")
+    paths = {"cache": str(cache), "snapshot": str(ROOT / "data/sample"), "local_csv": str(cache)}
+    frames, statuses = [], {}
+    for source in sorted({s["source"] for s in config["series"]}):
+        specs = [s for s in config["series"] if s["source"] == source]
+        outcomes = ingest.ingest_source(source, specs, config["start"], config["end"], True, {}, paths,
+                                        ingest.RetryPolicy())
+        tidy = ingest.tidy_frame(outcomes)
+        statuses.update({r["series"]: r for r in ingest.status_record(source, outcomes, tidy)["series"]})
+        frames.append(tidy.assign(date=lambda f: __import__("pandas").to_datetime(f["date"])))
+    import pandas as pd
+
+    raw = pd.concat(frames, ignore_index=True)
+    levels, metadata = clean_script.clean_prices(raw, config["series"], statuses, config["start"], config["end"],
+                                                 anchor=config["calendar"]["anchor"])
+    feats = features_script.build_features(levels, metadata["series"], [1, 5])
+    return levels, metadata, feats

@@ -69,3 +69,20 @@ def test_build_features_columns_and_lags():
     np.testing.assert_allclose(features["simple:SPY"].iloc[1:], clean["SPY"].pct_change().iloc[1:], rtol=1e-12)
     # a rise in yields is a loss for the bond
     assert features["ret:DGS10"].iloc[1] < 0 < features["ret:DGS10"].iloc[4]
+
+
+def test_excess_returns_subtract_yesterdays_cash_accrual():
+    index = pd.bdate_range("2020-01-01", periods=4)
+    clean = pd.DataFrame({"SPY": [100.0, 101.0, 100.0, 102.0], "DGS3MO": [5.04, 2.52, 2.52, 0.0]}, index=index)
+    meta = {"SPY": {"kind": "price"}, "DGS3MO": {"kind": "yield", "maturity": 0.25}}
+    features = build_features(clean, meta, [], cash_rate="DGS3MO")
+    expected = clean["SPY"].pct_change() - clean["DGS3MO"].shift(1) / 100 / 252
+    np.testing.assert_allclose(features["excess:SPY"].iloc[1:], expected.iloc[1:], rtol=1e-12)
+    assert features["excess:SPY"].iloc[1] == pytest.approx(0.01 - 0.0002)
+    assert "excess:DGS3MO" not in features
+
+
+def test_bill_duration_is_its_maturity_over_one_plus_half_yield():
+    duration, convexity = par_bond_duration_convexity(np.array([0.04]), 0.25)
+    assert duration[0] == pytest.approx(0.25 / 1.02, rel=1e-12)
+    assert convexity[0] == pytest.approx(0.25 * 0.75 / 1.02**2, rel=1e-12)

@@ -20,7 +20,8 @@ def test_every_output_exists_with_expected_shape(workflow_run):
                  "data/processed/rolling_corr.csv", "data/processed/regimes.parquet", "docs/report.md",
                  "docs/dq_report.md", "docs/dq_report.json", "docs/fig_corr_SPY_vs_DGS10.png",
                  "docs/fig_corr_SPY_vs_DCOILWTICO.png", "docs/fig_corr_SPY_vs_TLT.png", "docs/fig_regimes.png",
-                 "models/corr_forecast.pkl", "models/metrics.json"]:
+                 "data/processed/stress_episodes.csv", "models/corr_forecast.pkl", "models/comove_logit.pkl",
+                 "models/metrics.json"]:
         assert (workdir / path).stat().st_size > 0, path
     raw = pd.read_csv(workdir / "data/raw/fred.csv")
     assert list(raw.columns) == ["series", "date", "value"]
@@ -31,9 +32,13 @@ def test_every_output_exists_with_expected_shape(workflow_run):
     features = pd.read_parquet(workdir / "data/processed/features.parquet")
     assert {"ret:SPY", "ret:DGS10", "dy_bp:DGS10", "ret:SPY:lag1"} <= set(features.columns)
     corr = pd.read_csv(workdir / "data/processed/rolling_corr.csv", index_col="date")
-    assert list(corr.columns) == ["SPY:DGS10:60", "SPY:DCOILWTICO:60"]
+    assert list(corr.columns) == ["SPY:DGS10:60", "SPY:DGS10:60:lo95", "SPY:DGS10:60:hi95", "SPY:DGS10:ewm30",
+                                  "SPY:DCOILWTICO:60", "SPY:DCOILWTICO:60:lo95", "SPY:DCOILWTICO:60:hi95",
+                                  "SPY:DCOILWTICO:ewm30"]
     regimes = pd.read_parquet(workdir / "data/processed/regimes.parquet")
-    assert {"z:SPY:DGS10:60", "regime:SPY:DGS10:60"} <= set(regimes.columns)
+    assert {"z:SPY:DGS10:60", "regime:SPY:DGS10:60", "mkv:ret:SPY:p_filtered:1", "mkv:ret:SPY:p_smoothed:1",
+            "mkv:ret:SPY:state", "mkv:SPY:DGS10:60:state", "stress", "stress_reason"} <= set(regimes.columns)
+    assert {"excess:SPY", "excess:DGS10"} <= set(features.columns)
     metrics = json.loads((workdir / "models/metrics.json").read_text())
     assert {"model", "last_value", "historical_mean"} <= set(metrics)
 
@@ -87,7 +92,7 @@ def test_same_config_gives_the_same_bytes(workflow_run, workflow_copy):
     workdir, _ = workflow_run
     snakemake(workflow_copy, "--cores", "2", "--config", "offline=true")
     first, second = output_digests(workdir), output_digests(workflow_copy)
-    assert len(first) == 15 and first == second
+    assert len(first) == 17 and first == second
 
 
 @pytest.mark.parametrize("script", ["ingest", "clean", "features", "rolling_corr", "regimes", "dq", "model",

@@ -37,6 +37,7 @@ rule features:
         "../../envs/analysis.yaml"
     params:
         lags=config["features"]["lags"],
+        cash_rate=config["features"]["cash_rate"],
     script:
         "../scripts/features.py"
 
@@ -55,6 +56,9 @@ rule rolling_corr:
     params:
         pairs=config["correlation"]["pairs"],
         windows=config["correlation"]["windows"],
+        ewma_halflife=config["correlation"]["ewma_halflife"],
+        spearman=config["correlation"]["spearman"],
+        confidence=config["correlation"]["confidence"],
     script:
         "../scripts/rolling_corr.py"
 
@@ -62,8 +66,11 @@ rule rolling_corr:
 rule regimes:
     input:
         corr="data/processed/rolling_corr.csv",
+        features="data/processed/features.parquet",
+        clean="data/processed/clean.parquet",
     output:
         out="data/processed/regimes.parquet",
+        episodes="data/processed/stress_episodes.csv",
     log:
         "logs/regimes.log",
     benchmark:
@@ -73,6 +80,8 @@ rule regimes:
     params:
         zscore_window=config["regimes"]["zscore_window"],
         zscore_threshold=config["regimes"]["zscore_threshold"],
+        markov=config["regimes"]["markov"],
+        stress=stress_settings(),
     script:
         "../scripts/regimes.py"
 
@@ -109,6 +118,7 @@ rule model:
         corr="data/processed/rolling_corr.csv",
     output:
         model="models/corr_forecast.pkl",
+        logit="models/comove_logit.pkl",
         metrics="models/metrics.json",
     log:
         "logs/model.log",

@@ -58,15 +58,39 @@ def check_config():
             raise ValueError(
                 f"config key `series`: fx series {s['id']!r} needs `base` (e.g. EUR for DEXUSEU)"
             )
+    cash = config["features"]["cash_rate"]
+    if cash is not None and (cash not in SERIES or SERIES[cash]["kind"] != "yield"):
+        raise ValueError(f"config key `features.cash_rate`: {cash!r} must be a yield series in `series`")
     anchor = config["calendar"]["anchor"]
     if anchor is not None and anchor not in SERIES:
         raise ValueError(f"config key `calendar.anchor`: {anchor!r} is not in `series`")
+    for key in ("equity", "bond", "vix"):
+        series_id = config["stress"][key]
+        if series_id is not None and series_id not in SERIES:
+            raise ValueError(f"config key `stress.{key}`: {series_id!r} is not in `series`")
+    for episode in config["stress"]["episodes"]:
+        if episode["end"] < episode["start"]:
+            raise ValueError(f"config key `stress.episodes`: {episode['name']!r} ends before it starts")
     model_pair = config["model"]["pair"]
     if model_pair is not None and list(model_pair) not in [list(p) for p in config["correlation"]["pairs"]]:
         raise ValueError(f"config key `model.pair`: {model_pair} is not one of `correlation.pairs`")
 
 
 check_config()
+
+
+def stress_settings():
+    """Stress rules with the defaults filled in: equity = first series of the first pair,
+    bond = first yield series named in a pair."""
+    settings = dict(config["stress"])
+    pairs = config["correlation"]["pairs"]
+    if settings["equity"] is None:
+        settings["equity"] = pairs[0][0]
+    if settings["bond"] is None:
+        in_pairs = [s for pair in pairs for s in pair]
+        yields = [s for s in in_pairs if SERIES[s]["kind"] == "yield"]
+        settings["bond"] = yields[0] if yields else None
+    return settings
 
 
 def is_activated(section):
@@ -126,5 +150,5 @@ def report_inputs(wildcards):
 def final_outputs():
     outputs = ["docs/report.md", "docs/dq_report.md", *pair_figures()]
     if is_activated("model"):
-        outputs += ["models/corr_forecast.pkl", "models/metrics.json"]
+        outputs += ["models/corr_forecast.pkl", "models/comove_logit.pkl", "models/metrics.json"]
     return outputs

@@ -6,6 +6,9 @@ Columns of features.parquet (index: date), for each series ``X`` in clean.parque
                of the par-bond total return r_t below. Levels (VIX): log change.
 - ``simple:X`` daily simple return (exp(ret) - 1).
 - ``dy_bp:X``  for yields only: the daily change in basis points.
+- ``excess:X``  with a cash-rate series configured (a yield, e.g. DGS3MO): the simple
+               return minus what cash earned that day, y_{t-1} / 100 / 252; for prices
+               and yields, not for the cash series itself.
 - ``ret:X:lagK`` the log return K business days earlier, for each configured lag.
 
 Bond return from a yield series (maturity M years, yield y in decimals, par bond with
@@ -81,13 +84,22 @@ def series_log_returns(levels: pd.Series, spec: dict) -> pd.Series:
     return log_returns(levels)
 
 
-def build_features(clean: pd.DataFrame, series_meta: dict, lags: list[int]) -> pd.DataFrame:
+def build_features(
+    clean: pd.DataFrame, series_meta: dict, lags: list[int], cash_rate: str | None = None
+) -> pd.DataFrame:
+    if cash_rate is not None and cash_rate not in clean.columns:
+        logger.warning("cash rate %s has no data; no excess returns", cash_rate)
+        cash_rate = None
+    # yesterday's annual yield, per business day: what cash earned over today
+    cash_daily = clean[cash_rate].shift(1) / 100.0 / TRADING_DAYS if cash_rate else None
     columns: dict[str, pd.Series] = {}
     for series_id in clean.columns:
         spec = series_meta.get(series_id, {"kind": "price"})
         ret = series_log_returns(clean[series_id], spec)
         columns[f"ret:{series_id}"] = ret
         columns[f"simple:{series_id}"] = np.expm1(ret)
+        if cash_daily is not None and series_id != cash_rate and spec.get("kind") in ("price", "yield"):
+            columns[f"excess:{series_id}"] = columns[f"simple:{series_id}"] - cash_daily
         if spec.get("kind") == "yield":
             columns[f"dy_bp:{series_id}"] = 100.0 * clean[series_id].diff()
         for lag in lags:
@@ -99,6 +111,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = cli_parser(__doc__)
     parser.add_argument("--clean", required=True, help="clean.parquet (levels)")
     parser.add_argument("--lags", type=int, nargs="*", default=[1, 5])
+    parser.add_argument("--cash-rate", default=None, help="yield series for excess returns (e.g. DGS3MO)")
     parser.add_argument("--out", required=True, help="features.parquet")
     parser.add_argument("--log", default=None)
     return parser.parse_args(argv)
@@ -108,7 +121,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     configure_logging(args.log)
     clean, metadata = read_parquet(args.clean)
-    features = build_features(clean, metadata.get("series", {}), args.lags)
+    features = build_features(clean, metadata.get("series", {}), args.lags, args.cash_rate)
     write_parquet(features, args.out, metadata | {"lags": args.lags})
     logger.info("wrote %s: %d rows x %d columns", args.out, *features.shape)
 

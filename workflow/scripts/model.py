@@ -11,8 +11,14 @@ was already known at the refit date (t + horizon <= refit date), so nothing from
 future leaks in. Baselines on the same test days: last value (today's correlation) and
 the historical mean (expanding mean of the correlation up to today).
 
-Outputs: models/corr_forecast.pkl (the final fit on all known targets, data removed)
-and models/metrics.json (RMSE, MAE of model and baselines, coefficients, HAC errors).
+A second model, a Logit on the same features, gives the probability that the
+correlation ``horizon`` days ahead is positive (for stocks and bonds: that bonds stop
+hedging), scored by Brier score and hit rate against the last sign and the historical
+share of positive days.
+
+Outputs: models/corr_forecast.pkl and models/comove_logit.pkl (final fits on all known
+targets, data removed) and models/metrics.json (RMSE, MAE, Brier scores and hit rates
+of the models and their baselines, coefficients, HAC errors).
 """
 
 import argparse
@@ -34,7 +40,7 @@ from _helpers import (
     write_json_atomic,
 )
 from regimes import read_rolling_corr
-from rolling_corr import returns_from_features, rolling_pearson
+from rolling_corr import pearson_columns, returns_from_features, rolling_pearson
 
 logger = logging.getLogger("model")
 
@@ -67,8 +73,22 @@ def fit_ols_hac(frame: pd.DataFrame, horizon: int):
     return sm.OLS(frame["target"], design).fit(cov_type="HAC", cov_kwds={"maxlags": horizon})
 
 
+def fit_logit(frame: pd.DataFrame):
+    """Logit of "the correlation ``horizon`` days ahead is positive" on the same features."""
+    import statsmodels.api as sm
+
+    design = sm.add_constant(frame[FEATURES], has_constant="add")
+    return sm.Logit((frame["target"] > 0).astype("float64"), design).fit(disp=0, maxiter=200)
+
+
 def walk_forward(frame: pd.DataFrame, horizon: int, train_fraction: float) -> pd.DataFrame:
-    """Out-of-sample forecasts for every test day, with the two naive baselines."""
+    """Out-of-sample forecasts for every test day, with the naive baselines.
+
+    Columns: ``target`` and the OLS ``model`` forecast with the baselines ``last_value``
+    and ``historical_mean``; ``positive`` (target > 0) with the Logit probability
+    ``logit`` and the baselines ``last_sign`` (1 if today's correlation is positive)
+    and ``historical_share`` (share of positive days up to today).
+    """
     import statsmodels.api as sm
 
     usable = frame.dropna(subset=FEATURES)
@@ -78,28 +98,45 @@ def walk_forward(frame: pd.DataFrame, horizon: int, train_fraction: float) -> pd
             f"model: {len(usable)} usable days are too few for a walk-forward test with "
             f"train_fraction {train_fraction} and horizon {horizon}; widen start/end or change config key `model`"
         )
-    expanding_mean = frame["corr"].expanding().mean().reindex(usable.index)
-    rows = []
+    known = frame["corr"].dropna()
+    expanding_mean = known.expanding().mean().reindex(usable.index)
+    expanding_share = (known > 0).astype("float64").expanding().mean().reindex(usable.index)
+    rows, logit_failures = [], 0
     for fit_at in range(first_test, len(usable), REFIT_EVERY):
+        # only rows whose target was known at the refit date: t + horizon <= fit date
         train = usable.iloc[: max(0, fit_at - horizon)].dropna(subset=["target"])
-        result = fit_ols_hac(train, horizon)
         test = usable.iloc[fit_at : fit_at + REFIT_EVERY]
         design = sm.add_constant(test[FEATURES], has_constant="add")
+        try:
+            logit = fit_logit(train).predict(design)
+        except Exception as err:  # perfect separation or a singular design in a short sample
+            logit_failures += 1
+            logger.warning(
+                "model: logit fit at %s failed (%s); no probability there", test.index[0].date(), err
+            )
+            logit = pd.Series(np.nan, index=test.index)
         rows.append(
             pd.DataFrame(
                 {
                     "target": test["target"],
-                    "model": result.predict(design),
+                    "model": fit_ols_hac(train, horizon).predict(design),
                     "last_value": test["corr"],
                     "historical_mean": expanding_mean.loc[test.index],
+                    "positive": (test["target"] > 0).astype("float64").where(test["target"].notna()),
+                    "logit": logit,
+                    "last_sign": (test["corr"] > 0).astype("float64"),
+                    "historical_share": expanding_share.loc[test.index],
                 },
                 index=test.index,
             )
         )
-    return pd.concat(rows)
+    forecasts = pd.concat(rows)
+    forecasts.attrs["logit_failures"] = logit_failures
+    return forecasts
 
 
 def forecast_metrics(forecasts: pd.DataFrame) -> dict:
+    """RMSE/MAE of the correlation forecasts; Brier score and hit rate of the probabilities."""
     scored = forecasts.dropna(subset=["target"])
     metrics = {
         "test_days": int(len(scored)),
@@ -110,6 +147,13 @@ def forecast_metrics(forecasts: pd.DataFrame) -> dict:
         error = scored[name] - scored["target"]
         metrics[name] = {"rmse": float(np.sqrt((error**2).mean())), "mae": float(error.abs().mean())}
     metrics["skill_vs_last_value"] = 1.0 - metrics["model"]["rmse"] / metrics["last_value"]["rmse"]
+    if "logit" in scored:
+        probabilities = scored.dropna(subset=["logit"])
+        metrics["positive_share"] = float(scored["positive"].mean())
+        for name in ("logit", "last_sign", "historical_share"):
+            brier = ((probabilities[name] - probabilities["positive"]) ** 2).mean()
+            hits = ((probabilities[name] > 0.5) == (probabilities["positive"] > 0.5)).mean()
+            metrics[name] = {"brier": float(brier), "hit_rate": float(hits), "days": int(len(probabilities))}
     return metrics
 
 
@@ -122,7 +166,7 @@ def choose_pair(corr: pd.DataFrame, pair: list[str] | None, window: int) -> str:
                 f"(available: {list(corr.columns)}); pick a configured pair with data"
             )
         return name
-    candidates = [c for c in corr.columns if c.endswith(f":{window}") and corr[c].notna().any()]
+    candidates = [c for c in pearson_columns(corr) if c.endswith(f":{window}") and corr[c].notna().any()]
     if not candidates:
         raise InputDataError(f"model: no correlation column with window {window} has data")
     return candidates[0]
@@ -137,6 +181,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--horizon", type=int, default=21)
     parser.add_argument("--train-fraction", type=float, default=0.6)
     parser.add_argument("--model", required=True, help="models/corr_forecast.pkl")
+    parser.add_argument("--logit", required=True, help="models/comove_logit.pkl")
     parser.add_argument("--metrics", required=True, help="models/metrics.json")
     parser.add_argument("--log", default=None)
     return parser.parse_args(argv)
@@ -153,6 +198,7 @@ def main(argv=None) -> None:
     forecasts = walk_forward(frame, args.horizon, args.train_fraction)
     metrics = forecast_metrics(forecasts)
     final = fit_ols_hac(frame.dropna(), args.horizon)
+    final_logit = fit_logit(frame.dropna())
     metrics |= {
         "pair": column,
         "horizon": args.horizon,
@@ -162,10 +208,14 @@ def main(argv=None) -> None:
         "coefficients": {k: float(v) for k, v in final.params.items()},
         "hac_std_errors": {k: float(v) for k, v in final.bse.items()},
         "final_fit_days": int(final.nobs),
+        "logit_kind": "Logit of P(correlation h days ahead > 0)",
+        "logit_coefficients": {k: float(v) for k, v in final_logit.params.items()},
+        "logit_failures": forecasts.attrs["logit_failures"],
     }
-    final.remove_data()
-    with atomic_path(args.model) as tmp, open(tmp, "wb") as handle:
-        pickle.dump(final, handle, protocol=5)
+    for result, path in ((final, args.model), (final_logit, args.logit)):
+        result.remove_data()
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            pickle.dump(result, handle, protocol=5)
     write_json_atomic(metrics, args.metrics)
     logger.info(
         "model %s: RMSE %.4f vs last value %.4f, historical mean %.4f over %d test days",

@@ -27,6 +27,7 @@ from _helpers import (
     write_text_atomic,
 )
 from regimes import read_rolling_corr
+from rolling_corr import pearson_columns
 
 logger = logging.getLogger("report")
 
@@ -88,7 +89,7 @@ def latest_summary(corr: pd.DataFrame, regimes: pd.DataFrame) -> list[str]:
         "| pair | window | date | correlation | percentile vs own history | z-score | regime |",
         "|---|---|---|---|---|---|---|",
     ]
-    for column in corr.columns:
+    for column in pearson_columns(corr):
         series = corr[column].dropna()
         a, b, window = column.split(":")
         if series.empty:

@@ -1,22 +1,33 @@
-"""Rolling Pearson correlations of return pairs (task D).
+"""Rolling correlations of return pairs (task D).
 
-Output ``rolling_corr.csv``: wide, one row per business day (``date``), one column per
-pair x window named ``A:B:W`` (e.g. ``SPY:DGS10:60``), Pearson over the last W returns
-with min_periods = W (any missing return in the window gives NaN). A pair naming a
-series that no level could serve is skipped with a warning.
+Output ``rolling_corr.csv``: wide, one row per business day (``date``); per pair A-B
+and window W the columns
 
-Two ways in:
+- ``A:B:W``        Pearson over the last W returns, min_periods = W (any missing
+                   return in the window gives NaN; a window where either series is
+                   flat gives NaN, never inf);
+- ``A:B:W:lo95``, ``A:B:W:hi95``  its Fisher-z 95 % confidence band;
+- ``A:B:W:spearman``  rank correlation over the same window (when switched on);
+- ``A:B:ewmH``     exponentially weighted correlation with half-life H days.
+
+A pair naming a series that no level could serve is skipped with a warning.
+
+Three ways in:
     # from prices (the seed's command): log returns computed here; a yield column
     # (per clean.parquet's metadata) becomes bond returns exactly as in `features`
     python workflow/scripts/rolling_corr.py --prices data/processed/clean.parquet \
         --eq-col SPY --bond-col DGS10 --window 60 --out rolling_corr.csv
     # from features (what the workflow does)
     python workflow/scripts/rolling_corr.py --features data/processed/features.parquet \
-        --pairs '[["SPY", "DGS10"]]' --windows 20 60 --out data/processed/rolling_corr.csv
+        --pairs '[["SPY", "DGS10"]]' --windows 20 60 --ewma-halflife 30 --out rolling_corr.csv
+    # every pair of the universe, to parquet (layout: see write_all_pairs)
+    python workflow/scripts/rolling_corr.py --prices P.parquet --all-pairs --window 60 --out OUT.parquet
 """
 
 import argparse
+import json
 import logging
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -25,8 +36,10 @@ from _helpers import (
     cli_parser,
     InputDataError,
     argv_from_snakemake,
+    atomic_path,
     configure_logging,
     load_json_arg,
+    parse_bool,
     read_parquet,
     run_main,
     write_csv_atomic,
@@ -39,39 +52,165 @@ def corr_column(a: str, b: str, window: int) -> str:
     return f"{a}:{b}:{window}"
 
 
-def rolling_pearson(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
-    """Pearson correlation over a trailing window, min_periods = window.
+def _segments(values: np.ndarray, window: int) -> np.ndarray:
+    """Overlapping 2-window segments: segment b holds rows (b-1)*window .. (b+1)*window - 1.
 
-    Centred two-pass moments per window (stable for flat or offset data); a window with
-    zero variance in either series gives NaN, never inf; results are clipped to [-1, 1].
+    Shape (blocks, 2 * window, columns); rows before the start are NaN. Every trailing
+    window ending in block b lies inside segment b, so sums over it can be taken from
+    prefix sums within the segment, centred on the segment's own mean.
     """
-    xv = x.to_numpy(dtype="float64")
-    yv = y.to_numpy(dtype="float64")
-    n = len(xv)
-    out = np.full(n, np.nan)
-    if n >= window:
-        xw = np.lib.stride_tricks.sliding_window_view(xv, window)
-        yw = np.lib.stride_tricks.sliding_window_view(yv, window)
+    n_rows, n_cols = values.shape
+    blocks = -(-n_rows // window)
+    padded = np.full(((blocks + 1) * window, n_cols), np.nan)
+    padded[window : window + n_rows] = values
+    view = np.lib.stride_tricks.sliding_window_view(padded, 2 * window, axis=0)[::window]
+    return np.moveaxis(view, -1, 1)[:blocks]
+
+
+def _window_sums(prefix: np.ndarray, window: int, n_rows: int) -> np.ndarray:
+    """Trailing-window sums from in-segment inclusive prefix sums -> (n_rows, columns)."""
+    sums = prefix[:, window:, :] - prefix[:, :window, :]
+    return sums.reshape(-1, prefix.shape[2])[:n_rows]
+
+
+def _trailing_counts(flags: np.ndarray, window: int) -> np.ndarray:
+    """Exact integer count of true flags in each trailing window (-1 before a full window)."""
+    total = np.cumsum(flags, axis=0, dtype="int64")
+    out = np.full(total.shape, -1, dtype="int64")
+    if len(total) >= window:
+        out[window - 1] = total[window - 1]
+        out[window:] = total[window:] - total[:-window]
+    return out
+
+
+def rolling_corr_pairs(returns: np.ndarray, pairs: np.ndarray, window: int, chunk: int = 1024) -> np.ndarray:
+    """Rolling Pearson correlation of column pairs, vectorised: (T x N), (P x 2) -> (T x P).
+
+    Pandas semantics with min_periods = window: a window with any missing value in
+    either column is NaN. A window in which a column does not change (zero variance) is
+    NaN, never inf; results are clipped to [-1, 1].
+
+    Numerics: sums over each window come from prefix sums inside an overlapping segment
+    of two windows, on values centred by that segment's mean. The running totals stay
+    the size of two windows (no drift over the whole sample) and the centring keeps the
+    one-pass formulas cov = Sxy - Sx*Sy/W, var = Sxx - Sx^2/W free of cancellation; the
+    result is within 1e-13 of an exact (extended-precision, two-pass) computation for
+    windows of 5 and more, and within ~1e-12 of pandas' online algorithm, whose own
+    error is of that size on near-flat series (at window 2, where r is +-1 anyway, a
+    nearly constant pair can be off by ~1e-11). Missing values and "flat"
+    windows are decided on exact integer counts, not on a rounding-sized variance.
+    """
+    values = np.asarray(returns, dtype="float64")
+    n_rows = values.shape[0]
+    pairs = np.asarray(pairs, dtype="int64").reshape(-1, 2)
+    out = np.full((n_rows, len(pairs)), np.nan)
+    if n_rows < window or not len(pairs):
+        return out
+    missing = np.isnan(values)
+    changed = np.zeros_like(missing)
+    changed[1:] = values[1:] != values[:-1]
+    usable = (_trailing_counts(missing, window) == 0) & (_trailing_counts(changed, window - 1) > 0)
+    usable[: window - 1] = False
+
+    segments = _segments(values, window)
+    valid = ~np.isnan(segments)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = np.where(valid, segments, 0.0).sum(axis=1) / valid.sum(axis=1)
+    centred = np.where(valid, segments - np.nan_to_num(centre)[:, None, :], 0.0)
+    sums = _window_sums(np.cumsum(centred, axis=1), window, n_rows)
+    sums_sq = _window_sums(np.cumsum(centred * centred, axis=1), window, n_rows)
+    variance = np.where(usable, sums_sq - sums * sums / window, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inv_sd = 1.0 / np.sqrt(np.where(variance > 0, variance, np.nan))
+    for start in range(0, len(pairs), chunk):
+        i, j = pairs[start : start + chunk, 0], pairs[start : start + chunk, 1]
+        cross = _window_sums(np.cumsum(centred[:, :, i] * centred[:, :, j], axis=1), window, n_rows)
+        r = (cross - sums[:, i] * sums[:, j] / window) * inv_sd[:, i] * inv_sd[:, j]
+        out[:, start : start + chunk] = np.clip(r, -1.0, 1.0)
+    return out
+
+
+def all_pairs(columns: list[str]) -> np.ndarray:
+    """Every unordered pair (i < j) of N columns, row by row: N(N-1)/2 x 2."""
+    i, j = np.triu_indices(len(columns), k=1)
+    return np.column_stack([i, j])
+
+
+def rolling_pearson(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
+    """One pair's rolling Pearson correlation (see ``rolling_corr_pairs``)."""
+    values = np.column_stack([x.to_numpy(dtype="float64"), y.to_numpy(dtype="float64")])
+    result = rolling_corr_pairs(values, np.array([[0, 1]]), window)[:, 0]
+    return pd.Series(result, index=x.index, name=f"{x.name}:{y.name}:{window}")
+
+
+def fisher_band(corr: pd.Series, window: int, confidence: float) -> tuple[pd.Series, pd.Series]:
+    """Confidence band of a Pearson correlation over ``window`` observations (Fisher z).
+
+    z = atanh(r) is about normal with standard error 1/sqrt(n - 3); the band is
+    tanh(z -+ q * se) with q the normal quantile of the two-sided confidence.
+    """
+    q = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    z = np.arctanh(corr.clip(-1 + 1e-15, 1 - 1e-15))
+    half_width = q / np.sqrt(window - 3)
+    return np.tanh(z - half_width), np.tanh(z + half_width)
+
+
+def ewma_corr(x: pd.Series, y: pd.Series, halflife: float) -> pd.Series:
+    """Exponentially weighted correlation (pandas' ewm, adjusted weights), half-life in
+    business days; defined once 2 * halflife observations have been seen."""
+    return x.ewm(halflife=halflife, min_periods=int(2 * halflife)).corr(y)
+
+
+def rolling_spearman(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
+    """Spearman rank correlation over each trailing window (average ranks for ties)."""
+    from scipy.stats import rankdata
+
+    out = np.full(len(x), np.nan)
+    if len(x) >= window:
+        xw = np.lib.stride_tricks.sliding_window_view(x.to_numpy(dtype="float64"), window)
+        yw = np.lib.stride_tricks.sliding_window_view(y.to_numpy(dtype="float64"), window)
         complete = ~(np.isnan(xw).any(axis=1) | np.isnan(yw).any(axis=1))
-        xc = xw[complete] - xw[complete].mean(axis=1, keepdims=True)
-        yc = yw[complete] - yw[complete].mean(axis=1, keepdims=True)
-        sxx = (xc * xc).sum(axis=1)
-        syy = (yc * yc).sum(axis=1)
-        sxy = (xc * yc).sum(axis=1)
+        rx = rankdata(xw[complete], axis=1)
+        ry = rankdata(yw[complete], axis=1)
+        rx -= rx.mean(axis=1, keepdims=True)
+        ry -= ry.mean(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
-            r = sxy / np.sqrt(sxx * syy)
-        r[(sxx <= 0) | (syy <= 0) | ~np.isfinite(r)] = np.nan
+            r = (rx * ry).sum(axis=1) / np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
         values = np.full(len(complete), np.nan)
-        values[complete] = np.clip(r, -1.0, 1.0)
+        values[complete] = r
         out[window - 1 :] = values
-    return pd.Series(out, index=x.index, name=f"{x.name}:{y.name}:{window}")
+    return pd.Series(out, index=x.index)
+
+
+def parse_corr_column(name: str) -> tuple[str, str, str, str | None]:
+    """'A:B:60' -> (A, B, '60', None); 'A:B:60:lo95' -> (A, B, '60', 'lo95'); 'A:B:ewm30' -> (A, B, 'ewm30', None)."""
+    parts = name.split(":")
+    if len(parts) not in (3, 4):
+        raise ValueError(f"not a correlation column name: {name!r}")
+    return parts[0], parts[1], parts[2], parts[3] if len(parts) == 4 else None
+
+
+def pearson_columns(corr: pd.DataFrame) -> list[str]:
+    """The plain rolling Pearson columns (A:B:W), the ones regimes and the report score."""
+    return [c for c in corr.columns if c.count(":") == 2 and c.rsplit(":", 1)[1].isdigit()]
 
 
 def rolling_corr(
-    returns: pd.DataFrame, pairs: list[list[str]], windows: list[int]
+    returns: pd.DataFrame,
+    pairs: list[list[str]],
+    windows: list[int],
+    ewma_halflife: float | None = None,
+    spearman: bool = False,
+    confidence: float = 0.95,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """All configured pairs x windows; returns (wide frame, skipped pair descriptions)."""
+    """All configured pairs x windows; returns (wide frame, skipped pair descriptions).
+
+    Columns per pair: ``A:B:W`` (Pearson), ``A:B:W:lo95`` and ``A:B:W:hi95`` (Fisher-z
+    band at ``confidence``), ``A:B:W:spearman`` when asked, ``A:B:ewmH`` for an EWMA
+    half-life H.
+    """
     columns, skipped = {}, []
+    tag = f"{round(confidence * 100):d}"
     for a, b in pairs:
         absent = [s for s in (a, b) if s not in returns.columns]
         if absent:
@@ -83,10 +222,71 @@ def rolling_corr(
                 logger.warning(
                     "pair %s-%s: fewer than %d joint returns; window %d is all NaN", a, b, window, window
                 )
-            columns[corr_column(a, b, window)] = rolling_pearson(returns[a], returns[b], window)
+            name = corr_column(a, b, window)
+            columns[name] = rolling_pearson(returns[a], returns[b], window)
+            columns[f"{name}:lo{tag}"], columns[f"{name}:hi{tag}"] = fisher_band(
+                columns[name], window, confidence
+            )
+            if spearman:
+                columns[f"{name}:spearman"] = rolling_spearman(returns[a], returns[b], window)
+        if ewma_halflife:
+            columns[f"{a}:{b}:ewm{ewma_halflife:g}"] = ewma_corr(returns[a], returns[b], ewma_halflife)
     frame = pd.DataFrame(columns, index=returns.index)
     frame.index.name = "date"
     return frame, skipped
+
+
+# ---------------------------------------------------------------- all pairs
+
+ALL_PAIRS_ROW_GROUP = 256  # rows per parquet row group: one date's matrix is a small read
+
+
+def write_all_pairs(returns: pd.DataFrame, window: int, path: str, float32: bool = False) -> int:
+    """Every pair's rolling correlation into a wide parquet file; returns the pair count.
+
+    Layout: one row per date (column ``date``), one column per pair named ``A:B`` (A
+    before B in the universe's order), row groups of 256 dates. One pair is one column
+    to read; the last date's matrix is the last row group (``read_all_pairs``).
+    float32 halves the file; its rounding error is below 6e-8 on values in [-1, 1].
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = list(returns.columns)
+    pairs = all_pairs(names)
+    corr = rolling_corr_pairs(returns.to_numpy(dtype="float64"), pairs, window)
+    if float32:
+        corr = corr.astype("float32")
+    arrays = [pa.array(returns.index.to_numpy(dtype="datetime64[ms]"))]
+    arrays += [pa.array(corr[:, k]) for k in range(corr.shape[1])]
+    fields = ["date"] + [f"{names[i]}:{names[j]}" for i, j in pairs]
+    metadata = {b"corrflow": json.dumps({"window": window, "series": names, "layout": "wide A:B"}).encode()}
+    table = pa.Table.from_arrays(arrays, names=fields).replace_schema_metadata(metadata)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, row_group_size=ALL_PAIRS_ROW_GROUP, compression="zstd")
+    return len(pairs)
+
+
+def read_all_pairs(path: str, pair: tuple[str, str] | None = None, last_date: bool = False) -> pd.DataFrame:
+    """A slice of an all-pairs file: one pair's history, or the last date's N x N matrix."""
+    import pyarrow.parquet as pq
+
+    handle = pq.ParquetFile(path)
+    if pair is not None:
+        name = f"{pair[0]}:{pair[1]}"
+        if name not in handle.schema_arrow.names:
+            name = f"{pair[1]}:{pair[0]}"
+        return handle.read(columns=["date", name]).to_pandas().set_index("date")
+    if last_date:
+        rows = handle.read_row_group(handle.num_row_groups - 1).to_pandas().set_index("date").iloc[[-1]]
+        names = json.loads(handle.schema_arrow.metadata[b"corrflow"])["series"]
+        matrix = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+        for column, value in rows.iloc[0].items():
+            a, b = column.split(":")
+            matrix.loc[a, b] = matrix.loc[b, a] = value
+        matrix.attrs["date"] = str(rows.index[0].date())
+        return matrix
+    return handle.read().to_pandas().set_index("date")
 
 
 def returns_from_features(features: pd.DataFrame) -> pd.DataFrame:
@@ -94,12 +294,15 @@ def returns_from_features(features: pd.DataFrame) -> pd.DataFrame:
     return features[cols].rename(columns=lambda c: c.split(":", 1)[1])
 
 
-def returns_from_prices(clean: pd.DataFrame, metadata: dict, columns: list[str], origin: str) -> pd.DataFrame:
+def returns_from_prices(
+    clean: pd.DataFrame, metadata: dict, columns: list[str] | None, origin: str
+) -> pd.DataFrame:
+    """Log returns (bond returns for yields, as in features) of the named columns, or all."""
     from features import series_log_returns
 
     series_meta = metadata.get("series", {})
     out = {}
-    for column in columns:
+    for column in columns if columns is not None else list(clean.columns):
         if column not in clean.columns:
             status = series_meta.get(column, {}).get("status")
             why = f"ingest marked it {status}" if status else "it is not in the universe"
@@ -118,9 +321,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--eq-col", help="with --prices: the equity column")
     parser.add_argument("--bond-col", help="with --prices: the bond (or other) column")
     parser.add_argument("--pairs", type=load_json_arg, help='JSON list of pairs, e.g. [["SPY","TLT"]]')
+    parser.add_argument("--all-pairs", action="store_true", help="every pair of the universe, to parquet")
+    parser.add_argument("--float32", action="store_true", help="with --all-pairs: store float32")
     parser.add_argument("--window", type=int, help="one window (same as --windows W)")
     parser.add_argument("--windows", type=int, nargs="+", help="windows in business days")
-    parser.add_argument("--out", required=True, help="output CSV")
+    parser.add_argument("--ewma-halflife", type=float, default=None, help="also an EWMA correlation")
+    parser.add_argument("--spearman", type=parse_bool, default=False, help="also rolling Spearman")
+    parser.add_argument("--confidence", type=float, default=0.95, help="Fisher-z band level")
+    parser.add_argument("--out", required=True, help="output CSV (parquet with --all-pairs)")
     parser.add_argument("--log", default=None)
     args = parser.parse_args(argv)
     args.windows = args.windows or ([args.window] if args.window else None)
@@ -130,10 +338,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         if not (args.eq_col and args.bond_col):
             parser.error("--eq-col and --bond-col go together")
         args.pairs = [[args.eq_col, args.bond_col]]
-    if not args.pairs:
-        parser.error("give --eq-col and --bond-col, or --pairs")
+    if args.all_pairs and (args.pairs or len(args.windows) > 1):
+        parser.error("--all-pairs takes one --window and no pairs")
+    if not args.pairs and not args.all_pairs:
+        parser.error("give --eq-col and --bond-col, --pairs, or --all-pairs")
     if any(w < 2 for w in args.windows):
         parser.error("windows must be at least 2")
+    if not 0 < args.confidence < 1:
+        parser.error("--confidence must be between 0 and 1")
     return args
 
 
@@ -142,7 +354,7 @@ def main(argv=None) -> None:
     configure_logging(args.log)
     if args.prices:
         clean, metadata = read_parquet(args.prices)
-        needed = list(dict.fromkeys(s for pair in args.pairs for s in pair))
+        needed = None if args.all_pairs else list(dict.fromkeys(s for pair in args.pairs for s in pair))
         returns = returns_from_prices(clean, metadata, needed, args.prices)
     else:
         features, _ = read_parquet(args.features)
@@ -153,7 +365,15 @@ def main(argv=None) -> None:
             f"rolling_corr: window {longest} is longer than the data ({len(returns)} business days); "
             f"shorten config key `correlation.windows` or widen start/end"
         )
-    corr, skipped = rolling_corr(returns, args.pairs, args.windows)
+    if args.all_pairs:
+        count = write_all_pairs(returns, args.windows[0], args.out, args.float32)
+        logger.info(
+            "wrote %s: %d dates x %d pairs (window %d)", args.out, len(returns), count, args.windows[0]
+        )
+        return
+    corr, skipped = rolling_corr(
+        returns, args.pairs, args.windows, args.ewma_halflife, args.spearman, args.confidence
+    )
     write_csv_atomic(corr, args.out, date_format="%Y-%m-%d")
     logger.info(
         "wrote %s: %d rows, columns %s; skipped %s",
