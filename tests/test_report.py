@@ -68,3 +68,32 @@ def test_snapshot_values_match_the_provenance_note():
     wti = pd.read_csv(ROOT / "data/sample/DCOILWTICO.csv", index_col="date")
     assert wti.loc["1991-01-16", "value"] == 32.25 and wti.loc["1991-01-17", "value"] == 21.48
     assert wti["value"].isna().sum() == 290  # the "." rows, kept as missing
+
+
+@pytest.mark.e2e
+def test_report_summary_explains_markov_and_lists_episodes(workflow_run):
+    import pandas as pd
+
+    workdir, _ = workflow_run
+    report = (workdir / "docs/report.md").read_text()
+    assert "**filtered** uses data up to each day" in report and "**smoothed** also uses the days after it" in report
+    assert "P(turbulent) filtered" in report and ("Stress flags on" in report or "No stress flag on" in report)
+    episodes = pd.read_csv(workdir / "data/processed/stress_episodes.csv")
+    gfc = episodes[(episodes["start"] <= "2008-10-15") & (episodes["end"] >= "2008-10-15")].iloc[0]
+    assert f"| {gfc['start']} | {gfc['end']} | {gfc['business_days']} |" in report
+    assert "![correlation heatmap](fig_heatmap.png)" in report
+
+
+def test_heatmap_matrices_are_pairwise_complete_pearson():
+    import numpy as np
+    import pandas as pd
+
+    from report import correlation_matrices
+
+    rng = np.random.default_rng(2)
+    returns = pd.DataFrame(rng.normal(size=(400, 3)), columns=list("ABC"))
+    returns.iloc[:100, 2] = np.nan
+    full, recent = correlation_matrices(returns, recent_days=50)
+    both = returns[["A", "C"]].dropna()
+    assert abs(full.loc["A", "C"] - np.corrcoef(both["A"], both["C"])[0, 1]) < 1e-12
+    assert abs(recent.loc["A", "B"] - np.corrcoef(returns["A"].iloc[-50:], returns["B"].iloc[-50:])[0, 1]) < 1e-12

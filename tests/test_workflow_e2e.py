@@ -20,6 +20,7 @@ def test_every_output_exists_with_expected_shape(workflow_run):
                  "data/processed/rolling_corr.csv", "data/processed/regimes.parquet", "docs/report.md",
                  "docs/dq_report.md", "docs/dq_report.json", "docs/fig_corr_SPY_vs_DGS10.png",
                  "docs/fig_corr_SPY_vs_DCOILWTICO.png", "docs/fig_corr_SPY_vs_TLT.png", "docs/fig_regimes.png",
+                 "docs/fig_heatmap.png",
                  "data/processed/stress_episodes.csv", "models/corr_forecast.pkl", "models/comove_logit.pkl",
                  "models/metrics.json"]:
         assert (workdir / path).stat().st_size > 0, path
@@ -92,7 +93,7 @@ def test_same_config_gives_the_same_bytes(workflow_run, workflow_copy):
     workdir, _ = workflow_run
     snakemake(workflow_copy, "--cores", "2", "--config", "offline=true")
     first, second = output_digests(workdir), output_digests(workflow_copy)
-    assert len(first) == 17 and first == second
+    assert len(first) == 18 and first == second
 
 
 @pytest.mark.parametrize("script", ["ingest", "clean", "features", "rolling_corr", "regimes", "dq", "model",

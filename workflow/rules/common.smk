@@ -138,8 +138,10 @@ def pair_figures(in_report=False):
 def report_inputs(wildcards):
     inputs = {
         "clean": "data/processed/clean.parquet",
+        "features": "data/processed/features.parquet",
         "corr": "data/processed/rolling_corr.csv",
         "regimes": "data/processed/regimes.parquet",
+        "episodes": "data/processed/stress_episodes.csv",
         "dq": "docs/dq_report.json",
     }
     if is_activated("model"):
@@ -148,7 +150,7 @@ def report_inputs(wildcards):
 
 
 def final_outputs():
-    outputs = ["docs/report.md", "docs/dq_report.md", *pair_figures()]
+    outputs = ["docs/report.md", "docs/dq_report.md", *pair_figures(), "docs/fig_heatmap.png"]
     if is_activated("model"):
         outputs += ["models/corr_forecast.pkl", "models/comove_logit.pkl", "models/metrics.json"]
     return outputs

@@ -12,6 +12,11 @@ rule report:
             caption="../report/fig_regimes.rst",
             category="Regimes",
         ),
+        heatmap=report(
+            "docs/fig_heatmap.png",
+            caption="../report/fig_heatmap.rst",
+            category="Universe",
+        ),
     log:
         "logs/report.log",
     benchmark:

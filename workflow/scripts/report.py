@@ -1,9 +1,17 @@
 """Markdown report and charts (task F): docs/report.md and docs/fig_*.png.
 
-Every number in the report is read from the workflow's outputs (clean.parquet's
-metadata, rolling_corr.csv, regimes.parquet, dq_report.json, models/metrics.json),
-never retyped. Figures use matplotlib's Agg backend and carry no timestamps, so the
-same inputs give the same bytes.
+The report opens with a one-screen summary (where the data came from, the latest
+correlation of each pair against its own history, today's regime and stress flags),
+then a section per pair (chart: every window, the Fisher-z band, the EWMA, z-score
+regimes shaded, named episodes marked; its stress episodes), a correlation heatmap of
+the universe (full sample beside the last 252 days), a regime timeline, the DQ summary
+and the model's metrics when task G ran.
+
+Every number is read from the workflow's outputs (clean.parquet's metadata,
+features.parquet, rolling_corr.csv, regimes.parquet, stress_episodes.csv,
+dq_report.json, models/metrics.json), never retyped. Figures use matplotlib's Agg
+backend, one style, at least 1200 px wide, and carry no timestamps, so the same inputs
+give the same bytes.
 """
 
 import argparse
@@ -17,9 +25,9 @@ import pandas as pd
 
 from _helpers import (
     InputDataError,
-    cli_parser,
     argv_from_snakemake,
     atomic_path,
+    cli_parser,
     configure_logging,
     load_json_arg,
     read_parquet,
@@ -27,7 +35,7 @@ from _helpers import (
     write_text_atomic,
 )
 from regimes import read_rolling_corr
-from rolling_corr import pearson_columns
+from rolling_corr import parse_corr_column, pearson_columns, returns_from_features
 
 logger = logging.getLogger("report")
 
@@ -38,11 +46,32 @@ LEVEL_WORDS = {
     "missing": "MISSING",
 }
 TIMELINE_FIGURE = "fig_regimes.png"
-REGIME_COLOURS = {"hedge": "#2b83ba", "neutral": "#ffffff", "co-move": "#d7191c"}
+HEATMAP_FIGURE = "fig_heatmap.png"
+REGIME_COLOURS = {"hedge": "#2b83ba", "neutral": "#eeeeee", "co-move": "#d7191c"}
+LINE_COLOURS = ["#1b4f72", "#e67e22", "#27ae60", "#8e44ad", "#c0392b"]
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "font.size": 11,
+    "axes.titlesize": 13,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 11,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+}
+RECENT_DAYS = 252
+TOP_EPISODES = 12
 
 
 def pair_figure_name(a: str, b: str) -> str:
     return f"fig_corr_{a}_vs_{b}.png"
+
+
+# ---------------------------------------------------------------- text
 
 
 def data_provenance(series_meta: dict, calendar: dict) -> tuple[str, list[str]]:
@@ -86,122 +115,308 @@ def data_provenance(series_meta: dict, calendar: dict) -> tuple[str, list[str]]:
 
 def latest_summary(corr: pd.DataFrame, regimes: pd.DataFrame) -> list[str]:
     rows = [
-        "| pair | window | date | correlation | percentile vs own history | z-score | regime |",
-        "|---|---|---|---|---|---|---|",
+        "| pair | window | date | correlation | 95 % band | percentile vs own history | z-score | regime |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for column in pearson_columns(corr):
         series = corr[column].dropna()
-        a, b, window = column.split(":")
+        a, b, window, _ = parse_corr_column(column)
         if series.empty:
-            rows.append(f"| {a}-{b} | {window} | - | no data | - | - | - |")
+            rows.append(f"| {a}-{b} | {window} | - | no data | - | - | - | - |")
             continue
+        day = series.index[-1]
         latest = series.iloc[-1]
         percentile = (series <= latest).mean() * 100
-        z = regimes[f"z:{column}"].reindex(series.index).iloc[-1]
-        label = regimes[f"regime:{column}"].reindex(series.index).iloc[-1]
+        band = [c for c in corr.columns if c.startswith(f"{column}:lo") or c.startswith(f"{column}:hi")]
+        band_text = " .. ".join(f"{corr.loc[day, c]:+.2f}" for c in sorted(band, key=lambda c: ":hi" in c))
+        z = regimes[f"z:{column}"].get(day, np.nan)
+        label = regimes[f"regime:{column}"].get(day)
         rows.append(
-            f"| {a}-{b} | {window} | {series.index[-1].date()} | {latest:+.2f} | {percentile:.0f} "
+            f"| {a}-{b} | {window} | {day.date()} | {latest:+.2f} | {band_text or '-'} | {percentile:.0f} "
             f"| {z:+.2f} | {label if isinstance(label, str) else 'n/a'} |"
         )
     return rows
 
 
+def current_state(regimes: pd.DataFrame, regimes_meta: dict) -> list[str]:
+    """Today's Markov state and stress flags, in words."""
+    day = regimes.index[-1]
+    lines = []
+    for fit in regimes_meta.get("markov", []):
+        prefix = fit["series"]
+        if fit.get("status") != "ok":
+            lines.append(f"- Markov {prefix.removeprefix('mkv:')}: {fit['status']}.")
+            continue
+        top = fit["labels"][-1]
+        k = len(fit["labels"]) - 1
+        filtered = regimes[f"{prefix}:p_filtered:{k}"].dropna()
+        smoothed = regimes[f"{prefix}:p_smoothed:{k}"].dropna()
+        if filtered.empty:
+            continue
+        lines.append(
+            f"- Markov {prefix.removeprefix('mkv:')} on {filtered.index[-1].date()}: P({top}) filtered "
+            f"{filtered.iloc[-1]:.2f}, smoothed {smoothed.iloc[-1]:.2f}; state: "
+            f"{regimes[f'{prefix}:state'].dropna().iloc[-1]}."
+        )
+    reason = regimes["stress_reason"].iloc[-1] if "stress_reason" in regimes else None
+    if isinstance(reason, str):
+        lines.append(f"- **Stress flags on {day.date()}: {reason}.**")
+    else:
+        lines.append(f"- No stress flag on {day.date()}.")
+    return lines
+
+
+def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
+    """The longest stress episodes, with the mean correlation of one pair column."""
+    if episodes.empty:
+        return ["No stress episodes in the sample."]
+    top = episodes.sort_values(["business_days", "start"], ascending=[False, True]).head(TOP_EPISODES)
+    top = top.sort_values("start")
+    corr_col = f"mean_corr:{column}" if column and f"mean_corr:{column}" in episodes else None
+    rows = [
+        "| start | end | business days | stress days | why | mean correlation | z-score regime |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, e in top.iterrows():
+        mean = f"{e[corr_col]:+.2f}" if corr_col and pd.notna(e[corr_col]) else "-"
+        regime = e.get(f"regime:{column}") if column else None
+        rows.append(
+            f"| {e['start']} | {e['end']} | {e['business_days']} | {e['stress_days']} | {e['reasons']} "
+            f"| {mean} | {regime if isinstance(regime, str) else '-'} |"
+        )
+    if len(episodes) > TOP_EPISODES:
+        rows.append(
+            f"\nThe {TOP_EPISODES} longest of {len(episodes)} episodes; all in `data/processed/stress_episodes.csv`."
+        )
+    return rows
+
+
+# ---------------------------------------------------------------- figures
+
+
 def save_figure(fig, path: str | Path) -> None:
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+        fig.savefig(tmp, format="png", metadata={"Software": None})
 
 
-def plot_pair(corr: pd.DataFrame, regimes: pd.DataFrame, a: str, b: str, names: dict, path: Path) -> None:
+def date_axis(ax) -> None:
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=6, maxticks=14)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def plot_pair(corr, regimes, episodes_config, a, b, names, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    columns = [c for c in corr.columns if c.startswith(f"{a}:{b}:")]
-    fig, ax = plt.subplots(figsize=(12, 4.5))
-    for column in columns:
-        ax.plot(corr.index, corr[column], lw=1.0, label=f"{column.split(':')[2]}-day")
-    if columns:
-        labels = regimes[f"regime:{columns[0]}"]
-        for regime in ("hedge", "co-move"):
-            mask = (labels == regime).to_numpy()
-            ax.fill_between(
-                corr.index,
-                -1,
-                1,
-                where=mask,
-                color=REGIME_COLOURS[regime],
-                alpha=0.15,
-                lw=0,
-                label=f"{regime} (z-score, {columns[0].split(':')[2]}-day)",
+    columns = [c for c in pearson_columns(corr) if c.startswith(f"{a}:{b}:")]
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(13, 5.2))
+        if columns:
+            first = columns[0]
+            labels = regimes[f"regime:{first}"]
+            for regime in ("hedge", "co-move"):
+                ax.fill_between(
+                    corr.index,
+                    0,
+                    1,
+                    where=(labels == regime).to_numpy(),
+                    color=REGIME_COLOURS[regime],
+                    alpha=0.13,
+                    lw=0,
+                    transform=ax.get_xaxis_transform(),
+                    label=f"{regime} (z-score of the {first.split(':')[2]}-day)",
+                )
+            band = [c for c in corr.columns if c.startswith(f"{first}:lo")]
+            if band:
+                hi = band[0].replace(":lo", ":hi")
+                ax.fill_between(
+                    corr.index,
+                    corr[band[0]],
+                    corr[hi],
+                    color=LINE_COLOURS[0],
+                    alpha=0.18,
+                    lw=0,
+                    label=f"{band[0].rsplit(':lo', 1)[1]} % band ({first.split(':')[2]}-day)",
+                )
+        for colour, column in zip(LINE_COLOURS, columns):
+            ax.plot(
+                corr.index, corr[column], lw=1.0, color=colour, label=f"{column.split(':')[2]}-day Pearson"
             )
-    ax.axhline(0, color="black", lw=0.6)
-    ax.set_ylim(-1, 1)
-    ax.set_ylabel("Pearson correlation of daily returns")
-    ax.set_xlabel("date")
-    ax.set_title(f"Rolling correlation: {names.get(a, a)} vs {names.get(b, b)}")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8, ncol=4)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+        for column in [c for c in corr.columns if c.startswith(f"{a}:{b}:ewm")]:
+            ax.plot(
+                corr.index,
+                corr[column],
+                lw=0.9,
+                color="#555555",
+                ls="--",
+                label=f"EWMA, half-life {column.rsplit(':ewm', 1)[1]} days",
+            )
+        start, end = corr.index[0], corr.index[-1]
+        for episode in episodes_config:
+            e0, e1 = pd.Timestamp(episode["start"]), pd.Timestamp(episode["end"])
+            if e1 < start or e0 > end:
+                continue
+            ax.axvspan(max(e0, start), min(e1, end), color="#999999", alpha=0.25, lw=0)
+            ax.text(
+                max(e0, start),
+                0.98,
+                episode["name"],
+                rotation=90,
+                va="top",
+                ha="right",
+                fontsize=8,
+                color="#444444",
+                transform=ax.get_xaxis_transform(),
+            )
+        ax.axhline(0, color="black", lw=0.7)
+        ax.set_ylim(-1, 1)
+        ax.set_ylabel("correlation of daily returns")
+        ax.set_xlabel("date")
+        ax.set_title(f"{names.get(a, a)} vs {names.get(b, b)}: rolling correlation")
+        date_axis(ax)
+        ax.legend(loc="lower left", ncol=3)
+        fig.tight_layout()
+        save_figure(fig, path)
+        plt.close(fig)
 
 
 def plot_missing_pair(a: str, b: str, absent: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(12, 2))
-    ax.axis("off")
-    ax.text(
-        0.5,
-        0.5,
-        f"{a} vs {b}: not drawn - no data for {', '.join(absent)} at any ingest level",
-        ha="center",
-        va="center",
-        fontsize=12,
-    )
-    save_figure(fig, path)
-    plt.close(fig)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(13, 2))
+        ax.axis("off")
+        ax.text(
+            0.5,
+            0.5,
+            f"{a} vs {b}: not drawn - no data for {', '.join(absent)} at any ingest level",
+            ha="center",
+            va="center",
+            fontsize=13,
+        )
+        save_figure(fig, path)
+        plt.close(fig)
 
 
-def plot_regime_timeline(regimes: pd.DataFrame, path: Path) -> None:
+def correlation_matrices(
+    returns: pd.DataFrame, recent_days: int = RECENT_DAYS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pairwise-complete Pearson correlation of daily returns: full sample, last ``recent_days``."""
+    usable = returns.loc[:, returns.notna().sum() > 2]
+    return usable.corr(), usable.iloc[-recent_days:].corr()
+
+
+def plot_heatmaps(
+    full: pd.DataFrame, recent: pd.DataFrame, first_day, last_day, recent_from, path: Path
+) -> None:
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, axes = plt.subplots(1, 2, figsize=(15, 6.8))
+        for ax, matrix, title in (
+            (axes[0], full, f"full sample {first_day} .. {last_day}"),
+            (axes[1], recent, f"last {RECENT_DAYS} days {recent_from} .. {last_day}"),
+        ):
+            image = ax.imshow(matrix.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+            ax.set_xticks(range(len(matrix)), matrix.columns, rotation=45, ha="right")
+            ax.set_yticks(range(len(matrix)), matrix.index if ax is axes[0] else [""] * len(matrix))
+            for i in range(len(matrix)):
+                for j in range(len(matrix)):
+                    value = matrix.iloc[i, j]
+                    if np.isfinite(value):
+                        ax.text(
+                            j,
+                            i,
+                            f"{value:.2f}",
+                            ha="center",
+                            va="center",
+                            fontsize=8,
+                            color="white" if abs(value) > 0.6 else "black",
+                        )
+            ax.set_title(title)
+        fig.colorbar(image, ax=axes, shrink=0.8, label="correlation of daily returns")
+        fig.suptitle(
+            "Correlation of daily returns across the universe (yields as bond returns)", fontweight="bold"
+        )
+        save_figure(fig, path)
+        plt.close(fig)
+
+
+def plot_regime_timeline(regimes: pd.DataFrame, regimes_meta: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
-    columns = [c for c in regimes.columns if c.startswith("regime:")]
+    z_columns = [c for c in regimes.columns if c.startswith("regime:")]
+    markov = [f for f in regimes_meta.get("markov", []) if f.get("status") == "ok"]
     codes = {"hedge": 0, "neutral": 1, "co-move": 2}
-    fig, ax = plt.subplots(figsize=(12, 0.6 + 0.5 * max(1, len(columns))))
-    if columns:
-        matrix = np.array(
-            [[codes.get(v, np.nan) if isinstance(v, str) else np.nan for v in regimes[c]] for c in columns]
+    dates = regimes.index
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(
+            3,
+            1,
+            figsize=(13, 7),
+            sharex=True,
+            gridspec_kw={"height_ratios": [max(1, len(z_columns)), 2, 0.6]},
         )
-        dates = regimes.index
-        extent = [dates[0], dates[-1], len(columns) - 0.5, -0.5]
-        ax.imshow(
-            np.ma.masked_invalid(matrix),
-            aspect="auto",
-            interpolation="nearest",
-            extent=extent,
-            cmap=ListedColormap([REGIME_COLOURS["hedge"], "#eeeeee", REGIME_COLOURS["co-move"]]),
-            vmin=0,
-            vmax=2,
+        if z_columns:
+            matrix = np.array(
+                [
+                    [codes.get(v, np.nan) if isinstance(v, str) else np.nan for v in regimes[c]]
+                    for c in z_columns
+                ]
+            )
+            axes[0].imshow(
+                np.ma.masked_invalid(matrix),
+                aspect="auto",
+                interpolation="nearest",
+                extent=[dates[0], dates[-1], len(z_columns) - 0.5, -0.5],
+                vmin=0,
+                vmax=2,
+                cmap=ListedColormap(
+                    [REGIME_COLOURS["hedge"], REGIME_COLOURS["neutral"], REGIME_COLOURS["co-move"]]
+                ),
+            )
+            axes[0].set_yticks(
+                range(len(z_columns)), [c.removeprefix("regime:").replace(":", " ") + "d" for c in z_columns]
+            )
+            axes[0].grid(False)
+        axes[0].set_title(
+            "z-score regimes: blue hedge, grey neutral, red co-move (white: no full history yet)"
         )
-        ax.set_yticks(
-            range(len(columns)), [c.removeprefix("regime:").replace(":", " ") + "d" for c in columns]
-        )
-        ax.xaxis_date()
-    ax.set_xlabel("date")
-    ax.set_title("Correlation regimes by z-score: blue hedge, grey neutral, red co-move, white no data")
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+        for colour, fit in zip(LINE_COLOURS, markov):
+            k = len(fit["labels"]) - 1
+            axes[1].plot(
+                dates,
+                regimes[f"{fit['series']}:p_filtered:{k}"],
+                lw=0.8,
+                color=colour,
+                label=f"{fit['series'].removeprefix('mkv:')}: P({fit['labels'][-1]}) filtered",
+            )
+        axes[1].set_ylim(0, 1)
+        axes[1].set_ylabel("probability")
+        axes[1].set_title("Markov switching: filtered probability of the high state (full-sample parameters)")
+        if markov:
+            axes[1].legend(loc="upper left", ncol=len(markov), frameon=True, framealpha=0.9)
+        if "stress" in regimes:
+            axes[2].fill_between(
+                dates, 0, 1, where=regimes["stress"].to_numpy(dtype=bool), color="#c0392b", lw=0
+            )
+        axes[2].set_yticks([])
+        axes[2].set_title("stress days (drawdown, VIX, stocks and bonds falling together, named episodes)")
+        axes[2].set_xlabel("date")
+        date_axis(axes[2])
+        fig.tight_layout()
+        save_figure(fig, path)
+        plt.close(fig)
+
+
+# ---------------------------------------------------------------- assembly
 
 
 def build_report(
-    clean_meta: dict,
-    corr: pd.DataFrame,
-    regimes: pd.DataFrame,
-    dq: dict,
-    metrics: dict | None,
-    pairs: list[list[str]],
-    figures_dir: Path,
+    clean_meta, returns, corr, regimes, regimes_meta, episodes, dq, metrics, pairs, figures_dir: Path
 ) -> tuple[str, list[str]]:
     """The markdown text and the figure file names it drew (all under ``figures_dir``)."""
     series_meta = clean_meta["series"]
@@ -210,27 +425,28 @@ def build_report(
         for k, m in series_meta.items()
     }
     headline, series_rows = data_provenance(series_meta, clean_meta["calendar"])
+    calendar = clean_meta["calendar"]
     lines = [
         "# Cross-asset correlation report",
         "",
         headline,
         "",
-        f"Calendar: {clean_meta['calendar']['days']} business days {clean_meta['calendar']['first']} .. "
-        f"{clean_meta['calendar']['last']} (weekdays minus {clean_meta['calendar']['holidays_removed']} "
-        f"holidays of {clean_meta['calendar']['anchor']}); gaps forward-filled for at most "
-        f"{clean_meta['calendar']['ffill_limit']} days.",
-        "",
-        "## Latest correlations",
+        "## Today at a glance",
         "",
         *latest_summary(corr, regimes),
         "",
-        "## Data",
+        *current_state(regimes, regimes_meta),
         "",
-        *series_rows,
+        f"Calendar: {calendar['days']} business days {calendar['first']} .. {calendar['last']} (weekdays "
+        f"minus {calendar['holidays_removed']} holidays of {calendar['anchor']}); gaps forward-filled for at "
+        f"most {calendar['ffill_limit']} days. Percentile: share of the pair's own history at or below "
+        f"today's value. z-score: today against the previous {regimes_meta.get('zscore_window', '-')} days; "
+        f"|z| >= {regimes_meta.get('zscore_threshold', '-')} is hedge (negative) or co-move (positive).",
         "",
     ]
     drawn = []
     lines += ["## Pairs", ""]
+    episodes_config = regimes_meta.get("stress", {}).get("episodes", [])
     for a, b in pairs:
         name = pair_figure_name(a, b)
         absent = [s for s in (a, b) if not series_meta.get(s, {}).get("in_clean")]
@@ -243,12 +459,47 @@ def build_report(
             ]
             logger.warning("report: pair %s-%s skipped, no data for %s", a, b, absent)
             continue
-        plot_pair(corr, regimes, a, b, names, figures_dir / name)
+        plot_pair(corr, regimes, episodes_config, a, b, names, figures_dir / name)
         drawn.append(name)
-        lines += [f"![{a} vs {b}]({name})", ""]
-    plot_regime_timeline(regimes, figures_dir / TIMELINE_FIGURE)
-    lines += ["## Regime timeline", "", "![regime timeline](fig_regimes.png)", ""]
+        first = next((c for c in pearson_columns(corr) if c.startswith(f"{a}:{b}:")), None)
+        lines += [f"![{a} vs {b}]({name})", "", "Stress episodes:", "", *episodes_table(episodes, first), ""]
+    full, recent = correlation_matrices(returns)
+    recent_from = returns.index[-min(RECENT_DAYS, len(returns))].date()
+    plot_heatmaps(
+        full,
+        recent,
+        returns.index[0].date(),
+        returns.index[-1].date(),
+        recent_from,
+        figures_dir / HEATMAP_FIGURE,
+    )
+    lines += ["## The universe", "", f"![correlation heatmap]({HEATMAP_FIGURE})", ""]
+    plot_regime_timeline(regimes, regimes_meta, figures_dir / TIMELINE_FIGURE)
     lines += [
+        "## Regime timeline",
+        "",
+        f"![regime timeline]({TIMELINE_FIGURE})",
+        "",
+        "Markov-switching probabilities come in two kinds: **filtered** uses data up to each day (given "
+        "parameters fitted on the whole sample); **smoothed** also uses the days after it, so it is a "
+        "hindsight view, not a signal. Both are in `data/processed/regimes.parquet`.",
+        "",
+    ]
+    fits = regimes_meta.get("markov", [])
+    if fits:
+        lines += ["| Markov fit | status | states (mean, variance, share of days) |", "|---|---|---|"]
+        for fit in fits:
+            states = "; ".join(
+                f"{label}: {s['mean']:+.3f}, {s['variance']:.3f}, {s['share_of_days']:.0%}"
+                for label, s in fit.get("states", {}).items()
+            )
+            lines.append(f"| {fit['series'].removeprefix('mkv:')} | {fit['status']} | {states or '-'} |")
+        lines.append("")
+    lines += [
+        "## Data",
+        "",
+        *series_rows,
+        "",
         "## Data quality",
         "",
         "Full report: [dq_report.md](dq_report.md).",
@@ -257,15 +508,16 @@ def build_report(
         "|---|---|",
     ]
     for series_id, r in dq["series"].items():
-        flags = [f"{check}: {state}" for check, state in r["checks"].items() if state != "pass"]
+        flags = [f"{check}: {state}" for check, state in r["checks"].items() if state not in ("pass", "n/a")]
         lines.append(f"| {series_id} | {', '.join(flags) or 'all pass'} |")
     lines.append("")
     if metrics:
         lines += [
             "## Model: next-month correlation forecast",
             "",
-            f"{metrics['model_kind']} forecast of {metrics['pair']} {metrics['horizon']} business days ahead; "
-            f"walk-forward test over {metrics['test_days']} days ({metrics['test_first']} .. {metrics['test_last']}).",
+            f"{metrics['model_kind']} forecast of {metrics['pair']} {metrics['horizon']} business days "
+            f"ahead; walk-forward test over {metrics['test_days']} days ({metrics['test_first']} .. "
+            f"{metrics['test_last']}), refitted every {metrics['refit_every']} days on known targets only.",
             "",
             "| forecast | RMSE | MAE |",
             "|---|---|---|",
@@ -274,6 +526,19 @@ def build_report(
             lines.append(
                 f"| {name.replace('_', ' ')} | {metrics[name]['rmse']:.4f} | {metrics[name]['mae']:.4f} |"
             )
+        if "logit" in metrics:
+            lines += [
+                "",
+                f"{metrics['logit_kind']}: Brier score (lower is better) and hit rate.",
+                "",
+                "| probability | Brier | hit rate |",
+                "|---|---|---|",
+            ]
+            for name in ("logit", "last_sign", "historical_share"):
+                lines.append(
+                    f"| {name.replace('_', ' ')} | {metrics[name]['brier']:.4f} | "
+                    f"{metrics[name]['hit_rate']:.1%} |"
+                )
         lines.append("")
     return "\n".join(lines), drawn
 
@@ -281,16 +546,17 @@ def build_report(
 def parse_args(argv=None) -> argparse.Namespace:
     parser = cli_parser(__doc__)
     parser.add_argument("--clean", required=True)
+    parser.add_argument("--features", required=True)
     parser.add_argument("--corr", required=True)
     parser.add_argument("--regimes", required=True)
+    parser.add_argument("--episodes", required=True, help="stress_episodes.csv")
     parser.add_argument("--dq", required=True, help="dq_report.json")
     parser.add_argument("--metrics", default=None, help="models/metrics.json (when task G ran)")
     parser.add_argument("--pairs", type=load_json_arg, required=True)
     parser.add_argument("--report", required=True, help="docs/report.md; figures go beside it")
     parser.add_argument("--figures", nargs="*", default=[], help="pair figures (drawn beside the report)")
-    parser.add_argument(
-        "--timeline", default=None, help="regime timeline figure (default: beside the report)"
-    )
+    parser.add_argument("--timeline", default=None, help="regime timeline figure (beside the report)")
+    parser.add_argument("--heatmap", default=None, help="heatmap figure (beside the report)")
     parser.add_argument("--log", default=None)
     return parser.parse_args(argv)
 
@@ -302,20 +568,34 @@ def main(argv=None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    _, clean_meta = read_parquet(args.clean, columns=[])
-    corr = read_rolling_corr(args.corr)
-    regimes, _ = read_parquet(args.regimes)
-    dq = json.loads(Path(args.dq).read_text(encoding="utf-8"))
-    metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8")) if args.metrics else None
     figures_dir = Path(args.report).parent
-    expected = {figures_dir / pair_figure_name(a, b) for a, b in args.pairs} | {figures_dir / TIMELINE_FIGURE}
-    declared = {Path(p) for p in [*args.figures, *([args.timeline] if args.timeline else [])]}
+    expected = {figures_dir / pair_figure_name(a, b) for a, b in args.pairs}
+    expected |= {figures_dir / TIMELINE_FIGURE, figures_dir / HEATMAP_FIGURE}
+    declared = {Path(p) for p in [*args.figures, args.timeline, args.heatmap] if p}
     if not declared <= expected:
         raise InputDataError(
             f"report: figures are drawn beside the report as {sorted(map(str, expected))}; "
             f"got {sorted(map(str, declared - expected))}"
         )
-    text, drawn = build_report(clean_meta, corr, regimes, dq, metrics, args.pairs, figures_dir)
+    _, clean_meta = read_parquet(args.clean, columns=[])
+    features, _ = read_parquet(args.features)
+    corr = read_rolling_corr(args.corr)
+    regimes, regimes_meta = read_parquet(args.regimes)
+    episodes = pd.read_csv(args.episodes)
+    dq = json.loads(Path(args.dq).read_text(encoding="utf-8"))
+    metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8")) if args.metrics else None
+    text, drawn = build_report(
+        clean_meta,
+        returns_from_features(features),
+        corr,
+        regimes,
+        regimes_meta,
+        episodes,
+        dq,
+        metrics,
+        args.pairs,
+        figures_dir,
+    )
     write_text_atomic(text + "\n", args.report)
     logger.info("wrote %s with figures %s", args.report, drawn)
 
