@@ -240,9 +240,17 @@ def plot_pair(corr, regimes, episodes_config, a, b, names, path: Path) -> None:
                     lw=0,
                     label=f"{band[0].rsplit(':lo', 1)[1]} % band ({first.split(':')[2]}-day)",
                 )
-        for colour, column in zip(LINE_COLOURS, columns):
+        # the other windows thin and underneath, the primary (first) one on top
+        for colour, column in reversed(list(zip(LINE_COLOURS, columns))):
+            primary = column == columns[0]
             ax.plot(
-                corr.index, corr[column], lw=1.0, color=colour, label=f"{column.split(':')[2]}-day Pearson"
+                corr.index,
+                corr[column],
+                lw=1.3 if primary else 0.7,
+                alpha=1.0 if primary else 0.75,
+                color=colour,
+                zorder=3 if primary else 2,
+                label=f"{column.split(':')[2]}-day Pearson",
             )
         for column in [c for c in corr.columns if c.startswith(f"{a}:{b}:ewm")]:
             ax.plot(
@@ -437,6 +445,8 @@ def build_report(
         "",
         *current_state(regimes, regimes_meta),
         "",
+        *series_rows,
+        "",
         f"Calendar: {calendar['days']} business days {calendar['first']} .. {calendar['last']} (weekdays "
         f"minus {calendar['holidays_removed']} holidays of {calendar['anchor']}); gaps forward-filled for at "
         f"most {calendar['ffill_limit']} days. Percentile: share of the pair's own history at or below "
@@ -496,10 +506,6 @@ def build_report(
             lines.append(f"| {fit['series'].removeprefix('mkv:')} | {fit['status']} | {states or '-'} |")
         lines.append("")
     lines += [
-        "## Data",
-        "",
-        *series_rows,
-        "",
         "## Data quality",
         "",
         "Full report: [dq_report.md](dq_report.md).",
