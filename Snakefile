@@ -17,6 +17,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/all_pairs.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -14,12 +14,14 @@ from _helpers import write_parquet
 from conftest import SCRIPTS
 from rolling_corr import (
     all_pairs,
+    all_pairs_by_series,
     ewma_corr,
     fisher_band,
     read_all_pairs,
     returns_from_features,
     rolling_corr,
     rolling_corr_pairs,
+    rolling_corr_pairs_numpy,
     rolling_pearson,
     rolling_spearman,
 )
@@ -83,12 +85,13 @@ def test_real_data_with_gaps_and_flat_stretches(snapshot_frames, window):
     assert returns.isna().any().any()  # gaps are there
     pairs = all_pairs(list(returns.columns))
     ours = rolling_corr_pairs(returns.to_numpy(), pairs, window)
+    np.testing.assert_array_equal(ours, rolling_corr_pairs_numpy(returns.to_numpy(), pairs, window))
     for k, (i, j) in enumerate(pairs):
         x, y = returns.iloc[:, i].to_numpy(), returns.iloc[:, j].to_numpy()
         reference = exact_rolling_corr(x, y, window)
-        flat = np.isnan(ours[:, k]) & np.isfinite(reference)  # exactly flat windows: NaN by design
+        flat = np.isnan(ours[k]) & np.isfinite(reference)  # exactly flat windows: NaN by design
         reference[flat] = np.nan
-        assert_matches(ours[:, k], reference, 1e-13)
+        assert_matches(ours[k], reference, 1e-13)
     for a, b in [("SPY", "DGS10"), ("SPY", "DCOILWTICO"), ("SP500", "DGS2")]:
         ours_pair = rolling_pearson(returns[a], returns[b], window).to_numpy()
         assert_matches(ours_pair, returns[a].rolling(window, min_periods=window).corr(returns[b]).to_numpy(), 1e-12)
@@ -226,23 +229,63 @@ def test_all_pairs_cli_parquet_matches_pandas_and_reads_slices(tmp_path):
     levels.iloc[200:230, 5] = levels.iloc[200, 5]  # a flat stretch
     path = tmp_path / "prices.parquet"
     write_parquet(levels, path, {"series": {c: {"kind": "price"} for c in names}})
-    out = tmp_path / "all.parquet"
-    result = run_cli("--prices", str(path), "--all-pairs", "--window", "60", "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    stored = pq.read_table(out).to_pandas().set_index("date")
-    assert stored.shape == (n, 28) and list(stored.columns[:2]) == ["S0:S1", "S0:S2"]
+    exact, compact = tmp_path / "all64.parquet", tmp_path / "all32.parquet"
+    for out, dtype in ((exact, "float64"), (compact, "float32")):
+        result = run_cli("--prices", str(path), "--all-pairs", "--window", "60", "--dtype", dtype, "--out", str(out))
+        assert result.returncode == 0, result.stderr
+    handle = pq.ParquetFile(exact)
+    assert handle.schema_arrow.names == ["date", *names[:-1]] and handle.metadata.num_row_groups == 2
     expected = np.log(levels).diff().rolling(60, min_periods=60).corr()
-    for column in stored.columns:
-        a, b = column.split(":")
-        assert_matches(stored[column].to_numpy(), expected.xs(a, level=1)[b].to_numpy(), 1e-12)
-    one = read_all_pairs(out, pair=("S3", "S1"))
-    pd.testing.assert_series_equal(one["S1:S3"], stored["S1:S3"])
-    matrix = read_all_pairs(out, last_date=True)
+    for a, b in [(names[i], names[j]) for i, j in all_pairs(names)]:
+        stored = read_all_pairs(exact, pair=(b, a))  # either order
+        assert stored.name == f"{a}:{b}" and stored.index.equals(levels.index)
+        assert_matches(stored.to_numpy(), expected.xs(a, level=1)[b].to_numpy(), 1e-12)
+        rounded = read_all_pairs(compact, pair=(a, b)).to_numpy()
+        np.testing.assert_array_equal(np.isnan(rounded), np.isnan(stored.to_numpy()))
+        assert np.nanmax(np.abs(rounded - stored.to_numpy())) < 6e-8
+    matrix = read_all_pairs(exact, last_date=True)
     assert matrix.attrs["date"] == str(levels.index[-1].date())
-    assert matrix.loc["S4", "S0"] == stored["S0:S4"].iloc[-1] and matrix.loc["S0", "S0"] == 1.0
-    assert pq.ParquetFile(out).metadata.num_row_groups == 2
+    assert matrix.loc["S4", "S0"] == read_all_pairs(exact, pair=("S0", "S4")).iloc[-1] == matrix.loc["S0", "S4"]
+    assert (np.diag(matrix) == 1.0).all()
+
+
+def test_kernel_layouts_agree():
+    returns = random_returns().to_numpy()
+    by_pair = rolling_corr_pairs(returns, all_pairs([0, 1, 2]), 20)
+    by_series = all_pairs_by_series(returns, 20)
+    np.testing.assert_array_equal(by_series[0].T, by_pair[:2])
+    np.testing.assert_array_equal(by_series[1].T, by_pair[2:])
 
 
 def test_help_runs():
     result = run_cli("--help")
     assert result.returncode == 0 and "--eq-col" in result.stdout and "--all-pairs" in result.stdout
+
+
+def test_blocks_split_pairs_evenly_and_read_back_as_one(tmp_path):
+    from rolling_corr import series_blocks
+
+    blocks = series_blocks(200, 4)
+    assert [b.start for b in blocks][0] == 0 and blocks[-1].stop == 199
+    counts = [sum(199 - i for i in b) for b in blocks]
+    assert sum(counts) == 19900 and max(counts) - min(counts) < 199
+    assert series_blocks(3, 5)[-1].stop == 2  # more blocks than series: empty blocks, no error
+    rng = np.random.default_rng(4)
+    names = [f"S{k}" for k in range(9)]
+    levels = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (300, 9)), axis=0)), columns=names,
+                          index=pd.bdate_range("2015-01-01", periods=300, name="date"))
+    path = tmp_path / "prices.parquet"
+    write_parquet(levels, path, {"series": {c: {"kind": "price"} for c in names}})
+    files = []
+    for block in range(3):
+        out = tmp_path / f"block{block}.parquet"
+        result = run_cli("--prices", str(path), "--all-pairs", "--window", "30", "--dtype", "float64",
+                         "--block", str(block), "--n-blocks", "3", "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        files.append(out)
+    whole = tmp_path / "whole.parquet"
+    assert run_cli("--prices", str(path), "--all-pairs", "--window", "30", "--dtype", "float64",
+                   "--out", str(whole)).returncode == 0
+    for a, b in [("S0", "S8"), ("S4", "S5"), ("S7", "S8")]:
+        pd.testing.assert_series_equal(read_all_pairs(files, pair=(a, b)), read_all_pairs(whole, pair=(a, b)))
+    pd.testing.assert_frame_equal(read_all_pairs(files, last_date=True), read_all_pairs(whole, last_date=True))

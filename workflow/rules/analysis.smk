@@ -13,6 +13,8 @@ rule clean:
         "logs/benchmarks/clean.tsv"
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=memory_mb(2000),
     params:
         series=config["series"],
         start=config["start"],
@@ -35,6 +37,8 @@ rule features:
         "logs/benchmarks/features.tsv"
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=memory_mb(2000),
     params:
         lags=config["features"]["lags"],
         cash_rate=config["features"]["cash_rate"],
@@ -53,6 +57,8 @@ rule rolling_corr:
         "logs/benchmarks/rolling_corr.tsv"
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=memory_mb(2000),
     params:
         pairs=config["correlation"]["pairs"],
         windows=config["correlation"]["windows"],
@@ -77,6 +83,8 @@ rule regimes:
         "logs/benchmarks/regimes.tsv"
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=memory_mb(3000),
     params:
         zscore_window=config["regimes"]["zscore_window"],
         zscore_threshold=config["regimes"]["zscore_threshold"],
@@ -103,6 +111,8 @@ rule dq:
         "logs/benchmarks/dq.tsv"
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=memory_mb(2000),
     params:
         series=config["series"],
         stale_days=config["dq"]["stale_days"],
@@ -126,6 +136,8 @@ rule model:
         "logs/benchmarks/model.tsv"
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=memory_mb(2000),
     params:
         pair=config["model"]["pair"],
         window=config["correlation"]["windows"][0],

@@ -3,24 +3,41 @@
 
 import os
 
+import pandas as pd
 from snakemake.utils import validate
 
 import yaml
 
 
-def coerce_cli_booleans(values, schema):
-    """`--config offline=true` arrives as the string "true": read it as the boolean the schema wants."""
-    for key, prop in schema.get("properties", {}).items():
-        if key not in values:
-            continue
-        if prop.get("type") == "boolean" and str(values[key]).lower() in ("true", "false"):
-            values[key] = str(values[key]).lower() == "true"
-        elif prop.get("type") == "object" and isinstance(values[key], dict):
-            coerce_cli_booleans(values[key], prop)
+def coerce_cli_value(value, schema):
+    """`--config offline=true` or `correlation="{'windows': [60, 20]}"` arrive as strings
+    inside: read them as the booleans and numbers the schema asks for (anything else is
+    left to the validation, which names the key)."""
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: coerce_cli_value(v, props.get(k, {})) for k, v in value.items()}
+    if isinstance(value, list):
+        return [coerce_cli_value(v, schema.get("items", {})) for v in value]
+    if not isinstance(value, str):
+        return value
+    if "boolean" in kinds and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if "null" in kinds and value.lower() in ("none", "null"):
+        return None
+    if "integer" in kinds and value.lstrip("-").isdigit():
+        return int(value)
+    if "number" in kinds:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 with open(workflow.source_path("../schemas/config.schema.yaml")) as schema_file:
-    coerce_cli_booleans(config, yaml.safe_load(schema_file))
+    config.update(coerce_cli_value(dict(config), yaml.safe_load(schema_file)))
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -79,6 +96,10 @@ def check_config():
 check_config()
 
 
+scattergather:
+    all_pairs=config["all_pairs"]["n_blocks"],
+
+
 def stress_settings():
     """Stress rules with the defaults filled in: equity = first series of the first pair,
     bond = first yield series named in a pair."""
@@ -91,6 +112,30 @@ def stress_settings():
         yields = [s for s in in_pairs if SERIES[s]["kind"] == "yield"]
         settings["bond"] = yields[0] if yields else None
     return settings
+
+
+def memory_mb(base):
+    """mem_mb for a rule: base MB on the first attempt, doubled on each retry."""
+
+    def mem_mb(wildcards, attempt):
+        return base * 2 ** (attempt - 1)
+
+    return mem_mb
+
+
+def scatter_block(wildcards):
+    """Snakemake's scatter item "k-of-n" as the 0-based block index."""
+    return int(wildcards.scatteritem.split("-of-")[0]) - 1
+
+
+def all_pairs_mem_mb(wildcards, attempt):
+    """Memory of one all-pairs block: its share of days x pairs x bytes, plus the inputs
+    (doubled on each retry)."""
+    n = len(config["series"])
+    days = len(pd.bdate_range(config["start"], config["end"]))
+    per_value = 4 if config["all_pairs"]["dtype"] == "float32" else 8
+    pairs = n * (n - 1) / 2 / config["all_pairs"]["n_blocks"]
+    return int(500 + 1.3 * days * (pairs * per_value + n * 8 * 12) / 1e6) * 2 ** (attempt - 1)
 
 
 def is_activated(section):
@@ -153,4 +198,6 @@ def final_outputs():
     outputs = ["docs/report.md", "docs/dq_report.md", *pair_figures(), "docs/fig_heatmap.png"]
     if is_activated("model"):
         outputs += ["models/corr_forecast.pkl", "models/comove_logit.pkl", "models/metrics.json"]
+    if is_activated("all_pairs"):
+        outputs.append("data/processed/all_pairs/manifest.json")
     return outputs

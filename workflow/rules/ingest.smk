@@ -18,6 +18,7 @@ rule ingest:
     conda:
         "../../envs/ingest.yaml"
     params:
+        source="{source}",
         series=source_series,
         start=config["start"],
         end=config["end"],

@@ -23,6 +23,8 @@ rule report:
         "logs/benchmarks/report.tsv"
     conda:
         "../../envs/report.yaml"
+    resources:
+        mem_mb=memory_mb(2000),
     params:
         pairs=config["correlation"]["pairs"],
     script:

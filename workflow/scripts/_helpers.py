@@ -57,14 +57,17 @@ def run_main(main: Callable[[list[str] | None], Any], argv: list[str] | None = N
 
 
 def argv_from_snakemake(smk) -> list[str]:
-    """Turn Snakemake's named wildcards/input/output/params/log into the script's CLI arguments.
+    """Turn Snakemake's named input/output/params/log into the script's CLI arguments.
 
-    Every name becomes ``--name`` (underscores as dashes), the (unnamed) log ``--log``;
+    Every name becomes ``--name`` (underscores as dashes), the (unnamed) log ``--log``,
+    the job's thread count ``--threads``; a rule hands a wildcard over as a param
+    (``source="{source}"``);
     lists become several values;
     dicts and lists of dicts are passed as JSON, which the CLI parses with ``json.loads``.
     """
-    argv: list[str] = ["--log", str(smk.log[0])] if len(smk.log) else []
-    for section in (smk.wildcards, smk.input, smk.output, smk.params):
+    argv: list[str] = ["--threads", str(smk.threads)]
+    argv += ["--log", str(smk.log[0])] if len(smk.log) else []
+    for section in (smk.input, smk.output, smk.params):
         for name, value in section.items():
             flag = "--" + name.replace("_", "-")
             if isinstance(value, bool):
@@ -91,11 +94,23 @@ def cli_parser(doc: str | None) -> "argparse.ArgumentParser":
     import argparse
 
     doc = doc or ""
-    return argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         description=(doc.splitlines() or [""])[0],
         epilog=doc,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads for compiled kernels (default: all)"
+    )
+    return parser
+
+
+def limit_threads(threads: int | None) -> None:
+    """Hold numba's kernels to the job's thread count (Snakemake's ``threads:``)."""
+    import numba
+
+    if threads:
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
 def parse_bool(text: str) -> bool:

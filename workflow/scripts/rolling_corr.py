@@ -27,6 +27,7 @@ Three ways in:
 import argparse
 import json
 import logging
+import os
 from statistics import NormalDist
 
 import numpy as np
@@ -38,6 +39,7 @@ from _helpers import (
     argv_from_snakemake,
     atomic_path,
     configure_logging,
+    limit_threads,
     load_json_arg,
     parse_bool,
     read_parquet,
@@ -83,35 +85,16 @@ def _trailing_counts(flags: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def rolling_corr_pairs(returns: np.ndarray, pairs: np.ndarray, window: int, chunk: int = 1024) -> np.ndarray:
-    """Rolling Pearson correlation of column pairs, vectorised: (T x N), (P x 2) -> (T x P).
-
-    Pandas semantics with min_periods = window: a window with any missing value in
-    either column is NaN. A window in which a column does not change (zero variance) is
-    NaN, never inf; results are clipped to [-1, 1].
-
-    Numerics: sums over each window come from prefix sums inside an overlapping segment
-    of two windows, on values centred by that segment's mean. The running totals stay
-    the size of two windows (no drift over the whole sample) and the centring keeps the
-    one-pass formulas cov = Sxy - Sx*Sy/W, var = Sxx - Sx^2/W free of cancellation; the
-    result is within 1e-13 of an exact (extended-precision, two-pass) computation for
-    windows of 5 and more, and within ~1e-12 of pandas' online algorithm, whose own
-    error is of that size on near-flat series (at window 2, where r is +-1 anyway, a
-    nearly constant pair can be off by ~1e-11). Missing values and "flat"
-    windows are decided on exact integer counts, not on a rounding-sized variance.
-    """
-    values = np.asarray(returns, dtype="float64")
+def _column_moments(values: np.ndarray, window: int):
+    """Per column: segment-centred values and, per trailing window, the centred sum and
+    1 / sqrt(centred sum of squares), NaN where the window has a missing value or no
+    change at all (decided on exact integer counts, not on a rounding-sized variance)."""
     n_rows = values.shape[0]
-    pairs = np.asarray(pairs, dtype="int64").reshape(-1, 2)
-    out = np.full((n_rows, len(pairs)), np.nan)
-    if n_rows < window or not len(pairs):
-        return out
     missing = np.isnan(values)
     changed = np.zeros_like(missing)
     changed[1:] = values[1:] != values[:-1]
     usable = (_trailing_counts(missing, window) == 0) & (_trailing_counts(changed, window - 1) > 0)
     usable[: window - 1] = False
-
     segments = _segments(values, window)
     valid = ~np.isnan(segments)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -122,11 +105,114 @@ def rolling_corr_pairs(returns: np.ndarray, pairs: np.ndarray, window: int, chun
     variance = np.where(usable, sums_sq - sums * sums / window, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         inv_sd = 1.0 / np.sqrt(np.where(variance > 0, variance, np.nan))
+    return centred, sums, inv_sd
+
+
+def _run_kernel(values, pairs, window, out, offsets, strides) -> None:
+    from _kernels import segment_cross_corr
+
+    centred, sums, inv_sd = _column_moments(values, window)
+    sums_t = np.ascontiguousarray(sums.T)
+    segment_cross_corr(
+        np.ascontiguousarray(np.moveaxis(centred, 2, 0)),
+        sums_t,
+        sums_t / window,
+        np.ascontiguousarray(inv_sd.T),
+        np.ascontiguousarray(pairs, dtype="int64"),
+        window,
+        values.shape[0],
+        out,
+        np.asarray(offsets, dtype="int64"),
+        np.asarray(strides, dtype="int64"),
+    )
+
+
+def rolling_corr_pairs(returns: np.ndarray, pairs: np.ndarray, window: int) -> np.ndarray:
+    """Rolling Pearson correlation of column pairs: (T x N), (P x 2) -> (P x T).
+
+    Pandas semantics with min_periods = window: a window with any missing value in
+    either column is NaN. A window in which a column does not change (zero variance) is
+    NaN, never inf; results are clipped to [-1, 1]. Each pair's series is contiguous in
+    the result (row p).
+
+    Numerics: sums over each window come from prefix sums inside an overlapping segment
+    of two windows, on values centred by that segment's mean. The running totals stay
+    the size of two windows (no drift over the whole sample) and the centring keeps the
+    one-pass formulas cov = Sxy - Sx*Sy/W, var = Sxx - Sx^2/W free of cancellation; the
+    result is within 1e-13 of an exact (extended-precision, two-pass) computation for
+    windows of 5 and more, and within ~1e-12 of pandas' online algorithm, whose own
+    error is of that size on near-flat series (at window 2, where r is +-1 anyway, a
+    nearly constant pair can be off by ~1e-11). Per-column work is numpy, O(T N); the
+    per-pair loop, O(T P), is compiled (``_kernels.segment_cross_corr``).
+    """
+    values = np.asarray(returns, dtype="float64")
+    n_rows = values.shape[0]
+    pairs = np.asarray(pairs, dtype="int64").reshape(-1, 2)
+    if n_rows < window or not len(pairs):
+        return np.full((len(pairs), n_rows), np.nan)
+    out = np.empty(len(pairs) * n_rows)  # the kernel writes every cell (NaN before a full window)
+    _run_kernel(values, pairs, window, out, np.arange(len(pairs)) * n_rows, np.ones(len(pairs)))
+    return out.reshape(len(pairs), n_rows)
+
+
+def series_blocks(n_series: int, n_blocks: int) -> list[range]:
+    """Split the first-series indices 0..N-2 into contiguous blocks of about equal pair
+    counts (series i leads N-1-i pairs), for scatter-gather over a cluster."""
+    leads = n_series - 1 - np.arange(max(n_series - 1, 0))
+    if n_blocks < 1:
+        raise ValueError("n_blocks must be at least 1")
+    cumulative = np.cumsum(leads)
+    total = cumulative[-1] if len(cumulative) else 0
+    cuts = [0]
+    for k in range(1, n_blocks):
+        cuts.append(max(cuts[-1], int(np.searchsorted(cumulative, total * k / n_blocks)) + 1))
+    cuts.append(len(leads))
+    return [range(min(a, len(leads)), min(b, len(leads))) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def all_pairs_by_series(
+    returns: np.ndarray, window: int, dtype: str = "float64", series: range | None = None
+) -> list[np.ndarray]:
+    """Every pair's rolling correlation, grouped by the first series: for each i in
+    ``series`` (default: all) a (T x (N-1-i)) array whose column k is the pair (i, i+1+k).
+    Written straight into that layout by the kernel, so the file needs no transpose."""
+    values = np.asarray(returns, dtype="float64")
+    n_rows, n_cols = values.shape
+    series = range(n_cols - 1) if series is None else series
+    pairs = all_pairs(list(range(n_cols)))
+    pairs = pairs[(pairs[:, 0] >= series.start) & (pairs[:, 0] < series.stop)]
+    widths = n_cols - 1 - np.arange(series.start, series.stop)
+    flat = np.empty(len(pairs) * n_rows, dtype=dtype)
+    if n_rows < window:
+        flat.fill(np.nan)
+    elif len(pairs):
+        block_start = np.concatenate([[0], np.cumsum(widths * n_rows)[:-1]])
+        offsets = block_start[pairs[:, 0] - series.start] + (pairs[:, 1] - pairs[:, 0] - 1)
+        _run_kernel(values, pairs, window, flat, offsets, widths[pairs[:, 0] - series.start])
+    blocks, start = [], 0
+    for width in widths:
+        blocks.append(flat[start : start + width * n_rows].reshape(n_rows, width))
+        start += width * n_rows
+    return blocks
+
+
+def rolling_corr_pairs_numpy(
+    returns: np.ndarray, pairs: np.ndarray, window: int, chunk: int = 512
+) -> np.ndarray:
+    """The same computation as ``rolling_corr_pairs`` in plain numpy (benchmark baseline)."""
+    values = np.asarray(returns, dtype="float64")
+    n_rows = values.shape[0]
+    pairs = np.asarray(pairs, dtype="int64").reshape(-1, 2)
+    out = np.full((len(pairs), n_rows), np.nan)
+    if n_rows < window or not len(pairs):
+        return out
+    centred, sums, inv_sd = _column_moments(values, window)
+    means = sums / window
     for start in range(0, len(pairs), chunk):
         i, j = pairs[start : start + chunk, 0], pairs[start : start + chunk, 1]
         cross = _window_sums(np.cumsum(centred[:, :, i] * centred[:, :, j], axis=1), window, n_rows)
-        r = (cross - sums[:, i] * sums[:, j] / window) * inv_sd[:, i] * inv_sd[:, j]
-        out[:, start : start + chunk] = np.clip(r, -1.0, 1.0)
+        r = (cross - sums[:, i] * means[:, j]) * inv_sd[:, i] * inv_sd[:, j]
+        out[start : start + chunk] = np.clip(r, -1.0, 1.0).T
     return out
 
 
@@ -139,7 +225,7 @@ def all_pairs(columns: list[str]) -> np.ndarray:
 def rolling_pearson(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
     """One pair's rolling Pearson correlation (see ``rolling_corr_pairs``)."""
     values = np.column_stack([x.to_numpy(dtype="float64"), y.to_numpy(dtype="float64")])
-    result = rolling_corr_pairs(values, np.array([[0, 1]]), window)[:, 0]
+    result = rolling_corr_pairs(values, np.array([[0, 1]]), window)[0]
     return pd.Series(result, index=x.index, name=f"{x.name}:{y.name}:{window}")
 
 
@@ -238,55 +324,90 @@ def rolling_corr(
 
 # ---------------------------------------------------------------- all pairs
 
-ALL_PAIRS_ROW_GROUP = 256  # rows per parquet row group: one date's matrix is a small read
+ALL_PAIRS_ROW_GROUP = 256  # dates per parquet row group: the last date's matrix is a small read
 
 
-def write_all_pairs(returns: pd.DataFrame, window: int, path: str, float32: bool = False) -> int:
-    """Every pair's rolling correlation into a wide parquet file; returns the pair count.
+def write_all_pairs(
+    returns: pd.DataFrame, window: int, path: str, dtype: str = "float32", block: int = 0, n_blocks: int = 1
+) -> int:
+    """Every pair's rolling correlation (or one block of them) into a parquet file;
+    returns the pair count.
 
-    Layout: one row per date (column ``date``), one column per pair named ``A:B`` (A
-    before B in the universe's order), row groups of 256 dates. One pair is one column
-    to read; the last date's matrix is the last row group (``read_all_pairs``).
-    float32 halves the file; its rounding error is below 6e-8 on values in [-1, 1].
+    Layout: one row per date (column ``date``); per series A one column ``A``, a
+    fixed-size list holding, in the universe's order, A's correlation with each later
+    series B. Row groups of 256 dates. One pair (A, B) is one column to read
+    (``read_all_pairs(paths, pair=(A, B))``); the last date's N x N matrix is the last
+    row group (``read_all_pairs(paths, last_date=True)``). N columns rather than
+    N(N-1)/2 keep the file's metadata small and writing fast. With ``n_blocks`` > 1
+    the file holds block ``block`` of the first series (``series_blocks``), about
+    1/n_blocks of the pairs: the blocks are independent jobs. float32 (the default)
+    halves the file; its rounding error is below 6e-8 on values in [-1, 1]; float64
+    keeps the computed values exactly.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     names = list(returns.columns)
-    pairs = all_pairs(names)
-    corr = rolling_corr_pairs(returns.to_numpy(dtype="float64"), pairs, window)
-    if float32:
-        corr = corr.astype("float32")
+    series = series_blocks(len(names), n_blocks)[block]
+    blocks = all_pairs_by_series(returns.to_numpy(dtype="float64"), window, dtype, series)
     arrays = [pa.array(returns.index.to_numpy(dtype="datetime64[ms]"))]
-    arrays += [pa.array(corr[:, k]) for k in range(corr.shape[1])]
-    fields = ["date"] + [f"{names[i]}:{names[j]}" for i, j in pairs]
-    metadata = {b"corrflow": json.dumps({"window": window, "series": names, "layout": "wide A:B"}).encode()}
-    table = pa.Table.from_arrays(arrays, names=fields).replace_schema_metadata(metadata)
+    arrays += [
+        pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1]) for values in blocks
+    ]
+    metadata = {
+        "window": window,
+        "series": names,
+        "dtype": dtype,
+        "block": block,
+        "n_blocks": n_blocks,
+        "layout": "column A: list of corr(A, B) for the series B after A, in `series` order",
+    }
+    table = pa.Table.from_arrays(arrays, names=["date", *[names[i] for i in series]])
+    table = table.replace_schema_metadata({b"corrflow": json.dumps(metadata).encode()})
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, row_group_size=ALL_PAIRS_ROW_GROUP, compression="zstd")
-    return len(pairs)
+        # statistics and dictionaries buy nothing on correlations and cost most of the time
+        pq.write_table(
+            table,
+            tmp,
+            row_group_size=ALL_PAIRS_ROW_GROUP,
+            compression="none",
+            use_dictionary=False,
+            write_statistics=["date"],
+        )
+    return sum(values.shape[1] for values in blocks)
 
 
-def read_all_pairs(path: str, pair: tuple[str, str] | None = None, last_date: bool = False) -> pd.DataFrame:
-    """A slice of an all-pairs file: one pair's history, or the last date's N x N matrix."""
+def read_all_pairs(paths, pair: tuple[str, str] | None = None, last_date: bool = False):
+    """A slice of an all-pairs result (one file, or the block files of one run): one
+    pair's history (Series), or the last date's N x N matrix (DataFrame, its date in
+    ``attrs["date"]``). Only the column(s) or the last row group needed are read."""
     import pyarrow.parquet as pq
 
-    handle = pq.ParquetFile(path)
+    handles = [pq.ParquetFile(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
+    names = json.loads(handles[0].schema_arrow.metadata[b"corrflow"])["series"]
+    position = {name: k for k, name in enumerate(names)}
     if pair is not None:
-        name = f"{pair[0]}:{pair[1]}"
-        if name not in handle.schema_arrow.names:
-            name = f"{pair[1]}:{pair[0]}"
-        return handle.read(columns=["date", name]).to_pandas().set_index("date")
+        unknown = [s for s in pair if s not in position]
+        if unknown:
+            raise InputDataError(f"all-pairs result: no series {unknown}; it holds {', '.join(names)}")
+        a, b = sorted(pair, key=position.get)
+        handle = next(h for h in handles if a in h.schema_arrow.names)
+        table = handle.read(columns=["date", a])
+        values = np.asarray(table.column(a).combine_chunks().flatten()).reshape(table.num_rows, -1)
+        dates = pd.DatetimeIndex(table.column("date").to_numpy(), name="date")
+        return pd.Series(values[:, position[b] - position[a] - 1], index=dates, name=f"{a}:{b}")
     if last_date:
-        rows = handle.read_row_group(handle.num_row_groups - 1).to_pandas().set_index("date").iloc[[-1]]
-        names = json.loads(handle.schema_arrow.metadata[b"corrflow"])["series"]
-        matrix = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
-        for column, value in rows.iloc[0].items():
-            a, b = column.split(":")
-            matrix.loc[a, b] = matrix.loc[b, a] = value
-        matrix.attrs["date"] = str(rows.index[0].date())
-        return matrix
-    return handle.read().to_pandas().set_index("date")
+        matrix = np.eye(len(names))
+        for handle in handles:
+            group = handle.read_row_group(handle.num_row_groups - 1)
+            for a in group.column_names[1:]:
+                row = np.asarray(group.column(a).combine_chunks().flatten()).reshape(group.num_rows, -1)[-1]
+                k = position[a]
+                matrix[k, k + 1 :] = matrix[k + 1 :, k] = row
+        frame = pd.DataFrame(matrix, index=names, columns=names)
+        frame.attrs["date"] = str(pd.Timestamp(group.column("date")[-1].as_py()).date())
+        return frame
+    raise ValueError("read_all_pairs: give pair=(A, B) or last_date=True")
 
 
 def returns_from_features(features: pd.DataFrame) -> pd.DataFrame:
@@ -321,8 +442,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--eq-col", help="with --prices: the equity column")
     parser.add_argument("--bond-col", help="with --prices: the bond (or other) column")
     parser.add_argument("--pairs", type=load_json_arg, help='JSON list of pairs, e.g. [["SPY","TLT"]]')
-    parser.add_argument("--all-pairs", action="store_true", help="every pair of the universe, to parquet")
-    parser.add_argument("--float32", action="store_true", help="with --all-pairs: store float32")
+    parser.add_argument(
+        "--all-pairs",
+        type=parse_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="every pair of the universe, to parquet",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float32",
+        help="with --all-pairs: stored precision (float32: error below 6e-8)",
+    )
+    parser.add_argument(
+        "--block", type=int, default=0, help="with --all-pairs: which block of pairs (0-based)"
+    )
+    parser.add_argument(
+        "--n-blocks", type=int, default=1, help="with --all-pairs: blocks the pairs are split into"
+    )
     parser.add_argument("--window", type=int, help="one window (same as --windows W)")
     parser.add_argument("--windows", type=int, nargs="+", help="windows in business days")
     parser.add_argument("--ewma-halflife", type=float, default=None, help="also an EWMA correlation")
@@ -352,6 +491,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     configure_logging(args.log)
+    limit_threads(args.threads)
     if args.prices:
         clean, metadata = read_parquet(args.prices)
         needed = None if args.all_pairs else list(dict.fromkeys(s for pair in args.pairs for s in pair))
@@ -366,7 +506,9 @@ def main(argv=None) -> None:
             f"shorten config key `correlation.windows` or widen start/end"
         )
     if args.all_pairs:
-        count = write_all_pairs(returns, args.windows[0], args.out, args.float32)
+        if not 0 <= args.block < args.n_blocks:
+            raise InputDataError(f"rolling_corr: --block {args.block} is not in 0..{args.n_blocks - 1}")
+        count = write_all_pairs(returns, args.windows[0], args.out, args.dtype, args.block, args.n_blocks)
         logger.info(
             "wrote %s: %d dates x %d pairs (window %d)", args.out, len(returns), count, args.windows[0]
         )
