@@ -67,3 +67,15 @@ def test_summary_lists_every_output(workflow_run):
     workdir, _ = workflow_run
     result = snakemake(workdir, "--summary", "--config", "offline=true")
     assert "data/processed/rolling_corr.csv" in result.stdout and "ok" in result.stdout
+
+
+def test_benchmark_quick_runs_and_checks_accuracy():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks/run.py"), "--quick", "--repeat", "1"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| numba, 1 thread | 12 | 60 |" in result.stdout and "all-pairs CLI, N = 12" in result.stdout

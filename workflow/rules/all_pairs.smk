@@ -2,6 +2,10 @@
 # into `all_pairs.n_blocks` blocks, one job each, then listed in a manifest.
 
 
+wildcard_constraints:
+    scatteritem=r"\d+-of-\d+",
+
+
 rule all_pairs_block:
     input:
         features="data/processed/features.parquet",

@@ -61,6 +61,13 @@ def check_config():
         raise ValueError(f"config key `series`: duplicated id(s) {duplicated}; ids must be unique")
     if config["end"] < config["start"]:
         raise ValueError(f"config key `end` ({config['end']}) is before `start` ({config['start']})")
+    days = len(pd.bdate_range(config["start"], config["end"]))
+    longest = max(config["correlation"]["windows"])
+    if longest > days:
+        raise ValueError(
+            f"config key `correlation.windows`: window {longest} is longer than the "
+            f"{days} business days from `start` to `end`; shorten it or widen the range"
+        )
     for a, b in config["correlation"]["pairs"]:
         for series_id in (a, b):
             if series_id not in SERIES:

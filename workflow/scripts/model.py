@@ -24,6 +24,7 @@ of the models and their baselines, coefficients, HAC errors).
 import argparse
 import logging
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -155,6 +156,18 @@ def forecast_metrics(forecasts: pd.DataFrame) -> dict:
             hits = ((probabilities[name] > 0.5) == (probabilities["positive"] > 0.5)).mean()
             metrics[name] = {"brier": float(brier), "hit_rate": float(hits), "days": int(len(probabilities))}
     return metrics
+
+
+def load_model(path: str | Path, models_dir: str | Path = "models"):
+    """Unpickle a fitted model, but only from this project's ``models/`` folder: a
+    pickle runs code when loaded, so one from anywhere else is refused."""
+    resolved, allowed = Path(path).resolve(), Path(models_dir).resolve()
+    if allowed not in resolved.parents:
+        raise InputDataError(
+            f"{path}: refusing to unpickle a file outside {models_dir}/ (pickles can run code)"
+        )
+    with open(resolved, "rb") as handle:
+        return pickle.load(handle)
 
 
 def choose_pair(corr: pd.DataFrame, pair: list[str] | None, window: int) -> str:

@@ -64,6 +64,8 @@ STYLE = {
     "legend.frameon": False,
 }
 RECENT_DAYS = 252
+MAX_ANNOTATED = 20  # heatmap cells with numbers up to this many series
+MAX_LABELLED = 60  # heatmap tick labels up to this many series
 TOP_EPISODES = 12
 
 
@@ -328,21 +330,21 @@ def plot_heatmaps(
             (axes[1], recent, f"last {RECENT_DAYS} days {recent_from} .. {last_day}"),
         ):
             image = ax.imshow(matrix.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
-            ax.set_xticks(range(len(matrix)), matrix.columns, rotation=45, ha="right")
-            ax.set_yticks(range(len(matrix)), matrix.index if ax is axes[0] else [""] * len(matrix))
-            for i in range(len(matrix)):
-                for j in range(len(matrix)):
+            if len(matrix) <= MAX_LABELLED:  # a large universe is a picture, not a table
+                ax.set_xticks(range(len(matrix)), matrix.columns, rotation=45, ha="right")
+                ax.set_yticks(range(len(matrix)), matrix.index if ax is axes[0] else [""] * len(matrix))
+            if len(matrix) <= MAX_ANNOTATED:
+                for i, j in np.argwhere(np.isfinite(matrix.to_numpy())):
                     value = matrix.iloc[i, j]
-                    if np.isfinite(value):
-                        ax.text(
-                            j,
-                            i,
-                            f"{value:.2f}",
-                            ha="center",
-                            va="center",
-                            fontsize=8,
-                            color="white" if abs(value) > 0.6 else "black",
-                        )
+                    ax.text(
+                        j,
+                        i,
+                        f"{value:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if abs(value) > 0.6 else "black",
+                    )
             ax.set_title(title)
         fig.colorbar(image, ax=axes, shrink=0.8, label="correlation of daily returns")
         fig.suptitle(

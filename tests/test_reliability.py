@@ -1,0 +1,166 @@
+"""Reliability and security (issue 8): resumable after SIGKILL, no half-written outputs,
+bad config stopped at start-up, safe names, safe YAML, safe pickles, and a 200-series
+universe within the core limit."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT, SCRIPTS, snakemake
+from test_workflow_e2e import output_digests
+
+
+@pytest.mark.e2e
+def test_killed_run_resumes_with_rerun_incomplete_to_the_same_bytes(workflow_run, workflow_copy):
+    workdir, _ = workflow_run
+    command = [str(Path(sys.executable).parent / "snakemake"), "--cores", "1", "--config", "offline=true"]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    process = subprocess.Popen(command, cwd=workflow_copy, env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    regimes_log = workflow_copy / "logs/regimes.log"
+    while time.monotonic() < deadline and not regimes_log.exists():
+        time.sleep(0.05)
+    time.sleep(0.5)  # regimes is mid-way through its Markov fits
+    os.killpg(process.pid, signal.SIGKILL)  # Snakemake and its running job, no clean-up
+    process.wait()
+    assert regimes_log.exists()
+    blocked = snakemake(workflow_copy, "--cores", "2", "--config", "offline=true", check=False)
+    assert blocked.returncode != 0 and "cannot be locked" in blocked.stdout + blocked.stderr
+    snakemake(workflow_copy, "--unlock")  # the killed run could not release its lock
+    snakemake(workflow_copy, "--cores", "2", "--config", "offline=true", "--rerun-incomplete")
+    assert output_digests(workflow_copy) == output_digests(workdir)
+
+
+WRITER = """
+import sys, numpy as np, pandas as pd
+sys.path.insert(0, {scripts!r})
+from _helpers import write_parquet
+frame = pd.DataFrame(np.random.default_rng(0).normal(size=(2_000_000, 12)))
+print("ready", flush=True)
+write_parquet(frame, {target!r}, {{"big": True}})
+"""
+
+
+def test_a_write_killed_midway_leaves_the_old_file_whole(tmp_path):
+    target = tmp_path / "out.parquet"
+    from _helpers import read_parquet, write_parquet
+
+    write_parquet(pd.DataFrame({"a": [1.0, 2.0]}), target, {"version": "old"})
+    before = target.read_bytes()
+    process = subprocess.Popen([sys.executable, "-c", WRITER.format(scripts=str(SCRIPTS), target=str(target))],
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "ready"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(tmp_path.glob(".out.parquet.*.tmp")):
+        time.sleep(0.001)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert list(tmp_path.glob(".out.parquet.*.tmp")), "the kill did not land during the write"
+    assert target.read_bytes() == before  # never half-written under its own name
+    frame, metadata = read_parquet(target)
+    assert metadata == {"version": "old"} and len(frame) == 2
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (["start=2016-01-04", "end=2016-06-30", "correlation={'windows': [300]}"],
+         "config key `correlation.windows`: window 300 is longer than the 129 business days"),
+        (["stress={'vix': 'NOPE'}"], "config key `stress.vix`: 'NOPE' is not in `series`"),
+        (["features={'cash_rate': 'SPY'}"], "config key `features.cash_rate`: 'SPY' must be a yield series"),
+        (["all_pairs={'n_blocks': 0}"], "n_blocks"),
+        (["regimes={'zscore_threshold': -1}"], "zscore_threshold"),
+    ],
+)
+def test_more_bad_config_is_stopped_at_start_up(workflow_copy, override, message):
+    result = snakemake(workflow_copy, "-n", "--config", *override, check=False)
+    assert result.returncode != 0 and message in result.stdout + result.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("bad_id", ["../etc", "a/b", "a b", "x;rm", "$(id)", "..", "-x"])
+def test_series_ids_that_could_escape_a_path_or_a_shell_are_refused(workflow_copy, bad_id):
+    (workflow_copy / "config" / "bad.yaml").write_text(
+        f"series:\n  - {{id: {bad_id!r}, source: csv, kind: price}}\n  - {{id: B, source: csv, kind: price}}\n"
+        f"correlation: {{pairs: [[B, B]]}}\n"
+    )
+    result = snakemake(workflow_copy, "-n", "--configfile", "config/config.yaml", "config/bad.yaml", check=False)
+    assert result.returncode != 0 and "does not match" in result.stdout + result.stderr
+
+
+@pytest.mark.e2e
+def test_yaml_with_python_tags_is_not_executed(workflow_copy, tmp_path):
+    marker = tmp_path / "pwned"
+    (workflow_copy / "config" / "evil.yaml").write_text(
+        f'start: !!python/object/apply:os.system ["touch {marker}"]\n')
+    result = snakemake(workflow_copy, "-n", "--configfile", "config/config.yaml", "config/evil.yaml", check=False)
+    assert result.returncode != 0 and not marker.exists()
+
+
+@pytest.mark.e2e
+def test_wildcards_cannot_name_other_sources(workflow_copy):
+    result = snakemake(workflow_copy, "-n", "data/raw/..%2Fx.csv", check=False)
+    assert result.returncode != 0
+    result = snakemake(workflow_copy, "-n", "data/raw/other.csv", check=False)
+    assert result.returncode != 0 and "MissingRuleException" in result.stdout + result.stderr
+
+
+def test_pickles_load_only_from_models(tmp_path):
+    import pickle
+
+    from model import load_model
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "ok.pkl").write_bytes(pickle.dumps({"fitted": 1}))
+    assert load_model(models / "ok.pkl", models) == {"fitted": 1}
+    outside = tmp_path / "evil.pkl"
+    outside.write_bytes(pickle.dumps({"evil": 1}))
+    (models / "link.pkl").symlink_to(outside)
+    from _helpers import InputDataError
+
+    for path in (outside, models / "link.pkl", models / ".." / "evil.pkl"):
+        with pytest.raises(InputDataError, match="refusing to unpickle"):
+            load_model(path, models)
+
+
+def max_concurrent_threads(log_text: str) -> int:
+    """From a Snakemake log: the most threads its running jobs held at any moment."""
+    running, worst, current = {}, 0, None
+    for line in log_text.splitlines():
+        if match := re.match(r"^\s*jobid: (\d+)", line):
+            current = int(match.group(1))
+            running[current] = 1
+        elif (match := re.match(r"^\s*threads: (\d+)", line)) and current is not None:
+            running[current] = int(match.group(1))
+        elif match := re.match(r"^Finished jobid: (\d+)", line):
+            running.pop(int(match.group(1)), None)
+        worst = max(worst, sum(running.values()))
+    return worst
+
+
+@pytest.mark.e2e
+def test_a_200_series_universe_runs_within_the_core_limit(workflow_copy):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from run import generated_universe
+
+    generated_universe(workflow_copy, 200, 1200)
+    result = snakemake(workflow_copy, "--cores", "2", "--configfile", "config/config.yaml", "config/universe.yaml")
+    log = next((workflow_copy / ".snakemake/log").glob("*.snakemake.log")).read_text()
+    assert "Provided cores: 2" in log and 1 <= max_concurrent_threads(log) <= 2
+    benchmarks = list((workflow_copy / "logs/benchmarks").rglob("*.tsv"))
+    rules = {p.stem if p.parent.name == "benchmarks" else p.parent.name for p in benchmarks}
+    assert {"clean", "features", "rolling_corr", "regimes", "dq", "report", "all_pairs"} <= rules, rules
+    rss = {str(p.relative_to(workflow_copy)): pd.read_csv(p, sep="\t")["max_rss"].iloc[0] for p in benchmarks}
+    assert max(rss.values()) < 2000, rss  # MB per job
+    assert len(pd.read_parquet(workflow_copy / "data/processed/clean.parquet").columns) == 200
+    assert "Nothing to be done" not in result.stdout
