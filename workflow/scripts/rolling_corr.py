@@ -28,6 +28,7 @@ import argparse
 import json
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from statistics import NormalDist
 
 import numpy as np
@@ -108,23 +109,34 @@ def _column_moments(values: np.ndarray, window: int):
     return centred, sums, inv_sd
 
 
-def _run_kernel(values, pairs, window, out, offsets, strides) -> None:
-    from _kernels import segment_cross_corr
+class _PairKernel:
+    """The per-column arrays of one (returns, window), computed once, and the compiled
+    per-pair loop run over any stretch of dates into any layout."""
 
-    centred, sums, inv_sd = _column_moments(values, window)
-    sums_t = np.ascontiguousarray(sums.T)
-    segment_cross_corr(
-        np.ascontiguousarray(np.moveaxis(centred, 2, 0)),
-        sums_t,
-        sums_t / window,
-        np.ascontiguousarray(inv_sd.T),
-        np.ascontiguousarray(pairs, dtype="int64"),
-        window,
-        values.shape[0],
-        out,
-        np.asarray(offsets, dtype="int64"),
-        np.asarray(strides, dtype="int64"),
-    )
+    def __init__(self, values: np.ndarray, window: int):
+        centred, sums, inv_sd = _column_moments(values, window)
+        self.window, self.n_rows = window, values.shape[0]
+        self.centred = np.ascontiguousarray(np.moveaxis(centred, 2, 0))
+        self.sums = np.ascontiguousarray(sums.T)
+        self.means = self.sums / window
+        self.inv_sd = np.ascontiguousarray(inv_sd.T)
+
+    def run(self, pairs, out, offsets, strides, t_start: int = 0, t_stop: int | None = None) -> None:
+        from _kernels import segment_cross_corr
+
+        segment_cross_corr(
+            self.centred,
+            self.sums,
+            self.means,
+            self.inv_sd,
+            np.ascontiguousarray(pairs, dtype="int64"),
+            self.window,
+            t_start,
+            self.n_rows if t_stop is None else t_stop,
+            out,
+            np.asarray(offsets, dtype="int64"),
+            np.asarray(strides, dtype="int64"),
+        )
 
 
 def rolling_corr_pairs(returns: np.ndarray, pairs: np.ndarray, window: int) -> np.ndarray:
@@ -151,7 +163,7 @@ def rolling_corr_pairs(returns: np.ndarray, pairs: np.ndarray, window: int) -> n
     if n_rows < window or not len(pairs):
         return np.full((len(pairs), n_rows), np.nan)
     out = np.empty(len(pairs) * n_rows)  # the kernel writes every cell (NaN before a full window)
-    _run_kernel(values, pairs, window, out, np.arange(len(pairs)) * n_rows, np.ones(len(pairs)))
+    _PairKernel(values, window).run(pairs, out, np.arange(len(pairs)) * n_rows, np.ones(len(pairs)))
     return out.reshape(len(pairs), n_rows)
 
 
@@ -170,30 +182,47 @@ def series_blocks(n_series: int, n_blocks: int) -> list[range]:
     return [range(min(a, len(leads)), min(b, len(leads))) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
+class AllPairsBySeries:
+    """Every pair's rolling correlation, grouped by the first series: for each i in
+    ``series`` (default: all) a (T x (N-1-i)) array ``blocks[k]`` whose column c is the
+    pair (i, i+1+c). The kernel writes straight into that layout, all dates at once
+    (``compute()``) or a stretch at a time (``compute(t0, t1)``), so a writer can store
+    finished dates while later ones are computed."""
+
+    def __init__(self, returns: np.ndarray, window: int, dtype: str = "float64", series: range | None = None):
+        values = np.asarray(returns, dtype="float64")
+        self.n_rows, n_cols = values.shape
+        series = range(n_cols - 1) if series is None else series
+        pairs = all_pairs(list(range(n_cols)))
+        self.pairs = pairs[(pairs[:, 0] >= series.start) & (pairs[:, 0] < series.stop)]
+        widths = n_cols - 1 - np.arange(series.start, series.stop)
+        self.flat = np.empty(len(self.pairs) * self.n_rows, dtype=dtype)
+        block_start = np.concatenate([[0], np.cumsum(widths * self.n_rows)[:-1]]).astype("int64")
+        self.offsets = block_start[self.pairs[:, 0] - series.start] + (
+            self.pairs[:, 1] - self.pairs[:, 0] - 1
+        )
+        self.strides = widths[self.pairs[:, 0] - series.start]
+        self.blocks = [
+            self.flat[s : s + w * self.n_rows].reshape(self.n_rows, w) for s, w in zip(block_start, widths)
+        ]
+        self.kernel = _PairKernel(values, window) if self.n_rows >= window and len(self.pairs) else None
+
+    def compute(self, t_start: int = 0, t_stop: int | None = None) -> None:
+        t_stop = self.n_rows if t_stop is None else t_stop
+        if self.kernel is None:
+            for block in self.blocks:
+                block[t_start:t_stop] = np.nan
+        else:
+            self.kernel.run(self.pairs, self.flat, self.offsets, self.strides, t_start, t_stop)
+
+
 def all_pairs_by_series(
     returns: np.ndarray, window: int, dtype: str = "float64", series: range | None = None
 ) -> list[np.ndarray]:
-    """Every pair's rolling correlation, grouped by the first series: for each i in
-    ``series`` (default: all) a (T x (N-1-i)) array whose column k is the pair (i, i+1+k).
-    Written straight into that layout by the kernel, so the file needs no transpose."""
-    values = np.asarray(returns, dtype="float64")
-    n_rows, n_cols = values.shape
-    series = range(n_cols - 1) if series is None else series
-    pairs = all_pairs(list(range(n_cols)))
-    pairs = pairs[(pairs[:, 0] >= series.start) & (pairs[:, 0] < series.stop)]
-    widths = n_cols - 1 - np.arange(series.start, series.stop)
-    flat = np.empty(len(pairs) * n_rows, dtype=dtype)
-    if n_rows < window:
-        flat.fill(np.nan)
-    elif len(pairs):
-        block_start = np.concatenate([[0], np.cumsum(widths * n_rows)[:-1]])
-        offsets = block_start[pairs[:, 0] - series.start] + (pairs[:, 1] - pairs[:, 0] - 1)
-        _run_kernel(values, pairs, window, flat, offsets, widths[pairs[:, 0] - series.start])
-    blocks, start = [], 0
-    for width in widths:
-        blocks.append(flat[start : start + width * n_rows].reshape(n_rows, width))
-        start += width * n_rows
-    return blocks
+    """All dates of ``AllPairsBySeries`` at once: the list of (T x (N-1-i)) blocks."""
+    result = AllPairsBySeries(returns, window, dtype, series)
+    result.compute()
+    return result.blocks
 
 
 def rolling_corr_pairs_numpy(
@@ -335,7 +364,7 @@ def write_all_pairs(
 
     Layout: one row per date (column ``date``); per series A one column ``A``, a
     fixed-size list holding, in the universe's order, A's correlation with each later
-    series B. Row groups of 256 dates. One pair (A, B) is one column to read
+    series B. Row groups of about 256 dates (a whole number of windows). One pair (A, B) is one column to read
     (``read_all_pairs(paths, pair=(A, B))``); the last date's N x N matrix is the last
     row group (``read_all_pairs(paths, last_date=True)``). N columns rather than
     N(N-1)/2 keep the file's metadata small and writing fast. With ``n_blocks`` > 1
@@ -349,11 +378,8 @@ def write_all_pairs(
 
     names = list(returns.columns)
     series = series_blocks(len(names), n_blocks)[block]
-    blocks = all_pairs_by_series(returns.to_numpy(dtype="float64"), window, dtype, series)
-    arrays = [pa.array(returns.index.to_numpy(dtype="datetime64[ms]"))]
-    arrays += [
-        pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1]) for values in blocks
-    ]
+    result = AllPairsBySeries(returns.to_numpy(dtype="float64"), window, dtype, series)
+    dates = pa.array(returns.index.to_numpy(dtype="datetime64[ms]"))
     metadata = {
         "window": window,
         "series": names,
@@ -362,19 +388,35 @@ def write_all_pairs(
         "n_blocks": n_blocks,
         "layout": "column A: list of corr(A, B) for the series B after A, in `series` order",
     }
-    table = pa.Table.from_arrays(arrays, names=["date", *[names[i] for i in series]])
-    table = table.replace_schema_metadata({b"corrflow": json.dumps(metadata).encode()})
-    with atomic_path(path) as tmp:
+    columns = ["date", *[names[i] for i in series]]
+
+    def row_group(t0: int, t1: int):
+        arrays = [dates[t0:t1]] + [
+            pa.FixedSizeListArray.from_arrays(pa.array(values[t0:t1].reshape(-1)), values.shape[1])
+            for values in result.blocks
+        ]
+        return pa.Table.from_arrays(arrays, names=columns)
+
+    # row groups of whole windows (about 256 dates): the kernel computes the next group
+    # on its own threads while this one is written, so writing costs little extra time
+    rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))
+    stretches = [(t0, min(t0 + rows, result.n_rows)) for t0 in range(0, result.n_rows, rows)]
+    schema = row_group(0, 0).schema.with_metadata({b"corrflow": json.dumps(metadata).encode()})
+    with atomic_path(path) as tmp, ThreadPoolExecutor(max_workers=1) as compute:
         # statistics and dictionaries buy nothing on correlations and cost most of the time
-        pq.write_table(
-            table,
-            tmp,
-            row_group_size=ALL_PAIRS_ROW_GROUP,
-            compression="none",
-            use_dictionary=False,
-            write_statistics=["date"],
+        writer = pq.ParquetWriter(
+            tmp, schema, compression="none", use_dictionary=False, write_statistics=["date"]
         )
-    return sum(values.shape[1] for values in blocks)
+        pending = compute.submit(result.compute, *stretches[0]) if stretches else None
+        for k, (t0, t1) in enumerate(stretches):
+            pending.result()
+            if k + 1 < len(stretches):
+                pending = compute.submit(result.compute, *stretches[k + 1])
+            writer.write_table(row_group(t0, t1), row_group_size=rows)
+        if not stretches:
+            writer.write_table(row_group(0, 0))
+        writer.close()
+    return len(result.pairs)
 
 
 def read_all_pairs(paths, pair: tuple[str, str] | None = None, last_date: bool = False):
