@@ -144,8 +144,12 @@ def snakemake_timed(workdir: Path, *args: str) -> float:
     return time.perf_counter() - started
 
 
+WORKFLOW_PARTS = ["Snakefile", "config", "workflow", "envs", "profiles", "data/sample", "pyproject.toml"]
+
+
 def copy_workflow(dest: Path) -> Path:
-    for part in ["Snakefile", "config", "workflow", "envs", "profiles", "data/sample", "pyproject.toml"]:
+    """A clean copy of the workflow (no outputs, no caches) to run Snakemake in."""
+    for part in WORKFLOW_PARTS:
         source = ROOT / part
         if source.is_dir():
             shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns("__pycache__"))

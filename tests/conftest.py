@@ -1,7 +1,6 @@
 """Shared fixtures: the scripts on sys.path, and a real Snakemake run on a temp copy."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,19 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-WORKFLOW_PARTS = ["Snakefile", "config", "workflow", "envs", "profiles", "data/sample", "pyproject.toml"]
-
-
-def copy_workflow(dest: Path) -> Path:
-    """A clean copy of the workflow (no outputs, no caches) to run Snakemake in."""
-    for part in WORKFLOW_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (dest / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / part)
-    return dest
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from run import copy_workflow  # noqa: E402  (one copy of the workflow for tests and benchmarks)
 
 
 def snakemake(workdir: Path, *args: str, env: dict | None = None, check: bool = True):

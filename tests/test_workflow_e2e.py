@@ -5,7 +5,6 @@ import json
 import re
 
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from conftest import snakemake

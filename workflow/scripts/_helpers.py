@@ -56,6 +56,13 @@ def run_main(main: Callable[[list[str] | None], Any], argv: list[str] | None = N
         sys.exit(1)
 
 
+def run_script(main: Callable[[list[str] | None], Any], namespace: dict) -> None:
+    """A script's entry point: under Snakemake's ``script:`` (a ``snakemake`` object in the
+    script's globals) its arguments come from the rule, otherwise from the command line."""
+    smk = namespace.get("snakemake")
+    run_main(main, argv_from_snakemake(smk) if smk is not None else None)
+
+
 def argv_from_snakemake(smk) -> list[str]:
     """Turn Snakemake's named input/output/params/log into the script's CLI arguments.
 
@@ -85,7 +92,7 @@ def argv_from_snakemake(smk) -> list[str]:
     return argv
 
 
-def cli_parser(doc: str | None) -> "argparse.ArgumentParser":
+def cli_parser(doc: str | None):
     """The script's argument parser, its help text taken from the module docstring.
 
     Under Snakemake's ``script:`` the docstring is not the module's first statement, so
@@ -102,6 +109,7 @@ def cli_parser(doc: str | None) -> "argparse.ArgumentParser":
     parser.add_argument(
         "--threads", type=int, default=None, help="threads for compiled kernels (default: all)"
     )
+    parser.add_argument("--log", default=None, help="log file (default: stderr only)")
     return parser
 
 

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from _helpers import (
     InputDataError,
-    argv_from_snakemake,
     cli_parser,
     configure_logging,
-    run_main,
+    run_script,
     write_json_atomic,
 )
 
@@ -57,7 +56,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = cli_parser(__doc__)
     parser.add_argument("--blocks", nargs="+", required=True)
     parser.add_argument("--manifest", required=True)
-    parser.add_argument("--log", default=None)
     return parser.parse_args(argv)
 
 
@@ -70,7 +68,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        run_main(main, argv_from_snakemake(snakemake))  # noqa: F821
-    else:
-        run_main(main)
+    run_script(main, globals())

@@ -27,10 +27,9 @@ import pandas as pd
 from _helpers import (
     cli_parser,
     InputDataError,
-    argv_from_snakemake,
     configure_logging,
     load_json_arg,
-    run_main,
+    run_script,
     write_parquet,
 )
 
@@ -296,7 +295,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--anchor", default=None, help="price series that defines exchange holidays")
     parser.add_argument("--ffill-limit", type=int, default=3)
     parser.add_argument("--out", required=True, help="clean.parquet")
-    parser.add_argument("--log", default=None)
     return parser.parse_args(argv)
 
 
@@ -332,7 +330,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        run_main(main, argv_from_snakemake(snakemake))  # noqa: F821
-    else:
-        run_main(main)
+    run_script(main, globals())

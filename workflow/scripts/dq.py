@@ -21,11 +21,10 @@ import pandas as pd
 from _helpers import (
     cli_parser,
     InputDataError,
-    argv_from_snakemake,
     configure_logging,
     load_json_arg,
     parse_bool,
-    run_main,
+    run_script,
     write_json_atomic,
     write_text_atomic,
 )
@@ -217,7 +216,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--stop-on-fail", type=parse_bool, default=False, help="exit 1 when a check fails")
     parser.add_argument("--md", required=True, help="docs/dq_report.md")
     parser.add_argument("--json", required=True, help="docs/dq_report.json")
-    parser.add_argument("--log", default=None)
     return parser.parse_args(argv)
 
 
@@ -254,7 +252,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        run_main(main, argv_from_snakemake(snakemake))  # noqa: F821
-    else:
-        run_main(main)
+    run_script(main, globals())

@@ -26,7 +26,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from _helpers import cli_parser, argv_from_snakemake, configure_logging, read_parquet, run_main, write_parquet
+from _helpers import cli_parser, configure_logging, read_parquet, run_script, write_parquet
 
 logger = logging.getLogger("features")
 
@@ -113,7 +113,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--lags", type=int, nargs="*", default=[1, 5])
     parser.add_argument("--cash-rate", default=None, help="yield series for excess returns (e.g. DGS3MO)")
     parser.add_argument("--out", required=True, help="features.parquet")
-    parser.add_argument("--log", default=None)
     return parser.parse_args(argv)
 
 
@@ -127,7 +126,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        run_main(main, argv_from_snakemake(snakemake))  # noqa: F821
-    else:
-        run_main(main)
+    run_script(main, globals())

@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import http.client
 import io
-import json
 import logging
 import os
 import random
@@ -35,11 +34,10 @@ import pandas as pd
 from _helpers import (
     cli_parser,
     InputDataError,
-    argv_from_snakemake,
     configure_logging,
     load_json_arg,
     parse_bool,
-    run_main,
+    run_script,
     write_csv_atomic,
     write_json_atomic,
 )
@@ -619,7 +617,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--paths", type=load_json_arg, default={}, help="JSON: cache, snapshot, local_csv")
     parser.add_argument("--csv", required=True, help="tidy raw output (series,date,value)")
     parser.add_argument("--ok", required=True, help="status JSON output")
-    parser.add_argument("--log", default=None)
     return parser.parse_args(argv)
 
 
@@ -660,7 +657,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        run_main(main, argv_from_snakemake(snakemake))  # noqa: F821
-    else:
-        run_main(main)
+    run_script(main, globals())

@@ -32,12 +32,11 @@ import pandas as pd
 from _helpers import (
     cli_parser,
     InputDataError,
-    argv_from_snakemake,
     atomic_path,
     configure_logging,
     load_json_arg,
     read_parquet,
-    run_main,
+    run_script,
     write_json_atomic,
 )
 from regimes import read_rolling_corr
@@ -196,7 +195,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--model", required=True, help="models/corr_forecast.pkl")
     parser.add_argument("--logit", required=True, help="models/comove_logit.pkl")
     parser.add_argument("--metrics", required=True, help="models/metrics.json")
-    parser.add_argument("--log", default=None)
     return parser.parse_args(argv)
 
 
@@ -241,7 +239,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        run_main(main, argv_from_snakemake(snakemake))  # noqa: F821
-    else:
-        run_main(main)
+    run_script(main, globals())

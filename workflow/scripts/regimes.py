@@ -37,12 +37,11 @@ import pandas as pd
 
 from _helpers import (
     InputDataError,
-    argv_from_snakemake,
     cli_parser,
     configure_logging,
     load_json_arg,
     read_parquet,
-    run_main,
+    run_script,
     write_csv_atomic,
     write_parquet,
 )
@@ -320,7 +319,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--stress", type=load_json_arg, default={}, help="JSON: equity, bond, vix, ...")
     parser.add_argument("--out", required=True, help="regimes.parquet")
     parser.add_argument("--episodes", required=True, help="stress_episodes.csv")
-    parser.add_argument("--log", default=None)
     return parser.parse_args(argv)
 
 
@@ -360,7 +358,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        run_main(main, argv_from_snakemake(snakemake))  # noqa: F821
-    else:
-        run_main(main)
+    run_script(main, globals())

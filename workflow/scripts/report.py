@@ -25,13 +25,12 @@ import pandas as pd
 
 from _helpers import (
     InputDataError,
-    argv_from_snakemake,
     atomic_path,
     cli_parser,
     configure_logging,
     load_json_arg,
     read_parquet,
-    run_main,
+    run_script,
     write_text_atomic,
 )
 from regimes import read_rolling_corr
@@ -565,7 +564,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--figures", nargs="*", default=[], help="pair figures (drawn beside the report)")
     parser.add_argument("--timeline", default=None, help="regime timeline figure (beside the report)")
     parser.add_argument("--heatmap", default=None, help="heatmap figure (beside the report)")
-    parser.add_argument("--log", default=None)
     return parser.parse_args(argv)
 
 
@@ -609,7 +607,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        run_main(main, argv_from_snakemake(snakemake))  # noqa: F821
-    else:
-        run_main(main)
+    run_script(main, globals())

@@ -37,14 +37,13 @@ import pandas as pd
 from _helpers import (
     cli_parser,
     InputDataError,
-    argv_from_snakemake,
     atomic_path,
     configure_logging,
     limit_threads,
     load_json_arg,
     parse_bool,
     read_parquet,
-    run_main,
+    run_script,
     write_csv_atomic,
 )
 
@@ -510,7 +509,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--spearman", type=parse_bool, default=False, help="also rolling Spearman")
     parser.add_argument("--confidence", type=float, default=0.95, help="Fisher-z band level")
     parser.add_argument("--out", required=True, help="output CSV (parquet with --all-pairs)")
-    parser.add_argument("--log", default=None)
     args = parser.parse_args(argv)
     args.windows = args.windows or ([args.window] if args.window else None)
     if not args.windows:
@@ -569,7 +567,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        run_main(main, argv_from_snakemake(snakemake))  # noqa: F821
-    else:
-        run_main(main)
+    run_script(main, globals())
