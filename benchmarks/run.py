@@ -79,39 +79,89 @@ def kernel_table(sizes, windows, n_rows: int, repeat: int, pandas_limit: int) ->
         for window in windows:
             if n_series > pandas_limit and window != 60:
                 continue
-            pandas_s, reference = best_of(lambda: pandas_pairs(values, window, pairs), 1 if n_series > 50 else repeat)
-            rows.append({"implementation": "pandas rolling().corr()", "N": n_series, "window": window,
-                         "seconds": pandas_s, "speedup": 1.0, "max_error": 0.0})
-            candidates = [("numpy (segment sums)", lambda: rolling_corr_pairs_numpy(values, pairs, window), None)]
-            candidates += [(f"numba, {k} thread{'s' if k > 1 else ''}",
-                            lambda: rolling_corr_pairs(values, pairs, window), k) for k in sorted({1, threads})]
+            pandas_s, reference = best_of(
+                lambda: pandas_pairs(values, window, pairs), 1 if n_series > 50 else repeat
+            )
+            rows.append(
+                {
+                    "implementation": "pandas rolling().corr()",
+                    "N": n_series,
+                    "window": window,
+                    "seconds": pandas_s,
+                    "speedup": 1.0,
+                    "max_error": 0.0,
+                }
+            )
+            candidates = [
+                ("numpy (segment sums)", lambda: rolling_corr_pairs_numpy(values, pairs, window), None)
+            ]
+            candidates += [
+                (
+                    f"numba, {k} thread{'s' if k > 1 else ''}",
+                    lambda: rolling_corr_pairs(values, pairs, window),
+                    k,
+                )
+                for k in sorted({1, threads})
+            ]
             for name, function, n_threads in candidates:
                 if n_threads:
                     numba.set_num_threads(n_threads)
                 seconds, ours = best_of(function, repeat)
-                rows.append({"implementation": name, "N": n_series, "window": window, "seconds": seconds,
-                             "speedup": pandas_s / seconds, "max_error": max_error(ours, reference)})
+                rows.append(
+                    {
+                        "implementation": name,
+                        "N": n_series,
+                        "window": window,
+                        "seconds": seconds,
+                        "speedup": pandas_s / seconds,
+                        "max_error": max_error(ours, reference),
+                    }
+                )
             numba.set_num_threads(threads)
-            rows.append({"implementation": "fill the output array", "N": n_series, "window": window,
-                         "seconds": fill_s, "speedup": pandas_s / fill_s, "max_error": None})
+            rows.append(
+                {
+                    "implementation": "fill the output array",
+                    "N": n_series,
+                    "window": window,
+                    "seconds": fill_s,
+                    "speedup": pandas_s / fill_s,
+                    "max_error": None,
+                }
+            )
     return rows
 
 
 def cli_row(n_series: int, n_rows: int, workdir: Path, pandas_seconds: float | None) -> dict:
     rng = np.random.default_rng(1)
     names = [f"S{k:03d}" for k in range(n_series)]
-    levels = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n_rows, n_series)), axis=0)), columns=names,
-                          index=pd.bdate_range("2000-01-03", periods=n_rows, name="date"))
+    levels = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n_rows, n_series)), axis=0)),
+        columns=names,
+        index=pd.bdate_range("2000-01-03", periods=n_rows, name="date"),
+    )
     prices = workdir / f"prices{n_series}.parquet"
     write_parquet(levels, prices, {"series": {c: {"kind": "price"} for c in names}})
-    command = [sys.executable, str(ROOT / "workflow/scripts/rolling_corr.py"), "--prices", str(prices),
-               "--all-pairs", "--window", "60", "--out", str(workdir / "all.parquet")]
+    command = [
+        sys.executable,
+        str(ROOT / "workflow/scripts/rolling_corr.py"),
+        "--prices",
+        str(prices),
+        "--all-pairs",
+        "--window",
+        "60",
+        "--out",
+        str(workdir / "all.parquet"),
+    ]
     subprocess.run(command, check=True, capture_output=True)  # warm the numba cache and the disk
     seconds, _ = best_of(lambda: subprocess.run(command, check=True, capture_output=True), 3)
     size = (workdir / "all.parquet").stat().st_size / 1e6
-    return {"step": f"all-pairs CLI, N = {n_series}, T = {n_rows} (read, compute, write {size:.0f} MB float32)",
-            "seconds": seconds, "note": f"{pandas_seconds / seconds:.1f}x faster than pandas' compute alone"
-            if pandas_seconds else ""}
+    return {
+        "step": f"all-pairs CLI, N = {n_series}, T = {n_rows} (read, compute, write {size:.0f} MB float32)",
+        "seconds": seconds,
+        "note": (
+            f"{pandas_seconds / seconds:.1f}x faster than pandas' compute alone" if pandas_seconds else ""
+        ),
+    }
 
 
 def generated_universe(workdir: Path, n_series: int, n_rows: int) -> None:
@@ -120,27 +170,42 @@ def generated_universe(workdir: Path, n_series: int, n_rows: int) -> None:
     local = workdir / "data" / "local"
     local.mkdir(parents=True, exist_ok=True)
     dates = pd.bdate_range("2000-01-03", periods=n_rows).strftime("%Y-%m-%d")
-    levels = 100 * np.exp(np.cumsum(0.01 * (0.5 * rng.normal(size=(n_rows, 1)) + rng.normal(size=(n_rows, n_series))),
-                                    axis=0))
+    levels = 100 * np.exp(
+        np.cumsum(0.01 * (0.5 * rng.normal(size=(n_rows, 1)) + rng.normal(size=(n_rows, n_series))), axis=0)
+    )
     series = []
     for k in range(n_series):
-        pd.DataFrame({"date": dates, "value": np.round(levels[:, k], 6)}).to_csv(local / f"X{k:03d}.csv", index=False)
+        pd.DataFrame({"date": dates, "value": np.round(levels[:, k], 6)}).to_csv(
+            local / f"X{k:03d}.csv", index=False
+        )
         series.append({"id": f"X{k:03d}", "source": "csv", "kind": "price"})
     import yaml
 
-    (workdir / "config" / "universe.yaml").write_text(yaml.safe_dump({
-        "start": dates[0], "end": dates[-1], "series": series,
-        "correlation": {"pairs": [["X000", f"X{k:03d}"] for k in range(1, 6)], "windows": [60]},
-        "calendar": {"anchor": "X000"}, "features": {"cash_rate": None},
-        "stress": {"equity": "X000", "bond": None, "vix": None, "episodes": []},
-        "all_pairs": {"enabled": True, "n_blocks": 2},
-    }))
+    (workdir / "config" / "universe.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "start": dates[0],
+                "end": dates[-1],
+                "series": series,
+                "correlation": {"pairs": [["X000", f"X{k:03d}"] for k in range(1, 6)], "windows": [60]},
+                "calendar": {"anchor": "X000"},
+                "features": {"cash_rate": None},
+                "stress": {"equity": "X000", "bond": None, "vix": None, "episodes": []},
+                "all_pairs": {"enabled": True, "n_blocks": 2},
+            }
+        )
+    )
 
 
 def snakemake_timed(workdir: Path, *args: str) -> float:
     started = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).parent / "snakemake"), *args], cwd=workdir, check=True,
-                   capture_output=True, env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    subprocess.run(
+        [str(Path(sys.executable).parent / "snakemake"), *args],
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+    )
     return time.perf_counter() - started
 
 
@@ -174,31 +239,60 @@ def workflow_rows(tmp: Path, n_series: int, n_rows: int) -> list[dict]:
     cold = snakemake_timed(default, "--cores", "2", "--config", "offline=true")
     noop = snakemake_timed(default, "--cores", "2", "--config", "offline=true")
     rss, rule = peak_rss(default)
-    rows.append({"step": "default run, cold, --cores 2, offline", "seconds": cold,
-                 "note": f"peak RSS {rss:.0f} MB ({rule})"})
+    rows.append(
+        {
+            "step": "default run, cold, --cores 2, offline",
+            "seconds": cold,
+            "note": f"peak RSS {rss:.0f} MB ({rule})",
+        }
+    )
     rows.append({"step": "default run again (nothing to do)", "seconds": noop, "note": ""})
     big = copy_workflow(tmp / "universe")
     generated_universe(big, n_series, n_rows)
-    seconds = snakemake_timed(big, "--cores", "2", "--configfile", "config/config.yaml", "config/universe.yaml")
+    seconds = snakemake_timed(
+        big, "--cores", "2", "--configfile", "config/config.yaml", "config/universe.yaml"
+    )
     rss, rule = peak_rss(big)
-    rows.append({"step": f"{n_series}-series csv universe end to end (all pairs in 2 blocks), --cores 2",
-                 "seconds": seconds, "note": f"peak RSS {rss:.0f} MB ({rule})"})
+    rows.append(
+        {
+            "step": f"{n_series}-series csv universe end to end (all pairs in 2 blocks), --cores 2",
+            "seconds": seconds,
+            "note": f"peak RSS {rss:.0f} MB ({rule})",
+        }
+    )
     return rows
 
 
 def markdown(kernels: list[dict], steps: list[dict], n_rows: int) -> str:
     import numba
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    lines = [f"Machine: {cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, numpy {np.__version__}, "
-             f"pandas {pd.__version__}, numba {numba.__version__}; {dt.date.today()}.", "",
-             f"All pairs, T = {n_rows} days, float64:", "",
-             "| implementation | N | window | seconds | x pandas | max abs error vs pandas |", "|---|---|---|---|---|---|"]
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else ""
+    )
+    lines = [
+        f"Machine: {cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, numpy {np.__version__}, "
+        f"pandas {pd.__version__}, numba {numba.__version__}; {dt.date.today()}.",
+        "",
+        f"All pairs, T = {n_rows} days, float64:",
+        "",
+        "| implementation | N | window | seconds | x pandas | max abs error vs pandas |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in kernels:
         error = "-" if row["max_error"] is None else f"{row['max_error']:.1e}"
-        lines.append(f"| {row['implementation']} | {row['N']} | {row['window']} | {row['seconds']:.3f} | "
-                     f"{row['speedup']:.1f} | {error} |")
+        lines.append(
+            f"| {row['implementation']} | {row['N']} | {row['window']} | {row['seconds']:.3f} | "
+            f"{row['speedup']:.1f} | {error} |"
+        )
     if steps:
         lines += ["", "| step | seconds | note |", "|---|---|---|"]
         lines += [f"| {row['step']} | {row['seconds']:.2f} | {row['note']} |" for row in steps]
@@ -206,8 +300,11 @@ def markdown(kernels: list[dict], steps: list[dict], n_rows: int) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds); fails on a wrong result")
     parser.add_argument("--workflow", action="store_true", help="also time whole-workflow runs")
     parser.add_argument("--repeat", type=int, default=3)
@@ -216,10 +313,23 @@ def main(argv=None) -> int:
     if args.quick:
         sizes, windows, n_rows, pandas_limit, cli_n, universe = [6, 12], [20, 60], 400, 12, 12, (8, 400)
     else:
-        sizes, windows, n_rows, pandas_limit, cli_n, universe = [50, 200], [20, 60, 252], 5000, 50, 200, (200, 5000)
+        sizes, windows, n_rows, pandas_limit, cli_n, universe = (
+            [50, 200],
+            [20, 60, 252],
+            5000,
+            50,
+            200,
+            (200, 5000),
+        )
     kernels = kernel_table(sizes, windows, n_rows, args.repeat, pandas_limit)
-    pandas_big = next((r["seconds"] for r in kernels if r["N"] == cli_n and r["window"] == 60
-                       and r["implementation"].startswith("pandas")), None)
+    pandas_big = next(
+        (
+            r["seconds"]
+            for r in kernels
+            if r["N"] == cli_n and r["window"] == 60 and r["implementation"].startswith("pandas")
+        ),
+        None,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         steps = [cli_row(cli_n, n_rows, Path(tmp), pandas_big)]
         if args.workflow:

@@ -18,10 +18,16 @@ from run import copy_workflow  # noqa: E402  (one copy of the workflow for tests
 def snakemake(workdir: Path, *args: str, env: dict | None = None, check: bool = True):
     """Run the venv's Snakemake in ``workdir``; returns the CompletedProcess."""
     command = [str(Path(sys.executable).parent / "snakemake"), *args]
-    full_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    full_env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        **(env or {}),
+    }
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=full_env, timeout=900)
     if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+        )
     return result
 
 
@@ -54,15 +60,17 @@ def snapshot_frames(tmp_path_factory):
     frames, statuses = [], {}
     for source in sorted({s["source"] for s in config["series"]}):
         specs = [s for s in config["series"] if s["source"] == source]
-        outcomes = ingest.ingest_source(source, specs, config["start"], config["end"], True, {}, paths,
-                                        ingest.RetryPolicy())
+        outcomes = ingest.ingest_source(
+            source, specs, config["start"], config["end"], True, {}, paths, ingest.RetryPolicy()
+        )
         tidy = ingest.tidy_frame(outcomes)
         statuses.update({r["series"]: r for r in ingest.status_record(source, outcomes, tidy)["series"]})
         frames.append(tidy.assign(date=lambda f: __import__("pandas").to_datetime(f["date"])))
     import pandas as pd
 
     raw = pd.concat(frames, ignore_index=True)
-    levels, metadata = clean_script.clean_prices(raw, config["series"], statuses, config["start"], config["end"],
-                                                 anchor=config["calendar"]["anchor"])
+    levels, metadata = clean_script.clean_prices(
+        raw, config["series"], statuses, config["start"], config["end"], anchor=config["calendar"]["anchor"]
+    )
     feats = features_script.build_features(levels, metadata["series"], [1, 5])
     return levels, metadata, feats

@@ -26,7 +26,9 @@ def test_calendar_removes_anchor_holidays_only_inside_its_life():
     anchor = pd.Series(1.0, index=pd.bdate_range("2020-01-06", "2020-01-31").drop(pd.Timestamp("2020-01-20")))
     calendar, holidays = business_calendar("2020-01-01", "2020-02-07", anchor)
     assert holidays == 1 and pd.Timestamp("2020-01-20") not in calendar
-    assert pd.Timestamp("2020-01-01") in calendar and pd.Timestamp("2020-02-07") in calendar  # outside its life
+    assert (
+        pd.Timestamp("2020-01-01") in calendar and pd.Timestamp("2020-02-07") in calendar
+    )  # outside its life
     assert calendar.is_unique and calendar.is_monotonic_increasing
 
 
@@ -35,7 +37,11 @@ def test_fill_is_limited_and_never_before_first_or_after_last():
     series = pd.Series([1.0, 2.0, 3.0, 4.0], index=calendar[[2, 3, 9, 11]])
     aligned, stats = align_series(series, calendar, ffill_limit=3)
     assert aligned.iloc[:2].isna().all()  # before the first observation
-    assert aligned.iloc[4:7].tolist() == [2.0, 2.0, 2.0] and np.isnan(aligned.iloc[7]) and np.isnan(aligned.iloc[8])
+    assert (
+        aligned.iloc[4:7].tolist() == [2.0, 2.0, 2.0]
+        and np.isnan(aligned.iloc[7])
+        and np.isnan(aligned.iloc[8])
+    )
     assert aligned.iloc[10] == 3.0
     assert aligned.iloc[12:].isna().all()  # the series ended on day 11
     assert stats["filled_days"] == 4 and stats["gap_days_left_nan"] == 2
@@ -50,10 +56,15 @@ def test_off_calendar_observation_is_used_as_of_the_next_day_and_counted():
 
 
 def test_clean_prices_unique_sorted_and_metadata():
-    raw = tidy({"SPY": [("2020-01-03", 100.0), ("2020-01-02", 99.0), ("2020-01-06", 101.0)],
-                "DGS10": [("2020-01-02", 1.9), ("2020-01-03", 1.8), ("2020-01-06", 1.81)]})
-    frame, meta = clean_prices(raw, SPECS, {"SPY": {"status": "snapshot"}, "DGS10": {"status": "fresh"}},
-                               "2020-01-01", "2020-01-10")
+    raw = tidy(
+        {
+            "SPY": [("2020-01-03", 100.0), ("2020-01-02", 99.0), ("2020-01-06", 101.0)],
+            "DGS10": [("2020-01-02", 1.9), ("2020-01-03", 1.8), ("2020-01-06", 1.81)],
+        }
+    )
+    frame, meta = clean_prices(
+        raw, SPECS, {"SPY": {"status": "snapshot"}, "DGS10": {"status": "fresh"}}, "2020-01-01", "2020-01-10"
+    )
     assert frame.index.is_unique and frame.index.is_monotonic_increasing
     assert list(frame.index.strftime("%Y-%m-%d")) == ["2020-01-02", "2020-01-03", "2020-01-06"]
     assert meta["series"]["SPY"]["status"] == "snapshot" and meta["series"]["DGS10"]["status"] == "fresh"
@@ -69,8 +80,11 @@ def test_missing_series_is_recorded_not_invented():
 
 @pytest.mark.parametrize(
     "values, kind, message",
-    [([1.0, -2.0], "price", "non-positive"), ([0.0794, 0.0799], "yield", "looks like decimals"),
-     ([7.9, 79.0], "yield", "outside")],
+    [
+        ([1.0, -2.0], "price", "non-positive"),
+        ([0.0794, 0.0799], "yield", "looks like decimals"),
+        ([7.9, 79.0], "yield", "outside"),
+    ],
 )
 def test_implausible_values_are_rejected(values, kind, message):
     spec = [{"id": "X", "kind": kind, "maturity": 10}]
@@ -81,11 +95,21 @@ def test_implausible_values_are_rejected(values, kind, message):
 
 def test_fx_conversion_both_quote_directions():
     index = pd.bdate_range("2020-01-01", periods=3)
-    frame = pd.DataFrame({"DAX": [100.0, 110.0, 120.0], "NKY": [1000.0, 1100.0, 1200.0],
-                          "DEXUSEU": [1.1, 1.2, 1.0], "DEXJPUS": [100.0, 110.0, 120.0]}, index=index)
-    specs = [{"id": "DAX", "kind": "price", "currency": "EUR"}, {"id": "NKY", "kind": "price", "currency": "JPY"},
-             {"id": "DEXUSEU", "kind": "fx", "base": "EUR", "currency": "USD"},
-             {"id": "DEXJPUS", "kind": "fx", "base": "USD", "currency": "JPY"}]
+    frame = pd.DataFrame(
+        {
+            "DAX": [100.0, 110.0, 120.0],
+            "NKY": [1000.0, 1100.0, 1200.0],
+            "DEXUSEU": [1.1, 1.2, 1.0],
+            "DEXJPUS": [100.0, 110.0, 120.0],
+        },
+        index=index,
+    )
+    specs = [
+        {"id": "DAX", "kind": "price", "currency": "EUR"},
+        {"id": "NKY", "kind": "price", "currency": "JPY"},
+        {"id": "DEXUSEU", "kind": "fx", "base": "EUR", "currency": "USD"},
+        {"id": "DEXJPUS", "kind": "fx", "base": "USD", "currency": "JPY"},
+    ]
     out, used = convert_currency(frame, specs, "USD")
     np.testing.assert_allclose(out["DAX"], [110.0, 132.0, 120.0])  # EUR * USD per EUR
     np.testing.assert_allclose(out["NKY"], [10.0, 10.0, 10.0])  # JPY / JPY per USD
@@ -100,10 +124,13 @@ def test_missing_fx_names_series_and_config_key():
 
 @pytest.mark.parametrize(
     "content, message",
-    [("", "empty file"), ("date,value\n2020-01-02,1\n", "schema drift"),
-     ("series,date,value\nSPY,2020-01-02,1\nSPY,2020-01-02,2\n", "duplicated dates"),
-     ("series,date,value\nSPY,02/01/2020,1\n", "row 2: date '02/01/2020'"),
-     ("series,date,value\nSPY,2020-01-02,abc\n", "row 2: value 'abc'")],
+    [
+        ("", "empty file"),
+        ("date,value\n2020-01-02,1\n", "schema drift"),
+        ("series,date,value\nSPY,2020-01-02,1\nSPY,2020-01-02,2\n", "duplicated dates"),
+        ("series,date,value\nSPY,02/01/2020,1\n", "row 2: date '02/01/2020'"),
+        ("series,date,value\nSPY,2020-01-02,abc\n", "row 2: value 'abc'"),
+    ],
 )
 def test_read_raw_errors_name_file_and_row(tmp_path, content, message):
     path = tmp_path / "fred.csv"
@@ -119,9 +146,26 @@ def test_cli_error_is_one_clear_line_without_traceback(tmp_path):
     ok = tmp_path / "fred.ok"
     ok.write_text('{"source": "fred", "series": []}')
     out = tmp_path / "clean.parquet"
-    result = subprocess.run([sys.executable, str(SCRIPTS / "clean.py"), "--raw", str(raw), "--ok", str(ok),
-                             "--series", '[{"id": "SPY", "kind": "price"}]', "--start", "2020-01-01",
-                             "--end", "2020-02-01", "--out", str(out)], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPTS / "clean.py"),
+            "--raw",
+            str(raw),
+            "--ok",
+            str(ok),
+            "--series",
+            '[{"id": "SPY", "kind": "price"}]',
+            "--start",
+            "2020-01-01",
+            "--end",
+            "2020-02-01",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert "schema drift" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()

@@ -22,8 +22,17 @@ def test_each_check_flags_what_it_should():
     values.iloc[41:] *= 0.5
     values.iloc[30] = np.nan  # a row without a value
     result = series_checks(values, "price", "snapshot", stale_days=10, outlier_z=8, duplicates=2)
-    assert result["checks"] == {"coverage": "pass", "history": "warn", "missing": "warn", "duplicates": "fail", "stale": "warn",
-                                "non_positive": "pass", "outliers": "warn", "format": "pass", "level": "warn"}
+    assert result["checks"] == {
+        "coverage": "pass",
+        "history": "warn",
+        "missing": "warn",
+        "duplicates": "fail",
+        "stale": "warn",
+        "non_positive": "pass",
+        "outliers": "warn",
+        "format": "pass",
+        "level": "warn",
+    }
     assert result["longest_stale_run"] == 12 and result["stale_from"] == str(index[10].date())
     assert [o["date"] for o in result["outliers"]] == [str(index[40].date())]
     assert result["missing_values"] == 1
@@ -38,8 +47,16 @@ def test_non_positive_prices_fail():
 def test_snapshot_flags_wti_crash_and_holiday_rows(tmp_path):
     spec = [{"id": "DCOILWTICO", "source": "fred", "kind": "price"}]
     policy = ingest.RetryPolicy()
-    outcomes = ingest.ingest_source("fred", spec, "1990-01-02", "2017-03-31", True, {}, {
-        "cache": str(tmp_path), "snapshot": str(ROOT / "data/sample"), "local_csv": str(tmp_path)}, policy)
+    outcomes = ingest.ingest_source(
+        "fred",
+        spec,
+        "1990-01-02",
+        "2017-03-31",
+        True,
+        {},
+        {"cache": str(tmp_path), "snapshot": str(ROOT / "data/sample"), "local_csv": str(tmp_path)},
+        policy,
+    )
     raw = ingest.tidy_frame(outcomes)
     raw["date"] = pd.to_datetime(raw["date"])
     report = quality_report(raw, spec, {"DCOILWTICO": {"status": "snapshot"}}, stale_days=10, outlier_z=8)
@@ -61,11 +78,29 @@ def test_stop_on_fail_ends_the_run_with_the_failures_named(tmp_path):
     raw = tmp_path / "fred.csv"
     raw.write_text("series,date,value\nA,2020-01-02,1.0\nA,2020-01-03,1.1\n")
     ok = tmp_path / "fred.ok"
-    ok.write_text(json.dumps({"source": "fred", "series": [{"series": "A", "status": "fresh"},
-                                                           {"series": "B", "status": "missing"}]}))
+    ok.write_text(
+        json.dumps(
+            {
+                "source": "fred",
+                "series": [{"series": "A", "status": "fresh"}, {"series": "B", "status": "missing"}],
+            }
+        )
+    )
     series = json.dumps([{"id": "A", "kind": "price"}, {"id": "B", "kind": "price"}])
-    base = [sys.executable, str(SCRIPTS / "dq.py"), "--raw", str(raw), "--ok", str(ok), "--series", series,
-            "--md", str(tmp_path / "dq.md"), "--json", str(tmp_path / "dq.json")]
+    base = [
+        sys.executable,
+        str(SCRIPTS / "dq.py"),
+        "--raw",
+        str(raw),
+        "--ok",
+        str(ok),
+        "--series",
+        series,
+        "--md",
+        str(tmp_path / "dq.md"),
+        "--json",
+        str(tmp_path / "dq.json"),
+    ]
     assert subprocess.run(base, capture_output=True, text=True).returncode == 0  # default: warn and carry on
     result = subprocess.run([*base, "--stop-on-fail", "true"], capture_output=True, text=True)
     assert result.returncode == 1 and "Traceback" not in result.stderr

@@ -34,8 +34,11 @@ def test_par_bond_modified_duration_has_its_closed_form():
 def test_convexity_matches_second_difference_of_exact_price():
     y, h = 0.04, 1e-4
     _, convexity = par_bond_duration_convexity(np.array([y]), 10)
-    second = (par_bond_dirty_price(y, y + h, 10, 0) - 2 * par_bond_dirty_price(y, y, 10, 0)
-              + par_bond_dirty_price(y, y - h, 10, 0)) / h**2
+    second = (
+        par_bond_dirty_price(y, y + h, 10, 0)
+        - 2 * par_bond_dirty_price(y, y, 10, 0)
+        + par_bond_dirty_price(y, y - h, 10, 0)
+    ) / h**2
     assert convexity[0] == pytest.approx(second, rel=1e-5)
 
 
@@ -58,22 +61,36 @@ def test_log_returns_match_pandas_and_keep_gaps():
 
 def test_build_features_columns_and_lags():
     index = pd.bdate_range("2020-01-01", periods=6)
-    clean = pd.DataFrame({"SPY": [100, 101, 102, 101, 103, 104.0], "DGS10": [2.0, 2.1, 2.05, 2.0, 1.9, 1.95]},
-                         index=index)
+    clean = pd.DataFrame(
+        {"SPY": [100, 101, 102, 101, 103, 104.0], "DGS10": [2.0, 2.1, 2.05, 2.0, 1.9, 1.95]}, index=index
+    )
     meta = {"SPY": {"kind": "price"}, "DGS10": {"kind": "yield", "maturity": 10}}
     features = build_features(clean, meta, [1, 2])
-    assert list(features.columns) == ["ret:SPY", "simple:SPY", "ret:SPY:lag1", "ret:SPY:lag2", "ret:DGS10",
-                                      "simple:DGS10", "dy_bp:DGS10", "ret:DGS10:lag1", "ret:DGS10:lag2"]
+    assert list(features.columns) == [
+        "ret:SPY",
+        "simple:SPY",
+        "ret:SPY:lag1",
+        "ret:SPY:lag2",
+        "ret:DGS10",
+        "simple:DGS10",
+        "dy_bp:DGS10",
+        "ret:DGS10:lag1",
+        "ret:DGS10:lag2",
+    ]
     np.testing.assert_allclose(features["dy_bp:DGS10"].iloc[1:], [10, -5, -5, -10, 5], atol=1e-9)
     pd.testing.assert_series_equal(features["ret:SPY:lag2"], features["ret:SPY"].shift(2), check_names=False)
-    np.testing.assert_allclose(features["simple:SPY"].iloc[1:], clean["SPY"].pct_change().iloc[1:], rtol=1e-12)
+    np.testing.assert_allclose(
+        features["simple:SPY"].iloc[1:], clean["SPY"].pct_change().iloc[1:], rtol=1e-12
+    )
     # a rise in yields is a loss for the bond
     assert features["ret:DGS10"].iloc[1] < 0 < features["ret:DGS10"].iloc[4]
 
 
 def test_excess_returns_subtract_yesterdays_cash_accrual():
     index = pd.bdate_range("2020-01-01", periods=4)
-    clean = pd.DataFrame({"SPY": [100.0, 101.0, 100.0, 102.0], "DGS3MO": [5.04, 2.52, 2.52, 0.0]}, index=index)
+    clean = pd.DataFrame(
+        {"SPY": [100.0, 101.0, 100.0, 102.0], "DGS3MO": [5.04, 2.52, 2.52, 0.0]}, index=index
+    )
     meta = {"SPY": {"kind": "price"}, "DGS3MO": {"kind": "yield", "maturity": 0.25}}
     features = build_features(clean, meta, [], cash_rate="DGS3MO")
     expected = clean["SPY"].pct_change() - clean["DGS3MO"].shift(1) / 100 / 252

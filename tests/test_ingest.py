@@ -78,11 +78,21 @@ def closed_port_url() -> str:
 
 
 def settings(tmp_path, base="http://127.0.0.1:9", timeout=2.0):
-    network = {"timeout_s": timeout, "retries": 3, "backoff_s": 1.0, "max_retry_time_s": 15,
-               "fred_api_url": f"{base}/fred", "fred_csv_url": f"{base}/fredgraph.csv"}
+    network = {
+        "timeout_s": timeout,
+        "retries": 3,
+        "backoff_s": 1.0,
+        "max_retry_time_s": 15,
+        "fred_api_url": f"{base}/fred",
+        "fred_csv_url": f"{base}/fredgraph.csv",
+    }
     snapshot = tmp_path / "sample"
     snapshot.mkdir(exist_ok=True)
-    paths = {"cache": str(tmp_path / "cache"), "snapshot": str(snapshot), "local_csv": str(tmp_path / "local")}
+    paths = {
+        "cache": str(tmp_path / "cache"),
+        "snapshot": str(snapshot),
+        "local_csv": str(tmp_path / "local"),
+    }
     return network, paths
 
 
@@ -97,8 +107,18 @@ SPEC = [{"id": "DGS10", "source": "fred", "kind": "yield", "maturity": 10}]
 def run_fred(tmp_path, base, api_key=None, **kwargs):
     network, paths = settings(tmp_path, base, **kwargs)
     policy, waits = fake_policy()
-    outcomes = ingest_source("fred", SPEC, "2020-01-01", "2020-12-31", False, network, paths, policy,
-                             api_key=api_key, throttle=ingest.Throttle(0.0))
+    outcomes = ingest_source(
+        "fred",
+        SPEC,
+        "2020-01-01",
+        "2020-12-31",
+        False,
+        network,
+        paths,
+        policy,
+        api_key=api_key,
+        throttle=ingest.Throttle(0.0),
+    )
     return outcomes["DGS10"], waits, paths
 
 
@@ -111,8 +131,12 @@ def info_logs(caplog):
 def fred_mode(request):
     """Every FRED test runs against the keyless CSV download and the keyed API (fredapi)."""
     if request.param == "csv":
-        return {"key": None, "good": FRED_CSV, "empty": "observation_date,DGS10\n",
-                "error_body": "Bad Request. The series does not exist."}
+        return {
+            "key": None,
+            "good": FRED_CSV,
+            "empty": "observation_date,DGS10\n",
+            "error_body": "Bad Request. The series does not exist.",
+        }
     return {"key": FAKE_KEY, "good": FRED_XML, "empty": FRED_EMPTY_XML, "error_body": FRED_ERROR_XML}
 
 
@@ -145,7 +169,10 @@ def test_retryable_http_errors_back_off_then_succeed(tmp_path, fred_mode, code, 
         outcome, waits, _ = run_fred(tmp_path, server.base, fred_mode["key"])
     assert outcome.status == "fresh" and outcome.attempts == 3 and len(server.requests) == 3
     assert len(waits) == 2 and 0.75 <= waits[0] <= 1.25 and 1.5 <= waits[1] <= 2.5
-    assert f"fred DGS10: attempt 1 failed: HTTP {code}" in caplog.text and "fred DGS10: retry 2 in" in caplog.text
+    assert (
+        f"fred DGS10: attempt 1 failed: HTTP {code}" in caplog.text
+        and "fred DGS10: retry 2 in" in caplog.text
+    )
     assert FAKE_KEY not in caplog.text
 
 
@@ -164,14 +191,23 @@ def expect_fallback(tmp_path, fred_mode, script, attempts, waits_expected, error
 
 
 def test_bad_request_is_not_retried(tmp_path, fred_mode, caplog):
-    server = expect_fallback(tmp_path, fred_mode, [("status", 400, fred_mode["error_body"])], 1, 0,
-                             "FetchError", caplog, "The series does not exist")
+    server = expect_fallback(
+        tmp_path,
+        fred_mode,
+        [("status", 400, fred_mode["error_body"])],
+        1,
+        0,
+        "FetchError",
+        caplog,
+        "The series does not exist",
+    )
     assert len(server.requests) == 1
 
 
 def test_hang_past_the_timeout_is_retried_then_cache(tmp_path, fred_mode, caplog):
-    expect_fallback(tmp_path, fred_mode, [("hang", 1.5)] * 4, 4, 3, "FetchError", caplog, "timed out",
-                    timeout=0.3)
+    expect_fallback(
+        tmp_path, fred_mode, [("hang", 1.5)] * 4, 4, 3, "FetchError", caplog, "timed out", timeout=0.3
+    )
 
 
 def test_truncated_body_is_retried(tmp_path, fred_mode, caplog):
@@ -186,11 +222,20 @@ def test_malformed_body_is_retried(tmp_path, fred_mode, caplog):
 
 def test_empty_series_falls_back(tmp_path, fred_mode, caplog):
     if fred_mode["key"]:
-        expect_fallback(tmp_path, fred_mode, [("ok", fred_mode["empty"])], 1, 0, "FetchError", caplog,
-                        "no observations")
+        expect_fallback(
+            tmp_path, fred_mode, [("ok", fred_mode["empty"])], 1, 0, "FetchError", caplog, "no observations"
+        )
     else:
-        expect_fallback(tmp_path, fred_mode, [("ok", fred_mode["empty"])], 1, 0, "EmptySeries", caplog,
-                        "live answer has no values")
+        expect_fallback(
+            tmp_path,
+            fred_mode,
+            [("ok", fred_mode["empty"])],
+            1,
+            0,
+            "EmptySeries",
+            caplog,
+            "live answer has no values",
+        )
 
 
 def test_wrong_series_returned_falls_back(tmp_path, caplog):
@@ -203,8 +248,18 @@ def test_connection_refused_is_retried_then_cache_and_the_source_given_up(tmp_pa
     cache_file = seed_cache(paths)
     policy, waits = fake_policy()
     specs = SPEC + [{"id": "DGS2", "source": "fred", "kind": "yield", "maturity": 2}]
-    outcomes = ingest_source("fred", specs, "2020-01-01", "2020-12-31", False, network, paths, policy,
-                             api_key=fred_mode["key"], throttle=ingest.Throttle(0.0))
+    outcomes = ingest_source(
+        "fred",
+        specs,
+        "2020-01-01",
+        "2020-12-31",
+        False,
+        network,
+        paths,
+        policy,
+        api_key=fred_mode["key"],
+        throttle=ingest.Throttle(0.0),
+    )
     assert outcomes["DGS10"].status == "cached" and outcomes["DGS10"].attempts == 4 and len(waits) == 3
     assert outcomes["DGS2"].status == "missing" and outcomes["DGS2"].attempts == 0  # not tried again
     assert "ConnectionRefusedError" in caplog.text and "source unreachable" in caplog.text
@@ -232,8 +287,17 @@ def test_unresolvable_host_marks_network_down_without_retries(tmp_path):
     network, paths = settings(tmp_path, "http://no-such-host.invalid/fredgraph.csv")
     policy, waits = fake_policy()
     specs = SPEC + [{"id": "DGS2", "source": "fred", "kind": "yield", "maturity": 2}]
-    outcomes = ingest_source("fred", specs, "2020-01-01", "2020-12-31", False, network, paths, policy,
-                             throttle=ingest.Throttle(0.0))
+    outcomes = ingest_source(
+        "fred",
+        specs,
+        "2020-01-01",
+        "2020-12-31",
+        False,
+        network,
+        paths,
+        policy,
+        throttle=ingest.Throttle(0.0),
+    )
     assert [o.status for o in outcomes.values()] == ["missing", "missing"]
     assert outcomes["DGS10"].attempts == 1 and outcomes["DGS2"].attempts == 0
     assert waits == [] and policy.network_down
@@ -257,11 +321,14 @@ def yahoo_frame(symbols, start, end, network):
 def test_yahoo_batch_normalises_multiindex_and_marks_absent_tickers(tmp_path):
     network, paths = settings(tmp_path)
     policy, _ = fake_policy()
-    specs = [{"id": "SPY", "source": "yahoo", "kind": "price"},
-             {"id": "SP500", "source": "yahoo", "symbol": "^GSPC", "kind": "price"},
-             {"id": "TLT", "source": "yahoo", "kind": "price"}]
-    outcomes = ingest_source("yahoo", specs, "2020-01-01", "2020-12-31", False, network, paths, policy,
-                             yahoo_fetch=yahoo_frame)
+    specs = [
+        {"id": "SPY", "source": "yahoo", "kind": "price"},
+        {"id": "SP500", "source": "yahoo", "symbol": "^GSPC", "kind": "price"},
+        {"id": "TLT", "source": "yahoo", "kind": "price"},
+    ]
+    outcomes = ingest_source(
+        "yahoo", specs, "2020-01-01", "2020-12-31", False, network, paths, policy, yahoo_fetch=yahoo_frame
+    )
     assert outcomes["SPY"].status == "fresh" and outcomes["SPY"].series.tolist() == [320.0, 321.0]
     assert outcomes["SP500"].series.tolist() == [3250.0, 3240.0]
     assert outcomes["TLT"].status == "missing" and outcomes["TLT"].last_error == "EmptySeries"
@@ -276,8 +343,17 @@ def test_yahoo_empty_frame_is_a_failure_and_retried(tmp_path):
         calls.append(symbols)
         return pd.DataFrame()
 
-    outcomes = ingest_source("yahoo", [{"id": "SPY", "source": "yahoo", "kind": "price"}], "2020-01-01",
-                             "2020-12-31", False, network, paths, policy, yahoo_fetch=empty)
+    outcomes = ingest_source(
+        "yahoo",
+        [{"id": "SPY", "source": "yahoo", "kind": "price"}],
+        "2020-01-01",
+        "2020-12-31",
+        False,
+        network,
+        paths,
+        policy,
+        yahoo_fetch=empty,
+    )
     assert outcomes["SPY"].status == "missing" and outcomes["SPY"].attempts == 4 and len(calls) == 4
     assert len(waits) == 3
 
@@ -299,7 +375,7 @@ CSV_VARIANTS = {
     "fred_old": "DATE,SPY\n2020-01-02,10.5\n2020-01-03,11\n",
     "yfinance_single": "Date,Open,High,Low,Close,Volume\n2020-01-02,1,1,1,10.5,100\n2020-01-03,1,1,1,11,100\n",
     "yfinance_multi": "Price,Close,High,Low,Open,Volume\nTicker,SPY,SPY,SPY,SPY,SPY\nDate,,,,,\n"
-                      "2020-01-02,10.5,1,1,1,100\n2020-01-03,11,1,1,1,100\n",
+    "2020-01-02,10.5,1,1,1,100\n2020-01-03,11,1,1,1,100\n",
     "yfinance_tz": "Date,Close\n2020-01-02 00:00:00-05:00,10.5\n2020-01-03 00:00:00-05:00,11\n",
     "bom_crlf": "\ufeffdate,value\r\n2020-01-02,10.5\r\n2020-01-03,11\r\n",
 }
@@ -322,8 +398,16 @@ def test_local_csv_source_and_status_file(tmp_path):
     Path(paths["local_csv"]).mkdir()
     (Path(paths["local_csv"]) / "MINE.csv").write_text(CSV_VARIANTS["plain"])
     policy, _ = fake_policy()
-    outcomes = ingest_source("csv", [{"id": "MINE", "source": "csv", "kind": "price"}], "2020-01-01", "2020-12-31",
-                             False, network, paths, policy)
+    outcomes = ingest_source(
+        "csv",
+        [{"id": "MINE", "source": "csv", "kind": "price"}],
+        "2020-01-01",
+        "2020-12-31",
+        False,
+        network,
+        paths,
+        policy,
+    )
     tidy = ingest.tidy_frame(outcomes)
     record = ingest.status_record("csv", outcomes, tidy)
     entry = record["series"][0]
@@ -336,8 +420,16 @@ def test_local_csv_missing_file_is_a_clear_error(tmp_path):
     network, paths = settings(tmp_path)
     policy, _ = fake_policy()
     with pytest.raises(ingest.InputDataError, match="MINE.csv does not exist"):
-        ingest_source("csv", [{"id": "MINE", "source": "csv", "kind": "price"}], "2020-01-01", "2020-12-31",
-                      False, network, paths, policy)
+        ingest_source(
+            "csv",
+            [{"id": "MINE", "source": "csv", "kind": "price"}],
+            "2020-01-01",
+            "2020-12-31",
+            False,
+            network,
+            paths,
+            policy,
+        )
 
 
 def test_yahoo_rate_limit_error_is_retried_then_served(tmp_path, caplog):
@@ -352,8 +444,17 @@ def test_yahoo_rate_limit_error_is_retried_then_served(tmp_path, caplog):
             raise answers.pop(0)
         return yahoo_frame(symbols, start, end, network)
 
-    outcomes = ingest_source("yahoo", [{"id": "SPY", "source": "yahoo", "kind": "price"}], "2020-01-01",
-                             "2020-12-31", False, network, paths, policy, yahoo_fetch=flaky)
+    outcomes = ingest_source(
+        "yahoo",
+        [{"id": "SPY", "source": "yahoo", "kind": "price"}],
+        "2020-01-01",
+        "2020-12-31",
+        False,
+        network,
+        paths,
+        policy,
+        yahoo_fetch=flaky,
+    )
     assert outcomes["SPY"].status == "fresh" and outcomes["SPY"].attempts == 3 and len(waits) == 2
     assert "attempt 1 failed: YFRateLimitError" in caplog.text
 

@@ -32,7 +32,10 @@ EXPECTED = {
     "excel_serial.csv": ("ingest", "Excel serial dates (row 2: '43832')"),
     "semicolon.csv": ("ingest", "semicolon-separated"),
     "tab_separated.csv": ("ingest", "tab-separated"),
-    "mixed_date_formats.csv": ("ingest", "mixed date formats in column 'date': ISO (row 2) and M/D/YYYY (row 3"),
+    "mixed_date_formats.csv": (
+        "ingest",
+        "mixed date formats in column 'date': ISO (row 2) and M/D/YYYY (row 3",
+    ),
     "trailing_garbage.csv": ("ingest", "first at row 4: 'Source: my broker export'"),
     "ragged_rows.csv": ("ingest", "not a well-formed CSV"),
     "impossible_date.csv": ("ingest", "impossible date in column 'date' at row 3: '2020-02-30'"),
@@ -50,8 +53,10 @@ EXPECTED = {
     "yield_mixed_units.csv": ("clean", "jumps from 1.8 to 0.0181 on 2020-01-06: decimals mixed with percent"),
     "yield_out_of_bounds.csv": ("clean", "outside -5.0..30.0 %, first 188.0 on 2020-01-03"),
 }
-CLEAN_ERRORS_TOO = {"negative_prices.csv": "non-positive value(s), first -1.5 on 2020-01-03",
-                    "zero_price.csv": "non-positive value(s), first 0.0 on 2020-01-03"}
+CLEAN_ERRORS_TOO = {
+    "negative_prices.csv": "non-positive value(s), first -1.5 on 2020-01-03",
+    "zero_price.csv": "non-positive value(s), first 0.0 on 2020-01-03",
+}
 
 
 def test_corpus_is_complete():
@@ -66,8 +71,9 @@ def bring_in(tmp_path: Path, name: str):
     shutil.copy(CORPUS / name, folder / "X.csv")
     spec = {"id": "X", "source": "csv", **(YIELD if name.startswith("yield") else {"kind": "price"})}
     paths = {"cache": str(tmp_path / "cache"), "snapshot": str(tmp_path / "none"), "local_csv": str(folder)}
-    outcomes = ingest.ingest_source("csv", [spec], "2000-01-01", "2099-12-31", False, {}, paths,
-                                    ingest.RetryPolicy())
+    outcomes = ingest.ingest_source(
+        "csv", [spec], "2000-01-01", "2099-12-31", False, {}, paths, ingest.RetryPolicy()
+    )
     tidy = ingest.tidy_frame(outcomes)
     status = ingest.status_record("csv", outcomes, tidy)["series"][0]
     raw = tidy.assign(date=pd.to_datetime(tidy["date"]))
@@ -92,7 +98,9 @@ def test_malformed_file_gets_a_clear_error_or_a_flag(tmp_path, name):
     clean_error = said if stage == "clean" else CLEAN_ERRORS_TOO.get(name)
     if clean_error:
         with pytest.raises(InputDataError) as err:
-            clean_prices(raw, [spec], {"X": status}, "2000-01-01", "2099-12-31", origins={"X": "data/raw/csv.csv"})
+            clean_prices(
+                raw, [spec], {"X": status}, "2000-01-01", "2099-12-31", origins={"X": "data/raw/csv.csv"}
+            )
         assert clean_error in str(err.value) and "data/raw/csv.csv" in str(err.value), str(err.value)
     else:
         frame, _ = clean_prices(raw, [spec], {"X": status}, "2000-01-01", "2099-12-31")

@@ -12,7 +12,9 @@ def synthetic(n=900, seed=5):
     rng = np.random.default_rng(seed)
     index = pd.bdate_range("2005-01-03", periods=n)
     common = rng.normal(size=n)
-    returns = pd.DataFrame({"A": common + rng.normal(size=n), "B": 0.3 * common + rng.normal(size=n)}, index=index)
+    returns = pd.DataFrame(
+        {"A": common + rng.normal(size=n), "B": 0.3 * common + rng.normal(size=n)}, index=index
+    )
     corr = returns["A"].rolling(60, min_periods=60).corr(returns["B"])
     return returns, corr
 
@@ -21,7 +23,9 @@ def test_fit_matches_a_direct_statsmodels_call():
     returns, corr = synthetic()
     frame = model_frame(returns, corr, "A", "B", 21).dropna()
     ours = fit_ols_hac(frame, 21)
-    direct = sm.OLS(frame["target"], sm.add_constant(frame[FEATURES])).fit(cov_type="HAC", cov_kwds={"maxlags": 21})
+    direct = sm.OLS(frame["target"], sm.add_constant(frame[FEATURES])).fit(
+        cov_type="HAC", cov_kwds={"maxlags": 21}
+    )
     np.testing.assert_allclose(ours.params, direct.params, rtol=1e-12)
     np.testing.assert_allclose(ours.bse, direct.bse, rtol=1e-12)
 
@@ -45,9 +49,15 @@ def test_no_look_ahead_in_features_or_forecasts():
 
 def test_metrics_are_computed_from_the_forecasts():
     index = pd.bdate_range("2010-01-01", periods=4)
-    forecasts = pd.DataFrame({"target": [0.0, 1.0, np.nan, 0.5], "model": [0.0, 0.5, 0.2, 0.5],
-                              "last_value": [1.0, 1.0, 1.0, 1.0], "historical_mean": [0.0, 0.0, 0.0, 0.0]},
-                             index=index)
+    forecasts = pd.DataFrame(
+        {
+            "target": [0.0, 1.0, np.nan, 0.5],
+            "model": [0.0, 0.5, 0.2, 0.5],
+            "last_value": [1.0, 1.0, 1.0, 1.0],
+            "historical_mean": [0.0, 0.0, 0.0, 0.0],
+        },
+        index=index,
+    )
     metrics = forecast_metrics(forecasts)
     assert metrics["test_days"] == 3
     assert metrics["model"]["rmse"] == np.sqrt(0.25 / 3) and metrics["model"]["mae"] == 0.5 / 3
@@ -60,8 +70,9 @@ def test_logit_probabilities_are_scored_against_baselines():
     index = pd.bdate_range("2000-01-03", periods=n)
     common = rng.normal(size=n)
     loading = np.sin(2 * np.pi * np.arange(n) / 250)  # the correlation changes sign every half cycle
-    returns = pd.DataFrame({"A": common + rng.normal(size=n), "B": loading * common + rng.normal(size=n)},
-                           index=index)
+    returns = pd.DataFrame(
+        {"A": common + rng.normal(size=n), "B": loading * common + rng.normal(size=n)}, index=index
+    )
     corr = returns["A"].rolling(60, min_periods=60).corr(returns["B"])
     forecasts = walk_forward(model_frame(returns, corr, "A", "B", 21), 21, 0.6)
     assert forecasts["logit"].between(0, 1).all() and forecasts.attrs["logit_failures"] == 0

@@ -31,22 +31,42 @@ def test_failing_network_falls_back_fast_and_leaks_no_key(workflow_copy):
         "  timeout_s: 2\n"
     )
     proxy = f"http://127.0.0.1:{port}"  # Yahoo's calls go to a closed local proxy port
-    env = {"FRED_API_KEY": FAKE_KEY, "https_proxy": proxy, "http_proxy": proxy, "HTTPS_PROXY": proxy,
-           "HTTP_PROXY": proxy, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+    env = {
+        "FRED_API_KEY": FAKE_KEY,
+        "https_proxy": proxy,
+        "http_proxy": proxy,
+        "HTTPS_PROXY": proxy,
+        "HTTP_PROXY": proxy,
+        "no_proxy": "127.0.0.1,localhost",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
     started = time.monotonic()
-    snakemake(workflow_copy, "--cores", "2", "--configfile", "config/config.yaml", "config/network_down.yaml",
-              env=env)
+    snakemake(
+        workflow_copy,
+        "--cores",
+        "2",
+        "--configfile",
+        "config/config.yaml",
+        "config/network_down.yaml",
+        env=env,
+    )
     elapsed = time.monotonic() - started
     fred = json.loads((workflow_copy / "data/raw/fred.ok").read_text())
     assert {s["status"] for s in fred["series"]} == {"snapshot"}
     attempts = {s["series"]: s["attempts"] for s in fred["series"]}
     assert attempts["DGS10"] == 4 and sum(attempts.values()) == 4  # the first series gives the source up
     yahoo = json.loads((workflow_copy / "data/raw/yahoo.ok").read_text())
-    assert {s["series"]: s["status"] for s in yahoo["series"]} == {"SPY": "snapshot", "SP500": "snapshot",
-                                                                     "TLT": "missing"}
+    assert {s["series"]: s["status"] for s in yahoo["series"]} == {
+        "SPY": "snapshot",
+        "SP500": "snapshot",
+        "TLT": "missing",
+    }
     report = (workflow_copy / "docs/report.md").read_text()
     assert "offline snapshot" in report and "Live download failed for 8 series" in report
-    assert "live download failed after 4 attempt(s): FetchError" in (workflow_copy / "docs/dq_report.md").read_text()
+    assert (
+        "live download failed after 4 attempt(s): FetchError"
+        in (workflow_copy / "docs/dq_report.md").read_text()
+    )
     fred_log = (workflow_copy / "logs/ingest/fred.log").read_text()
     assert "API key found in FRED_API_KEY" in fred_log and "attempt 4 failed" in fred_log
     assert elapsed < 60  # the whole run; the failed attempts themselves are bounded by backoff and timeouts

@@ -20,7 +20,9 @@ from rolling_corr import returns_from_features
 
 def test_trailing_zscore_matches_a_plain_loop():
     rng = np.random.default_rng(3)
-    corr = pd.Series(np.tanh(np.cumsum(rng.normal(0, 0.05, 400))), index=pd.bdate_range("2001-01-01", periods=400))
+    corr = pd.Series(
+        np.tanh(np.cumsum(rng.normal(0, 0.05, 400))), index=pd.bdate_range("2001-01-01", periods=400)
+    )
     z = trailing_zscore(corr, 50)
     for t in [50, 123, 399]:
         history = corr.iloc[t - 50 : t].to_numpy()
@@ -38,7 +40,9 @@ def test_labels_by_threshold_and_missing_stays_missing():
 
 def test_zscore_regimes_only_score_pearson_columns():
     index = pd.bdate_range("2001-01-01", periods=300)
-    corr = pd.DataFrame({"A:B:60": np.linspace(-0.5, 0.5, 300), "A:B:60:lo95": 0.0, "A:B:ewm30": 0.1}, index=index)
+    corr = pd.DataFrame(
+        {"A:B:60": np.linspace(-0.5, 0.5, 300), "A:B:60:lo95": 0.0, "A:B:ewm30": 0.1}, index=index
+    )
     regimes = zscore_regimes(corr, 100, 1.5)
     assert list(regimes.columns) == ["z:A:B:60", "regime:A:B:60"]
     assert regimes["regime:A:B:60"].dropna().eq("co-move").all()  # a steady rise is always above its past
@@ -48,14 +52,22 @@ def test_markov_matches_a_direct_statsmodels_call_and_orders_states(snapshot_fra
     _, _, features = snapshot_frames
     returns = 100 * returns_from_features(features)["SPY"].loc["2005":"2012"]
     frame, info = markov_states(returns, "mkv:ret:SPY", "variance", ["calm", "turbulent"], MARKOV_DEFAULTS)
-    direct = sm.tsa.MarkovRegression(returns.dropna().to_numpy(), k_regimes=2, trend="c", switching_variance=True)
+    direct = sm.tsa.MarkovRegression(
+        returns.dropna().to_numpy(), k_regimes=2, trend="c", switching_variance=True
+    )
     direct = direct.fit(search_reps=5, maxiter=200, rng=MARKOV_DEFAULTS["seed"], disp=False)
     variances = np.asarray(direct.params)[-2:]
     turbulent = int(np.argmax(variances))
-    np.testing.assert_allclose(frame["mkv:ret:SPY:p_smoothed:1"].dropna(),
-                               direct.smoothed_marginal_probabilities[:, turbulent], atol=1e-10)
-    np.testing.assert_allclose(frame["mkv:ret:SPY:p_filtered:1"].dropna(),
-                               direct.filtered_marginal_probabilities[:, turbulent], atol=1e-10)
+    np.testing.assert_allclose(
+        frame["mkv:ret:SPY:p_smoothed:1"].dropna(),
+        direct.smoothed_marginal_probabilities[:, turbulent],
+        atol=1e-10,
+    )
+    np.testing.assert_allclose(
+        frame["mkv:ret:SPY:p_filtered:1"].dropna(),
+        direct.filtered_marginal_probabilities[:, turbulent],
+        atol=1e-10,
+    )
     assert info["states"]["turbulent"]["variance"] > info["states"]["calm"]["variance"]
     again, _ = markov_states(returns, "mkv:ret:SPY", "variance", ["calm", "turbulent"], MARKOV_DEFAULTS)
     pd.testing.assert_frame_equal(frame, again)  # seeded: the same numbers every run
@@ -86,8 +98,13 @@ def stress_inputs():
     levels.loc[index[25], "VIX"] = 35.0
     returns = pd.DataFrame({"EQ": np.log(equity).diff(), "BOND": 0.0}, index=index)
     returns.iloc[30:35] = -0.01  # both fall 1 % a day for 5 days
-    settings = {**STRESS_DEFAULTS, "equity": "EQ", "bond": "BOND", "vix": "VIX",
-                "episodes": [{"name": "Test crisis", "start": "2020-02-20", "end": "2020-02-21"}]}
+    settings = {
+        **STRESS_DEFAULTS,
+        "equity": "EQ",
+        "bond": "BOND",
+        "vix": "VIX",
+        "episodes": [{"name": "Test crisis", "start": "2020-02-20", "end": "2020-02-21"}],
+    }
     return levels, returns, settings
 
 
@@ -95,8 +112,13 @@ def test_each_stress_rule_says_why():
     levels, returns, settings = stress_inputs()
     tags = stress_tags(levels, returns, settings)
     reasons = tags["stress_reason"]
-    assert reasons.iloc[13] == "drawdown: EQ -21% from peak" and reasons.iloc[14] == "drawdown: EQ -25% from peak"
-    assert tags["stress"].iloc[15] and not tags["stress"].iloc[12] and not tags["stress"].iloc[16]  # -22, -15, -18 %
+    assert (
+        reasons.iloc[13] == "drawdown: EQ -21% from peak"
+        and reasons.iloc[14] == "drawdown: EQ -25% from peak"
+    )
+    assert (
+        tags["stress"].iloc[15] and not tags["stress"].iloc[12] and not tags["stress"].iloc[16]
+    )  # -22, -15, -18 %
     assert reasons.iloc[25] == "VIX: VIX 35.0"
     assert reasons.iloc[34] == "joint fall: EQ -4.9%, BOND -4.9% in 5 days"
     assert "episode: Test crisis" in reasons.loc["2020-02-20"]
@@ -105,8 +127,14 @@ def test_each_stress_rule_says_why():
 
 def test_stress_episodes_merge_short_gaps():
     index = pd.bdate_range("2020-01-01", periods=30)
-    regimes = pd.DataFrame({"stress": False, "stress_reason": pd.Series(pd.NA, index=index, dtype="str"),
-                            "regime:A:B:5": "neutral"}, index=index)
+    regimes = pd.DataFrame(
+        {
+            "stress": False,
+            "stress_reason": pd.Series(pd.NA, index=index, dtype="str"),
+            "regime:A:B:5": "neutral",
+        },
+        index=index,
+    )
     for day in [3, 4, 8, 20]:  # 3..8 merge (gap of 3 days), 20 stands alone
         regimes.iloc[day, 0], regimes.iloc[day, 1] = True, "VIX: V 40.0"
     corr = pd.DataFrame({"A:B:5": np.linspace(0, 1, 30)}, index=index)

@@ -22,8 +22,14 @@ def test_killed_run_resumes_with_rerun_incomplete_to_the_same_bytes(workflow_run
     workdir, _ = workflow_run
     command = [str(Path(sys.executable).parent / "snakemake"), "--cores", "1", "--config", "offline=true"]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    process = subprocess.Popen(command, cwd=workflow_copy, env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command,
+        cwd=workflow_copy,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     regimes_log = workflow_copy / "logs/regimes.log"
     while time.monotonic() < deadline and not regimes_log.exists():
@@ -55,8 +61,11 @@ def test_a_write_killed_midway_leaves_the_old_file_whole(tmp_path):
 
     write_parquet(pd.DataFrame({"a": [1.0, 2.0]}), target, {"version": "old"})
     before = target.read_bytes()
-    process = subprocess.Popen([sys.executable, "-c", WRITER.format(scripts=str(SCRIPTS), target=str(target))],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", WRITER.format(scripts=str(SCRIPTS), target=str(target))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout.readline().strip() == "ready"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list(tmp_path.glob(".out.parquet.*.tmp")):
@@ -73,8 +82,10 @@ def test_a_write_killed_midway_leaves_the_old_file_whole(tmp_path):
 @pytest.mark.parametrize(
     "override, message",
     [
-        (["start=2016-01-04", "end=2016-06-30", "correlation={'windows': [300]}"],
-         "config key `correlation.windows`: window 300 is longer than the 129 business days"),
+        (
+            ["start=2016-01-04", "end=2016-06-30", "correlation={'windows': [300]}"],
+            "config key `correlation.windows`: window 300 is longer than the 129 business days",
+        ),
         (["stress={'vix': 'NOPE'}"], "config key `stress.vix`: 'NOPE' is not in `series`"),
         (["features={'cash_rate': 'SPY'}"], "config key `features.cash_rate`: 'SPY' must be a yield series"),
         (["all_pairs={'n_blocks': 0}"], "n_blocks"),
@@ -93,7 +104,9 @@ def test_series_ids_that_could_escape_a_path_or_a_shell_are_refused(workflow_cop
         f"series:\n  - {{id: {bad_id!r}, source: csv, kind: price}}\n  - {{id: B, source: csv, kind: price}}\n"
         f"correlation: {{pairs: [[B, B]]}}\n"
     )
-    result = snakemake(workflow_copy, "-n", "--configfile", "config/config.yaml", "config/bad.yaml", check=False)
+    result = snakemake(
+        workflow_copy, "-n", "--configfile", "config/config.yaml", "config/bad.yaml", check=False
+    )
     assert result.returncode != 0 and "does not match" in result.stdout + result.stderr
 
 
@@ -101,8 +114,11 @@ def test_series_ids_that_could_escape_a_path_or_a_shell_are_refused(workflow_cop
 def test_yaml_with_python_tags_is_not_executed(workflow_copy, tmp_path):
     marker = tmp_path / "pwned"
     (workflow_copy / "config" / "evil.yaml").write_text(
-        f'start: !!python/object/apply:os.system ["touch {marker}"]\n')
-    result = snakemake(workflow_copy, "-n", "--configfile", "config/config.yaml", "config/evil.yaml", check=False)
+        f'start: !!python/object/apply:os.system ["touch {marker}"]\n'
+    )
+    result = snakemake(
+        workflow_copy, "-n", "--configfile", "config/config.yaml", "config/evil.yaml", check=False
+    )
     assert result.returncode != 0 and not marker.exists()
 
 
@@ -154,7 +170,9 @@ def test_a_200_series_universe_runs_within_the_core_limit(workflow_copy):
     from run import generated_universe
 
     generated_universe(workflow_copy, 200, 1200)
-    result = snakemake(workflow_copy, "--cores", "2", "--configfile", "config/config.yaml", "config/universe.yaml")
+    result = snakemake(
+        workflow_copy, "--cores", "2", "--configfile", "config/config.yaml", "config/universe.yaml"
+    )
     log = next((workflow_copy / ".snakemake/log").glob("*.snakemake.log")).read_text()
     assert "Provided cores: 2" in log and 1 <= max_concurrent_threads(log) <= 2
     benchmarks = list((workflow_copy / "logs/benchmarks").rglob("*.tsv"))

@@ -51,8 +51,11 @@ def test_snapshot_rebuilds_byte_for_byte_from_its_sources(tmp_path):
     sources = ROOT.parent / "shared" / "sample-sources"
     if not sources.exists():
         pytest.skip("the shared sample sources are not beside this checkout")
-    result = subprocess.run([sys.executable, str(SCRIPTS / "build_sample.py"), "--sources", str(sources),
-                             "--out", str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "build_sample.py"), "--sources", str(sources), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     committed = sorted(p.name for p in (ROOT / "data/sample").glob("*.csv"))
     assert committed == sorted(p.name for p in tmp_path.glob("*.csv"))
@@ -76,8 +79,13 @@ def test_report_summary_explains_markov_and_lists_episodes(workflow_run):
 
     workdir, _ = workflow_run
     report = (workdir / "docs/report.md").read_text()
-    assert "**filtered** uses data up to each day" in report and "**smoothed** also uses the days after it" in report
-    assert "P(turbulent) filtered" in report and ("Stress flags on" in report or "No stress flag on" in report)
+    assert (
+        "**filtered** uses data up to each day" in report
+        and "**smoothed** also uses the days after it" in report
+    )
+    assert "P(turbulent) filtered" in report and (
+        "Stress flags on" in report or "No stress flag on" in report
+    )
     episodes = pd.read_csv(workdir / "data/processed/stress_episodes.csv")
     gfc = episodes[(episodes["start"] <= "2008-10-15") & (episodes["end"] >= "2008-10-15")].iloc[0]
     assert f"| {gfc['start']} | {gfc['end']} | {gfc['business_days']} |" in report
@@ -96,4 +104,7 @@ def test_heatmap_matrices_are_pairwise_complete_pearson():
     full, recent = correlation_matrices(returns, recent_days=50)
     both = returns[["A", "C"]].dropna()
     assert abs(full.loc["A", "C"] - np.corrcoef(both["A"], both["C"])[0, 1]) < 1e-12
-    assert abs(recent.loc["A", "B"] - np.corrcoef(returns["A"].iloc[-50:], returns["B"].iloc[-50:])[0, 1]) < 1e-12
+    assert (
+        abs(recent.loc["A", "B"] - np.corrcoef(returns["A"].iloc[-50:], returns["B"].iloc[-50:])[0, 1])
+        < 1e-12
+    )

@@ -30,9 +30,14 @@ from rolling_corr import (
 def random_returns(n=600, seed=1):
     rng = np.random.default_rng(seed)
     common = rng.normal(size=n)
-    frame = pd.DataFrame({"A": common + rng.normal(size=n), "B": -0.5 * common + rng.normal(size=n),
-                          "C": rng.normal(size=n) * 1e-3 + 50.0},  # a large offset tests stability
-                         index=pd.bdate_range("2000-01-03", periods=n))
+    frame = pd.DataFrame(
+        {
+            "A": common + rng.normal(size=n),
+            "B": -0.5 * common + rng.normal(size=n),
+            "C": rng.normal(size=n) * 1e-3 + 50.0,
+        },  # a large offset tests stability
+        index=pd.bdate_range("2000-01-03", periods=n),
+    )
     frame.iloc[100:103, 0] = np.nan
     frame.iloc[400, 1] = np.nan
     return frame
@@ -64,7 +69,9 @@ def test_matches_pandas_rolling_corr_on_random_data(window):
     returns = random_returns()
     for a, b in [("A", "B"), ("A", "C"), ("B", "C")]:
         ours = rolling_pearson(returns[a], returns[b], window).to_numpy()
-        assert_matches(ours, returns[a].rolling(window, min_periods=window).corr(returns[b]).to_numpy(), 1e-12)
+        assert_matches(
+            ours, returns[a].rolling(window, min_periods=window).corr(returns[b]).to_numpy(), 1e-12
+        )
 
 
 @pytest.mark.parametrize("window", [5, 10, 20, 60])
@@ -94,7 +101,9 @@ def test_real_data_with_gaps_and_flat_stretches(snapshot_frames, window):
         assert_matches(ours[k], reference, 1e-13)
     for a, b in [("SPY", "DGS10"), ("SPY", "DCOILWTICO"), ("SP500", "DGS2")]:
         ours_pair = rolling_pearson(returns[a], returns[b], window).to_numpy()
-        assert_matches(ours_pair, returns[a].rolling(window, min_periods=window).corr(returns[b]).to_numpy(), 1e-12)
+        assert_matches(
+            ours_pair, returns[a].rolling(window, min_periods=window).corr(returns[b]).to_numpy(), 1e-12
+        )
 
 
 def test_nan_in_window_gives_nan_and_window_after_recovers():
@@ -133,7 +142,9 @@ def test_ewma_matches_explicit_weights():
         xs, ys = x.iloc[: t + 1].to_numpy(), y.iloc[: t + 1].to_numpy()
         mx, my = np.average(xs, weights=w), np.average(ys, weights=w)
         cov = np.average((xs - mx) * (ys - my), weights=w)
-        expected = cov / np.sqrt(np.average((xs - mx) ** 2, weights=w) * np.average((ys - my) ** 2, weights=w))
+        expected = cov / np.sqrt(
+            np.average((xs - mx) ** 2, weights=w) * np.average((ys - my) ** 2, weights=w)
+        )
         assert abs(ewma.iloc[t] - expected) < 1e-12
     assert ewma.iloc[: int(2 * h) - 1].isna().all()
 
@@ -150,9 +161,20 @@ def test_spearman_matches_scipy():
 
 def test_pair_columns_and_skipped_pairs():
     returns = random_returns()
-    corr, skipped = rolling_corr(returns, [["A", "B"], ["A", "ZZZ"]], [20, 60], ewma_halflife=10, spearman=True)
-    assert list(corr.columns) == ["A:B:20", "A:B:20:lo95", "A:B:20:hi95", "A:B:20:spearman", "A:B:60",
-                                  "A:B:60:lo95", "A:B:60:hi95", "A:B:60:spearman", "A:B:ewm10"]
+    corr, skipped = rolling_corr(
+        returns, [["A", "B"], ["A", "ZZZ"]], [20, 60], ewma_halflife=10, spearman=True
+    )
+    assert list(corr.columns) == [
+        "A:B:20",
+        "A:B:20:lo95",
+        "A:B:20:hi95",
+        "A:B:20:spearman",
+        "A:B:60",
+        "A:B:60:lo95",
+        "A:B:60:hi95",
+        "A:B:60:spearman",
+        "A:B:ewm10",
+    ]
     assert skipped == ["A-ZZZ (no data for ZZZ)"]
 
 
@@ -160,11 +182,18 @@ def make_clean(tmp_path, with_tlt=True):
     n = 300
     rng = np.random.default_rng(7)
     index = pd.bdate_range("2010-01-04", periods=n, name="date")
-    clean = pd.DataFrame({"SPY": 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n))),
-                          "DGS10": 3 + np.cumsum(rng.normal(0, 0.05, n))}, index=index)
-    meta = {"SPY": {"kind": "price", "status": "snapshot"}, "DGS10": {"kind": "yield", "maturity": 10,
-                                                                      "status": "snapshot"},
-            "TLT": {"kind": "price", "status": "missing"}}
+    clean = pd.DataFrame(
+        {
+            "SPY": 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n))),
+            "DGS10": 3 + np.cumsum(rng.normal(0, 0.05, n)),
+        },
+        index=index,
+    )
+    meta = {
+        "SPY": {"kind": "price", "status": "snapshot"},
+        "DGS10": {"kind": "yield", "maturity": 10, "status": "snapshot"},
+        "TLT": {"kind": "price", "status": "missing"},
+    }
     if with_tlt:
         clean["TLT"] = 100 * np.exp(np.cumsum(rng.normal(0, 0.008, n)))
         meta["TLT"]["status"] = "fresh"
@@ -174,13 +203,17 @@ def make_clean(tmp_path, with_tlt=True):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, str(SCRIPTS / "rolling_corr.py"), *args], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / "rolling_corr.py"), *args], capture_output=True, text=True
+    )
 
 
 def test_seed_command_from_prices(tmp_path):
     clean, path = make_clean(tmp_path)
     out = tmp_path / "rolling_corr.csv"
-    result = run_cli("--prices", str(path), "--eq-col", "SPY", "--bond-col", "TLT", "--window", "60", "--out", str(out))
+    result = run_cli(
+        "--prices", str(path), "--eq-col", "SPY", "--bond-col", "TLT", "--window", "60", "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     corr = pd.read_csv(out, index_col="date", parse_dates=True)
     returns = np.log(clean).diff()
@@ -193,10 +226,15 @@ def test_seed_command_converts_a_yield_column_like_features(tmp_path):
 
     clean, path = make_clean(tmp_path)
     out = tmp_path / "corr.csv"
-    result = run_cli("--prices", str(path), "--eq-col", "SPY", "--bond-col", "DGS10", "--window", "60", "--out", str(out))
+    result = run_cli(
+        "--prices", str(path), "--eq-col", "SPY", "--bond-col", "DGS10", "--window", "60", "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
-    features = build_features(clean, {"SPY": {"kind": "price"}, "DGS10": {"kind": "yield", "maturity": 10},
-                                      "TLT": {"kind": "price"}}, [])
+    features = build_features(
+        clean,
+        {"SPY": {"kind": "price"}, "DGS10": {"kind": "yield", "maturity": 10}, "TLT": {"kind": "price"}},
+        [],
+    )
     expected = features["ret:SPY"].rolling(60, min_periods=60).corr(features["ret:DGS10"])
     corr = pd.read_csv(out, index_col="date", parse_dates=True)
     np.testing.assert_allclose(corr["SPY:DGS10:60"], expected, atol=1e-12)
@@ -204,8 +242,18 @@ def test_seed_command_converts_a_yield_column_like_features(tmp_path):
 
 def test_seed_command_names_the_missing_column(tmp_path):
     _, path = make_clean(tmp_path, with_tlt=False)
-    result = run_cli("--prices", str(path), "--eq-col", "SPY", "--bond-col", "TLT", "--window", "60",
-                     "--out", str(tmp_path / "x.csv"))
+    result = run_cli(
+        "--prices",
+        str(path),
+        "--eq-col",
+        "SPY",
+        "--bond-col",
+        "TLT",
+        "--window",
+        "60",
+        "--out",
+        str(tmp_path / "x.csv"),
+    )
     assert result.returncode == 1
     assert "no column 'TLT' (ingest marked it missing)" in result.stderr
     assert "Traceback" not in result.stderr
@@ -214,8 +262,18 @@ def test_seed_command_names_the_missing_column(tmp_path):
 
 def test_window_longer_than_data_is_a_clear_error(tmp_path):
     _, path = make_clean(tmp_path)
-    result = run_cli("--prices", str(path), "--eq-col", "SPY", "--bond-col", "TLT", "--window", "5000",
-                     "--out", str(tmp_path / "x.csv"))
+    result = run_cli(
+        "--prices",
+        str(path),
+        "--eq-col",
+        "SPY",
+        "--bond-col",
+        "TLT",
+        "--window",
+        "5000",
+        "--out",
+        str(tmp_path / "x.csv"),
+    )
     assert result.returncode == 1
     assert "window 5000 is longer than the data (300 business days)" in result.stderr
 
@@ -223,15 +281,20 @@ def test_window_longer_than_data_is_a_clear_error(tmp_path):
 def test_all_pairs_cli_parquet_matches_pandas_and_reads_slices(tmp_path):
     rng = np.random.default_rng(11)
     n, names = 400, [f"S{k}" for k in range(8)]
-    levels = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, 8)), axis=0)), columns=names,
-                          index=pd.bdate_range("2015-01-01", periods=n, name="date"))
+    levels = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, 8)), axis=0)),
+        columns=names,
+        index=pd.bdate_range("2015-01-01", periods=n, name="date"),
+    )
     levels.iloc[50:60, 2] = np.nan
     levels.iloc[200:230, 5] = levels.iloc[200, 5]  # a flat stretch
     path = tmp_path / "prices.parquet"
     write_parquet(levels, path, {"series": {c: {"kind": "price"} for c in names}})
     exact, compact = tmp_path / "all64.parquet", tmp_path / "all32.parquet"
     for out, dtype in ((exact, "float64"), (compact, "float32")):
-        result = run_cli("--prices", str(path), "--all-pairs", "--window", "60", "--dtype", dtype, "--out", str(out))
+        result = run_cli(
+            "--prices", str(path), "--all-pairs", "--window", "60", "--dtype", dtype, "--out", str(out)
+        )
         assert result.returncode == 0, result.stderr
     handle = pq.ParquetFile(exact)
     assert handle.schema_arrow.names == ["date", *names[:-1]] and handle.metadata.num_row_groups == 2
@@ -245,7 +308,9 @@ def test_all_pairs_cli_parquet_matches_pandas_and_reads_slices(tmp_path):
         assert np.nanmax(np.abs(rounded - stored.to_numpy())) < 6e-8
     matrix = read_all_pairs(exact, last_date=True)
     assert matrix.attrs["date"] == str(levels.index[-1].date())
-    assert matrix.loc["S4", "S0"] == read_all_pairs(exact, pair=("S0", "S4")).iloc[-1] == matrix.loc["S0", "S4"]
+    assert (
+        matrix.loc["S4", "S0"] == read_all_pairs(exact, pair=("S0", "S4")).iloc[-1] == matrix.loc["S0", "S4"]
+    )
     assert (np.diag(matrix) == 1.0).all()
 
 
@@ -272,20 +337,42 @@ def test_blocks_split_pairs_evenly_and_read_back_as_one(tmp_path):
     assert series_blocks(3, 5)[-1].stop == 2  # more blocks than series: empty blocks, no error
     rng = np.random.default_rng(4)
     names = [f"S{k}" for k in range(9)]
-    levels = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (300, 9)), axis=0)), columns=names,
-                          index=pd.bdate_range("2015-01-01", periods=300, name="date"))
+    levels = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.01, (300, 9)), axis=0)),
+        columns=names,
+        index=pd.bdate_range("2015-01-01", periods=300, name="date"),
+    )
     path = tmp_path / "prices.parquet"
     write_parquet(levels, path, {"series": {c: {"kind": "price"} for c in names}})
     files = []
     for block in range(3):
         out = tmp_path / f"block{block}.parquet"
-        result = run_cli("--prices", str(path), "--all-pairs", "--window", "30", "--dtype", "float64",
-                         "--block", str(block), "--n-blocks", "3", "--out", str(out))
+        result = run_cli(
+            "--prices",
+            str(path),
+            "--all-pairs",
+            "--window",
+            "30",
+            "--dtype",
+            "float64",
+            "--block",
+            str(block),
+            "--n-blocks",
+            "3",
+            "--out",
+            str(out),
+        )
         assert result.returncode == 0, result.stderr
         files.append(out)
     whole = tmp_path / "whole.parquet"
-    assert run_cli("--prices", str(path), "--all-pairs", "--window", "30", "--dtype", "float64",
-                   "--out", str(whole)).returncode == 0
+    assert (
+        run_cli(
+            "--prices", str(path), "--all-pairs", "--window", "30", "--dtype", "float64", "--out", str(whole)
+        ).returncode
+        == 0
+    )
     for a, b in [("S0", "S8"), ("S4", "S5"), ("S7", "S8")]:
         pd.testing.assert_series_equal(read_all_pairs(files, pair=(a, b)), read_all_pairs(whole, pair=(a, b)))
-    pd.testing.assert_frame_equal(read_all_pairs(files, last_date=True), read_all_pairs(whole, last_date=True))
+    pd.testing.assert_frame_equal(
+        read_all_pairs(files, last_date=True), read_all_pairs(whole, last_date=True)
+    )

@@ -16,18 +16,32 @@ pytestmark = pytest.mark.e2e
 
 def big_universe_config(path, n_series: int, n_blocks: int) -> None:
     series = [{"id": f"X{k:04d}", "source": "csv", "kind": "price"} for k in range(n_series)]
-    path.write_text(yaml.safe_dump({
-        "series": series, "correlation": {"pairs": [["X0000", "X0001"]]}, "calendar": {"anchor": "X0000"},
-        "features": {"cash_rate": None}, "stress": {"equity": "X0000", "bond": None, "vix": None},
-        "all_pairs": {"enabled": True, "n_blocks": n_blocks},
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "series": series,
+                "correlation": {"pairs": [["X0000", "X0001"]]},
+                "calendar": {"anchor": "X0000"},
+                "features": {"cash_rate": None},
+                "stress": {"equity": "X0000", "bond": None, "vix": None},
+                "all_pairs": {"enabled": True, "n_blocks": n_blocks},
+            }
+        )
+    )
 
 
 def test_all_pairs_blocks_run_and_agree_with_the_pair_columns(workflow_copy):
     from rolling_corr import read_all_pairs
 
-    snakemake(workflow_copy, "data/processed/all_pairs/manifest.json", "--cores", "2", "--config", "offline=true",
-              "all_pairs={'enabled': True, 'n_blocks': 3}")
+    snakemake(
+        workflow_copy,
+        "data/processed/all_pairs/manifest.json",
+        "--cores",
+        "2",
+        "--config",
+        "offline=true",
+        "all_pairs={'enabled': True, 'n_blocks': 3}",
+    )
     manifest = json.loads((workflow_copy / "data/processed/all_pairs/manifest.json").read_text())
     assert len(manifest["files"]) == 3 and manifest["pairs"] == 21 and manifest["window"] == 60
     files = [workflow_copy / "data/processed/all_pairs" / f["file"] for f in manifest["files"]]
@@ -75,7 +89,11 @@ def test_benchmark_quick_runs_and_checks_accuracy():
 
     from conftest import ROOT
 
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks/run.py"), "--quick", "--repeat", "1"],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/run.py"), "--quick", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| numba, 1 thread | 12 | 60 |" in result.stdout and "all-pairs CLI, N = 12" in result.stdout

@@ -14,14 +14,28 @@ pytestmark = pytest.mark.e2e
 
 def test_every_output_exists_with_expected_shape(workflow_run):
     workdir, _ = workflow_run
-    for path in ["data/raw/fred.csv", "data/raw/yahoo.csv", "data/raw/fred.ok", "data/raw/yahoo.ok",
-                 "data/processed/clean.parquet", "data/processed/features.parquet",
-                 "data/processed/rolling_corr.csv", "data/processed/regimes.parquet", "docs/report.md",
-                 "docs/dq_report.md", "docs/dq_report.json", "docs/fig_corr_SPY_vs_DGS10.png",
-                 "docs/fig_corr_SPY_vs_DCOILWTICO.png", "docs/fig_corr_SPY_vs_TLT.png", "docs/fig_regimes.png",
-                 "docs/fig_heatmap.png",
-                 "data/processed/stress_episodes.csv", "models/corr_forecast.pkl", "models/comove_logit.pkl",
-                 "models/metrics.json"]:
+    for path in [
+        "data/raw/fred.csv",
+        "data/raw/yahoo.csv",
+        "data/raw/fred.ok",
+        "data/raw/yahoo.ok",
+        "data/processed/clean.parquet",
+        "data/processed/features.parquet",
+        "data/processed/rolling_corr.csv",
+        "data/processed/regimes.parquet",
+        "docs/report.md",
+        "docs/dq_report.md",
+        "docs/dq_report.json",
+        "docs/fig_corr_SPY_vs_DGS10.png",
+        "docs/fig_corr_SPY_vs_DCOILWTICO.png",
+        "docs/fig_corr_SPY_vs_TLT.png",
+        "docs/fig_regimes.png",
+        "docs/fig_heatmap.png",
+        "data/processed/stress_episodes.csv",
+        "models/corr_forecast.pkl",
+        "models/comove_logit.pkl",
+        "models/metrics.json",
+    ]:
         assert (workdir / path).stat().st_size > 0, path
     raw = pd.read_csv(workdir / "data/raw/fred.csv")
     assert list(raw.columns) == ["series", "date", "value"]
@@ -32,12 +46,24 @@ def test_every_output_exists_with_expected_shape(workflow_run):
     features = pd.read_parquet(workdir / "data/processed/features.parquet")
     assert {"ret:SPY", "ret:DGS10", "dy_bp:DGS10", "ret:SPY:lag1"} <= set(features.columns)
     corr = pd.read_csv(workdir / "data/processed/rolling_corr.csv", index_col="date")
-    expected = [f"{pair}:{w}{stat}" for pair in ["SPY:DGS10", "SPY:DCOILWTICO"]
-                for w in [60, 20, 120] for stat in ["", ":lo95", ":hi95"]]
+    expected = [
+        f"{pair}:{w}{stat}"
+        for pair in ["SPY:DGS10", "SPY:DCOILWTICO"]
+        for w in [60, 20, 120]
+        for stat in ["", ":lo95", ":hi95"]
+    ]
     assert sorted(corr.columns) == sorted(expected + ["SPY:DGS10:ewm30", "SPY:DCOILWTICO:ewm30"])
     regimes = pd.read_parquet(workdir / "data/processed/regimes.parquet")
-    assert {"z:SPY:DGS10:60", "regime:SPY:DGS10:60", "mkv:ret:SPY:p_filtered:1", "mkv:ret:SPY:p_smoothed:1",
-            "mkv:ret:SPY:state", "mkv:SPY:DGS10:60:state", "stress", "stress_reason"} <= set(regimes.columns)
+    assert {
+        "z:SPY:DGS10:60",
+        "regime:SPY:DGS10:60",
+        "mkv:ret:SPY:p_filtered:1",
+        "mkv:ret:SPY:p_smoothed:1",
+        "mkv:ret:SPY:state",
+        "mkv:SPY:DGS10:60:state",
+        "stress",
+        "stress_reason",
+    } <= set(regimes.columns)
     assert {"excess:SPY", "excess:DGS10"} <= set(features.columns)
     metrics = json.loads((workdir / "models/metrics.json").read_text())
     assert {"model", "last_value", "historical_mean"} <= set(metrics)
@@ -65,11 +91,22 @@ def test_report_states_offline_snapshot_and_skipped_pair(workflow_run):
 
 def test_logs_have_timestamps_and_levels(workflow_run):
     workdir, _ = workflow_run
-    for log in ["logs/ingest/fred.log", "logs/clean.log", "logs/features.log", "logs/rolling_corr.log",
-                "logs/regimes.log", "logs/dq.log", "logs/model.log", "logs/report.log"]:
+    for log in [
+        "logs/ingest/fred.log",
+        "logs/clean.log",
+        "logs/features.log",
+        "logs/rolling_corr.log",
+        "logs/regimes.log",
+        "logs/dq.log",
+        "logs/model.log",
+        "logs/report.log",
+    ]:
         lines = (workdir / log).read_text().splitlines()
         assert lines, log
-        assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (INFO|WARNING|ERROR) ", lines[0]), (log, lines[0])
+        assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (INFO|WARNING|ERROR) ", lines[0]), (
+            log,
+            lines[0],
+        )
     assert list((workdir / "logs/benchmarks").rglob("*.tsv"))
 
 
@@ -95,20 +132,26 @@ def test_same_config_gives_the_same_bytes(workflow_run, workflow_copy):
     assert len(first) == 18 and first == second
 
 
-@pytest.mark.parametrize("script", ["ingest", "clean", "features", "rolling_corr", "regimes", "dq", "model",
-                                    "report", "build_sample"])
+@pytest.mark.parametrize(
+    "script",
+    ["ingest", "clean", "features", "rolling_corr", "regimes", "dq", "model", "report", "build_sample"],
+)
 def test_every_script_has_a_cli(script):
     import subprocess
     import sys
 
     from conftest import SCRIPTS
 
-    result = subprocess.run([sys.executable, str(SCRIPTS / f"{script}.py"), "--help"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / f"{script}.py"), "--help"], capture_output=True, text=True
+    )
     assert result.returncode == 0 and "usage:" in result.stdout, result.stderr
 
 
 def test_single_target_builds_only_its_upstream(workflow_copy):
-    result = snakemake(workflow_copy, "data/processed/rolling_corr.csv", "--cores", "2", "--config", "offline=true")
+    result = snakemake(
+        workflow_copy, "data/processed/rolling_corr.csv", "--cores", "2", "--config", "offline=true"
+    )
     ran = set(re.findall(r"rule (\w+):", result.stdout + result.stderr))
     assert ran == {"ingest", "clean", "features", "rolling_corr"}
     assert not (workflow_copy / "docs/report.md").exists()
@@ -138,8 +181,13 @@ def test_lint_and_format_are_clean(workflow_copy):
     from pathlib import Path
 
     bin_dir = Path(sys.executable).parent
-    result = subprocess.run([str(bin_dir / "snakefmt"), "--check", "."], cwd=workflow_copy, capture_output=True,
-                            text=True, env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    result = subprocess.run(
+        [str(bin_dir / "snakefmt"), "--check", "."],
+        cwd=workflow_copy,
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -163,5 +211,7 @@ def test_snakemake_html_report_builds_offline(workflow_run):
     workdir, _ = workflow_run
     snakemake(workdir, "--report", "docs/report.html")
     html = (workdir / "docs/report.html").read_text(errors="replace")
-    assert "Cross-asset correlation workflow" in html and (workdir / "docs/report.html").stat().st_size > 100_000
+    assert (
+        "Cross-asset correlation workflow" in html and (workdir / "docs/report.html").stat().st_size > 100_000
+    )
     (workdir / "docs/report.html").unlink()  # keep the digest comparison to the workflow's own outputs

@@ -44,7 +44,6 @@ from _helpers import (
 
 logger = logging.getLogger("ingest")
 
-STATUSES = ("fresh", "cached", "snapshot", "missing")
 DATE_COLUMNS = ("date", "observation_date", "DATE", "Date", "Datetime", "time period")
 VALUE_COLUMNS = ("value", "Adj Close", "adj close", "Close", "close", "price")
 

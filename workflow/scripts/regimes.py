@@ -49,7 +49,6 @@ from rolling_corr import pearson_columns, returns_from_features
 
 logger = logging.getLogger("regimes")
 
-LABELS = ("hedge", "neutral", "co-move")
 MARKOV_DEFAULTS = {"enabled": True, "k_regimes": 2, "search_reps": 5, "seed": 0, "maxiter": 200}
 STRESS_DEFAULTS = {
     "equity": None,
