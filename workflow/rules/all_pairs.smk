@@ -37,6 +37,8 @@ rule all_pairs:
         manifest="data/processed/all_pairs/manifest.json",
     log:
         "logs/all_pairs/manifest.log",
+    benchmark:
+        "logs/benchmarks/all_pairs/manifest.tsv"
     conda:
         "../../envs/analysis.yaml"
     script:
