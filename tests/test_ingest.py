@@ -102,17 +102,21 @@ def fake_policy():
 
 
 SPEC = [{"id": "DGS10", "source": "fred", "kind": "yield", "maturity": 10}]
+SPY_YAHOO = [{"id": "SPY", "source": "yahoo", "kind": "price"}]
+MINE_CSV = [{"id": "MINE", "source": "csv", "kind": "price"}]
+
+
+def ingest_2020(source, specs, network, paths, policy, offline=False, **kwargs):
+    """ingest_source over 2020, the range every test here asks for."""
+    return ingest_source(source, specs, "2020-01-01", "2020-12-31", offline, network, paths, policy, **kwargs)
 
 
 def run_fred(tmp_path, base, api_key=None, **kwargs):
     network, paths = settings(tmp_path, base, **kwargs)
     policy, waits = fake_policy()
-    outcomes = ingest_source(
+    outcomes = ingest_2020(
         "fred",
         SPEC,
-        "2020-01-01",
-        "2020-12-31",
-        False,
         network,
         paths,
         policy,
@@ -248,12 +252,9 @@ def test_connection_refused_is_retried_then_cache_and_the_source_given_up(tmp_pa
     cache_file = seed_cache(paths)
     policy, waits = fake_policy()
     specs = SPEC + [{"id": "DGS2", "source": "fred", "kind": "yield", "maturity": 2}]
-    outcomes = ingest_source(
+    outcomes = ingest_2020(
         "fred",
         specs,
-        "2020-01-01",
-        "2020-12-31",
-        False,
         network,
         paths,
         policy,
@@ -287,12 +288,9 @@ def test_unresolvable_host_marks_network_down_without_retries(tmp_path):
     network, paths = settings(tmp_path, "http://no-such-host.invalid/fredgraph.csv")
     policy, waits = fake_policy()
     specs = SPEC + [{"id": "DGS2", "source": "fred", "kind": "yield", "maturity": 2}]
-    outcomes = ingest_source(
+    outcomes = ingest_2020(
         "fred",
         specs,
-        "2020-01-01",
-        "2020-12-31",
-        False,
         network,
         paths,
         policy,
@@ -307,7 +305,7 @@ def test_offline_skips_the_network(tmp_path):
     network, paths = settings(tmp_path)
     (Path(paths["snapshot"]) / "DGS10.csv").write_text("date,value\n2019-12-31,1.9\n2020-01-02,1.88\n")
     policy, _ = fake_policy()
-    outcomes = ingest_source("fred", SPEC, "2020-01-01", "2020-12-31", True, network, paths, policy)
+    outcomes = ingest_2020("fred", SPEC, network, paths, policy, offline=True)
     assert outcomes["DGS10"].status == "snapshot" and outcomes["DGS10"].attempts == 0
     assert list(outcomes["DGS10"].series.index.strftime("%Y-%m-%d")) == ["2020-01-02"]  # clipped to the range
 
@@ -326,9 +324,7 @@ def test_yahoo_batch_normalises_multiindex_and_marks_absent_tickers(tmp_path):
         {"id": "SP500", "source": "yahoo", "symbol": "^GSPC", "kind": "price"},
         {"id": "TLT", "source": "yahoo", "kind": "price"},
     ]
-    outcomes = ingest_source(
-        "yahoo", specs, "2020-01-01", "2020-12-31", False, network, paths, policy, yahoo_fetch=yahoo_frame
-    )
+    outcomes = ingest_2020("yahoo", specs, network, paths, policy, yahoo_fetch=yahoo_frame)
     assert outcomes["SPY"].status == "fresh" and outcomes["SPY"].series.tolist() == [320.0, 321.0]
     assert outcomes["SP500"].series.tolist() == [3250.0, 3240.0]
     assert outcomes["TLT"].status == "missing" and outcomes["TLT"].last_error == "EmptySeries"
@@ -343,17 +339,7 @@ def test_yahoo_empty_frame_is_a_failure_and_retried(tmp_path):
         calls.append(symbols)
         return pd.DataFrame()
 
-    outcomes = ingest_source(
-        "yahoo",
-        [{"id": "SPY", "source": "yahoo", "kind": "price"}],
-        "2020-01-01",
-        "2020-12-31",
-        False,
-        network,
-        paths,
-        policy,
-        yahoo_fetch=empty,
-    )
+    outcomes = ingest_2020("yahoo", SPY_YAHOO, network, paths, policy, yahoo_fetch=empty)
     assert outcomes["SPY"].status == "missing" and outcomes["SPY"].attempts == 4 and len(calls) == 4
     assert len(waits) == 3
 
@@ -398,16 +384,7 @@ def test_local_csv_source_and_status_file(tmp_path):
     Path(paths["local_csv"]).mkdir()
     (Path(paths["local_csv"]) / "MINE.csv").write_text(CSV_VARIANTS["plain"])
     policy, _ = fake_policy()
-    outcomes = ingest_source(
-        "csv",
-        [{"id": "MINE", "source": "csv", "kind": "price"}],
-        "2020-01-01",
-        "2020-12-31",
-        False,
-        network,
-        paths,
-        policy,
-    )
+    outcomes = ingest_2020("csv", MINE_CSV, network, paths, policy)
     tidy = ingest.tidy_frame(outcomes)
     record = ingest.status_record("csv", outcomes, tidy)
     entry = record["series"][0]
@@ -420,16 +397,7 @@ def test_local_csv_missing_file_is_a_clear_error(tmp_path):
     network, paths = settings(tmp_path)
     policy, _ = fake_policy()
     with pytest.raises(ingest.InputDataError, match="MINE.csv does not exist"):
-        ingest_source(
-            "csv",
-            [{"id": "MINE", "source": "csv", "kind": "price"}],
-            "2020-01-01",
-            "2020-12-31",
-            False,
-            network,
-            paths,
-            policy,
-        )
+        ingest_2020("csv", MINE_CSV, network, paths, policy)
 
 
 def test_yahoo_rate_limit_error_is_retried_then_served(tmp_path, caplog):
@@ -444,17 +412,7 @@ def test_yahoo_rate_limit_error_is_retried_then_served(tmp_path, caplog):
             raise answers.pop(0)
         return yahoo_frame(symbols, start, end, network)
 
-    outcomes = ingest_source(
-        "yahoo",
-        [{"id": "SPY", "source": "yahoo", "kind": "price"}],
-        "2020-01-01",
-        "2020-12-31",
-        False,
-        network,
-        paths,
-        policy,
-        yahoo_fetch=flaky,
-    )
+    outcomes = ingest_2020("yahoo", SPY_YAHOO, network, paths, policy, yahoo_fetch=flaky)
     assert outcomes["SPY"].status == "fresh" and outcomes["SPY"].attempts == 3 and len(waits) == 2
     assert "attempt 1 failed: YFRateLimitError" in caplog.text
 

@@ -1,6 +1,6 @@
 """Reliability and security (issue 8): resumable after SIGKILL, no half-written outputs,
-bad config stopped at start-up, safe names, safe YAML, safe pickles, and a 200-series
-universe within the core limit."""
+safe names, safe YAML, safe pickles, and a 200-series universe within the core limit
+(bad config stopped at start-up: test_workflow_e2e.py)."""
 
 import os
 import re
@@ -76,25 +76,6 @@ def test_a_write_killed_midway_leaves_the_old_file_whole(tmp_path):
     assert target.read_bytes() == before  # never half-written under its own name
     frame, metadata = read_parquet(target)
     assert metadata == {"version": "old"} and len(frame) == 2
-
-
-@pytest.mark.e2e
-@pytest.mark.parametrize(
-    "override, message",
-    [
-        (
-            ["start=2016-01-04", "end=2016-06-30", "correlation={'windows': [300]}"],
-            "config key `correlation.windows`: window 300 is longer than the 129 business days",
-        ),
-        (["stress={'vix': 'NOPE'}"], "config key `stress.vix`: 'NOPE' is not in `series`"),
-        (["features={'cash_rate': 'SPY'}"], "config key `features.cash_rate`: 'SPY' must be a yield series"),
-        (["all_pairs={'n_blocks': 0}"], "n_blocks"),
-        (["regimes={'zscore_threshold': -1}"], "zscore_threshold"),
-    ],
-)
-def test_more_bad_config_is_stopped_at_start_up(workflow_copy, override, message):
-    result = snakemake(workflow_copy, "-n", "--config", *override, check=False)
-    assert result.returncode != 0 and message in result.stdout + result.stderr
 
 
 @pytest.mark.e2e

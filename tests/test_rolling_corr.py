@@ -208,12 +208,26 @@ def run_cli(*args):
     )
 
 
+def seed_command(prices, out, bond="TLT", window=60):
+    """The seed's command as written: SPY against a bond column from the clean prices."""
+    return run_cli(
+        "--prices",
+        str(prices),
+        "--eq-col",
+        "SPY",
+        "--bond-col",
+        bond,
+        "--window",
+        str(window),
+        "--out",
+        str(out),
+    )
+
+
 def test_seed_command_from_prices(tmp_path):
     clean, path = make_clean(tmp_path)
     out = tmp_path / "rolling_corr.csv"
-    result = run_cli(
-        "--prices", str(path), "--eq-col", "SPY", "--bond-col", "TLT", "--window", "60", "--out", str(out)
-    )
+    result = seed_command(path, out)
     assert result.returncode == 0, result.stderr
     corr = pd.read_csv(out, index_col="date", parse_dates=True)
     returns = np.log(clean).diff()
@@ -226,9 +240,7 @@ def test_seed_command_converts_a_yield_column_like_features(tmp_path):
 
     clean, path = make_clean(tmp_path)
     out = tmp_path / "corr.csv"
-    result = run_cli(
-        "--prices", str(path), "--eq-col", "SPY", "--bond-col", "DGS10", "--window", "60", "--out", str(out)
-    )
+    result = seed_command(path, out, bond="DGS10")
     assert result.returncode == 0, result.stderr
     features = build_features(
         clean,
@@ -242,18 +254,7 @@ def test_seed_command_converts_a_yield_column_like_features(tmp_path):
 
 def test_seed_command_names_the_missing_column(tmp_path):
     _, path = make_clean(tmp_path, with_tlt=False)
-    result = run_cli(
-        "--prices",
-        str(path),
-        "--eq-col",
-        "SPY",
-        "--bond-col",
-        "TLT",
-        "--window",
-        "60",
-        "--out",
-        str(tmp_path / "x.csv"),
-    )
+    result = seed_command(path, tmp_path / "x.csv")
     assert result.returncode == 1
     assert "no column 'TLT' (ingest marked it missing)" in result.stderr
     assert "Traceback" not in result.stderr
@@ -262,18 +263,7 @@ def test_seed_command_names_the_missing_column(tmp_path):
 
 def test_window_longer_than_data_is_a_clear_error(tmp_path):
     _, path = make_clean(tmp_path)
-    result = run_cli(
-        "--prices",
-        str(path),
-        "--eq-col",
-        "SPY",
-        "--bond-col",
-        "TLT",
-        "--window",
-        "5000",
-        "--out",
-        str(tmp_path / "x.csv"),
-    )
+    result = seed_command(path, tmp_path / "x.csv", window=5000)
     assert result.returncode == 1
     assert "window 5000 is longer than the data (300 business days)" in result.stderr
 

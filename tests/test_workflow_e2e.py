@@ -199,12 +199,19 @@ def test_lint_and_format_are_clean(workflow_copy):
         (["correlation={'pairs': [['SPY', 'NOPE']]}"], "NOPE"),
         (["offline=maybe"], "offline"),
         (["correlation={'windows': ['sixty']}"], "windows"),
+        (
+            ["start=2016-01-04", "end=2016-06-30", "correlation={'windows': [300]}"],
+            "config key `correlation.windows`: window 300 is longer than the 129 business days",
+        ),
+        (["stress={'vix': 'NOPE'}"], "config key `stress.vix`: 'NOPE' is not in `series`"),
+        (["features={'cash_rate': 'SPY'}"], "config key `features.cash_rate`: 'SPY' must be a yield series"),
+        (["all_pairs={'n_blocks': 0}"], "n_blocks"),
+        (["regimes={'zscore_threshold': -1}"], "zscore_threshold"),
     ],
 )
 def test_bad_config_stops_before_any_job(workflow_copy, override, message):
     result = snakemake(workflow_copy, "-n", "--config", *override, check=False)
-    assert result.returncode != 0
-    assert message in result.stdout + result.stderr
+    assert result.returncode != 0 and message in result.stdout + result.stderr
 
 
 def test_snakemake_html_report_builds_offline(workflow_run):
