@@ -102,6 +102,7 @@ def fake_policy():
 
 
 SPEC = [{"id": "DGS10", "source": "fred", "kind": "yield", "maturity": 10}]
+TWO_FRED = SPEC + [{"id": "DGS2", "source": "fred", "kind": "yield", "maturity": 2}]
 SPY_YAHOO = [{"id": "SPY", "source": "yahoo", "kind": "price"}]
 MINE_CSV = [{"id": "MINE", "source": "csv", "kind": "price"}]
 
@@ -115,13 +116,7 @@ def run_fred(tmp_path, base, api_key=None, **kwargs):
     network, paths = settings(tmp_path, base, **kwargs)
     policy, waits = fake_policy()
     outcomes = ingest_2020(
-        "fred",
-        SPEC,
-        network,
-        paths,
-        policy,
-        api_key=api_key,
-        throttle=ingest.Throttle(0.0),
+        "fred", SPEC, network, paths, policy, api_key=api_key, throttle=ingest.Throttle(0.0)
     )
     return outcomes["DGS10"], waits, paths
 
@@ -251,15 +246,8 @@ def test_connection_refused_is_retried_then_cache_and_the_source_given_up(tmp_pa
     network, paths = settings(tmp_path, closed_port_url())
     cache_file = seed_cache(paths)
     policy, waits = fake_policy()
-    specs = SPEC + [{"id": "DGS2", "source": "fred", "kind": "yield", "maturity": 2}]
     outcomes = ingest_2020(
-        "fred",
-        specs,
-        network,
-        paths,
-        policy,
-        api_key=fred_mode["key"],
-        throttle=ingest.Throttle(0.0),
+        "fred", TWO_FRED, network, paths, policy, api_key=fred_mode["key"], throttle=ingest.Throttle(0.0)
     )
     assert outcomes["DGS10"].status == "cached" and outcomes["DGS10"].attempts == 4 and len(waits) == 3
     assert outcomes["DGS2"].status == "missing" and outcomes["DGS2"].attempts == 0  # not tried again
@@ -287,15 +275,7 @@ def test_throttle_spaces_requests():
 def test_unresolvable_host_marks_network_down_without_retries(tmp_path):
     network, paths = settings(tmp_path, "http://no-such-host.invalid/fredgraph.csv")
     policy, waits = fake_policy()
-    specs = SPEC + [{"id": "DGS2", "source": "fred", "kind": "yield", "maturity": 2}]
-    outcomes = ingest_2020(
-        "fred",
-        specs,
-        network,
-        paths,
-        policy,
-        throttle=ingest.Throttle(0.0),
-    )
+    outcomes = ingest_2020("fred", TWO_FRED, network, paths, policy, throttle=ingest.Throttle(0.0))
     assert [o.status for o in outcomes.values()] == ["missing", "missing"]
     assert outcomes["DGS10"].attempts == 1 and outcomes["DGS2"].attempts == 0
     assert waits == [] and policy.network_down
