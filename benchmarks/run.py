@@ -131,7 +131,11 @@ def kernel_table(sizes, windows, n_rows: int, repeat: int, pandas_limit: int) ->
     return rows
 
 
-def cli_row(n_series: int, n_rows: int, workdir: Path, pandas_seconds: float | None) -> dict:
+def cli_rows(
+    n_series: int, n_rows: int, workdir: Path, pandas_seconds: float | None, repeat: int
+) -> list[dict]:
+    """The all-pairs CLI, whole process, writing a new file (as in a workflow run, where
+    Snakemake removes a job's outputs before it starts) and replacing an existing one."""
     rng = np.random.default_rng(1)
     names = [f"S{k:03d}" for k in range(n_series)]
     levels = pd.DataFrame(
@@ -141,7 +145,11 @@ def cli_row(n_series: int, n_rows: int, workdir: Path, pandas_seconds: float | N
     )
     prices = workdir / f"prices{n_series}.parquet"
     write_parquet(levels, prices, {"series": {c: {"kind": "price"} for c in names}})
+    out = workdir / "all.parquet"
     command = [
+        "/usr/bin/time",
+        "-f",
+        "%M",
         sys.executable,
         str(ROOT / "workflow/scripts/rolling_corr.py"),
         "--prices",
@@ -150,18 +158,40 @@ def cli_row(n_series: int, n_rows: int, workdir: Path, pandas_seconds: float | N
         "--window",
         "60",
         "--out",
-        str(workdir / "all.parquet"),
+        str(out),
     ]
-    subprocess.run(command, check=True, capture_output=True)  # warm the numba cache and the disk
-    seconds, _ = best_of(lambda: subprocess.run(command, check=True, capture_output=True), 3)
-    size = (workdir / "all.parquet").stat().st_size / 1e6
-    return {
-        "step": f"all-pairs CLI, N = {n_series}, T = {n_rows} (read, compute, write {size:.0f} MB float32)",
-        "seconds": seconds,
-        "note": (
-            f"{pandas_seconds / seconds:.1f}x faster than pandas' compute alone" if pandas_seconds else ""
-        ),
-    }
+    if not Path(command[0]).exists():  # GNU time reports peak RSS; without it, no RSS
+        command = command[3:]
+
+    def run(fresh: bool) -> tuple[float, float | None]:
+        if fresh:
+            out.unlink(missing_ok=True)
+        started = time.perf_counter()
+        result = subprocess.run(command, check=True, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+        return seconds, int(last) / 1024 if last.isdigit() else None
+
+    run(True)  # warm the numba cache and the page cache
+    rows = []
+    for fresh, what in ((True, "new file"), (False, "replacing the last run's file")):
+        seconds, rss = min(run(fresh) for _ in range(repeat))
+        size = out.stat().st_size / 1e6
+        notes = (
+            [f"{pandas_seconds / seconds:.1f}x faster than pandas' compute alone"] if pandas_seconds else []
+        )
+        notes += [f"peak RSS {rss:.0f} MB"] if rss else []
+        rows.append(
+            {
+                "step": (
+                    f"all-pairs CLI, N = {n_series}, T = {n_rows}: read, compute, write {size:.0f} MB "
+                    f"float32, {what}"
+                ),
+                "seconds": seconds,
+                "note": "; ".join(notes),
+            }
+        )
+    return rows
 
 
 def generated_universe(workdir: Path, n_series: int, n_rows: int) -> None:
@@ -331,7 +361,7 @@ def main(argv=None) -> int:
         None,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        steps = [cli_row(cli_n, n_rows, Path(tmp), pandas_big)]
+        steps = cli_rows(cli_n, n_rows, Path(tmp), pandas_big, args.repeat)
         if args.workflow:
             steps += workflow_rows(Path(tmp), *universe)
     text = markdown(kernels, steps, n_rows)

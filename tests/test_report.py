@@ -108,3 +108,42 @@ def test_heatmap_matrices_are_pairwise_complete_pearson():
         abs(recent.loc["A", "B"] - np.corrcoef(returns["A"].iloc[-50:], returns["B"].iloc[-50:])[0, 1])
         < 1e-12
     )
+
+
+def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from all_pairs_manifest import manifest_of
+    from report import all_pairs_section
+    from rolling_corr import write_all_pairs
+
+    rng = np.random.default_rng(3)
+    names = [f"S{k}" for k in range(7)]
+    common = rng.normal(size=(300, 1))
+    loadings = np.array([1.0, 0.8, 0.5, 0.0, -0.5, -0.8, 0.2])
+    returns = pd.DataFrame(
+        common * loadings + rng.normal(size=(300, 7)) * 0.6,
+        columns=names,
+        index=pd.bdate_range("2020-01-01", periods=300, name="date"),
+    )
+    returns.iloc[-30:, 6] = np.nan  # S6 ends early: the latest date with all pairs is 30 days back
+    returns.iloc[:100, 5] = np.nan  # and S5 starts late
+    blocks = [tmp_path / f"block_{k + 1}-of-3.parquet" for k in range(3)]
+    for k, path in enumerate(blocks):
+        write_all_pairs(returns, 60, path, "float64", k, 3)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(manifest_of([str(p) for p in blocks])))
+    text = "\n".join(all_pairs_section(manifest))
+    last = returns.iloc[-90:-30].corr(min_periods=60)
+    values = pd.Series(
+        {f"{a} / {b}": last.loc[a, b] for i, a in enumerate(names) for b in names[i + 1 :]}
+    ).dropna()
+    assert len(values) == 21
+    assert f"7 series, 21 pairs, 60-day window, on {returns.index[-31].date()}" in text
+    assert f"Median correlation {values.median():+.2f}" in text and "0 pairs without a full window" in text
+    assert f"| {values.idxmax()} | {values.max():+.3f} | {values.idxmin()} | {values.min():+.3f} |" in text
+    table = [line for line in text.splitlines() if line.startswith("| S")]
+    assert len(table) == 5 and table[0].startswith("| S0 / S1 |")

@@ -19,6 +19,7 @@ from rolling_corr import (
     fisher_band,
     read_all_pairs,
     returns_from_features,
+    returns_from_prices,
     rolling_corr,
     rolling_corr_pairs,
     rolling_corr_pairs_numpy,
@@ -270,7 +271,7 @@ def test_window_longer_than_data_is_a_clear_error(tmp_path):
 
 def test_all_pairs_cli_parquet_matches_pandas_and_reads_slices(tmp_path):
     rng = np.random.default_rng(11)
-    n, names = 400, [f"S{k}" for k in range(8)]
+    n, names = 800, [f"S{k}" for k in range(8)]  # 4 row groups: both stretch buffers are reused
     levels = pd.DataFrame(
         100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, 8)), axis=0)),
         columns=names,
@@ -287,8 +288,18 @@ def test_all_pairs_cli_parquet_matches_pandas_and_reads_slices(tmp_path):
         )
         assert result.returncode == 0, result.stderr
     handle = pq.ParquetFile(exact)
-    assert handle.schema_arrow.names == ["date", *names[:-1]] and handle.metadata.num_row_groups == 2
-    expected = np.log(levels).diff().rolling(60, min_periods=60).corr()
+    assert handle.schema_arrow.names == ["date", *names[:-1]] and handle.metadata.num_row_groups == 4
+    assert [handle.schema_arrow.field(a).type.byte_width for a in names[:-1]] == [
+        8 * k for k in range(7, 0, -1)
+    ]
+    log_returns = np.log(levels).diff()
+    expected = log_returns.rolling(60, min_periods=60).corr()
+    returns = returns_from_prices(levels, {"series": {c: {"kind": "price"} for c in names}}, None, "prices")
+    for a, block in zip(names, all_pairs_by_series(returns.to_numpy(), 60)):
+        stored = np.stack(
+            [read_all_pairs(exact, pair=(a, b)).to_numpy() for b in names[names.index(a) + 1 :]], 1
+        )
+        np.testing.assert_array_equal(stored, block)  # every row group holds its own dates
     for a, b in [(names[i], names[j]) for i, j in all_pairs(names)]:
         stored = read_all_pairs(exact, pair=(b, a))  # either order
         assert stored.name == f"{a}:{b}" and stored.index.equals(levels.index)
@@ -296,7 +307,7 @@ def test_all_pairs_cli_parquet_matches_pandas_and_reads_slices(tmp_path):
         rounded = read_all_pairs(compact, pair=(a, b)).to_numpy()
         np.testing.assert_array_equal(np.isnan(rounded), np.isnan(stored.to_numpy()))
         assert np.nanmax(np.abs(rounded - stored.to_numpy())) < 6e-8
-    matrix = read_all_pairs(exact, last_date=True)
+    matrix = read_all_pairs(exact, latest=True)
     assert matrix.attrs["date"] == str(levels.index[-1].date())
     assert (
         matrix.loc["S4", "S0"] == read_all_pairs(exact, pair=("S0", "S4")).iloc[-1] == matrix.loc["S0", "S4"]
@@ -363,6 +374,4 @@ def test_blocks_split_pairs_evenly_and_read_back_as_one(tmp_path):
     )
     for a, b in [("S0", "S8"), ("S4", "S5"), ("S7", "S8")]:
         pd.testing.assert_series_equal(read_all_pairs(files, pair=(a, b)), read_all_pairs(whole, pair=(a, b)))
-    pd.testing.assert_frame_equal(
-        read_all_pairs(files, last_date=True), read_all_pairs(whole, last_date=True)
-    )
+    pd.testing.assert_frame_equal(read_all_pairs(files, latest=True), read_all_pairs(whole, latest=True))

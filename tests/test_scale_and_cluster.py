@@ -45,9 +45,22 @@ def test_all_pairs_blocks_run_and_agree_with_the_pair_columns(workflow_copy):
     manifest = json.loads((workflow_copy / "data/processed/all_pairs/manifest.json").read_text())
     assert len(manifest["files"]) == 3 and manifest["pairs"] == 21 and manifest["window"] == 60
     files = [workflow_copy / "data/processed/all_pairs" / f["file"] for f in manifest["files"]]
-    snakemake(workflow_copy, "data/processed/rolling_corr.csv", "--cores", "2", "--config", "offline=true")
+    snakemake(
+        workflow_copy,
+        "docs/report.md",
+        "--cores",
+        "2",
+        "--config",
+        "offline=true",
+        "all_pairs={'enabled': True, 'n_blocks': 3}",
+        "model={'enabled': False}",
+    )
+    report = (workflow_copy / "docs/report.md").read_text()
+    assert "## All pairs" in report and "7 series, 21 pairs, 60-day window" in report
     corr = pd.read_csv(workflow_copy / "data/processed/rolling_corr.csv", index_col="date", parse_dates=True)
     stored = read_all_pairs(files, pair=("SPY", "DGS10"))
+    manifest_path = workflow_copy / "data/processed/all_pairs/manifest.json"
+    pd.testing.assert_series_equal(read_all_pairs(manifest_path, pair=("DGS10", "SPY")), stored)
     np.testing.assert_array_equal(np.isnan(stored.to_numpy()), corr["SPY:DGS10:60"].isna().to_numpy())
     assert np.nanmax(np.abs(stored.to_numpy() - corr["SPY:DGS10:60"].to_numpy())) < 6e-8  # float32 storage
 
@@ -57,6 +70,11 @@ def test_a_2000_series_universe_plans_into_blocks(workflow_copy):
     result = snakemake(workflow_copy, "-n", "--configfile", "config/config.yaml", "config/big.yaml")
     assert re.search(r"^all_pairs_block\s+64$", result.stdout, re.M), result.stdout[-2000:]
     assert re.search(r"^all_pairs\s+1$", result.stdout, re.M)
+    # memory per block (common.smk: all_pairs_mem_mb) is planned under 2 GB: the writer
+    # holds two row groups, not the block's 0.9 GB of correlations
+    jobs = [job for job in result.stdout.split("\nrule ") if job.startswith("all_pairs_block:")]
+    planned = {int(re.search(r"mem_mb=(\d+)", job).group(1)) for job in jobs}
+    assert len(jobs) == 64 and len(planned) == 1 and 1000 < planned.pop() < 2000
 
 
 def test_slurm_profile_plans_with_per_rule_resources(workflow_copy):

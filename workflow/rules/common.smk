@@ -136,13 +136,16 @@ def scatter_block(wildcards):
 
 
 def all_pairs_mem_mb(wildcards, attempt):
-    """Memory of one all-pairs block: its share of days x pairs x bytes, plus the inputs
-    (doubled on each retry)."""
+    """Memory of one all-pairs block (doubled on each retry): the interpreter and
+    libraries, per-column arrays of every series (about 12 float64 values per series and
+    day), and two row groups of the block's pairs (at most max(384, window) dates each;
+    the writer alternates them)."""
     n = len(config["series"])
     days = len(pd.bdate_range(config["start"], config["end"]))
     per_value = 4 if config["all_pairs"]["dtype"] == "float32" else 8
     pairs = n * (n - 1) / 2 / config["all_pairs"]["n_blocks"]
-    return int(500 + 1.3 * days * (pairs * per_value + n * 8 * 12) / 1e6) * 2 ** (attempt - 1)
+    rows = max(384, config["all_pairs"]["window"])
+    return int(300 + (days * n * 8 * 12 + 2 * rows * pairs * per_value) / 1e6) * 2 ** (attempt - 1)
 
 
 def is_activated(section):
@@ -198,6 +201,8 @@ def report_inputs(wildcards):
     }
     if is_activated("model"):
         inputs["metrics"] = "models/metrics.json"
+    if is_activated("all_pairs"):
+        inputs["all_pairs"] = "data/processed/all_pairs/manifest.json"
     return inputs
 
 

@@ -4,12 +4,13 @@ The report opens with a one-screen summary (where the data came from, the latest
 correlation of each pair against its own history, today's regime and stress flags),
 then a section per pair (chart: every window, the Fisher-z band, the EWMA, z-score
 regimes shaded, named episodes marked; its stress episodes), a correlation heatmap of
-the universe (full sample beside the last 252 days), a regime timeline, the DQ summary
-and the model's metrics when task G ran.
+the universe (full sample beside the last 252 days), a regime timeline, the DQ summary,
+the model's metrics when task G ran, and the last date of the all-pairs result when
+that ran (read from its last row groups only).
 
 Every number is read from the workflow's outputs (clean.parquet's metadata,
 features.parquet, rolling_corr.csv, regimes.parquet, stress_episodes.csv,
-dq_report.json, models/metrics.json), never retyped. Figures use matplotlib's Agg
+dq_report.json, models/metrics.json, all_pairs/manifest.json), never retyped. Figures use matplotlib's Agg
 backend, one style, at least 1200 px wide, and carry no timestamps, so the same inputs
 give the same bytes.
 """
@@ -34,7 +35,7 @@ from _helpers import (
     write_text_atomic,
 )
 from regimes import read_rolling_corr
-from rolling_corr import parse_corr_column, pearson_columns, returns_from_features
+from rolling_corr import parse_corr_column, pearson_columns, read_all_pairs, returns_from_features
 
 logger = logging.getLogger("report")
 
@@ -423,9 +424,58 @@ def plot_regime_timeline(regimes: pd.DataFrame, regimes_meta: dict, path: Path) 
 
 # ---------------------------------------------------------------- assembly
 
+ALL_PAIRS_LISTED = 5  # most positive and most negative pairs listed
+
+
+def all_pairs_section(manifest_path: str | Path) -> list[str]:
+    """The all-pairs result on its latest date (``read_all_pairs(..., latest=True)``): how
+    correlated the universe is, and its most positive and most negative pairs (only the
+    last row group of each block is read)."""
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    matrix = read_all_pairs(manifest_path, latest=True)
+    upper = np.triu_indices(len(matrix), 1)
+    pairs = pd.Series(
+        matrix.to_numpy()[upper],
+        index=[f"{matrix.index[i]} / {matrix.columns[j]}" for i, j in zip(*upper)],
+    )
+    valid = pairs.dropna().sort_values(kind="stable")
+    lines = [
+        "## All pairs",
+        "",
+        f"{len(matrix)} series, {manifest['pairs']} pairs, {manifest['window']}-day window, on "
+        f"{matrix.attrs['date']} (stored as {manifest['dtype']} in {len(manifest['files'])} block files; "
+        f'`rolling_corr.read_all_pairs("{Path(manifest_path).as_posix()}", pair=(A, B))` reads one pair\'s '
+        "history).",
+        "",
+    ]
+    if valid.empty:
+        return lines + ["No pair has a full window of data on that date.", ""]
+    lines += [
+        f"Median correlation {valid.median():+.2f}; {(valid > 0.5).mean():.0%} of pairs above +0.5, "
+        f"{(valid < -0.5).mean():.0%} below -0.5; {len(pairs) - len(valid)} pairs without a full window.",
+        "",
+        "| most positive | corr | most negative | corr |",
+        "|---|---|---|---|",
+    ]
+    count = min(ALL_PAIRS_LISTED, (len(valid) + 1) // 2)
+    top, bottom = valid.iloc[::-1][:count], valid.iloc[:count]
+    for (high, high_value), (low, low_value) in zip(top.items(), bottom.items()):
+        lines.append(f"| {high} | {high_value:+.3f} | {low} | {low_value:+.3f} |")
+    return lines + [""]
+
 
 def build_report(
-    clean_meta, returns, corr, regimes, regimes_meta, episodes, dq, metrics, pairs, figures_dir: Path
+    clean_meta,
+    returns,
+    corr,
+    regimes,
+    regimes_meta,
+    episodes,
+    dq,
+    metrics,
+    pairs,
+    figures_dir: Path,
+    all_pairs_manifest: str | None = None,
 ) -> tuple[str, list[str]]:
     """The markdown text and the figure file names it drew (all under ``figures_dir``)."""
     series_meta = clean_meta["series"]
@@ -547,6 +597,8 @@ def build_report(
                     f"{metrics[name]['hit_rate']:.1%} |"
                 )
         lines.append("")
+    if all_pairs_manifest:
+        lines += all_pairs_section(all_pairs_manifest)
     return "\n".join(lines), drawn
 
 
@@ -559,6 +611,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--episodes", required=True, help="stress_episodes.csv")
     parser.add_argument("--dq", required=True, help="dq_report.json")
     parser.add_argument("--metrics", default=None, help="models/metrics.json (when task G ran)")
+    parser.add_argument(
+        "--all-pairs", default=None, help="data/processed/all_pairs/manifest.json (when all pairs ran)"
+    )
     parser.add_argument("--pairs", type=load_json_arg, required=True)
     parser.add_argument("--report", required=True, help="docs/report.md; figures go beside it")
     parser.add_argument("--figures", nargs="*", default=[], help="pair figures (drawn beside the report)")
@@ -601,6 +656,7 @@ def main(argv=None) -> None:
         metrics,
         args.pairs,
         figures_dir,
+        args.all_pairs,
     )
     write_text_atomic(text + "\n", args.report)
     logger.info("wrote %s with figures %s", args.report, drawn)

@@ -29,6 +29,7 @@ import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
@@ -183,36 +184,57 @@ def series_blocks(n_series: int, n_blocks: int) -> list[range]:
 
 class AllPairsBySeries:
     """Every pair's rolling correlation, grouped by the first series: for each i in
-    ``series`` (default: all) a (T x (N-1-i)) array ``blocks[k]`` whose column c is the
-    pair (i, i+1+c). The kernel writes straight into that layout, all dates at once
-    (``compute()``) or a stretch at a time (``compute(t0, t1)``), so a writer can store
-    finished dates while later ones are computed."""
+    ``series`` (default: all) a (dates x (N-1-i)) array whose column c is the pair
+    (i, i+1+c). The kernel writes straight into that layout, a stretch of at most
+    ``rows`` dates at a time (default: all) into a buffer from ``buffer()``; a writer
+    alternates two buffers, storing one stretch while the next is computed, so memory
+    stays at two stretches whatever the number of dates."""
 
-    def __init__(self, returns: np.ndarray, window: int, dtype: str = "float64", series: range | None = None):
+    def __init__(
+        self,
+        returns: np.ndarray,
+        window: int,
+        dtype: str = "float64",
+        series: range | None = None,
+        rows: int | None = None,
+    ):
         values = np.asarray(returns, dtype="float64")
         self.n_rows, n_cols = values.shape
+        self.rows = self.n_rows if rows is None else max(1, min(rows, self.n_rows))
+        self.dtype = dtype
         series = range(n_cols - 1) if series is None else series
         pairs = all_pairs(list(range(n_cols)))
         self.pairs = pairs[(pairs[:, 0] >= series.start) & (pairs[:, 0] < series.stop)]
-        widths = n_cols - 1 - np.arange(series.start, series.stop)
-        self.flat = np.empty(len(self.pairs) * self.n_rows, dtype=dtype)
-        block_start = np.concatenate([[0], np.cumsum(widths * self.n_rows)[:-1]]).astype("int64")
-        self.offsets = block_start[self.pairs[:, 0] - series.start] + (
+        self.widths = n_cols - 1 - np.arange(series.start, series.stop)
+        self.block_start = np.concatenate([[0], np.cumsum(self.widths * self.rows)[:-1]]).astype("int64")
+        # pair p at date t goes to offsets[p] + (t - t_start) * strides[p] of a buffer
+        self.offsets = self.block_start[self.pairs[:, 0] - series.start] + (
             self.pairs[:, 1] - self.pairs[:, 0] - 1
         )
-        self.strides = widths[self.pairs[:, 0] - series.start]
-        self.blocks = [
-            self.flat[s : s + w * self.n_rows].reshape(self.n_rows, w) for s, w in zip(block_start, widths)
-        ]
+        self.strides = self.widths[self.pairs[:, 0] - series.start]
         self.kernel = _PairKernel(values, window) if self.n_rows >= window and len(self.pairs) else None
 
-    def compute(self, t_start: int = 0, t_stop: int | None = None) -> None:
+    def buffer(self) -> np.ndarray:
+        return np.empty(len(self.pairs) * self.rows, dtype=self.dtype)
+
+    def compute(self, out: np.ndarray, t_start: int = 0, t_stop: int | None = None) -> list[np.ndarray]:
+        """Dates t_start <= t < t_stop into ``out``; returns the per-series blocks, views
+        of ``out`` of t_stop - t_start rows each."""
         t_stop = self.n_rows if t_stop is None else t_stop
+        if t_stop - t_start > self.rows:
+            raise ValueError(f"a stretch of {t_stop - t_start} dates does not fit a buffer of {self.rows}")
+        blocks = [
+            out[s : s + w * self.rows].reshape(self.rows, w)[: t_stop - t_start]
+            for s, w in zip(self.block_start, self.widths)
+        ]
         if self.kernel is None:
-            for block in self.blocks:
-                block[t_start:t_stop] = np.nan
+            for block in blocks:
+                block[:] = np.nan
         else:
-            self.kernel.run(self.pairs, self.flat, self.offsets, self.strides, t_start, t_stop)
+            self.kernel.run(
+                self.pairs, out, self.offsets - t_start * self.strides, self.strides, t_start, t_stop
+            )
+        return blocks
 
 
 def all_pairs_by_series(
@@ -220,8 +242,7 @@ def all_pairs_by_series(
 ) -> list[np.ndarray]:
     """All dates of ``AllPairsBySeries`` at once: the list of (T x (N-1-i)) blocks."""
     result = AllPairsBySeries(returns, window, dtype, series)
-    result.compute()
-    return result.blocks
+    return result.compute(result.buffer())
 
 
 def rolling_corr_pairs_numpy(
@@ -352,7 +373,7 @@ def rolling_corr(
 
 # ---------------------------------------------------------------- all pairs
 
-ALL_PAIRS_ROW_GROUP = 256  # dates per parquet row group: the last date's matrix is a small read
+ALL_PAIRS_ROW_GROUP = 256  # dates per parquet row group: the latest matrix is a small read
 
 
 def write_all_pairs(
@@ -361,12 +382,16 @@ def write_all_pairs(
     """Every pair's rolling correlation (or one block of them) into a parquet file;
     returns the pair count.
 
-    Layout: one row per date (column ``date``); per series A one column ``A``, a
-    fixed-size list holding, in the universe's order, A's correlation with each later
-    series B. Row groups of about 256 dates (a whole number of windows). One pair (A, B) is one column to read
-    (``read_all_pairs(paths, pair=(A, B))``); the last date's N x N matrix is the last
-    row group (``read_all_pairs(paths, last_date=True)``). N columns rather than
-    N(N-1)/2 keep the file's metadata small and writing fast. With ``n_blocks`` > 1
+    Layout: one row per date (column ``date``); per series A one column ``A`` of
+    fixed-size binary values, each the little-endian float32 (or float64) correlations
+    of A with every later series B, in the universe's order (``np.frombuffer`` reads a
+    value; the metadata key ``corrflow`` names the series, window and dtype). Row groups
+    of about 256 dates (a whole number of windows). One pair (A, B) is one column to read
+    (``read_all_pairs(paths, pair=(A, B))``); the latest N x N matrix is in the last
+    row group (``read_all_pairs(paths, latest=True)``). N columns rather than
+    N(N-1)/2 keep the file's metadata small; binary values rather than parquet lists
+    spare the writer a repetition and definition level per number, which took two
+    thirds of the write time. With ``n_blocks`` > 1
     the file holds block ``block`` of the first series (``series_blocks``), about
     1/n_blocks of the pairs: the blocks are independent jobs. float32 (the default)
     halves the file; its rounding error is below 6e-8 on values in [-1, 1]; float64
@@ -377,7 +402,11 @@ def write_all_pairs(
 
     names = list(returns.columns)
     series = series_blocks(len(names), n_blocks)[block]
-    result = AllPairsBySeries(returns.to_numpy(dtype="float64"), window, dtype, series)
+    # row groups of whole windows (about 256 dates), each computed into one of two
+    # buffers on the kernel's threads while the previous one is written: memory stays at
+    # two row groups, and the buffers are reused, not faulted in afresh per date
+    rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))
+    result = AllPairsBySeries(returns.to_numpy(dtype="float64"), window, dtype, series, rows)
     dates = pa.array(returns.index.to_numpy(dtype="datetime64[ms]"))
     metadata = {
         "window": window,
@@ -385,47 +414,68 @@ def write_all_pairs(
         "dtype": dtype,
         "block": block,
         "n_blocks": n_blocks,
-        "layout": "column A: list of corr(A, B) for the series B after A, in `series` order",
+        "layout": (
+            "column A: fixed-size binary, the little-endian `dtype` values of corr(A, B) "
+            "for the series B after A, in `series` order"
+        ),
     }
     columns = ["date", *[names[i] for i in series]]
+    little = np.dtype(dtype).newbyteorder("<")  # a no-op view on little-endian machines
+    value_types = [pa.binary(int(width) * little.itemsize) for width in result.widths]
 
-    def row_group(t0: int, t1: int):
+    def row_group(t0: int, blocks: list[np.ndarray]):
+        t1 = t0 + (len(blocks[0]) if blocks else 0)
         arrays = [dates[t0:t1]] + [
-            pa.FixedSizeListArray.from_arrays(pa.array(values[t0:t1].reshape(-1)), values.shape[1])
-            for values in result.blocks
+            pa.Array.from_buffers(
+                value_type, t1 - t0, [None, pa.py_buffer(np.ascontiguousarray(values, little))]
+            )
+            for value_type, values in zip(value_types, blocks)
         ]
         return pa.Table.from_arrays(arrays, names=columns)
 
-    # row groups of whole windows (about 256 dates): the kernel computes the next group
-    # on its own threads while this one is written, so writing costs little extra time
-    rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))
     stretches = [(t0, min(t0 + rows, result.n_rows)) for t0 in range(0, result.n_rows, rows)]
-    schema = row_group(0, 0).schema.with_metadata({b"corrflow": json.dumps(metadata).encode()})
+    buffers = [result.buffer() for _ in range(min(2, len(stretches)))]
+    empty = [np.empty((0, int(width)), dtype) for width in result.widths]
+    schema = row_group(0, empty).schema.with_metadata({b"corrflow": json.dumps(metadata).encode()})
     with atomic_path(path) as tmp, ThreadPoolExecutor(max_workers=1) as compute:
         # statistics and dictionaries buy nothing on correlations and cost most of the time
         writer = pq.ParquetWriter(
             tmp, schema, compression="none", use_dictionary=False, write_statistics=["date"]
         )
-        pending = compute.submit(result.compute, *stretches[0]) if stretches else None
+        pending = compute.submit(result.compute, buffers[0], *stretches[0]) if stretches else None
         for k, (t0, t1) in enumerate(stretches):
-            pending.result()
+            blocks = pending.result()
             if k + 1 < len(stretches):
-                pending = compute.submit(result.compute, *stretches[k + 1])
-            writer.write_table(row_group(t0, t1), row_group_size=rows)
+                pending = compute.submit(result.compute, buffers[(k + 1) % 2], *stretches[k + 1])
+            writer.write_table(row_group(t0, blocks), row_group_size=rows)
         if not stretches:
-            writer.write_table(row_group(0, 0))
+            writer.write_table(row_group(0, empty))
         writer.close()
     return len(result.pairs)
 
 
-def read_all_pairs(paths, pair: tuple[str, str] | None = None, last_date: bool = False):
-    """A slice of an all-pairs result (one file, or the block files of one run): one
-    pair's history (Series), or the last date's N x N matrix (DataFrame, its date in
-    ``attrs["date"]``). Only the column(s) or the last row group needed are read."""
+def read_all_pairs(paths, pair: tuple[str, str] | None = None, latest: bool = False):
+    """A slice of an all-pairs result (one file, the block files of one run, or their
+    ``manifest.json``): one pair's history (Series), or the latest N x N matrix
+    (DataFrame, its date in ``attrs["date"]``): of the dates in the last row group, the
+    last on which the most pairs have a value. Only the column(s) or the last row group
+    needed are read."""
     import pyarrow.parquet as pq
 
+    if isinstance(paths, (str, os.PathLike)) and str(paths).endswith(".json"):
+        manifest = json.loads(Path(paths).read_text(encoding="utf-8"))
+        paths = [Path(paths).parent / entry["file"] for entry in manifest["files"]]
     handles = [pq.ParquetFile(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
-    names = json.loads(handles[0].schema_arrow.metadata[b"corrflow"])["series"]
+    metadata = json.loads(handles[0].schema_arrow.metadata[b"corrflow"])
+    names, value_type = metadata["series"], np.dtype(metadata["dtype"]).newbyteorder("<")
+
+    def values_of(column) -> np.ndarray:
+        """A fixed-size binary column as a (dates x later series) float array."""
+        array = column.combine_chunks()
+        width = array.type.byte_width
+        data = array.buffers()[1][array.offset * width : (array.offset + len(array)) * width]
+        return np.frombuffer(data, value_type).reshape(len(array), width // value_type.itemsize)
+
     position = {name: k for k, name in enumerate(names)}
     if pair is not None:
         unknown = [s for s in pair if s not in position]
@@ -434,21 +484,24 @@ def read_all_pairs(paths, pair: tuple[str, str] | None = None, last_date: bool =
         a, b = sorted(pair, key=position.get)
         handle = next(h for h in handles if a in h.schema_arrow.names)
         table = handle.read(columns=["date", a])
-        values = np.asarray(table.column(a).combine_chunks().flatten()).reshape(table.num_rows, -1)
+        values = values_of(table.column(a))
         dates = pd.DatetimeIndex(table.column("date").to_numpy(), name="date")
-        return pd.Series(values[:, position[b] - position[a] - 1], index=dates, name=f"{a}:{b}")
-    if last_date:
+        return pd.Series(values[:, position[b] - position[a] - 1].copy(), index=dates, name=f"{a}:{b}")
+    if latest:
+        groups = [handle.read_row_group(handle.num_row_groups - 1) for handle in handles]
+        rows = {a: values_of(group.column(a)) for group in groups for a in group.column_names[1:]}
+        counts = sum(np.isfinite(values).sum(axis=1) for values in rows.values())
+        # the last date with the most pairs: a series whose data ends a few days early
+        # would otherwise leave every pair of it blank on the very last date
+        row = len(counts) - 1 - int(np.argmax(counts[::-1])) if len(rows) else -1
         matrix = np.eye(len(names))
-        for handle in handles:
-            group = handle.read_row_group(handle.num_row_groups - 1)
-            for a in group.column_names[1:]:
-                row = np.asarray(group.column(a).combine_chunks().flatten()).reshape(group.num_rows, -1)[-1]
-                k = position[a]
-                matrix[k, k + 1 :] = matrix[k + 1 :, k] = row
+        for a, values in rows.items():
+            k = position[a]
+            matrix[k, k + 1 :] = matrix[k + 1 :, k] = values[row]
         frame = pd.DataFrame(matrix, index=names, columns=names)
-        frame.attrs["date"] = str(pd.Timestamp(group.column("date")[-1].as_py()).date())
+        frame.attrs["date"] = str(pd.Timestamp(groups[0].column("date")[row].as_py()).date())
         return frame
-    raise ValueError("read_all_pairs: give pair=(A, B) or last_date=True")
+    raise ValueError("read_all_pairs: give pair=(A, B) or latest=True")
 
 
 def returns_from_features(features: pd.DataFrame) -> pd.DataFrame:
