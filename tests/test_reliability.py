@@ -78,6 +78,25 @@ def test_a_write_killed_midway_leaves_the_old_file_whole(tmp_path):
     assert metadata == {"version": "old"} and len(frame) == 2
 
 
+def test_atomic_path_leaves_creating_the_temp_file_to_the_writer(tmp_path):
+    """The writer creates the temp file: an existing one would be truncated on open, and
+    ext4 then starts writing it back on close (0.15 s for a 400 MB result)."""
+    from _helpers import atomic_path
+
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            assert tmp.parent == tmp_path and not tmp.exists()
+            tmp.write_text("half")
+            raise RuntimeError("writer failed")
+    assert target.read_text() == "old" and sorted(tmp_path.iterdir()) == [target]
+    with atomic_path(target) as tmp:
+        assert not tmp.exists()
+        tmp.write_text("new")
+    assert target.read_text() == "new" and sorted(tmp_path.iterdir()) == [target]
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("bad_id", ["../etc", "a/b", "a b", "x;rm", "$(id)", "..", "-x"])
 def test_series_ids_that_could_escape_a_path_or_a_shell_are_refused(workflow_copy, bad_id):

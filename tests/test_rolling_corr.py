@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from scipy.stats import norm, spearmanr
 
-from _helpers import write_parquet
+from _helpers import InputDataError, write_parquet
 from conftest import SCRIPTS
 from rolling_corr import (
     all_pairs,
@@ -375,3 +375,16 @@ def test_blocks_split_pairs_evenly_and_read_back_as_one(tmp_path):
     for a, b in [("S0", "S8"), ("S4", "S5"), ("S7", "S8")]:
         pd.testing.assert_series_equal(read_all_pairs(files, pair=(a, b)), read_all_pairs(whole, pair=(a, b)))
     pd.testing.assert_frame_equal(read_all_pairs(files, latest=True), read_all_pairs(whole, latest=True))
+
+
+def test_reading_a_file_that_is_not_an_all_pairs_result_names_it(tmp_path):
+    import pyarrow as pa
+
+    prices = tmp_path / "prices.parquet"  # corrflow metadata, but float columns
+    write_parquet(pd.DataFrame({"A": [1.0, 2.0]}, index=pd.bdate_range("2020-01-01", periods=2)), prices, {})
+    old_layout = tmp_path / "old.parquet"  # an earlier version's list columns
+    table = pa.table({"date": [1, 2], "A": pa.array([[0.5], [0.6]], pa.list_(pa.float32(), 1))})
+    pq.write_table(table.replace_schema_metadata({b"corrflow": b'{"series": ["A", "B"]}'}), old_layout)
+    for path in (prices, old_layout):
+        with pytest.raises(InputDataError, match=f"{path.name}: not an all-pairs result"):
+            read_all_pairs(path, pair=("A", "B"))

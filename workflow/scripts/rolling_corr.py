@@ -460,12 +460,23 @@ def read_all_pairs(paths, pair: tuple[str, str] | None = None, latest: bool = Fa
     (DataFrame, its date in ``attrs["date"]``): of the dates in the last row group, the
     last on which the most pairs have a value. Only the column(s) or the last row group
     needed are read."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     if isinstance(paths, (str, os.PathLike)) and str(paths).endswith(".json"):
         manifest = json.loads(Path(paths).read_text(encoding="utf-8"))
         paths = [Path(paths).parent / entry["file"] for entry in manifest["files"]]
-    handles = [pq.ParquetFile(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    handles = [pq.ParquetFile(p) for p in paths]
+    for path, handle in zip(paths, handles):
+        schema = handle.schema_arrow
+        if b"corrflow" not in (schema.metadata or {}) or not all(
+            pa.types.is_fixed_size_binary(schema.field(name).type) for name in schema.names[1:]
+        ):
+            raise InputDataError(
+                f"{path}: not an all-pairs result of this version (no corrflow metadata, or columns "
+                "that are not fixed-size binary); write it again with rolling_corr.py --all-pairs"
+            )
     metadata = json.loads(handles[0].schema_arrow.metadata[b"corrflow"])
     names, value_type = metadata["series"], np.dtype(metadata["dtype"]).newbyteorder("<")
 
