@@ -5,14 +5,14 @@ correlation of each pair against its own history, today's regime and stress flag
 then a section per pair (chart: every window, the Fisher-z band, the EWMA, z-score
 regimes shaded, named episodes marked; its stress episodes), a correlation heatmap of
 the universe (full sample beside the last 252 days), a regime timeline, the DQ summary,
-the model's metrics when task G ran, and the last date of the all-pairs result when
-that ran (read from its last row groups only).
+the model's metrics when task G ran, and the latest all-pairs matrix in brief when that
+ran (read from the last row group of each block only).
 
 Every number is read from the workflow's outputs (clean.parquet's metadata,
 features.parquet, rolling_corr.csv, regimes.parquet, stress_episodes.csv,
-dq_report.json, models/metrics.json, all_pairs/manifest.json), never retyped. Figures use matplotlib's Agg
-backend, one style, at least 1200 px wide, and carry no timestamps, so the same inputs
-give the same bytes.
+dq_report.json, models/metrics.json, all_pairs/manifest.json), never retyped. Figures
+use matplotlib's Agg backend, one style, at least 1200 px wide, and carry no
+timestamps, so the same inputs give the same bytes.
 """
 
 import argparse

@@ -443,7 +443,7 @@ def write_all_pairs(
             tmp, schema, compression="none", use_dictionary=False, write_statistics=["date"]
         )
         pending = compute.submit(result.compute, buffers[0], *stretches[0]) if stretches else None
-        for k, (t0, t1) in enumerate(stretches):
+        for k, (t0, _) in enumerate(stretches):
             blocks = pending.result()
             if k + 1 < len(stretches):
                 pending = compute.submit(result.compute, buffers[(k + 1) % 2], *stretches[k + 1])
@@ -500,13 +500,13 @@ def read_all_pairs(paths, pair: tuple[str, str] | None = None, latest: bool = Fa
         return pd.Series(values[:, position[b] - position[a] - 1].copy(), index=dates, name=f"{a}:{b}")
     if latest:
         groups = [handle.read_row_group(handle.num_row_groups - 1) for handle in handles]
-        rows = {a: values_of(group.column(a)) for group in groups for a in group.column_names[1:]}
-        counts = sum(np.isfinite(values).sum(axis=1) for values in rows.values())
+        by_series = {a: values_of(group.column(a)) for group in groups for a in group.column_names[1:]}
+        counts = sum(np.isfinite(values).sum(axis=1) for values in by_series.values())
         # the last date with the most pairs: a series whose data ends a few days early
         # would otherwise leave every pair of it blank on the very last date
-        row = len(counts) - 1 - int(np.argmax(counts[::-1])) if len(rows) else -1
+        row = len(counts) - 1 - int(np.argmax(counts[::-1])) if by_series else -1
         matrix = np.eye(len(names))
-        for a, values in rows.items():
+        for a, values in by_series.items():
             k = position[a]
             matrix[k, k + 1 :] = matrix[k + 1 :, k] = values[row]
         frame = pd.DataFrame(matrix, index=names, columns=names)
