@@ -15,7 +15,7 @@ from regimes import (
     zscore_labels,
     zscore_regimes,
 )
-from rolling_corr import returns_from_features
+from _contracts import returns_from_features
 
 
 def test_trailing_zscore_matches_a_plain_loop():

@@ -118,7 +118,7 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
 
     from all_pairs_manifest import manifest_of
     from report import all_pairs_section
-    from rolling_corr import write_all_pairs
+    from _all_pairs_store import write_all_pairs
 
     rng = np.random.default_rng(3)
     names = [f"S{k}" for k in range(7)]

@@ -10,22 +10,15 @@ import pyarrow.parquet as pq
 import pytest
 from scipy.stats import norm, spearmanr
 
-from _helpers import InputDataError, write_parquet
+from _contracts import write_parquet
+from _helpers import InputDataError
 from conftest import SCRIPTS
-from rolling_corr import (
-    all_pairs,
-    all_pairs_by_series,
-    ewma_corr,
-    fisher_band,
-    read_all_pairs,
-    returns_from_features,
-    returns_from_prices,
-    rolling_corr,
-    rolling_corr_pairs,
-    rolling_corr_pairs_numpy,
-    rolling_pearson,
-    rolling_spearman,
-)
+from _all_pairs_store import read_all_pairs
+from _contracts import returns_from_features
+from _returns import grid_returns
+from _rolling import all_pairs, all_pairs_by_series, rolling_corr_pairs, rolling_pearson
+from rolling_corr import ewma_corr, fisher_band, rolling_corr, rolling_spearman
+from run import rolling_corr_pairs_numpy
 
 
 def random_returns(n=600, seed=1):

@@ -31,7 +31,7 @@ def big_universe_config(path, n_series: int, n_blocks: int) -> None:
 
 
 def test_all_pairs_blocks_run_and_agree_with_the_pair_columns(workflow_copy):
-    from rolling_corr import read_all_pairs
+    from _all_pairs_store import read_all_pairs
 
     snakemake(
         workflow_copy,

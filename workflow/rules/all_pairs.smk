@@ -8,7 +8,7 @@ wildcard_constraints:
 
 rule all_pairs_block:
     input:
-        features="data/processed/features.parquet",
+        prices=rules.clean.output.out,
     output:
         out="data/processed/all_pairs/block_{scatteritem}.parquet",
     log:
@@ -21,13 +21,12 @@ rule all_pairs_block:
     resources:
         mem_mb=all_pairs_mem_mb,
     params:
-        all_pairs=True,
         window=config["all_pairs"]["window"],
         dtype=config["all_pairs"]["dtype"],
         block=scatter_block,
         n_blocks=config["all_pairs"]["n_blocks"],
     script:
-        "../scripts/rolling_corr.py"
+        "../scripts/all_pairs_block.py"
 
 
 rule all_pairs:

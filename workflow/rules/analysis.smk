@@ -48,7 +48,7 @@ rule features:
 
 rule rolling_corr:
     input:
-        features="data/processed/features.parquet",
+        prices=rules.clean.output.out,
     output:
         out="data/processed/rolling_corr.csv",
     log:

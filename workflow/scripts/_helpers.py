@@ -16,7 +16,6 @@ from typing import Any, Callable, Iterator
 import pandas as pd
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-METADATA_KEY = b"corrflow"
 
 logger = logging.getLogger(__name__)
 
@@ -161,36 +160,26 @@ def write_csv_atomic(frame: pd.DataFrame, path: str | os.PathLike, **kwargs) -> 
         frame.to_csv(tmp, lineterminator="\n", **kwargs)
 
 
-def write_parquet(frame: pd.DataFrame, path: str | os.PathLike, metadata: dict | None = None) -> None:
-    """Write a frame (index kept) to parquet, atomically, with our metadata as JSON."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(frame, preserve_index=True)
-    if metadata is not None:
-        merged = dict(table.schema.metadata or {})
-        merged[METADATA_KEY] = json.dumps(metadata, sort_keys=True, default=str).encode()
-        table = table.replace_schema_metadata(merged)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
-
-
-def read_parquet(path: str | os.PathLike, columns: list[str] | None = None) -> tuple[pd.DataFrame, dict]:
-    """Read one of our parquet files: (frame, metadata dict). Clear error if it is not one."""
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"{path}: file not found; build it first (e.g. `snakemake {path}`)")
-    try:
-        schema = pq.read_schema(path)
-    except Exception as err:  # pyarrow raises several types for a non-parquet file
-        raise InputDataError(f"{path}: not a readable parquet file ({err})") from err
-    raw = (schema.metadata or {}).get(METADATA_KEY)
-    metadata = json.loads(raw) if raw else {}
-    return pd.read_parquet(path, columns=columns), metadata
-
-
 def load_json_arg(text: str) -> Any:
     """argparse type for JSON arguments (lists of series, dicts of settings)."""
     return json.loads(text)
+
+
+def schema_defaults(schema_path: str | os.PathLike | None = None) -> dict:
+    """Every default of the config schema, nested like config.yaml: the one home of
+    defaults, read by scripts run on their own (their CLI defaults come from here)."""
+    import yaml
+
+    path = Path(schema_path) if schema_path else Path(__file__).resolve().parents[1] / "schemas/config.schema.yaml"
+    schema = yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    def defaults(node: dict) -> dict:
+        out = dict(node["default"]) if isinstance(node.get("default"), dict) else {}
+        for key, child in node.get("properties", {}).items():
+            if "properties" in child:
+                out[key] = {**defaults(child), **out.get(key, {})}
+            elif "default" in child:
+                out.setdefault(key, child["default"])
+        return out
+
+    return defaults(schema)

@@ -17,9 +17,7 @@ CLI:
 """
 
 import argparse
-import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,45 +28,12 @@ from _helpers import (
     configure_logging,
     load_json_arg,
     run_script,
-    write_parquet,
 )
+from _contracts import read_raw, read_statuses, write_parquet
 
 logger = logging.getLogger("clean")
 
-RAW_COLUMNS = ["series", "date", "value"]
 YIELD_BOUNDS_PERCENT = (-5.0, 30.0)
-
-
-def read_raw(path: str | Path) -> pd.DataFrame:
-    """Read and validate one raw file (series,date,value); errors name the file, row and fix."""
-    path = Path(path)
-    try:
-        frame = pd.read_csv(path, dtype={"series": str, "date": str}, keep_default_na=False, na_values=[""])
-    except pd.errors.EmptyDataError:
-        raise InputDataError(f"{path}: empty file; re-run ingest (snakemake -R ingest)") from None
-    if list(frame.columns) != RAW_COLUMNS:
-        raise InputDataError(
-            f"{path}: schema drift: expected columns {RAW_COLUMNS}, found {list(frame.columns)}; "
-            f"the file was not written by this version of ingest - delete it and re-run ingest"
-        )
-    dates = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce")
-    if dates.isna().any():
-        row = int(np.flatnonzero(dates.isna())[0])
-        raise InputDataError(f"{path}: row {row + 2}: date {frame['date'].iloc[row]!r} is not YYYY-MM-DD")
-    values = pd.to_numeric(frame["value"], errors="coerce")
-    bad = values.isna() & frame["value"].notna()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InputDataError(f"{path}: row {row + 2}: value {frame['value'].iloc[row]!r} is not a number")
-    out = pd.DataFrame({"series": frame["series"], "date": dates, "value": values.astype("float64")})
-    duplicated = out.duplicated(["series", "date"], keep=False)
-    if duplicated.any():
-        first = out[duplicated].iloc[0]
-        raise InputDataError(
-            f"{path}: series {first['series']!r} has {int(duplicated.sum())} rows on duplicated dates "
-            f"(first {first['date'].date()}); fix the source file or re-run ingest"
-        )
-    return out
 
 
 def validate_series(series_id: str, values: pd.Series, spec: dict, origin: str) -> None:
@@ -268,20 +233,6 @@ def clean_prices(
         "series": series_meta,
     }
     return frame, metadata
-
-
-def read_statuses(ok_paths: list[str]) -> dict[str, dict]:
-    statuses = {}
-    for path in ok_paths:
-        try:
-            record = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise InputDataError(f"{path}: unreadable ingest status ({err}); re-run ingest") from None
-        for entry in record.get("series", []):
-            statuses[entry["series"]] = {k: v for k, v in entry.items() if k != "series"} | {
-                "source": record["source"]
-            }
-    return statuses
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -28,7 +28,7 @@ from _helpers import (
     write_json_atomic,
     write_text_atomic,
 )
-from clean import read_raw, read_statuses
+from _contracts import read_raw, read_statuses
 
 logger = logging.getLogger("dq")
 
@@ -219,22 +219,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def read_raw_allowing_duplicates(path: str) -> pd.DataFrame:
-    """DQ must see duplicated dates (to count them), which read_raw rejects."""
-    try:
-        return read_raw(path)
-    except InputDataError as err:
-        if "duplicated dates" not in str(err):
-            raise
-        frame = pd.read_csv(path, dtype={"series": str, "date": str})
-        frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d")
-        return frame
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
     configure_logging(args.log)
-    raw = pd.concat([read_raw_allowing_duplicates(p) for p in args.raw], ignore_index=True)
+    raw = pd.concat([read_raw(p, allow_duplicates=True) for p in args.raw], ignore_index=True)
     report = quality_report(raw, args.series, read_statuses(args.ok), args.stale_days, args.outlier_z)
     write_json_atomic(report, args.json)
     write_text_atomic(render_markdown(report) + "\n", args.md)

@@ -35,12 +35,11 @@ from _helpers import (
     atomic_path,
     configure_logging,
     load_json_arg,
-    read_parquet,
     run_script,
     write_json_atomic,
 )
-from regimes import read_rolling_corr
-from rolling_corr import pearson_columns, returns_from_features, rolling_pearson
+from _contracts import pearson_columns, read_parquet, read_rolling_corr, returns_from_features
+from _rolling import rolling_pearson
 
 logger = logging.getLogger("model")
 

@@ -36,16 +36,13 @@ import numpy as np
 import pandas as pd
 
 from _helpers import (
-    InputDataError,
     cli_parser,
     configure_logging,
     load_json_arg,
-    read_parquet,
     run_script,
     write_csv_atomic,
-    write_parquet,
 )
-from rolling_corr import pearson_columns, returns_from_features
+from _contracts import pearson_columns, read_parquet, read_rolling_corr, returns_from_features, write_parquet
 
 logger = logging.getLogger("regimes")
 
@@ -268,17 +265,6 @@ def stress_episodes(
 
 
 # ---------------------------------------------------------------- glue
-
-
-def read_rolling_corr(path: str) -> pd.DataFrame:
-    try:
-        corr = pd.read_csv(path, index_col="date", parse_dates=["date"])
-    except (ValueError, pd.errors.EmptyDataError) as err:
-        raise InputDataError(f"{path}: not a rolling-correlation CSV with a 'date' column ({err})") from None
-    bad = [c for c in corr.columns if c.count(":") not in (2, 3)]
-    if bad:
-        raise InputDataError(f"{path}: columns {bad} are not named A:B:WINDOW[:STAT]; re-run rolling_corr")
-    return corr
 
 
 def build_regimes(corr, levels, returns, zscore_window, zscore_threshold, markov, stress):

@@ -30,12 +30,11 @@ from _helpers import (
     cli_parser,
     configure_logging,
     load_json_arg,
-    read_parquet,
     run_script,
     write_text_atomic,
 )
-from regimes import read_rolling_corr
-from rolling_corr import parse_corr_column, pearson_columns, read_all_pairs, returns_from_features
+from _contracts import parse_corr_column, pearson_columns, read_parquet, read_rolling_corr, returns_from_features
+from _all_pairs_store import read_all_pairs
 
 logger = logging.getLogger("report")
 
@@ -444,7 +443,7 @@ def all_pairs_section(manifest_path: str | Path) -> list[str]:
         "",
         f"{len(matrix)} series, {manifest['pairs']} pairs, {manifest['window']}-day window, on "
         f"{matrix.attrs['date']} (stored as {manifest['dtype']} in {len(manifest['files'])} block files; "
-        f'`rolling_corr.read_all_pairs("{Path(manifest_path).as_posix()}", pair=(A, B))` reads one pair\'s '
+        f'`_all_pairs_store.read_all_pairs("{Path(manifest_path).as_posix()}", pair=(A, B))` reads one pair\'s '
         "history).",
         "",
     ]

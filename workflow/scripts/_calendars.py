@@ -1,0 +1,58 @@
+"""Trading calendars of the series, from a maintained library (pandas_market_calendars).
+
+Each series trades on one calendar: by default equities, ETFs, indices and volatility
+indices on the NYSE's, US Treasury yields from FRED on the bond market's (SIFMA US:
+closed on Columbus and Veterans Day, when the NYSE trades), fx on every weekday (24/5).
+A series' ``calendar:`` key in config overrides the default. A pair's returns are
+compared on the days both of its calendars are open; nothing is inferred from the data.
+
+Known limits of the library's rules, stated where they matter: SIFMA US holidays start
+in 1970 (before that every weekday is a session, so a bond-market holiday shows as a
+one-day gap in the data); NYSE history covers the exchange's special closures.
+"""
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+# the names a series may give in `calendar:`; values are pandas_market_calendars names
+CALENDARS = {"NYSE": "NYSE", "SIFMA_US": "SIFMAUS", "FX_24_5": "24/5"}
+
+
+def default_calendar(spec: dict) -> str:
+    """The calendar of a series spec: its own `calendar:` key, else by kind and source."""
+    if spec.get("calendar"):
+        return spec["calendar"]
+    if spec["kind"] == "fx":
+        return "FX_24_5"
+    if spec["kind"] == "yield":
+        return "SIFMA_US"
+    return "NYSE"
+
+
+@lru_cache(maxsize=32)
+def _sessions(name: str, start: str, end: str) -> pd.DatetimeIndex:
+    import pandas_market_calendars as mcal
+
+    days = mcal.get_calendar(CALENDARS[name]).valid_days(start, end)
+    return pd.DatetimeIndex(days.tz_localize(None).normalize().astype("datetime64[ns]"), name="date")
+
+
+def sessions(name: str, start, end) -> pd.DatetimeIndex:
+    """The calendar's trading days from start to end (inclusive), as naive dates."""
+    if name not in CALENDARS:
+        raise ValueError(f"unknown calendar {name!r}; known: {', '.join(CALENDARS)}")
+    return _sessions(name, str(pd.Timestamp(start).date()), str(pd.Timestamp(end).date()))
+
+
+def closed_weekdays(name: str, start, end) -> list[str]:
+    """Weekdays on which the calendar is closed (holidays, special closures), ISO dates."""
+    weekdays = pd.bdate_range(start, end)
+    return [str(d.date()) for d in weekdays.difference(sessions(name, start, end))]
+
+
+def open_mask(index: pd.DatetimeIndex, closed: list[str]) -> np.ndarray:
+    """True on the days of ``index`` that are weekdays and not in ``closed``."""
+    weekday = index.dayofweek < 5
+    return weekday & ~index.isin(pd.DatetimeIndex(closed))

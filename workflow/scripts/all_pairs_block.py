@@ -1,0 +1,60 @@
+"""Every pair of the universe, one block of first series (the scatter step of all pairs).
+
+Returns are taken on the days every market of the universe was open (``grid_returns``):
+one set of dates serves every pair, so the compiled kernel runs over all of them at
+once; a return after a day some market was closed spans it for every series. (The
+configured pairs in rolling_corr.csv use each pair's own joint days instead.) Layout of
+the parquet file: ``_all_pairs_store.write_all_pairs``.
+
+CLI:
+    python workflow/scripts/all_pairs_block.py --prices data/processed/clean.parquet \
+        --window 60 --block 0 --n-blocks 1 --out data/processed/all_pairs/block_1-of-1.parquet
+"""
+
+import argparse
+import logging
+
+from _all_pairs_store import write_all_pairs
+from _contracts import read_parquet
+from _helpers import InputDataError, cli_parser, configure_logging, limit_threads, run_script, schema_defaults
+from _returns import grid_returns
+
+logger = logging.getLogger("all_pairs")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    defaults = schema_defaults()["all_pairs"]
+    parser = cli_parser(__doc__)
+    parser.add_argument("--prices", required=True, help="clean.parquet (levels)")
+    parser.add_argument("--window", type=int, default=defaults["window"], help="window in business days")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default=defaults["dtype"])
+    parser.add_argument("--block", type=int, default=0, help="which block of pairs (0-based)")
+    parser.add_argument("--n-blocks", type=int, default=defaults["n_blocks"], help="blocks the pairs are split into")
+    parser.add_argument("--out", required=True, help="output parquet (.parquet)")
+    args = parser.parse_args(argv)
+    if args.window < 2:
+        parser.error(f"--window: {args.window} is too short; give at least 2 (e.g. 60)")
+    if not 0 <= args.block < args.n_blocks:
+        parser.error(f"--block: {args.block} is not in 0..{args.n_blocks - 1} (--n-blocks {args.n_blocks})")
+    if not str(args.out).endswith(".parquet"):
+        parser.error(f"--out: {args.out} must end in .parquet")
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    configure_logging(args.log)
+    limit_threads(args.threads)
+    levels, metadata = read_parquet(args.prices)
+    returns = grid_returns(levels, metadata)
+    if len(returns) < args.window:
+        raise InputDataError(
+            f"all_pairs: window {args.window} is longer than the {len(returns)} days every market was open; "
+            f"shorten config key `all_pairs.window` or widen start/end"
+        )
+    count = write_all_pairs(returns, args.window, args.out, args.dtype, args.block, args.n_blocks)
+    logger.info("wrote %s: %d dates x %d pairs (window %d)", args.out, len(returns), count, args.window)
+
+
+if __name__ == "__main__":
+    run_script(main, globals())
