@@ -140,7 +140,7 @@ rule model:
         mem_mb=memory_mb(2000),
     params:
         pair=config["model"]["pair"],
-        window=config["correlation"]["windows"][0],
+        window=primary_window(),
         horizon=config["model"]["horizon"],
         train_fraction=config["model"]["train_fraction"],
     script:

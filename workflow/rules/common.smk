@@ -95,6 +95,12 @@ def check_config():
     for episode in config["stress"]["episodes"]:
         if episode["end"] < episode["start"]:
             raise ValueError(f"config key `stress.episodes`: {episode['name']!r} ends before it starts")
+    primary = config["correlation"]["primary_window"]
+    if primary is not None and primary not in config["correlation"]["windows"]:
+        raise ValueError(
+            f"config key `correlation.primary_window`: {primary} is not one of `correlation.windows` "
+            f"{config['correlation']['windows']}"
+        )
     model_pair = config["model"]["pair"]
     if model_pair is not None and list(model_pair) not in [list(p) for p in config["correlation"]["pairs"]]:
         raise ValueError(f"config key `model.pair`: {model_pair} is not one of `correlation.pairs`")
@@ -119,6 +125,12 @@ def stress_settings():
         yields = [s for s in in_pairs if SERIES[s]["kind"] == "yield"]
         settings["bond"] = yields[0] if yields else None
     return settings
+
+
+def primary_window():
+    """The window sign regimes, Markov fits, the model and the report headline use."""
+    correlation = config["correlation"]
+    return correlation["primary_window"] or correlation["windows"][0]
 
 
 def memory_mb(base):
