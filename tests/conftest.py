@@ -51,17 +51,19 @@ def snapshot_frames(tmp_path_factory):
     import yaml
 
     import clean as clean_script
+    from _calendars import resolve_end
     import features as features_script
     import ingest
 
     config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    end = resolve_end(config["end"])
     cache = tmp_path_factory.mktemp("cache")
     paths = {"cache": str(cache), "snapshot": str(ROOT / "data/sample"), "local_csv": str(cache)}
     frames, statuses = [], {}
     for source in sorted({s["source"] for s in config["series"]}):
         specs = [s for s in config["series"] if s["source"] == source]
         outcomes = ingest.ingest_source(
-            source, specs, config["start"], config["end"], True, {}, paths, ingest.RetryPolicy()
+            source, specs, config["start"], end, True, {}, paths, ingest.RetryPolicy()
         )
         tidy = ingest.tidy_frame(outcomes)
         statuses.update({r["series"]: r for r in ingest.status_record(source, outcomes, tidy)["series"]})
@@ -70,7 +72,7 @@ def snapshot_frames(tmp_path_factory):
 
     raw = pd.concat(frames, ignore_index=True)
     levels, metadata = clean_script.clean_prices(
-        raw, config["series"], statuses, config["start"], config["end"], anchor=config["calendar"]["anchor"]
+        raw, config["series"], statuses, config["start"], end, pairs=config["correlation"]["pairs"]
     )
-    feats = features_script.build_features(levels, metadata["series"], [1, 5])
+    feats = features_script.build_features(levels, metadata, [1, 5])
     return levels, metadata, feats

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from _helpers import InputDataError
-from clean import align_series, business_calendar, clean_prices, convert_currency, read_raw
+from _contracts import read_raw
+from clean import clean_prices, convert_currency
 from conftest import SCRIPTS
 
 SPECS = [
@@ -22,37 +23,78 @@ def tidy(series_values: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["series", "date", "value"])
 
 
-def test_calendar_removes_anchor_holidays_only_inside_its_life():
-    anchor = pd.Series(1.0, index=pd.bdate_range("2020-01-06", "2020-01-31").drop(pd.Timestamp("2020-01-20")))
-    calendar, holidays = business_calendar("2020-01-01", "2020-02-07", anchor)
-    assert holidays == 1 and pd.Timestamp("2020-01-20") not in calendar
-    assert (
-        pd.Timestamp("2020-01-01") in calendar and pd.Timestamp("2020-02-07") in calendar
-    )  # outside its life
-    assert calendar.is_unique and calendar.is_monotonic_increasing
-
-
-def test_fill_is_limited_and_never_before_first_or_after_last():
-    calendar = pd.bdate_range("2020-01-01", periods=15, name="date")
-    series = pd.Series([1.0, 2.0, 3.0, 4.0], index=calendar[[2, 3, 9, 11]])
-    aligned, stats = align_series(series, calendar, ffill_limit=3)
-    assert aligned.iloc[:2].isna().all()  # before the first observation
-    assert (
-        aligned.iloc[4:7].tolist() == [2.0, 2.0, 2.0]
-        and np.isnan(aligned.iloc[7])
-        and np.isnan(aligned.iloc[8])
+def test_each_series_keeps_its_own_market_days_and_nothing_is_filled():
+    # Columbus Day 2015-10-12: NYSE open, bond market (SIFMA US) closed
+    days = pd.bdate_range("2015-10-07", "2015-10-16")
+    raw = tidy(
+        {
+            "SPY": [(d, 100.0 + i) for i, d in enumerate(days) if d != pd.Timestamp("2015-10-14")],
+            "DGS10": [(d, 2.0 + i / 100) for i, d in enumerate(days) if d != pd.Timestamp("2015-10-12")],
+        }
     )
-    assert aligned.iloc[10] == 3.0
-    assert aligned.iloc[12:].isna().all()  # the series ended on day 11
-    assert stats["filled_days"] == 4 and stats["gap_days_left_nan"] == 2
+    frame, meta = clean_prices(raw, SPECS, {}, "2015-10-01", "2015-10-31")
+    assert meta["series"]["SPY"]["calendar"] == "NYSE" and meta["series"]["DGS10"]["calendar"] == "SIFMA_US"
+    assert "2015-10-12" in meta["calendars"]["SIFMA_US"] and "2015-10-12" not in meta["calendars"]["NYSE"]
+    assert pd.Timestamp("2015-10-12") in frame.index  # the union of the two calendars
+    assert np.isnan(frame.loc["2015-10-12", "DGS10"])  # closed: no value made up
+    assert np.isnan(frame.loc["2015-10-14", "SPY"])  # a missing day stays missing (no forward fill)
+    assert meta["series"]["SPY"]["missing_open_days"] == 1
 
 
-def test_off_calendar_observation_is_used_as_of_the_next_day_and_counted():
-    calendar = pd.bdate_range("2020-01-06", periods=7, name="date")  # Mon..Tue
-    series = pd.Series([1.0, 2.0, 5.0], index=pd.to_datetime(["2020-01-06", "2020-01-11", "2020-01-14"]))
-    aligned, stats = align_series(series, calendar, ffill_limit=3)
-    assert stats["off_calendar_observations"] == 1
-    assert aligned.loc["2020-01-13"] == 2.0  # Saturday's value carried to Monday
+def test_series_ending_early_changes_no_other_series():
+    days = pd.bdate_range("2016-11-01", "2016-12-30")
+    nyse_holidays = {pd.Timestamp("2016-11-24"), pd.Timestamp("2016-12-26")}
+    trading = [d for d in days if d not in nyse_holidays]
+    long = [(d, 100.0 + i) for i, d in enumerate(trading)]
+    specs = [{"id": "SPY", "kind": "price"}, {"id": "SP500", "kind": "price"}]
+    alone, _ = clean_prices(tidy({"SPY": long}), specs[:1], {}, "2016-11-01", "2016-12-30")
+    short = [(d, v) for d, v in long if d < pd.Timestamp("2016-11-15")]
+    together, meta = clean_prices(tidy({"SPY": long, "SP500": short}), specs, {}, "2016-11-01", "2016-12-30")
+    pd.testing.assert_series_equal(together["SPY"], alone["SPY"])
+    assert pd.Timestamp("2016-11-24") not in together.index  # Thanksgiving, after SP500 ended
+    assert meta["series"]["SP500"]["stale"] and meta["series"]["SP500"]["days_behind"] > 20
+    assert meta["data_through"] == "2016-11-14"
+
+
+def test_observation_on_a_closed_day_is_left_out_and_counted():
+    raw = tidy({"SPY": [("2020-01-06", 1.0), ("2020-01-11", 2.0), ("2020-01-14", 5.0)]})  # 11th: Saturday
+    frame, meta = clean_prices(raw, SPECS[:1], {}, "2020-01-01", "2020-01-31")
+    assert pd.Timestamp("2020-01-11") not in frame.index
+    assert meta["series"]["SPY"]["off_calendar_observations"] == 1
+    assert meta["series"]["SPY"]["off_calendar_dates"] == ["2020-01-11"]
+
+
+def test_non_positive_price_is_left_out_and_recorded_not_a_crash():
+    raw = tidy({"WTI": [("2020-04-16", 19.87), ("2020-04-17", 18.27), ("2020-04-20", -36.98), ("2020-04-21", 8.91)]})
+    frame, meta = clean_prices(raw, [{"id": "WTI", "kind": "price"}], {}, "2020-04-01", "2020-04-30")
+    assert np.isnan(frame.loc["2020-04-20", "WTI"])
+    assert meta["series"]["WTI"]["non_positive"] == [{"date": "2020-04-20", "value": -36.98}]
+
+
+def test_a_single_observation_is_a_clear_error_naming_the_file():
+    raw = tidy({"SPY": [("2020-01-02", 100.0)]})
+    with pytest.raises(InputDataError, match=r"data/local/SPY.csv: series 'SPY' has a single value"):
+        clean_prices(raw, SPECS[:1], {}, "2020-01-01", "2020-01-31", origins={"SPY": "data/local/SPY.csv"})
+
+
+def test_yield_file_of_daily_changes_is_refused():
+    rng = np.random.default_rng(1)
+    days = pd.bdate_range("2019-01-02", periods=300)
+    raw = tidy({"DGS10": list(zip(days, np.round(rng.normal(0, 0.05, len(days)), 2)))})
+    with pytest.raises(InputDataError, match=r"looks like daily changes, not a level: \d+% of values are negative"):
+        clean_prices(raw, SPECS[1:], {}, "2019-01-01", "2020-12-31", origins={"DGS10": "data/local/DGS10.csv"})
+
+
+def test_origin_labels_say_where_each_series_came_from():
+    raw = tidy({"SPY": [("2020-01-02", 99.0), ("2020-01-03", 100.0)], "DGS10": [("2020-01-02", 1.9), ("2020-01-03", 1.8)]})
+    statuses = {
+        "SPY": {"status": "local", "path": "data/local/SPY.csv", "column": "Adj Close"},
+        "DGS10": {"status": "cached", "downloaded_at": "2026-11-20T21:00:00+00:00"},
+    }
+    _, meta = clean_prices(raw, [dict(s, source=src) for s, src in zip(SPECS, ("csv", "fred"))], statuses, "2020-01-01", "2020-01-10")
+    assert meta["series"]["SPY"]["origin"] == "local file data/local/SPY.csv"
+    assert meta["series"]["SPY"]["column"] == "Adj Close"
+    assert meta["series"]["DGS10"]["origin"] == "cache (downloaded 2026-11-20)"
 
 
 def test_clean_prices_unique_sorted_and_metadata():
@@ -81,7 +123,6 @@ def test_missing_series_is_recorded_not_invented():
 @pytest.mark.parametrize(
     "values, kind, message",
     [
-        ([1.0, -2.0], "price", "non-positive"),
         ([0.0794, 0.0799], "yield", "looks like decimals"),
         ([7.9, 79.0], "yield", "outside"),
     ],

@@ -14,9 +14,10 @@ def test_longest_run():
 
 
 def test_each_check_flags_what_it_should():
-    index = pd.bdate_range("2020-01-01", periods=60)
+    # NYSE sessions only: MLK day and Presidents' Day are not trading days
+    index = pd.bdate_range("2020-01-02", periods=60).drop(pd.to_datetime(["2020-01-20", "2020-02-17"]))
     rng = np.random.default_rng(0)
-    values = pd.Series(100 * np.exp(np.cumsum(rng.normal(0, 0.01, 60))), index=index)
+    values = pd.Series(100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(index)))), index=index)
     values.iloc[10:22] = values.iloc[10]  # a stale run of 12 equal values
     values.iloc[40] = values.iloc[39] * 0.5  # a crash
     values.iloc[41:] *= 0.5
@@ -24,6 +25,7 @@ def test_each_check_flags_what_it_should():
     result = series_checks(values, "price", "snapshot", stale_days=10, outlier_z=8, duplicates=2)
     assert result["checks"] == {
         "coverage": "pass",
+        "calendar": "pass",
         "history": "warn",
         "missing": "warn",
         "duplicates": "fail",
@@ -38,10 +40,23 @@ def test_each_check_flags_what_it_should():
     assert result["missing_values"] == 1
 
 
-def test_non_positive_prices_fail():
-    values = pd.Series([1.0, 2.0, -1.0, 2.0], index=pd.bdate_range("2020-01-01", periods=4))
+def test_non_positive_prices_are_flagged_not_fatal():
+    values = pd.Series([1.0, 2.0, -1.0, 2.0], index=pd.bdate_range("2020-01-06", periods=4))
     result = series_checks(values, "price", "fresh", 10, 8)
-    assert result["checks"]["non_positive"] == "fail" and result["non_positive"][0]["value"] == -1.0
+    assert result["checks"]["non_positive"] == "warn" and result["non_positive"][0]["value"] == -1.0
+
+
+def test_saturday_row_and_coverage_against_start_end_are_named():
+    index = pd.bdate_range("2020-01-06", "2020-01-13").append(pd.DatetimeIndex(["2020-01-11"])).sort_values()
+    values = pd.Series(np.linspace(1.0, 1.3, len(index)), index=index)  # the 11th: a Saturday
+    result = series_checks(values, "price", "local", 10, 8, start="2019-06-03", end="2020-06-30")
+    assert result["checks"]["calendar"] == "warn" and result["weekend_rows"] == 1
+    assert result["off_calendar_dates"] == ["2020-01-11"]
+    assert result["checks"]["coverage"] == "warn"
+    assert any(n.startswith("ends early: last value 2020-01-13") for n in result["coverage_notes"])
+    assert any(n.startswith("starts late: first value 2020-01-06") for n in result["coverage_notes"])
+    markdown = render_markdown({"thresholds": {"stale_days": 10, "outlier_z": 8}, "series": {"X": result}})
+    assert "on a weekend" in markdown and "**ends early" in markdown
 
 
 def test_snapshot_flags_wti_crash_and_holiday_rows(tmp_path):
@@ -63,7 +78,8 @@ def test_snapshot_flags_wti_crash_and_holiday_rows(tmp_path):
     wti = report["series"]["DCOILWTICO"]
     crash = [o for o in wti["outliers"] if o["date"] == "1991-01-17"]
     assert crash and round(crash[0]["return"], 2) == -0.33
-    assert wti["missing_values"] > 200 and wti["checks"]["missing"] == "warn"  # FRED's "." holiday rows
+    # FRED's "." rows fall on NYSE holidays: blank rows, not missing trading days
+    assert wti["blank_rows"] > 200 and wti["missing_values"] < wti["blank_rows"] / 4
     markdown = render_markdown(report)
     assert "| 1991-01-17 | 32.25 | 21.48 | -33.4% |" in markdown
 

@@ -4,12 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import (
-    bond_returns_from_yields,
-    build_features,
-    log_returns,
-    par_bond_duration_convexity,
-)
+from _returns import bond_returns_from_yields, log_returns, pair_returns, par_bond_duration_convexity, series_returns
+from features import build_features
 
 
 def par_bond_dirty_price(coupon: float, yield_: float, maturity: float, elapsed: float) -> float:
@@ -65,7 +61,7 @@ def test_build_features_columns_and_lags():
         {"SPY": [100, 101, 102, 101, 103, 104.0], "DGS10": [2.0, 2.1, 2.05, 2.0, 1.9, 1.95]}, index=index
     )
     meta = {"SPY": {"kind": "price"}, "DGS10": {"kind": "yield", "maturity": 10}}
-    features = build_features(clean, meta, [1, 2])
+    features = build_features(clean, {"series": meta}, [1, 2])
     assert list(features.columns) == [
         "ret:SPY",
         "simple:SPY",
@@ -92,7 +88,7 @@ def test_excess_returns_subtract_yesterdays_cash_accrual():
         {"SPY": [100.0, 101.0, 100.0, 102.0], "DGS3MO": [5.04, 2.52, 2.52, 0.0]}, index=index
     )
     meta = {"SPY": {"kind": "price"}, "DGS3MO": {"kind": "yield", "maturity": 0.25}}
-    features = build_features(clean, meta, [], cash_rate="DGS3MO")
+    features = build_features(clean, {"series": meta}, [], cash_rate="DGS3MO")
     expected = clean["SPY"].pct_change() - clean["DGS3MO"].shift(1) / 100 / 252
     np.testing.assert_allclose(features["excess:SPY"].iloc[1:], expected.iloc[1:], rtol=1e-12)
     assert features["excess:SPY"].iloc[1] == pytest.approx(0.01 - 0.0002)
@@ -103,3 +99,38 @@ def test_bill_duration_is_its_maturity_over_one_plus_half_yield():
     duration, convexity = par_bond_duration_convexity(np.array([0.04]), 0.25)
     assert duration[0] == pytest.approx(0.25 / 1.02, rel=1e-12)
     assert convexity[0] == pytest.approx(0.25 * 0.75 / 1.02**2, rel=1e-12)
+
+
+def test_a_return_after_a_closure_spans_it_and_a_long_gap_leaves_it_missing():
+    # Mon 2015-10-12 (Columbus Day): the bond market is closed, the yield is not published
+    index = pd.DatetimeIndex(["2015-10-08", "2015-10-09", "2015-10-12", "2015-10-13", "2015-10-14"])
+    levels = pd.Series([2.10, 2.12, np.nan, 2.06, 2.02], index=index)
+    spec = {"kind": "yield", "maturity": 10}
+    returns = series_returns(levels, spec, closed=["2015-10-12"], max_gap=0)
+    assert np.isnan(returns.loc["2015-10-12"])  # no made-up carry-only return on the holiday
+    # Tuesday's return spans Friday -> Tuesday: two weekdays of carry and the whole move
+    duration, convexity = par_bond_duration_convexity(np.array([0.0212]), 10)
+    dy = 0.0206 - 0.0212
+    expected = np.log1p(0.0212 * 2 / 252 - duration[0] * dy + 0.5 * convexity[0] * dy**2)
+    assert returns.loc["2015-10-13"] == pytest.approx(expected, rel=1e-12)
+    # the same missing Monday on a day the market was open is a gap: max_gap 0 refuses to span it
+    assert np.isnan(series_returns(levels, spec, closed=[], max_gap=0).loc["2015-10-13"])
+    assert not np.isnan(series_returns(levels, spec, closed=[], max_gap=1).loc["2015-10-13"])
+
+
+def test_pair_returns_use_the_days_both_markets_traded():
+    index = pd.DatetimeIndex(["2015-10-08", "2015-10-09", "2015-10-12", "2015-10-13"])
+    levels = pd.DataFrame(
+        {"SPY": [100.0, 101.0, 102.0, 100.0], "DGS10": [2.10, 2.12, np.nan, 2.06]}, index=index
+    )
+    specs = {"SPY": {"kind": "price"}, "DGS10": {"kind": "yield", "maturity": 10}}
+    joint = pair_returns(levels, specs, "SPY", "DGS10", {"DGS10": ["2015-10-12"]}, max_gap=0)
+    assert list(joint.index.strftime("%m-%d")) == ["10-08", "10-09", "10-13"]
+    # the equity leg spans the bond market's holiday too: Friday -> Tuesday
+    assert joint.loc["2015-10-13", "SPY"] == pytest.approx(np.log(100.0 / 101.0), rel=1e-15)
+
+
+def test_non_positive_price_has_no_log_return():
+    levels = pd.Series([20.0, 10.0, -36.98, 10.0], index=pd.bdate_range("2020-04-16", periods=4))
+    returns = log_returns(levels)
+    assert np.isnan(returns.iloc[2]) and np.isnan(returns.iloc[3])

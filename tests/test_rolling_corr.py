@@ -154,9 +154,10 @@ def test_spearman_matches_scipy():
 
 
 def test_pair_columns_and_skipped_pairs():
-    returns = random_returns()
+    levels = np.exp(random_returns().fillna(0).cumsum())
+    meta = {"series": {c: {"kind": "price"} for c in levels.columns}}
     corr, skipped = rolling_corr(
-        returns, [["A", "B"], ["A", "ZZZ"]], [20, 60], ewma_halflife=10, spearman=True
+        levels, meta, [["A", "B"], ["A", "ZZZ"]], [20, 60], ewma_halflife=10, spearman=True
     )
     assert list(corr.columns) == [
         "A:B:20",
@@ -202,6 +203,12 @@ def run_cli(*args):
     )
 
 
+def run_block_cli(*args):
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / "all_pairs_block.py"), *args], capture_output=True, text=True
+    )
+
+
 def seed_command(prices, out, bond="TLT", window=60):
     """The seed's command as written: SPY against a bond column from the clean prices."""
     return run_cli(
@@ -238,7 +245,7 @@ def test_seed_command_converts_a_yield_column_like_features(tmp_path):
     assert result.returncode == 0, result.stderr
     features = build_features(
         clean,
-        {"SPY": {"kind": "price"}, "DGS10": {"kind": "yield", "maturity": 10}, "TLT": {"kind": "price"}},
+        {"series": {"SPY": {"kind": "price"}, "DGS10": {"kind": "yield", "maturity": 10}, "TLT": {"kind": "price"}}},
         [],
     )
     expected = features["ret:SPY"].rolling(60, min_periods=60).corr(features["ret:DGS10"])
@@ -259,7 +266,7 @@ def test_window_longer_than_data_is_a_clear_error(tmp_path):
     _, path = make_clean(tmp_path)
     result = seed_command(path, tmp_path / "x.csv", window=5000)
     assert result.returncode == 1
-    assert "window 5000 is longer than the data (300 business days)" in result.stderr
+    assert "window 5000 is longer than the data (300 days)" in result.stderr
 
 
 def test_all_pairs_cli_parquet_matches_pandas_and_reads_slices(tmp_path):
@@ -273,12 +280,12 @@ def test_all_pairs_cli_parquet_matches_pandas_and_reads_slices(tmp_path):
     levels.iloc[50:60, 2] = np.nan
     levels.iloc[200:230, 5] = levels.iloc[200, 5]  # a flat stretch
     path = tmp_path / "prices.parquet"
-    write_parquet(levels, path, {"series": {c: {"kind": "price"} for c in names}})
+    # max_gap_days 0: a return never spans missing data, as pandas' diff on the levels
+    metadata = {"series": {c: {"kind": "price"} for c in names}, "calendar": {"max_gap_days": 0}}
+    write_parquet(levels, path, metadata)
     exact, compact = tmp_path / "all64.parquet", tmp_path / "all32.parquet"
     for out, dtype in ((exact, "float64"), (compact, "float32")):
-        result = run_cli(
-            "--prices", str(path), "--all-pairs", "--window", "60", "--dtype", dtype, "--out", str(out)
-        )
+        result = run_block_cli("--prices", str(path), "--window", "60", "--dtype", dtype, "--out", str(out))
         assert result.returncode == 0, result.stderr
     handle = pq.ParquetFile(exact)
     assert handle.schema_arrow.names == ["date", *names[:-1]] and handle.metadata.num_row_groups == 4
@@ -287,7 +294,7 @@ def test_all_pairs_cli_parquet_matches_pandas_and_reads_slices(tmp_path):
     ]
     log_returns = np.log(levels).diff()
     expected = log_returns.rolling(60, min_periods=60).corr()
-    returns = returns_from_prices(levels, {"series": {c: {"kind": "price"} for c in names}}, None, "prices")
+    returns = grid_returns(levels, metadata)
     for a, block in zip(names, all_pairs_by_series(returns.to_numpy(), 60)):
         stored = np.stack(
             [read_all_pairs(exact, pair=(a, b)).to_numpy() for b in names[names.index(a) + 1 :]], 1
@@ -318,11 +325,13 @@ def test_kernel_layouts_agree():
 
 def test_help_runs():
     result = run_cli("--help")
-    assert result.returncode == 0 and "--eq-col" in result.stdout and "--all-pairs" in result.stdout
+    assert result.returncode == 0 and "--eq-col" in result.stdout and "--window" in result.stdout
+    blocks = run_block_cli("--help")
+    assert blocks.returncode == 0 and "--n-blocks" in blocks.stdout
 
 
 def test_blocks_split_pairs_evenly_and_read_back_as_one(tmp_path):
-    from rolling_corr import series_blocks
+    from _rolling import series_blocks
 
     blocks = series_blocks(200, 4)
     assert [b.start for b in blocks][0] == 0 and blocks[-1].stop == 199
@@ -341,10 +350,9 @@ def test_blocks_split_pairs_evenly_and_read_back_as_one(tmp_path):
     files = []
     for block in range(3):
         out = tmp_path / f"block{block}.parquet"
-        result = run_cli(
+        result = run_block_cli(
             "--prices",
             str(path),
-            "--all-pairs",
             "--window",
             "30",
             "--dtype",
@@ -360,9 +368,7 @@ def test_blocks_split_pairs_evenly_and_read_back_as_one(tmp_path):
         files.append(out)
     whole = tmp_path / "whole.parquet"
     assert (
-        run_cli(
-            "--prices", str(path), "--all-pairs", "--window", "30", "--dtype", "float64", "--out", str(whole)
-        ).returncode
+        run_block_cli("--prices", str(path), "--window", "30", "--dtype", "float64", "--out", str(whole)).returncode
         == 0
     )
     for a, b in [("S0", "S8"), ("S4", "S5"), ("S7", "S8")]:

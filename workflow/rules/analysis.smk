@@ -18,10 +18,10 @@ rule clean:
     params:
         series=config["series"],
         start=config["start"],
-        end=config["end"],
+        end=END,
         base_currency=config["base_currency"],
-        anchor=config["calendar"]["anchor"],
-        ffill_limit=config["clean"]["ffill_limit"],
+        max_gap_days=config["clean"]["max_gap_days"],
+        pairs=config["correlation"]["pairs"],
     script:
         "../scripts/clean.py"
 
@@ -115,6 +115,8 @@ rule dq:
         mem_mb=memory_mb(2000),
     params:
         series=config["series"],
+        start=config["start"],
+        end=END,
         stale_days=config["dq"]["stale_days"],
         outlier_z=config["dq"]["outlier_z"],
         stop_on_fail=config["dq"]["stop_on_fail"],

@@ -2,6 +2,7 @@
 # and which outputs the run asks for.
 
 import os
+import sys
 
 import pandas as pd
 from snakemake.utils import validate
@@ -52,6 +53,12 @@ envvars:
 
 SERIES = {s["id"]: s for s in config["series"]}
 
+sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
+from _calendars import resolve_end  # noqa: E402  (the scripts' own module, one home for `latest`)
+
+# `end: latest` resolved once per run: a run on a later day asks for the new days
+END = resolve_end(config["end"])
+
 
 def check_config():
     """Checks a JSON schema cannot express; each names the config key to change."""
@@ -59,9 +66,14 @@ def check_config():
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
         raise ValueError(f"config key `series`: duplicated id(s) {duplicated}; ids must be unique")
-    if config["end"] < config["start"]:
-        raise ValueError(f"config key `end` ({config['end']}) is before `start` ({config['start']})")
-    days = len(pd.bdate_range(config["start"], config["end"]))
+    for key, value in (("start", config["start"]), ("end", END)):
+        try:
+            pd.Timestamp(value)
+        except ValueError:
+            raise ValueError(f"config key `{key}`: {value!r} is not a calendar date (YYYY-MM-DD)") from None
+    if END < config["start"]:
+        raise ValueError(f"config key `end` ({END}) is before `start` ({config['start']})")
+    days = len(pd.bdate_range(config["start"], END))
     longest = max(config["correlation"]["windows"])
     if longest > days:
         raise ValueError(
@@ -85,9 +97,6 @@ def check_config():
     cash = config["features"]["cash_rate"]
     if cash is not None and (cash not in SERIES or SERIES[cash]["kind"] != "yield"):
         raise ValueError(f"config key `features.cash_rate`: {cash!r} must be a yield series in `series`")
-    anchor = config["calendar"]["anchor"]
-    if anchor is not None and anchor not in SERIES:
-        raise ValueError(f"config key `calendar.anchor`: {anchor!r} is not in `series`")
     for key in ("equity", "bond", "vix"):
         series_id = config["stress"][key]
         if series_id is not None and series_id not in SERIES:
@@ -153,7 +162,7 @@ def all_pairs_mem_mb(wildcards, attempt):
     day), and two row groups of the block's pairs (at most max(384, window) dates each;
     the writer alternates them)."""
     n = len(config["series"])
-    days = len(pd.bdate_range(config["start"], config["end"]))
+    days = len(pd.bdate_range(config["start"], END))
     per_value = 4 if config["all_pairs"]["dtype"] == "float32" else 8
     pairs = n * (n - 1) / 2 / config["all_pairs"]["n_blocks"]
     rows = max(384, config["all_pairs"]["window"])

@@ -21,7 +21,7 @@ rule ingest:
         source="{source}",
         series=source_series,
         start=config["start"],
-        end=config["end"],
+        end=END,
         offline=config["offline"],
         network=config["network"],
         paths=config["paths"],

@@ -54,5 +54,14 @@ def closed_weekdays(name: str, start, end) -> list[str]:
 
 def open_mask(index: pd.DatetimeIndex, closed: list[str]) -> np.ndarray:
     """True on the days of ``index`` that are weekdays and not in ``closed``."""
-    weekday = index.dayofweek < 5
+    weekday = index.day_of_week < 5
     return weekday & ~index.isin(pd.DatetimeIndex(closed))
+
+
+def resolve_end(end: str, now: pd.Timestamp | None = None) -> str:
+    """config `end`: a date as given, or ``latest``: the last weekday before today in New
+    York (the last business day whose closes are published)."""
+    if end != "latest":
+        return end
+    today = (now if now is not None else pd.Timestamp.now(tz="America/New_York")).tz_localize(None).normalize()
+    return str((today - pd.offsets.BDay(1)).date())

@@ -1,19 +1,29 @@
-"""Clean and align the raw series onto one business-day calendar (task B).
+"""Clean the raw series and lay them on their markets' trading calendars (task B).
 
-Join: every series is left-joined onto the run's calendar (weekdays from start to end,
-minus the exchange holidays inferred from the anchor price series: weekdays inside the
-anchor's life on which it has no value). An observation on a day off the calendar is
-not dropped silently: it is counted, and the next calendar day's forward fill sees it
-(the fill is "as of"). A gap is forward-filled for at most ``ffill_limit`` business
-days, never before a series' first observation nor after its last (a fill there would
-invent flat returns at the end of the sample); longer gaps stay NaN and are
-counted. Yields stay as levels in percent. A price in a currency other than the base
-is converted with an fx series of the universe. Dates are unique and sorted (asserted).
+Calendars come from a maintained library (``_calendars``: NYSE for equities, ETFs and
+indices, SIFMA US for Treasury yields, 24/5 for fx; a series' ``calendar:`` key
+overrides), never from the data. The frame's days are the union of the series'
+sessions from ``start`` to ``end`` (clipped to the data); each series holds the value
+it published on that day and NaN where it published none or its market was closed.
+Nothing is forward filled: a return across a closure or a short gap spans it (see
+``_returns``), so no flat return is ever made up, and a series that ends early changes
+no other series' days.
+
+Per series the checks by kind (errors name the file, date and fix): a yield must be in
+percent (not decimals, not a mix) and must look like a level (a file of daily changes
+declared as a yield is refused); a price or fx rate at or below zero has no log return:
+that day is left out, recorded and flagged by DQ (WTI's -36.98 on 2020-04-20); an
+observation on a day its market was closed (a Saturday row, a holiday) is left out and
+counted (DQ flags it). A price in a currency other than the base is converted with an
+fx series of the universe. The metadata records per series its calendar, where it came
+from (``origin``), the file column used, first/last date and staleness against the
+as-of date (the last date any configured pair's series has data); ``data_through`` is
+the last date every served series has reached.
 
 CLI:
     python workflow/scripts/clean.py --raw data/raw/fred.csv data/raw/yahoo.csv \
         --ok data/raw/fred.ok data/raw/yahoo.ok --series "$(python -c ...)" \
-        --start 1990-01-02 --end 2017-03-31 --out data/processed/clean.parquet
+        --start 1990-01-02 --end 2026-06-30 --out data/processed/clean.parquet
 """
 
 import argparse
@@ -22,32 +32,31 @@ import logging
 import numpy as np
 import pandas as pd
 
-from _helpers import (
-    cli_parser,
-    InputDataError,
-    configure_logging,
-    load_json_arg,
-    run_script,
-)
+from _calendars import closed_weekdays, default_calendar, sessions
 from _contracts import read_raw, read_statuses, write_parquet
+from _helpers import InputDataError, cli_parser, configure_logging, load_json_arg, run_script, schema_defaults
 
 logger = logging.getLogger("clean")
 
 YIELD_BOUNDS_PERCENT = (-5.0, 30.0)
+STALE_SESSIONS = 5  # a series this many of its sessions behind the as-of date is stale
+ORIGIN_WORDS = {"fresh": "live download", "cached": "local cache", "snapshot": "offline snapshot"}
 
 
 def validate_series(series_id: str, values: pd.Series, spec: dict, origin: str) -> None:
     """Plausibility checks by kind; a failure is schema drift the user must look at."""
     valid = values.dropna()
-    if spec["kind"] in ("price", "fx") and (valid <= 0).any():
-        bad = valid[valid <= 0]
-        raise InputDataError(
-            f"{origin}: series {series_id!r} ({spec['kind']}) has {len(bad)} non-positive value(s), first "
-            f"{bad.iloc[0]} on {bad.index[0].date()}; log returns need positive levels - fix the data "
-            f"or give the series kind 'level'"
-        )
     if spec["kind"] == "yield" and len(valid):
         low, high = YIELD_BOUNDS_PERCENT
+        negative_share = float((valid < 0).mean())
+        persistence = valid.autocorr(1) if len(valid) > 20 else 1.0
+        if len(valid) > 20 and negative_share > 0.2 and not persistence > 0.5:
+            raise InputDataError(
+                f"{origin}: yield series {series_id!r} looks like daily changes, not a level: "
+                f"{negative_share:.0%} of values are negative, mean {valid.mean():+.3f}, day-to-day "
+                f"autocorrelation {persistence:.2f} (a yield level is near 1); supply the yield itself in "
+                f"percent (e.g. FRED DGS10), or give the series another kind"
+            )
         if valid.abs().median() < 0.5 and valid.abs().max() < 0.3:
             raise InputDataError(
                 f"{origin}: yield series {series_id!r} looks like decimals (median {valid.median():.4f}); "
@@ -71,48 +80,6 @@ def validate_series(series_id: str, values: pd.Series, spec: dict, origin: str) 
                 f"{origin}: yield series {series_id!r} has {len(outside)} value(s) outside {low}..{high} %, "
                 f"first {outside.iloc[0]} on {outside.index[0].date()}; check the series id and units"
             )
-
-
-def business_calendar(start: str, end: str, anchor: pd.Series | None) -> tuple[pd.DatetimeIndex, int]:
-    """Weekdays start..end minus the anchor's holidays (weekdays in its life with no value)."""
-    weekdays = pd.bdate_range(start, end, name="date")
-    if anchor is None or anchor.dropna().empty:
-        return weekdays, 0
-    valid = anchor.dropna().index
-    inside = (weekdays >= valid[0]) & (weekdays <= valid[-1])
-    holidays = weekdays[inside].difference(valid)
-    return weekdays.difference(holidays).rename("date"), len(holidays)
-
-
-def align_series(series: pd.Series, calendar: pd.DatetimeIndex, ffill_limit: int) -> tuple[pd.Series, dict]:
-    """Left-join onto the calendar, as-of forward fill limited to ``ffill_limit`` calendar days."""
-    series = series.dropna()
-    off_calendar = int((~series.index.isin(calendar)).sum())
-    union = calendar.union(series.index)
-    # position of each day among calendar days, so the fill limit counts calendar days only
-    on_calendar = pd.Series(union.isin(calendar), index=union)
-    joined = series.reindex(union)
-    last_obs_pos = pd.Series(np.where(joined.notna(), on_calendar.cumsum(), np.nan), index=union).ffill()
-    filled = joined.ffill()
-    age = on_calendar.cumsum() - last_obs_pos  # calendar days since the last observation
-    filled[age > ffill_limit] = np.nan
-    filled[union > series.index[-1]] = np.nan  # a series that has ended is not carried on
-    aligned = filled.reindex(calendar)
-    observed_on_calendar = series.reindex(calendar).notna()
-    stats = {
-        "observations": int(len(series)),
-        "off_calendar_observations": off_calendar,
-        "filled_days": int((aligned.notna() & ~observed_on_calendar).sum()),
-        "gap_days_left_nan": int(aligned.isna().sum() - _leading_trailing_nan(aligned)),
-    }
-    return aligned, stats
-
-
-def _leading_trailing_nan(series: pd.Series) -> int:
-    valid = np.flatnonzero(series.notna().to_numpy())
-    if not len(valid):
-        return len(series)
-    return int(valid[0] + (len(series) - 1 - valid[-1]))
 
 
 def convert_currency(frame: pd.DataFrame, specs: list[dict], base_currency: str) -> tuple[pd.DataFrame, dict]:
@@ -146,6 +113,27 @@ def convert_currency(frame: pd.DataFrame, specs: list[dict], base_currency: str)
     return out, converted
 
 
+def origin_label(status: dict, source: str | None) -> str:
+    """Where a series came from, in words (ingest's own label when it wrote one)."""
+    if status.get("origin"):
+        return status["origin"]
+    level = status.get("status", "missing")
+    if level == "fresh":
+        return {"fred": "live FRED", "yahoo": "live Yahoo"}.get(source, f"live {source}")
+    if level == "local" or (level == "fresh" and source == "csv"):
+        return f"local file {status.get('path') or ''}".strip()
+    if level == "cached":
+        day = (status.get("downloaded_at") or "")[:10]
+        return f"cache (downloaded {day})" if day else "cache"
+    return {"snapshot": "offline snapshot", "missing": "missing"}.get(level, level)
+
+
+def on_calendar(values: pd.Series, calendar_days: pd.DatetimeIndex) -> tuple[pd.Series, pd.DatetimeIndex]:
+    """The observations on days the market was open, and the dates of the others."""
+    inside = values.index.isin(calendar_days)
+    return values[inside], values.index[~inside]
+
+
 def clean_prices(
     raw: pd.DataFrame,
     specs: list[dict],
@@ -153,11 +141,12 @@ def clean_prices(
     start: str,
     end: str,
     base_currency: str = "USD",
-    anchor: str | None = None,
-    ffill_limit: int = 3,
+    max_gap_days: int = 3,
     origins: dict[str, str] | None = None,
+    pairs: list[list[str]] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """Tidy raw rows -> one aligned wide frame of levels, plus the metadata later tasks read."""
+    """Tidy raw rows -> one frame of levels on the union of the series' calendars, plus
+    the metadata later tasks read (see the module doc)."""
     origins = origins or {}
     by_id = {s["id"]: s for s in specs}
     unknown = sorted(set(raw["series"]) - set(by_id))
@@ -167,72 +156,120 @@ def clean_prices(
             f"re-run ingest after changing the universe (snakemake -R ingest)"
         )
     levels: dict[str, pd.Series] = {}
+    dropped: dict[str, dict] = {}
+    calendar_of = {s["id"]: default_calendar(s) for s in specs}
     for series_id, rows in raw.groupby("series", sort=False):
+        spec, where = by_id[series_id], origins.get(series_id, "raw data")
         values = pd.Series(rows["value"].to_numpy(), index=pd.DatetimeIndex(rows["date"]), name=series_id)
-        values = values.sort_index()
-        validate_series(series_id, values, by_id[series_id], origins.get(series_id, "raw data"))
-        if values.notna().any():
-            levels[series_id] = values
+        values = values.sort_index().dropna()
+        validate_series(series_id, values, spec, where)
+        if values.empty:
+            continue
+        if len(values) < 2:
+            raise InputDataError(
+                f"{where}: series {series_id!r} has a single value ({values.index[0].date()}: {values.iloc[0]}); "
+                f"a return needs at least two - supply its whole history or remove it from config key `series`"
+            )
+        open_days = sessions(calendar_of[series_id], values.index[0], values.index[-1])
+        values, off_calendar = on_calendar(values, open_days)
+        non_positive = values[values <= 0] if spec["kind"] in ("price", "fx") else values.iloc[0:0]
+        if len(off_calendar):
+            logger.warning(
+                "%s: %d observation(s) on days its market (%s) was closed left out, first %s",
+                series_id,
+                len(off_calendar),
+                calendar_of[series_id],
+                off_calendar[0].date(),
+            )
+        if len(non_positive):
+            logger.warning(
+                "%s: %d non-positive value(s) left out (a log return is undefined there), first %s on %s",
+                series_id,
+                len(non_positive),
+                non_positive.iloc[0],
+                non_positive.index[0].date(),
+            )
+        values = values[~values.index.isin(non_positive.index)]
+        dropped[series_id] = {
+            "off_calendar_observations": len(off_calendar),
+            "off_calendar_dates": [str(d.date()) for d in off_calendar[:10]],
+            "non_positive": [{"date": str(d.date()), "value": float(v)} for d, v in non_positive.items()],
+        }
+        levels[series_id] = values
     if not levels:
         raise InputDataError("clean: no series has any data; check data/raw/*.ok for what ingest could serve")
-    anchor_id = anchor or next((s["id"] for s in specs if s["kind"] == "price" and s["id"] in levels), None)
-    if anchor and anchor not in by_id:
-        raise InputDataError(
-            f"clean: config key `calendar.anchor` names {anchor!r}, which is not in `series`"
-        )
-    calendar, holidays = business_calendar(start, end, levels.get(anchor_id))
-    first = min(s.dropna().index[0] for s in levels.values())
-    last = max(s.dropna().index[-1] for s in levels.values())
-    calendar = calendar[(calendar >= first) & (calendar <= last)]
-    aligned, align_stats = {}, {}
-    for spec in specs:
-        if spec["id"] in levels:
-            aligned[spec["id"]], align_stats[spec["id"]] = align_series(
-                levels[spec["id"]], calendar, ffill_limit
-            )
-            if align_stats[spec["id"]]["off_calendar_observations"]:
-                logger.info(
-                    "%s: %d observation(s) on days off the calendar (used as of the next day)",
-                    spec["id"],
-                    align_stats[spec["id"]]["off_calendar_observations"],
-                )
-    frame = pd.DataFrame(aligned, index=calendar)
+    first = max(pd.Timestamp(start), min(s.index[0] for s in levels.values()))
+    last = min(pd.Timestamp(end), max(s.index[-1] for s in levels.values()))
+    used_calendars = sorted({calendar_of[s] for s in levels})
+    days = sessions(used_calendars[0], first, last)
+    for name in used_calendars[1:]:
+        days = days.union(sessions(name, first, last))
+    frame = pd.DataFrame({s["id"]: levels[s["id"]].reindex(days) for s in specs if s["id"] in levels}, index=days)
+    frame.index.name = "date"
     frame, converted = convert_currency(frame, specs, base_currency)
     if not (frame.index.is_unique and frame.index.is_monotonic_increasing):
         raise AssertionError("clean: calendar has duplicated or unsorted dates")  # never expected
+    last_of = {sid: frame[sid].last_valid_index() for sid in frame.columns}
+    paired = [s for pair in pairs or [] for s in pair if last_of.get(s) is not None]
+    as_of = max((last_of[s] for s in paired), default=max(v for v in last_of.values() if v is not None))
+    data_through = min(v for v in last_of.values() if v is not None)
+    calendars = {name: closed_weekdays(name, first, last) for name in used_calendars}
     series_meta = {}
     for spec in specs:
-        status = statuses.get(spec["id"], {}).get(
-            "status", "missing" if spec["id"] not in levels else "unknown"
-        )
-        if spec["id"] not in levels:
-            status = "missing"
-            logger.warning("%s: missing (no level served it); pairs that need it will be skipped", spec["id"])
-        series_meta[spec["id"]] = {
+        sid = spec["id"]
+        status = statuses.get(sid, {})
+        level = "missing" if sid not in levels else status.get("status", "unknown")
+        if sid not in levels:
+            logger.warning("%s: missing (no level served it); pairs that need it will be skipped", sid)
+        meta = {
             **{k: spec.get(k) for k in ("kind", "source", "currency", "base", "maturity", "name")},
-            "status": status,
-            "live_attempts": statuses.get(spec["id"], {}).get("attempts", 0),
-            "live_error": statuses.get(spec["id"], {}).get("last_error"),
-            "in_clean": spec["id"] in frame.columns,
-            "converted_with": converted.get(spec["id"]),
-            "first": str(levels[spec["id"]].dropna().index[0].date()) if spec["id"] in levels else None,
-            "last": str(levels[spec["id"]].dropna().index[-1].date()) if spec["id"] in levels else None,
-            **align_stats.get(spec["id"], {}),
+            "calendar": calendar_of[sid],
+            "status": level,
+            "origin": origin_label({**status, "status": level}, spec.get("source")),
+            "path": status.get("path"),
+            "column": status.get("column"),
+            "downloaded_at": status.get("downloaded_at"),
+            "live_attempts": status.get("attempts", 0),
+            "live_error": status.get("last_error"),
+            "refused": status.get("refused", []),
+            "in_clean": sid in frame.columns,
+            "converted_with": converted.get(sid),
+            **dropped.get(sid, {"off_calendar_observations": 0, "off_calendar_dates": [], "non_positive": []}),
         }
+        if sid in frame.columns:
+            observed = frame[sid].dropna()
+            own_days = sessions(calendar_of[sid], observed.index[0], last)
+            behind = int(own_days.searchsorted(as_of, side="right") - own_days.searchsorted(observed.index[-1], side="right"))
+            within = own_days[own_days <= observed.index[-1]]
+            meta |= {
+                "first": str(observed.index[0].date()),
+                "last": str(observed.index[-1].date()),
+                "observations": int(len(observed)),
+                "missing_open_days": int(len(within) - len(observed)),
+                "days_behind": max(behind, 0),
+                "stale": behind >= STALE_SESSIONS,
+            }
+        else:
+            meta |= {"first": None, "last": None, "observations": 0, "stale": None, "days_behind": None}
+        series_meta[sid] = meta
     metadata = {
         "base_currency": base_currency,
         "calendar": {
-            "anchor": anchor_id,
-            "holidays_removed": holidays,
-            "ffill_limit": ffill_limit,
-            "first": str(calendar[0].date()),
-            "last": str(calendar[-1].date()),
-            "days": len(calendar),
+            "calendars": used_calendars,
+            "first": str(frame.index[0].date()),
+            "last": str(frame.index[-1].date()),
+            "days": len(frame),
+            "max_gap_days": max_gap_days,
+            "source": "pandas_market_calendars (NYSE, SIFMA US, 24/5)",
         },
+        "calendars": calendars,
         "requested": {"start": start, "end": end},
+        "as_of": str(as_of.date()),
+        "data_through": str(data_through.date()),
         "series": series_meta,
     }
     return frame, metadata
+
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -242,9 +279,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--series", type=load_json_arg, required=True, help="JSON list of series specs")
     parser.add_argument("--start", required=True)
     parser.add_argument("--end", required=True)
-    parser.add_argument("--base-currency", default="USD")
-    parser.add_argument("--anchor", default=None, help="price series that defines exchange holidays")
-    parser.add_argument("--ffill-limit", type=int, default=3)
+    defaults = schema_defaults()
+    parser.add_argument("--base-currency", default=defaults["base_currency"])
+    parser.add_argument(
+        "--max-gap-days",
+        type=int,
+        default=defaults["clean"]["max_gap_days"],
+        help="open days of missing data a return may span (longer: the return is missing)",
+    )
+    parser.add_argument("--pairs", type=load_json_arg, default=[], help="JSON list of the configured pairs")
     parser.add_argument("--out", required=True, help="clean.parquet")
     return parser.parse_args(argv)
 
@@ -265,17 +308,18 @@ def main(argv=None) -> None:
         args.start,
         args.end,
         args.base_currency,
-        args.anchor,
-        args.ffill_limit,
+        args.max_gap_days,
         origins,
+        args.pairs,
     )
     write_parquet(clean, args.out, metadata)
     logger.info(
-        "wrote %s: %d business days %s..%s, series %s",
+        "wrote %s: %d days %s..%s (calendars %s), series %s",
         args.out,
         len(clean),
         metadata["calendar"]["first"],
         metadata["calendar"]["last"],
+        ", ".join(metadata["calendar"]["calendars"]),
         list(clean.columns),
     )
 

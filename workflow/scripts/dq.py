@@ -1,10 +1,13 @@
 """Data-quality checks on the raw files (task H), beside clean and features.
 
-Per series: coverage (first/last date, weekdays expected vs present), history (fail
-under 2 values, warn under a year of them), missing values
-(rows without a value, e.g. FRED's "." holidays) and the longest gap, duplicated dates,
+Per series, on its own market's calendar (``_calendars``): coverage (first/last date
+against the configured ``start``/``end``: a series that starts late or ends early is a
+named warning; sessions expected vs present), calendar (rows on days its market was
+closed, e.g. a Saturday: clean leaves them out), history (fail under 2 values, warn
+under a year of them), missing values (open days without a value) and the longest
+gap, duplicated dates,
 stale runs (the same value on ``stale_days`` or more observations in a row),
-non-positive values of prices, outliers (|daily log return| with a robust z-score,
+non-positive values of prices (clean leaves those days out), outliers (|daily log return| with a robust z-score,
 median/MAD, above ``outlier_z``, listed with dates and values) and the ingest level that
 served it. Writes docs/dq_report.md (summary table, then details) and docs/dq_report.json;
 with ``--stop-on-fail true`` (config ``dq.stop_on_fail``) any failed check then ends the
@@ -25,15 +28,18 @@ from _helpers import (
     load_json_arg,
     parse_bool,
     run_script,
+    schema_defaults,
     write_json_atomic,
     write_text_atomic,
 )
+from _calendars import default_calendar, sessions
 from _contracts import read_raw, read_statuses
 
 logger = logging.getLogger("dq")
 
 CHECKS = (
     "coverage",
+    "calendar",
     "history",
     "missing",
     "duplicates",
@@ -62,51 +68,82 @@ def longest_run(mask: np.ndarray) -> tuple[int, int]:
     return best, best_start
 
 
+def coverage_notes(first, last, start: str | None, end: str | None, calendar: str) -> list[str]:
+    """Named warnings for a series that starts late or ends early against start/end."""
+    notes = []
+    slack = 5  # sessions: a few days' publication lag is not a coverage problem
+    if end is not None and last < pd.Timestamp(end):
+        behind = len(sessions(calendar, last, end)) - 1
+        if behind > slack:
+            notes.append(f"ends early: last value {last.date()}, {behind} {calendar} sessions before `end` {end}")
+    if start is not None and first > pd.Timestamp(start):
+        late = len(sessions(calendar, start, first)) - 1
+        if late > slack:
+            notes.append(f"starts late: first value {first.date()}, {late} {calendar} sessions after `start` {start}")
+    return notes
+
+
 def series_checks(
-    values: pd.Series, kind: str, status: str, stale_days: int, outlier_z: float, duplicates: int = 0
+    values: pd.Series,
+    kind: str,
+    status: str,
+    stale_days: int,
+    outlier_z: float,
+    duplicates: int = 0,
+    calendar: str = "NYSE",
+    start: str | None = None,
+    end: str | None = None,
 ) -> dict:
     """All checks of one series; ``values`` on its raw dates (NaN = a row without a value)."""
     valid = values.dropna()
-    result: dict = {"kind": kind, "level": status, "rows": int(len(values))}
+    result: dict = {"kind": kind, "level": status, "rows": int(len(values)), "calendar": calendar}
     if valid.empty:
         result.update(first=None, last=None, checks={c: "n/a" for c in CHECKS} | {"level": "fail"})
         return result
-    weekdays = pd.bdate_range(valid.index[0], valid.index[-1])
-    present = int(valid.index.isin(weekdays).sum())
-    missing_mask = ~weekdays.isin(valid.index)
+    open_days = sessions(calendar, valid.index[0], valid.index[-1])
+    off_calendar = valid.index[~valid.index.isin(open_days)]
+    present = int(valid.index.isin(open_days).sum())
+    missing_mask = ~open_days.isin(valid.index)
     gap, gap_start = longest_run(missing_mask)
     unchanged = (valid.diff() == 0).to_numpy()
     stale_len, stale_start = longest_run(unchanged)
     stale_len = stale_len + 1 if stale_len else 0  # n equal differences = n + 1 equal values
     non_positive = valid[valid <= 0] if kind in ("price", "fx") else valid.iloc[0:0]
     outliers = []
-    if kind in ("price", "fx", "level") and (valid > 0).all() and len(valid) > 10:
-        ret = np.log(valid / valid.shift(1)).dropna()
+    positive = valid[valid > 0]
+    if kind in ("price", "fx", "level") and len(positive) > 10:
+        ret = np.log(positive / positive.shift(1)).dropna()
         mad = (ret - ret.median()).abs().median()
         if mad > 0:
             z = (ret - ret.median()) / (MAD_TO_SD * mad)
             for date in z.index[z.abs() > outlier_z]:
-                position = valid.index.get_loc(date)
+                position = positive.index.get_loc(date)
                 outliers.append(
                     {
                         "date": str(date.date()),
-                        "value": float(valid.iloc[position]),
-                        "previous": float(valid.iloc[position - 1]),
+                        "value": float(positive.iloc[position]),
+                        "previous": float(positive.iloc[position - 1]),
                         "return": float(np.expm1(ret[date])),
                         "z": float(z[date]),
                     }
                 )
+    notes = coverage_notes(valid.index[0], valid.index[-1], start, end, calendar)
     result.update(
         {
             "first": str(valid.index[0].date()),
             "last": str(valid.index[-1].date()),
-            "weekdays_expected": int(len(weekdays)),
-            "weekdays_present": present,
+            "sessions_expected": int(len(open_days)),
+            "sessions_present": present,
             "values": int(len(valid)),
-            "coverage": present / len(weekdays),
-            "missing_values": int(values.isna().sum()),
+            "coverage": present / len(open_days),
+            "coverage_notes": notes,
+            "off_calendar_rows": int(len(off_calendar)),
+            "off_calendar_dates": [str(d.date()) for d in off_calendar[:5]],
+            "weekend_rows": int((off_calendar.day_of_week >= 5).sum()),
+            "missing_values": int(missing_mask.sum()),
+            "blank_rows": int(values.isna().sum()),
             "longest_gap_days": gap,
-            "longest_gap_from": str(weekdays[gap_start].date()) if gap else None,
+            "longest_gap_from": str(open_days[gap_start].date()) if gap else None,
             "duplicated_dates": duplicates,
             "longest_stale_run": stale_len,
             # difference i compares value i with value i-1, so the run starts one value earlier
@@ -115,24 +152,31 @@ def series_checks(
             "outliers": outliers,
         }
     )
+    share_missing = result["missing_values"] / max(len(open_days), 1)
     result["checks"] = {
-        "coverage": (
-            "pass" if result["coverage"] >= 0.95 else ("warn" if result["coverage"] >= 0.8 else "fail")
-        ),
+        "coverage": ("fail" if result["coverage"] < 0.8 else "warn" if notes or result["coverage"] < 0.95 else "pass"),
+        "calendar": "pass" if not len(off_calendar) else "warn",
         "history": "fail" if len(valid) < 2 else ("warn" if len(valid) < ONE_YEAR else "pass"),
-        "missing": "pass" if result["missing_values"] == 0 and gap <= 5 else "warn",
+        "missing": "pass" if share_missing <= 0.01 and gap <= 5 else "warn",
         "duplicates": "pass" if duplicates == 0 else "fail",
         "stale": "pass" if stale_len < stale_days else "warn",
-        "non_positive": "pass" if non_positive.empty else "fail",
+        # clean leaves such a day out (a log return is undefined there): a warning, not a stop
+        "non_positive": "pass" if non_positive.empty else "warn",
         "outliers": "pass" if not outliers else "warn",
         "format": "pass",  # set from ingest's notes on the source file (quality_report)
-        "level": {"fresh": "pass", "cached": "warn", "snapshot": "warn"}.get(status, "fail"),
+        "level": {"fresh": "pass", "local": "pass", "cached": "warn", "snapshot": "warn"}.get(status, "fail"),
     }
     return result
 
 
 def quality_report(
-    raw: pd.DataFrame, specs: list[dict], statuses: dict, stale_days: int, outlier_z: float
+    raw: pd.DataFrame,
+    specs: list[dict],
+    statuses: dict,
+    stale_days: int,
+    outlier_z: float,
+    start: str | None = None,
+    end: str | None = None,
 ) -> dict:
     series = {}
     for spec in specs:
@@ -142,13 +186,23 @@ def quality_report(
         values = values[~values.index.duplicated(keep="last")]
         ingest_status = statuses.get(spec["id"], {})
         status = ingest_status.get("status", "missing")
-        series[spec["id"]] = series_checks(values, spec["kind"], status, stale_days, outlier_z, duplicates)
-        series[spec["id"]]["live_attempts"] = ingest_status.get("attempts", 0)
-        series[spec["id"]]["live_error"] = ingest_status.get("last_error")
-        series[spec["id"]]["source_notes"] = ingest_status.get("notes", [])
-        if series[spec["id"]]["checks"]["format"] != "n/a":
-            series[spec["id"]]["checks"]["format"] = "warn" if series[spec["id"]]["source_notes"] else "pass"
-    return {"thresholds": {"stale_days": stale_days, "outlier_z": outlier_z}, "series": series}
+        result = series_checks(
+            values, spec["kind"], status, stale_days, outlier_z, duplicates, default_calendar(spec), start, end
+        )
+        result["origin"] = ingest_status.get("origin")
+        result["column"] = ingest_status.get("column")
+        result["live_attempts"] = ingest_status.get("attempts", 0)
+        result["live_error"] = ingest_status.get("last_error")
+        result["refused"] = ingest_status.get("refused", [])
+        result["source_notes"] = ingest_status.get("notes", [])
+        if result["checks"]["format"] != "n/a":
+            result["checks"]["format"] = "warn" if result["source_notes"] else "pass"
+        series[spec["id"]] = result
+    return {
+        "thresholds": {"stale_days": stale_days, "outlier_z": outlier_z},
+        "requested": {"start": start, "end": end},
+        "series": series,
+    }
 
 
 def render_markdown(report: dict) -> str:
@@ -158,8 +212,9 @@ def render_markdown(report: dict) -> str:
         "",
         f"Checks on the raw files (before cleaning). Thresholds: stale run >= "
         f"{report['thresholds']['stale_days']} equal values; outlier |robust z| > {report['thresholds']['outlier_z']}.",
-        "The level check says which ingest level served the series: pass for a live download, "
-        "warn for the local cache or the bundled snapshot, fail when nothing could.",
+        "The level check says which ingest level served the series: pass for a live download or a "
+        "local file, warn for the local cache or the bundled snapshot, fail when nothing could. "
+        "Coverage and missing values are counted on each series' own market calendar.",
         "",
         "| series | " + " | ".join(CHECKS) + " |",
         "|---|" + "---|" * len(CHECKS),
@@ -169,30 +224,49 @@ def render_markdown(report: dict) -> str:
         lines.append(f"| {series_id} | " + " | ".join(cells) + " |")
     lines += ["", "## Details", ""]
     for series_id, r in report["series"].items():
-        lines.append(f"### {series_id} ({r['kind']}, served from: {r['level']})")
+        served = r.get("origin") or r["level"]
+        column = f", column {r['column']!r}" if r.get("column") else ""
+        lines.append(f"### {series_id} ({r['kind']}, {r.get('calendar', '-')} calendar, from: {served}{column})")
         lines.append("")
         for note in r.get("source_notes", []):
             lines.append(f"- source file: {note}")
+        for reason in r.get("refused", []):
+            lines.append(f"- live download refused: {reason}")
+        for note in r.get("coverage_notes", []):
+            lines.append(f"- **{note}**")
+        if r.get("off_calendar_rows"):
+            weekend = f" ({r['weekend_rows']} on a weekend)" if r.get("weekend_rows") else ""
+            lines.append(
+                f"- {r['off_calendar_rows']} row(s) on days its market was closed{weekend}, first "
+                f"{', '.join(r['off_calendar_dates'])}: left out by clean; check the file's dates"
+            )
         if r.get("live_error"):
             lines.append(f"- live download failed after {r['live_attempts']} attempt(s): {r['live_error']}")
         if r.get("first") is None:
             lines += ["No data at any level.", ""]
             continue
         lines.append(
-            f"- coverage: {r['first']} .. {r['last']}, {r['weekdays_present']} of "
-            f"{r['weekdays_expected']} weekdays ({r['coverage']:.1%})"
+            f"- coverage: {r['first']} .. {r['last']}, {r['sessions_present']} of "
+            f"{r['sessions_expected']} {r['calendar']} sessions ({r['coverage']:.1%})"
         )
         gap = (
             f", longest gap {r['longest_gap_days']} weekdays from {r['longest_gap_from']}"
             if r["longest_gap_days"]
             else ""
         )
-        lines.append(f"- missing values: {r['missing_values']} rows without a value{gap}")
+        lines.append(
+            f"- missing values: {r['missing_values']} open day(s) without a value ({r['blank_rows']} blank "
+            f"row(s) in the file){gap}"
+        )
         lines.append(f"- duplicated dates: {r['duplicated_dates']}")
         stale = f" from {r['stale_from']}" if r["stale_from"] else ""
         lines.append(f"- longest run of equal values: {r['longest_stale_run']}{stale}")
         if r["non_positive"]:
-            lines.append(f"- non-positive values: {len(r['non_positive'])}, first {r['non_positive'][0]}")
+            first = r["non_positive"][0]
+            lines.append(
+                f"- non-positive values: {len(r['non_positive'])}, first {first['value']:g} on {first['date']}: "
+                f"a log return is undefined there, so clean leaves the day out"
+            )
         if r["outliers"]:
             lines.append(f"- outliers ({len(r['outliers'])}):")
             lines.append("")
@@ -211,9 +285,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--raw", nargs="+", required=True)
     parser.add_argument("--ok", nargs="+", required=True)
     parser.add_argument("--series", type=load_json_arg, required=True, help="JSON list of series specs")
-    parser.add_argument("--stale-days", type=int, default=10)
-    parser.add_argument("--outlier-z", type=float, default=8.0)
-    parser.add_argument("--stop-on-fail", type=parse_bool, default=False, help="exit 1 when a check fails")
+    defaults = schema_defaults()["dq"]
+    parser.add_argument("--start", default=None, help="configured start (coverage check)")
+    parser.add_argument("--end", default=None, help="configured end, resolved (coverage check)")
+    parser.add_argument("--stale-days", type=int, default=defaults["stale_days"])
+    parser.add_argument("--outlier-z", type=float, default=defaults["outlier_z"])
+    parser.add_argument(
+        "--stop-on-fail", type=parse_bool, default=defaults["stop_on_fail"], help="exit 1 when a check fails"
+    )
     parser.add_argument("--md", required=True, help="docs/dq_report.md")
     parser.add_argument("--json", required=True, help="docs/dq_report.json")
     return parser.parse_args(argv)
@@ -223,7 +302,9 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     configure_logging(args.log)
     raw = pd.concat([read_raw(p, allow_duplicates=True) for p in args.raw], ignore_index=True)
-    report = quality_report(raw, args.series, read_statuses(args.ok), args.stale_days, args.outlier_z)
+    report = quality_report(
+        raw, args.series, read_statuses(args.ok), args.stale_days, args.outlier_z, args.start, args.end
+    )
     write_json_atomic(report, args.json)
     write_text_atomic(render_markdown(report) + "\n", args.md)
     flagged = {s: [c for c, v in r["checks"].items() if v != "pass"] for s, r in report["series"].items()}

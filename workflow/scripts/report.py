@@ -497,9 +497,10 @@ def build_report(
         "",
         *series_rows,
         "",
-        f"Calendar: {calendar['days']} business days {calendar['first']} .. {calendar['last']} (weekdays "
-        f"minus {calendar['holidays_removed']} holidays of {calendar['anchor']}); gaps forward-filled for at "
-        f"most {calendar['ffill_limit']} days. Percentile: share of the pair's own history at or below "
+        f"Calendar: {calendar['days']} trading days {calendar['first']} .. {calendar['last']}, the union of "
+        f"{', '.join(calendar['calendars'])} ({calendar['source']}); each pair is compared on the days both of "
+        f"its markets traded, and a return spans at most {calendar['max_gap_days']} open days of missing data "
+        f"(nothing is forward filled). Percentile: share of the pair's own history at or below "
         f"today's value. z-score: today against the previous {regimes_meta.get('zscore_window', '-')} days; "
         f"|z| >= {regimes_meta.get('zscore_threshold', '-')} is hedge (negative) or co-move (positive).",
         "",
