@@ -171,10 +171,9 @@ def cli_rows(
         "-f",
         "%M",
         sys.executable,
-        str(ROOT / "workflow/scripts/rolling_corr.py"),
+        str(ROOT / "workflow/scripts/all_pairs_block.py"),
         "--prices",
         str(prices),
-        "--all-pairs",
         "--window",
         "60",
         "--out",
@@ -219,7 +218,9 @@ def generated_universe(workdir: Path, n_series: int, n_rows: int) -> None:
     rng = np.random.default_rng(2)
     local = workdir / "data" / "local"
     local.mkdir(parents=True, exist_ok=True)
-    dates = pd.bdate_range("2000-01-03", periods=n_rows).strftime("%Y-%m-%d")
+    from _calendars import sessions
+
+    dates = sessions("NYSE", "2000-01-03", "2100-01-01")[:n_rows].strftime("%Y-%m-%d")  # NYSE trading days
     levels = 100 * np.exp(
         np.cumsum(0.01 * (0.5 * rng.normal(size=(n_rows, 1)) + rng.normal(size=(n_rows, n_series))), axis=0)
     )
@@ -238,7 +239,6 @@ def generated_universe(workdir: Path, n_series: int, n_rows: int) -> None:
                 "end": dates[-1],
                 "series": series,
                 "correlation": {"pairs": [["X000", f"X{k:03d}"] for k in range(1, 6)], "windows": [60]},
-                "calendar": {"anchor": "X000"},
                 "features": {"cash_rate": None},
                 "stress": {"equity": "X000", "bond": None, "vix": None, "episodes": []},
                 "all_pairs": {"enabled": True, "n_blocks": 2},

@@ -134,7 +134,19 @@ def test_same_config_gives_the_same_bytes(workflow_run, workflow_copy):
 
 @pytest.mark.parametrize(
     "script",
-    ["ingest", "clean", "features", "rolling_corr", "regimes", "dq", "model", "report", "build_sample"],
+    [
+        "ingest",
+        "clean",
+        "features",
+        "rolling_corr",
+        "all_pairs_block",
+        "all_pairs_manifest",
+        "regimes",
+        "dq",
+        "model",
+        "report",
+        "build_sample",
+    ],
 )
 def test_every_script_has_a_cli(script):
     import subprocess
@@ -153,7 +165,7 @@ def test_single_target_builds_only_its_upstream(workflow_copy):
         workflow_copy, "data/processed/rolling_corr.csv", "--cores", "2", "--config", "offline=true"
     )
     ran = set(re.findall(r"rule (\w+):", result.stdout + result.stderr))
-    assert ran == {"ingest", "clean", "features", "rolling_corr"}
+    assert ran == {"ingest", "clean", "rolling_corr"}
     assert not (workflow_copy / "docs/report.md").exists()
     assert not (workflow_copy / "docs/dq_report.md").exists()
 
@@ -196,6 +208,7 @@ def test_lint_and_format_are_clean(workflow_copy):
     [
         (["unknown_key=1"], "unknown_key"),
         (["end=1980-01-01"], "config key `end`"),
+        (["end=2017-02-30"], "config key `end`: '2017-02-30' is not a calendar date"),
         (["correlation={'pairs': [['SPY', 'NOPE']]}"], "NOPE"),
         (["offline=maybe"], "offline"),
         (["correlation={'windows': ['sixty']}"], "windows"),
@@ -222,3 +235,58 @@ def test_snakemake_html_report_builds_offline(workflow_run):
         "Cross-asset correlation workflow" in html and (workdir / "docs/report.html").stat().st_size > 100_000
     )
     (workdir / "docs/report.html").unlink()  # keep the digest comparison to the workflow's own outputs
+
+
+def test_seed_command_between_two_runs_changes_no_output(workflow_copy):
+    """The README's seed command writes into the workflow's own rolling_corr.csv: it must
+    replace only its pair's columns with the same numbers, so the next run's report is the same."""
+    import subprocess
+    import sys
+
+    from conftest import SCRIPTS
+
+    snakemake(workflow_copy, "--cores", "2", "--config", "offline=true")
+    before = output_digests(workflow_copy)
+    corr_path = workflow_copy / "data/processed/rolling_corr.csv"
+    seed = [
+        sys.executable,
+        str(SCRIPTS / "rolling_corr.py"),
+        "--prices",
+        "data/processed/clean.parquet",
+        "--eq-col",
+        "SPY",
+        "--bond-col",
+        "DGS10",
+        "--window",
+        "60",
+        "--out",
+        "data/processed/rolling_corr.csv",
+    ]
+    result = subprocess.run(seed, cwd=workflow_copy, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert output_digests(workflow_copy)["data/processed/rolling_corr.csv"] == before[str(corr_path.relative_to(workflow_copy))]
+    snakemake(workflow_copy, "--cores", "2", "--config", "offline=true")
+    assert output_digests(workflow_copy) == before
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--window", "0"], "--window: 0 is too short"),
+        (["--window", "60", "--out", "x.parquet"], "--out: x.parquet must end in .csv"),
+        (["--window", "60", "--eq-col", "SPY"], "--eq-col and --bond-col go together"),
+    ],
+)
+def test_seed_cli_argument_errors_name_the_argument_and_the_fix(tmp_path, args, message):
+    import subprocess
+    import sys
+
+    from conftest import SCRIPTS
+
+    base = [sys.executable, str(SCRIPTS / "rolling_corr.py"), "--prices", str(tmp_path / "clean.parquet")]
+    if "--out" not in args:
+        args = [*args, "--out", str(tmp_path / "out.csv")]
+    if "--eq-col" not in args:
+        args = [*args, "--eq-col", "SPY", "--bond-col", "TLT"]
+    result = subprocess.run([*base, *args], capture_output=True, text=True)
+    assert result.returncode == 2 and message in result.stderr, result.stderr

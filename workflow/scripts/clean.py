@@ -118,10 +118,10 @@ def origin_label(status: dict, source: str | None) -> str:
     if status.get("origin"):
         return status["origin"]
     level = status.get("status", "missing")
-    if level == "fresh":
-        return {"fred": "live FRED", "yahoo": "live Yahoo"}.get(source, f"live {source}")
     if level == "local" or (level == "fresh" and source == "csv"):
         return f"local file {status.get('path') or ''}".strip()
+    if level == "fresh":
+        return {"fred": "live FRED", "yahoo": "live Yahoo"}.get(source, f"live {source}")
     if level == "cached":
         day = (status.get("downloaded_at") or "")[:10]
         return f"cache (downloaded {day})" if day else "cache"
