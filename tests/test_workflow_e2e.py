@@ -272,7 +272,7 @@ def test_seed_command_between_two_runs_changes_no_output(workflow_copy):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--window", "0"], "--window: 0 is too short"),
+        (["--window", "0"], "argument --window: 0 is too short"),
         (["--window", "60", "--out", "x.parquet"], "--out: x.parquet must end in .csv"),
         (["--window", "60", "--eq-col", "SPY"], "--eq-col and --bond-col go together"),
     ],

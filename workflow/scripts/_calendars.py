@@ -31,11 +31,14 @@ def default_calendar(spec: dict) -> str:
     return "NYSE"
 
 
-@lru_cache(maxsize=32)
-def _sessions(name: str, start: str, end: str) -> pd.DatetimeIndex:
+CALENDAR_SPAN = ("1900-01-01", "2099-12-31")  # computed once per process, then sliced
+
+
+@lru_cache(maxsize=None)
+def _all_sessions(name: str) -> pd.DatetimeIndex:
     import pandas_market_calendars as mcal
 
-    days = mcal.get_calendar(CALENDARS[name]).valid_days(start, end)
+    days = mcal.get_calendar(CALENDARS[name]).valid_days(*CALENDAR_SPAN)
     return pd.DatetimeIndex(days.tz_localize(None).normalize().astype("datetime64[ns]"), name="date")
 
 
@@ -43,7 +46,8 @@ def sessions(name: str, start, end) -> pd.DatetimeIndex:
     """The calendar's trading days from start to end (inclusive), as naive dates."""
     if name not in CALENDARS:
         raise ValueError(f"unknown calendar {name!r}; known: {', '.join(CALENDARS)}")
-    return _sessions(name, str(pd.Timestamp(start).date()), str(pd.Timestamp(end).date()))
+    days = _all_sessions(name)
+    return days[days.searchsorted(pd.Timestamp(start)) : days.searchsorted(pd.Timestamp(end), side="right")]
 
 
 def closed_weekdays(name: str, start, end) -> list[str]:

@@ -183,3 +183,16 @@ def schema_defaults(schema_path: str | os.PathLike | None = None) -> dict:
         return out
 
     return defaults(schema)
+
+
+def window_arg(text: str) -> int:
+    """argparse type of a rolling window: a whole number of days, at least 2 (the one check)."""
+    import argparse
+
+    try:
+        window = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days (e.g. 60)") from None
+    if window < 2:
+        raise argparse.ArgumentTypeError(f"{window} is too short; a correlation needs at least 2 days (e.g. 60)")
+    return window

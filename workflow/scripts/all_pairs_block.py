@@ -16,7 +16,15 @@ import logging
 
 from _all_pairs_store import write_all_pairs
 from _contracts import read_parquet
-from _helpers import InputDataError, cli_parser, configure_logging, limit_threads, run_script, schema_defaults
+from _helpers import (
+    InputDataError,
+    cli_parser,
+    configure_logging,
+    limit_threads,
+    run_script,
+    schema_defaults,
+    window_arg,
+)
 from _returns import grid_returns
 
 logger = logging.getLogger("all_pairs")
@@ -26,14 +34,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     defaults = schema_defaults()["all_pairs"]
     parser = cli_parser(__doc__)
     parser.add_argument("--prices", required=True, help="clean.parquet (levels)")
-    parser.add_argument("--window", type=int, default=defaults["window"], help="window in business days")
+    parser.add_argument("--window", type=window_arg, default=defaults["window"], help="window in business days")
     parser.add_argument("--dtype", choices=["float32", "float64"], default=defaults["dtype"])
     parser.add_argument("--block", type=int, default=0, help="which block of pairs (0-based)")
     parser.add_argument("--n-blocks", type=int, default=defaults["n_blocks"], help="blocks the pairs are split into")
     parser.add_argument("--out", required=True, help="output parquet (.parquet)")
     args = parser.parse_args(argv)
-    if args.window < 2:
-        parser.error(f"--window: {args.window} is too short; give at least 2 (e.g. 60)")
     if not 0 <= args.block < args.n_blocks:
         parser.error(f"--block: {args.block} is not in 0..{args.n_blocks - 1} (--n-blocks {args.n_blocks})")
     if not str(args.out).endswith(".parquet"):

@@ -34,6 +34,7 @@ from _helpers import (
 )
 from _calendars import default_calendar, sessions
 from _contracts import read_raw, read_statuses
+from _returns import TRADING_DAYS  # a year of values
 
 logger = logging.getLogger("dq")
 
@@ -49,7 +50,6 @@ CHECKS = (
     "format",
     "level",
 )
-ONE_YEAR = 252
 MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its standard deviation
 
 
@@ -156,7 +156,7 @@ def series_checks(
     result["checks"] = {
         "coverage": ("fail" if result["coverage"] < 0.8 else "warn" if notes or result["coverage"] < 0.95 else "pass"),
         "calendar": "pass" if not len(off_calendar) else "warn",
-        "history": "fail" if len(valid) < 2 else ("warn" if len(valid) < ONE_YEAR else "pass"),
+        "history": "fail" if len(valid) < 2 else ("warn" if len(valid) < TRADING_DAYS else "pass"),
         "missing": "pass" if share_missing <= 0.01 and gap <= 5 else "warn",
         "duplicates": "pass" if duplicates == 0 else "fail",
         "stale": "pass" if stale_len < stale_days else "warn",

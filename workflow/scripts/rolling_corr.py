@@ -47,6 +47,7 @@ from _helpers import (
     parse_bool,
     run_script,
     schema_defaults,
+    window_arg,
     write_csv_atomic,
 )
 from _returns import pair_returns
@@ -173,8 +174,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--eq-col", help="the equity column (with --bond-col: one pair)")
     parser.add_argument("--bond-col", help="the bond (or other) column")
     parser.add_argument("--pairs", type=load_json_arg, help='JSON list of pairs, e.g. [["SPY","TLT"]]')
-    parser.add_argument("--window", type=int, help="one window in business days (same as --windows W)")
-    parser.add_argument("--windows", type=int, nargs="+", help="windows in business days")
+    parser.add_argument("--window", type=window_arg, help="one window in business days (same as --windows W)")
+    parser.add_argument("--windows", type=window_arg, nargs="+", help="windows in business days")
     parser.add_argument(
         "--ewma-halflife",
         type=float,
@@ -188,9 +189,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.windows = args.windows or ([args.window] if args.window is not None else None)
     if not args.windows:
         parser.error("--window: missing; give --window W (e.g. 60) or --windows W [W ...]")
-    bad = [w for w in args.windows if w < 2]
-    if bad:
-        parser.error(f"--window: {bad[0]} is too short; a correlation needs a window of at least 2 days (e.g. 60)")
     if args.eq_col or args.bond_col:
         if not (args.eq_col and args.bond_col):
             parser.error("--eq-col and --bond-col go together: give both columns of the pair")
