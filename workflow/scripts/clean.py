@@ -11,7 +11,8 @@ no other series' days.
 
 Per series the checks by kind (errors name the file, date and fix): a yield must be in
 percent (not decimals, not a mix) and must look like a level (a file of daily changes
-declared as a yield is refused); a price or fx rate at or below zero has no log return:
+declared as a yield is refused); a price, fx rate or level (VIX) at or below zero has no
+log return:
 that day is left out, recorded and flagged by DQ (WTI's -36.98 on 2020-04-20); an
 observation on a day its market was closed (a Saturday row, a holiday) is left out and
 counted (DQ flags it). A price in a currency other than the base is converted with an
@@ -172,7 +173,8 @@ def clean_prices(
             )
         open_days = sessions(calendar_of[series_id], values.index[0], values.index[-1])
         values, off_calendar = on_calendar(values, open_days)
-        non_positive = values[values <= 0] if spec["kind"] in ("price", "fx") else values.iloc[0:0]
+        # log returns (prices, fx) and log changes (levels such as VIX) need positive values
+        non_positive = values[values <= 0] if spec["kind"] != "yield" else values.iloc[0:0]
         if len(off_calendar):
             logger.warning(
                 "%s: %d observation(s) on days its market (%s) was closed left out, first %s",

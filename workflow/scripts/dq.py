@@ -108,7 +108,7 @@ def series_checks(
     unchanged = (valid.diff() == 0).to_numpy()
     stale_len, stale_start = longest_run(unchanged)
     stale_len = stale_len + 1 if stale_len else 0  # n equal differences = n + 1 equal values
-    non_positive = valid[valid <= 0] if kind in ("price", "fx") else valid.iloc[0:0]
+    non_positive = valid[valid <= 0] if kind != "yield" else valid.iloc[0:0]
     outliers = []
     positive = valid[valid > 0]
     if kind in ("price", "fx", "level") and len(positive) > 10:
