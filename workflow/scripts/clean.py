@@ -11,9 +11,9 @@ no other series' days.
 
 Per series the checks by kind (errors name the file, date and fix): a yield must be in
 percent (not decimals, not a mix) and must look like a level (a file of daily changes
-declared as a yield is refused); a price, fx rate or level (VIX) at or below zero has no
-log return:
-that day is left out, recorded and flagged by DQ (WTI's -36.98 on 2020-04-20); an
+declared as a yield is refused); a price, fx rate or level (VIX) at or below zero has
+no log return: that day is left out, recorded and flagged by DQ (WTI's -36.98 on
+2020-04-20); an
 observation on a day its market was closed (a Saturday row, a holiday) is left out and
 counted (DQ flags it). A price in a currency other than the base is converted with an
 fx series of the universe. The metadata records per series its calendar, where it came
