@@ -122,6 +122,7 @@ def test_malformed_file_gets_a_clear_error_or_a_flag(tmp_path, name):
     assert len(raw) == len(source_rows)  # nothing silently dropped
     report = quality_report(raw, [spec], {"X": status}, stale_days=10, outlier_z=8)
     checks = report["series"]["X"]["checks"]
+    assert status["status"] == "local" and checks["level"] == "pass"  # a user file is not a failed download
     if stage == "dq":
         assert checks[said] != "pass", checks
     if name in NOTES:

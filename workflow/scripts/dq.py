@@ -126,7 +126,7 @@ def series_checks(
         "non_positive": "pass" if non_positive.empty else "fail",
         "outliers": "pass" if not outliers else "warn",
         "format": "pass",  # set from ingest's notes on the source file (quality_report)
-        "level": {"fresh": "pass", "cached": "warn", "snapshot": "warn"}.get(status, "fail"),
+        "level": {"fresh": "pass", "local": "pass", "cached": "warn", "snapshot": "warn"}.get(status, "fail"),
     }
     return result
 
