@@ -316,8 +316,17 @@ def test_bad_request_is_not_retried(tmp_path, fred_mode, caplog):
 
 
 def test_hang_past_the_timeout_is_retried_then_cache(tmp_path, fred_mode, caplog):
+    """timeout_s is the call's deadline: a server that says nothing is cut there."""
     expect_fallback(
-        tmp_path, fred_mode, [("hang", 1.5)] * 4, 4, 3, "Timeout", caplog, "timed out", timeout=0.3
+        tmp_path,
+        fred_mode,
+        [("hang", 1.5)] * 4,
+        4,
+        3,
+        "DeadlineExceeded",
+        caplog,
+        "no complete answer within 0.30 s",
+        timeout=0.3,
     )
 
 

@@ -74,6 +74,21 @@ def test_a_slow_drip_is_cut_at_the_call_deadline(tmp_path, api_key, caplog):
     assert elapsed < 10 * budget_s
 
 
+def test_the_http_get_itself_streams_against_its_deadline():
+    """Without the worker thread: the body is read against the clock, line by line."""
+    from _http import FetchError, http_get
+
+    body = fred_csv(DRIP_ROWS)
+    with FredServer([("drip", body, 0.5)], body) as server:
+        started = time.monotonic()
+        with pytest.raises(FetchError) as err:
+            http_get(f"{server.base}/fredgraph.csv?id=DGS10", 1.2)
+        elapsed = time.monotonic() - started
+    logger.info("measured: http_get cut a drip after %.2f s (deadline 1.2 s)", elapsed)
+    assert err.value.code == "DeadlineExceeded" and "within 1.20 s" in str(err.value)
+    assert elapsed < 10 * 1.2
+
+
 @pytest.mark.parametrize("api_key", [None, FAKE_KEY], ids=["csv", "api"])
 def test_a_black_hole_host_is_bounded_by_the_source_budget(tmp_path, api_key, caplog):
     """A host that accepts and never answers: the first series uses the budget, the

@@ -143,7 +143,15 @@ def http_get(url: str, deadline_s: float, secret: str | None = None, clock=time.
     except http.client.HTTPException as err:  # an answer, but garbled
         raise FetchError(redact(f"{type(err).__name__}: {err}", secret), code="Malformed") from None
     except OSError as err:  # URLError, refused, timed out, reset: no answer
-        raise socket_failure(err, secret) from None
+        failure = socket_failure(err, secret)
+        if failure.code == "Timeout" and deadline - clock() < 0.05:
+            # the socket waited only for the time left: the call's deadline ended it
+            failure = FetchError(
+                f"DeadlineExceeded: no complete answer within {deadline_s:.2f} s",
+                code="DeadlineExceeded",
+                unreachable=True,
+            )
+        raise failure from None
 
 
 def call_with_deadline(fetch: Callable[[], Any], deadline_s: float | None, label: str) -> Any:
