@@ -11,6 +11,7 @@ YIELD_BOUNDS_PCT = (-5.0, 30.0)
 MAX_NON_POSITIVE_PRICE_SHARE = 0.01
 # Shared dates compared with the cached copy: below this many, too few to judge.
 MIN_SHARED_FOR_IDENTITY = 5
+REVISED_HINT = "if the source really revised or cut this history, delete the series' cache file to accept it"
 
 
 def refuse(code: str, message: str, retryable: bool) -> FetchError:
@@ -75,7 +76,8 @@ def check_history(
         raise refuse(
             "HistoryShrunk",
             f"{label}: the answer has {len(series)} rows ending {last_new}, the cached copy {len(before)} ending "
-            f"{before.index[-1].date()}; {len(lost)} cached date(s) missing, first {lost[0].date()}",
+            f"{before.index[-1].date()}; {len(lost)} cached date(s) missing, first {lost[0].date()}; "
+            f"{REVISED_HINT}",
             retryable=True,
         )
     if not compare_values:
@@ -90,7 +92,8 @@ def check_history(
         raise refuse(
             "WrongSeries",
             f"{label}: {int(differ.sum())} of {len(shared)} values differ from the cached copy (first "
-            f"{first.date()}: {series[first]} vs {before[first]}); the answer looks like another series",
+            f"{first.date()}: {series[first]} vs {before[first]}); the answer looks like another series; "
+            f"{REVISED_HINT}",
             retryable=False,
         )
 

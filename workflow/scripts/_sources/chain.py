@@ -102,13 +102,11 @@ def ingest_source(
             outcomes[series_id] = Outcome(
                 series,
                 "local",
-                live.attempts,
-                None,
-                live.notes,
-                f"local file {live.path}",
-                None,
-                live.path,
-                live.column,
+                attempts=live.attempts,
+                notes=live.notes,
+                origin=f"local file {live.path}",
+                path=live.path,
+                column=live.column,
             )
             logger.info(
                 "%s: local file %s, %d rows, column %r", series_id, live.path, len(series), live.column
@@ -140,14 +138,13 @@ def ingest_source(
             outcome = Outcome(
                 series,
                 "fresh",
-                live.attempts,
-                live.last_error,
-                live.notes,
-                f"live {adapter.label}",
-                now,
-                None,
-                live.column,
-                live.refused,
+                attempts=live.attempts,
+                last_error=live.last_error,
+                notes=live.notes,
+                origin=f"live {adapter.label}",
+                downloaded_at=now,
+                column=live.column,
+                refused=live.refused,
             )
         else:
             outcome = serve_from_files(spec, entries[series_id], snapshot_dir, start, end, live)

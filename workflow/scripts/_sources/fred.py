@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pandas as pd
 from _helpers import InputDataError
-from _http import FetchError, Throttle, check_host_resolves, http_get, redact
+from _http import FetchError, Throttle, http_get, redact
 
 from _sources.acceptance import accept_download
 from _sources.base import FetchContext, Live, Source
@@ -48,8 +48,6 @@ def fetch_fred_api(
     """One series through fredapi, its request made by ``http_get`` (fredapi's own
     ``urlopen`` has no timeout and turns every HTTP error into a ValueError)."""
     import fredapi
-
-    check_host_resolves(network["fred_api_url"])
 
     class Fred(fredapi.Fred):
         def _Fred__fetch_data(self, url):  # fredapi's private fetch, name-mangled

@@ -113,7 +113,6 @@ class YahooSource(Source):
                 live.last_error = answer[2].code
                 live.refused.append(str(answer[2]))
             elif done.result is not None:
-                live.last_error = "EmptySeries"
-                live.refused = []
+                live.last_error = "EmptySeries"  # the batch answered, without this symbol
             out[spec["id"]] = live
         return out
