@@ -190,8 +190,15 @@ def run_fred(tmp_path, base, api_key=None, policy=None, timeout=2.0):
     waits = []
     if policy is None:
         policy, waits = fake_policy()
+    started = time.monotonic()
     outcomes = ingest_2020(
         "fred", SPEC, network, paths, policy, api_key=api_key, throttle=ingest.Throttle(0.0)
+    )
+    logging.getLogger("ingest").info(
+        "measured: DGS10 served from %s in %.2f s (%s)",
+        outcomes["DGS10"].status,
+        time.monotonic() - started,
+        "api" if api_key else "csv",
     )
     return outcomes["DGS10"], waits, paths
 
