@@ -2,15 +2,16 @@
 series: every one ends in a clear error naming the file and the problem, or in a DQ
 flag; never a bare traceback, never a silently dropped row."""
 
+import io
 import shutil
 from pathlib import Path
 
+import ingest
 import numpy as np
 import pandas as pd
 import pytest
-
-import ingest
 from _helpers import InputDataError
+from _sources.csv_format import read_csv_text
 from clean import clean_prices
 from dq import quality_report
 
@@ -53,6 +54,30 @@ EXPECTED = {
     "yield_decimals.csv": ("clean", "looks like decimals"),
     "yield_mixed_units.csv": ("clean", "jumps from 1.8 to 0.0181 on 2020-01-06: decimals mixed with percent"),
     "yield_out_of_bounds.csv": ("clean", "outside -5.0..30.0 %, first 188.0 on 2020-01-03"),
+    # only finite numbers enter (issue 16.6)
+    "inf_value.csv": ("ingest", "1 infinite value(s) in column 'value', first at row 3: 'inf'"),
+    "infinity_value.csv": ("ingest", "1 infinite value(s) in column 'value', first at row 3: 'Infinity'"),
+    "overflow_1e309.csv": ("ingest", "1 infinite value(s) in column 'value', first at row 4: '1e309'"),
+    "minus_inf.csv": ("ingest", "1 infinite value(s) in column 'value', first at row 2: '-inf'"),
+    "nan_text.csv": (
+        "ingest",
+        "non-numeric value(s) in column 'value', first at row 3: 'nan'; fix the file or leave",
+    ),
+    # encodings and non-files: one line each (issue 16.7)
+    "latin1_header.csv": ("ingest", "not UTF-8 text (byte 0xf4 on line 1, perhaps Latin-1"),
+    "utf16.csv": ("dq", "format"),  # decoded, with a note
+    "binary.csv": ("ingest", "binary file, not CSV text"),
+    "excel_workbook.csv": (
+        "ingest",
+        "an Excel workbook (.xlsx), not a CSV file; open it and save it as 'CSV UTF-8'",
+    ),
+    "directory.csv": ("ingest", "is a directory, not a CSV file"),
+    # a Yahoo-style file without Adj Close (issue 12.2)
+    "yahoo_unadjusted_close.csv": ("dq", "format"),
+}
+NOTES = {
+    "utf16.csv": "UTF-16 file decoded; save it as CSV UTF-8 to silence this note",
+    "yahoo_unadjusted_close.csv": "unadjusted close: column 'Close' read (the file has no 'Adj Close')",
 }
 CLEAN_ERRORS_TOO = {"one_row.csv": "series 'X' has a single value"}
 # flagged by DQ and left out by clean (a log return is undefined there), recorded in its metadata
@@ -68,7 +93,10 @@ def bring_in(tmp_path: Path, name: str):
     """The file as series X of a csv source: ingest, then (if it passes) DQ and clean."""
     folder = tmp_path / "local"
     folder.mkdir()
-    shutil.copy(CORPUS / name, folder / "X.csv")
+    if (CORPUS / name).is_dir():
+        shutil.copytree(CORPUS / name, folder / "X.csv")
+    else:
+        shutil.copy(CORPUS / name, folder / "X.csv")
     spec = {"id": "X", "source": "csv", **(YIELD if name.startswith("yield") else {"kind": "price"})}
     paths = {"cache": str(tmp_path / "cache"), "snapshot": str(tmp_path / "none"), "local_csv": str(folder)}
     outcomes = ingest.ingest_source(
@@ -86,15 +114,19 @@ def test_malformed_file_gets_a_clear_error_or_a_flag(tmp_path, name):
     if stage == "ingest":
         with pytest.raises(InputDataError) as err:
             bring_in(tmp_path, name)
-        assert said in str(err.value) and "X.csv" in str(err.value), str(err.value)
+        message = str(err.value)
+        assert said in message and "X.csv" in message and "\n" not in message, message
         return
     spec, path, raw, status = bring_in(tmp_path, name)
-    source_rows = pd.read_csv(path, encoding="utf-8-sig")
+    source_rows = pd.read_csv(io.StringIO(read_csv_text(path)[0].lstrip("\ufeff")))
     assert len(raw) == len(source_rows)  # nothing silently dropped
     report = quality_report(raw, [spec], {"X": status}, stale_days=10, outlier_z=8)
     checks = report["series"]["X"]["checks"]
+    assert status["status"] == "local" and checks["level"] == "pass"  # a user file is not a failed download
     if stage == "dq":
         assert checks[said] != "pass", checks
+    if name in NOTES:
+        assert any(note.startswith(NOTES[name]) for note in status["notes"]), status["notes"]
     clean_error = said if stage == "clean" else CLEAN_ERRORS_TOO.get(name)
     if clean_error:
         with pytest.raises(InputDataError) as err:

@@ -1,5 +1,7 @@
 # Task A: one ingest job per source (fred, yahoo, csv), in parallel.
-# Live source -> local cache -> bundled snapshot -> missing, per series.
+# Live source -> verified local cache -> bundled snapshot -> missing, per series.
+# The sources are the registry in workflow/scripts/_sources/__init__.py; a test
+# checks that it, the schema's source enum and this constraint name the same ones.
 
 
 wildcard_constraints:

@@ -40,6 +40,7 @@ logger = logging.getLogger("report")
 
 LEVEL_WORDS = {
     "fresh": "live download",
+    "local": "local file",
     "cached": "local cache (last good download)",
     "snapshot": "bundled offline snapshot",
     "missing": "MISSING",
@@ -87,7 +88,7 @@ def data_provenance(series_meta: dict, calendar: dict) -> tuple[str, list[str]]:
     else:
         mix = ", ".join(
             f"{sum(m['status'] == s for m in series_meta.values())} {LEVEL_WORDS[s]}"
-            for s in ("fresh", "cached", "snapshot")
+            for s in ("fresh", "local", "cached", "snapshot")
             if s in served
         )
         headline = f"**Data: partial run ({mix}), data through {through}.**"
