@@ -45,7 +45,10 @@ def test_non_positive_prices_fail():
 
 
 def test_snapshot_flags_wti_crash_and_holiday_rows(tmp_path):
-    spec = [{"id": "DCOILWTICO", "source": "fred", "kind": "price"}]
+    spec = [
+        {"id": "DCOILWTICO", "source": "fred", "kind": "price"},
+        {"id": "DGS10", "source": "fred", "kind": "yield", "maturity": 10},
+    ]
     policy = ingest.RetryPolicy()
     outcomes = ingest.ingest_source(
         "fred",
@@ -59,11 +62,13 @@ def test_snapshot_flags_wti_crash_and_holiday_rows(tmp_path):
     )
     raw = ingest.tidy_frame(outcomes)
     raw["date"] = pd.to_datetime(raw["date"])
-    report = quality_report(raw, spec, {"DCOILWTICO": {"status": "snapshot"}}, stale_days=10, outlier_z=8)
+    statuses = {"DCOILWTICO": {"status": "snapshot"}, "DGS10": {"status": "snapshot"}}
+    report = quality_report(raw, spec, statuses, stale_days=10, outlier_z=8)
     wti = report["series"]["DCOILWTICO"]
     crash = [o for o in wti["outliers"] if o["date"] == "1991-01-17"]
     assert crash and round(crash[0]["return"], 2) == -0.33
-    assert wti["missing_values"] > 200 and wti["checks"]["missing"] == "warn"  # FRED's "." holiday rows
+    dgs10 = report["series"]["DGS10"]
+    assert dgs10["missing_values"] > 200 and dgs10["checks"]["missing"] == "warn"  # FRED's blank holiday rows
     markdown = render_markdown(report)
     assert "| 1991-01-17 | 32.25 | 21.48 | -33.4% |" in markdown
 
