@@ -73,8 +73,17 @@ def _series(dates: pd.Series, values: pd.Series, path: Path, date_format: str) -
     return pd.Series(numbers.to_numpy(), index=index)
 
 
+def _require(path: Path) -> Path:
+    if not path.is_file():
+        raise InputDataError(
+            f"build_sample: source file {path} does not exist; the source folders are listed in "
+            f"data/sample/README.md"
+        )
+    return path
+
+
 def _read_columns(path: Path, columns: list[str]) -> pd.DataFrame:
-    raw = pd.read_csv(path, dtype="str", keep_default_na=False)
+    raw = pd.read_csv(_require(path), dtype="str", keep_default_na=False)
     missing = [c for c in columns if c not in raw.columns]
     if missing:
         raise InputDataError(
@@ -147,7 +156,7 @@ def french_daily_factors(text: str, path: Path) -> pd.DataFrame:
         except ValueError:
             raise InputDataError(
                 f"build_sample: {path} line {number} has the date {fields[0].strip()!r}, not YYYYMMDD"
-            )
+            ) from None
         values = [f.strip() for f in fields[1:]]
         if not all(NUMBER.fullmatch(v) for v in values):
             raise InputDataError(
@@ -180,7 +189,7 @@ def french_market_total_return_index(path: Path) -> pd.Series:
 
     100 is the close before the first day in the file (1926-06-30); rounded to 6 decimals."""
     # Ken French's files are written on Windows; latin-1 reads any byte the footer may hold
-    data = path.read_bytes()
+    data = _require(path).read_bytes()
     data = gzip.decompress(data) if path.suffix == ".gz" else data
     factors = french_daily_factors(data.decode("latin-1"), path)
     market_return = (factors["Mkt-RF"] + factors["RF"]) / 100.0
@@ -190,10 +199,10 @@ def french_market_total_return_index(path: Path) -> pd.Series:
 def overlap_statistics(earlier: pd.Series, later: pd.Series) -> dict:
     """Common published days of two sources of one index and their largest differences."""
     both = pd.concat([earlier, later], axis=1, join="inner").dropna()
-    difference = (both.iloc[:, 1] - both.iloc[:, 0]).abs()
-    relative = difference / both.iloc[:, 0].abs()
     if both.empty:
         return {"common_days": 0}
+    difference = (both.iloc[:, 1] - both.iloc[:, 0]).abs()
+    relative = difference / both.iloc[:, 0].abs()
     return {
         "common_days": len(both),
         "first": both.index[0].date(),
