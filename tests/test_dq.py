@@ -60,7 +60,10 @@ def test_saturday_row_and_coverage_against_start_end_are_named():
 
 
 def test_snapshot_flags_wti_crash_and_holiday_rows(tmp_path):
-    spec = [{"id": "DCOILWTICO", "source": "fred", "kind": "price"}]
+    spec = [
+        {"id": "DCOILWTICO", "source": "fred", "kind": "price"},
+        {"id": "DGS10", "source": "fred", "kind": "yield", "maturity": 10},
+    ]
     policy = ingest.RetryPolicy()
     outcomes = ingest.ingest_source(
         "fred",
@@ -74,12 +77,15 @@ def test_snapshot_flags_wti_crash_and_holiday_rows(tmp_path):
     )
     raw = ingest.tidy_frame(outcomes)
     raw["date"] = pd.to_datetime(raw["date"])
-    report = quality_report(raw, spec, {"DCOILWTICO": {"status": "snapshot"}}, stale_days=10, outlier_z=8)
+    statuses = {"DCOILWTICO": {"status": "snapshot"}, "DGS10": {"status": "snapshot"}}
+    report = quality_report(raw, spec, statuses, stale_days=10, outlier_z=8)
     wti = report["series"]["DCOILWTICO"]
     crash = [o for o in wti["outliers"] if o["date"] == "1991-01-17"]
     assert crash and round(crash[0]["return"], 2) == -0.33
-    # FRED's "." rows fall on NYSE holidays: blank rows, not missing trading days
-    assert wti["blank_rows"] > 200 and wti["missing_values"] < wti["blank_rows"] / 4
+    dgs10 = report["series"]["DGS10"]
+    # FRED's blank rows fall on bond-market holidays: blank rows, not missing trading days
+    assert dgs10["blank_rows"] > 200 and dgs10["missing_values"] < dgs10["blank_rows"] / 4
+    assert dgs10["calendar"] == "SIFMA_US"
     markdown = render_markdown(report)
     assert "| 1991-01-17 | 32.25 | 21.48 | -33.4% |" in markdown
 

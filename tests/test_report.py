@@ -1,13 +1,9 @@
-"""Report (task F) and the committed snapshot's provenance."""
+"""Report (task F); the snapshot's own tests are in test_snapshot.py."""
 
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT, SCRIPTS
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -45,32 +41,6 @@ def test_stock_bond_correlation_changed_sign(workflow_run):
     pair = corr["SPY:DGS10:60"]
     assert pair.loc["1993":"1997"].mean() > 0.2
     assert pair.loc["2001":"2017"].mean() < -0.2
-
-
-def test_snapshot_rebuilds_byte_for_byte_from_its_sources(tmp_path):
-    sources = ROOT.parent / "shared" / "sample-sources"
-    if not sources.exists():
-        pytest.skip("the shared sample sources are not beside this checkout")
-    result = subprocess.run(
-        [sys.executable, str(SCRIPTS / "build_sample.py"), "--sources", str(sources), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    committed = sorted(p.name for p in (ROOT / "data/sample").glob("*.csv"))
-    assert committed == sorted(p.name for p in tmp_path.glob("*.csv"))
-    for name in committed:
-        assert (tmp_path / name).read_bytes() == (ROOT / "data/sample" / name).read_bytes(), name
-
-
-def test_snapshot_values_match_the_provenance_note():
-    import pandas as pd
-
-    dgs10 = pd.read_csv(ROOT / "data/sample/DGS10.csv", index_col="date")
-    assert dgs10.loc["1990-01-02", "value"] == 7.94  # 0.0794 in the source, percent like FRED
-    wti = pd.read_csv(ROOT / "data/sample/DCOILWTICO.csv", index_col="date")
-    assert wti.loc["1991-01-16", "value"] == 32.25 and wti.loc["1991-01-17", "value"] == 21.48
-    assert wti["value"].isna().sum() == 290  # the "." rows, kept as missing
 
 
 @pytest.mark.e2e

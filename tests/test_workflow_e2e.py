@@ -41,18 +41,20 @@ def test_every_output_exists_with_expected_shape(workflow_run):
     assert list(raw.columns) == ["series", "date", "value"]
     clean = pd.read_parquet(workdir / "data/processed/clean.parquet")
     assert {"SPY", "DGS10", "DCOILWTICO", "SP500", "VIXCLS"} <= set(clean.columns)
-    assert "TLT" not in clean.columns  # not in the snapshot: missing, not invented
+    assert clean["TLT"].first_valid_index() == pd.Timestamp("2002-07-30")  # TLT's first day, not invented
     assert clean.index.is_unique and clean.index.is_monotonic_increasing
     features = pd.read_parquet(workdir / "data/processed/features.parquet")
     assert {"ret:SPY", "ret:DGS10", "dy_bp:DGS10", "ret:SPY:lag1"} <= set(features.columns)
     corr = pd.read_csv(workdir / "data/processed/rolling_corr.csv", index_col="date")
     expected = [
         f"{pair}:{w}{stat}"
-        for pair in ["SPY:DGS10", "SPY:DCOILWTICO"]
+        for pair in ["SPY:TLT", "SPY:DGS10", "SPY:DCOILWTICO"]
         for w in [60, 20, 120]
         for stat in ["", ":lo95", ":hi95"]
     ]
-    assert sorted(corr.columns) == sorted(expected + ["SPY:DGS10:ewm30", "SPY:DCOILWTICO:ewm30"])
+    assert sorted(corr.columns) == sorted(
+        expected + ["SPY:TLT:ewm30", "SPY:DGS10:ewm30", "SPY:DCOILWTICO:ewm30"]
+    )
     regimes = pd.read_parquet(workdir / "data/processed/regimes.parquet")
     assert {
         "z:SPY:DGS10:60",
@@ -73,18 +75,17 @@ def test_ok_files_say_which_level_served_each_series(workflow_run):
     workdir, _ = workflow_run
     yahoo = json.loads((workdir / "data/raw/yahoo.ok").read_text())
     status = {s["series"]: s["status"] for s in yahoo["series"]}
-    assert status == {"SPY": "snapshot", "SP500": "snapshot", "TLT": "missing"}
-    assert yahoo["partial"] is True
+    assert status == {"SPY": "snapshot", "SP500": "snapshot", "TLT": "snapshot"}
     spy = next(s for s in yahoo["series"] if s["series"] == "SPY")
-    assert spy["first"] == "1993-02-01" and spy["last"] == "2017-03-31" and spy["rows"] > 6000
+    assert spy["first"] == "1993-01-29" and spy["last"] == "2017-03-31" and spy["rows"] > 6000
 
 
-def test_report_states_offline_snapshot_and_skipped_pair(workflow_run):
+def test_report_states_offline_snapshot_and_the_seed_pair(workflow_run):
     workdir, _ = workflow_run
     report = (workdir / "docs/report.md").read_text()
-    assert "offline snapshot, data through 2017-03-29" in report
-    assert "Skipped: no data for TLT" in report
-    assert "pair SPY-TLT skipped" in (workdir / "logs/rolling_corr.log").read_text()
+    assert "offline snapshot, data through 2017-03-31" in report
+    assert "| SPY-TLT | 60 |" in report  # TLT is in the snapshot: the seed's pair is not skipped
+    assert "skipped none" in (workdir / "logs/rolling_corr.log").read_text()
     for link in re.findall(r"\]\(([^)]+)\)", report):
         assert (workdir / "docs" / link).exists(), link
 
