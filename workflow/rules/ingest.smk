@@ -5,7 +5,7 @@
 
 
 wildcard_constraints:
-    source="fred|yahoo|csv",
+    source="fred|yahoo|csv|french",
 
 
 rule ingest:

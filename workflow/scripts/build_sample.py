@@ -18,14 +18,13 @@ source file format.
 import gzip
 import itertools
 import logging
-import re
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from _helpers import InputDataError, cli_parser, configure_logging, run_script, write_text_atomic
+from _sources.french import french_daily_factors, market_total_return_index
 
 logger = logging.getLogger("build_sample")
 
@@ -37,9 +36,6 @@ TREASURY_SERIES = "DGS1MO DGS3MO DGS6MO DGS1 DGS2 DGS3 DGS5 DGS7 DGS10 DGS20 DGS
 SPLICE_MAX_RELATIVE_DIFFERENCE = 0.005
 SPLICE_MIN_COMMON_DAYS = 20
 
-FRENCH_DATE = re.compile(r"^\s*(\d{8})\s*$")
-NUMBER = re.compile(r"-?\d+(\.\d*)?")
-FRENCH_MISSING_CODES = (-99.99, -999.0)
 
 
 def _series(dates: pd.Series, values: pd.Series, path: Path, date_format: str) -> pd.Series:
@@ -125,65 +121,6 @@ def eia_wti_daily(path: Path) -> pd.Series:
     return _series(raw["Date"], raw["Price"], path, "%Y-%m-%d")
 
 
-def french_daily_factors(text: str, path: Path) -> pd.DataFrame:
-    """Ken French's daily factors file: a text preamble, a header ``,Mkt-RF,SMB,HML,RF``,
-    rows ``YYYYMMDD, v, ...`` in percent, then a blank line and a copyright footer."""
-    lines = text.splitlines()
-    header_at = next(
-        (i for i, line in enumerate(lines) if {"Mkt-RF", "RF"} <= {f.strip() for f in line.split(",")}),
-        None,
-    )
-    if header_at is None:
-        raise InputDataError(
-            f"build_sample: {path} has no header line with Mkt-RF and RF; expected Ken French's "
-            f"F-F_Research_Data_Factors_daily.csv"
-        )
-    names = [f.strip() for f in lines[header_at].split(",")]
-    names[0] = "date"
-    rows = []
-    end = len(lines)
-    for number, line in enumerate(lines[header_at + 1 :], start=header_at + 2):
-        fields = line.split(",")
-        if not FRENCH_DATE.match(fields[0]):
-            end = number - 1
-            break
-        if len(fields) != len(names):
-            raise InputDataError(
-                f"build_sample: {path} line {number} has {len(fields)} fields, the header has {len(names)}"
-            )
-        try:
-            datetime.strptime(fields[0].strip(), "%Y%m%d")
-        except ValueError:
-            raise InputDataError(
-                f"build_sample: {path} line {number} has the date {fields[0].strip()!r}, not YYYYMMDD"
-            ) from None
-        values = [f.strip() for f in fields[1:]]
-        if not all(NUMBER.fullmatch(v) for v in values):
-            raise InputDataError(
-                f"build_sample: {path} line {number} has a value that is not a number: {line!r}"
-            )
-        rows.append([fields[0].strip(), *values])
-    # the daily file holds one table; a second one (as the monthly file's annual table) is not this file
-    after = [line for line in lines[end:] if line.split(",")[0].strip().isdigit()]
-    if after:
-        raise InputDataError(
-            f"build_sample: {path} has a second table after line {end} ({after[0][:40]!r}); "
-            f"expected the daily file, which has one"
-        )
-    if not rows:
-        raise InputDataError(f"build_sample: {path} has no data rows under its header (line {header_at + 1})")
-    frame = pd.DataFrame(rows, columns=names)
-    series = {name: _series(frame["date"], frame[name], path, "%Y%m%d") for name in names[1:]}
-    factors = pd.DataFrame(series)
-    missing_coded = factors.isin(FRENCH_MISSING_CODES)
-    if missing_coded.to_numpy().any():
-        day = factors.index[missing_coded.any(axis=1).to_numpy()][0].date()
-        raise InputDataError(
-            f"build_sample: {path} has French's missing-value code (-99.99 or -999) on {day}"
-        )
-    return factors
-
-
 def french_market_total_return_index(path: Path) -> pd.Series:
     """US equity market total return index: 100 * cumprod(1 + (Mkt-RF + RF) / 100).
 
@@ -191,9 +128,7 @@ def french_market_total_return_index(path: Path) -> pd.Series:
     # Ken French's files are written on Windows; latin-1 reads any byte the footer may hold
     data = _require(path).read_bytes()
     data = gzip.decompress(data) if path.suffix == ".gz" else data
-    factors = french_daily_factors(data.decode("latin-1"), path)
-    market_return = (factors["Mkt-RF"] + factors["RF"]) / 100.0
-    return (100.0 * (1.0 + market_return).cumprod()).round(6)
+    return market_total_return_index(french_daily_factors(data.decode("latin-1"), str(path)))
 
 
 def overlap_statistics(earlier: pd.Series, later: pd.Series) -> dict:

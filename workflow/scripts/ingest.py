@@ -25,6 +25,7 @@ from _helpers import (  # noqa: F401 (InputDataError: part of this script's inte
     load_json_arg,
     parse_bool,
     run_script,
+    schema_defaults,
     write_csv_atomic,
     write_json_atomic,
 )
@@ -35,18 +36,6 @@ from _sources.csv_format import parse_series_csv  # noqa: F401
 from _sources.yahoo import normalise_yahoo_frame  # noqa: F401
 
 logger = logging.getLogger("ingest")
-
-NETWORK_DEFAULTS = {
-    "timeout_s": 20,
-    "retries": 3,
-    "backoff_s": 1.0,
-    "max_retry_time_s": 15,
-    "source_budget_s": 180,
-    "fred_api_url": "https://api.stlouisfed.org/fred",
-    "fred_csv_url": "https://fred.stlouisfed.org/graph/fredgraph.csv",
-}
-PATH_DEFAULTS = {"cache": "data/cache", "snapshot": "data/sample", "local_csv": "data/local"}
-
 
 def parse_args(argv=None):
     parser = cli_parser(__doc__)
@@ -75,8 +64,9 @@ def retry_policy(network: dict) -> RetryPolicy:
 def main(argv=None) -> None:
     args = parse_args(argv)
     configure_logging(args.log)
-    network = {**NETWORK_DEFAULTS, **args.network}
-    paths = {**PATH_DEFAULTS, **args.paths}
+    defaults = schema_defaults()  # the one home of defaults, for a run without a config file
+    network = {**defaults["network"], **args.network}
+    paths = {**defaults["paths"], **args.paths}
     specs = [s for s in args.series if s["source"] == args.source]
     api_key = os.environ.get("FRED_API_KEY") or None
     if args.source == "fred" and not args.offline:

@@ -6,6 +6,7 @@ below; then add the name to the schema's ``series.items.source`` enum and the
 """
 
 from _sources.fred import FredSource
+from _sources.french import FrenchSource
 from _sources.local_csv import LocalCsvSource
 from _sources.yahoo import YahooSource
 
@@ -13,4 +14,5 @@ REGISTRY = {
     "fred": FredSource,
     "yahoo": YahooSource,
     "csv": LocalCsvSource,
+    "french": FrenchSource,
 }
