@@ -18,8 +18,9 @@ observation on a day its market was closed (a Saturday row, a holiday) is left o
 counted (DQ flags it). A price in a currency other than the base is converted with an
 fx series of the universe. The metadata records per series its calendar, where it came
 from (``origin``), the file column used, first/last date and staleness against the
-as-of date (the last date any configured pair's series has data); ``data_through`` is
-the last date every served series has reached.
+as-of date (``as_of``: the latest day on which any configured pair has both values;
+``pairs_last`` gives each pair's); ``data_through`` is the last date every served
+series has reached.
 
 CLI:
     python workflow/scripts/clean.py --raw data/raw/fred.csv data/raw/yahoo.csv \
@@ -212,8 +213,14 @@ def clean_prices(
     if not (frame.index.is_unique and frame.index.is_monotonic_increasing):
         raise AssertionError("clean: calendar has duplicated or unsorted dates")  # never expected
     last_of = {sid: frame[sid].last_valid_index() for sid in frame.columns}
-    paired = [s for pair in pairs or [] for s in pair if last_of.get(s) is not None]
-    as_of = max((last_of[s] for s in paired), default=max(v for v in last_of.values() if v is not None))
+    # as of: the latest day any configured pair has both values; a pair or series behind it is stale
+    pairs_last = {
+        f"{a}-{b}": frame[[a, b]].dropna().last_valid_index()
+        for a, b in pairs or []
+        if a in frame.columns and b in frame.columns
+    }
+    pairs_last = {name: day for name, day in pairs_last.items() if day is not None}
+    as_of = max(pairs_last.values(), default=max(v for v in last_of.values() if v is not None))
     data_through = min(v for v in last_of.values() if v is not None)
     calendars = {name: closed_weekdays(name, first, last) for name in used_calendars}
     series_meta = {}
@@ -267,6 +274,7 @@ def clean_prices(
         "calendars": calendars,
         "requested": {"start": start, "end": end},
         "as_of": str(as_of.date()),
+        "pairs_last": {name: str(day.date()) for name, day in pairs_last.items()},
         "data_through": str(data_through.date()),
         "series": series_meta,
     }
