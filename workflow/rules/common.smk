@@ -82,7 +82,7 @@ def config_error_message(error):
         kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         return f"{key}: got {got} ({type(error.instance).__name__}); expected {' or '.join(kinds)}"
     if error.validator == "pattern":
-        return f"{key}: got {got}; expected a value matching {schema['pattern']}"
+        return f"{key}: {got} does not match {schema['pattern']}"
     return f"{key}: {error.message.replace(repr(error.instance), got)}"
 
 
