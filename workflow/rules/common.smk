@@ -62,6 +62,8 @@ def config_error_message(error):
         node = node[part]
         if isinstance(part, int) and isinstance(node, dict) and ("id" in node or "name" in node):
             item = f" ({node.get('id', node.get('name'))})"
+    if list(error.absolute_path)[-1:] in (["id"], ["name"]):
+        item = ""  # the value itself is the label
     path = path.lstrip(".")
     key, schema, got = f"config key `{path}`{item}", error.schema, reprlib.repr(error.instance)
     where = f"{path}." if path else ""
