@@ -23,6 +23,7 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check .
+	$(BIN)/ruff check .
 
 dag: $(BIN)/.installed
 	$(BIN)/snakemake --dag mermaid-js > docs/dag.mmd

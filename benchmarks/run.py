@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -95,12 +96,12 @@ def kernel_table(sizes, windows, n_rows: int, repeat: int, pandas_limit: int) ->
     for n_series in sizes:
         values = random_returns(n_rows, n_series)
         pairs = all_pairs(list(range(n_series)))
-        fill_s, _ = best_of(lambda: np.full((len(pairs), n_rows), 0.5), repeat)
+        fill_s, _ = best_of(partial(np.full, (len(pairs), n_rows), 0.5), repeat)
         for window in windows:
             if n_series > pandas_limit and window != 60:
                 continue
             pandas_s, reference = best_of(
-                lambda: pandas_pairs(values, window, pairs), 1 if n_series > 50 else repeat
+                partial(pandas_pairs, values, window, pairs), 1 if n_series > 50 else repeat
             )
             rows.append(
                 {
@@ -113,12 +114,12 @@ def kernel_table(sizes, windows, n_rows: int, repeat: int, pandas_limit: int) ->
                 }
             )
             candidates = [
-                ("numpy (segment sums)", lambda: rolling_corr_pairs_numpy(values, pairs, window), None)
+                ("numpy (segment sums)", partial(rolling_corr_pairs_numpy, values, pairs, window), None)
             ]
             candidates += [
                 (
                     f"numba, {k} thread{'s' if k > 1 else ''}",
-                    lambda: rolling_corr_pairs(values, pairs, window),
+                    partial(rolling_corr_pairs, values, pairs, window),
                     k,
                 )
                 for k in sorted({1, threads})
@@ -329,8 +330,8 @@ def markdown(kernels: list[dict], steps: list[dict], n_rows: int) -> str:
         else ""
     )
     lines = [
-        f"Machine: {cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, numpy {np.__version__}, "
-        f"pandas {pd.__version__}, numba {numba.__version__}; {dt.date.today()}.",
+        f"Machine: {cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+        f"numpy {np.__version__}, pandas {pd.__version__}, numba {numba.__version__}; {dt.date.today()}.",
         "",
         f"All pairs, T = {n_rows} days, float64:",
         "",

@@ -1,10 +1,14 @@
 # Helpers and input functions shared by the rules: config validation, the universe,
 # and which outputs the run asks for.
 
+import difflib
 import os
+import reprlib
 import sys
 
+import jsonschema
 import pandas as pd
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 import yaml
@@ -40,7 +44,59 @@ def coerce_cli_value(value, schema):
 with open(workflow.source_path("../schemas/config.schema.yaml")) as schema_file:
     config.update(coerce_cli_value(dict(config), yaml.safe_load(schema_file)))
 
-validate(config, schema="../schemas/config.schema.yaml")
+
+def schema_key_paths(schema, prefix=""):
+    """(path, name) of every key the schema allows, nested ones included."""
+    for name, sub in schema.get("properties", {}).items():
+        yield f"{prefix}{name}", name
+        items = sub.get("items")
+        inner, suffix = (items, "[].") if isinstance(items, dict) else (sub, ".")
+        yield from schema_key_paths(inner, f"{prefix}{name}{suffix}")
+
+
+def config_error_message(error):
+    """One line for a schema violation: the key path, what was given and what is allowed
+    (Snakemake's own message prints the whole schema and config, ~900 lines)."""
+    path, item, node = "", "", config
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        node = node[part]
+        if isinstance(part, int) and isinstance(node, dict) and ("id" in node or "name" in node):
+            item = f" ({node.get('id', node.get('name'))})"
+    if list(error.absolute_path)[-1:] in (["id"], ["name"]):
+        item = ""  # the value itself is the label
+    path = path.lstrip(".")
+    key, schema, got = f"config key `{path}`{item}", error.schema, reprlib.repr(error.instance)
+    where = f"{path}." if path else ""
+    if error.validator == "required":
+        missing = [name for name in schema["required"] if name not in error.instance][0]
+        return f"config key `{where}{missing}`{item}: required, but missing"
+    if error.validator == "additionalProperties":
+        allowed = list(schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))[0]
+        # a key one level off (`pairs` for `correlation.pairs`), else a typo of an allowed one
+        moved = [key_path for key_path, name in schema_key_paths(schema) if name == unknown]
+        guess = moved or difflib.get_close_matches(unknown, allowed, n=1)
+        hint = f" (did you mean `{where}{guess[0]}`?)" if guess else ""
+        return f"config key `{where}{unknown}`{item}: unknown key{hint}; allowed: {', '.join(allowed)}"
+    if error.validator == "enum":
+        return f"{key}: got {got}; allowed: {', '.join(map(str, schema['enum']))}"
+    if error.validator == "type":
+        kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        return f"{key}: got {got} ({type(error.instance).__name__}); expected {' or '.join(kinds)}"
+    if error.validator == "pattern":
+        return f"{key}: {got} does not match {schema['pattern']}"
+    return f"{key}: {error.message.replace(repr(error.instance), got)}"
+
+
+try:
+    validate(config, schema="../schemas/config.schema.yaml")
+except WorkflowError as error:
+    # validate() raises WorkflowError while handling jsonschema's error, which it flattens to text
+    schema_error = error.__cause__ or error.__context__
+    if not isinstance(schema_error, jsonschema.ValidationError):
+        raise
+    raise ValueError(config_error_message(schema_error)) from None
 
 # The FRED key is optional (no key: FRED's public CSV download). envvars: requires the
 # variable to exist, so an absent key becomes an empty one; scripts treat "" as no key.
