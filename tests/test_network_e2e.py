@@ -165,6 +165,7 @@ def test_failing_network_falls_back_fast_and_leaks_no_key(workflow_copy):
         "network:\n"
         f"  fred_api_url: http://127.0.0.1:{port}/fred\n"
         f"  fred_csv_url: http://127.0.0.1:{port}/fredgraph.csv\n"
+        f"  french_url: http://127.0.0.1:{port}/factors.zip\n"
         "  backoff_s: 0.05\n"
         "  timeout_s: 2\n"
     )
@@ -203,7 +204,9 @@ def test_failing_network_falls_back_fast_and_leaks_no_key(workflow_copy):
         "TLT": "snapshot",
     }
     report = (workflow_copy / "docs/report.md").read_text()
-    assert "offline snapshot" in report and "Live download failed for 8 series" in report
+    assert "offline snapshot" in report and "Live download failed for 9 series" in report
+    french = json.loads((workflow_copy / "data/raw/french.ok").read_text())
+    assert [(s["status"], s["last_error"]) for s in french["series"]] == [("snapshot", "ConnectionRefused")]
     assert (
         "live download failed after 4 attempt(s): ConnectionRefused"
         in (workflow_copy / "docs/dq_report.md").read_text()
