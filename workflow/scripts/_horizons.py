@@ -21,10 +21,11 @@ def period_returns(levels: pd.DataFrame, specs: dict, a: str, b: str, closed: di
     """Both legs' log returns between the last joint observations of consecutive periods."""
     both_open = open_mask(levels.index, closed.get(a, [])) & open_mask(levels.index, closed.get(b, []))
     joint = levels.loc[both_open, [a, b]].dropna()
-    ends = joint.resample(rule).last().dropna()
-    return pd.DataFrame(
-        {c: kind_log_returns(ends[c], specs.get(c, {"kind": "price"})) for c in (a, b)}, index=ends.index
-    ).iloc[1:]
+    ends = joint.assign(day=joint.index).resample(rule).last().dropna()
+    # returns between the actual last days (a yield's carry counts their weekdays), labelled by period end
+    on_days = ends.set_index("day")
+    returns = pd.DataFrame({c: kind_log_returns(on_days[c], specs.get(c, {"kind": "price"})) for c in (a, b)})
+    return returns.set_axis(ends.index).iloc[1:]
 
 
 def horizon_correlations(

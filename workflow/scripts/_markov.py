@@ -122,20 +122,6 @@ def em_fit(y, mu, sigma2, transition, initial, max_iter, tol, floor):
     return mu, sigma2, transition, initial, loglik, iterations
 
 
-@numba.njit(cache=True, nogil=True)
-def realtime_filtered(y, starts, stops, mus, sigma2s, transitions, initials):
-    """Rows starts[f]..stops[f]-1 get the filtered probabilities of fit f: the filter runs
-    over y[:stops[f]] with fit f's parameters (data up to the row, not beyond)."""
-    n, k = y.shape[0], mus.shape[1]
-    out = np.full((n, k), np.nan)
-    for f in range(starts.shape[0]):
-        filtered, _, _ = hamilton_filter(y[: stops[f]], mus[f], sigma2s[f], transitions[f], initials[f])
-        for t in range(starts[f], stops[f]):
-            for j in range(k):
-                out[t, j] = filtered[t, j]
-    return out
-
-
 class MarkovFit:
     """Ordered parameters of one fit."""
 
@@ -221,12 +207,12 @@ def realtime_probabilities(
         previous = current
     if not fits:
         return np.full((len(y), k), np.nan), fits
-    starts = refits.astype("int64")
-    stops = np.r_[refits[1:], len(y)].astype("int64")
-    stack = lambda name: np.ascontiguousarray(np.stack([getattr(f, name) for f in fits]))  # noqa: E731
-    probabilities = realtime_filtered(
-        y, starts, stops, stack("mu"), stack("sigma2"), stack("transition"), stack("initial")
-    )
+    # rows refits[f] .. refits[f+1]-1 get fit f's filtered probabilities: the filter runs over the
+    # data up to the segment's end with fit f's parameters (the data up to a row, not beyond)
+    probabilities = np.full((len(y), k), np.nan)
+    stops = np.r_[refits[1:], len(y)]
+    for start, stop, params in zip(refits, stops, fits):
+        probabilities[start:stop] = filtered_probabilities(y[:stop], params)[start:stop]
     return probabilities, fits
 
 
