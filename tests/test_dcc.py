@@ -63,14 +63,16 @@ def plain_garch(x: np.ndarray) -> np.ndarray:
         return eps, h
 
     def negative_loglik(params):
-        mu, omega, alpha, beta = params
+        _, omega, alpha, beta = params
         if omega <= 0 or alpha < 0 or beta < 0 or alpha + beta >= 1:
             return 1e10
         eps, h = variances(params)
         return 0.5 * np.sum(np.log(h) + eps**2 / h)
 
     start = [x.mean(), 0.05 * x.var(), 0.05, 0.9]
-    result = minimize(negative_loglik, start, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 4000})
+    result = minimize(
+        negative_loglik, start, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 4000}
+    )
     eps, h = variances(result.x)
     return eps / np.sqrt(h)
 

@@ -24,7 +24,9 @@ MARKOV = schema_defaults()["regimes"]["markov"]
 
 def sign_of(corr: pd.Series, **overrides) -> pd.Series:
     settings = {**SIGN, **overrides}
-    return sign_regimes(corr, settings["enter"], settings["exit"], settings["min_days"], settings["hard_exit"])
+    return sign_regimes(
+        corr, settings["enter"], settings["exit"], settings["min_days"], settings["hard_exit"]
+    )
 
 
 def random_correlation(seed: int, n: int = 3000, step: float = 0.08) -> pd.Series:
@@ -53,10 +55,18 @@ def test_trailing_zscore_matches_a_plain_loop_and_skips_missing_days():
 def test_relative_labels_say_low_or_high_against_its_own_past_not_the_sign():
     z = pd.Series([-2.0, -1.5, 0.0, 1.49, 1.5, np.nan])
     labels = relative_labels(z, 1.5)
-    assert labels.iloc[:5].tolist() == ["unusually low", "unusually low", "normal", "normal", "unusually high"]
+    assert labels.iloc[:5].tolist() == [
+        "unusually low",
+        "unusually low",
+        "normal",
+        "normal",
+        "unusually high",
+    ]
     assert pd.isna(labels.iloc[5])
     index = pd.bdate_range("2001-01-01", periods=300)
-    corr = pd.DataFrame({"A:B:60": np.linspace(-0.9, -0.5, 300), "A:B:60:lo95": 0.0, "A:B:ewm30": 0.1}, index=index)
+    corr = pd.DataFrame(
+        {"A:B:60": np.linspace(-0.9, -0.5, 300), "A:B:60:lo95": 0.0, "A:B:ewm30": 0.1}, index=index
+    )
     regimes = relative_regimes(corr, 100, 1.5)
     assert list(regimes.columns) == ["z:A:B:60", "relative:A:B:60"]
     # a steady rise is always above its past year, though the correlation stays negative
@@ -121,7 +131,7 @@ def test_sign_regimes_on_the_snapshot_read_as_an_analyst_would(snapshot_frames):
     assert not ((labels == "negative") & (corr > 0.2)).any()
     assert not ((labels == "positive") & (corr < -0.2)).any()
     assert run_lengths(labels).median() >= 20
-    share = lambda span, label: (labels.loc[span].dropna() == label).mean()  # noqa: E731
+    share = lambda span, label: (labels.loc[span].dropna() == label).mean()
     assert share(slice("1993", "1997"), "positive") > 0.8  # stocks and bonds moved together
     assert share(slice("2008", "2012"), "negative") > 0.9  # bonds hedged stocks
     for a, b in [("SPY", "DCOILWTICO"), ("SP500", "DGS2")]:
@@ -148,7 +158,9 @@ def test_em_matches_statsmodels_maximum_likelihood():
 
     y, _ = simulated_switching()
     ours = _markov.fit(y.to_numpy(), 2, "mean")
-    theirs = sm.tsa.MarkovRegression(y.to_numpy(), k_regimes=2, trend="c", switching_variance=True).fit(disp=False)
+    theirs = sm.tsa.MarkovRegression(y.to_numpy(), k_regimes=2, trend="c", switching_variance=True).fit(
+        disp=False
+    )
     params = dict(zip(theirs.model.param_names, np.asarray(theirs.params)))
     order = np.argsort([params["const[0]"], params["const[1]"]])
     np.testing.assert_allclose(ours.mu, [params[f"const[{i}]"] for i in order], rtol=1e-3)
@@ -157,7 +169,9 @@ def test_em_matches_statsmodels_maximum_likelihood():
     np.testing.assert_allclose(np.diag(ours.transition), [stay[i] for i in order], atol=1e-3)
     smoothed = np.asarray(theirs.smoothed_marginal_probabilities)[:, order]
     # statsmodels starts from the chain's steady state, EM from its own estimate: only the first days differ
-    np.testing.assert_allclose(_markov.smoothed_probabilities(y.to_numpy(), ours)[20:], smoothed[20:], atol=1e-3)
+    np.testing.assert_allclose(
+        _markov.smoothed_probabilities(y.to_numpy(), ours)[20:], smoothed[20:], atol=1e-3
+    )
 
 
 def test_states_are_labelled_by_mean_and_recover_the_simulated_path():
@@ -183,7 +197,9 @@ def test_realtime_probabilities_do_not_change_when_later_data_does():
     for cut in [y.index[700], y.index[1500] + pd.offsets.MonthEnd(0)]:
         cut = y.index[y.index.searchsorted(cut, side="right") - 1]
         changed = y.copy()
-        changed.loc[changed.index > cut] = np.random.default_rng(9).normal(2.0, 1.0, (changed.index > cut).sum())
+        changed.loc[changed.index > cut] = np.random.default_rng(9).normal(
+            2.0, 1.0, (changed.index > cut).sum()
+        )
         after, _ = markov_views(changed, "mkv:x", "mean", ["low", "high"], settings)
         columns = [markov_column("mkv:x", "p_realtime", s) for s in ("low", "high")]
         pd.testing.assert_frame_equal(before.loc[:cut, columns], after.loc[:cut, columns])
@@ -202,7 +218,9 @@ def test_refits_happen_at_period_ends_and_warm_start_saves_iterations():
 
 
 def test_one_regime_data_is_reported_as_not_well_separated_and_flat_data_fails():
-    noise = pd.Series(np.random.default_rng(2).normal(0, 1, 1500), index=pd.bdate_range("2000-01-03", periods=1500))
+    noise = pd.Series(
+        np.random.default_rng(2).normal(0, 1, 1500), index=pd.bdate_range("2000-01-03", periods=1500)
+    )
     _, info = markov_views(noise, "mkv:x", "mean", ["low", "high"], {**MARKOV, "realtime": False})
     assert info["status"] == "ok" and not info["well_separated"]
     flat = pd.Series(0.0, index=noise.index)

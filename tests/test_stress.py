@@ -36,7 +36,10 @@ def test_drawdown_episode_starts_on_a_fast_fall_and_ends_at_the_trough():
     onset = prices.index[int(np.argmax((prices / 100 - 1 <= -0.15).to_numpy()))]
     assert episode["start"] == onset  # 15 % below the peak, having fallen 15 % in under 63 days
     assert episode["end"] == prices.index[60]  # the trough, confirmed by winning back half the loss
-    assert "15% below its 2020-01-29 peak" in episode["reason"] and "trough 2020-03-25 (-30%)" in episode["reason"]
+    assert (
+        "15% below its 2020-01-29 peak" in episode["reason"]
+        and "trough 2020-03-25 (-30%)" in episode["reason"]
+    )
 
 
 def test_a_slow_grind_is_not_a_drawdown_episode_and_a_new_fall_needs_a_new_peak():
@@ -68,7 +71,10 @@ def test_vix_where_it_has_data_and_realised_volatility_standing_in_elsewhere():
     assert rules == ["VIX", "realised volatility"]
     stand_in = next(i for i in intervals if i["rule"] == "realised volatility")
     assert stand_in["start"] > index[40] and stand_in["end"] < index[150]
-    assert "standing in for VIX" in stand_in["reason"] and f"VIX (VIX) has data only {index[150].date()}" in stand_in["reason"]
+    assert (
+        "standing in for VIX" in stand_in["reason"]
+        and f"VIX (VIX) has data only {index[150].date()}" in stand_in["reason"]
+    )
     by_vix = next(i for i in intervals if i["rule"] == "VIX")
     assert (by_vix["start"], by_vix["end"]) == (index[200], index[204]) and "peak 35.0" in by_vix["reason"]
     # no VIX in the universe: the stand-in everywhere, and the reason says why
@@ -120,7 +126,10 @@ def test_the_table_is_one_row_per_episode_with_named_ones_and_long_ones_explaine
 
 
 def snapshot_levels(*series) -> pd.DataFrame:
-    frames = {s: pd.read_csv(ROOT / "data/sample" / f"{s}.csv", index_col="date", parse_dates=["date"])["value"] for s in series}
+    frames = {
+        s: pd.read_csv(ROOT / "data/sample" / f"{s}.csv", index_col="date", parse_dates=["date"])["value"]
+        for s in series
+    }
     return pd.DataFrame(frames).loc["1990-01-02":]
 
 
@@ -128,7 +137,13 @@ def snapshot_levels(*series) -> pd.DataFrame:
 def sp500_episodes():
     """The S&P 500 index of the snapshot runs to 2022: enough for Covid and 2022 (no VIX then)."""
     levels = snapshot_levels("SP500", "VIXCLS", "DGS10")
-    metadata = {"series": {"SP500": {"kind": "price"}, "VIXCLS": {"kind": "level"}, "DGS10": {"kind": "yield", "maturity": 10}}}
+    metadata = {
+        "series": {
+            "SP500": {"kind": "price"},
+            "VIXCLS": {"kind": "level"},
+            "DGS10": {"kind": "yield", "maturity": 10},
+        }
+    }
     settings = {**STRESS, "equity": "SP500", "bond": "DGS10", "vix": "VIXCLS"}
     return stress_episodes(levels, metadata, settings)
 
@@ -144,7 +159,9 @@ def test_no_episode_spans_calm_years_and_the_known_crises_appear(sp500_episodes)
     names = " | ".join(table["name"])
     assert "Covid crash 2020" in names and "Inflation and rates 2022" in names
     covid = table[table["name"].str.contains("Covid")].iloc[0]
-    assert {"drawdown", "named", "realised volatility"} <= set(covid["rule"].split(", "))  # VIX data ends 2019
+    assert {"drawdown", "named", "realised volatility"} <= set(
+        covid["rule"].split(", ")
+    )  # VIX data ends 2019
     long = table[table["business_days"] > 261]
     assert long["reason"].str.startswith("longer than a year: ").all() and len(long) >= 1
 
@@ -153,7 +170,11 @@ def test_vix_and_its_stand_in_are_named_in_the_table(sp500_episodes):
     table, _ = sp500_episodes
     assert table["rule"].str.contains("realised volatility").any() and table["rule"].str.contains("VIX").any()
     stand_in = table[table["rule"].str.contains("realised volatility")]
-    assert stand_in["reason"].str.contains("standing in for VIX: VIX \\(VIXCLS\\) has data only 2014-01-03").all()
+    assert (
+        stand_in["reason"]
+        .str.contains("standing in for VIX: VIX \\(VIXCLS\\) has data only 2014-01-03")
+        .all()
+    )
     assert pd.to_datetime(stand_in["start"]).min() < pd.Timestamp("2014-01-01")
 
 
@@ -171,11 +192,17 @@ def test_episode_correlations_before_during_and_adjusted():
     pair = pd.DataFrame(rng.normal(0, 0.01, (400, 2)), index=index, columns=["EQ", "BOND"])
     pair.iloc[300:340] *= 3
     pair.iloc[300:340, 1] += 0.5 * pair.iloc[300:340, 0]
-    episodes = pd.DataFrame({"start": [str(index[300].date()), "2015-01-05"], "end": [str(index[339].date()), "2015-01-06"]})
+    episodes = pd.DataFrame(
+        {"start": [str(index[300].date()), "2015-01-05"], "end": [str(index[339].date()), "2015-01-06"]}
+    )
     values = episode_correlations(episodes, pair, 126, 10)
     before, during = pair.iloc[174:300], pair.iloc[300:340]
-    assert values.loc[0, "before"] == pytest.approx(np.corrcoef(before["EQ"], before["BOND"])[0, 1], abs=1e-12)
-    assert values.loc[0, "during"] == pytest.approx(np.corrcoef(during["EQ"], during["BOND"])[0, 1], abs=1e-12)
+    assert values.loc[0, "before"] == pytest.approx(
+        np.corrcoef(before["EQ"], before["BOND"])[0, 1], abs=1e-12
+    )
+    assert values.loc[0, "during"] == pytest.approx(
+        np.corrcoef(during["EQ"], during["BOND"])[0, 1], abs=1e-12
+    )
     expected = forbes_rigobon(values.loc[0, "during"], during["EQ"].var(), before["EQ"].var())
     assert values.loc[0, "adjusted"] == pytest.approx(expected, abs=1e-15)
     assert values.loc[1].isna().all()  # two days and nothing before: too short to say

@@ -70,9 +70,9 @@ def garch_standardised(returns: pd.Series) -> tuple[pd.Series, dict]:
     """GARCH(1,1), constant mean, normal errors (arch) on returns x 100: standardised residuals."""
     from arch import arch_model
 
-    result = arch_model(SCALE * returns, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False).fit(
-        disp="off", show_warning=False
-    )
+    result = arch_model(
+        SCALE * returns, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False
+    ).fit(disp="off", show_warning=False)
     params = {name: float(value) for name, value in result.params.items()}
     params["converged"] = bool(result.convergence_flag == 0)
     return pd.Series(np.asarray(result.std_resid), index=returns.index), params
@@ -87,6 +87,8 @@ def dcc_correlation(pair: pd.DataFrame) -> tuple[pd.Series, dict]:
         legs.append(z.to_numpy())
         info[f"garch:{column}"] = params
     fitted = fit_dcc(np.column_stack(legs))
-    info.update({"a": fitted["a"], "b": fitted["b"], "loglik": fitted["loglik"], "converged": fitted["converged"]})
-    info["observations"] = int(len(pair))
+    info.update(
+        {"a": fitted["a"], "b": fitted["b"], "loglik": fitted["loglik"], "converged": fitted["converged"]}
+    )
+    info["observations"] = len(pair)
     return pd.Series(fitted["rho"], index=pair.index), info

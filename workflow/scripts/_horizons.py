@@ -8,7 +8,6 @@ weekdays elapsed), and their rolling Pearson correlation over ``window`` periods
 (min_periods = window) is labelled by the period end (Friday, month end).
 """
 
-import numpy as np
 import pandas as pd
 
 from _calendars import open_mask
@@ -17,7 +16,9 @@ from _returns import kind_log_returns
 FREQUENCIES = {"weekly": "W-FRI", "monthly": "ME"}
 
 
-def period_returns(levels: pd.DataFrame, specs: dict, a: str, b: str, closed: dict, rule: str) -> pd.DataFrame:
+def period_returns(
+    levels: pd.DataFrame, specs: dict, a: str, b: str, closed: dict, rule: str
+) -> pd.DataFrame:
     """Both legs' log returns between the last joint observations of consecutive periods."""
     both_open = open_mask(levels.index, closed.get(a, [])) & open_mask(levels.index, closed.get(b, []))
     joint = levels.loc[both_open, [a, b]].dropna()
@@ -43,11 +44,19 @@ def horizon_correlations(
             corr = returns[a].rolling(window, min_periods=window).corr(returns[b]).dropna()
             frames.append(
                 pd.DataFrame(
-                    {"date": corr.index, "pair": f"{a}:{b}", "frequency": frequency, "window": window, "corr": corr.to_numpy()}
+                    {
+                        "date": corr.index,
+                        "pair": f"{a}:{b}",
+                        "frequency": frequency,
+                        "window": window,
+                        "corr": corr.to_numpy(),
+                    }
                 )
             )
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="float64" if c == "corr" else "object") for c in HORIZON_COLUMNS})
+        return pd.DataFrame(
+            {c: pd.Series(dtype="float64" if c == "corr" else "object") for c in HORIZON_COLUMNS}
+        )
     out = pd.concat(frames, ignore_index=True)[HORIZON_COLUMNS]
     out["window"] = out["window"].astype("int64")
     out["corr"] = out["corr"].clip(-1.0, 1.0).astype("float64")

@@ -157,10 +157,16 @@ def start_parameters(y: np.ndarray, k: int, order_by: str) -> tuple:
     return mu, sigma2, transition, np.full(k, 1.0 / k)
 
 
-def fit(y: np.ndarray, k: int, order_by: str, start: MarkovFit | None = None, max_iter=1000, tol=1e-9) -> MarkovFit:
+def fit(
+    y: np.ndarray, k: int, order_by: str, start: MarkovFit | None = None, max_iter=1000, tol=1e-9
+) -> MarkovFit:
     """EM fit of y (no missing values), from ``start`` (warm) or a deterministic start."""
     y = np.ascontiguousarray(y, dtype="float64")
-    params = (start.mu, start.sigma2, start.transition, start.initial) if start else start_parameters(y, k, order_by)
+    params = (
+        (start.mu, start.sigma2, start.transition, start.initial)
+        if start
+        else start_parameters(y, k, order_by)
+    )
     floor = VARIANCE_FLOOR * max(float(np.var(y)), 1e-300)
     result = em_fit(y, *[np.ascontiguousarray(p, dtype="float64") for p in params], max_iter, tol, floor)
     return MarkovFit(*result).ordered(order_by)
@@ -223,6 +229,8 @@ def separation(params: MarkovFit) -> dict:
     lo, hi = (np.argmin(params.mu), np.argmax(params.mu))
     pooled = float(np.sqrt((params.sigma2[lo] + params.sigma2[hi]) / 2.0))
     return {
-        "mean_gap_over_sd": float(abs(params.mu[hi] - params.mu[lo]) / pooled) if pooled > 0 else float("nan"),
+        "mean_gap_over_sd": (
+            float(abs(params.mu[hi] - params.mu[lo]) / pooled) if pooled > 0 else float("nan")
+        ),
         "sd_ratio": float(sd.max() / sd.min()) if sd.min() > 0 else float("inf"),
     }

@@ -64,7 +64,11 @@ def drawdown_intervals(
             u += 1
         recovered = u < n
         loss = values[trough] / top - 1.0
-        end_text = f"trough {dates[trough].date()} ({loss:.0%})" if recovered else "not recovered by the end of the data"
+        end_text = (
+            f"trough {dates[trough].date()} ({loss:.0%})"
+            if recovered
+            else "not recovered by the end of the data"
+        )
         interval = Interval(
             start=dates[onset],
             end=dates[trough] if recovered else dates[-1],
@@ -106,7 +110,9 @@ def runs(flags: pd.Series, merge_gap_days: int) -> list[tuple[pd.Timestamp, pd.T
 def realised_volatility(returns: pd.Series, days: int) -> pd.Series:
     """Annualised realised volatility in percent over ``days`` observations (own days only)."""
     observed = returns.dropna()
-    return (100.0 * np.sqrt(TRADING_DAYS) * observed.rolling(days, min_periods=days).std()).reindex(returns.index)
+    return (100.0 * np.sqrt(TRADING_DAYS) * observed.rolling(days, min_periods=days).std()).reindex(
+        returns.index
+    )
 
 
 def volatility_intervals(
@@ -171,7 +177,9 @@ def joint_fall_intervals(pair: pd.DataFrame, days: int, pct: float, merge_gap_da
     moves = np.expm1(returns.rolling(days, min_periods=days).sum())
     hit = (moves[equity] <= -pct / 100.0) & (moves[bond] <= -pct / 100.0)
     # a hit on day t is a fall over the window ending on t: the episode covers that window
-    window_start = pd.Series(returns.index[np.maximum(np.arange(len(returns)) - days + 1, 0)], index=returns.index)
+    window_start = pd.Series(
+        returns.index[np.maximum(np.arange(len(returns)) - days + 1, 0)], index=returns.index
+    )
     out = []
     for start, end in runs(hit, merge_gap_days):
         span = moves.loc[start:end]
@@ -237,9 +245,11 @@ def episode_row(group: list[Interval], merge_gap_days: int) -> dict:
         by_rule.setdefault(interval["rule"], []).append(interval)
     reason = "; ".join(
         # several stretches of one rule: the first one's words and how many there were
-        parts[0]["reason"] + (f" ({len(parts)} stretches)" if len(parts) > 1 and rule != "named" else "")
-        if rule != "named"
-        else "; ".join(p["reason"] for p in parts)
+        (
+            parts[0]["reason"] + (f" ({len(parts)} stretches)" if len(parts) > 1 and rule != "named" else "")
+            if rule != "named"
+            else "; ".join(p["reason"] for p in parts)
+        )
         for rule, parts in by_rule.items()
     )
     if days > YEAR_WEEKDAYS:
@@ -277,7 +287,9 @@ def daily_tags(index: pd.DatetimeIndex, groups: list[list[Interval]], names: lis
         for day in index[inside]:
             if not texts[day]:
                 texts[day].append(f"within episode {name}")
-    reason = pd.Series([("; ".join(texts[d]) if d in texts else None) for d in index], index=index, dtype="str")
+    reason = pd.Series(
+        [("; ".join(texts[d]) if d in texts else None) for d in index], index=index, dtype="str"
+    )
     return pd.DataFrame({"stress": stress, "stress_reason": reason}, index=index)
 
 
@@ -309,7 +321,9 @@ def episode_correlations(
     return pd.DataFrame(rows, columns=["before", "during", "adjusted"], index=episodes.index)
 
 
-def stress_episodes(levels: pd.DataFrame, metadata: dict, settings: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def stress_episodes(
+    levels: pd.DataFrame, metadata: dict, settings: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(episodes table with EPISODE_COLUMNS, daily ``stress`` / ``stress_reason`` on levels' index)."""
     from _contracts import EPISODE_COLUMNS, closed_by_series
 
@@ -328,7 +342,9 @@ def stress_episodes(levels: pd.DataFrame, metadata: dict, settings: dict) -> tup
             settings["fall_days"],
             settings["recovery_share"],
         )
-        equity_returns = series_returns(equity_levels, specs.get(equity, {"kind": "price"}), closed.get(equity), max_gap)
+        equity_returns = series_returns(
+            equity_levels, specs.get(equity, {"kind": "price"}), closed.get(equity), max_gap
+        )
         intervals += volatility_intervals(
             levels[vix] if vix in levels else None,
             equity_returns.rename(equity),
@@ -339,7 +355,9 @@ def stress_episodes(levels: pd.DataFrame, metadata: dict, settings: dict) -> tup
         )
         if bond in levels and bond != equity:
             pair = pair_returns(levels, specs, equity, bond, closed, max_gap)
-            intervals += joint_fall_intervals(pair, settings["joint_fall_days"], settings["joint_fall_pct"], gap)
+            intervals += joint_fall_intervals(
+                pair, settings["joint_fall_days"], settings["joint_fall_pct"], gap
+            )
     if len(levels.index):
         intervals += named_intervals(settings.get("episodes", []), levels.index[0], levels.index[-1])
     groups = merge_intervals(intervals, gap)

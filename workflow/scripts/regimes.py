@@ -153,7 +153,7 @@ def markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[str
     views = ["p_realtime", "p_hindsight"] if settings["realtime"] else ["p_hindsight"]
     columns = [markov_column(prefix, view, name) for view in views for name in names]
     frame = pd.DataFrame(np.nan, index=series.index, columns=columns)
-    info = {"series": prefix, "observations": int(len(values)), "ordered_by": order_by, "labels": names}
+    info = {"series": prefix, "observations": len(values), "ordered_by": order_by, "labels": names}
     y = values.to_numpy(dtype="float64")
     if len(values) < max(100, 50 * k):
         info["status"] = f"skipped: only {len(values)} observations"
@@ -300,8 +300,12 @@ def build_regimes(corr, levels, metadata, settings):
         if equity in levels:
             spec = metadata.get("series", {}).get(equity, {"kind": "price"})
             closed = closed_by_series(metadata).get(equity)
-            returns = series_returns(levels[equity], spec, closed, metadata.get("calendar", {}).get("max_gap_days"))
-            frame, fit = markov_views(100.0 * returns, f"mkv:ret:{equity}", "variance", ["calm", "turbulent"], markov)
+            returns = series_returns(
+                levels[equity], spec, closed, metadata.get("calendar", {}).get("max_gap_days")
+            )
+            frame, fit = markov_views(
+                100.0 * returns, f"mkv:ret:{equity}", "variance", ["calm", "turbulent"], markov
+            )
             frames.append(frame)
             info["markov"].append(fit)
         for column in primary_columns:
@@ -330,13 +334,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = cli_parser(__doc__)
     parser.add_argument("--corr", required=True, help="rolling_corr.csv")
     parser.add_argument("--clean", required=True, help="clean.parquet (levels, calendars)")
-    parser.add_argument("--pairs", type=load_json_arg, default=defaults["correlation"]["pairs"], help="JSON pairs")
-    parser.add_argument("--primary-window", type=int, default=None, help="default: the first window in the file")
+    parser.add_argument(
+        "--pairs", type=load_json_arg, default=defaults["correlation"]["pairs"], help="JSON pairs"
+    )
+    parser.add_argument(
+        "--primary-window", type=int, default=None, help="default: the first window in the file"
+    )
     parser.add_argument("--zscore-window", type=int, default=defaults["regimes"]["zscore_window"])
     parser.add_argument("--zscore-threshold", type=float, default=defaults["regimes"]["zscore_threshold"])
     for key in ("sign", "markov", "dcc"):
         parser.add_argument(f"--{key}", type=load_json_arg, default={}, help=f"JSON: regimes.{key} settings")
-    parser.add_argument("--horizon-windows", type=load_json_arg, default={}, help="JSON: regimes.horizons settings")
+    parser.add_argument(
+        "--horizon-windows", type=load_json_arg, default={}, help="JSON: regimes.horizons settings"
+    )
     parser.add_argument("--stress", type=load_json_arg, default={}, help="JSON: stress settings")
     parser.add_argument("--out", required=True, help="regimes.parquet")
     parser.add_argument("--episodes", required=True, help="stress_episodes.csv")
@@ -371,8 +381,12 @@ def main(argv=None) -> None:
     regimes, info, episodes, horizons = build_regimes(corr, levels, metadata, settings)
     write_parquet(regimes, args.out, info)
     write_csv_atomic(episodes, args.episodes, index=False)
-    write_csv_atomic(horizons.assign(date=horizons["date"].dt.strftime("%Y-%m-%d")), args.horizons, index=False)
-    latest = {c: regimes[c].dropna().iloc[-1] for c in regimes if c.startswith("sign:") and regimes[c].notna().any()}
+    write_csv_atomic(
+        horizons.assign(date=horizons["date"].dt.strftime("%Y-%m-%d")), args.horizons, index=False
+    )
+    latest = {
+        c: regimes[c].dropna().iloc[-1] for c in regimes if c.startswith("sign:") and regimes[c].notna().any()
+    }
     logger.info(
         "wrote %s (%d rows; latest sign regimes %s), %s (%d stress episodes), %s (%d rows)",
         args.out,
