@@ -239,3 +239,84 @@ def test_turbulent_state_covers_the_2008_crash(snapshot_frames):
         turbulent = frame[markov_column("mkv:ret:SPY", view, "turbulent")]
         assert (turbulent.loc["2008-10-01":"2008-12-31"] > 0.5).mean() > 0.8, view
         assert (turbulent.loc["2005-01-01":"2005-12-31"] < 0.5).mean() > 0.8, view
+
+
+def test_a_long_break_in_the_data_starts_the_regime_afresh():
+    values = pd.Series([0.3] * 30 + [np.nan] * 15 + [0.0] * 5, index=pd.bdate_range("2020-01-01", periods=50))
+    labels = sign_of(values)
+    assert labels.iloc[:30].eq("positive").all() and labels.iloc[45:].eq("mixed").all()
+    short = pd.Series([0.3] * 30 + [np.nan] * 3 + [0.0] * 5, index=pd.bdate_range("2020-01-01", periods=38))
+    assert sign_of(short).iloc[33:].eq("positive").all()  # a few closed days are no break: still positive
+
+
+def union_calendar_inputs(snapshot_frames):
+    """The snapshot as the union-of-calendars data layer shapes it: NaN where a market was
+    closed (bond market: Columbus and Veterans Day) and no forward fill; the rolling
+    correlations NaN on days either market was closed."""
+    from _contracts import corr_column
+
+    levels, metadata, _ = snapshot_frames
+    levels = levels.loc["2004":"2012"].copy()
+    weekdays = levels.index[levels.index.day_of_week < 5]
+    bond_holidays = [d for d in weekdays if (d.month, d.day_of_week) in [(10, 0)] and 8 <= d.day <= 14]
+    bond_holidays += [d for d in weekdays if d.month == 11 and d.day == 11]
+    levels.loc[pd.DatetimeIndex(bond_holidays), ["DGS10", "DGS2"]] = np.nan
+    levels.loc["2010-06-01":"2010-06-10", "DCOILWTICO"] = np.nan  # a stretch of missing data
+    metadata = {  # a new dict: the session fixture's metadata stays as it is
+        "series": {
+            series_id: {**spec, "calendar": "SIFMA_US" if spec["kind"] == "yield" else "NYSE"}
+            for series_id, spec in metadata["series"].items()
+        },
+        "calendars": {"NYSE": [], "SIFMA_US": [str(d.date()) for d in bond_holidays]},
+        "calendar": {"max_gap_days": 5},
+    }
+    corr = {}
+    for a, b in [("SPY", "DGS10"), ("SPY", "DCOILWTICO")]:
+        returns = pair_returns(
+            levels, metadata["series"], a, b, {"DGS10": metadata["calendars"]["SIFMA_US"]}, 5
+        )
+        returns = returns.dropna()
+        for window in (60, 20):
+            corr[corr_column(a, b, window)] = returns[a].rolling(window).corr(returns[b])
+    return levels, metadata, pd.DataFrame(corr).reindex(levels.index)
+
+
+def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
+    from _contracts import EPISODE_COLUMNS, HORIZON_COLUMNS
+    from regimes import build_regimes
+
+    levels, metadata, corr = union_calendar_inputs(snapshot_frames)
+    defaults = schema_defaults()
+    settings = {
+        "primary_window": 60,
+        "pairs": [["SPY", "DGS10"], ["SPY", "DCOILWTICO"]],
+        "zscore_window": 252,
+        "zscore_threshold": 1.5,
+        "sign": SIGN,
+        "markov": {**MARKOV, "refit": "QE"},
+        "dcc": defaults["regimes"]["dcc"],
+        "horizons": defaults["regimes"]["horizons"],
+        "stress": {**defaults["stress"], "equity": "SPY", "bond": "DGS10", "vix": "VIXCLS"},
+    }
+    regimes, info, episodes, horizons = build_regimes(corr, levels, metadata, settings)
+    closed = corr["SPY:DGS10:60"].isna()
+    assert regimes.loc[closed, "sign:SPY:DGS10:60"].isna().all()
+    assert regimes.loc[~closed, "sign:SPY:DGS10:60"].notna().all()
+    assert regimes.loc["2011-10-10", ["dcc:SPY:DGS10", "z:SPY:DGS10:60"]].isna().all()  # Columbus Day
+    assert regimes.loc["2011-10-10", "dcc:SPY:DCOILWTICO"] == regimes.loc["2011-10-10", "dcc:SPY:DCOILWTICO"]
+    assert {f["series"]: f["status"] for f in info["markov"]} == {
+        "mkv:ret:SPY": "ok",
+        "mkv:SPY:DGS10:60": "ok",
+        "mkv:SPY:DCOILWTICO:60": "ok",
+    }
+    assert list(episodes.columns[:6]) == EPISODE_COLUMNS
+    assert {"corr_before:SPY:DGS10:60", "corr_during:SPY:DGS10:60", "corr_adjusted:SPY:DGS10:60"} <= set(
+        episodes
+    )
+    assert "corr_before:SPY:DGS10:20" not in episodes  # the primary window only
+    gfc = episodes[episodes["name"].str.contains("GFC")].iloc[0]
+    assert gfc["corr_during:SPY:DGS10:60"] < 0  # bonds hedged stocks in 2008
+    assert list(horizons.columns) == HORIZON_COLUMNS and set(horizons["frequency"]) == {"weekly", "monthly"}
+    assert (
+        regimes["stress"].dtype == bool and regimes["stress_reason"].notna().sum() == regimes["stress"].sum()
+    )

@@ -13,7 +13,7 @@ import pandas as pd
 from _calendars import open_mask
 from _returns import kind_log_returns
 
-FREQUENCIES = {"weekly": "W-FRI", "monthly": "ME"}
+FREQUENCIES = {"weekly": "W-FRI", "monthly": "ME"}  # _contracts.HORIZON_FREQUENCIES and their period ends
 
 
 def period_returns(
@@ -33,7 +33,7 @@ def horizon_correlations(
     levels: pd.DataFrame, specs: dict, pairs: list[list[str]], closed: dict, windows: dict[str, int]
 ) -> pd.DataFrame:
     """Long table (HORIZON_COLUMNS): date, pair "A:B", frequency, window, corr (NaN rows left out)."""
-    from _contracts import HORIZON_COLUMNS
+    from _contracts import HORIZON_COLUMNS, horizon_pair
 
     frames = []
     for a, b in pairs:
@@ -46,7 +46,7 @@ def horizon_correlations(
                 pd.DataFrame(
                     {
                         "date": corr.index,
-                        "pair": f"{a}:{b}",
+                        "pair": horizon_pair(a, b),
                         "frequency": frequency,
                         "window": window,
                         "corr": corr.to_numpy(),

@@ -8,7 +8,8 @@ regimes.parquet (index: date, the dates of rolling_corr.csv) holds per day:
    negative); a regime, once entered, is held at least ``min_days`` observations unless
    the correlation crosses ``hard_exit`` the other way, so no label contradicts the sign
    (no ``negative`` day above +hard_exit, no ``positive`` day below -hard_exit). The rule
-   only looks back: the label of a day uses the correlations up to that day.
+   only looks back: the label of a day uses the correlations up to that day; after a
+   break of more than 10 weekdays without a correlation it starts afresh.
 2. ``z:A:B:W`` (every Pearson column): today's correlation scored against the mean and
    standard deviation of its previous ``zscore_window`` observations, and
    ``relative:A:B:W``: ``unusually low`` (z <= -t), ``unusually high`` (z >= t) or
@@ -65,6 +66,7 @@ from _helpers import (
 logger = logging.getLogger("regimes")
 
 NEGATIVE, MIXED, POSITIVE = SIGN_LABELS
+RESTART_GAP = 10  # weekdays without a correlation after which a sign regime starts afresh
 LOW, NORMAL, HIGH = RELATIVE_LABELS
 
 
@@ -114,10 +116,13 @@ def sign_regimes(corr: pd.Series, enter: float, exit: float, min_days: int, hard
     def fresh(c: float) -> str:
         return POSITIVE if c > enter else NEGATIVE if c < -enter else MIXED
 
+    # after a break in the data (no correlation for more than RESTART_GAP weekdays) a regime starts afresh
+    dates = observed.index.values.astype("datetime64[D]")
+    restart = np.r_[True, np.busday_count(dates[:-1], dates[1:]) > RESTART_GAP] if len(dates) else []
     labels = np.empty(len(values), dtype=object)
     state, held = None, 0
     for t, c in enumerate(values):
-        if state is None:
+        if state is None or restart[t]:
             state, held = fresh(c), 0
         elif state == POSITIVE and (c < -hard_exit or (held >= min_days and c < exit)):
             state, held = fresh(c), 0
