@@ -320,3 +320,11 @@ def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
     assert (
         regimes["stress"].dtype == bool and regimes["stress_reason"].notna().sum() == regimes["stress"].sum()
     )
+
+
+def test_sign_settings_that_cannot_work_are_refused_naming_the_key():
+    from _helpers import InputDataError
+    from regimes import check_sign_settings
+
+    with pytest.raises(InputDataError, match="config key `regimes.sign`: exit"):
+        check_sign_settings({**SIGN, "enter": 0.1, "exit": 0.2})

@@ -206,3 +206,17 @@ def test_episode_correlations_before_during_and_adjusted():
     expected = forbes_rigobon(values.loc[0, "during"], during["EQ"].var(), before["EQ"].var())
     assert values.loc[0, "adjusted"] == pytest.approx(expected, abs=1e-15)
     assert values.loc[1].isna().all()  # two days and nothing before: too short to say
+
+
+def test_unnamed_episodes_of_one_month_get_distinct_names():
+    index = pd.bdate_range("2020-01-01", periods=60)
+    pair = pd.DataFrame({"EQ": 0.001, "BOND": 0.0005}, index=index)
+    pair.iloc[3:8] = -0.0045
+    pair.iloc[15:20] = -0.0045  # a second joint fall in January, 7 weekdays after the first
+    levels = pd.DataFrame(
+        {"EQ": 100 * np.exp(pair["EQ"].cumsum()), "BOND": 100 * np.exp(pair["BOND"].cumsum())}
+    )
+    settings = {**STRESS, "equity": "EQ", "bond": "BOND", "vix": None, "episodes": [], "merge_gap_days": 3}
+    metadata = {"series": {"EQ": {"kind": "price"}, "BOND": {"kind": "price"}}}
+    table, _ = stress_episodes(levels, metadata, settings)
+    assert table["name"].tolist() == ["joint fall 2020-01", "joint fall 2020-01 (2)"]

@@ -361,6 +361,12 @@ def stress_episodes(
     if len(levels.index):
         intervals += named_intervals(settings.get("episodes", []), levels.index[0], levels.index[-1])
     groups = merge_intervals(intervals, gap)
-    table = pd.DataFrame([episode_row(g, gap) for g in groups], columns=EPISODE_COLUMNS)
+    rows = [episode_row(g, gap) for g in groups]
+    seen: dict[str, int] = {}
+    for row in rows:  # two unnamed episodes in one month: "joint fall 1999-02", "joint fall 1999-02 (2)"
+        seen[row["name"]] = seen.get(row["name"], 0) + 1
+        if seen[row["name"]] > 1:
+            row["name"] = f"{row['name']} ({seen[row['name']]})"
+    table = pd.DataFrame(rows, columns=EPISODE_COLUMNS)
     table["business_days"] = table["business_days"].astype("int64")
     return table, daily_tags(levels.index, groups, table["name"].tolist())

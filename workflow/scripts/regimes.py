@@ -247,7 +247,12 @@ def dcc_regimes(levels: pd.DataFrame, metadata: dict, pairs: list[list[str]], mi
             info[key] = {"status": f"skipped: only {len(returns)} days of the pair (needs {min_obs})"}
             logger.warning("dcc %s: %s", key, info[key]["status"])
             continue
-        rho, estimates = _dcc.dcc_correlation(returns)
+        try:
+            rho, estimates = _dcc.dcc_correlation(returns)
+        except (ValueError, np.linalg.LinAlgError, FloatingPointError) as err:  # degenerate data
+            info[key] = {"status": f"failed: {type(err).__name__}: {err}"}
+            logger.warning("dcc %s: %s; no dcc column for this pair", key, info[key]["status"])
+            continue
         columns[dcc_column(a, b)] = rho.reindex(levels.index)
         info[key] = {"status": "ok", **estimates}
         logger.info("dcc %s: a=%.4f b=%.4f on %d days", key, estimates["a"], estimates["b"], len(returns))
