@@ -1,160 +1,330 @@
-"""Regimes (task E): z-scores, Markov switching against statsmodels, stress tags,
-episodes, and no look-ahead in the data-driven labels."""
+"""Regimes (task E): relative labels, sign regimes with hysteresis, Markov switching in
+real time and in hindsight (no look-ahead), and the rule script's outputs."""
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+import pytest
 
+import _markov
+from _contracts import markov_column
+from _returns import pair_returns, series_returns
 from regimes import (
-    MARKOV_DEFAULTS,
-    STRESS_DEFAULTS,
-    markov_states,
-    stress_episodes,
-    stress_tags,
+    markov_views,
+    relative_labels,
+    relative_regimes,
+    run_lengths,
+    sign_regimes,
     trailing_zscore,
-    zscore_labels,
-    zscore_regimes,
 )
-from _contracts import returns_from_features
+from _helpers import schema_defaults
+
+SIGN = schema_defaults()["regimes"]["sign"]
+MARKOV = schema_defaults()["regimes"]["markov"]
 
 
-def test_trailing_zscore_matches_a_plain_loop():
-    rng = np.random.default_rng(3)
-    corr = pd.Series(
-        np.tanh(np.cumsum(rng.normal(0, 0.05, 400))), index=pd.bdate_range("2001-01-01", periods=400)
+def sign_of(corr: pd.Series, **overrides) -> pd.Series:
+    settings = {**SIGN, **overrides}
+    return sign_regimes(
+        corr, settings["enter"], settings["exit"], settings["min_days"], settings["hard_exit"]
     )
+
+
+def random_correlation(seed: int, n: int = 3000, step: float = 0.08) -> pd.Series:
+    """A bounded random walk that crosses zero often (the hard case for the labels)."""
+    rng = np.random.default_rng(seed)
+    return pd.Series(
+        np.tanh(np.cumsum(rng.normal(0, step, n)) * 0.5), index=pd.bdate_range("2001-01-01", periods=n)
+    )
+
+
+# ---------------------------------------------------------------- relative labels
+
+
+def test_trailing_zscore_matches_a_plain_loop_and_skips_missing_days():
+    corr = random_correlation(3, 400)
+    corr.iloc[[100, 101, 250]] = np.nan  # a market closed: the day has no value and no say
     z = trailing_zscore(corr, 50)
-    for t in [50, 123, 399]:
-        history = corr.iloc[t - 50 : t].to_numpy()
-        expected = (corr.iloc[t] - history.mean()) / history.std(ddof=1)
-        assert abs(z.iloc[t] - expected) < 1e-12
-    assert z.iloc[:50].isna().all()
+    observed = corr.dropna()
+    for t in [50, 123, 396]:
+        history = observed.iloc[t - 50 : t].to_numpy()
+        expected = (observed.iloc[t] - history.mean()) / history.std(ddof=1)
+        assert abs(z[observed.index[t]] - expected) < 1e-12
+    assert z.iloc[:50].isna().all() and z.iloc[[100, 101, 250]].isna().all()
 
 
-def test_labels_by_threshold_and_missing_stays_missing():
+def test_relative_labels_say_low_or_high_against_its_own_past_not_the_sign():
     z = pd.Series([-2.0, -1.5, 0.0, 1.49, 1.5, np.nan])
-    labels = zscore_labels(z, 1.5)
-    assert labels.iloc[:5].tolist() == ["hedge", "hedge", "neutral", "neutral", "co-move"]
+    labels = relative_labels(z, 1.5)
+    assert labels.iloc[:5].tolist() == [
+        "unusually low",
+        "unusually low",
+        "normal",
+        "normal",
+        "unusually high",
+    ]
     assert pd.isna(labels.iloc[5])
-
-
-def test_zscore_regimes_only_score_pearson_columns():
     index = pd.bdate_range("2001-01-01", periods=300)
     corr = pd.DataFrame(
-        {"A:B:60": np.linspace(-0.5, 0.5, 300), "A:B:60:lo95": 0.0, "A:B:ewm30": 0.1}, index=index
+        {"A:B:60": np.linspace(-0.9, -0.5, 300), "A:B:60:lo95": 0.0, "A:B:ewm30": 0.1}, index=index
     )
-    regimes = zscore_regimes(corr, 100, 1.5)
-    assert list(regimes.columns) == ["z:A:B:60", "regime:A:B:60"]
-    assert regimes["regime:A:B:60"].dropna().eq("co-move").all()  # a steady rise is always above its past
+    regimes = relative_regimes(corr, 100, 1.5)
+    assert list(regimes.columns) == ["z:A:B:60", "relative:A:B:60"]
+    # a steady rise is always above its past year, though the correlation stays negative
+    assert regimes["relative:A:B:60"].dropna().eq("unusually high").all()
 
 
-def test_markov_matches_a_direct_statsmodels_call_and_orders_states(snapshot_frames):
-    _, _, features = snapshot_frames
-    returns = 100 * returns_from_features(features)["SPY"].loc["2005":"2012"]
-    frame, info = markov_states(returns, "mkv:ret:SPY", "variance", ["calm", "turbulent"], MARKOV_DEFAULTS)
-    direct = sm.tsa.MarkovRegression(
-        returns.dropna().to_numpy(), k_regimes=2, trend="c", switching_variance=True
+# ---------------------------------------------------------------- sign regimes
+
+
+def test_sign_regimes_hysteresis_on_a_small_example():
+    values = [0.0] * 3 + [0.3] * 5 + [0.1] * 3 + [-0.1] * 3 + [-0.3] * 5 + [0.5]
+    labels = sign_of(pd.Series(values, index=pd.bdate_range("2020-01-01", periods=len(values))), min_days=2)
+    assert labels.tolist() == (
+        ["mixed"] * 3  # near zero: no sign yet
+        + ["positive"] * 5  # above +0.15: positive
+        + ["positive"] * 3  # 0.1 is below enter but above exit (-0.05): still positive
+        + ["mixed"] * 3  # -0.1 is below exit: the regime ends; not below -0.15, so mixed
+        + ["negative"] * 5  # below -0.15 once mixed has lasted min_days
+        + ["positive"]  # +0.5 crosses the hard exit (+0.2): negative ends at once
     )
-    direct = direct.fit(search_reps=5, maxiter=200, rng=MARKOV_DEFAULTS["seed"], disp=False)
-    variances = np.asarray(direct.params)[-2:]
-    turbulent = int(np.argmax(variances))
+
+
+def test_a_regime_is_held_min_days_unless_the_sign_contradicts_it():
+    values = [0.3] * 3 + [0.1, -0.1, -0.1] + [-0.25] + [0.3] * 3
+    labels = sign_of(pd.Series(values, index=pd.bdate_range("2020-01-01", periods=len(values))), min_days=21)
+    assert labels.tolist()[:6] == ["positive"] * 6  # held: -0.1 is below exit but within min_days
+    assert labels.iloc[6] == "negative"  # -0.25 crosses -hard_exit: out at once, straight to negative
+    assert labels.iloc[7:].tolist() == ["positive"] * 3  # +0.3 crosses +hard_exit the other way
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_no_sign_label_contradicts_the_sign_on_random_data(seed):
+    corr = random_correlation(seed)
+    corr.iloc[500:520] = np.nan  # closed days stay unlabelled
+    labels = sign_of(corr)
+    assert not ((labels == "negative") & (corr > 0.2)).any()
+    assert not ((labels == "positive") & (corr < -0.2)).any()
+    assert labels.iloc[500:520].isna().all() and labels.drop(labels.index[500:520]).notna().all()
+    # stretches of weeks, not flicker (a regime ends early only on a crossing of +-0.2)
+    assert run_lengths(labels).median() >= 15
+
+
+def test_sign_regimes_only_look_back():
+    corr = random_correlation(11, 800)
+    cut = corr.index[400]
+    changed = corr.copy()
+    changed.loc[changed.index > cut] = -corr.loc[corr.index > cut]
+    before, after = sign_of(corr), sign_of(changed)
+    pd.testing.assert_series_equal(before.loc[:cut], after.loc[:cut])
+    assert not before.loc[cut:].equals(after.loc[cut:])
+
+
+def snapshot_correlation(levels, metadata, a, b, window):
+    returns = pair_returns(levels, metadata["series"], a, b).dropna()
+    return returns[a].rolling(window, min_periods=window).corr(returns[b]).reindex(levels.index)
+
+
+def test_sign_regimes_on_the_snapshot_read_as_an_analyst_would(snapshot_frames):
+    levels, metadata, _ = snapshot_frames
+    corr = snapshot_correlation(levels, metadata, "SPY", "DGS10", 60)
+    labels = sign_of(corr)
+    assert not ((labels == "negative") & (corr > 0.2)).any()
+    assert not ((labels == "positive") & (corr < -0.2)).any()
+    assert run_lengths(labels).median() >= 20
+    share = lambda span, label: (labels.loc[span].dropna() == label).mean()
+    assert share(slice("1993", "1997"), "positive") > 0.8  # stocks and bonds moved together
+    assert share(slice("2008", "2012"), "negative") > 0.9  # bonds hedged stocks
+    for a, b in [("SPY", "DCOILWTICO"), ("SP500", "DGS2")]:
+        other = snapshot_correlation(levels, metadata, a, b, 60)
+        other_labels = sign_of(other)
+        assert not ((other_labels == "negative") & (other > 0.2)).any()
+        assert not ((other_labels == "positive") & (other < -0.2)).any()
+
+
+# ---------------------------------------------------------------- Markov switching
+
+
+def simulated_switching(n=4000, seed=1):
+    rng = np.random.default_rng(seed)
+    state = np.zeros(n, dtype=int)
+    for t in range(1, n):
+        state[t] = state[t - 1] if rng.random() < 0.985 else 1 - state[t - 1]
+    y = np.where(state == 0, rng.normal(-0.2, 0.1, n), rng.normal(0.3, 0.15, n))
+    return pd.Series(y, index=pd.bdate_range("1995-01-02", periods=n)), state
+
+
+def test_em_matches_statsmodels_maximum_likelihood():
+    import statsmodels.api as sm
+
+    y, _ = simulated_switching()
+    ours = _markov.fit(y.to_numpy(), 2, "mean")
+    theirs = sm.tsa.MarkovRegression(y.to_numpy(), k_regimes=2, trend="c", switching_variance=True).fit(
+        disp=False
+    )
+    params = dict(zip(theirs.model.param_names, np.asarray(theirs.params)))
+    order = np.argsort([params["const[0]"], params["const[1]"]])
+    np.testing.assert_allclose(ours.mu, [params[f"const[{i}]"] for i in order], rtol=1e-3)
+    np.testing.assert_allclose(ours.sigma2, [params[f"sigma2[{i}]"] for i in order], rtol=1e-3)
+    stay = [params["p[0->0]"], 1 - params["p[1->0]"]]
+    np.testing.assert_allclose(np.diag(ours.transition), [stay[i] for i in order], atol=1e-3)
+    smoothed = np.asarray(theirs.smoothed_marginal_probabilities)[:, order]
+    # statsmodels starts from the chain's steady state, EM from its own estimate: only the first days differ
     np.testing.assert_allclose(
-        frame["mkv:ret:SPY:p_smoothed:1"].dropna(),
-        direct.smoothed_marginal_probabilities[:, turbulent],
-        atol=1e-10,
+        _markov.smoothed_probabilities(y.to_numpy(), ours)[20:], smoothed[20:], atol=1e-3
     )
+
+
+def test_states_are_labelled_by_mean_and_recover_the_simulated_path():
+    y, state = simulated_switching()
+    frame, info = markov_views(y, "mkv:x", "mean", ["low", "high"], MARKOV)
+    assert info["states"]["high"]["mean"] > info["states"]["low"]["mean"]
+    assert info["well_separated"] and info["separation"]["mean_gap_over_sd"] > 3
+    hindsight = frame[markov_column("mkv:x", "p_hindsight", "high")]
+    realtime = frame[markov_column("mkv:x", "p_realtime", "high")]
+    assert ((hindsight > 0.5) == (state == 1)).mean() > 0.97
+    live = realtime.notna()
+    assert live.sum() > 3000 and ((realtime[live] > 0.5) == (state[live.to_numpy()] == 1)).mean() > 0.95
+    assert realtime.iloc[: MARKOV["min_obs"] - 1].isna().all()
     np.testing.assert_allclose(
-        frame["mkv:ret:SPY:p_filtered:1"].dropna(),
-        direct.filtered_marginal_probabilities[:, turbulent],
-        atol=1e-10,
+        frame[[markov_column("mkv:x", "p_realtime", s) for s in ("low", "high")]].dropna().sum(axis=1), 1.0
     )
-    assert info["states"]["turbulent"]["variance"] > info["states"]["calm"]["variance"]
-    again, _ = markov_states(returns, "mkv:ret:SPY", "variance", ["calm", "turbulent"], MARKOV_DEFAULTS)
-    pd.testing.assert_frame_equal(frame, again)  # seeded: the same numbers every run
 
 
-def test_markov_high_variance_state_covers_the_2008_crash(snapshot_frames):
-    _, _, features = snapshot_frames
-    returns = 100 * returns_from_features(features)["SPY"]
-    frame, _ = markov_states(returns, "mkv:ret:SPY", "variance", ["calm", "turbulent"], MARKOV_DEFAULTS)
-    autumn = frame.loc["2008-09-01":"2008-12-31", "mkv:ret:SPY:state"]
-    assert (autumn == "turbulent").mean() > 0.8
-    assert (frame.loc["2005-01-01":"2005-12-31", "mkv:ret:SPY:state"] == "calm").mean() > 0.8
+def test_realtime_probabilities_do_not_change_when_later_data_does():
+    y, _ = simulated_switching(n=2500, seed=4)
+    settings = {**MARKOV, "min_obs": 300}
+    before, _ = markov_views(y, "mkv:x", "mean", ["low", "high"], settings)
+    for cut in [y.index[700], y.index[1500] + pd.offsets.MonthEnd(0)]:
+        cut = y.index[y.index.searchsorted(cut, side="right") - 1]
+        changed = y.copy()
+        changed.loc[changed.index > cut] = np.random.default_rng(9).normal(
+            2.0, 1.0, (changed.index > cut).sum()
+        )
+        after, _ = markov_views(changed, "mkv:x", "mean", ["low", "high"], settings)
+        columns = [markov_column("mkv:x", "p_realtime", s) for s in ("low", "high")]
+        pd.testing.assert_frame_equal(before.loc[:cut, columns], after.loc[:cut, columns])
+        hindsight = markov_column("mkv:x", "p_hindsight", "high")
+        assert not before.loc[:cut, hindsight].equals(after.loc[:cut, hindsight])  # hindsight does look ahead
 
 
-def test_markov_failure_falls_back_to_nan_with_a_reason():
-    flat = pd.Series(0.0, index=pd.bdate_range("2010-01-01", periods=300))
-    frame, info = markov_states(flat, "mkv:x", "variance", ["calm", "turbulent"], MARKOV_DEFAULTS)
-    assert info["status"].startswith("failed") and frame["mkv:x:p_smoothed:0"].isna().all()
-    short, info = markov_states(flat.iloc[:20], "mkv:x", "variance", ["calm", "turbulent"], MARKOV_DEFAULTS)
+def test_refits_happen_at_period_ends_and_warm_start_saves_iterations():
+    y, _ = simulated_switching(n=2000, seed=5)
+    positions = _markov.refit_positions(y.index, "ME", 504)
+    assert (y.index[positions].month != y.index[np.minimum(positions + 1, len(y) - 1)].month).all()
+    assert positions[0] >= 503
+    _, fits = _markov.realtime_probabilities(y.to_numpy(), y.index, 2, "mean", "ME", 504)
+    assert len(fits) == len(positions)
+    assert np.median([f.iterations for f in fits[1:]]) < fits[0].iterations
+
+
+def test_one_regime_data_is_reported_as_not_well_separated_and_flat_data_fails():
+    noise = pd.Series(
+        np.random.default_rng(2).normal(0, 1, 1500), index=pd.bdate_range("2000-01-03", periods=1500)
+    )
+    _, info = markov_views(noise, "mkv:x", "mean", ["low", "high"], {**MARKOV, "realtime": False})
+    assert info["status"] == "ok" and not info["well_separated"]
+    flat = pd.Series(0.0, index=noise.index)
+    frame, info = markov_views(flat, "mkv:x", "mean", ["low", "high"], MARKOV)
+    assert info["status"].startswith("failed") and frame.isna().all().all()
+    _, info = markov_views(flat.iloc[:40], "mkv:x", "mean", ["low", "high"], MARKOV)
     assert info["status"].startswith("skipped")
 
 
-def stress_inputs():
-    index = pd.bdate_range("2020-01-01", periods=40)
-    equity = pd.Series(100.0, index=index)
-    equity.iloc[10:20] = [95, 90, 85, 79, 75, 78, 82, 85, 88, 90]
-    levels = pd.DataFrame({"EQ": equity, "VIX": 20.0}, index=index)
-    levels.loc[index[25], "VIX"] = 35.0
-    returns = pd.DataFrame({"EQ": np.log(equity).diff(), "BOND": 0.0}, index=index)
-    returns.iloc[30:35] = -0.01  # both fall 1 % a day for 5 days
-    settings = {
-        **STRESS_DEFAULTS,
-        "equity": "EQ",
-        "bond": "BOND",
-        "vix": "VIX",
-        "episodes": [{"name": "Test crisis", "start": "2020-02-20", "end": "2020-02-21"}],
-    }
-    return levels, returns, settings
+def test_turbulent_state_covers_the_2008_crash(snapshot_frames):
+    levels, metadata, _ = snapshot_frames
+    returns = 100 * series_returns(levels["SPY"], metadata["series"]["SPY"])
+    frame, info = markov_views(returns, "mkv:ret:SPY", "variance", ["calm", "turbulent"], MARKOV)
+    assert info["states"]["turbulent"]["variance"] > info["states"]["calm"]["variance"]
+    for view in ("p_hindsight", "p_realtime"):
+        turbulent = frame[markov_column("mkv:ret:SPY", view, "turbulent")]
+        assert (turbulent.loc["2008-10-01":"2008-12-31"] > 0.5).mean() > 0.8, view
+        assert (turbulent.loc["2005-01-01":"2005-12-31"] < 0.5).mean() > 0.8, view
 
 
-def test_each_stress_rule_says_why():
-    levels, returns, settings = stress_inputs()
-    tags = stress_tags(levels, returns, settings)
-    reasons = tags["stress_reason"]
-    assert (
-        reasons.iloc[13] == "drawdown: EQ -21% from peak"
-        and reasons.iloc[14] == "drawdown: EQ -25% from peak"
-    )
-    assert (
-        tags["stress"].iloc[15] and not tags["stress"].iloc[12] and not tags["stress"].iloc[16]
-    )  # -22, -15, -18 %
-    assert reasons.iloc[25] == "VIX: VIX 35.0"
-    assert reasons.iloc[34] == "joint fall: EQ -4.9%, BOND -4.9% in 5 days"
-    assert "episode: Test crisis" in reasons.loc["2020-02-20"]
-    assert tags["stress"].sum() == tags["stress_reason"].notna().sum()
+def test_a_long_break_in_the_data_starts_the_regime_afresh():
+    values = pd.Series([0.3] * 30 + [np.nan] * 15 + [0.0] * 5, index=pd.bdate_range("2020-01-01", periods=50))
+    labels = sign_of(values)
+    assert labels.iloc[:30].eq("positive").all() and labels.iloc[45:].eq("mixed").all()
+    short = pd.Series([0.3] * 30 + [np.nan] * 3 + [0.0] * 5, index=pd.bdate_range("2020-01-01", periods=38))
+    assert sign_of(short).iloc[33:].eq("positive").all()  # a few closed days are no break: still positive
 
 
-def test_stress_episodes_merge_short_gaps():
-    index = pd.bdate_range("2020-01-01", periods=30)
-    regimes = pd.DataFrame(
-        {
-            "stress": False,
-            "stress_reason": pd.Series(pd.NA, index=index, dtype="str"),
-            "regime:A:B:5": "neutral",
+def union_calendar_inputs(snapshot_frames):
+    """The snapshot as the union-of-calendars data layer shapes it: NaN where a market was
+    closed (bond market: Columbus and Veterans Day) and no forward fill; the rolling
+    correlations NaN on days either market was closed."""
+    from _contracts import corr_column
+
+    levels, metadata, _ = snapshot_frames
+    levels = levels.loc["2004":"2012"].copy()
+    weekdays = levels.index[levels.index.day_of_week < 5]
+    bond_holidays = [d for d in weekdays if (d.month, d.day_of_week) in [(10, 0)] and 8 <= d.day <= 14]
+    bond_holidays += [d for d in weekdays if d.month == 11 and d.day == 11]
+    levels.loc[pd.DatetimeIndex(bond_holidays), ["DGS10", "DGS2"]] = np.nan
+    levels.loc["2010-06-01":"2010-06-10", "DCOILWTICO"] = np.nan  # a stretch of missing data
+    metadata = {  # a new dict: the session fixture's metadata stays as it is
+        "series": {
+            series_id: {**spec, "calendar": "SIFMA_US" if spec["kind"] == "yield" else "NYSE"}
+            for series_id, spec in metadata["series"].items()
         },
-        index=index,
+        "calendars": {"NYSE": [], "SIFMA_US": [str(d.date()) for d in bond_holidays]},
+        "calendar": {"max_gap_days": 5},
+    }
+    corr = {}
+    for a, b in [("SPY", "DGS10"), ("SPY", "DCOILWTICO")]:
+        returns = pair_returns(
+            levels, metadata["series"], a, b, {"DGS10": metadata["calendars"]["SIFMA_US"]}, 5
+        )
+        returns = returns.dropna()
+        for window in (60, 20):
+            corr[corr_column(a, b, window)] = returns[a].rolling(window).corr(returns[b])
+    return levels, metadata, pd.DataFrame(corr).reindex(levels.index)
+
+
+def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
+    from _contracts import EPISODE_COLUMNS, HORIZON_COLUMNS
+    from regimes import build_regimes
+
+    levels, metadata, corr = union_calendar_inputs(snapshot_frames)
+    defaults = schema_defaults()
+    settings = {
+        "primary_window": 60,
+        "pairs": [["SPY", "DGS10"], ["SPY", "DCOILWTICO"]],
+        "zscore_window": 252,
+        "zscore_threshold": 1.5,
+        "sign": SIGN,
+        "markov": {**MARKOV, "refit": "QE"},
+        "dcc": defaults["regimes"]["dcc"],
+        "horizons": defaults["regimes"]["horizons"],
+        "stress": {**defaults["stress"], "equity": "SPY", "bond": "DGS10", "vix": "VIXCLS"},
+    }
+    regimes, info, episodes, horizons = build_regimes(corr, levels, metadata, settings)
+    closed = corr["SPY:DGS10:60"].isna()
+    assert regimes.loc[closed, "sign:SPY:DGS10:60"].isna().all()
+    assert regimes.loc[~closed, "sign:SPY:DGS10:60"].notna().all()
+    assert regimes.loc["2011-10-10", ["dcc:SPY:DGS10", "z:SPY:DGS10:60"]].isna().all()  # Columbus Day
+    assert regimes.loc["2011-10-10", "dcc:SPY:DCOILWTICO"] == regimes.loc["2011-10-10", "dcc:SPY:DCOILWTICO"]
+    assert {f["series"]: f["status"] for f in info["markov"]} == {
+        "mkv:ret:SPY": "ok",
+        "mkv:SPY:DGS10:60": "ok",
+        "mkv:SPY:DCOILWTICO:60": "ok",
+    }
+    assert list(episodes.columns[:6]) == EPISODE_COLUMNS
+    assert {"corr_before:SPY:DGS10:60", "corr_during:SPY:DGS10:60", "corr_adjusted:SPY:DGS10:60"} <= set(
+        episodes
     )
-    for day in [3, 4, 8, 20]:  # 3..8 merge (gap of 3 days), 20 stands alone
-        regimes.iloc[day, 0], regimes.iloc[day, 1] = True, "VIX: V 40.0"
-    corr = pd.DataFrame({"A:B:5": np.linspace(0, 1, 30)}, index=index)
-    episodes = stress_episodes(regimes, corr)
-    assert episodes[["business_days", "stress_days"]].to_numpy().tolist() == [[6, 3], [1, 1]]
-    assert episodes["reasons"].tolist() == ["VIX", "VIX"]
-    assert abs(episodes["mean_corr:A:B:5"].iloc[0] - corr["A:B:5"].iloc[3:9].mean()) < 1e-15
+    assert "corr_before:SPY:DGS10:20" not in episodes  # the primary window only
+    gfc = episodes[episodes["name"].str.contains("GFC")].iloc[0]
+    assert gfc["corr_during:SPY:DGS10:60"] < 0  # bonds hedged stocks in 2008
+    assert list(horizons.columns) == HORIZON_COLUMNS and set(horizons["frequency"]) == {"weekly", "monthly"}
+    assert (
+        regimes["stress"].dtype == bool and regimes["stress_reason"].notna().sum() == regimes["stress"].sum()
+    )
 
 
-def test_data_driven_labels_have_no_look_ahead():
-    levels, returns, settings = stress_inputs()
-    settings["episodes"] = []
-    rng = np.random.default_rng(0)
-    corr = pd.DataFrame({"A:B:5": np.tanh(np.cumsum(rng.normal(0, 0.1, 40)))}, index=levels.index)
-    cut = levels.index[22]
-    before = stress_tags(levels, returns, settings).join(zscore_regimes(corr, 10, 1.0))
-    changed_levels, changed_returns, changed_corr = levels.copy(), returns.copy(), corr.copy()
-    changed_levels.loc[changed_levels.index > cut] *= 0.3
-    changed_returns.loc[changed_returns.index > cut] = -0.2
-    changed_corr.loc[changed_corr.index > cut] = -0.99
-    after = stress_tags(changed_levels, changed_returns, settings).join(zscore_regimes(changed_corr, 10, 1.0))
-    pd.testing.assert_frame_equal(before.loc[:cut], after.loc[:cut])
-    assert not before.loc[cut:].equals(after.loc[cut:])
+def test_sign_settings_that_cannot_work_are_refused_naming_the_key():
+    from _helpers import InputDataError
+    from regimes import check_sign_settings
+
+    with pytest.raises(InputDataError, match="config key `regimes.sign`: exit"):
+        check_sign_settings({**SIGN, "enter": 0.1, "exit": 0.2})

@@ -49,16 +49,13 @@ def test_report_summary_explains_markov_and_lists_episodes(workflow_run):
 
     workdir, _ = workflow_run
     report = (workdir / "docs/report.md").read_text()
-    assert (
-        "**filtered** uses data up to each day" in report
-        and "**smoothed** also uses the days after it" in report
-    )
-    assert "P(turbulent) filtered" in report and (
+    assert "**real time** uses parameters refitted" in report and "**hindsight** is smoothed" in report
+    assert "P(turbulent) real time" in report and (
         "Stress flags on" in report or "No stress flag on" in report
     )
     episodes = pd.read_csv(workdir / "data/processed/stress_episodes.csv")
     gfc = episodes[(episodes["start"] <= "2008-10-15") & (episodes["end"] >= "2008-10-15")].iloc[0]
-    assert f"| {gfc['start']} | {gfc['end']} | {gfc['business_days']} |" in report
+    assert f"| {gfc['name']} | {gfc['start']} | {gfc['end']} | {gfc['business_days']} |" in report
     assert "![correlation heatmap](fig_heatmap.png)" in report
 
 

@@ -32,6 +32,7 @@ def test_every_output_exists_with_expected_shape(workflow_run):
         "docs/fig_regimes.png",
         "docs/fig_heatmap.png",
         "data/processed/stress_episodes.csv",
+        "data/processed/horizons.csv",
         "models/corr_forecast.pkl",
         "models/comove_logit.pkl",
         "models/metrics.json",
@@ -58,11 +59,12 @@ def test_every_output_exists_with_expected_shape(workflow_run):
     regimes = pd.read_parquet(workdir / "data/processed/regimes.parquet")
     assert {
         "z:SPY:DGS10:60",
-        "regime:SPY:DGS10:60",
-        "mkv:ret:SPY:p_filtered:1",
-        "mkv:ret:SPY:p_smoothed:1",
-        "mkv:ret:SPY:state",
-        "mkv:SPY:DGS10:60:state",
+        "relative:SPY:DGS10:60",
+        "sign:SPY:DGS10:60",
+        "mkv:ret:SPY:p_realtime:turbulent",
+        "mkv:ret:SPY:p_hindsight:turbulent",
+        "mkv:SPY:DGS10:60:p_realtime:high",
+        "dcc:SPY:DGS10",
         "stress",
         "stress_reason",
     } <= set(regimes.columns)
@@ -130,7 +132,7 @@ def test_same_config_gives_the_same_bytes(workflow_run, workflow_copy):
     workdir, _ = workflow_run
     snakemake(workflow_copy, "--cores", "2", "--config", "offline=true")
     first, second = output_digests(workdir), output_digests(workflow_copy)
-    assert len(first) == 18 and first == second
+    assert len(first) == 19 and first == second
 
 
 @pytest.mark.parametrize(

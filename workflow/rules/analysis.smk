@@ -72,11 +72,11 @@ rule rolling_corr:
 rule regimes:
     input:
         corr="data/processed/rolling_corr.csv",
-        features="data/processed/features.parquet",
         clean="data/processed/clean.parquet",
     output:
         out="data/processed/regimes.parquet",
         episodes="data/processed/stress_episodes.csv",
+        horizons="data/processed/horizons.csv",
     log:
         "logs/regimes.log",
     benchmark:
@@ -86,9 +86,14 @@ rule regimes:
     resources:
         mem_mb=memory_mb(3000),
     params:
+        pairs=config["correlation"]["pairs"],
+        primary_window=primary_window(),
         zscore_window=config["regimes"]["zscore_window"],
         zscore_threshold=config["regimes"]["zscore_threshold"],
+        sign=config["regimes"]["sign"],
         markov=config["regimes"]["markov"],
+        dcc=config["regimes"]["dcc"],
+        horizon_windows=config["regimes"]["horizons"],
         stress=stress_settings(),
     script:
         "../scripts/regimes.py"

@@ -21,7 +21,8 @@ Files and their columns (index ``date`` unless said otherwise):
   ``stress_reason``.
 - ``stress_episodes.csv``: one row per episode (``EPISODE_COLUMNS``) and per pair
   column ``corr_before:A:B:W``, ``corr_during:A:B:W``, ``corr_adjusted:A:B:W``.
-- ``horizons.csv``: long, ``date,pair,frequency,window,corr`` (``HORIZON_COLUMNS``).
+- ``horizons.csv``: long, ``date,pair,frequency,window,corr`` (``HORIZON_COLUMNS``; ``pair``
+  is ``A:B`` (``horizon_pair``), ``frequency`` one of ``HORIZON_FREQUENCIES``).
 """
 
 import json
@@ -183,6 +184,12 @@ def corr_adjusted_column(column: str) -> str:
 
 
 HORIZON_COLUMNS = ["date", "pair", "frequency", "window", "corr"]
+HORIZON_FREQUENCIES = ("weekly", "monthly")  # values of ``frequency``: W-FRI and ME period ends
+
+
+def horizon_pair(a: str, b: str) -> str:
+    """The ``pair`` value of horizons.csv: ``A:B``."""
+    return f"{a}:{b}"
 
 
 # ---------------------------------------------------------------- parquet with metadata

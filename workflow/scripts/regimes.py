@@ -1,344 +1,411 @@
-"""Regimes and stress tagging (task E).
+"""Regimes, stress episodes, DCC and horizon correlations (task E).
 
-Three views of each day, all in ``regimes.parquet`` (index: date):
+regimes.parquet (index: date, the dates of rolling_corr.csv) holds per day:
 
-1. z-score regimes, per Pearson column ``A:B:W`` of rolling_corr.csv: ``z:A:B:W`` is
-   today's correlation scored against the mean and standard deviation of the previous
-   ``zscore_window`` days (today excluded); ``regime:A:B:W`` is ``hedge`` (z <= -t:
-   unusually negative), ``co-move`` (z >= t: unusually positive, diversification
-   failing) or ``neutral``; missing before a full trailing window.
-2. Markov switching (statsmodels ``MarkovRegression``, switching mean and variance), on
-   the equity's daily log returns x 100 (``mkv:ret:EQ``) and on each Pearson correlation
-   of the first window (``mkv:A:B:W``). States are ordered (equity: by variance, so 0 is
-   ``calm``, 1 ``turbulent``; correlation: by mean, 0 ``low``, 1 ``high``) so labels
-   never swap between runs; the start-value search has a fixed seed and size. Columns
-   ``<prefix>:p_filtered:<k>`` (probability of state k from data up to that day, given
-   the parameters) and ``<prefix>:p_smoothed:<k>`` (from the whole sample: it uses
-   future data), and ``<prefix>:state`` (the most likely smoothed state's label). The
-   parameters are fitted on the whole sample, so neither probability is a real-time
-   signal. A fit that fails or does not converge is retried once with EM start-up
-   iterations (100 instead of 5); if it still fails its columns are NaN and the log and report say so.
-3. Stress tagging: ``stress`` (bool) and ``stress_reason`` (why, e.g. "drawdown: SPY
-   -23% from peak; VIX: VIXCLS 35.1"), from rules on the data (the equity's drawdown from its
-   running peak, VIX above a level where VIX is in the universe, stocks and bonds both
-   falling over k days) and a configured table of named episodes. Runs of stress days
-   (gaps up to 5 days merged) become the episodes table, ``stress_episodes.csv``:
-   start, end, business days, mean correlation of each Pearson column, reasons,
-   most frequent z-score regime, share of days in the turbulent Markov state.
+1. ``sign:A:B:W`` (primary window only): ``negative`` (the pair hedges), ``positive``
+   (it co-moves) or ``mixed``. A positive regime starts when the correlation rises above
+   +``enter`` and lasts until it falls below ``exit`` (hysteresis; mirrored for
+   negative); a regime, once entered, is held at least ``min_days`` observations unless
+   the correlation crosses ``hard_exit`` the other way, so no label contradicts the sign
+   (no ``negative`` day above +hard_exit, no ``positive`` day below -hard_exit). The rule
+   only looks back: the label of a day uses the correlations up to that day; after a
+   break of more than 10 weekdays without a correlation it starts afresh.
+2. ``z:A:B:W`` (every Pearson column): today's correlation scored against the mean and
+   standard deviation of its previous ``zscore_window`` observations, and
+   ``relative:A:B:W``: ``unusually low`` (z <= -t), ``unusually high`` (z >= t) or
+   ``normal``: the correlation against its own past year, whatever its sign.
+3. Markov switching (``_markov``; switching mean and variance) on the equity's returns
+   x 100 (states ``calm``/``turbulent``, ordered by variance) and on each primary-window
+   correlation (``low``/``high``, ordered by mean): ``<prefix>:p_realtime:<state>``
+   from expanding-window refits (data and parameters up to the day) and
+   ``<prefix>:p_hindsight:<state>`` (full-sample smoothed). The metadata says whether
+   the states are well separated.
+4. ``dcc:A:B``: DCC-GARCH(1,1) conditional correlation of each configured pair on the
+   pair's days (``_dcc``).
+5. ``stress`` / ``stress_reason``: inside a stress episode, and what fired that day.
+
+stress_episodes.csv: one row per episode of the universe (``_stress``) with each
+primary-window pair's return correlation before, during and Forbes-Rigobon adjusted.
+horizons.csv: weekly and monthly return correlations (``_horizons``).
 """
 
 import argparse
-import json
 import logging
-import time
 
 import numpy as np
 import pandas as pd
 
+from _contracts import (
+    RELATIVE_LABELS,
+    SIGN_LABELS,
+    closed_by_series,
+    corr_adjusted_column,
+    corr_before_column,
+    corr_during_column,
+    dcc_column,
+    markov_column,
+    parse_corr_column,
+    pearson_columns,
+    read_parquet,
+    read_rolling_corr,
+    relative_column,
+    sign_column,
+    write_parquet,
+    z_column,
+)
 from _helpers import (
+    InputDataError,
     cli_parser,
     configure_logging,
     load_json_arg,
     run_script,
+    schema_defaults,
     write_csv_atomic,
 )
-from _contracts import pearson_columns, read_parquet, read_rolling_corr, returns_from_features, write_parquet
 
 logger = logging.getLogger("regimes")
 
-MARKOV_DEFAULTS = {"enabled": True, "k_regimes": 2, "search_reps": 5, "seed": 0, "maxiter": 200}
-STRESS_DEFAULTS = {
-    "equity": None,
-    "bond": None,
-    "vix": None,
-    "drawdown_pct": 20.0,
-    "vix_level": 30.0,
-    "joint_fall_days": 5,
-    "joint_fall_pct": 2.0,
-    "episodes": [],
-}
-EPISODE_MERGE_GAP = 5
+NEGATIVE, MIXED, POSITIVE = SIGN_LABELS
+RESTART_GAP = 10  # weekdays without a correlation after which a sign regime starts afresh
+LOW, NORMAL, HIGH = RELATIVE_LABELS
 
 
-# ---------------------------------------------------------------- z-score
+# ---------------------------------------------------------------- relative (z-score) labels
 
 
 def trailing_zscore(corr: pd.Series, window: int) -> pd.Series:
-    history = corr.shift(1).rolling(window, min_periods=window)
+    """z of each observed value against its previous ``window`` observations (NaN days skipped)."""
+    observed = corr.dropna()
+    history = observed.shift(1).rolling(window, min_periods=window)
     std = history.std()
-    return (corr - history.mean()) / std.where(std > 0)
+    return ((observed - history.mean()) / std.where(std > 0)).reindex(corr.index)
 
 
-def zscore_labels(z: pd.Series, threshold: float) -> pd.Series:
-    labels = np.where(z <= -threshold, "hedge", np.where(z >= threshold, "co-move", "neutral"))
+def relative_labels(z: pd.Series, threshold: float) -> pd.Series:
+    labels = np.where(z <= -threshold, LOW, np.where(z >= threshold, HIGH, NORMAL))
     return pd.Series(labels, index=z.index, dtype="str").where(z.notna())
 
 
-def zscore_regimes(corr: pd.DataFrame, window: int, threshold: float) -> pd.DataFrame:
+def relative_regimes(corr: pd.DataFrame, window: int, threshold: float) -> pd.DataFrame:
     columns = {}
     for name in pearson_columns(corr):
         z = trailing_zscore(corr[name], window)
-        columns[f"z:{name}"] = z
-        columns[f"regime:{name}"] = zscore_labels(z, threshold)
+        columns[z_column(name)] = z
+        columns[relative_column(name)] = relative_labels(z, threshold)
     frame = pd.DataFrame(columns, index=corr.index)
     frame.index.name = "date"
     return frame
 
 
+# ---------------------------------------------------------------- sign regimes
+
+
+def check_sign_settings(settings: dict) -> None:
+    if not settings["exit"] < settings["enter"]:
+        raise InputDataError(
+            f"config key `regimes.sign`: exit ({settings['exit']}) must be below enter ({settings['enter']}), "
+            f"or a regime would end the day it starts"
+        )
+
+
+def sign_regimes(corr: pd.Series, enter: float, exit: float, min_days: int, hard_exit: float) -> pd.Series:
+    """Sign regime of each observed day (module doc, item 1); NaN where ``corr`` is NaN."""
+    observed = corr.dropna()
+    values = observed.to_numpy()
+
+    def fresh(c: float) -> str:
+        return POSITIVE if c > enter else NEGATIVE if c < -enter else MIXED
+
+    # after a break in the data (no correlation for more than RESTART_GAP weekdays) a regime starts afresh
+    dates = observed.index.values.astype("datetime64[D]")
+    restart = np.r_[True, np.busday_count(dates[:-1], dates[1:]) > RESTART_GAP] if len(dates) else []
+    labels = np.empty(len(values), dtype=object)
+    state, held = None, 0
+    for t, c in enumerate(values):
+        if state is None or restart[t]:
+            state, held = fresh(c), 0
+        elif state == POSITIVE and (c < -hard_exit or (held >= min_days and c < exit)):
+            state, held = fresh(c), 0
+        elif state == NEGATIVE and (c > hard_exit or (held >= min_days and c > -exit)):
+            state, held = fresh(c), 0
+        elif state == MIXED and held >= min_days and fresh(c) != MIXED:
+            state, held = fresh(c), 0
+        held += 1
+        labels[t] = state
+    return pd.Series(labels, index=observed.index, dtype="str").reindex(corr.index)
+
+
+def run_lengths(labels: pd.Series) -> pd.Series:
+    """Length (observed days) of each run of one label; the index is the run's label."""
+    observed = labels.dropna()
+    if observed.empty:
+        return pd.Series(dtype="int64")
+    change = observed.ne(observed.shift()).cumsum()
+    grouped = observed.groupby(change.to_numpy())
+    return pd.Series(grouped.size().to_numpy(), index=grouped.first().to_numpy())
+
+
 # ---------------------------------------------------------------- Markov switching
 
 
-def fit_markov(
-    values: np.ndarray, k_regimes: int, search_reps: int, seed: int, maxiter: int, em_iter: int = 5
-):
-    """statsmodels MarkovRegression (constant, switching variance); the start-value search
-    draws from a generator seeded with ``seed`` (statsmodels' default is fresh entropy)."""
-    import statsmodels.api as sm
-
-    model = sm.tsa.MarkovRegression(values, k_regimes=k_regimes, trend="c", switching_variance=True)
-    return model.fit(search_reps=search_reps, maxiter=maxiter, em_iter=em_iter, rng=seed, disp=False)
-
-
-def markov_states(series: pd.Series, prefix: str, order_by: str, labels: list[str], settings: dict):
-    """Filtered and smoothed state probabilities of one series; (frame, info for the report)."""
-    import warnings
+def markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[str], settings: dict):
+    """Real-time and hindsight state probabilities of one series; (frame, info for the report)."""
+    import _markov
 
     values = series.dropna()
     k = settings["k_regimes"]
     names = labels if k == len(labels) else [f"state{i}" for i in range(k)]
-    columns = [f"{prefix}:p_filtered:{i}" for i in range(k)] + [f"{prefix}:p_smoothed:{i}" for i in range(k)]
-    empty = pd.DataFrame(np.nan, index=series.index, columns=columns).assign(**{f"{prefix}:state": pd.NA})
-    info = {"series": prefix, "observations": int(len(values)), "ordered_by": order_by, "labels": names}
-    if len(values) < 50 * k:
+    views = ["p_realtime", "p_hindsight"] if settings["realtime"] else ["p_hindsight"]
+    columns = [markov_column(prefix, view, name) for view in views for name in names]
+    frame = pd.DataFrame(np.nan, index=series.index, columns=columns)
+    info = {"series": prefix, "observations": len(values), "ordered_by": order_by, "labels": names}
+    y = values.to_numpy(dtype="float64")
+    if len(values) < max(100, 50 * k):
         info["status"] = f"skipped: only {len(values)} observations"
+    elif not np.isfinite(y).all() or np.std(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
+        info["status"] = "failed: the series does not vary; no Markov states for it"
+    if "status" in info:
         logger.warning("markov %s: %s", prefix, info["status"])
-        return empty, info
-    started = time.perf_counter()
-    result, problem = None, None
-    for em_iter in (5, 100):  # statsmodels' default EM start-up, then a longer one
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = fit_markov(
-                    values.to_numpy(),
-                    k,
-                    settings["search_reps"],
-                    settings["seed"],
-                    settings["maxiter"],
-                    em_iter,
-                )
-            converged = bool(result.mle_retvals.get("converged", True))
-            problem = None if converged else "did not converge"
-            problem = problem or next(
-                (str(w.message) for w in caught if "converge" in str(w.message).lower()), None
-            )
-        except Exception as err:  # statsmodels raises LinAlgError, ValueError, ... on degenerate data
-            result, problem = None, f"{type(err).__name__}: {err}"
-        if problem is None:
-            break
-        logger.warning(
-            "markov %s: fit %s (em_iter=%d)%s", prefix, problem, em_iter, "; retrying" if em_iter == 5 else ""
-        )
-    seconds = time.perf_counter() - started  # logged, not stored: outputs carry no timings
-    if problem is not None:
-        info["status"] = f"failed: {problem}; no Markov states for this series"
-        logger.warning("markov %s: %s (%.1f s)", prefix, info["status"], seconds)
-        return empty, info
-    params = dict(zip(result.model.param_names, np.asarray(result.params)))
-    key = "sigma2" if order_by == "variance" else "const"
-    order = np.argsort([params[f"{key}[{i}]"] for i in range(k)], kind="stable")
-    filtered = np.asarray(result.filtered_marginal_probabilities)[:, order]
-    smoothed = np.asarray(result.smoothed_marginal_probabilities)[:, order]
-    frame = pd.DataFrame(np.hstack([filtered, smoothed]), index=values.index, columns=columns)
-    frame = frame.reindex(series.index)
-    state = pd.Series(np.asarray(names, dtype=object)[np.argmax(smoothed, axis=1)], index=values.index)
-    frame[f"{prefix}:state"] = state.reindex(series.index).astype("str")
+        return frame, info
+    full = _markov.fit(y, k, order_by, max_iter=settings["max_iter"])
+    smoothed = _markov.smoothed_probabilities(y, full)
+    frame.loc[values.index, [markov_column(prefix, "p_hindsight", n) for n in names]] = smoothed
+    state = np.argmax(smoothed, axis=1)
+    separation = _markov.separation(full)
+    well = (
+        separation["sd_ratio"] >= settings["min_sd_ratio"]
+        if order_by == "variance"
+        else separation["mean_gap_over_sd"] >= settings["min_mean_gap_sd"]
+    )
     info.update(
         {
             "status": "ok",
-            "log_likelihood": float(result.llf),
+            "log_likelihood": full.loglik,
+            "em_iterations": full.iterations,
+            "separation": separation,
+            "well_separated": bool(well),
             "states": {
-                names[rank]: {
-                    "mean": params[f"const[{i}]"],
-                    "variance": params[f"sigma2[{i}]"],
-                    "stay_probability": params.get(
-                        f"p[{i}->{i}]", 1 - sum(params.get(f"p[{i}->{j}]", 0) for j in range(k) if j != i)
-                    ),
-                    "share_of_days": float((state == names[rank]).mean()),
+                name: {
+                    "mean": float(full.mu[i]),
+                    "variance": float(full.sigma2[i]),
+                    "stay_probability": float(full.transition[i, i]),
+                    "share_of_days": float((state == i).mean()),
                 }
-                for rank, i in enumerate(order)
+                for i, name in enumerate(names)
             },
         }
     )
+    if settings["realtime"]:
+        probabilities, fits = _markov.realtime_probabilities(
+            y, values.index, k, order_by, settings["refit"], settings["min_obs"], settings["warm_iter"]
+        )
+        frame.loc[values.index, [markov_column(prefix, "p_realtime", n) for n in names]] = probabilities
+        first = np.flatnonzero(~np.isnan(probabilities[:, 0]))
+        info["realtime"] = {
+            "refit": settings["refit"],
+            "fits": len(fits),
+            "first_day": values.index[first[0]].date().isoformat() if len(first) else None,
+            "em_iterations": int(sum(f.iterations for f in fits)),
+        }
     logger.info(
-        "markov %s: %d states in %.1f s, shares %s",
+        "markov %s: shares %s, separation %s (%s)",
         prefix,
-        k,
-        seconds,
         {n: round(s["share_of_days"], 3) for n, s in info["states"].items()},
+        {key: round(v, 2) for key, v in separation.items()},
+        "well separated" if well else "NOT well separated",
     )
     return frame, info
-
-
-# ---------------------------------------------------------------- stress
-
-
-def stress_tags(levels: pd.DataFrame, returns: pd.DataFrame, settings: dict) -> pd.DataFrame:
-    """``stress`` and ``stress_reason`` per day from the data rules and the named episodes."""
-    index = levels.index
-    reasons: list[pd.Series] = []
-    equity, bond, vix = settings.get("equity"), settings.get("bond"), settings.get("vix")
-    if equity in levels:
-        drawdown = levels[equity] / levels[equity].cummax() - 1.0
-        hit = drawdown <= -settings["drawdown_pct"] / 100.0
-        reasons.append(
-            pd.Series(
-                np.where(hit, [f"drawdown: {equity} {d:.0%} from peak" for d in drawdown], ""), index=index
-            )
-        )
-    if vix in levels:
-        hit = levels[vix] >= settings["vix_level"]
-        reasons.append(
-            pd.Series(np.where(hit, [f"VIX: {vix} {v:.1f}" for v in levels[vix]], ""), index=index)
-        )
-    if equity in returns and bond in returns:
-        days = settings["joint_fall_days"]
-        eq_move = np.expm1(returns[equity].rolling(days, min_periods=days).sum())
-        bond_move = np.expm1(returns[bond].rolling(days, min_periods=days).sum())
-        limit = -settings["joint_fall_pct"] / 100.0
-        hit = (eq_move <= limit) & (bond_move <= limit)
-        text = [
-            f"joint fall: {equity} {e:+.1%}, {bond} {b:+.1%} in {days} days"
-            for e, b in zip(eq_move, bond_move)
-        ]
-        reasons.append(pd.Series(np.where(hit, text, ""), index=index))
-    for episode in settings.get("episodes", []):
-        inside = (index >= pd.Timestamp(episode["start"])) & (index <= pd.Timestamp(episode["end"]))
-        reasons.append(pd.Series(np.where(inside, f"episode: {episode['name']}", ""), index=index))
-    if reasons:
-        joined = pd.concat(reasons, axis=1).apply(lambda row: "; ".join(r for r in row if r), axis=1)
-    else:
-        joined = pd.Series("", index=index)
-    return pd.DataFrame(
-        {"stress": joined != "", "stress_reason": joined.where(joined != "").astype("str")}, index=index
-    )
-
-
-def stress_episodes(
-    regimes: pd.DataFrame, corr: pd.DataFrame, merge_gap: int = EPISODE_MERGE_GAP
-) -> pd.DataFrame:
-    """Runs of stress days (gaps up to ``merge_gap`` business days merged) with what marks them."""
-    stressed = np.flatnonzero(regimes["stress"].to_numpy())
-    columns = ["start", "end", "business_days", "stress_days", "reasons"]
-    pearson = pearson_columns(corr)
-    if not len(stressed):
-        return pd.DataFrame(columns=columns + [f"mean_corr:{c}" for c in pearson])
-    breaks = np.flatnonzero(np.diff(stressed) > merge_gap + 1)
-    starts = np.r_[stressed[0], stressed[breaks + 1]]
-    ends = np.r_[stressed[breaks], stressed[-1]]
-    rows = []
-    for start, end in zip(starts, ends):
-        span = regimes.iloc[start : end + 1]
-        kinds = sorted(
-            {
-                reason.split(": ", 1)[1] if reason.startswith("episode") else reason.split(":", 1)[0]
-                for text in span["stress_reason"].dropna()
-                for reason in text.split("; ")
-            }
-        )
-        row = {
-            "start": span.index[0].date().isoformat(),
-            "end": span.index[-1].date().isoformat(),
-            "business_days": len(span),
-            "stress_days": int(span["stress"].sum()),
-            "reasons": ", ".join(kinds),
-        }
-        for column in pearson:
-            row[f"mean_corr:{column}"] = corr[column].iloc[start : end + 1].mean()
-            labels = span[f"regime:{column}"].dropna()
-            row[f"regime:{column}"] = labels.mode().iloc[0] if len(labels) else None
-        turbulent = [c for c in span.columns if c.startswith("mkv:ret:") and c.endswith(":state")]
-        for column in turbulent:
-            row[f"turbulent_share:{column.split(':')[2]}"] = float((span[column] == "turbulent").mean())
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------- glue
 
 
-def build_regimes(corr, levels, returns, zscore_window, zscore_threshold, markov, stress):
-    """Everything in regimes.parquet, its metadata, and the episodes table."""
-    regimes = zscore_regimes(corr, zscore_window, zscore_threshold)
-    fits = []
+def pair_returns_of(levels: pd.DataFrame, metadata: dict, a: str, b: str) -> pd.DataFrame:
+    from _returns import pair_returns
+
+    return pair_returns(
+        levels,
+        metadata.get("series", {}),
+        a,
+        b,
+        closed_by_series(metadata),
+        metadata.get("calendar", {}).get("max_gap_days"),
+    ).dropna()
+
+
+def dcc_regimes(levels: pd.DataFrame, metadata: dict, pairs: list[list[str]], min_obs: int):
+    """``dcc:A:B`` per configured pair with data, and the estimates."""
+    import _dcc
+
+    columns, info = {}, {}
+    for a, b in pairs:
+        if a not in levels or b not in levels:
+            continue
+        returns = pair_returns_of(levels, metadata, a, b)
+        key = f"{a}:{b}"
+        if len(returns) < min_obs:
+            info[key] = {"status": f"skipped: only {len(returns)} days of the pair (needs {min_obs})"}
+            logger.warning("dcc %s: %s", key, info[key]["status"])
+            continue
+        try:
+            rho, estimates = _dcc.dcc_correlation(returns)
+        except (ValueError, np.linalg.LinAlgError, FloatingPointError) as err:  # degenerate data
+            info[key] = {"status": f"failed: {type(err).__name__}: {err}"}
+            logger.warning("dcc %s: %s; no dcc column for this pair", key, info[key]["status"])
+            continue
+        columns[dcc_column(a, b)] = rho.reindex(levels.index)
+        info[key] = {"status": "ok", **estimates}
+        logger.info("dcc %s: a=%.4f b=%.4f on %d days", key, estimates["a"], estimates["b"], len(returns))
+    return pd.DataFrame(columns, index=levels.index), info
+
+
+def episode_correlation_columns(
+    episodes: pd.DataFrame, levels: pd.DataFrame, metadata: dict, columns: list[str], stress: dict
+) -> pd.DataFrame:
+    """corr_before / corr_during / corr_adjusted per primary-window Pearson column."""
+    from _stress import episode_correlations
+
+    out = episodes.copy()
+    for column in columns:
+        a, b, _, _ = parse_corr_column(column)
+        if a not in levels or b not in levels or episodes.empty:
+            values = pd.DataFrame(np.nan, index=episodes.index, columns=["before", "during", "adjusted"])
+        else:
+            pair = pair_returns_of(levels, metadata, a, b)
+            values = episode_correlations(episodes, pair, stress["before_days"], stress["min_days_for_corr"])
+        out[corr_before_column(column)] = values["before"].astype("float64")
+        out[corr_during_column(column)] = values["during"].astype("float64")
+        out[corr_adjusted_column(column)] = values["adjusted"].astype("float64")
+    return out
+
+
+def build_regimes(corr, levels, metadata, settings):
+    """Everything the rule writes: (regimes frame, its metadata, episodes table, horizons table)."""
+    from _horizons import horizon_correlations
+    from _returns import series_returns
+    from _stress import stress_episodes
+
+    levels = levels.reindex(corr.index)
+    primary = settings["primary_window"]
+    primary_columns = pearson_columns(corr, primary)
+    sign = settings["sign"]
+    check_sign_settings(sign)
+    regimes = relative_regimes(corr, settings["zscore_window"], settings["zscore_threshold"])
+    for column in primary_columns:
+        regimes[sign_column(column)] = sign_regimes(
+            corr[column], sign["enter"], sign["exit"], sign["min_days"], sign["hard_exit"]
+        )
+    markov, stress = settings["markov"], settings["stress"]
+    info = {
+        "primary_window": primary,
+        "zscore_window": settings["zscore_window"],
+        "zscore_threshold": settings["zscore_threshold"],
+        "sign": sign,
+        "markov": [],
+        "stress": stress,
+    }
+    frames = [regimes]
     if markov["enabled"]:
         equity = stress.get("equity")
-        if equity in returns:
-            frame, info = markov_states(
-                100.0 * returns[equity].reindex(corr.index),
-                f"mkv:ret:{equity}",
-                "variance",
-                ["calm", "turbulent"],
-                markov,
+        if equity in levels:
+            spec = metadata.get("series", {}).get(equity, {"kind": "price"})
+            closed = closed_by_series(metadata).get(equity)
+            returns = series_returns(
+                levels[equity], spec, closed, metadata.get("calendar", {}).get("max_gap_days")
             )
-            regimes, fits = regimes.join(frame), fits + [info]
-        pearson = pearson_columns(corr)
-        first_window = pearson[0].rsplit(":", 1)[1] if pearson else None
-        for column in [c for c in pearson if c.endswith(f":{first_window}")]:
-            frame, info = markov_states(corr[column], f"mkv:{column}", "mean", ["low", "high"], markov)
-            regimes, fits = regimes.join(frame), fits + [info]
-    regimes = regimes.join(stress_tags(levels.reindex(corr.index), returns.reindex(corr.index), stress))
+            frame, fit = markov_views(
+                100.0 * returns, f"mkv:ret:{equity}", "variance", ["calm", "turbulent"], markov
+            )
+            frames.append(frame)
+            info["markov"].append(fit)
+        for column in primary_columns:
+            frame, fit = markov_views(corr[column], f"mkv:{column}", "mean", ["low", "high"], markov)
+            frames.append(frame)
+            info["markov"].append(fit)
+    if settings["dcc"]["enabled"]:
+        frame, info["dcc"] = dcc_regimes(levels, metadata, settings["pairs"], settings["dcc"]["min_obs"])
+        frames.append(frame)
+    episodes, tags = stress_episodes(levels, metadata, stress)
+    frames.append(tags)
+    regimes = pd.concat(frames, axis=1)
     regimes.index.name = "date"
-    episodes = stress_episodes(regimes, corr)
-    return regimes, {"markov": fits}, episodes
+    episodes = episode_correlation_columns(episodes, levels, metadata, primary_columns, stress)
+    horizon_settings = settings["horizons"]
+    windows = {f: horizon_settings[f] for f in ("weekly", "monthly")} if horizon_settings["enabled"] else {}
+    horizons = horizon_correlations(
+        levels, metadata.get("series", {}), settings["pairs"], closed_by_series(metadata), windows
+    )
+    info["horizons"] = horizon_settings
+    return regimes, info, episodes, horizons
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    defaults = schema_defaults()
     parser = cli_parser(__doc__)
     parser.add_argument("--corr", required=True, help="rolling_corr.csv")
-    parser.add_argument("--features", required=True, help="features.parquet (returns)")
-    parser.add_argument("--clean", required=True, help="clean.parquet (levels: drawdown, VIX)")
-    parser.add_argument("--zscore-window", type=int, default=252)
-    parser.add_argument("--zscore-threshold", type=float, default=1.5)
-    parser.add_argument("--markov", type=load_json_arg, default={}, help="JSON: enabled, k_regimes, ...")
-    parser.add_argument("--stress", type=load_json_arg, default={}, help="JSON: equity, bond, vix, ...")
+    parser.add_argument("--clean", required=True, help="clean.parquet (levels, calendars)")
+    parser.add_argument(
+        "--pairs", type=load_json_arg, default=defaults["correlation"]["pairs"], help="JSON pairs"
+    )
+    parser.add_argument(
+        "--primary-window", type=int, default=None, help="default: the first window in the file"
+    )
+    parser.add_argument("--zscore-window", type=int, default=defaults["regimes"]["zscore_window"])
+    parser.add_argument("--zscore-threshold", type=float, default=defaults["regimes"]["zscore_threshold"])
+    for key in ("sign", "markov", "dcc"):
+        parser.add_argument(f"--{key}", type=load_json_arg, default={}, help=f"JSON: regimes.{key} settings")
+    parser.add_argument(
+        "--horizon-windows", type=load_json_arg, default={}, help="JSON: regimes.horizons settings"
+    )
+    parser.add_argument("--stress", type=load_json_arg, default={}, help="JSON: stress settings")
     parser.add_argument("--out", required=True, help="regimes.parquet")
     parser.add_argument("--episodes", required=True, help="stress_episodes.csv")
+    parser.add_argument("--horizons", required=True, help="horizons.csv")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     configure_logging(args.log)
+    defaults = schema_defaults()
     corr = read_rolling_corr(args.corr)
-    features, _ = read_parquet(args.features)
-    levels, _ = read_parquet(args.clean)
-    markov = {**MARKOV_DEFAULTS, **args.markov}
-    stress = {**STRESS_DEFAULTS, **args.stress}
-    regimes, info, episodes = build_regimes(
-        corr,
-        levels,
-        returns_from_features(features),
-        args.zscore_window,
-        args.zscore_threshold,
-        markov,
-        stress,
-    )
-    info |= {"zscore_window": args.zscore_window, "zscore_threshold": args.zscore_threshold, "stress": stress}
+    levels, metadata = read_parquet(args.clean)
+    pearson = pearson_columns(corr)
+    primary = args.primary_window or (int(pearson[0].rsplit(":", 1)[1]) if pearson else None)
+    if pearson and not pearson_columns(corr, primary):
+        raise InputDataError(
+            f"{args.corr}: no column of the primary window {primary} (config key correlation.primary_window); "
+            f"re-run rolling_corr or choose one of its windows"
+        )
+    settings = {
+        "primary_window": primary,
+        "pairs": args.pairs,
+        "zscore_window": args.zscore_window,
+        "zscore_threshold": args.zscore_threshold,
+        "sign": {**defaults["regimes"]["sign"], **args.sign},
+        "markov": {**defaults["regimes"]["markov"], **args.markov},
+        "dcc": {**defaults["regimes"]["dcc"], **args.dcc},
+        "horizons": {**defaults["regimes"]["horizons"], **args.horizon_windows},
+        "stress": {**defaults["stress"], **args.stress},
+    }
+    regimes, info, episodes, horizons = build_regimes(corr, levels, metadata, settings)
     write_parquet(regimes, args.out, info)
     write_csv_atomic(episodes, args.episodes, index=False)
+    write_csv_atomic(
+        horizons.assign(date=horizons["date"].dt.strftime("%Y-%m-%d")), args.horizons, index=False
+    )
     latest = {
-        c: regimes[c].dropna().iloc[-1]
-        for c in regimes
-        if c.startswith("regime:") and regimes[c].notna().any()
+        c: regimes[c].dropna().iloc[-1] for c in regimes if c.startswith("sign:") and regimes[c].notna().any()
     }
     logger.info(
-        "wrote %s (%d rows; latest z-score labels %s) and %s (%d stress episodes)",
+        "wrote %s (%d rows; latest sign regimes %s), %s (%d stress episodes), %s (%d rows)",
         args.out,
         len(regimes),
-        json.dumps(latest),
+        latest,
         args.episodes,
         len(episodes),
+        args.horizons,
+        len(horizons),
     )
 
 

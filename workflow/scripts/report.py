@@ -47,7 +47,7 @@ LEVEL_WORDS = {
 }
 TIMELINE_FIGURE = "fig_regimes.png"
 HEATMAP_FIGURE = "fig_heatmap.png"
-REGIME_COLOURS = {"hedge": "#2b83ba", "neutral": "#eeeeee", "co-move": "#d7191c"}
+REGIME_COLOURS = {"negative": "#2b83ba", "mixed": "#eeeeee", "positive": "#d7191c"}
 LINE_COLOURS = ["#1b4f72", "#e67e22", "#27ae60", "#8e44ad", "#c0392b"]
 STYLE = {
     "figure.dpi": 100,
@@ -117,14 +117,14 @@ def data_provenance(series_meta: dict, calendar: dict) -> tuple[str, list[str]]:
 
 def latest_summary(corr: pd.DataFrame, regimes: pd.DataFrame) -> list[str]:
     rows = [
-        "| pair | window | date | correlation | 95 % band | percentile vs own history | z-score | regime |",
-        "|---|---|---|---|---|---|---|---|",
+        "| pair | window | date | correlation | 95 % band | percentile vs own history | z-score | vs own past year | sign regime |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for column in pearson_columns(corr):
         series = corr[column].dropna()
         a, b, window, _ = parse_corr_column(column)
         if series.empty:
-            rows.append(f"| {a}-{b} | {window} | - | no data | - | - | - | - |")
+            rows.append(f"| {a}-{b} | {window} | - | no data | - | - | - | - | - |")
             continue
         day = series.index[-1]
         latest = series.iloc[-1]
@@ -132,10 +132,11 @@ def latest_summary(corr: pd.DataFrame, regimes: pd.DataFrame) -> list[str]:
         band = [c for c in corr.columns if c.startswith(f"{column}:lo") or c.startswith(f"{column}:hi")]
         band_text = " .. ".join(f"{corr.loc[day, c]:+.2f}" for c in sorted(band, key=lambda c: ":hi" in c))
         z = regimes[f"z:{column}"].get(day, np.nan)
-        label = regimes[f"regime:{column}"].get(day)
+        label = regimes[f"relative:{column}"].get(day)
+        sign = regimes[f"sign:{column}"].get(day) if f"sign:{column}" in regimes else None
         rows.append(
             f"| {a}-{b} | {window} | {day.date()} | {latest:+.2f} | {band_text or '-'} | {percentile:.0f} "
-            f"| {z:+.2f} | {label if isinstance(label, str) else 'n/a'} |"
+            f"| {z:+.2f} | {label if isinstance(label, str) else 'n/a'} | {sign if isinstance(sign, str) else '-'} |"
         )
     return rows
 
@@ -150,15 +151,16 @@ def current_state(regimes: pd.DataFrame, regimes_meta: dict) -> list[str]:
             lines.append(f"- Markov {prefix.removeprefix('mkv:')}: {fit['status']}.")
             continue
         top = fit["labels"][-1]
-        k = len(fit["labels"]) - 1
-        filtered = regimes[f"{prefix}:p_filtered:{k}"].dropna()
-        smoothed = regimes[f"{prefix}:p_smoothed:{k}"].dropna()
-        if filtered.empty:
+        realtime_column = f"{prefix}:p_realtime:{top}"
+        realtime = regimes[realtime_column].dropna() if realtime_column in regimes else pd.Series(dtype=float)
+        hindsight = regimes[f"{prefix}:p_hindsight:{top}"].dropna()
+        if hindsight.empty:
             continue
+        live = f"real time {realtime.iloc[-1]:.2f}, " if len(realtime) else ""
+        separated = "" if fit.get("well_separated", True) else " (states not well separated)"
         lines.append(
-            f"- Markov {prefix.removeprefix('mkv:')} on {filtered.index[-1].date()}: P({top}) filtered "
-            f"{filtered.iloc[-1]:.2f}, smoothed {smoothed.iloc[-1]:.2f}; state: "
-            f"{regimes[f'{prefix}:state'].dropna().iloc[-1]}."
+            f"- Markov {prefix.removeprefix('mkv:')} on {hindsight.index[-1].date()}: P({top}) "
+            f"{live}hindsight {hindsight.iloc[-1]:.2f}{separated}."
         )
     reason = regimes["stress_reason"].iloc[-1] if "stress_reason" in regimes else None
     if isinstance(reason, str):
@@ -169,26 +171,25 @@ def current_state(regimes: pd.DataFrame, regimes_meta: dict) -> list[str]:
 
 
 def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
-    """The longest stress episodes, with the mean correlation of one pair column."""
+    """The longest stress episodes, with one pair column's return correlation before and during."""
     if episodes.empty:
         return ["No stress episodes in the sample."]
     top = episodes.sort_values(["business_days", "start"], ascending=[False, True]).head(TOP_EPISODES)
     top = top.sort_values("start")
-    corr_col = f"mean_corr:{column}" if column and f"mean_corr:{column}" in episodes else None
     rows = [
-        "| start | end | business days | stress days | why | mean correlation | z-score regime |",
-        "|---|---|---|---|---|---|---|",
+        "| episode | start | end | business days | rules | correlation before | during | adjusted |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for _, e in top.iterrows():
-        mean = f"{e[corr_col]:+.2f}" if corr_col and pd.notna(e[corr_col]) else "-"
-        regime = e.get(f"regime:{column}") if column else None
+        values = [e.get(f"corr_{kind}:{column}") if column else None for kind in ("before", "during", "adjusted")]
+        text = [f"{v:+.2f}" if isinstance(v, float) and pd.notna(v) else "-" for v in values]
         rows.append(
-            f"| {e['start']} | {e['end']} | {e['business_days']} | {e['stress_days']} | {e['reasons']} "
-            f"| {mean} | {regime if isinstance(regime, str) else '-'} |"
+            f"| {e['name']} | {e['start']} | {e['end']} | {e['business_days']} | {e['rule']} | {' | '.join(text)} |"
         )
     if len(episodes) > TOP_EPISODES:
         rows.append(
-            f"\nThe {TOP_EPISODES} longest of {len(episodes)} episodes; all in `data/processed/stress_episodes.csv`."
+            f"\nThe {TOP_EPISODES} longest of {len(episodes)} episodes; all, with their reasons, in "
+            f"`data/processed/stress_episodes.csv`."
         )
     return rows
 
@@ -217,8 +218,8 @@ def plot_pair(corr, regimes, episodes_config, a, b, names, path: Path) -> None:
         fig, ax = plt.subplots(figsize=(13, 5.2))
         if columns:
             first = columns[0]
-            labels = regimes[f"regime:{first}"]
-            for regime in ("hedge", "co-move"):
+            labels = regimes.get(f"sign:{first}", pd.Series(index=regimes.index, dtype="str"))
+            for regime in ("negative", "positive"):
                 ax.fill_between(
                     corr.index,
                     0,
@@ -228,7 +229,7 @@ def plot_pair(corr, regimes, episodes_config, a, b, names, path: Path) -> None:
                     alpha=0.13,
                     lw=0,
                     transform=ax.get_xaxis_transform(),
-                    label=f"{regime} (z-score of the {first.split(':')[2]}-day)",
+                    label=f"{regime} sign regime ({first.split(':')[2]}-day)",
                 )
             band = [c for c in corr.columns if c.startswith(f"{first}:lo")]
             if band:
@@ -358,9 +359,9 @@ def plot_regime_timeline(regimes: pd.DataFrame, regimes_meta: dict, path: Path) 
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
-    z_columns = [c for c in regimes.columns if c.startswith("regime:")]
+    z_columns = [c for c in regimes.columns if c.startswith("sign:")]
     markov = [f for f in regimes_meta.get("markov", []) if f.get("status") == "ok"]
-    codes = {"hedge": 0, "neutral": 1, "co-move": 2}
+    codes = {"negative": 0, "mixed": 1, "positive": 2}
     dates = regimes.index
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(
@@ -385,28 +386,30 @@ def plot_regime_timeline(regimes: pd.DataFrame, regimes_meta: dict, path: Path) 
                 vmin=0,
                 vmax=2,
                 cmap=ListedColormap(
-                    [REGIME_COLOURS["hedge"], REGIME_COLOURS["neutral"], REGIME_COLOURS["co-move"]]
+                    [REGIME_COLOURS["negative"], REGIME_COLOURS["mixed"], REGIME_COLOURS["positive"]]
                 ),
             )
             axes[0].set_yticks(
-                range(len(z_columns)), [c.removeprefix("regime:").replace(":", " ") + "d" for c in z_columns]
+                range(len(z_columns)), [c.removeprefix("sign:").replace(":", " ") + "d" for c in z_columns]
             )
             axes[0].grid(False)
         axes[0].set_title(
-            "z-score regimes: blue hedge, grey neutral, red co-move (white: no full history yet)"
+            "sign regimes: blue negative, grey mixed, red positive (white: no full window yet)"
         )
         for colour, fit in zip(LINE_COLOURS, markov):
-            k = len(fit["labels"]) - 1
+            column = f"{fit['series']}:p_realtime:{fit['labels'][-1]}"
+            if column not in regimes:
+                column = f"{fit['series']}:p_hindsight:{fit['labels'][-1]}"
             axes[1].plot(
                 dates,
-                regimes[f"{fit['series']}:p_filtered:{k}"],
+                regimes[column],
                 lw=0.8,
                 color=colour,
-                label=f"{fit['series'].removeprefix('mkv:')}: P({fit['labels'][-1]}) filtered",
+                label=f"{fit['series'].removeprefix('mkv:')}: P({fit['labels'][-1]}) {column.split(':')[-2]}",
             )
         axes[1].set_ylim(0, 1)
         axes[1].set_ylabel("probability")
-        axes[1].set_title("Markov switching: filtered probability of the high state (full-sample parameters)")
+        axes[1].set_title("Markov switching: real-time probability of the high state (expanding-window refits)")
         if markov:
             axes[1].legend(loc="upper left", ncol=len(markov), frameon=True, framealpha=0.9)
         if "stress" in regimes:
@@ -503,7 +506,8 @@ def build_report(
         f"its markets traded, and a return spans at most {calendar['max_gap_days']} open days of missing data "
         f"(nothing is forward filled). Percentile: share of the pair's own history at or below "
         f"today's value. z-score: today against the previous {regimes_meta.get('zscore_window', '-')} days; "
-        f"|z| >= {regimes_meta.get('zscore_threshold', '-')} is hedge (negative) or co-move (positive).",
+        f"|z| >= {regimes_meta.get('zscore_threshold', '-')} is unusually low or unusually high against its own "
+        f"past year. Sign regime: negative (hedge), mixed or positive (co-move), with hysteresis.",
         "",
     ]
     drawn = []
@@ -542,9 +546,9 @@ def build_report(
         "",
         f"![regime timeline]({TIMELINE_FIGURE})",
         "",
-        "Markov-switching probabilities come in two kinds: **filtered** uses data up to each day (given "
-        "parameters fitted on the whole sample); **smoothed** also uses the days after it, so it is a "
-        "hindsight view, not a signal. Both are in `data/processed/regimes.parquet`.",
+        "Markov-switching probabilities come in two kinds: **real time** uses parameters refitted on an "
+        "expanding window and data up to each day; **hindsight** is smoothed with full-sample parameters and "
+        "uses the days after it, so it is not a signal. Both are in `data/processed/regimes.parquet`.",
         "",
     ]
     fits = regimes_meta.get("markov", [])
@@ -555,7 +559,8 @@ def build_report(
                 f"{label}: {s['mean']:+.3f}, {s['variance']:.3f}, {s['share_of_days']:.0%}"
                 for label, s in fit.get("states", {}).items()
             )
-            lines.append(f"| {fit['series'].removeprefix('mkv:')} | {fit['status']} | {states or '-'} |")
+            status = fit["status"] + ("" if fit.get("well_separated", True) else ", states not well separated")
+            lines.append(f"| {fit['series'].removeprefix('mkv:')} | {status} | {states or '-'} |")
         lines.append("")
     lines += [
         "## Data quality",

@@ -1,0 +1,124 @@
+"""DCC-GARCH(1,1) (task E): recovers known parameters from simulated data and matches an
+independent two-step estimate written here with plain numpy and scipy."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import minimize
+
+from _dcc import dcc_correlation, dcc_recursion, fit_dcc
+
+TRUE_A, TRUE_B, RHO_BAR = 0.05, 0.93, 0.4
+
+
+def simulate_dcc(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Returns of two GARCH(1,1) legs whose shocks follow a DCC(1,1) with (TRUE_A, TRUE_B)."""
+    rng = np.random.default_rng(seed)
+    qbar = np.array([[1.0, RHO_BAR], [RHO_BAR, 1.0]])
+    q = qbar.copy()
+    omega, alpha, beta = np.array([0.05, 0.02]), np.array([0.08, 0.05]), np.array([0.90, 0.93])
+    h = omega / (1 - alpha - beta)
+    z_prev, eps_prev = np.zeros(2), np.zeros(2)
+    returns, rho = np.empty((n, 2)), np.empty(n)
+    for t in range(n):
+        if t > 0:
+            q = (1 - TRUE_A - TRUE_B) * qbar + TRUE_A * np.outer(z_prev, z_prev) + TRUE_B * q
+            h = omega + alpha * eps_prev**2 + beta * h
+        r = q / np.sqrt(np.outer(np.diag(q), np.diag(q)))
+        rho[t] = r[0, 1]
+        z_prev = np.linalg.cholesky(r) @ rng.standard_normal(2)
+        eps_prev = np.sqrt(h) * z_prev
+        returns[t] = (0.03 + eps_prev) / 100.0  # in percent in the model, as fractions here
+    index = pd.bdate_range("2000-01-03", periods=n)
+    return pd.DataFrame(returns, index=index, columns=["EQ", "BOND"]), rho
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    returns, rho = simulate_dcc(5000, seed=2)
+    fitted, info = dcc_correlation(returns)
+    return returns, rho, fitted, info
+
+
+def test_recovers_known_parameters_from_simulated_data(simulated):
+    _, rho, fitted, info = simulated
+    # Tolerance from a Monte Carlo of this design (10 seeds, T = 5000): the estimates had mean
+    # (0.049, 0.928) and standard deviations (0.0054, 0.010); 0.02 and 0.04 are about 4 of them.
+    assert abs(info["a"] - TRUE_A) < 0.02 and abs(info["b"] - TRUE_B) < 0.04
+    assert info["converged"] and info["observations"] == 5000
+    assert np.mean(np.abs(fitted.to_numpy() - rho)) < 0.05  # tracks the true conditional correlation
+    assert np.corrcoef(fitted.to_numpy(), rho)[0, 1] > 0.9
+
+
+def plain_garch(x: np.ndarray) -> np.ndarray:
+    """GARCH(1,1), constant mean, Gaussian likelihood, by Nelder-Mead from scipy; std residuals."""
+
+    def variances(params):
+        mu, omega, alpha, beta = params
+        eps = x - mu
+        h = np.empty_like(x)
+        h[0] = eps.var()
+        for t in range(1, len(x)):
+            h[t] = omega + alpha * eps[t - 1] ** 2 + beta * h[t - 1]
+        return eps, h
+
+    def negative_loglik(params):
+        _, omega, alpha, beta = params
+        if omega <= 0 or alpha < 0 or beta < 0 or alpha + beta >= 1:
+            return 1e10
+        eps, h = variances(params)
+        return 0.5 * np.sum(np.log(h) + eps**2 / h)
+
+    start = [x.mean(), 0.05 * x.var(), 0.05, 0.9]
+    result = minimize(
+        negative_loglik, start, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 4000}
+    )
+    eps, h = variances(result.x)
+    return eps / np.sqrt(h)
+
+
+def plain_dcc_loglik(z: np.ndarray, a: float, b: float) -> tuple[float, np.ndarray]:
+    qbar = z.T @ z / len(z)
+    q = qbar.copy()
+    total, rho = 0.0, np.empty(len(z))
+    for t in range(len(z)):
+        if t > 0:
+            q = (1 - a - b) * qbar + a * np.outer(z[t - 1], z[t - 1]) + b * q
+        d = np.diag(1 / np.sqrt(np.diag(q)))
+        r = d @ q @ d
+        rho[t] = r[0, 1]
+        total -= 0.5 * (np.log(np.linalg.det(r)) + z[t] @ np.linalg.solve(r, z[t]) - z[t] @ z[t])
+    return total, rho
+
+
+def test_matches_an_independent_two_step_estimate():
+    returns, _ = simulate_dcc(1500, seed=7)
+    z = np.column_stack([plain_garch(100 * returns[c].to_numpy()) for c in returns])
+    constraint = {"type": "ineq", "fun": lambda p: 0.999 - p[0] - p[1]}
+    independent = minimize(
+        lambda p: -plain_dcc_loglik(z, p[0], p[1])[0],
+        [0.03, 0.9],
+        method="SLSQP",
+        bounds=[(0, 1), (0, 1)],
+        constraints=[constraint],
+    )
+    a, b = independent.x
+    fitted, info = dcc_correlation(returns)
+    # two optimisers (arch's and ours against Nelder-Mead and SLSQP here) on the same likelihood:
+    # they agree to ~1e-4 in (a, b); the paths differ at the start, where arch's GARCH starts
+    # from a backcast variance and the plain one from the sample variance
+    assert abs(info["a"] - a) < 0.002 and abs(info["b"] - b) < 0.005
+    _, rho = plain_dcc_loglik(z, a, b)
+    gap = np.abs(fitted.to_numpy() - rho)
+    assert gap[50:].max() < 0.005 and gap[:50].max() < 0.05
+
+
+def test_compiled_recursion_equals_the_plain_likelihood():
+    z = np.random.default_rng(3).standard_normal((300, 2))
+    z[:, 1] += 0.5 * z[:, 0]
+    rho, loglik = dcc_recursion(z, 0.04, 0.9)
+    plain, plain_rho = plain_dcc_loglik(z, 0.04, 0.9)
+    assert loglik == pytest.approx(plain, rel=1e-12)
+    np.testing.assert_allclose(rho, plain_rho, atol=1e-13)
+    fitted = fit_dcc(z)
+    assert fitted["loglik"] >= loglik - 1e-9  # the maximum is at least as high as any point

@@ -1,0 +1,222 @@
+"""Stress episodes (task E): each rule in a sentence, one table for the universe, episodes
+that do not span calm years, the VIX stand-in named, and Forbes-Rigobon correlations."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _contracts import EPISODE_COLUMNS
+from _helpers import schema_defaults
+from _stress import (
+    drawdown_intervals,
+    episode_correlations,
+    forbes_rigobon,
+    joint_fall_intervals,
+    merge_intervals,
+    stress_episodes,
+    volatility_intervals,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+STRESS = schema_defaults()["stress"]
+
+
+def path_of(points: list[tuple[int, float]], start="2020-01-01") -> pd.Series:
+    """A price path through (day, level) points, linear in between."""
+    days, values = zip(*points)
+    index = pd.bdate_range(start, periods=days[-1] + 1)
+    return pd.Series(np.interp(np.arange(days[-1] + 1), days, values), index=index, name="EQ")
+
+
+def test_drawdown_episode_starts_on_a_fast_fall_and_ends_at_the_trough():
+    prices = path_of([(0, 100), (20, 100), (40, 80), (60, 70), (80, 90), (120, 100), (140, 100)])
+    (episode,) = drawdown_intervals(prices, 15, 10, 63, 0.5)
+    onset = prices.index[int(np.argmax((prices / 100 - 1 <= -0.15).to_numpy()))]
+    assert episode["start"] == onset  # 15 % below the peak, having fallen 15 % in under 63 days
+    assert episode["end"] == prices.index[60]  # the trough, confirmed by winning back half the loss
+    assert (
+        "15% below its 2020-01-29 peak" in episode["reason"]
+        and "trough 2020-03-25 (-30%)" in episode["reason"]
+    )
+
+
+def test_a_slow_grind_is_not_a_drawdown_episode_and_a_new_fall_needs_a_new_peak():
+    grind = path_of([(0, 100), (600, 80)])  # -20 % over two and a half years: never -10 % in 63 days
+    assert drawdown_intervals(grind, 15, 10, 63, 0.5) == []
+    # fall, half recovery, second fall from the recovery: two episodes, the second from the new peak
+    twice = path_of([(0, 100), (30, 80), (60, 92), (90, 75), (130, 100)])
+    first, second = drawdown_intervals(twice, 15, 10, 63, 0.5)
+    assert first["end"] == twice.index[30] and second["end"] == twice.index[90]
+    assert "peak" in second["reason"] and str(twice.index[60].date()) in second["reason"]
+
+
+def test_an_unrecovered_drawdown_runs_to_the_end_of_the_data():
+    prices = path_of([(0, 100), (30, 70), (60, 72)])
+    (episode,) = drawdown_intervals(prices, 15, 10, 63, 0.5)
+    assert episode["end"] == prices.index[-1] and "not recovered" in episode["reason"]
+
+
+def test_vix_where_it_has_data_and_realised_volatility_standing_in_elsewhere():
+    index = pd.bdate_range("2010-01-01", periods=300)
+    rng = np.random.default_rng(0)
+    returns = pd.Series(rng.normal(0, 0.005, 300), index=index, name="EQ")
+    returns.iloc[40:70] = rng.normal(0, 0.04, 30)  # ~60 % annualised, before VIX starts
+    vix = pd.Series(np.nan, index=index, name="VIX")
+    vix.iloc[150:] = 15.0
+    vix.iloc[200:205] = 35.0
+    intervals = volatility_intervals(vix, returns, 30, 21, 30, 10)
+    rules = sorted(i["rule"] for i in intervals)
+    assert rules == ["VIX", "realised volatility"]
+    stand_in = next(i for i in intervals if i["rule"] == "realised volatility")
+    assert stand_in["start"] > index[40] and stand_in["end"] < index[150]
+    assert (
+        "standing in for VIX" in stand_in["reason"]
+        and f"VIX (VIX) has data only {index[150].date()}" in stand_in["reason"]
+    )
+    by_vix = next(i for i in intervals if i["rule"] == "VIX")
+    assert (by_vix["start"], by_vix["end"]) == (index[200], index[204]) and "peak 35.0" in by_vix["reason"]
+    # no VIX in the universe: the stand-in everywhere, and the reason says why
+    (alone,) = volatility_intervals(None, returns, 30, 21, 30, 10)
+    assert "no VIX series in the universe" in alone["reason"]
+
+
+def test_joint_fall_covers_the_window_over_which_both_fell():
+    index = pd.bdate_range("2020-01-01", periods=40)
+    pair = pd.DataFrame({"EQ": 0.001, "BOND": 0.0005}, index=index)
+    pair.iloc[20:25] = -0.0045  # both -2.2 % over these 5 days; no 5-day window short of them gets to -2 %
+    (episode,) = joint_fall_intervals(pair, 5, 2.0, 10)
+    assert episode["start"] == index[20] and episode["end"] == index[24]
+    assert "EQ and BOND both down 2% or more over 5 days" in episode["reason"]
+
+
+def test_overlapping_or_close_signals_form_one_episode():
+    day = pd.Timestamp
+    intervals = [
+        {"start": day("2020-01-06"), "end": day("2020-01-10"), "rule": "VIX"},
+        {"start": day("2020-01-20"), "end": day("2020-01-24"), "rule": "VIX"},  # 5 weekdays later: merged
+        {"start": day("2020-03-02"), "end": day("2020-03-03"), "rule": "VIX"},  # far: its own episode
+    ]
+    groups = merge_intervals(intervals, 5)
+    assert [len(g) for g in groups] == [2, 1]
+    assert len(merge_intervals(intervals, 4)) == 3
+
+
+def test_the_table_is_one_row_per_episode_with_named_ones_and_long_ones_explained():
+    prices = path_of([(0, 100), (20, 100), (80, 80), (400, 45), (420, 50), (520, 100)], start="2000-01-03")
+    prices.iloc[200:230] *= 1 + 0.05 * np.sin(np.arange(30))  # a volatile stretch inside the fall
+    levels = pd.DataFrame({"EQ": prices})
+    settings = {
+        **STRESS,
+        "equity": "EQ",
+        "bond": None,
+        "vix": None,
+        "episodes": [{"name": "Test crisis", "start": "2000-06-01", "end": "2000-06-30"}],
+    }
+    table, tags = stress_episodes(levels, {"series": {"EQ": {"kind": "price"}}}, settings)
+    assert list(table.columns) == EPISODE_COLUMNS
+    (row,) = table.itertuples()  # drawdown, volatility and the named episode overlap: one episode
+    assert row.name == "Test crisis" and row.business_days > 261
+    assert set(row.rule.split(", ")) == {"drawdown", "named", "realised volatility"}
+    assert row.reason.startswith("longer than a year: EQ kept falling")
+    assert tags["stress"].sum() == row.business_days
+    assert tags.loc[row.start, "stress_reason"].startswith("drawdown EQ")
+    assert tags["stress_reason"].notna().sum() == tags["stress"].sum()
+
+
+def snapshot_levels(*series) -> pd.DataFrame:
+    frames = {
+        s: pd.read_csv(ROOT / "data/sample" / f"{s}.csv", index_col="date", parse_dates=["date"])["value"]
+        for s in series
+    }
+    return pd.DataFrame(frames).loc["1990-01-02":]
+
+
+@pytest.fixture(scope="module")
+def sp500_episodes():
+    """The S&P 500 index of the snapshot runs to 2022: enough for Covid and 2022 (no VIX then)."""
+    levels = snapshot_levels("SP500", "VIXCLS", "DGS10")
+    metadata = {
+        "series": {
+            "SP500": {"kind": "price"},
+            "VIXCLS": {"kind": "level"},
+            "DGS10": {"kind": "yield", "maturity": 10},
+        }
+    }
+    settings = {**STRESS, "equity": "SP500", "bond": "DGS10", "vix": "VIXCLS"}
+    return stress_episodes(levels, metadata, settings)
+
+
+def test_no_episode_spans_calm_years_and_the_known_crises_appear(sp500_episodes):
+    table, tags = sp500_episodes
+    start, end = pd.to_datetime(table["start"]), pd.to_datetime(table["end"])
+    calm = (start <= "2006-12-31") & (end >= "2003-06-01")
+    # the calm mid-2000s: at most a week of stocks and bonds falling together, no long episode
+    assert (table.loc[calm, "business_days"] <= 10).all() and (table.loc[calm, "rule"] == "joint fall").all()
+    assert tags.loc["2003-06-01":"2006-12-31", "stress"].mean() < 0.02
+    assert not tags.loc["2017-01-01":"2017-12-31", "stress"].any()  # and 2017
+    names = " | ".join(table["name"])
+    assert "Covid crash 2020" in names and "Inflation and rates 2022" in names
+    covid = table[table["name"].str.contains("Covid")].iloc[0]
+    assert {"drawdown", "named", "realised volatility"} <= set(
+        covid["rule"].split(", ")
+    )  # VIX data ends 2019
+    long = table[table["business_days"] > 261]
+    assert long["reason"].str.startswith("longer than a year: ").all() and len(long) >= 1
+
+
+def test_vix_and_its_stand_in_are_named_in_the_table(sp500_episodes):
+    table, _ = sp500_episodes
+    assert table["rule"].str.contains("realised volatility").any() and table["rule"].str.contains("VIX").any()
+    stand_in = table[table["rule"].str.contains("realised volatility")]
+    assert (
+        stand_in["reason"]
+        .str.contains("standing in for VIX: VIX \\(VIXCLS\\) has data only 2014-01-03")
+        .all()
+    )
+    assert pd.to_datetime(stand_in["start"]).min() < pd.Timestamp("2014-01-01")
+
+
+def test_forbes_rigobon_against_the_formula_on_known_numbers():
+    # rho 0.6, volatility doubled (variance x4): delta = 3, rho* = 0.6 / sqrt(1 + 3 * 0.64) = 0.6 / sqrt(2.92)
+    assert forbes_rigobon(0.6, 4.0, 1.0) == pytest.approx(0.6 / np.sqrt(2.92), abs=1e-15)
+    assert forbes_rigobon(0.6, 4.0, 1.0) == pytest.approx(0.351123, abs=1e-6)
+    assert forbes_rigobon(-0.5, 1.0, 1.0) == -0.5  # no change in volatility, no adjustment
+    assert forbes_rigobon(0.4, 0.5, 1.0) > 0.4  # calmer than before: the adjusted value is larger
+
+
+def test_episode_correlations_before_during_and_adjusted():
+    rng = np.random.default_rng(1)
+    index = pd.bdate_range("2015-01-01", periods=400)
+    pair = pd.DataFrame(rng.normal(0, 0.01, (400, 2)), index=index, columns=["EQ", "BOND"])
+    pair.iloc[300:340] *= 3
+    pair.iloc[300:340, 1] += 0.5 * pair.iloc[300:340, 0]
+    episodes = pd.DataFrame(
+        {"start": [str(index[300].date()), "2015-01-05"], "end": [str(index[339].date()), "2015-01-06"]}
+    )
+    values = episode_correlations(episodes, pair, 126, 10)
+    before, during = pair.iloc[174:300], pair.iloc[300:340]
+    assert values.loc[0, "before"] == pytest.approx(
+        np.corrcoef(before["EQ"], before["BOND"])[0, 1], abs=1e-12
+    )
+    assert values.loc[0, "during"] == pytest.approx(
+        np.corrcoef(during["EQ"], during["BOND"])[0, 1], abs=1e-12
+    )
+    expected = forbes_rigobon(values.loc[0, "during"], during["EQ"].var(), before["EQ"].var())
+    assert values.loc[0, "adjusted"] == pytest.approx(expected, abs=1e-15)
+    assert values.loc[1].isna().all()  # two days and nothing before: too short to say
+
+
+def test_unnamed_episodes_of_one_month_get_distinct_names():
+    index = pd.bdate_range("2020-01-01", periods=60)
+    pair = pd.DataFrame({"EQ": 0.001, "BOND": 0.0005}, index=index)
+    pair.iloc[3:8] = -0.0045
+    pair.iloc[15:20] = -0.0045  # a second joint fall in January, 7 weekdays after the first
+    levels = pd.DataFrame(
+        {"EQ": 100 * np.exp(pair["EQ"].cumsum()), "BOND": 100 * np.exp(pair["BOND"].cumsum())}
+    )
+    settings = {**STRESS, "equity": "EQ", "bond": "BOND", "vix": None, "episodes": [], "merge_gap_days": 3}
+    metadata = {"series": {"EQ": {"kind": "price"}, "BOND": {"kind": "price"}}}
+    table, _ = stress_episodes(levels, metadata, settings)
+    assert table["name"].tolist() == ["joint fall 2020-01", "joint fall 2020-01 (2)"]
