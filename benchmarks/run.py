@@ -34,7 +34,6 @@ from _contracts import write_parquet  # noqa: E402
 from _rolling import _column_moments, _window_sums, all_pairs, rolling_corr_pairs  # noqa: E402
 
 
-
 def rolling_corr_pairs_numpy(
     returns: np.ndarray, pairs: np.ndarray, window: int, chunk: int = 512
 ) -> np.ndarray:
@@ -53,6 +52,7 @@ def rolling_corr_pairs_numpy(
         r = (cross - sums[:, i] * means[:, j]) * inv_sd[:, i] * inv_sd[:, j]
         out[start : start + chunk] = np.clip(r, -1.0, 1.0).T
     return out
+
 
 def random_returns(n_rows: int, n_series: int, seed: int = 0) -> np.ndarray:
     """Correlated returns with a few gaps and a flat stretch, like real data."""

@@ -51,9 +51,9 @@ def snapshot_frames(tmp_path_factory):
     import yaml
 
     import clean as clean_script
-    from _calendars import resolve_end
     import features as features_script
     import ingest
+    from _calendars import resolve_end
 
     config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     end = resolve_end(config["end"])

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _helpers import InputDataError
 from _contracts import read_raw
+from _helpers import InputDataError
 from clean import clean_prices, convert_currency
 from conftest import SCRIPTS
 
@@ -65,7 +65,9 @@ def test_observation_on_a_closed_day_is_left_out_and_counted():
 
 
 def test_non_positive_price_is_left_out_and_recorded_not_a_crash():
-    raw = tidy({"WTI": [("2020-04-16", 19.87), ("2020-04-17", 18.27), ("2020-04-20", -36.98), ("2020-04-21", 8.91)]})
+    raw = tidy(
+        {"WTI": [("2020-04-16", 19.87), ("2020-04-17", 18.27), ("2020-04-20", -36.98), ("2020-04-21", 8.91)]}
+    )
     frame, meta = clean_prices(raw, [{"id": "WTI", "kind": "price"}], {}, "2020-04-01", "2020-04-30")
     assert np.isnan(frame.loc["2020-04-20", "WTI"])
     assert meta["series"]["WTI"]["non_positive"] == [{"date": "2020-04-20", "value": -36.98}]
@@ -81,17 +83,32 @@ def test_yield_file_of_daily_changes_is_refused():
     rng = np.random.default_rng(1)
     days = pd.bdate_range("2019-01-02", periods=300)
     raw = tidy({"DGS10": list(zip(days, np.round(rng.normal(0, 0.05, len(days)), 2)))})
-    with pytest.raises(InputDataError, match=r"looks like daily changes, not a level: \d+% of values are negative"):
-        clean_prices(raw, SPECS[1:], {}, "2019-01-01", "2020-12-31", origins={"DGS10": "data/local/DGS10.csv"})
+    with pytest.raises(
+        InputDataError, match=r"looks like daily changes, not a level: \d+% of values are negative"
+    ):
+        clean_prices(
+            raw, SPECS[1:], {}, "2019-01-01", "2020-12-31", origins={"DGS10": "data/local/DGS10.csv"}
+        )
 
 
 def test_origin_labels_say_where_each_series_came_from():
-    raw = tidy({"SPY": [("2020-01-02", 99.0), ("2020-01-03", 100.0)], "DGS10": [("2020-01-02", 1.9), ("2020-01-03", 1.8)]})
+    raw = tidy(
+        {
+            "SPY": [("2020-01-02", 99.0), ("2020-01-03", 100.0)],
+            "DGS10": [("2020-01-02", 1.9), ("2020-01-03", 1.8)],
+        }
+    )
     statuses = {
         "SPY": {"status": "local", "path": "data/local/SPY.csv", "column": "Adj Close"},
         "DGS10": {"status": "cached", "downloaded_at": "2026-11-20T21:00:00+00:00"},
     }
-    _, meta = clean_prices(raw, [dict(s, source=src) for s, src in zip(SPECS, ("csv", "fred"))], statuses, "2020-01-01", "2020-01-10")
+    _, meta = clean_prices(
+        raw,
+        [dict(s, source=src) for s, src in zip(SPECS, ("csv", "fred"))],
+        statuses,
+        "2020-01-01",
+        "2020-01-10",
+    )
     assert meta["series"]["SPY"]["origin"] == "local file data/local/SPY.csv"
     assert meta["series"]["SPY"]["column"] == "Adj Close"
     assert meta["series"]["DGS10"]["origin"] == "cache (downloaded 2026-11-20)"

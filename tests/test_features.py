@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _returns import bond_returns_from_yields, log_returns, pair_returns, par_bond_duration_convexity, series_returns
+from _returns import (
+    bond_returns_from_yields,
+    log_returns,
+    pair_returns,
+    par_bond_duration_convexity,
+    series_returns,
+)
 from features import build_features
 
 

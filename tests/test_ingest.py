@@ -12,10 +12,11 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import ingest
 import pandas as pd
 import pytest
 import yaml
+
+import ingest
 from _http import FetchError, RetryPolicy, call_with_deadline
 from _sources import REGISTRY
 from _sources.cache import cache_path, read_cache, sidecar_path, write_cache

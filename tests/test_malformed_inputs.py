@@ -6,10 +6,11 @@ import io
 import shutil
 from pathlib import Path
 
-import ingest
 import numpy as np
 import pandas as pd
 import pytest
+
+import ingest
 from _helpers import InputDataError
 from _sources.csv_format import read_csv_text
 from clean import clean_prices

@@ -13,8 +13,9 @@ import subprocess
 import sys
 import time
 
-import ingest
 import pytest
+
+import ingest
 from _http import RetryPolicy
 from _sources.cache import cache_path, sidecar_path
 from conftest import SCRIPTS, snakemake

@@ -7,6 +7,7 @@ import pytest
 
 import _markov
 from _contracts import markov_column
+from _helpers import schema_defaults
 from _returns import pair_returns, series_returns
 from regimes import (
     markov_views,
@@ -16,7 +17,6 @@ from regimes import (
     sign_regimes,
     trailing_zscore,
 )
-from _helpers import schema_defaults
 
 SIGN = schema_defaults()["regimes"]["sign"]
 MARKOV = schema_defaults()["regimes"]["markov"]

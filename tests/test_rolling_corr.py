@@ -10,13 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 from scipy.stats import norm, spearmanr
 
-from _contracts import write_parquet
-from _helpers import InputDataError
-from conftest import SCRIPTS
 from _all_pairs_store import read_all_pairs
-from _contracts import returns_from_features
+from _contracts import returns_from_features, write_parquet
+from _helpers import InputDataError
 from _returns import grid_returns
 from _rolling import all_pairs, all_pairs_by_series, rolling_corr_pairs, rolling_pearson
+from conftest import SCRIPTS
 from rolling_corr import ewma_corr, fisher_band, rolling_corr, rolling_spearman
 from run import rolling_corr_pairs_numpy
 
@@ -245,7 +244,13 @@ def test_seed_command_converts_a_yield_column_like_features(tmp_path):
     assert result.returncode == 0, result.stderr
     features = build_features(
         clean,
-        {"series": {"SPY": {"kind": "price"}, "DGS10": {"kind": "yield", "maturity": 10}, "TLT": {"kind": "price"}}},
+        {
+            "series": {
+                "SPY": {"kind": "price"},
+                "DGS10": {"kind": "yield", "maturity": 10},
+                "TLT": {"kind": "price"},
+            }
+        },
         [],
     )
     expected = features["ret:SPY"].rolling(60, min_periods=60).corr(features["ret:DGS10"])
@@ -368,7 +373,9 @@ def test_blocks_split_pairs_evenly_and_read_back_as_one(tmp_path):
         files.append(out)
     whole = tmp_path / "whole.parquet"
     assert (
-        run_block_cli("--prices", str(path), "--window", "30", "--dtype", "float64", "--out", str(whole)).returncode
+        run_block_cli(
+            "--prices", str(path), "--window", "30", "--dtype", "float64", "--out", str(whole)
+        ).returncode
         == 0
     )
     for a, b in [("S0", "S8"), ("S4", "S5"), ("S7", "S8")]:

@@ -16,8 +16,12 @@ from _sources.chain import ingest_source
 from _sources.french import french_daily_factors, market_total_return_index
 
 SPEC = [{"id": "FF_MKT", "source": "french", "kind": "price"}]
-ROWS = [("20200102", "0.86", "-0.02", "-0.35", "0.006"), ("20200103", "-0.67", "0.33", "0.00", "0.006"),
-        ("20200106", "0.36", "-0.19", "-0.56", "0.006"), ("20200107", "-0.19", "-0.07", "-0.17", "0.006")]
+ROWS = [
+    ("20200102", "0.86", "-0.02", "-0.35", "0.006"),
+    ("20200103", "-0.67", "0.33", "0.00", "0.006"),
+    ("20200106", "0.36", "-0.19", "-0.56", "0.006"),
+    ("20200107", "-0.19", "-0.07", "-0.17", "0.006"),
+]
 
 
 def french_csv(rows=ROWS) -> str:
@@ -74,7 +78,12 @@ def run(tmp_path, body: bytes):
     paths = {"cache": str(tmp_path / "cache"), "snapshot": str(snapshot), "local_csv": str(tmp_path)}
     policy = RetryPolicy(retries=1, backoff_s=0.01, max_wait_s=1, sleep=lambda s: None)
     try:
-        return ingest_source("french", SPEC, "2020-01-01", "2020-12-31", False, network, paths, policy)["FF_MKT"], server
+        return (
+            ingest_source("french", SPEC, "2020-01-01", "2020-12-31", False, network, paths, policy)[
+                "FF_MKT"
+            ],
+            server,
+        )
     finally:
         server.close()
 
@@ -82,8 +91,14 @@ def run(tmp_path, body: bytes):
 def test_the_market_total_return_index_is_mkt_rf_plus_rf_compounded():
     factors = french_daily_factors(french_csv(), "test file")
     index = market_total_return_index(factors)
-    expected = 100 * np.cumprod([1 + (0.86 + 0.006) / 100, 1 + (-0.67 + 0.006) / 100,
-                                 1 + (0.36 + 0.006) / 100, 1 + (-0.19 + 0.006) / 100])
+    expected = 100 * np.cumprod(
+        [
+            1 + (0.86 + 0.006) / 100,
+            1 + (-0.67 + 0.006) / 100,
+            1 + (0.36 + 0.006) / 100,
+            1 + (-0.19 + 0.006) / 100,
+        ]
+    )
     np.testing.assert_allclose(index.to_numpy(), np.round(expected, 6), rtol=0, atol=1e-9)
     assert list(index.index.strftime("%Y-%m-%d")) == ["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"]
 
@@ -97,7 +112,9 @@ def test_a_live_answer_is_served_and_cached_with_its_origin(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "body", [b"<html>Service unavailable</html>", zipped("no factors here\r\n"), b""], ids=["html", "no-table", "empty"]
+    "body",
+    [b"<html>Service unavailable</html>", zipped("no factors here\r\n"), b""],
+    ids=["html", "no-table", "empty"],
 )
 def test_an_answer_that_is_not_the_factors_file_falls_back_to_the_snapshot(tmp_path, body):
     outcome, _ = run(tmp_path, body)

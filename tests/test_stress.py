@@ -135,8 +135,11 @@ def snapshot_levels(*series) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def sp500_episodes():
-    """The S&P 500 index of the snapshot runs to 2022: enough for Covid and 2022 (no VIX then)."""
+    """The snapshot's S&P 500, 10-year yield and VIX, with VIX cut to 2014-01-03 .. 2019-01-03
+    (what an older VIX file holds): the realised-volatility stand-in must fill in around it."""
     levels = snapshot_levels("SP500", "VIXCLS", "DGS10")
+    outside = (levels.index < "2014-01-03") | (levels.index > "2019-01-03")
+    levels.loc[outside, "VIXCLS"] = np.nan
     metadata = {
         "series": {
             "SP500": {"kind": "price"},
@@ -161,7 +164,7 @@ def test_no_episode_spans_calm_years_and_the_known_crises_appear(sp500_episodes)
     covid = table[table["name"].str.contains("Covid")].iloc[0]
     assert {"drawdown", "named", "realised volatility"} <= set(
         covid["rule"].split(", ")
-    )  # VIX data ends 2019
+    )  # the cut VIX ends 2019
     long = table[table["business_days"] > 261]
     assert long["reason"].str.startswith("longer than a year: ").all() and len(long) >= 1
 
@@ -220,3 +223,19 @@ def test_unnamed_episodes_of_one_month_get_distinct_names():
     metadata = {"series": {"EQ": {"kind": "price"}, "BOND": {"kind": "price"}}}
     table, _ = stress_episodes(levels, metadata, settings)
     assert table["name"].tolist() == ["joint fall 2020-01", "joint fall 2020-01 (2)"]
+
+
+def test_with_the_whole_vix_history_the_crises_carry_the_vix_rule():
+    levels = snapshot_levels("SP500", "VIXCLS", "DGS10")
+    metadata = {
+        "series": {
+            "SP500": {"kind": "price"},
+            "VIXCLS": {"kind": "level"},
+            "DGS10": {"kind": "yield", "maturity": 10},
+        }
+    }
+    table, _ = stress_episodes(levels, metadata, {**STRESS, "equity": "SP500", "bond": "DGS10", "vix": "VIXCLS"})
+    for name in ("GFC 2008", "Covid crash 2020"):
+        episode = table[table["name"].str.contains(name)].iloc[0]
+        assert "VIX" in episode["rule"].split(", "), episode["rule"]
+    assert not table["rule"].str.contains("realised volatility").any()  # VIX covers the whole range

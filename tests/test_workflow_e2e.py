@@ -267,7 +267,10 @@ def test_seed_command_between_two_runs_changes_no_output(workflow_copy):
     ]
     result = subprocess.run(seed, cwd=workflow_copy, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert output_digests(workflow_copy)["data/processed/rolling_corr.csv"] == before[str(corr_path.relative_to(workflow_copy))]
+    assert (
+        output_digests(workflow_copy)["data/processed/rolling_corr.csv"]
+        == before[str(corr_path.relative_to(workflow_copy))]
+    )
     snakemake(workflow_copy, "--cores", "2", "--config", "offline=true")
     assert output_digests(workflow_copy) == before
 

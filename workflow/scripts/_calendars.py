@@ -67,5 +67,7 @@ def resolve_end(end: str, now: pd.Timestamp | None = None) -> str:
     York (the last business day whose closes are published)."""
     if end != "latest":
         return end
-    today = (now if now is not None else pd.Timestamp.now(tz="America/New_York")).tz_localize(None).normalize()
+    today = (
+        (now if now is not None else pd.Timestamp.now(tz="America/New_York")).tz_localize(None).normalize()
+    )
     return str((today - pd.offsets.BDay(1)).date())

@@ -7,8 +7,8 @@ puts this folder on ``sys.path``, and so does running a script from the command 
 import json
 import logging
 import os
-import sys
 import secrets
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -170,7 +170,11 @@ def schema_defaults(schema_path: str | os.PathLike | None = None) -> dict:
     defaults, read by scripts run on their own (their CLI defaults come from here)."""
     import yaml
 
-    path = Path(schema_path) if schema_path else Path(__file__).resolve().parents[1] / "schemas/config.schema.yaml"
+    path = (
+        Path(schema_path)
+        if schema_path
+        else Path(__file__).resolve().parents[1] / "schemas/config.schema.yaml"
+    )
     schema = yaml.safe_load(path.read_text(encoding="utf-8"))
 
     def defaults(node: dict) -> dict:
@@ -194,5 +198,7 @@ def window_arg(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days (e.g. 60)") from None
     if window < 2:
-        raise argparse.ArgumentTypeError(f"{window} is too short; a correlation needs at least 2 days (e.g. 60)")
+        raise argparse.ArgumentTypeError(
+            f"{window} is too short; a correlation needs at least 2 days (e.g. 60)"
+        )
     return window

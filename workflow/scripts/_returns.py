@@ -88,7 +88,9 @@ def kind_log_returns(observed: pd.Series, spec: dict) -> pd.Series:
     return log_returns(observed)
 
 
-def _gap_too_long(observed_days: pd.DatetimeIndex, open_days: pd.DatetimeIndex, max_gap: int | None) -> np.ndarray:
+def _gap_too_long(
+    observed_days: pd.DatetimeIndex, open_days: pd.DatetimeIndex, max_gap: int | None
+) -> np.ndarray:
     """True where more than ``max_gap`` open days lie strictly between an observation and
     the previous one (data missing on days the market(s) traded)."""
     if max_gap is None or not len(observed_days):
@@ -129,11 +131,17 @@ def pair_returns(
     both_open = open_mask(levels.index, closed.get(a, [])) & open_mask(levels.index, closed.get(b, []))
     open_days = levels.index[both_open]
     joint = levels.loc[both_open, [a, b]].dropna()
-    out = pd.DataFrame(
-        {a: kind_log_returns(joint[a], specs.get(a, {"kind": "price"})),
-         b: kind_log_returns(joint[b], specs.get(b, {"kind": "price"}))},
-        index=joint.index,
-    ) if a != b else pd.DataFrame({a: kind_log_returns(joint[a], specs.get(a, {"kind": "price"}))})
+    out = (
+        pd.DataFrame(
+            {
+                a: kind_log_returns(joint[a], specs.get(a, {"kind": "price"})),
+                b: kind_log_returns(joint[b], specs.get(b, {"kind": "price"})),
+            },
+            index=joint.index,
+        )
+        if a != b
+        else pd.DataFrame({a: kind_log_returns(joint[a], specs.get(a, {"kind": "price"}))})
+    )
     out.loc[_gap_too_long(joint.index, open_days, max_gap)] = np.nan
     return out
 
@@ -151,7 +159,9 @@ def grid_returns(levels: pd.DataFrame, metadata: dict) -> pd.DataFrame:
     max_gap = metadata.get("calendar", {}).get("max_gap_days")
     return pd.DataFrame(
         {
-            series_id: series_returns(on_grid[series_id], series_meta.get(series_id, {"kind": "price"}), [], max_gap)
+            series_id: series_returns(
+                on_grid[series_id], series_meta.get(series_id, {"kind": "price"}), [], max_gap
+            )
             for series_id in on_grid.columns
         },
         index=on_grid.index,

@@ -34,10 +34,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     defaults = schema_defaults()["all_pairs"]
     parser = cli_parser(__doc__)
     parser.add_argument("--prices", required=True, help="clean.parquet (levels)")
-    parser.add_argument("--window", type=window_arg, default=defaults["window"], help="window in business days")
+    parser.add_argument(
+        "--window", type=window_arg, default=defaults["window"], help="window in business days"
+    )
     parser.add_argument("--dtype", choices=["float32", "float64"], default=defaults["dtype"])
     parser.add_argument("--block", type=int, default=0, help="which block of pairs (0-based)")
-    parser.add_argument("--n-blocks", type=int, default=defaults["n_blocks"], help="blocks the pairs are split into")
+    parser.add_argument(
+        "--n-blocks", type=int, default=defaults["n_blocks"], help="blocks the pairs are split into"
+    )
     parser.add_argument("--out", required=True, help="output parquet (.parquet)")
     args = parser.parse_args(argv)
     if not 0 <= args.block < args.n_blocks:

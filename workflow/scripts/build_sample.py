@@ -37,7 +37,6 @@ SPLICE_MAX_RELATIVE_DIFFERENCE = 0.005
 SPLICE_MIN_COMMON_DAYS = 20
 
 
-
 def _series(dates: pd.Series, values: pd.Series, path: Path, date_format: str) -> pd.Series:
     """Dates and numbers of one source column, checked: parseable, unique, increasing."""
     parsed = pd.to_datetime(dates, format=date_format, errors="coerce")

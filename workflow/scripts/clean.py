@@ -207,7 +207,9 @@ def clean_prices(
     days = sessions(used_calendars[0], first, last)
     for name in used_calendars[1:]:
         days = days.union(sessions(name, first, last))
-    frame = pd.DataFrame({s["id"]: levels[s["id"]].reindex(days) for s in specs if s["id"] in levels}, index=days)
+    frame = pd.DataFrame(
+        {s["id"]: levels[s["id"]].reindex(days) for s in specs if s["id"] in levels}, index=days
+    )
     frame.index.name = "date"
     frame, converted = convert_currency(frame, specs, base_currency)
     if not (frame.index.is_unique and frame.index.is_monotonic_increasing):
@@ -243,12 +245,17 @@ def clean_prices(
             "refused": status.get("refused", []),
             "in_clean": sid in frame.columns,
             "converted_with": converted.get(sid),
-            **dropped.get(sid, {"off_calendar_observations": 0, "off_calendar_dates": [], "non_positive": []}),
+            **dropped.get(
+                sid, {"off_calendar_observations": 0, "off_calendar_dates": [], "non_positive": []}
+            ),
         }
         if sid in frame.columns:
             observed = frame[sid].dropna()
             own_days = sessions(calendar_of[sid], observed.index[0], last)
-            behind = int(own_days.searchsorted(as_of, side="right") - own_days.searchsorted(observed.index[-1], side="right"))
+            behind = int(
+                own_days.searchsorted(as_of, side="right")
+                - own_days.searchsorted(observed.index[-1], side="right")
+            )
             within = own_days[own_days <= observed.index[-1]]
             meta |= {
                 "first": str(observed.index[0].date()),
@@ -279,7 +286,6 @@ def clean_prices(
         "series": series_meta,
     }
     return frame, metadata
-
 
 
 def parse_args(argv=None) -> argparse.Namespace:

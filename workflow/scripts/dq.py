@@ -21,9 +21,11 @@ import logging
 import numpy as np
 import pandas as pd
 
+from _calendars import default_calendar, sessions
+from _contracts import read_raw, read_statuses
 from _helpers import (
-    cli_parser,
     InputDataError,
+    cli_parser,
     configure_logging,
     load_json_arg,
     parse_bool,
@@ -32,8 +34,6 @@ from _helpers import (
     write_json_atomic,
     write_text_atomic,
 )
-from _calendars import default_calendar, sessions
-from _contracts import read_raw, read_statuses
 from _returns import TRADING_DAYS  # a year of values
 
 logger = logging.getLogger("dq")
@@ -75,11 +75,15 @@ def coverage_notes(first, last, start: str | None, end: str | None, calendar: st
     if end is not None and last < pd.Timestamp(end):
         behind = len(sessions(calendar, last, end)) - 1
         if behind > slack:
-            notes.append(f"ends early: last value {last.date()}, {behind} {calendar} sessions before `end` {end}")
+            notes.append(
+                f"ends early: last value {last.date()}, {behind} {calendar} sessions before `end` {end}"
+            )
     if start is not None and first > pd.Timestamp(start):
         late = len(sessions(calendar, start, first)) - 1
         if late > slack:
-            notes.append(f"starts late: first value {first.date()}, {late} {calendar} sessions after `start` {start}")
+            notes.append(
+                f"starts late: first value {first.date()}, {late} {calendar} sessions after `start` {start}"
+            )
     return notes
 
 
@@ -154,7 +158,9 @@ def series_checks(
     )
     share_missing = result["missing_values"] / max(len(open_days), 1)
     result["checks"] = {
-        "coverage": ("fail" if result["coverage"] < 0.8 else "warn" if notes or result["coverage"] < 0.95 else "pass"),
+        "coverage": (
+            "fail" if result["coverage"] < 0.8 else "warn" if notes or result["coverage"] < 0.95 else "pass"
+        ),
         "calendar": "pass" if not len(off_calendar) else "warn",
         "history": "fail" if len(valid) < 2 else ("warn" if len(valid) < TRADING_DAYS else "pass"),
         "missing": "pass" if share_missing <= 0.01 and gap <= 5 else "warn",
@@ -187,7 +193,15 @@ def quality_report(
         ingest_status = statuses.get(spec["id"], {})
         status = ingest_status.get("status", "missing")
         result = series_checks(
-            values, spec["kind"], status, stale_days, outlier_z, duplicates, default_calendar(spec), start, end
+            values,
+            spec["kind"],
+            status,
+            stale_days,
+            outlier_z,
+            duplicates,
+            default_calendar(spec),
+            start,
+            end,
         )
         result["origin"] = ingest_status.get("origin")
         result["column"] = ingest_status.get("column")
@@ -226,7 +240,9 @@ def render_markdown(report: dict) -> str:
     for series_id, r in report["series"].items():
         served = r.get("origin") or r["level"]
         column = f", column {r['column']!r}" if r.get("column") else ""
-        lines.append(f"### {series_id} ({r['kind']}, {r.get('calendar', '-')} calendar, from: {served}{column})")
+        lines.append(
+            f"### {series_id} ({r['kind']}, {r.get('calendar', '-')} calendar, from: {served}{column})"
+        )
         lines.append("")
         for note in r.get("source_notes", []):
             lines.append(f"- source file: {note}")

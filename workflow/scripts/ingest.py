@@ -18,6 +18,7 @@ import logging
 import os
 
 import pandas as pd
+
 from _helpers import (  # noqa: F401 (InputDataError: part of this script's interface)
     InputDataError,
     cli_parser,
@@ -36,6 +37,7 @@ from _sources.csv_format import parse_series_csv  # noqa: F401
 from _sources.yahoo import normalise_yahoo_frame  # noqa: F401
 
 logger = logging.getLogger("ingest")
+
 
 def parse_args(argv=None):
     parser = cli_parser(__doc__)

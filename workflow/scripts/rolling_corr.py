@@ -108,7 +108,9 @@ def pair_correlations(
     columns = {}
     for window in windows:
         if len(joint.dropna()) < window:
-            logger.warning("pair %s-%s: fewer than %d joint returns; window %d is all NaN", a, b, window, window)
+            logger.warning(
+                "pair %s-%s: fewer than %d joint returns; window %d is all NaN", a, b, window, window
+            )
         name = corr_column(a, b, window)
         columns[name] = rolling_pearson(joint[a], joint[b], window)
         lo, hi = band_columns(name, confidence)
@@ -142,7 +144,9 @@ def rolling_corr(
             logger.warning("pair %s-%s skipped: no data for %s", a, b, ", ".join(absent))
             continue
         joint = pair_returns(levels, specs, a, b, closed, max_gap)
-        for name, values in pair_correlations(joint, a, b, windows, ewma_halflife, spearman, confidence).items():
+        for name, values in pair_correlations(
+            joint, a, b, windows, ewma_halflife, spearman, confidence
+        ).items():
             columns[name] = values.reindex(levels.index)
     frame = pd.DataFrame(columns, index=levels.index)
     frame.index.name = "date"
@@ -182,8 +186,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=defaults["ewma_halflife"],
         help=f"EWMA correlation half-life (default {defaults['ewma_halflife']}; 0 for none)",
     )
-    parser.add_argument("--spearman", type=parse_bool, default=defaults["spearman"], help="also rolling Spearman")
-    parser.add_argument("--confidence", type=float, default=defaults["confidence"], help="Fisher-z band level")
+    parser.add_argument(
+        "--spearman", type=parse_bool, default=defaults["spearman"], help="also rolling Spearman"
+    )
+    parser.add_argument(
+        "--confidence", type=float, default=defaults["confidence"], help="Fisher-z band level"
+    )
     parser.add_argument("--out", required=True, help="output CSV (.csv)")
     args = parser.parse_args(argv)
     args.windows = args.windows or ([args.window] if args.window is not None else None)
@@ -224,7 +232,11 @@ def main(argv=None) -> None:
     )
     write_csv_atomic(merge_into_existing(corr, args.out), args.out, date_format="%Y-%m-%d")
     logger.info(
-        "wrote %s: %d rows, columns %s; skipped %s", args.out, len(corr), list(corr.columns), skipped or "none"
+        "wrote %s: %d rows, columns %s; skipped %s",
+        args.out,
+        len(corr),
+        list(corr.columns),
+        skipped or "none",
     )
 
 

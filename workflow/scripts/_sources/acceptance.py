@@ -3,6 +3,7 @@ may replace the cache; a refusal is a failed attempt (FetchError with a precise 
 
 import numpy as np
 import pandas as pd
+
 from _http import FetchError
 
 YIELD_BOUNDS_PCT = (-5.0, 30.0)

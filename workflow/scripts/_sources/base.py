@@ -4,6 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
+
 from _http import Attempts, RetryPolicy, Throttle
 
 

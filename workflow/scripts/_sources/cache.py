@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from _helpers import InputDataError, write_json_atomic, write_text_atomic
 
+from _helpers import InputDataError, write_json_atomic, write_text_atomic
 from _sources.csv_format import decode_csv_bytes, parse_series_csv, series_csv_text
 
 logger = logging.getLogger("ingest")

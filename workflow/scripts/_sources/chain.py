@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from _http import RetryPolicy, Throttle
 
+from _http import RetryPolicy, Throttle
 from _sources import REGISTRY
 from _sources.base import FetchContext, Live
 from _sources.cache import cache_path, read_cache, utc_now, write_cache

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from _helpers import InputDataError
 
 logger = logging.getLogger("ingest")

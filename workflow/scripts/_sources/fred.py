@@ -6,9 +6,9 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 
 import pandas as pd
+
 from _helpers import InputDataError
 from _http import FetchError, Throttle, http_get, redact
-
 from _sources.acceptance import accept_download
 from _sources.base import FetchContext, Live, Source
 from _sources.csv_format import NonFiniteValueError, parse_series_csv

@@ -13,9 +13,9 @@ import zipfile
 from datetime import datetime
 
 import pandas as pd
+
 from _helpers import InputDataError
 from _http import FetchError, http_get
-
 from _sources.acceptance import accept_download
 from _sources.base import FetchContext, Live, Source
 
@@ -58,9 +58,7 @@ def french_daily_factors(text: str, where: str) -> pd.DataFrame:
             ) from None
         values = [f.strip() for f in fields[1:]]
         if not all(NUMBER.fullmatch(v) for v in values):
-            raise InputDataError(
-                f"{where} line {number} has a value that is not a number: {line!r}"
-            )
+            raise InputDataError(f"{where} line {number} has a value that is not a number: {line!r}")
         rows.append([fields[0].strip(), *values])
     # the daily file holds one table; a second one (as the monthly file's annual table) is not this file
     after = [line for line in lines[end:] if line.split(",")[0].strip().isdigit()]
@@ -73,15 +71,15 @@ def french_daily_factors(text: str, where: str) -> pd.DataFrame:
         raise InputDataError(f"{where} has no data rows under its header (line {header_at + 1})")
     frame = pd.DataFrame(rows, columns=names)
     index = pd.DatetimeIndex(pd.to_datetime(frame["date"], format="%Y%m%d"), name="date")
-    factors = pd.DataFrame({name: frame[name].astype("float64").to_numpy() for name in names[1:]}, index=index)
+    factors = pd.DataFrame(
+        {name: frame[name].astype("float64").to_numpy() for name in names[1:]}, index=index
+    )
     if not (index.is_unique and index.is_monotonic_increasing):
         raise InputDataError(f"{where}: dates are not unique and increasing")
     missing_coded = factors.isin(FRENCH_MISSING_CODES)
     if missing_coded.to_numpy().any():
         day = factors.index[missing_coded.any(axis=1).to_numpy()][0].date()
-        raise InputDataError(
-            f"{where} has French's missing-value code (-99.99 or -999) on {day}"
-        )
+        raise InputDataError(f"{where} has French's missing-value code (-99.99 or -999) on {day}")
     return factors
 
 
@@ -121,7 +119,9 @@ class FrenchSource(Source):
                 series = fetch_french_market(ctx.network["french_url"], ctx.network["timeout_s"])
                 series = series.rename(spec["id"]).loc[pd.Timestamp(ctx.start) : pd.Timestamp(ctx.end)]
                 previous = ctx.previous.get(spec["id"])
-                notes = accept_download(series, spec, previous, ctx.start, ctx.end, label, compare_values=False)
+                notes = accept_download(
+                    series, spec, previous, ctx.start, ctx.end, label, compare_values=False
+                )
                 return series, notes
 
             done = ctx.policy.call(attempt, label)

@@ -4,7 +4,6 @@
 from pathlib import Path
 
 from _helpers import InputDataError
-
 from _sources.base import FetchContext, Live, Source
 from _sources.csv_format import parse_series_csv, read_csv_text
 

@@ -2,8 +2,8 @@
 (``auto_adjust=True``); each symbol's answer is checked by ``accept_download``."""
 
 import pandas as pd
-from _http import FetchError, check_host_resolves
 
+from _http import FetchError, check_host_resolves
 from _sources.acceptance import accept_download
 from _sources.base import FetchContext, Live, Source
 
