@@ -398,7 +398,7 @@ def schema_paths(schema: dict, root: dict, prefix: str = "") -> list[str]:
 def test_config_readme_documents_every_schema_key():
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
     paths = schema_paths(schema, schema)
-    assert "correlation.windows" in paths and "series[].kind" in paths and "regimes.markov.seed" in paths
+    assert "correlation.windows" in paths and "series[].kind" in paths and "regimes.markov.refit" in paths
     readme = (ROOT / "config/README.md").read_text()
     undocumented = [path for path in paths if f"`{path}`" not in readme]
     assert undocumented == [], f"config/README.md does not document: {', '.join(undocumented)}"
