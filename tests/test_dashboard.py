@@ -212,3 +212,15 @@ def test_workflow_builds_the_dashboard(workflow_run):
     headline = (workdir / "docs/report.md").read_text().splitlines()[2]
     as_of = headline.split("data through ")[1][:10]
     assert f"data through {as_of}" in page
+
+
+def test_dashboard_script_has_a_cli():
+    import subprocess
+    import sys
+
+    from conftest import SCRIPTS
+
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "dashboard.py"), "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0 and "--html" in result.stdout, result.stderr

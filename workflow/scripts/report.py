@@ -726,10 +726,14 @@ def plot_regime_timeline(
     rows = len(panels) + 2
     ratios = [1.3] * len(panels) + [max(0.5, 0.32 * len(signs)), 0.35]
     dates = regimes.index
+    off = [name for name, on in (("Markov regimes", panels), ("sign regimes", signs)) if not on]
+    off += [] if STRESS in regimes else ["stress flags"]
+    height = 1.6 * len(panels) + 0.45 * max(len(signs), 1) + 2.4
     with plt.rc_context(STYLE):
-        fig = plt.figure(figsize=(FIGURE_WIDTH, 1.6 * len(panels) + 0.45 * max(len(signs), 1) + 2.2))
+        fig = plt.figure(figsize=(FIGURE_WIDTH, height))
+        top = 1 - 1.05 / height  # room for the heading, in inches
         grid = fig.add_gridspec(
-            rows, 1, height_ratios=ratios, hspace=0.55, left=0.14, right=0.80, top=0.9, bottom=0.07
+            rows, 1, height_ratios=ratios, hspace=0.6, left=0.14, right=0.80, top=top, bottom=0.45 / height
         )
         axes = [fig.add_subplot(grid[k]) for k in range(rows)]
         for ax in axes[1:]:
@@ -737,34 +741,32 @@ def plot_regime_timeline(
         for ax, panel, colour in zip(
             axes, panels, ["#c0392b", "#1b4f72", "#7d3c98", "#1e8449", "#b9770e"] * 4
         ):
-            prefix, top = panel["prefix"], panel["top"]
+            prefix, state = panel["prefix"], panel["top"]
             ax.fill_between(
                 dates,
                 0,
-                regimes[f"{prefix}:p_realtime:{top}"].to_numpy(dtype="float64"),
+                regimes[f"{prefix}:p_realtime:{state}"].to_numpy(dtype="float64"),
                 color=colour,
                 alpha=0.35,
                 lw=0,
             )
-            hindsight = f"{prefix}:p_hindsight:{top}"
+            hindsight = f"{prefix}:p_hindsight:{state}"
             if hindsight in regimes:
                 ax.plot(dates, regimes[hindsight], color=colour, lw=0.8)
             ax.set_ylim(0, 1)
             ax.set_yticks([0, 0.5, 1])
-            caveat = "" if panel["separated"] else "  (states not well separated: read with care)"
-            ax.set_title(f"{markov_name(prefix)}: P({top}){caveat}", fontsize=11)
-        if not panels:
-            fig.text(0.12, 0.93, "Markov regimes: off", fontsize=10)
+            caveat = "  (states not well separated: read with care)" if not panel["separated"] else ""
+            ax.set_title(f"{markov_name(prefix)}: P({state}){caveat}", fontsize=11)
         sign_ax = axes[len(panels)]
+        sign_ax.grid(False)
         if signs:
-            codes = {label: k for k, label in enumerate(SIGN_LABELS)}
+            import matplotlib.dates as mdates
             from matplotlib.colors import ListedColormap
 
+            codes = {label: k for k, label in enumerate(SIGN_LABELS)}
             matrix = np.array(
                 [[codes.get(v, np.nan) if isinstance(v, str) else np.nan for v in regimes[c]] for c in signs]
             )
-            import matplotlib.dates as mdates
-
             sign_ax.imshow(
                 np.ma.masked_invalid(matrix),
                 aspect="auto",
@@ -775,12 +777,13 @@ def plot_regime_timeline(
                 cmap=ListedColormap([SIGN_COLOURS[label] for label in SIGN_LABELS]),
             )
             sign_ax.set_yticks(range(len(signs)), [sign_label(c) for c in signs])
-            sign_ax.grid(False)
             sign_ax.set_title("sign regime of each pair's primary-window correlation", fontsize=11)
         else:
             sign_ax.set_yticks([])
-            sign_ax.set_title("sign regimes: off", fontsize=11)
+            sign_ax.text(0.5, 0.5, "sign regimes: off", transform=sign_ax.transAxes, ha="center", va="center")
         stress_ax = axes[-1]
+        stress_ax.grid(False)
+        stress_ax.set_yticks([])
         if STRESS in regimes:
             stress_ax.fill_between(
                 dates,
@@ -793,29 +796,39 @@ def plot_regime_timeline(
             )
             stress_ax.set_title("stress days", fontsize=11)
         else:
-            stress_ax.set_title("stress days: off", fontsize=11)
-        stress_ax.set_yticks([])
-        stress_ax.grid(False)
+            stress_ax.text(
+                0.5, 0.5, "stress flags: off", transform=stress_ax.transAxes, ha="center", va="center"
+            )
         for ax in axes[:-1]:
             plt.setp(ax.get_xticklabels(), visible=False)
+        stress_ax.set_xlim(dates[0], dates[-1])
         date_axis(stress_ax)
-        handles = [
-            Patch(color="#888888", alpha=0.35, label="P(state) real-time\n(data up to that day)"),
-            Line2D([], [], color="#888888", lw=0.8, label="P(state) hindsight\n(full-sample smoothed)"),
-            Patch(color=SIGN_COLOURS["negative"], label="negative (hedge)"),
-            Patch(color=SIGN_COLOURS["mixed"], label="mixed"),
-            Patch(color=SIGN_COLOURS["positive"], label="positive (co-move)"),
-            Patch(color="#555555", label="stress day"),
-        ]
-        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.815, 0.9), frameon=False)
+        handles = []
+        if panels:
+            handles += [
+                Patch(color="#888888", alpha=0.35, label="P(state) real-time\n(data up to that day)"),
+                Line2D([], [], color="#888888", lw=0.8, label="P(state) hindsight\n(full-sample smoothed)"),
+            ]
+        if signs:
+            handles += [
+                Patch(color=SIGN_COLOURS["negative"], label="negative (hedge)"),
+                Patch(color=SIGN_COLOURS["mixed"], label="mixed"),
+                Patch(color=SIGN_COLOURS["positive"], label="positive (co-move)"),
+            ]
+        if STRESS in regimes:
+            handles.append(Patch(color="#555555", label="stress day"))
+        if handles:
+            fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.815, top), frameon=False)
         fig.text(
             0.14,
-            0.975,
+            1 - 0.15 / height,
             f"Regimes {dates[0].date()} .. {dates[-1].date()}",
             fontsize=14,
             fontweight="bold",
             va="top",
         )
+        if off:
+            fig.text(0.14, 1 - 0.5 / height, f"Off in this run: {', '.join(off)}.", fontsize=10, va="top")
         save_figure(fig, path)
         plt.close(fig)
 
