@@ -136,13 +136,13 @@ def pair_payload(a, b, corr, regimes, window, rolling) -> dict | None:
             else (None, None)
         )
         sign = regimes[sign_column(column)].reindex(values.index) if sign_column(column) in regimes else None
-        source = "configured pair (rolling_corr.csv)"
+        source = "configured pair (rolling_corr.csv)" + ("" if sign is not None else "; sign regimes: off")
     elif (a, b) in rolling or (b, a) in rolling:  # correlation is symmetric
         computed = rolling[(a, b)] if (a, b) in rolling else rolling[(b, a)]
         values = computed.iloc[::-1].iloc[::THIN_EVERY].iloc[::-1]  # keep the latest day
         lo, hi = fisher_band(values, window, CONFIDENCE)
         sign = None
-        source = f"computed for the dashboard (every {THIN_EVERY}th joint day)"
+        source = f"computed for the dashboard (every {THIN_EVERY}th joint day); sign regimes: configured pairs only"
     else:
         return None
     codes = {label: k - 1 for k, label in enumerate(SIGN_LABELS)}  # -1 negative, 0 mixed, 1 positive
@@ -367,7 +367,7 @@ SCRIPT = r"""
     title.textContent = x + " vs " + y + ": " + DATA.window + "-day rolling correlation";
     title.dataset.pair = x + "|" + y;
     note.textContent = (DATA.names[x] || x) + " vs " + (DATA.names[y] || y) + "; " + p.source +
-      (p.sign ? "; strip: sign regime (blue negative = hedge, grey mixed, red positive = co-move)" : "; sign regimes: configured pairs only");
+      (p.sign ? "; strip: sign regime (blue negative = hedge, grey mixed, red positive = co-move)" : "");
     const traces = [];
     if (p.lo) {
       traces.push({x: p.dates, y: p.lo, mode: "lines", line: {width: 0}, hoverinfo: "skip", showlegend: false});
