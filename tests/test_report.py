@@ -354,3 +354,23 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
     assert f"| {values.idxmax()} | {values.max():+.3f} | {values.idxmin()} | {values.min():+.3f} |" in text
     table = [line for line in text.splitlines() if line.startswith("| S")]
     assert len(table) == 5 and table[0].startswith("| S0 / S1 |")
+
+
+def test_horizons_section_gives_each_pairs_latest_weekly_and_monthly_value():
+    import pandas as pd
+
+    from report import horizons_section
+
+    horizons = pd.DataFrame(
+        {
+            "date": ["2018-11-30", "2018-12-28", "2019-01-04", "2018-10-31", "2018-11-30"],
+            "pair": ["A:B", "A:B", "A:B", "A:B", "A:B"],
+            "frequency": ["weekly", "weekly", "weekly", "monthly", "monthly"],
+            "window": [26, 26, 26, 12, 12],
+            "corr": [0.1, -0.25, 0.9, 0.3, None],
+        }
+    )
+    text = "\n".join(horizons_section(horizons, "2018-12-28"))
+    assert "| A:B | weekly | 26 | 2018-12-28 | -0.25 |" in text  # not the day after the as-of date
+    assert "| A:B | monthly | 12 | 2018-10-31 | +0.30 |" in text  # the last known value
+    assert "off (no horizons.csv" in "\n".join(horizons_section(None, "2018-12-28"))

@@ -39,6 +39,7 @@ from _helpers import (
     write_text_atomic,
 )
 from _contracts import (
+    HORIZON_COLUMNS,
     SIGN_LABELS,
     STRESS,
     STRESS_REASON,
@@ -833,6 +834,36 @@ def plot_regime_timeline(
         plt.close(fig)
 
 
+# ---------------------------------------------------------------- horizons
+
+
+def horizons_section(horizons: pd.DataFrame | None, as_of: str) -> list[str]:
+    """Each pair's latest weekly and monthly correlation on or before the as-of date
+    (horizons.csv: long ``date,pair,frequency,window,corr``)."""
+    lines = ["## Longer horizons", ""]
+    if horizons is None:
+        return lines + ["Weekly and monthly correlations: off (no horizons.csv in this run).", ""]
+    absent = [c for c in HORIZON_COLUMNS if c not in horizons.columns]
+    if absent:
+        raise InputDataError(f"horizons.csv: lacks column(s) {absent}; expected {HORIZON_COLUMNS}")
+    known = horizons.dropna(subset=["corr"])
+    known = known[pd.to_datetime(known["date"]) <= pd.Timestamp(as_of)]
+    if known.empty:
+        return lines + [f"No weekly or monthly correlation on or before {as_of}.", ""]
+    latest = (
+        known.sort_values("date", kind="stable").groupby(["pair", "frequency", "window"], sort=True).last()
+    )
+    lines += ["| pair | frequency | window (periods) | date | correlation |", "|---|---|---|---|---|"]
+    for (pair, frequency, window), row in latest.iterrows():
+        lines.append(f"| {pair} | {frequency} | {window} | {str(row['date'])[:10]} | {row['corr']:+.2f} |")
+    return lines + [
+        "",
+        "The same pairs measured on weekly and monthly returns: a daily correlation can hide "
+        "offsetting moves within the week that a longer horizon shows.",
+        "",
+    ]
+
+
 # ---------------------------------------------------------------- model
 
 
@@ -964,6 +995,7 @@ def build_report(
     all_pairs_manifest: str | None = None,
     window: int | None = None,
     heatmap_exclude: list[str] | None = None,
+    horizons: pd.DataFrame | None = None,
 ) -> tuple[str, list[str]]:
     """The markdown text and the figure file names it drew (all under ``figures_dir``)."""
     series_meta = clean_meta["series"]
@@ -1058,6 +1090,7 @@ def build_report(
                 f"| {markov_name(panel['prefix'])} | {states or '-'} | {'yes' if panel['separated'] else 'no'} |"
             )
         lines.append("")
+    lines += horizons_section(horizons, as_of)
     lines += [
         "## Data quality",
         "",
@@ -1148,6 +1181,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--pairs", type=load_json_arg, required=True)
     parser.add_argument("--window", type=int, default=None, help="the primary window")
+    parser.add_argument("--horizons", default=None, help="data/processed/horizons.csv (when it ran)")
     parser.add_argument("--heatmap-exclude", nargs="*", default=[], help="series left out of the heatmap")
     parser.add_argument("--report", required=True, help="docs/report.md; figures go beside it")
     parser.add_argument("--summary", default=None, help="docs/report_summary.rst for the HTML report")
@@ -1193,6 +1227,7 @@ def main(argv=None) -> None:
         args.all_pairs,
         args.window,
         args.heatmap_exclude,
+        pd.read_csv(args.horizons) if args.horizons else None,
     )
     write_text_atomic(text + "\n", args.report)
     if args.summary:
