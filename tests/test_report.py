@@ -214,7 +214,7 @@ def test_optional_parts_switched_off_are_said_not_crashed(tmp_path):
     assert "Markov regimes: off" in text and "Stress flags: off" in text and "Model: off" in text
     row = next(line for line in text.splitlines() if line.startswith("| A-B | 60 |"))
     assert "| off | off |" in row
-    assert "No stress episodes in the sample." in text and len(drawn) == 2
+    assert "No stress episodes within this pair's data." in text and len(drawn) == 2
 
 
 def test_figures_are_deterministic_and_wide(tmp_path):
@@ -374,3 +374,11 @@ def test_horizons_section_gives_each_pairs_latest_weekly_and_monthly_value():
     assert "| A:B | weekly | 26 | 2018-12-28 | -0.25 |" in text  # not the day after the as-of date
     assert "| A:B | monthly | 12 | 2018-10-31 | +0.30 |" in text  # the last known value
     assert "off (no horizons.csv" in "\n".join(horizons_section(None, "2018-12-28"))
+
+
+def test_each_pair_lists_only_the_episodes_within_its_data(tmp_path):
+    text, _ = build(tmp_path)
+    ab = text.split("### Stock fund vs 10-year yield")[1].split("###")[0]
+    ac = text.split("### Stock fund vs Oil")[1].split("###")[0]
+    assert "| Oil slump 2016 | 2016-01-04 | 2016-02-12 | 30 | named episode | +0.30 | +0.50 | +0.41 |" in ab
+    assert "Oil slump 2016" not in ac and "| Volmageddon 2018 |" in ac  # C starts 2016-02-29

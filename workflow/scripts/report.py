@@ -368,7 +368,7 @@ def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
     """The longest stress episodes with the pair's correlation before, during and
     volatility-adjusted (Forbes-Rigobon) during the episode."""
     if episodes.empty:
-        return ["No stress episodes in the sample."]
+        return ["No stress episodes within this pair's data."]
     top = episodes.sort_values(["business_days", "start"], ascending=[False, True]).head(TOP_EPISODES)
     top = top.sort_values("start")
     names = {
@@ -1054,7 +1054,11 @@ def build_report(
             continue
         plot_pair(corr, regimes, episodes, a, b, window, names, origins, figures_dir / name)
         drawn.append(name)
-        lines += [f"![{a} vs {b}]({name})", "", "Stress episodes:", "", *episodes_table(episodes, column), ""]
+        span = corr[column].dropna().index
+        during = episodes[
+            (pd.to_datetime(episodes["end"]) >= span[0]) & (pd.to_datetime(episodes["start"]) <= span[-1])
+        ]  # only the episodes within the pair's data
+        lines += [f"![{a} vs {b}]({name})", "", "Stress episodes:", "", *episodes_table(during, column), ""]
     shown, left_out = heatmap_series(series_meta, levels, heatmap_exclude or [])
     full, recent, periods = pair_correlations(levels, clean_meta, shown, as_of)
     coverage = {s: (str(series_meta[s]["first"]), str(series_meta[s]["last"])) for s in shown}
