@@ -167,8 +167,8 @@ def data_provenance(series_meta: dict, as_of: str) -> tuple[str, list[str]]:
     failed = {k: m["live_error"] for k, m in series_meta.items() if m.get("live_error")}
     if failed:
         headline += (
-            f" Live download failed for {', '.join(sorted(failed))} "
-            f"({'; '.join(sorted(set(map(str, failed.values()))))}): see data/raw/*.ok and logs/ingest/."
+            f" Live download failed for {len(failed)} series ({', '.join(sorted(failed))}; "
+            f"{'; '.join(sorted(set(map(str, failed.values()))))}): see data/raw/*.ok and logs/ingest/."
         )
     rows = [
         "| series | name | kind | origin | column used | calendar | first | last | days behind |",
