@@ -224,3 +224,11 @@ def test_dashboard_script_has_a_cli():
         [sys.executable, str(SCRIPTS / "dashboard.py"), "--help"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and "--html" in result.stdout, result.stderr
+
+
+def test_a_large_universe_keeps_the_dashboard_to_the_configured_pairs(monkeypatch):
+    import dashboard
+
+    monkeypatch.setattr(dashboard, "MAX_SERIES", 2)
+    page = build_page()
+    assert "C (the dashboard shows at most 2 series (those of the configured pairs))" in page

@@ -382,3 +382,19 @@ def test_each_pair_lists_only_the_episodes_within_its_data(tmp_path):
     ac = text.split("### Stock fund vs Oil")[1].split("###")[0]
     assert "| Oil slump 2016 | 2016-01-04 | 2016-02-12 | 30 | named episode | +0.30 | +0.50 | +0.41 |" in ab
     assert "Oil slump 2016" not in ac and "| Volmageddon 2018 |" in ac  # C starts 2016-02-29
+
+
+def test_a_large_universe_uses_one_grid_for_the_heatmap(monkeypatch):
+    import numpy as np
+
+    import report
+    from _returns import grid_returns
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    monkeypatch.setattr(report, "PAIR_BY_PAIR_LIMIT", 2)
+    full, _, periods = report.pair_correlations(o["levels"], o["clean_meta"], ["A", "B", "C"], "2018-12-28")
+    grid = grid_returns(o["levels"].loc[:"2018-12-28", ["A", "B", "C"]], o["clean_meta"])
+    both = grid[["A", "C"]].dropna()
+    assert abs(full.loc["A", "C"] - np.corrcoef(both["A"], both["C"])[0, 1]) < 1e-12 and periods == {}
+    assert report.period_sentence(periods).startswith("every pair on the days all markets")

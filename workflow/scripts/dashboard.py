@@ -48,6 +48,7 @@ logger = logging.getLogger("dashboard")
 CONFIDENCE = 0.95  # band of the pairs computed here (configured pairs: rolling_corr.csv's band)
 DIGITS = 3
 THIN_EVERY = 5  # pairs that are not configured: every 5th joint day in the click-through chart
+MAX_SERIES = 40  # a larger universe: the series of the configured pairs only
 
 
 def rounded(values) -> list:
@@ -180,6 +181,14 @@ def build_dashboard(clean_meta, levels, corr, regimes, episodes, regimes_meta, p
     levels = levels.loc[: pd.Timestamp(as_of)]
     headline, _ = data_provenance(series_meta, as_of)
     shown, left_out = heatmap_series(series_meta, levels, exclude)
+    if len(shown) > MAX_SERIES:  # a page of months x N x N numbers: keep to the configured pairs' series
+        in_pairs = [s for s in shown if any(s in pair for pair in pairs)][:MAX_SERIES]
+        left_out |= {
+            s: f"the dashboard shows at most {MAX_SERIES} series (those of the configured pairs)"
+            for s in shown
+            if s not in in_pairs
+        }
+        shown = in_pairs
     rolling = pair_rolling(levels, clean_meta, shown, window)
     months, cube = month_end_matrices(rolling, shown)
     full = pd.DataFrame(

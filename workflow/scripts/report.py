@@ -87,6 +87,7 @@ FIGURE_WIDTH = 13.0  # inches at 100 dpi: 1300 px
 RECENT_DAYS = 252
 MAX_ANNOTATED = 20  # heatmap cells with numbers up to this many series
 MAX_LABELLED = 60  # heatmap tick labels up to this many series
+PAIR_BY_PAIR_LIMIT = 60  # heatmap pairs on their own joint days up to this many series
 TOP_EPISODES = 12
 LABELLED_EPISODES = 10  # episode labels on a pair figure, longest first
 LABEL_ROWS = 3  # rows of episode labels above a pair figure
@@ -405,13 +406,18 @@ def pair_correlations(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Pearson correlation of daily returns for every pair of ``series_ids``, each pair on
     the days both series traded (``_returns.pair_returns``): over all its joint days up to
-    ``as_of`` and over its last ``recent_days`` joint days. Also each pair's period."""
-    from _returns import pair_returns
+    ``as_of`` and over its last ``recent_days`` joint days. Also each pair's period.
+    Above ``PAIR_BY_PAIR_LIMIT`` series every pair is compared on the days all markets
+    were open (``_returns.grid_returns``), and no periods are returned."""
+    from _returns import grid_returns, pair_returns
 
     specs = clean_meta.get("series", {})
     closed = closed_by_series(clean_meta)
     max_gap = clean_meta.get("calendar", {}).get("max_gap_days")
     levels = levels.loc[: pd.Timestamp(as_of)]
+    if len(series_ids) > PAIR_BY_PAIR_LIMIT:  # a large universe: one grid, the days every market was open
+        returns = grid_returns(levels[series_ids], clean_meta)
+        return returns.corr(min_periods=3), returns.iloc[-recent_days:].corr(min_periods=3), {}
     full = pd.DataFrame(np.eye(len(series_ids)), index=series_ids, columns=series_ids)
     recent = full.copy()
     periods = {}
@@ -449,7 +455,7 @@ def period_sentence(periods: dict) -> str:
     from collections import Counter
 
     if not periods:
-        return "no pair has joint data"
+        return "every pair on the days all markets of the universe were open"
     spans = {pair: (p[0], p[1]) for pair, p in periods.items()}
     # the longest span is the base; the series that shorten the other pairs are named
     common = max(
