@@ -656,7 +656,9 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path)
         plt.close(fig)
 
 
-def plot_heatmaps(full, recent, periods, left_out: dict, as_of: str, coverage: dict, path: Path) -> None:
+def plot_heatmaps(
+    full, recent, periods, left_out: dict, as_of: str, coverage: dict, path: Path, source: str = ""
+) -> None:
     """Two heatmaps (all joint days of each pair; the last year of each pair), with the
     periods in the titles and a note on every series left out."""
     import matplotlib.pyplot as plt
@@ -696,7 +698,8 @@ def plot_heatmaps(full, recent, periods, left_out: dict, as_of: str, coverage: d
         cax = fig.add_axes([0.915, 0.25, 0.012, 0.5])
         fig.colorbar(image, cax=cax, label="correlation of daily returns")
         fig.suptitle(
-            f"Correlation of daily returns, each pair on the days both series traded, data through {as_of}",
+            f"Correlation of daily returns, each pair on the days both series traded, data through {as_of}"
+            + (f" ({source})" if source else ""),
             fontweight="bold",
         )
         fig.text(
@@ -720,7 +723,7 @@ def sign_label(column: str) -> str:
 
 
 def plot_regime_timeline(
-    regimes: pd.DataFrame, regimes_meta: dict, sign_columns: list[str], path: Path
+    regimes: pd.DataFrame, regimes_meta: dict, sign_columns: list[str], path: Path, source: str = ""
 ) -> None:
     """One Markov panel per series (real-time probability shaded, hindsight as a line),
     a sign-regime strip per pair, and the stress days."""
@@ -749,17 +752,14 @@ def plot_regime_timeline(
             axes, panels, ["#c0392b", "#1b4f72", "#7d3c98", "#1e8449", "#b9770e"] * 4
         ):
             prefix, state = panel["prefix"], panel["top"]
+            realtime = regimes[f"{prefix}:p_realtime:{state}"].dropna()  # each on its own days, no gaps
             ax.fill_between(
-                dates,
-                0,
-                regimes[f"{prefix}:p_realtime:{state}"].to_numpy(dtype="float64"),
-                color=colour,
-                alpha=0.35,
-                lw=0,
+                realtime.index, 0, realtime.to_numpy(dtype="float64"), color=colour, alpha=0.35, lw=0
             )
             hindsight = f"{prefix}:p_hindsight:{state}"
             if hindsight in regimes:
-                ax.plot(dates, regimes[hindsight], color=colour, lw=0.8)
+                known = regimes[hindsight].dropna()
+                ax.plot(known.index, known, color=colour, lw=0.8)
             ax.set_ylim(0, 1)
             ax.set_yticks([0, 0.5, 1])
             caveat = "  (states not well separated: read with care)" if not panel["separated"] else ""
@@ -772,7 +772,14 @@ def plot_regime_timeline(
 
             codes = {label: k for k, label in enumerate(SIGN_LABELS)}
             matrix = np.array(
-                [[codes.get(v, np.nan) if isinstance(v, str) else np.nan for v in regimes[c]] for c in signs]
+                [
+                    # closed-market days carry no label: drawn with the day before (display only)
+                    [
+                        codes.get(v, np.nan) if isinstance(v, str) else np.nan
+                        for v in regimes[c].ffill(limit=5)
+                    ]
+                    for c in signs
+                ]
             )
             sign_ax.imshow(
                 np.ma.masked_invalid(matrix),
@@ -829,7 +836,7 @@ def plot_regime_timeline(
         fig.text(
             0.14,
             1 - 0.15 / height,
-            f"Regimes {dates[0].date()} .. {dates[-1].date()}",
+            f"Regimes {dates[0].date()} .. {dates[-1].date()}" + (f" ({source})" if source else ""),
             fontsize=14,
             fontweight="bold",
             va="top",
@@ -1068,7 +1075,8 @@ def build_report(
     shown, left_out = heatmap_series(series_meta, levels, heatmap_exclude or [])
     full, recent, periods = pair_correlations(levels, clean_meta, shown, as_of)
     coverage = {s: (str(series_meta[s]["first"]), str(series_meta[s]["last"])) for s in shown}
-    plot_heatmaps(full, recent, periods, left_out, as_of, coverage, figures_dir / HEATMAP_FIGURE)
+    source = "source: " + ", ".join(sorted({origins[s] for s in shown}))
+    plot_heatmaps(full, recent, periods, left_out, as_of, coverage, figures_dir / HEATMAP_FIGURE, source)
     lines += ["## The universe", "", f"![correlation heatmap]({HEATMAP_FIGURE})", ""]
     if left_out:
         lines += ["Not in the heatmap: " + "; ".join(f"{s} ({why})" for s, why in left_out.items()) + ".", ""]
@@ -1077,7 +1085,7 @@ def build_report(
         for a, b in pairs
         if (a, b) not in skipped and primary_of(corr, a, b, window)
     ]
-    plot_regime_timeline(regimes, regimes_meta, sign_columns, figures_dir / TIMELINE_FIGURE)
+    plot_regime_timeline(regimes, regimes_meta, sign_columns, figures_dir / TIMELINE_FIGURE, source)
     lines += [
         "## Regimes",
         "",
