@@ -5,7 +5,12 @@ BIN := $(VENV)/bin
 # snakefmt calls shfmt, which lives in the venv's bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint dag report clean-outputs
+# The dashboard's browser test drives Debian's Chromium (playwright, pinned in requirements.txt,
+# talks to the system browser; no browser download). Installed here when missing.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint dag report clean-outputs browser
 
 $(BIN)/.installed: requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -17,7 +22,11 @@ $(BIN)/.installed: requirements.txt
 run: $(BIN)/.installed
 	$(BIN)/snakemake --cores 4
 
-test: $(BIN)/.installed
+browser:
+	@test -x $(CHROMIUM) || { echo "installing chromium for the dashboard's browser test"; \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+test: $(BIN)/.installed browser
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed
@@ -32,4 +41,4 @@ report: $(BIN)/.installed
 	$(BIN)/snakemake --report docs/report.html
 
 clean-outputs:
-	rm -rf data/raw data/processed docs/report.md docs/report.html docs/fig_*.png docs/dq_report.* models/*.pkl models/metrics.json logs .snakemake
+	rm -rf data/raw data/processed docs/report.md docs/report_summary.rst docs/report.html docs/dashboard.html docs/fig_*.png docs/dq_report.* models/*.pkl models/metrics.json logs .snakemake

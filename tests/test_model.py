@@ -8,12 +8,12 @@ import statsmodels.api as sm
 from model import FEATURES, fit_ols_hac, forecast_metrics, model_frame, walk_forward
 
 
-def synthetic(n=900, seed=5):
+def synthetic(n=900, seed=5, loading=0.3):
     rng = np.random.default_rng(seed)
     index = pd.bdate_range("2005-01-03", periods=n)
     common = rng.normal(size=n)
     returns = pd.DataFrame(
-        {"A": common + rng.normal(size=n), "B": 0.3 * common + rng.normal(size=n)}, index=index
+        {"A": common + rng.normal(size=n), "B": loading * common + rng.normal(size=n)}, index=index
     )
     corr = returns["A"].rolling(60, min_periods=60).corr(returns["B"])
     return returns, corr
@@ -83,8 +83,114 @@ def test_logit_probabilities_are_scored_against_baselines():
     assert set(metrics) >= {"logit", "last_sign", "historical_share", "positive_share"}
 
 
-def test_logit_that_cannot_be_fitted_leaves_nan_and_is_counted():
-    returns, corr = synthetic()  # the correlation is positive on every training day
+def test_logit_that_cannot_be_fitted_on_a_training_window_leaves_nan_and_is_counted():
+    rng = np.random.default_rng(5)
+    n = 900
+    index = pd.bdate_range("2005-01-03", periods=n)
+    common = rng.normal(size=n)
+    loading = np.where(np.arange(n) < 700, 0.4, -0.6)  # positive for the first fits, negative at the end
+    returns = pd.DataFrame(
+        {"A": common + rng.normal(size=n), "B": loading * common + rng.normal(size=n)}, index=index
+    )
+    corr = returns["A"].rolling(60, min_periods=60).corr(returns["B"])
     forecasts = walk_forward(model_frame(returns, corr, "A", "B", 21), 21, 0.6)
     assert forecasts.attrs["logit_failures"] > 0 and forecasts["logit"].isna().any()
     assert forecasts["model"].notna().all()  # the OLS forecast is unaffected
+
+
+def test_logit_is_skipped_with_a_reason_when_the_sign_never_changes():
+    from model import logit_skip_reason
+
+    returns, corr = synthetic(loading=1.0)  # the correlation is positive on every day
+    assert (corr.dropna() > 0).all()
+    frame = model_frame(returns, corr, "A", "B", 21)
+    reason = logit_skip_reason(frame, "A-B (60-day)")
+    assert reason.startswith("the A-B (60-day) correlation 2005-") and "is positive on all" in reason
+    assert reason.endswith("so there is no sign change to predict")
+    forecasts = walk_forward(frame, 21, 0.6, "A-B (60-day)")
+    assert "logit" not in forecasts and forecasts.attrs["logit_failures"] == 0
+    assert "logit" not in forecast_metrics(forecasts)
+
+
+def write_inputs(tmp_path, returns, corr):
+    from _contracts import write_parquet
+
+    features = returns.rename(columns=lambda c: f"ret:{c}")
+    features.index.name = "date"
+    write_parquet(features, tmp_path / "features.parquet", {})
+    corr.rename("A:B:60").rename_axis("date").to_frame().to_csv(tmp_path / "rolling_corr.csv")
+
+
+def run_model(tmp_path, *extra):
+    import model
+
+    (tmp_path / "models").mkdir(exist_ok=True)
+    model.main(
+        [
+            "--features",
+            str(tmp_path / "features.parquet"),
+            "--corr",
+            str(tmp_path / "rolling_corr.csv"),
+            "--pair",
+            '["A","B"]',
+            "--window",
+            "60",
+            "--model",
+            str(tmp_path / "models/corr_forecast.pkl"),
+            "--logit",
+            str(tmp_path / "models/comove_logit.pkl"),
+            "--metrics",
+            str(tmp_path / "models/metrics.json"),
+            *extra,
+        ]
+    )
+    import json
+
+    return json.loads((tmp_path / "models/metrics.json").read_text())
+
+
+def test_model_runs_through_when_the_correlation_never_changes_sign(tmp_path):
+    """Used to crash (LinAlgError / perfect separation) in the final Logit fit."""
+    import pickle
+
+    returns, corr = synthetic(loading=1.0)
+    assert (corr.dropna() > 0).all()
+    write_inputs(tmp_path, returns, corr)
+    metrics = run_model(tmp_path)
+    assert "no sign change to predict" in metrics["logit_skipped"] and "logit" not in metrics
+    with open(tmp_path / "models/comove_logit.pkl", "rb") as handle:
+        assert pickle.load(handle) == {"skipped": metrics["logit_skipped"]}
+    assert metrics["model"]["rmse"] > 0
+
+
+def test_today_forecast_is_the_final_fit_with_its_prediction_interval(tmp_path):
+    from model import today_forecast
+
+    returns, corr = synthetic()
+    frame = model_frame(returns, corr, "A", "B", 21)
+    final = fit_ols_hac(frame.dropna(), 21)
+    forecast = today_forecast(final, frame, 21)
+    last = frame.dropna(subset=FEATURES).iloc[[-1]]
+    expected = final.get_prediction(sm.add_constant(last[FEATURES], has_constant="add")).summary_frame(
+        alpha=0.1
+    )
+    assert forecast["date"] == str(frame.index[-1].date()) and forecast["current"] == corr.iloc[-1]
+    assert forecast["value"] == pytest.approx(expected["mean"].iloc[0], rel=1e-12)
+    assert forecast["lower"] == pytest.approx(expected["obs_ci_lower"].iloc[0], rel=1e-12)
+    assert forecast["lower"] < forecast["value"] < forecast["upper"] and forecast["level"] == 0.9
+    assert forecast["target_date"] == str((frame.index[-1] + pd.offsets.BDay(21)).date())
+    write_inputs(tmp_path, returns, corr)
+    assert run_model(tmp_path)["forecast"] == pytest.approx(forecast)
+
+
+def test_too_few_usable_days_names_the_pair_and_the_cause(tmp_path):
+    from _helpers import InputDataError
+
+    returns, corr = synthetic(n=110)
+    write_inputs(tmp_path, returns, corr)
+    with pytest.raises(InputDataError) as error:
+        run_model(tmp_path)
+    message = str(error.value)
+    first, last = corr.dropna().index[[0, -1]].date
+    assert message.startswith(f"model: pair A-B (60-day) has 51 usable days ({first} .. {last})"), message
+    assert "rolling correlation and 21-day volatilities of both legs" in message and "`model.pair`" in message

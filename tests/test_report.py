@@ -1,9 +1,13 @@
-"""Report (task F); the snapshot's own tests are in test_snapshot.py."""
+"""Report (task F) and the committed snapshot's provenance."""
 
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import ROOT, SCRIPTS
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -25,10 +29,12 @@ def test_report_numbers_come_from_the_outputs(workflow_run):
     import pandas as pd
 
     workdir, _ = workflow_run
-    corr = pd.read_csv(workdir / "data/processed/rolling_corr.csv", index_col="date")
-    latest = corr["SPY:DGS10:60"].dropna()
+    corr = pd.read_csv(workdir / "data/processed/rolling_corr.csv", index_col="date", parse_dates=True)
     report = (workdir / "docs/report.md").read_text()
-    assert f"| SPY-DGS10 | 60 | {latest.index[-1]} | {latest.iloc[-1]:+.2f} |" in report
+    as_of = report.split("## Today at a glance (")[1][:10]
+    latest = corr["SPY:DGS10:60"].loc[:as_of].dropna()
+    assert f"data through {as_of}" in report.splitlines()[2]
+    assert f"| SPY-DGS10 | 60 | {latest.index[-1].date()} | {latest.iloc[-1]:+.2f} |" in report
 
 
 @pytest.mark.e2e
@@ -43,38 +49,272 @@ def test_stock_bond_correlation_changed_sign(workflow_run):
     assert pair.loc["2001":"2017"].mean() < -0.2
 
 
+def test_snapshot_rebuilds_byte_for_byte_from_its_sources(tmp_path):
+    sources = ROOT.parent / "shared" / "sample-sources"
+    if not sources.exists():
+        pytest.skip("the shared sample sources are not beside this checkout")
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "build_sample.py"), "--sources", str(sources), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    committed = sorted(p.name for p in (ROOT / "data/sample").glob("*.csv"))
+    assert committed == sorted(p.name for p in tmp_path.glob("*.csv"))
+    for name in committed:
+        assert (tmp_path / name).read_bytes() == (ROOT / "data/sample" / name).read_bytes(), name
+
+
+def test_snapshot_values_match_the_provenance_note():
+    import pandas as pd
+
+    dgs10 = pd.read_csv(ROOT / "data/sample/DGS10.csv", index_col="date")
+    assert dgs10.loc["1990-01-02", "value"] == 7.94  # 0.0794 in the source, percent like FRED
+    wti = pd.read_csv(ROOT / "data/sample/DCOILWTICO.csv", index_col="date")
+    assert wti.loc["1991-01-16", "value"] == 32.25 and wti.loc["1991-01-17", "value"] == 21.48
+    assert wti["value"].isna().sum() == 290  # the "." rows, kept as missing
+
+
 @pytest.mark.e2e
 def test_report_summary_explains_markov_and_lists_episodes(workflow_run):
     import pandas as pd
 
+    from _contracts import read_parquet
+
     workdir, _ = workflow_run
     report = (workdir / "docs/report.md").read_text()
-    assert "**real time** uses parameters refitted" in report and "**hindsight** is smoothed" in report
-    assert "P(turbulent) real time" in report and (
-        "Stress flags on" in report or "No stress flag on" in report
+    assert "**real-time** uses only data up to each day" in report and "**hindsight**" in report
+    regimes, _ = read_parquet(workdir / "data/processed/regimes.parquet")
+    if any(":p_realtime:" in c for c in regimes.columns):
+        assert "P(turbulent) real-time" in report
+    else:  # a regimes file without Markov columns: the section says so
+        assert "Markov regimes: off" in report
+    assert "Stress flags on" in report or "No stress flag on" in report
+    assert (
+        "![correlation heatmap](fig_heatmap.png)" in report and "[dashboard.html](dashboard.html)" in report
     )
     episodes = pd.read_csv(workdir / "data/processed/stress_episodes.csv")
-    gfc = episodes[(episodes["start"] <= "2008-10-15") & (episodes["end"] >= "2008-10-15")].iloc[0]
-    assert f"| {gfc['name']} | {gfc['start']} | {gfc['end']} | {gfc['business_days']} |" in report
-    assert "![correlation heatmap](fig_heatmap.png)" in report
+    longest = episodes.sort_values(["business_days", "start"], ascending=[False, True]).iloc[0]
+    assert f"| {longest['start']} | {longest['end']} | {longest['business_days']} |" in report
 
 
-def test_heatmap_matrices_are_pairwise_complete_pearson():
+@pytest.mark.e2e
+def test_html_report_carries_the_tables_and_no_placeholder_for_a_skipped_pair(workflow_run, tmp_path):
+    """`snakemake --report`: the headline and today's table are in it; a pair whose series
+    has no data is not declared as a figure."""
+    import json
+    import re
+
+    from conftest import snakemake
+    from _contracts import read_parquet
+
+    workdir, _ = workflow_run
+    # written outside the shared run's folders (the page carries its creation date)
+    snakemake(workdir, "--report", str(tmp_path / "report.html"), "--config", "offline=true")
+    page = (tmp_path / "report.html").read_text(encoding="utf-8", errors="replace")
+    headline = (workdir / "docs/report.md").read_text().splitlines()[2]
+    as_of = headline.split("data through ")[1][:10]
+    assert "Today at a glance" in page and f"data through {as_of}" in page
+    _, meta = read_parquet(workdir / "data/processed/clean.parquet", columns=[])
+    missing = {k for k, m in meta["series"].items() if m.get("status") == "missing"}
+    categories = json.loads(re.search(r"var categories = (\{.*?\});\n", page).group(1))
+    results = {path for category in categories.values() for paths in category.values() for path in paths}
+    assert "docs/report.md" in results and "docs/dashboard.html" in results
+    for a, b in [("SPY", "TLT"), ("SPY", "DGS10")]:
+        declared = f"docs/fig_corr_{a}_vs_{b}.png" in results
+        assert declared == (not {a, b} & missing), (a, b, missing)
+
+
+# ---------------------------------------------------------------- unit tests on synthetic outputs
+
+
+def build(tmp_path, outputs=None, metrics=None, exclude=()):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from report import build_report
+    from report_fixtures import synthetic_outputs
+
+    o = outputs or synthetic_outputs()
+    return build_report(
+        o["clean_meta"],
+        o["levels"],
+        o["corr"],
+        o["regimes"],
+        o["regimes_meta"],
+        o["episodes"],
+        o["dq"],
+        metrics,
+        o["pairs"],
+        tmp_path,
+        None,
+        60,
+        list(exclude),
+    )
+
+
+def test_headline_says_offline_snapshot_and_the_as_of_date(tmp_path):
+    text, drawn = build(tmp_path)
+    assert text.splitlines()[2] == (
+        "**Data: offline snapshot, data through 2018-12-28.** Missing at every level: D (pairs with them are skipped)."
+    )
+    assert drawn == ["fig_corr_A_vs_B.png", "fig_corr_A_vs_C.png"]
+
+
+def test_headline_names_a_mix_of_origins(tmp_path):
+    from report_fixtures import synthetic_outputs
+
+    outputs = synthetic_outputs(
+        origins={"A": "live Yahoo", "B": "cache (downloaded 2026-11-20)", "C": "live Yahoo"}
+    )
+    text, _ = build(tmp_path, outputs)
+    assert "**Data: cache (downloaded 2026-11-20) (1), live Yahoo (2); data through 2018-12-28.**" in text
+    assert "offline snapshot" not in text
+
+
+def test_source_table_lists_origin_column_and_calendar(tmp_path):
+    text, _ = build(tmp_path)
+    assert (
+        "| A | Stock fund | price | offline snapshot | Adj Close | XNYS | 2015-01-02 | 2018-12-28 | 0 |"
+        in text
+    )
+    assert (
+        "| C | Oil | price | offline snapshot | Adj Close | XNYS | 2016-02-29 | 2018-11-02 | 39 (stale) |"
+        in text
+    )
+    assert "| D | Missing fund | price | MISSING |" in text
+
+
+def test_today_uses_the_as_of_date_sign_words_and_marks_stale_series(tmp_path):
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    text, _ = build(tmp_path, o)
+    ab = o["corr"]["A:B:60"].dropna()
+    sign = o["regimes"]["sign:A:B:60"].loc["2018-12-28"]
+    words = {"negative": "negative (bonds hedge)", "positive": "positive (co-move)", "mixed": "mixed"}[sign]
+    row = next(line for line in text.splitlines() if line.startswith("| A-B | 60 |"))
+    assert row.startswith(f"| A-B | 60 | 2018-12-28 | {ab.iloc[-1]:+.2f} |") and f"| {words} |" in row
+    relative = o["regimes"]["relative:A:B:60"].loc["2018-12-28"]
+    assert row.split("|")[8].strip().startswith(relative)  # the z-score label in its own column
+    stale_row = next(line for line in text.splitlines() if line.startswith("| A-C | 60 |"))
+    assert "| 2018-11-02 |" in stale_row and "C stale (last observed 2018-11-02, 39 days behind)" in stale_row
+    assert "| A-D | - | - | no data for D |" in text
+
+
+def test_optional_parts_switched_off_are_said_not_crashed(tmp_path):
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    keep = [c for c in o["regimes"].columns if not c.startswith(("sign:", "mkv:", "relative:", "stress"))]
+    o["regimes"] = o["regimes"][keep]
+    o["regimes_meta"] = {}
+    o["episodes"] = o["episodes"].iloc[0:0]
+    text, drawn = build(tmp_path, o)
+    assert "Markov regimes: off" in text and "Stress flags: off" in text and "Model: off" in text
+    row = next(line for line in text.splitlines() if line.startswith("| A-B | 60 |"))
+    assert "| off | off |" in row
+    assert "No stress episodes within this pair's data." in text and len(drawn) == 2
+
+
+def test_figures_are_deterministic_and_wide(tmp_path):
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    build(tmp_path / "one")
+    build(tmp_path / "two")
+    names = sorted(p.name for p in (tmp_path / "one").glob("*.png"))
+    assert names == [
+        "fig_corr_A_vs_B.png",
+        "fig_corr_A_vs_C.png",
+        "fig_corr_A_vs_D.png",
+        "fig_heatmap.png",
+        "fig_regimes.png",
+    ]
+    for name in names:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+        assert png_size(tmp_path / "one" / name)[0] >= 1000, name
+
+
+def test_heatmap_compares_each_pair_on_its_joint_days():
     import numpy as np
+
+    from _returns import pair_returns
+    from report import heatmap_series, pair_correlations, period_sentence
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    shown, left_out = heatmap_series(o["clean_meta"]["series"], o["levels"], ["C"])
+    assert shown == ["A", "B"] and left_out == {
+        "C": "excluded by config report.heatmap_exclude",
+        "D": "no data at any ingest level",
+    }
+    shown = ["A", "B", "C"]
+    full, recent, periods = pair_correlations(
+        o["levels"], o["clean_meta"], shown, "2018-12-28", recent_days=100
+    )
+    for a, b in (("A", "B"), ("A", "C"), ("B", "C")):
+        joint = pair_returns(o["levels"], o["clean_meta"]["series"], a, b, {}, 5).dropna()
+        assert abs(full.loc[a, b] - np.corrcoef(joint[a], joint[b])[0, 1]) < 1e-12
+        tail = joint.iloc[-100:]
+        assert abs(recent.loc[b, a] - np.corrcoef(tail[a], tail[b])[0, 1]) < 1e-12
+    text = period_sentence(periods)
+    c_first = str(o["levels"]["C"].dropna().index[1].date())  # C's first return
+    assert text == f"the longest pairs 2015-01-06 .. 2018-12-28; pairs with C {c_first} .. 2018-11-02", text
+
+
+def test_episode_labels_do_not_overlap():
     import pandas as pd
 
-    from report import correlation_matrices
+    from report import label_rows
 
-    rng = np.random.default_rng(2)
-    returns = pd.DataFrame(rng.normal(size=(400, 3)), columns=list("ABC"))
-    returns.iloc[:100, 2] = np.nan
-    full, recent = correlation_matrices(returns, recent_days=50)
-    both = returns[["A", "C"]].dropna()
-    assert abs(full.loc["A", "C"] - np.corrcoef(both["A"], both["C"])[0, 1]) < 1e-12
-    assert (
-        abs(recent.loc["A", "B"] - np.corrcoef(returns["A"].iloc[-50:], returns["B"].iloc[-50:])[0, 1])
-        < 1e-12
+    episodes = pd.DataFrame(
+        {
+            "name": ["First long name", "Second long name", "Third", "Far away"],
+            "start": ["2010-01-04", "2010-01-11", "2010-01-18", "2015-01-05"],
+            "end": ["2010-03-01", "2010-02-01", "2010-02-01", "2015-02-02"],
+            "business_days": [40, 15, 10, 20],
+        }
     )
+    placed = label_rows(
+        episodes, pd.Timestamp("2008-01-01"), pd.Timestamp("2016-01-01"), axis_px=960, max_rows=2
+    )
+    rows = {e["name"]: row for e, row, _ in placed}
+    assert rows == {"First long name": 0, "Far away": 0, "Second long name": 1}  # "Third" has no free row
+
+
+def test_markdown_becomes_rst_that_docutils_renders(tmp_path):
+    from docutils.core import publish_parts
+
+    from report import markdown_to_rst
+
+    text, _ = build(tmp_path)
+    rst = markdown_to_rst(text)
+    assert ".. csv-table::" in rst and "fig_corr" not in rst
+    body = publish_parts(rst, writer="html", settings_overrides={"report_level": 2, "halt_level": 2})["body"]
+    assert "Today at a glance" in body and "offline snapshot" in body and "<table" in body
+
+
+def test_model_section_gives_the_forecast_and_says_when_it_does_not_beat_naive():
+    import copy
+
+    from report import model_section
+    from report_fixtures import METRICS
+
+    text = "\n".join(model_section(METRICS))
+    assert (
+        "**Forecast made on 2018-12-28 for about 2019-01-28: -0.31 (90% prediction interval -0.55 .. -0.05"
+        in text
+    )
+    assert "The model does not beat the naive rule" in text
+    assert "does not beat the naive last-sign rule" in text
+    better = copy.deepcopy(METRICS)
+    better["model"]["rmse"] = 0.12
+    better["logit"]["hit_rate"] = 0.95
+    text = "\n".join(model_section(better))
+    assert "does not beat" not in text and "20% below the last-value rule" in text
+    skipped = {k: v for k, v in better.items() if k not in ("logit", "last_sign", "historical_share")}
+    skipped["logit_skipped"] = "the A-B (60-day) correlation is positive on all 700 days"
+    assert "Logit skipped: the A-B (60-day) correlation" in "\n".join(model_section(skipped))
 
 
 def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
@@ -114,3 +354,47 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
     assert f"| {values.idxmax()} | {values.max():+.3f} | {values.idxmin()} | {values.min():+.3f} |" in text
     table = [line for line in text.splitlines() if line.startswith("| S")]
     assert len(table) == 5 and table[0].startswith("| S0 / S1 |")
+
+
+def test_horizons_section_gives_each_pairs_latest_weekly_and_monthly_value():
+    import pandas as pd
+
+    from report import horizons_section
+
+    horizons = pd.DataFrame(
+        {
+            "date": ["2018-11-30", "2018-12-28", "2019-01-04", "2018-10-31", "2018-11-30"],
+            "pair": ["A:B", "A:B", "A:B", "A:B", "A:B"],
+            "frequency": ["weekly", "weekly", "weekly", "monthly", "monthly"],
+            "window": [26, 26, 26, 12, 12],
+            "corr": [0.1, -0.25, 0.9, 0.3, None],
+        }
+    )
+    text = "\n".join(horizons_section(horizons, "2018-12-28"))
+    assert "| A:B | weekly | 26 | 2018-12-28 | -0.25 |" in text  # not the day after the as-of date
+    assert "| A:B | monthly | 12 | 2018-10-31 | +0.30 |" in text  # the last known value
+    assert "off (no horizons.csv" in "\n".join(horizons_section(None, "2018-12-28"))
+
+
+def test_each_pair_lists_only_the_episodes_within_its_data(tmp_path):
+    text, _ = build(tmp_path)
+    ab = text.split("### Stock fund vs 10-year yield")[1].split("###")[0]
+    ac = text.split("### Stock fund vs Oil")[1].split("###")[0]
+    assert "| Oil slump 2016 | 2016-01-04 | 2016-02-12 | 30 | named episode | +0.30 | +0.50 | +0.41 |" in ab
+    assert "Oil slump 2016" not in ac and "| Volmageddon 2018 |" in ac  # C starts 2016-02-29
+
+
+def test_a_large_universe_uses_one_grid_for_the_heatmap(monkeypatch):
+    import numpy as np
+
+    import report
+    from _returns import grid_returns
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    monkeypatch.setattr(report, "PAIR_BY_PAIR_LIMIT", 2)
+    full, _, periods = report.pair_correlations(o["levels"], o["clean_meta"], ["A", "B", "C"], "2018-12-28")
+    grid = grid_returns(o["levels"].loc[:"2018-12-28", ["A", "B", "C"]], o["clean_meta"])
+    both = grid[["A", "C"]].dropna()
+    assert abs(full.loc["A", "C"] - np.corrcoef(both["A"], both["C"])[0, 1]) < 1e-12 and periods == {}
+    assert report.period_sentence(periods).startswith("every pair on the days all markets")

@@ -101,7 +101,7 @@ def test_changing_a_window_reruns_only_what_depends_on_it(workflow_run):
     workdir, _ = workflow_run
     result = snakemake(workdir, "-n", "--config", "offline=true", "correlation={'windows': [60, 20]}")
     planned = set(re.findall(r"^(\w+)\s+\d+$", result.stdout, re.M)) - {"total", "job", "count"}
-    assert planned == {"rolling_corr", "regimes", "model", "report", "all"}, planned
+    assert planned == {"rolling_corr", "regimes", "model", "report", "dashboard", "all"}, planned
     result = snakemake(workdir, "-n", "--config", "offline=true", "start=1991-01-02")
     planned = set(re.findall(r"^(\w+)\s+\d+$", result.stdout, re.M)) - {"total", "job", "count"}
     assert {"ingest", "clean", "dq"} <= planned

@@ -255,16 +255,40 @@ def pair_figures(in_report=False):
     """One figure per configured pair; in_report marks them for `snakemake --report`."""
     figures = [f"docs/fig_corr_{a}_vs_{b}.png" for a, b in config["correlation"]["pairs"]]
     if in_report:
+        missing = series_without_data()
         return [
-            in_snakemake_report(
-                figure,
-                caption="../report/fig_corr.rst",
-                category="Correlations",
-                labels={"pair": figure.removeprefix("docs/fig_corr_").removesuffix(".png")},
+            (
+                figure
+                if any(s in missing for s in pair)  # drawn as a notice; no placeholder in the HTML report
+                else in_snakemake_report(
+                    figure,
+                    caption="../report/fig_corr.rst",
+                    category="Correlations",
+                    labels={"pair": figure.removeprefix("docs/fig_corr_").removesuffix(".png")},
+                )
             )
-            for figure in figures
+            for figure, pair in zip(figures, config["correlation"]["pairs"])
         ]
     return figures
+
+
+def series_without_data():
+    """Series a finished run found no data for (clean.parquet's metadata), so that
+    `snakemake --report` declares no figure for their pairs; empty before the first run."""
+    path = "data/processed/clean.parquet"
+    if not os.path.exists(path):
+        return set()
+    import json
+
+    import pyarrow.parquet as pq
+
+    raw = (pq.read_schema(path).metadata or {}).get(b"corrflow")
+    series = json.loads(raw).get("series", {}) if raw else {}
+    return {
+        k
+        for k, m in series.items()
+        if m.get("status") == "missing" or m.get("in_clean") is False or not m.get("last")
+    }
 
 
 def report_inputs(wildcards):
@@ -283,8 +307,18 @@ def report_inputs(wildcards):
     return inputs
 
 
+def dashboard_inputs(wildcards):
+    return {
+        "clean": "data/processed/clean.parquet",
+        "corr": "data/processed/rolling_corr.csv",
+        "regimes": "data/processed/regimes.parquet",
+        "episodes": "data/processed/stress_episodes.csv",
+    }
+
+
 def final_outputs():
     outputs = ["docs/report.md", "docs/dq_report.md", *pair_figures(), "docs/fig_heatmap.png"]
+    outputs.append("docs/dashboard.html")
     if is_activated("model"):
         outputs += ["models/corr_forecast.pkl", "models/comove_logit.pkl", "models/metrics.json"]
     if is_activated("all_pairs"):

@@ -1,11 +1,16 @@
-# Task F: the markdown report and its figures.
+# Task F: the markdown report, its figures and the interactive dashboard.
 
 
 rule report:
     input:
         unpack(report_inputs),
     output:
-        report="docs/report.md",
+        report=report(
+            "docs/report.md",
+            caption="../report/report_md.rst",
+            category="Report",
+        ),
+        summary="docs/report_summary.rst",
         figures=pair_figures(in_report=True),
         timeline=report(
             "docs/fig_regimes.png",
@@ -27,5 +32,32 @@ rule report:
         mem_mb=memory_mb(2000),
     params:
         pairs=config["correlation"]["pairs"],
+        window=primary_window(),
+        heatmap_exclude=config["report"]["heatmap_exclude"],
     script:
         "../scripts/report.py"
+
+
+rule dashboard:
+    input:
+        unpack(dashboard_inputs),
+    output:
+        html=report(
+            "docs/dashboard.html",
+            caption="../report/dashboard.rst",
+            category="Dashboard",
+        ),
+    log:
+        "logs/dashboard.log",
+    benchmark:
+        "logs/benchmarks/dashboard.tsv"
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=memory_mb(2000),
+    params:
+        pairs=config["correlation"]["pairs"],
+        window=primary_window(),
+        exclude=config["report"]["heatmap_exclude"],
+    script:
+        "../scripts/dashboard.py"

@@ -14,11 +14,18 @@ the historical mean (expanding mean of the correlation up to today).
 A second model, a Logit on the same features, gives the probability that the
 correlation ``horizon`` days ahead is positive (for stocks and bonds: that bonds stop
 hedging), scored by Brier score and hit rate against the last sign and the historical
-share of positive days.
+share of positive days. When the correlation has the same sign on every day with a
+known target there is nothing to predict (and the Logit cannot be fitted: perfect
+separation): the Logit is skipped and the reason recorded, not a crash.
+
+Today's forecast: the final OLS fit applied to the last day with every feature, with
+its prediction interval (parameter covariance from the HAC fit plus the residual
+variance), clipped to [-1, 1].
 
 Outputs: models/corr_forecast.pkl and models/comove_logit.pkl (final fits on all known
-targets, data removed) and models/metrics.json (RMSE, MAE, Brier scores and hit rates
-of the models and their baselines, coefficients, HAC errors).
+targets, data removed; the Logit file holds ``{"skipped": reason}`` when it was skipped)
+and models/metrics.json (RMSE, MAE, Brier scores and hit rates of the models and their
+baselines, coefficients, HAC errors, today's forecast).
 """
 
 import argparse
@@ -45,6 +52,7 @@ logger = logging.getLogger("model")
 
 SHORT_WINDOW = 21
 REFIT_EVERY = 63
+INTERVAL_LEVEL = 0.90
 
 
 def model_frame(returns: pd.DataFrame, corr: pd.Series, a: str, b: str, horizon: int) -> pd.DataFrame:
@@ -80,7 +88,25 @@ def fit_logit(frame: pd.DataFrame):
     return sm.Logit((frame["target"] > 0).astype("float64"), design).fit(disp=0, maxiter=200)
 
 
-def walk_forward(frame: pd.DataFrame, horizon: int, train_fraction: float) -> pd.DataFrame:
+def logit_skip_reason(frame: pd.DataFrame, pair: str = "the pair") -> str | None:
+    """Why the sign Logit cannot be fitted on ``frame`` (None if it can): the target's
+    sign never changes, so every day is one class (perfect separation)."""
+    known = frame.dropna(subset=[*FEATURES, "target"])
+    if known.empty:
+        return f"{pair} has no day with both the features and a known target"
+    positive = int((known["target"] > 0).sum())
+    if positive in (0, len(known)):
+        sign = "positive" if positive else "zero or negative"
+        return (
+            f"the {pair} correlation {known.index[0].date()} .. {known.index[-1].date()} is {sign} on all "
+            f"{len(known)} days with a known target, so there is no sign change to predict"
+        )
+    return None
+
+
+def walk_forward(
+    frame: pd.DataFrame, horizon: int, train_fraction: float, pair: str = "the pair"
+) -> pd.DataFrame:
     """Out-of-sample forecasts for every test day, with the naive baselines.
 
     Columns: ``target`` and the OLS ``model`` forecast with the baselines ``last_value``
@@ -93,10 +119,14 @@ def walk_forward(frame: pd.DataFrame, horizon: int, train_fraction: float) -> pd
     usable = frame.dropna(subset=FEATURES)
     first_test = int(len(usable) * train_fraction)
     if first_test <= 10 * len(FEATURES) or first_test >= len(usable) - horizon:
+        span = f" ({usable.index[0].date()} .. {usable.index[-1].date()})" if len(usable) else ""
         raise InputDataError(
-            f"model: {len(usable)} usable days are too few for a walk-forward test with "
-            f"train_fraction {train_fraction} and horizon {horizon}; widen start/end or change config key `model`"
+            f"model: pair {pair} has {len(usable)} usable days{span} (days with its rolling correlation and "
+            f"{SHORT_WINDOW}-day volatilities of both legs), too few for a walk-forward test with train_fraction "
+            f"{train_fraction} and horizon {horizon} (needs more than {int(10 * len(FEATURES) / train_fraction) + horizon}); "
+            f"widen `start`/`end`, pick another `model.pair`, or set `model.enabled: false`"
         )
+    skip_logit = logit_skip_reason(usable, pair) is not None
     known = frame["corr"].dropna()
     expanding_mean = known.expanding().mean().reindex(usable.index)
     expanding_share = (known > 0).astype("float64").expanding().mean().reindex(usable.index)
@@ -106,14 +136,18 @@ def walk_forward(frame: pd.DataFrame, horizon: int, train_fraction: float) -> pd
         train = usable.iloc[: max(0, fit_at - horizon)].dropna(subset=["target"])
         test = usable.iloc[fit_at : fit_at + REFIT_EVERY]
         design = sm.add_constant(test[FEATURES], has_constant="add")
-        try:
-            logit = fit_logit(train).predict(design)
-        except Exception as err:  # perfect separation or a singular design in a short sample
-            logit_failures += 1
-            logger.warning(
-                "model: logit fit at %s failed (%s); no probability there", test.index[0].date(), err
-            )
-            logit = pd.Series(np.nan, index=test.index)
+        logit = pd.Series(np.nan, index=test.index)
+        if not skip_logit:  # skipped as a whole: stated once by the caller
+            try:
+                reason = logit_skip_reason(train, pair)
+                if reason:
+                    raise ValueError(reason)
+                logit = fit_logit(train).predict(design)
+            except Exception as err:  # perfect separation or a singular design in a short sample
+                logit_failures += 1
+                logger.warning(
+                    "model: logit fit at %s failed (%s); no probability there", test.index[0].date(), err
+                )
         rows.append(
             pd.DataFrame(
                 {
@@ -131,6 +165,8 @@ def walk_forward(frame: pd.DataFrame, horizon: int, train_fraction: float) -> pd
         )
     forecasts = pd.concat(rows)
     forecasts.attrs["logit_failures"] = logit_failures
+    if skip_logit:
+        forecasts = forecasts.drop(columns=["logit"])
     return forecasts
 
 
@@ -146,7 +182,7 @@ def forecast_metrics(forecasts: pd.DataFrame) -> dict:
         error = scored[name] - scored["target"]
         metrics[name] = {"rmse": float(np.sqrt((error**2).mean())), "mae": float(error.abs().mean())}
     metrics["skill_vs_last_value"] = 1.0 - metrics["model"]["rmse"] / metrics["last_value"]["rmse"]
-    if "logit" in scored:
+    if "logit" in scored and scored["logit"].notna().any():
         probabilities = scored.dropna(subset=["logit"])
         metrics["positive_share"] = float(scored["positive"].mean())
         for name in ("logit", "last_sign", "historical_share"):
@@ -154,6 +190,29 @@ def forecast_metrics(forecasts: pd.DataFrame) -> dict:
             hits = ((probabilities[name] > 0.5) == (probabilities["positive"] > 0.5)).mean()
             metrics[name] = {"brier": float(brier), "hit_rate": float(hits), "days": int(len(probabilities))}
     return metrics
+
+
+def today_forecast(final, frame: pd.DataFrame, horizon: int, level: float = INTERVAL_LEVEL) -> dict | None:
+    """The final OLS fit's forecast from the last day with every feature, with its
+    prediction interval at ``level`` (clipped to the correlation's range [-1, 1])."""
+    import statsmodels.api as sm
+
+    latest = frame.dropna(subset=FEATURES)
+    if latest.empty:
+        return None
+    row = latest.iloc[[-1]]
+    design = sm.add_constant(row[FEATURES], has_constant="add")
+    summary = final.get_prediction(design).summary_frame(alpha=1 - level).iloc[0]
+    day = row.index[0]
+    return {
+        "date": str(day.date()),
+        "target_date": str((day + pd.offsets.BDay(horizon)).date()),
+        "current": float(row["corr"].iloc[0]),
+        "value": float(np.clip(summary["mean"], -1, 1)),
+        "lower": float(np.clip(summary["obs_ci_lower"], -1, 1)),
+        "upper": float(np.clip(summary["obs_ci_upper"], -1, 1)),
+        "level": level,
+    }
 
 
 def load_model(path: str | Path, models_dir: str | Path = "models"):
@@ -204,11 +263,11 @@ def main(argv=None) -> None:
     corr = read_rolling_corr(args.corr)
     column = choose_pair(corr, args.pair, args.window)
     a, b, _ = column.split(":")
+    pair = f"{a}-{b} ({args.window}-day)"
     frame = model_frame(returns_from_features(features), corr[column], a, b, args.horizon)
-    forecasts = walk_forward(frame, args.horizon, args.train_fraction)
+    forecasts = walk_forward(frame, args.horizon, args.train_fraction, pair)
     metrics = forecast_metrics(forecasts)
     final = fit_ols_hac(frame.dropna(), args.horizon)
-    final_logit = fit_logit(frame.dropna())
     metrics |= {
         "pair": column,
         "horizon": args.horizon,
@@ -218,14 +277,29 @@ def main(argv=None) -> None:
         "coefficients": {k: float(v) for k, v in final.params.items()},
         "hac_std_errors": {k: float(v) for k, v in final.bse.items()},
         "final_fit_days": int(final.nobs),
+        "forecast": today_forecast(final, frame, args.horizon),
         "logit_kind": "Logit of P(correlation h days ahead > 0)",
-        "logit_coefficients": {k: float(v) for k, v in final_logit.params.items()},
         "logit_failures": forecasts.attrs["logit_failures"],
     }
-    for result, path in ((final, args.model), (final_logit, args.logit)):
-        result.remove_data()
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            pickle.dump(result, handle, protocol=5)
+    skipped = logit_skip_reason(frame, pair)
+    final_logit = None
+    if skipped is None:
+        try:
+            final_logit = fit_logit(frame.dropna())
+        except Exception as err:  # perfect separation or a singular design: say so, do not crash
+            skipped = f"the final Logit fit on {pair} failed ({type(err).__name__}: {err})"
+    if final_logit is not None:
+        metrics["logit_coefficients"] = {k: float(v) for k, v in final_logit.params.items()}
+    else:
+        metrics["logit_skipped"] = skipped
+        logger.warning("model: Logit skipped: %s", skipped)
+    final.remove_data()
+    with atomic_path(args.model) as tmp, open(tmp, "wb") as handle:
+        pickle.dump(final, handle, protocol=5)
+    if final_logit is not None:
+        final_logit.remove_data()
+    with atomic_path(args.logit) as tmp, open(tmp, "wb") as handle:
+        pickle.dump(final_logit if final_logit is not None else {"skipped": skipped}, handle, protocol=5)
     write_json_atomic(metrics, args.metrics)
     logger.info(
         "model %s: RMSE %.4f vs last value %.4f, historical mean %.4f over %d test days",

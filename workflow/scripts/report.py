@@ -1,24 +1,29 @@
-"""Markdown report and charts (task F): docs/report.md and docs/fig_*.png.
+"""Markdown report and charts (task F): docs/report.md, docs/report_summary.rst and docs/fig_*.png.
 
-The report opens with a one-screen summary (where the data came from, the latest
-correlation of each pair against its own history, today's regime and stress flags),
-then a section per pair (chart: every window, the Fisher-z band, the EWMA, z-score
-regimes shaded, named episodes marked; its stress episodes), a correlation heatmap of
-the universe (full sample beside the last 252 days), a regime timeline, the DQ summary,
-the model's metrics when task G ran, and the latest all-pairs matrix in brief when that
-ran (read from the last row group of each block only).
+The report opens with a one-screen summary: where each series came from (its origin:
+live FRED / live Yahoo / cache with its download date / local file / offline snapshot),
+the as-of date (the last date every configured pair has data), today's correlation of
+each pair against its own history with its sign regime in words, stale series marked,
+today's Markov states and stress flags. Then a section per pair (one figure: the
+primary window bold with its band, sign regimes as a strip, stress episodes as light
+bands, the other windows and the EWMA muted in a panel below; its stress episodes with
+the Forbes-Rigobon adjusted correlation), a heatmap of the universe where every pair is
+compared on the days both series traded, a regime figure (one Markov panel per series,
+sign regimes, stress days), the DQ summary, the model (today's forecast with its
+interval, against the naive rules) and the latest all-pairs matrix when that ran.
 
-Every number is read from the workflow's outputs (clean.parquet's metadata,
-features.parquet, rolling_corr.csv, regimes.parquet, stress_episodes.csv,
-dq_report.json, models/metrics.json, all_pairs/manifest.json), never retyped. Figures
-use matplotlib's Agg backend, one style, at least 1200 px wide, and carry no
-timestamps, so the same inputs give the same bytes.
+Every number is read from the workflow's outputs, never retyped. An optional part that
+is switched off (a column family absent from regimes.parquet, no model) gives a
+sentence saying so, not an error. Figures use matplotlib's Agg backend, one style,
+1300 px wide, and carry no timestamps, so the same inputs give the same bytes.
+``report_summary.rst`` holds the same headline and tables for Snakemake's HTML report.
 """
 
 import argparse
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -33,165 +38,437 @@ from _helpers import (
     run_script,
     write_text_atomic,
 )
-from _contracts import parse_corr_column, pearson_columns, read_parquet, read_rolling_corr, returns_from_features
+from _contracts import (
+    HORIZON_COLUMNS,
+    SIGN_LABELS,
+    STRESS,
+    STRESS_REASON,
+    band_of,
+    closed_by_series,
+    corr_adjusted_column,
+    corr_before_column,
+    corr_column,
+    corr_during_column,
+    parse_corr_column,
+    pearson_columns,
+    read_parquet,
+    read_rolling_corr,
+    relative_column,
+    sign_column,
+    z_column,
+)
 from _all_pairs_store import read_all_pairs
 
 logger = logging.getLogger("report")
 
-LEVEL_WORDS = {
-    "fresh": "live download",
-    "local": "local file",
-    "cached": "local cache (last good download)",
-    "snapshot": "bundled offline snapshot",
-    "missing": "MISSING",
-}
 TIMELINE_FIGURE = "fig_regimes.png"
 HEATMAP_FIGURE = "fig_heatmap.png"
-REGIME_COLOURS = {"negative": "#2b83ba", "mixed": "#eeeeee", "positive": "#d7191c"}
-LINE_COLOURS = ["#1b4f72", "#e67e22", "#27ae60", "#8e44ad", "#c0392b"]
+DASHBOARD = "dashboard.html"
+SIGN_COLOURS = {"negative": "#2b83ba", "mixed": "#e3e3e3", "positive": "#d7191c"}
+PRIMARY_COLOUR = "#17365d"
+MUTED_COLOURS = ["#8fa9c7", "#c9a66b", "#9cc59a", "#b9a3cf"]
+EPISODE_COLOUR = "#7f7f7f"
 STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 100,
     "font.size": 11,
-    "axes.titlesize": 13,
+    "axes.titlesize": 12,
     "axes.titleweight": "bold",
-    "axes.labelsize": 11,
+    "axes.titlelocation": "left",
+    "axes.labelsize": 10,
     "axes.grid": True,
-    "grid.alpha": 0.3,
+    "grid.alpha": 0.25,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "legend.fontsize": 9,
     "legend.frameon": False,
 }
+FIGURE_WIDTH = 13.0  # inches at 100 dpi: 1300 px
 RECENT_DAYS = 252
 MAX_ANNOTATED = 20  # heatmap cells with numbers up to this many series
 MAX_LABELLED = 60  # heatmap tick labels up to this many series
+PAIR_BY_PAIR_LIMIT = 60  # heatmap pairs on their own joint days up to this many series
 TOP_EPISODES = 12
+LABELLED_EPISODES = 10  # episode labels on a pair figure, longest first
+LABEL_ROWS = 3  # rows of episode labels above a pair figure
+
+# Fallback words for a clean.parquet written before per-series `origin` existed.
+STATUS_ORIGIN = {
+    "cached": "cache",
+    "snapshot": "offline snapshot",
+    "local": "local file",
+    "missing": "missing",
+}
+SOURCE_WORDS = {"fred": "FRED", "yahoo": "Yahoo", "local_csv": "local file"}
 
 
 def pair_figure_name(a: str, b: str) -> str:
     return f"fig_corr_{a}_vs_{b}.png"
 
 
-# ---------------------------------------------------------------- text
+# ---------------------------------------------------------------- provenance
 
 
-def data_provenance(series_meta: dict, calendar: dict) -> tuple[str, list[str]]:
-    """One headline sentence on where the data came from, plus a table of series."""
-    statuses = {m["status"] for m in series_meta.values()}
-    through = min((m["last"] for m in series_meta.values() if m.get("last")), default=calendar["last"])
-    served = statuses - {"missing"}
-    if served == {"snapshot"}:
-        headline = f"**Data: offline snapshot, data through {through}.**"
-    elif served == {"fresh"}:
-        headline = f"**Data: live download, data through {through}.**"
+def series_origin(meta: dict) -> str:
+    """The human label of where a series came from (clean.parquet's `origin`)."""
+    if meta.get("origin"):
+        return str(meta["origin"])
+    status = meta.get("status", "missing")
+    if status == "fresh":
+        return f"live {SOURCE_WORDS.get(meta.get('source'), meta.get('source', ''))}".strip()
+    return STATUS_ORIGIN.get(status, status)
+
+
+def is_missing(meta: dict) -> bool:
+    return meta.get("status") == "missing" or meta.get("in_clean") is False or not meta.get("last")
+
+
+def as_of_date(clean_meta: dict, pairs: list[list[str]]) -> str:
+    """The data's last common date: clean.parquet's `as_of`, else the earliest last date
+    of the series in configured pairs that have data."""
+    if clean_meta.get("as_of"):
+        return str(clean_meta["as_of"])[:10]
+    series_meta = clean_meta.get("series", {})
+    in_pairs = {s for pair in pairs for s in pair}
+    lasts = [m["last"] for k, m in series_meta.items() if k in in_pairs and not is_missing(m)]
+    lasts = lasts or [m["last"] for m in series_meta.values() if not is_missing(m)]
+    if not lasts:
+        raise InputDataError("report: clean.parquet's metadata has no series with data; re-run clean")
+    return min(str(d)[:10] for d in lasts)
+
+
+def stale_series(series_meta: dict, as_of: str) -> dict[str, str]:
+    """Series stale on the as-of date, each with a few words on why."""
+    stale = {}
+    for series_id, meta in series_meta.items():
+        if is_missing(meta):
+            continue
+        behind = meta.get("days_behind")
+        if meta.get("stale") or str(meta["last"])[:10] < as_of:
+            stale[series_id] = f"last observed {str(meta['last'])[:10]}" + (
+                f", {behind} days behind" if behind else ""
+            )
+    return stale
+
+
+def data_provenance(series_meta: dict, as_of: str) -> tuple[str, list[str]]:
+    """One headline sentence on where the data came from, plus the source table."""
+    origins = {k: series_origin(m) for k, m in series_meta.items() if not is_missing(m)}
+    labels = sorted(set(origins.values()))
+    if labels == ["offline snapshot"]:
+        headline = f"**Data: offline snapshot, data through {as_of}.**"
+    elif len(labels) == 1:
+        headline = f"**Data: {labels[0]}, data through {as_of}.**"
     else:
-        mix = ", ".join(
-            f"{sum(m['status'] == s for m in series_meta.values())} {LEVEL_WORDS[s]}"
-            for s in ("fresh", "local", "cached", "snapshot")
-            if s in served
-        )
-        headline = f"**Data: partial run ({mix}), data through {through}.**"
-    missing = sorted(k for k, m in series_meta.items() if m["status"] == "missing")
+        mix = ", ".join(f"{label} ({sum(o == label for o in origins.values())})" for label in labels)
+        headline = f"**Data: {mix}; data through {as_of}.**"
+    missing = sorted(k for k, m in series_meta.items() if is_missing(m))
     if missing:
         headline += f" Missing at every level: {', '.join(missing)} (pairs with them are skipped)."
     failed = {k: m["live_error"] for k, m in series_meta.items() if m.get("live_error")}
     if failed:
-        errors = sorted(set(failed.values()))
         headline += (
             f" Live download failed for {len(failed)} series ({', '.join(sorted(failed))}; "
-            f"{', '.join(errors)}): see data/raw/*.ok and logs/ingest/."
+            f"{'; '.join(sorted(set(map(str, failed.values()))))}): see data/raw/*.ok and logs/ingest/."
         )
     rows = [
-        "| series | name | kind | served from | first | last | filled days | gaps left |",
-        "|---|---|---|---|---|---|---|---|",
+        "| series | name | kind | origin | column used | calendar | first | last | days behind |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for series_id, m in series_meta.items():
+        behind = m.get("days_behind")
+        stale = " (stale)" if m.get("stale") else ""
         rows.append(
-            f"| {series_id} | {m.get('name') or ''} | {m['kind']} | {LEVEL_WORDS.get(m['status'], m['status'])} "
-            f"| {m.get('first') or '-'} | {m.get('last') or '-'} | {m.get('filled_days', '-')} "
-            f"| {m.get('gap_days_left_nan', '-')} |"
+            f"| {series_id} | {m.get('name') or ''} | {m.get('kind', '-')} | "
+            f"{'MISSING' if is_missing(m) else series_origin(m)} | {m.get('column') or '-'} | "
+            f"{m.get('calendar') or '-'} | {m.get('first') or '-'} | {m.get('last') or '-'} | "
+            f"{'-' if behind is None else behind}{stale} |"
         )
     return headline, rows
 
 
-def latest_summary(corr: pd.DataFrame, regimes: pd.DataFrame) -> list[str]:
+# ---------------------------------------------------------------- regimes in words
+
+
+def sign_words(label, bond_pair: bool = True) -> str:
+    """A sign-regime label in words (never a z-score label)."""
+    if not isinstance(label, str):
+        return "n/a"
+    if label == "negative":
+        return "negative (bonds hedge)" if bond_pair else "negative (offsetting)"
+    if label == "positive":
+        return "positive (co-move)"
+    return label
+
+
+def is_bond_pair(series_meta: dict, a: str, b: str) -> bool:
+    """A stock-bond pair: one leg a yield (a bond return) or a Treasury/bond fund."""
+
+    def bondish(s):
+        m = series_meta.get(s, {})
+        return m.get("kind") == "yield" or bool(re.search(r"treasury|bond", str(m.get("name", "")), re.I))
+
+    return bondish(a) != bondish(b)
+
+
+def primary_of(corr: pd.DataFrame, a: str, b: str, window: int | None) -> str | None:
+    """The primary-window Pearson column of a pair (the configured window, else its first)."""
+    columns = [c for c in pearson_columns(corr) if c.startswith(f"{a}:{b}:")]
+    if window is not None and corr_column(a, b, window) in columns:
+        return corr_column(a, b, window)
+    return columns[0] if columns else None
+
+
+def value_on(series: pd.Series, day: pd.Timestamp):
+    """(date, value) of the last observation on or before ``day``."""
+    known = series.loc[:day].dropna()
+    return (known.index[-1], known.iloc[-1]) if len(known) else (None, np.nan)
+
+
+def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> list[str]:
+    """Each pair on the one as-of date: primary-window correlation, its band, percentile
+    against its own history, sign regime, relative level; stale legs marked."""
+    day = pd.Timestamp(as_of)
+    stale = stale_series(series_meta, as_of)
+    has_sign = any(c.startswith("sign:") for c in regimes.columns)
+    has_relative = any(c.startswith("relative:") for c in regimes.columns)
     rows = [
-        "| pair | window | date | correlation | 95 % band | percentile vs own history | z-score | vs own past year | sign regime |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| pair | window | date | correlation | band | percentile vs own history | sign regime | "
+        "vs its past year | other windows | note |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for column in pearson_columns(corr):
-        series = corr[column].dropna()
-        a, b, window, _ = parse_corr_column(column)
-        if series.empty:
-            rows.append(f"| {a}-{b} | {window} | - | no data | - | - | - | - | - |")
+    for a, b in pairs:
+        column = primary_of(corr, a, b, window)
+        if column is None or corr[column].dropna().empty:
+            missing = [s for s in (a, b) if is_missing(series_meta.get(s, {}))]
+            why = f"no data for {', '.join(missing)}" if missing else "no correlation"
+            rows.append(f"| {a}-{b} | - | - | {why} | - | - | - | - | - | skipped |")
             continue
-        day = series.index[-1]
-        latest = series.iloc[-1]
-        percentile = (series <= latest).mean() * 100
-        band = [c for c in corr.columns if c.startswith(f"{column}:lo") or c.startswith(f"{column}:hi")]
-        band_text = " .. ".join(f"{corr.loc[day, c]:+.2f}" for c in sorted(band, key=lambda c: ":hi" in c))
-        z = regimes[f"z:{column}"].get(day, np.nan)
-        label = regimes[f"relative:{column}"].get(day)
-        sign = regimes[f"sign:{column}"].get(day) if f"sign:{column}" in regimes else None
+        history = corr[column].loc[:day].dropna()
+        date, latest = value_on(corr[column], day)
+        band = band_of(corr, column)
+        band_text = f"{corr.at[date, band[0]]:+.2f} .. {corr.at[date, band[1]]:+.2f}" if band else "-"
+        percentile = (history <= latest).mean() * 100
+        sign = regimes[sign_column(column)].get(date) if sign_column(column) in regimes else None
+        relative = regimes[relative_column(column)].get(date) if relative_column(column) in regimes else None
+        z = regimes[z_column(column)].get(date) if z_column(column) in regimes else np.nan
+        relative_text = (
+            f"{relative} (z {z:+.1f})" if isinstance(relative, str) and pd.notna(z) else relative or "n/a"
+        )
+        if not has_relative:
+            relative_text = "off"
+        others = []
+        for other in pearson_columns(corr):
+            if other.startswith(f"{a}:{b}:") and other != column:
+                _, value = value_on(corr[other], day)
+                others.append(f"{parse_corr_column(other).window}d {value:+.2f}")
+        notes = [f"{s} stale ({stale[s]})" for s in (a, b) if s in stale]
+        if date.date() != day.date():
+            notes.append(f"last value {date.date()}")
         rows.append(
-            f"| {a}-{b} | {window} | {day.date()} | {latest:+.2f} | {band_text or '-'} | {percentile:.0f} "
-            f"| {z:+.2f} | {label if isinstance(label, str) else 'n/a'} | {sign if isinstance(sign, str) else '-'} |"
+            f"| {a}-{b} | {parse_corr_column(column).window} | {date.date()} | {latest:+.2f} | {band_text} "
+            f"| {percentile:.0f} | {sign_words(sign, is_bond_pair(series_meta, a, b)) if has_sign else 'off'} "
+            f"| {relative_text} | {', '.join(others) or '-'} | {'; '.join(notes) or '-'} |"
         )
     return rows
 
 
-def current_state(regimes: pd.DataFrame, regimes_meta: dict) -> list[str]:
-    """Today's Markov state and stress flags, in words."""
-    day = regimes.index[-1]
-    lines = []
-    for fit in regimes_meta.get("markov", []):
-        prefix = fit["series"]
-        if fit.get("status") != "ok":
-            lines.append(f"- Markov {prefix.removeprefix('mkv:')}: {fit['status']}.")
-            continue
-        top = fit["labels"][-1]
-        realtime_column = f"{prefix}:p_realtime:{top}"
-        realtime = regimes[realtime_column].dropna() if realtime_column in regimes else pd.Series(dtype=float)
-        hindsight = regimes[f"{prefix}:p_hindsight:{top}"].dropna()
-        if hindsight.empty:
-            continue
-        live = f"real time {realtime.iloc[-1]:.2f}, " if len(realtime) else ""
-        separated = "" if fit.get("well_separated", True) else " (states not well separated)"
-        lines.append(
-            f"- Markov {prefix.removeprefix('mkv:')} on {hindsight.index[-1].date()}: P({top}) "
-            f"{live}hindsight {hindsight.iloc[-1]:.2f}{separated}."
+def markov_panels(regimes: pd.DataFrame, regimes_meta: dict) -> list[dict]:
+    """One entry per Markov fit found in regimes.parquet: its prefix, states, the state
+    drawn (turbulent/high), and whether its states are well separated."""
+    found: dict[str, list[str]] = {}
+    for column in regimes.columns:
+        if ":p_realtime:" in column:
+            prefix, state = column.split(":p_realtime:")
+            found.setdefault(prefix, []).append(state)
+    fits = {
+        f.get("prefix") or f.get("series"): f for f in regimes_meta.get("markov", []) if isinstance(f, dict)
+    }
+    panels = []
+    for prefix, states in found.items():
+        fit = fits.get(prefix, {})
+        top = next((s for s in ("turbulent", "high") if s in states), states[-1])
+        separated = fit.get("well_separated", fit.get("separated", True))
+        panels.append(
+            {"prefix": prefix, "states": states, "top": top, "separated": bool(separated), "fit": fit}
         )
-    reason = regimes["stress_reason"].iloc[-1] if "stress_reason" in regimes else None
-    if isinstance(reason, str):
-        lines.append(f"- **Stress flags on {day.date()}: {reason}.**")
+    return panels
+
+
+def markov_name(prefix: str) -> str:
+    """'mkv:ret:SPY' -> 'SPY returns'; 'mkv:SPY:TLT:60' -> 'SPY-TLT 60-day correlation'."""
+    parts = prefix.removeprefix("mkv:").split(":")
+    if parts[0] == "ret" and len(parts) == 2:
+        return f"{parts[1]} returns"
+    if len(parts) == 3:
+        return f"{parts[0]}-{parts[1]} {parts[2]}-day correlation"
+    return ":".join(parts)
+
+
+def current_state(regimes: pd.DataFrame, regimes_meta: dict, as_of: str) -> list[str]:
+    """Today's Markov states and stress flags on the as-of date, in words."""
+    day = pd.Timestamp(as_of)
+    lines = []
+    panels = markov_panels(regimes, regimes_meta)
+    if not panels:
+        lines.append("- Markov regimes: off (no Markov columns in regimes.parquet).")
+    for panel in panels:
+        realtime = regimes[f"{panel['prefix']}:p_realtime:{panel['top']}"]
+        date, p = value_on(realtime, day)
+        if date is None:
+            lines.append(f"- Markov {markov_name(panel['prefix'])}: no probability yet.")
+            continue
+        hindsight_column = f"{panel['prefix']}:p_hindsight:{panel['top']}"
+        _, q = value_on(regimes[hindsight_column], day) if hindsight_column in regimes else (None, np.nan)
+        caveat = "" if panel["separated"] else " (states not well separated: read with care)"
+        lines.append(
+            f"- Markov {markov_name(panel['prefix'])} on {date.date()}: P({panel['top']}) real-time {p:.2f}"
+            + (f", hindsight {q:.2f}" if pd.notna(q) else "")
+            + f"{caveat}."
+        )
+    if STRESS_REASON in regimes:
+        on_day = regimes.loc[:day]
+        reason = on_day[STRESS_REASON].iloc[-1] if len(on_day) else None
+        when = on_day.index[-1].date() if len(on_day) else as_of
+        if isinstance(reason, str) and reason:
+            lines.append(f"- **Stress flags on {when}: {reason}.**")
+        else:
+            lines.append(f"- No stress flag on {when}.")
     else:
-        lines.append(f"- No stress flag on {day.date()}.")
+        lines.append("- Stress flags: off (no stress column in regimes.parquet).")
     return lines
 
 
+def normalised_episodes(episodes: pd.DataFrame, regimes_meta: dict) -> pd.DataFrame:
+    """Episodes with name/start/end/business_days/reason (an older file: `reasons`, no name)."""
+    out = episodes.copy()
+    if "reason" not in out and "reasons" in out:
+        out["reason"] = out["reasons"]
+    if "name" not in out:
+        out["name"] = ""
+        named = regimes_meta.get("stress", {}).get("episodes", [])
+        extra = pd.DataFrame(
+            [
+                {
+                    "name": e["name"],
+                    "start": e["start"],
+                    "end": e["end"],
+                    "business_days": len(pd.bdate_range(e["start"], e["end"])),
+                    "reason": "named episode",
+                }
+                for e in named
+            ]
+        )
+        out = pd.concat([out, extra], ignore_index=True) if len(extra) else out
+    for column in ("name", "reason"):
+        out[column] = out[column].fillna("").astype(str) if column in out else ""
+    return out
+
+
 def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
-    """The longest stress episodes, with one pair column's return correlation before and during."""
+    """The longest stress episodes with the pair's correlation before, during and
+    volatility-adjusted (Forbes-Rigobon) during the episode."""
     if episodes.empty:
-        return ["No stress episodes in the sample."]
+        return ["No stress episodes within this pair's data."]
     top = episodes.sort_values(["business_days", "start"], ascending=[False, True]).head(TOP_EPISODES)
     top = top.sort_values("start")
+    names = {
+        "before": corr_before_column(column) if column else None,
+        "during": corr_during_column(column) if column else None,
+        "adjusted": corr_adjusted_column(column) if column else None,
+    }
+
+    def cell(e, key):
+        name = names[key]
+        return f"{e[name]:+.2f}" if name and name in e and pd.notna(e[name]) else "-"
+
     rows = [
-        "| episode | start | end | business days | rules | correlation before | during | adjusted |",
+        "| episode | start | end | business days | why | corr before | corr during | adjusted (Forbes-Rigobon) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for _, e in top.iterrows():
-        values = [e.get(f"corr_{kind}:{column}") if column else None for kind in ("before", "during", "adjusted")]
-        text = [f"{v:+.2f}" if isinstance(v, float) and pd.notna(v) else "-" for v in values]
         rows.append(
-            f"| {e['name']} | {e['start']} | {e['end']} | {e['business_days']} | {e['rule']} | {' | '.join(text)} |"
+            f"| {e['name'] or '-'} | {e['start']} | {e['end']} | {e['business_days']} | {e['reason'] or '-'} "
+            f"| {cell(e, 'before')} | {cell(e, 'during')} | {cell(e, 'adjusted')} |"
         )
     if len(episodes) > TOP_EPISODES:
         rows.append(
-            f"\nThe {TOP_EPISODES} longest of {len(episodes)} episodes; all, with their reasons, in "
-            f"`data/processed/stress_episodes.csv`."
+            f"\nThe {TOP_EPISODES} longest of {len(episodes)} episodes; all in `data/processed/stress_episodes.csv`."
         )
     return rows
+
+
+# ---------------------------------------------------------------- heatmap data
+
+
+def pair_correlations(
+    levels: pd.DataFrame, clean_meta: dict, series_ids: list[str], as_of: str, recent_days: int = RECENT_DAYS
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Pearson correlation of daily returns for every pair of ``series_ids``, each pair on
+    the days both series traded (``_returns.pair_returns``): over all its joint days up to
+    ``as_of`` and over its last ``recent_days`` joint days. Also each pair's period.
+    Above ``PAIR_BY_PAIR_LIMIT`` series every pair is compared on the days all markets
+    were open (``_returns.grid_returns``), and no periods are returned."""
+    from _returns import grid_returns, pair_returns
+
+    specs = clean_meta.get("series", {})
+    closed = closed_by_series(clean_meta)
+    max_gap = clean_meta.get("calendar", {}).get("max_gap_days")
+    levels = levels.loc[: pd.Timestamp(as_of)]
+    if len(series_ids) > PAIR_BY_PAIR_LIMIT:  # a large universe: one grid, the days every market was open
+        returns = grid_returns(levels[series_ids], clean_meta)
+        return returns.corr(min_periods=3), returns.iloc[-recent_days:].corr(min_periods=3), {}
+    full = pd.DataFrame(np.eye(len(series_ids)), index=series_ids, columns=series_ids)
+    recent = full.copy()
+    periods = {}
+    for i, a in enumerate(series_ids):
+        for b in series_ids[i + 1 :]:
+            joint = pair_returns(levels, specs, a, b, closed, max_gap).dropna()
+            if len(joint) < 3:
+                full.loc[a, b] = full.loc[b, a] = recent.loc[a, b] = recent.loc[b, a] = np.nan
+                continue
+            full.loc[a, b] = full.loc[b, a] = np.corrcoef(joint[a], joint[b])[0, 1]
+            tail = joint.iloc[-recent_days:]
+            recent.loc[a, b] = recent.loc[b, a] = np.corrcoef(tail[a], tail[b])[0, 1]
+            periods[(a, b)] = (joint.index[0].date(), joint.index[-1].date(), tail.index[0].date())
+    return full, recent, periods
+
+
+def heatmap_series(series_meta: dict, levels: pd.DataFrame, exclude: list[str]) -> tuple[list[str], dict]:
+    """The series drawn in the heatmap, and why any other is left out."""
+    shown, left_out = [], {}
+    for series_id, meta in series_meta.items():
+        if series_id in exclude:
+            left_out[series_id] = "excluded by config report.heatmap_exclude"
+        elif is_missing(meta) or series_id not in levels:
+            left_out[series_id] = "no data at any ingest level"
+        elif levels[series_id].notna().sum() < 3:
+            left_out[series_id] = "fewer than 3 observations"
+        else:
+            shown.append(series_id)
+    return shown, left_out
+
+
+def period_sentence(periods: dict) -> str:
+    """Which period the heatmap's cells cover, in one line: the longest span, and for the
+    series that shorten their pairs, the span of those pairs."""
+    from collections import Counter
+
+    if not periods:
+        return "every pair on the days all markets of the universe were open"
+    spans = {pair: (p[0], p[1]) for pair, p in periods.items()}
+    # the longest span is the base; the series that shorten the other pairs are named
+    common = max(
+        sorted(set(spans.values())), key=lambda span: (span[1] - span[0], list(spans.values()).count(span))
+    )
+    off = [pair for pair, span in spans.items() if span != common]
+    text = f"{'all pairs' if not off else 'the longest pairs'} {common[0]} .. {common[1]}"
+    while off:  # name the series behind the off-period pairs, the most frequent first
+        series = Counter(s for pair in off for s in pair).most_common(1)[0][0]
+        own = [spans[pair] for pair in off if series in pair]
+        text += f"; pairs with {series} {min(o[0] for o in own)} .. {max(o[1] for o in own)}"
+        off = [pair for pair in off if series not in pair]
+    return text
 
 
 # ---------------------------------------------------------------- figures
@@ -210,219 +487,459 @@ def date_axis(ax) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
-def plot_pair(corr, regimes, episodes_config, a, b, names, path: Path) -> None:
-    import matplotlib.pyplot as plt
+def sign_runs(labels: pd.Series) -> list[tuple]:
+    """(start, end, label) of each run of one sign label; a run ends where the next begins."""
+    known = labels.dropna()
+    if known.empty:
+        return []
+    change = known.ne(known.shift()).to_numpy()
+    starts = known.index[change]
+    ends = list(starts[1:]) + [known.index[-1]]
+    return [(s, e, known.loc[s]) for s, e in zip(starts, ends)]
 
-    columns = [c for c in pearson_columns(corr) if c.startswith(f"{a}:{b}:")]
+
+def shade_sign(ax, labels: pd.Series) -> None:
+    """Sign regimes as a colour strip filling ``ax`` (one colour per label, no gaps)."""
+    for start, end, label in sign_runs(labels):
+        ax.axvspan(start, end, color=SIGN_COLOURS.get(label, "white"), lw=0)
+    ax.set_yticks([])
+    ax.grid(False)
+
+
+def label_rows(episodes: pd.DataFrame, start, end, axis_px: float, max_rows: int = LABEL_ROWS) -> list:
+    """(episode, row) for the labels that fit above the axis without overlapping: the
+    longest episodes first, each in the lowest row whose last label ends before it."""
+    span_days = max((end - start).days, 1)
+    day_per_px = span_days / axis_px
+    placed, row_ends = [], [[] for _ in range(max_rows)]
+    named = episodes[episodes["name"].str.len() > 0]
+    for _, e in (
+        named.sort_values("business_days", ascending=False, kind="stable").head(LABELLED_EPISODES).iterrows()
+    ):
+        left = max(pd.Timestamp(e["start"]), start)
+        width = pd.Timedelta(days=(len(e["name"]) * 7.0 + 12) * day_per_px)
+        right = left + width
+        if right > end:  # a label near the right edge is drawn leftwards from the episode's end
+            left, right = left - width, left
+        for row, occupied in enumerate(row_ends):
+            if all(right < lo or left > hi for lo, hi in occupied):
+                occupied.append((left, right))
+                placed.append((e, row, left))
+                break
+    return placed
+
+
+def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path) -> None:
+    """One pair: the primary window bold with its band, sign regimes as a strip under it,
+    stress episodes as light bands, other windows and the EWMA thin in a panel below."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    column = primary_of(corr, a, b, window)
+    primary = corr[column].dropna()
+    start, end = primary.index[0], primary.index[-1]
+    view = corr.loc[start:end]
+    others = [c for c in pearson_columns(corr) if c.startswith(f"{a}:{b}:") and c != column]
+    ewms = [c for c in corr.columns if c.startswith(f"{a}:{b}:ewm")]
+    w = parse_corr_column(column).window
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(13, 5.2))
-        if columns:
-            first = columns[0]
-            labels = regimes.get(f"sign:{first}", pd.Series(index=regimes.index, dtype="str"))
-            for regime in ("negative", "positive"):
-                ax.fill_between(
-                    corr.index,
-                    0,
-                    1,
-                    where=(labels == regime).to_numpy(),
-                    color=REGIME_COLOURS[regime],
-                    alpha=0.13,
-                    lw=0,
-                    transform=ax.get_xaxis_transform(),
-                    label=f"{regime} sign regime ({first.split(':')[2]}-day)",
-                )
-            band = [c for c in corr.columns if c.startswith(f"{first}:lo")]
-            if band:
-                hi = band[0].replace(":lo", ":hi")
-                ax.fill_between(
-                    corr.index,
-                    corr[band[0]],
-                    corr[hi],
-                    color=LINE_COLOURS[0],
-                    alpha=0.18,
-                    lw=0,
-                    label=f"{band[0].rsplit(':lo', 1)[1]} % band ({first.split(':')[2]}-day)",
-                )
-        # the other windows thin and underneath, the primary (first) one on top
-        for colour, column in reversed(list(zip(LINE_COLOURS, columns))):
-            primary = column == columns[0]
-            ax.plot(
-                corr.index,
-                corr[column],
-                lw=1.3 if primary else 0.7,
-                alpha=1.0 if primary else 0.75,
-                color=colour,
-                zorder=3 if primary else 2,
-                label=f"{column.split(':')[2]}-day Pearson",
+        fig = plt.figure(figsize=(FIGURE_WIDTH, 7.4))
+        grid = fig.add_gridspec(
+            3, 1, height_ratios=[3.4, 0.22, 1.5], hspace=0.12, left=0.06, right=0.80, top=0.80, bottom=0.07
+        )
+        ax = fig.add_subplot(grid[0])
+        strip = fig.add_subplot(grid[1], sharex=ax)
+        low = fig.add_subplot(grid[2], sharex=ax)
+        handles = []
+        band = band_of(corr, column)
+        # a pair's columns are NaN on days either market was closed: draw each on its own days
+        if band:
+            on_days = view.loc[primary.index]
+            ax.fill_between(
+                primary.index, on_days[band[0]], on_days[band[1]], color=PRIMARY_COLOUR, alpha=0.18, lw=0
             )
-        for column in [c for c in corr.columns if c.startswith(f"{a}:{b}:ewm")]:
-            ax.plot(
-                corr.index,
-                corr[column],
+            handles.append(
+                Patch(color=PRIMARY_COLOUR, alpha=0.18, label=f"{band[0].rsplit(':lo', 1)[1]} % band")
+            )
+        (line,) = ax.plot(
+            primary.index, primary, lw=1.5, color=PRIMARY_COLOUR, zorder=3, label=f"{w}-day correlation"
+        )
+        handles.insert(0, line)
+        ax.axhline(0, color="black", lw=0.7, zorder=2)
+        ax.set_ylim(-1, 1)
+        ax.set_ylabel("correlation of daily returns")
+        # stress episodes: light bands across all panels, labels above the top panel
+        shown = episodes[
+            (pd.to_datetime(episodes["end"]) >= start) & (pd.to_datetime(episodes["start"]) <= end)
+        ]
+        for _, e in shown.iterrows():
+            e0, e1 = max(pd.Timestamp(e["start"]), start), min(pd.Timestamp(e["end"]), end)
+            if e1 == e0:
+                e1 = e0 + pd.Timedelta(days=1)
+            for axis in (ax, low):
+                axis.axvspan(e0, e1, color=EPISODE_COLOUR, alpha=0.13, lw=0, zorder=1)
+        if len(shown):
+            handles.append(Patch(color=EPISODE_COLOUR, alpha=0.25, label="stress episode"))
+        axis_px = FIGURE_WIDTH * 100 * (0.80 - 0.06)
+        for e, row, left in label_rows(shown, start, end, axis_px):
+            ax.annotate(
+                e["name"],
+                xy=(left, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(2, 4 + 14 * row),
+                textcoords="offset points",
+                fontsize=8.5,
+                color="#444444",
+                va="bottom",
+                annotation_clip=False,
+            )
+        # sign regimes as a strip right under the line (shading the line's panel hides it)
+        sign = sign_column(column)
+        if sign in regimes:
+            shade_sign(strip, regimes[sign].reindex(view.index))
+            strip.set_ylabel("sign", rotation=0, ha="right", va="center", fontsize=9)
+            handles += [
+                Patch(color=SIGN_COLOURS["negative"], label="negative (hedge)"),
+                Patch(color=SIGN_COLOURS["mixed"], label="mixed"),
+                Patch(color=SIGN_COLOURS["positive"], label="positive (co-move)"),
+            ]
+        else:
+            strip.set_yticks([])
+            strip.grid(False)
+            strip.text(
+                0.5, 0.5, "sign regimes off", transform=strip.transAxes, ha="center", va="center", fontsize=8
+            )
+        plt.setp(ax.get_xticklabels(), visible=False)
+        plt.setp(strip.get_xticklabels(), visible=False)
+        for colour, other in zip(MUTED_COLOURS, others):
+            values = view[other].dropna()
+            (h,) = low.plot(
+                values.index, values, lw=0.7, color=colour, label=f"{parse_corr_column(other).window}-day"
+            )
+            handles.append(h)
+        for other in ewms:
+            values = view[other].dropna()
+            (h,) = low.plot(
+                values.index,
+                values,
                 lw=0.9,
                 color="#555555",
                 ls="--",
-                label=f"EWMA, half-life {column.rsplit(':ewm', 1)[1]} days",
+                label=f"EWMA, half-life {other.rsplit(':ewm', 1)[1]} d",
             )
-        start, end = corr.index[0], corr.index[-1]
-        for episode in episodes_config:
-            e0, e1 = pd.Timestamp(episode["start"]), pd.Timestamp(episode["end"])
-            if e1 < start or e0 > end:
-                continue
-            ax.axvspan(max(e0, start), min(e1, end), color="#999999", alpha=0.25, lw=0)
-            ax.text(
-                max(e0, start),
-                0.98,
-                episode["name"],
-                rotation=90,
-                va="top",
-                ha="right",
-                fontsize=8,
-                color="#444444",
-                transform=ax.get_xaxis_transform(),
-            )
-        ax.axhline(0, color="black", lw=0.7)
-        ax.set_ylim(-1, 1)
-        ax.set_ylabel("correlation of daily returns")
-        ax.set_xlabel("date")
-        ax.set_title(f"{names.get(a, a)} vs {names.get(b, b)}: rolling correlation")
-        date_axis(ax)
-        ax.legend(loc="lower left", ncol=3)
-        fig.tight_layout()
-        save_figure(fig, path)
-        plt.close(fig)
-
-
-def plot_missing_pair(a: str, b: str, absent: list[str], path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(13, 2))
-        ax.axis("off")
-        ax.text(
-            0.5,
-            0.5,
-            f"{a} vs {b}: not drawn - no data for {', '.join(absent)} at any ingest level",
-            ha="center",
-            va="center",
-            fontsize=13,
+            handles.append(h)
+        low.axhline(0, color="black", lw=0.6)
+        low.set_ylim(-1, 1)
+        low.set_ylabel("other windows", fontsize=9)
+        low.set_xlim(start, end)
+        date_axis(low)
+        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.815, 0.80), frameon=False)
+        fig.text(
+            0.06,
+            0.965,
+            f"{names.get(a, a)} vs {names.get(b, b)}: {w}-day rolling correlation",
+            fontsize=14,
+            fontweight="bold",
+            va="top",
+        )
+        latest_note = f"latest {primary.iloc[-1]:+.2f} on {end.date()}"
+        fig.text(
+            0.06,
+            0.925,
+            f"{start.date()} .. {end.date()} (days both markets traded) · {latest_note} · "
+            f"source: {a} {origins.get(a, '?')}, {b} {origins.get(b, '?')}",
+            fontsize=10,
+            color="#333333",
+            va="top",
         )
         save_figure(fig, path)
         plt.close(fig)
-
-
-def correlation_matrices(
-    returns: pd.DataFrame, recent_days: int = RECENT_DAYS
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Pairwise-complete Pearson correlation of daily returns: full sample, last ``recent_days``."""
-    usable = returns.loc[:, returns.notna().sum() > 2]
-    return usable.corr(), usable.iloc[-recent_days:].corr()
 
 
 def plot_heatmaps(
-    full: pd.DataFrame, recent: pd.DataFrame, first_day, last_day, recent_from, path: Path
+    full, recent, periods, left_out: dict, as_of: str, coverage: dict, path: Path, source: str = ""
 ) -> None:
+    """Two heatmaps (all joint days of each pair; the last year of each pair), with the
+    periods in the titles and a note on every series left out."""
     import matplotlib.pyplot as plt
 
-    with plt.rc_context({**STYLE, "axes.grid": False}):
-        fig, axes = plt.subplots(1, 2, figsize=(15, 6.8))
+    n = len(full)
+    labels = [f"{s} ({coverage[s][0][:4]}-{coverage[s][1][:4]})" for s in full.index]
+    recent_from = min((p[2] for p in periods.values()), default=None)
+    with plt.rc_context({**STYLE, "axes.grid": False, "axes.titlelocation": "center"}):
+        fig, axes = plt.subplots(1, 2, figsize=(FIGURE_WIDTH + 2, 7.4))
+        fig.subplots_adjust(left=0.14, right=0.9, top=0.8, bottom=0.2, wspace=0.08)
         for ax, matrix, title in (
-            (axes[0], full, f"full sample {first_day} .. {last_day}"),
-            (axes[1], recent, f"last {RECENT_DAYS} days {recent_from} .. {last_day}"),
+            (axes[0], full, "every pair over all its joint days"),
+            (
+                axes[1],
+                recent,
+                f"last {RECENT_DAYS} joint days of each pair (from {recent_from} at the earliest)",
+            ),
         ):
-            image = ax.imshow(matrix.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
-            if len(matrix) <= MAX_LABELLED:  # a large universe is a picture, not a table
-                ax.set_xticks(range(len(matrix)), matrix.columns, rotation=45, ha="right")
-                ax.set_yticks(range(len(matrix)), matrix.index if ax is axes[0] else [""] * len(matrix))
-            if len(matrix) <= MAX_ANNOTATED:
-                for i, j in np.argwhere(np.isfinite(matrix.to_numpy())):
-                    value = matrix.iloc[i, j]
-                    ax.text(
-                        j,
-                        i,
-                        f"{value:.2f}",
-                        ha="center",
-                        va="center",
-                        fontsize=8,
-                        color="white" if abs(value) > 0.6 else "black",
-                    )
-            ax.set_title(title)
-        fig.colorbar(image, ax=axes, shrink=0.8, label="correlation of daily returns")
+            image = ax.imshow(matrix.to_numpy(dtype="float64"), cmap="RdBu_r", vmin=-1, vmax=1)
+            if n <= MAX_LABELLED:
+                ax.set_xticks(range(n), list(full.columns), rotation=45, ha="right")
+                ax.set_yticks(range(n), labels if ax is axes[0] else [""] * n)
+            if n <= MAX_ANNOTATED:
+                values = matrix.to_numpy(dtype="float64")
+                for i, j in np.argwhere(np.isfinite(values)):
+                    if i != j:
+                        ax.text(
+                            j,
+                            i,
+                            f"{values[i, j]:.2f}",
+                            ha="center",
+                            va="center",
+                            fontsize=8,
+                            color="white" if abs(values[i, j]) > 0.6 else "black",
+                        )
+            ax.set_title(title, fontsize=11)
+        cax = fig.add_axes([0.915, 0.25, 0.012, 0.5])
+        fig.colorbar(image, cax=cax, label="correlation of daily returns")
         fig.suptitle(
-            "Correlation of daily returns across the universe (yields as bond returns)", fontweight="bold"
+            f"Correlation of daily returns, each pair on the days both series traded, data through {as_of}"
+            + (f" ({source})" if source else ""),
+            fontweight="bold",
         )
+        fig.text(
+            0.5,
+            0.895,
+            f"Periods: {period_sentence(periods)}. Yields enter as par-bond returns.",
+            ha="center",
+            fontsize=10,
+        )
+        notes = [f"{s}: {why}" for s, why in left_out.items()]
+        if notes:
+            fig.text(0.5, 0.04, "Not shown: " + "; ".join(notes), ha="center", fontsize=10, color="#7a1f1f")
         save_figure(fig, path)
         plt.close(fig)
 
 
-def plot_regime_timeline(regimes: pd.DataFrame, regimes_meta: dict, path: Path) -> None:
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
+def sign_label(column: str) -> str:
+    """'sign:SPY:TLT:60' -> 'SPY-TLT 60d'."""
+    a, b, window, _ = parse_corr_column(column.removeprefix("sign:"))
+    return f"{a}-{b} {window}d"
 
-    z_columns = [c for c in regimes.columns if c.startswith("sign:")]
-    markov = [f for f in regimes_meta.get("markov", []) if f.get("status") == "ok"]
-    codes = {"negative": 0, "mixed": 1, "positive": 2}
+
+def plot_regime_timeline(
+    regimes: pd.DataFrame, regimes_meta: dict, sign_columns: list[str], path: Path, source: str = ""
+) -> None:
+    """One Markov panel per series (real-time probability shaded, hindsight as a line),
+    a sign-regime strip per pair, and the stress days."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    panels = markov_panels(regimes, regimes_meta)
+    signs = [c for c in sign_columns if c in regimes]
+    rows = len(panels) + 2
+    ratios = [1.3] * len(panels) + [max(0.5, 0.32 * len(signs)), 0.35]
     dates = regimes.index
+    off = [name for name, on in (("Markov regimes", panels), ("sign regimes", signs)) if not on]
+    off += [] if STRESS in regimes else ["stress flags"]
+    height = 1.6 * len(panels) + 0.45 * max(len(signs), 1) + 2.4
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(
-            3,
-            1,
-            figsize=(13, 7),
-            sharex=True,
-            gridspec_kw={"height_ratios": [max(1, len(z_columns)), 2, 0.6]},
+        fig = plt.figure(figsize=(FIGURE_WIDTH, height))
+        top = 1 - 1.05 / height  # room for the heading, in inches
+        grid = fig.add_gridspec(
+            rows, 1, height_ratios=ratios, hspace=0.6, left=0.14, right=0.80, top=top, bottom=0.45 / height
         )
-        if z_columns:
+        axes = [fig.add_subplot(grid[k]) for k in range(rows)]
+        for ax in axes[1:]:
+            ax.sharex(axes[0])
+        for ax, panel, colour in zip(
+            axes, panels, ["#c0392b", "#1b4f72", "#7d3c98", "#1e8449", "#b9770e"] * 4
+        ):
+            prefix, state = panel["prefix"], panel["top"]
+            realtime = regimes[f"{prefix}:p_realtime:{state}"].dropna()  # each on its own days, no gaps
+            ax.fill_between(
+                realtime.index, 0, realtime.to_numpy(dtype="float64"), color=colour, alpha=0.35, lw=0
+            )
+            hindsight = f"{prefix}:p_hindsight:{state}"
+            if hindsight in regimes:
+                known = regimes[hindsight].dropna()
+                ax.plot(known.index, known, color=colour, lw=0.8)
+            ax.set_ylim(0, 1)
+            ax.set_yticks([0, 0.5, 1])
+            caveat = "  (states not well separated: read with care)" if not panel["separated"] else ""
+            ax.set_title(f"{markov_name(prefix)}: P({state}){caveat}", fontsize=11)
+        sign_ax = axes[len(panels)]
+        sign_ax.grid(False)
+        if signs:
+            import matplotlib.dates as mdates
+            from matplotlib.colors import ListedColormap
+
+            codes = {label: k for k, label in enumerate(SIGN_LABELS)}
             matrix = np.array(
                 [
-                    [codes.get(v, np.nan) if isinstance(v, str) else np.nan for v in regimes[c]]
-                    for c in z_columns
+                    # closed-market days carry no label: drawn with the day before (display only)
+                    [
+                        codes.get(v, np.nan) if isinstance(v, str) else np.nan
+                        for v in regimes[c].ffill(limit=5)
+                    ]
+                    for c in signs
                 ]
             )
-            axes[0].imshow(
+            sign_ax.imshow(
                 np.ma.masked_invalid(matrix),
                 aspect="auto",
                 interpolation="nearest",
-                extent=[dates[0], dates[-1], len(z_columns) - 0.5, -0.5],
+                extent=[mdates.date2num(dates[0]), mdates.date2num(dates[-1]), len(signs) - 0.5, -0.5],
                 vmin=0,
                 vmax=2,
-                cmap=ListedColormap(
-                    [REGIME_COLOURS["negative"], REGIME_COLOURS["mixed"], REGIME_COLOURS["positive"]]
-                ),
+                cmap=ListedColormap([SIGN_COLOURS[label] for label in SIGN_LABELS]),
             )
-            axes[0].set_yticks(
-                range(len(z_columns)), [c.removeprefix("sign:").replace(":", " ") + "d" for c in z_columns]
-            )
-            axes[0].grid(False)
-        axes[0].set_title(
-            "sign regimes: blue negative, grey mixed, red positive (white: no full window yet)"
-        )
-        for colour, fit in zip(LINE_COLOURS, markov):
-            column = f"{fit['series']}:p_realtime:{fit['labels'][-1]}"
-            if column not in regimes:
-                column = f"{fit['series']}:p_hindsight:{fit['labels'][-1]}"
-            axes[1].plot(
+            sign_ax.set_yticks(range(len(signs)), [sign_label(c) for c in signs])
+            sign_ax.set_title("sign regime of each pair's primary-window correlation", fontsize=11)
+        else:
+            sign_ax.set_yticks([])
+            sign_ax.text(0.5, 0.5, "sign regimes: off", transform=sign_ax.transAxes, ha="center", va="center")
+        stress_ax = axes[-1]
+        stress_ax.grid(False)
+        stress_ax.set_yticks([])
+        if STRESS in regimes:
+            stress_ax.fill_between(
                 dates,
-                regimes[column],
-                lw=0.8,
-                color=colour,
-                label=f"{fit['series'].removeprefix('mkv:')}: P({fit['labels'][-1]}) {column.split(':')[-2]}",
+                0,
+                1,
+                where=regimes[STRESS].fillna(False).to_numpy(dtype=bool),
+                color="#555555",
+                lw=0,
+                step="post",
             )
-        axes[1].set_ylim(0, 1)
-        axes[1].set_ylabel("probability")
-        axes[1].set_title("Markov switching: real-time probability of the high state (expanding-window refits)")
-        if markov:
-            axes[1].legend(loc="upper left", ncol=len(markov), frameon=True, framealpha=0.9)
-        if "stress" in regimes:
-            axes[2].fill_between(
-                dates, 0, 1, where=regimes["stress"].to_numpy(dtype=bool), color="#c0392b", lw=0
+            stress_ax.set_title("stress days", fontsize=11)
+        else:
+            stress_ax.text(
+                0.5, 0.5, "stress flags: off", transform=stress_ax.transAxes, ha="center", va="center"
             )
-        axes[2].set_yticks([])
-        axes[2].set_title("stress days (drawdown, VIX, stocks and bonds falling together, named episodes)")
-        axes[2].set_xlabel("date")
-        date_axis(axes[2])
-        fig.tight_layout()
+        for ax in axes[:-1]:
+            plt.setp(ax.get_xticklabels(), visible=False)
+        stress_ax.set_xlim(dates[0], dates[-1])
+        date_axis(stress_ax)
+        handles = []
+        if panels:
+            handles += [
+                Patch(color="#888888", alpha=0.35, label="P(state) real-time\n(data up to that day)"),
+                Line2D([], [], color="#888888", lw=0.8, label="P(state) hindsight\n(full-sample smoothed)"),
+            ]
+        if signs:
+            handles += [
+                Patch(color=SIGN_COLOURS["negative"], label="negative (hedge)"),
+                Patch(color=SIGN_COLOURS["mixed"], label="mixed"),
+                Patch(color=SIGN_COLOURS["positive"], label="positive (co-move)"),
+            ]
+        if STRESS in regimes:
+            handles.append(Patch(color="#555555", label="stress day"))
+        if handles:
+            fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.815, top), frameon=False)
+        fig.text(
+            0.14,
+            1 - 0.15 / height,
+            f"Regimes {dates[0].date()} .. {dates[-1].date()}" + (f" ({source})" if source else ""),
+            fontsize=14,
+            fontweight="bold",
+            va="top",
+        )
+        if off:
+            fig.text(0.14, 1 - 0.5 / height, f"Off in this run: {', '.join(off)}.", fontsize=10, va="top")
         save_figure(fig, path)
         plt.close(fig)
+
+
+# ---------------------------------------------------------------- horizons
+
+
+def horizons_section(horizons: pd.DataFrame | None, as_of: str) -> list[str]:
+    """Each pair's latest weekly and monthly correlation on or before the as-of date
+    (horizons.csv: long ``date,pair,frequency,window,corr``)."""
+    lines = ["## Longer horizons", ""]
+    if horizons is None:
+        return lines + ["Weekly and monthly correlations: off (no horizons.csv in this run).", ""]
+    absent = [c for c in HORIZON_COLUMNS if c not in horizons.columns]
+    if absent:
+        raise InputDataError(f"horizons.csv: lacks column(s) {absent}; expected {HORIZON_COLUMNS}")
+    known = horizons.dropna(subset=["corr"])
+    known = known[pd.to_datetime(known["date"]) <= pd.Timestamp(as_of)]
+    if known.empty:
+        return lines + [f"No weekly or monthly correlation on or before {as_of}.", ""]
+    latest = (
+        known.sort_values("date", kind="stable").groupby(["pair", "frequency", "window"], sort=True).last()
+    )
+    lines += ["| pair | frequency | window (periods) | date | correlation |", "|---|---|---|---|---|"]
+    for (pair, frequency, window), row in latest.iterrows():
+        lines.append(f"| {pair} | {frequency} | {window} | {str(row['date'])[:10]} | {row['corr']:+.2f} |")
+    return lines + [
+        "",
+        "The same pairs measured on weekly and monthly returns: a daily correlation can hide "
+        "offsetting moves within the week that a longer horizon shows.",
+        "",
+    ]
+
+
+# ---------------------------------------------------------------- model
+
+
+def model_section(metrics: dict | None) -> list[str]:
+    if not metrics:
+        return ["## Model", "", "Model: off (config key `model.enabled`).", ""]
+    lines = [
+        "## Model: next-month correlation forecast",
+        "",
+        f"{metrics['model_kind']} forecast of {metrics['pair']} {metrics['horizon']} business days "
+        f"ahead; walk-forward test over {metrics['test_days']} days ({metrics['test_first']} .. "
+        f"{metrics['test_last']}), refitted every {metrics['refit_every']} days on known targets only.",
+        "",
+    ]
+    today = metrics.get("forecast")
+    if today:
+        lines += [
+            f"**Forecast made on {today['date']} for about {today['target_date']}: {today['value']:+.2f} "
+            f"({today['level']:.0%} prediction interval {today['lower']:+.2f} .. {today['upper']:+.2f}; "
+            f"today {today['current']:+.2f}).**",
+            "",
+        ]
+    lines += ["| forecast | RMSE | MAE |", "|---|---|---|"]
+    for name in ("model", "last_value", "historical_mean"):
+        lines.append(
+            f"| {name.replace('_', ' ')} | {metrics[name]['rmse']:.4f} | {metrics[name]['mae']:.4f} |"
+        )
+    lines.append("")
+    if metrics["model"]["rmse"] >= metrics["last_value"]["rmse"]:
+        lines += [
+            f"The model does not beat the naive rule: its RMSE {metrics['model']['rmse']:.3f} is no better than "
+            f"carrying today's correlation forward ({metrics['last_value']['rmse']:.3f}), so treat its forecast "
+            "as no more informative than today's value.",
+            "",
+        ]
+    else:
+        lines += [
+            f"The model's RMSE is {1 - metrics['model']['rmse'] / metrics['last_value']['rmse']:.0%} below the "
+            "last-value rule over the test period.",
+            "",
+        ]
+    if "logit" in metrics:
+        lines += [
+            f"{metrics['logit_kind']}: Brier score (lower is better) and hit rate.",
+            "",
+            "| probability | Brier | hit rate |",
+            "|---|---|---|",
+        ]
+        for name in ("logit", "last_sign", "historical_share"):
+            lines.append(
+                f"| {name.replace('_', ' ')} | {metrics[name]['brier']:.4f} | {metrics[name]['hit_rate']:.1%} |"
+            )
+        lines.append("")
+        if metrics["logit"]["hit_rate"] <= metrics["last_sign"]["hit_rate"]:
+            lines += [
+                f"The Logit's hit rate ({metrics['logit']['hit_rate']:.1%}) does not beat the naive last-sign rule "
+                f"({metrics['last_sign']['hit_rate']:.1%}): for calling the sign a month ahead, today's sign is as "
+                "good a guide.",
+                "",
+            ]
+    elif metrics.get("logit_skipped"):
+        lines += [f"Logit skipped: {metrics['logit_skipped']}", ""]
+    return lines
 
 
 # ---------------------------------------------------------------- assembly
@@ -467,9 +984,19 @@ def all_pairs_section(manifest_path: str | Path) -> list[str]:
     return lines + [""]
 
 
+def skipped_pairs(series_meta: dict, pairs) -> dict[tuple[str, str], list[str]]:
+    """Configured pairs with a series that has no data, with those series."""
+    out = {}
+    for a, b in pairs:
+        absent = [s for s in (a, b) if is_missing(series_meta.get(s, {}))]
+        if absent:
+            out[(a, b)] = absent
+    return out
+
+
 def build_report(
     clean_meta,
-    returns,
+    levels,
     corr,
     regimes,
     regimes_meta,
@@ -479,89 +1006,109 @@ def build_report(
     pairs,
     figures_dir: Path,
     all_pairs_manifest: str | None = None,
+    window: int | None = None,
+    heatmap_exclude: list[str] | None = None,
+    horizons: pd.DataFrame | None = None,
 ) -> tuple[str, list[str]]:
     """The markdown text and the figure file names it drew (all under ``figures_dir``)."""
     series_meta = clean_meta["series"]
     names = {
-        k: (m.get("name") or k) + (" (bond return)" if m["kind"] == "yield" else "")
+        k: (m.get("name") or k) + (" (bond return)" if m.get("kind") == "yield" else "")
         for k, m in series_meta.items()
     }
-    headline, series_rows = data_provenance(series_meta, clean_meta["calendar"])
-    calendar = clean_meta["calendar"]
+    origins = {k: series_origin(m) for k, m in series_meta.items()}
+    as_of = as_of_date(clean_meta, pairs)
+    headline, series_rows = data_provenance(series_meta, as_of)
+    episodes = normalised_episodes(episodes, regimes_meta)
+    stale = stale_series(series_meta, as_of)
     lines = [
         "# Cross-asset correlation report",
         "",
         headline,
         "",
-        "## Today at a glance",
+        f"Interactive version: [dashboard.html]({DASHBOARD}) (one file, works offline).",
         "",
-        *latest_summary(corr, regimes),
+        f"## Today at a glance ({as_of})",
         "",
-        *current_state(regimes, regimes_meta),
+        *today_table(corr, regimes, pairs, window, as_of, series_meta),
+        "",
+        *current_state(regimes, regimes_meta, as_of),
+        "",
+    ]
+    if stale:
+        lines += ["Stale on " + as_of + ": " + "; ".join(f"{s} {why}" for s, why in stale.items()) + ".", ""]
+    lines += [
+        "Sign regime: the primary-window correlation's sign (negative: bonds hedge equities; positive: "
+        "they co-move; mixed: in between or changing). 'vs its past year': today's correlation against "
+        "the pair's own trailing year (z-score). Percentile: share of the pair's own history at or below "
+        "today's value.",
+        "",
+        "## Sources",
         "",
         *series_rows,
-        "",
-        f"Calendar: {calendar['days']} trading days {calendar['first']} .. {calendar['last']}, the union of "
-        f"{', '.join(calendar['calendars'])} ({calendar['source']}); each pair is compared on the days both of "
-        f"its markets traded, and a return spans at most {calendar['max_gap_days']} open days of missing data "
-        f"(nothing is forward filled). Percentile: share of the pair's own history at or below "
-        f"today's value. z-score: today against the previous {regimes_meta.get('zscore_window', '-')} days; "
-        f"|z| >= {regimes_meta.get('zscore_threshold', '-')} is unusually low or unusually high against its own "
-        f"past year. Sign regime: negative (hedge), mixed or positive (co-move), with hysteresis.",
         "",
     ]
     drawn = []
     lines += ["## Pairs", ""]
-    episodes_config = regimes_meta.get("stress", {}).get("episodes", [])
+    skipped = skipped_pairs(series_meta, pairs)
     for a, b in pairs:
         name = pair_figure_name(a, b)
-        absent = [s for s in (a, b) if not series_meta.get(s, {}).get("in_clean")]
         lines += [f"### {names.get(a, a)} vs {names.get(b, b)}", ""]
-        if absent:
-            plot_missing_pair(a, b, absent, figures_dir / name)
-            lines += [
-                f"Skipped: no data for {', '.join(absent)} at any ingest level (live, cache, snapshot).",
-                "",
-            ]
-            logger.warning("report: pair %s-%s skipped, no data for %s", a, b, absent)
+        column = primary_of(corr, a, b, window)
+        if (a, b) in skipped or column is None or corr[column].dropna().empty:
+            why = (
+                f"no data for {', '.join(skipped[(a, b)])} at any ingest level (live, cache, snapshot)"
+                if (a, b) in skipped
+                else "the two series have no common days"
+            )
+            plot_missing_pair(a, b, why, figures_dir / name)
+            lines += [f"Skipped: {why}.", ""]
+            logger.warning("report: pair %s-%s skipped: %s", a, b, why)
             continue
-        plot_pair(corr, regimes, episodes_config, a, b, names, figures_dir / name)
+        plot_pair(corr, regimes, episodes, a, b, window, names, origins, figures_dir / name)
         drawn.append(name)
-        first = next((c for c in pearson_columns(corr) if c.startswith(f"{a}:{b}:")), None)
-        lines += [f"![{a} vs {b}]({name})", "", "Stress episodes:", "", *episodes_table(episodes, first), ""]
-    full, recent = correlation_matrices(returns)
-    recent_from = returns.index[-min(RECENT_DAYS, len(returns))].date()
-    plot_heatmaps(
-        full,
-        recent,
-        returns.index[0].date(),
-        returns.index[-1].date(),
-        recent_from,
-        figures_dir / HEATMAP_FIGURE,
-    )
+        span = corr[column].dropna().index
+        during = episodes[
+            (pd.to_datetime(episodes["end"]) >= span[0]) & (pd.to_datetime(episodes["start"]) <= span[-1])
+        ]  # only the episodes within the pair's data
+        lines += [f"![{a} vs {b}]({name})", "", "Stress episodes:", "", *episodes_table(during, column), ""]
+    shown, left_out = heatmap_series(series_meta, levels, heatmap_exclude or [])
+    full, recent, periods = pair_correlations(levels, clean_meta, shown, as_of)
+    coverage = {s: (str(series_meta[s]["first"]), str(series_meta[s]["last"])) for s in shown}
+    source = "source: " + ", ".join(sorted({origins[s] for s in shown}))
+    plot_heatmaps(full, recent, periods, left_out, as_of, coverage, figures_dir / HEATMAP_FIGURE, source)
     lines += ["## The universe", "", f"![correlation heatmap]({HEATMAP_FIGURE})", ""]
-    plot_regime_timeline(regimes, regimes_meta, figures_dir / TIMELINE_FIGURE)
+    if left_out:
+        lines += ["Not in the heatmap: " + "; ".join(f"{s} ({why})" for s, why in left_out.items()) + ".", ""]
+    sign_columns = [
+        sign_column(primary_of(corr, a, b, window))
+        for a, b in pairs
+        if (a, b) not in skipped and primary_of(corr, a, b, window)
+    ]
+    plot_regime_timeline(regimes, regimes_meta, sign_columns, figures_dir / TIMELINE_FIGURE, source)
     lines += [
-        "## Regime timeline",
+        "## Regimes",
         "",
-        f"![regime timeline]({TIMELINE_FIGURE})",
+        f"![regimes]({TIMELINE_FIGURE})",
         "",
-        "Markov-switching probabilities come in two kinds: **real time** uses parameters refitted on an "
-        "expanding window and data up to each day; **hindsight** is smoothed with full-sample parameters and "
-        "uses the days after it, so it is not a signal. Both are in `data/processed/regimes.parquet`.",
+        "Markov-switching probabilities come in two kinds: **real-time** uses only data up to each day "
+        "(expanding-window fits), so it is what one could have known then; **hindsight** is the full-sample "
+        "smoothed probability, which also uses the days after it. Both are in `data/processed/regimes.parquet`.",
         "",
     ]
-    fits = regimes_meta.get("markov", [])
+    fits = [p for p in markov_panels(regimes, regimes_meta) if p["fit"]]
     if fits:
-        lines += ["| Markov fit | status | states (mean, variance, share of days) |", "|---|---|---|"]
-        for fit in fits:
+        lines += ["| Markov fit | states (mean, variance, share of days) | well separated |", "|---|---|---|"]
+        for panel in fits:
             states = "; ".join(
-                f"{label}: {s['mean']:+.3f}, {s['variance']:.3f}, {s['share_of_days']:.0%}"
-                for label, s in fit.get("states", {}).items()
+                f"{label}: {s.get('mean', np.nan):+.3f}, {s.get('variance', np.nan):.3f}, {s.get('share_of_days', np.nan):.0%}"
+                for label, s in panel["fit"].get("states", {}).items()
             )
-            status = fit["status"] + ("" if fit.get("well_separated", True) else ", states not well separated")
-            lines.append(f"| {fit['series'].removeprefix('mkv:')} | {status} | {states or '-'} |")
+            lines.append(
+                f"| {markov_name(panel['prefix'])} | {states or '-'} | {'yes' if panel['separated'] else 'no'} |"
+            )
         lines.append("")
+    lines += horizons_section(horizons, as_of)
     lines += [
         "## Data quality",
         "",
@@ -574,44 +1121,74 @@ def build_report(
         flags = [f"{check}: {state}" for check, state in r["checks"].items() if state not in ("pass", "n/a")]
         lines.append(f"| {series_id} | {', '.join(flags) or 'all pass'} |")
     lines.append("")
-    if metrics:
-        lines += [
-            "## Model: next-month correlation forecast",
-            "",
-            f"{metrics['model_kind']} forecast of {metrics['pair']} {metrics['horizon']} business days "
-            f"ahead; walk-forward test over {metrics['test_days']} days ({metrics['test_first']} .. "
-            f"{metrics['test_last']}), refitted every {metrics['refit_every']} days on known targets only.",
-            "",
-            "| forecast | RMSE | MAE |",
-            "|---|---|---|",
-        ]
-        for name in ("model", "last_value", "historical_mean"):
-            lines.append(
-                f"| {name.replace('_', ' ')} | {metrics[name]['rmse']:.4f} | {metrics[name]['mae']:.4f} |"
-            )
-        if "logit" in metrics:
-            lines += [
-                "",
-                f"{metrics['logit_kind']}: Brier score (lower is better) and hit rate.",
-                "",
-                "| probability | Brier | hit rate |",
-                "|---|---|---|",
-            ]
-            for name in ("logit", "last_sign", "historical_share"):
-                lines.append(
-                    f"| {name.replace('_', ' ')} | {metrics[name]['brier']:.4f} | "
-                    f"{metrics[name]['hit_rate']:.1%} |"
-                )
-        lines.append("")
+    lines += model_section(metrics)
     if all_pairs_manifest:
         lines += all_pairs_section(all_pairs_manifest)
     return "\n".join(lines), drawn
 
 
+def plot_missing_pair(a: str, b: str, why: str, path: Path) -> None:
+    """A small notice for the markdown; not declared in Snakemake's HTML report."""
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 1.6))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"{a} vs {b}: not drawn - {why}", ha="center", va="center", fontsize=13)
+        save_figure(fig, path)
+        plt.close(fig)
+
+
+# ---------------------------------------------------------------- markdown -> rst (HTML report)
+
+
+def _rst_inline(text: str) -> str:
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
+    text = re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"``\1``", text)
+    return re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", text)
+
+
+def markdown_to_rst(markdown: str) -> str:
+    """The report's own markdown (headings, paragraphs, bullets, pipe tables) as
+    reStructuredText, for Snakemake's HTML report. Images are left out (the figures are
+    report items of their own)."""
+    out, table = [], []
+    underline = {1: "=", 2: "-", 3: "~"}
+
+    def flush():
+        if not table:
+            return
+        cells = [[c.strip().replace('"', '""') for c in row.strip().strip("|").split("|")] for row in table]
+        header, body = cells[0], [r for r in cells[2:]]
+        out.append(".. csv-table::")
+        out.append("   :header: " + ", ".join(f'"{_rst_inline(c)}"' for c in header))
+        out.append("")
+        for row in body:
+            out.append("   " + ", ".join(f'"{_rst_inline(c)}"' for c in row))
+        out.append("")
+        table.clear()
+
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        heading = re.match(r"^(#+) (.*)$", line)
+        if heading:
+            level, title = len(heading.group(1)), _rst_inline(heading.group(2))
+            out += [title, underline.get(level, "^") * len(title), ""]
+        elif line.startswith("!["):
+            continue
+        else:
+            out.append(_rst_inline(line.strip()))
+    flush()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip() + "\n"
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = cli_parser(__doc__)
     parser.add_argument("--clean", required=True)
-    parser.add_argument("--features", required=True)
+    parser.add_argument("--features", default=None, help="(unused; kept for older rules)")
     parser.add_argument("--corr", required=True)
     parser.add_argument("--regimes", required=True)
     parser.add_argument("--episodes", required=True, help="stress_episodes.csv")
@@ -621,9 +1198,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--all-pairs", default=None, help="data/processed/all_pairs/manifest.json (when all pairs ran)"
     )
     parser.add_argument("--pairs", type=load_json_arg, required=True)
+    parser.add_argument("--window", type=int, default=None, help="the primary window")
+    parser.add_argument("--horizons", default=None, help="data/processed/horizons.csv (when it ran)")
+    parser.add_argument("--heatmap-exclude", nargs="*", default=[], help="series left out of the heatmap")
     parser.add_argument("--report", required=True, help="docs/report.md; figures go beside it")
+    parser.add_argument("--summary", default=None, help="docs/report_summary.rst for the HTML report")
     parser.add_argument("--figures", nargs="*", default=[], help="pair figures (drawn beside the report)")
-    parser.add_argument("--timeline", default=None, help="regime timeline figure (beside the report)")
+    parser.add_argument("--timeline", default=None, help="regime figure (beside the report)")
     parser.add_argument("--heatmap", default=None, help="heatmap figure (beside the report)")
     return parser.parse_args(argv)
 
@@ -644,8 +1225,7 @@ def main(argv=None) -> None:
             f"report: figures are drawn beside the report as {sorted(map(str, expected))}; "
             f"got {sorted(map(str, declared - expected))}"
         )
-    _, clean_meta = read_parquet(args.clean, columns=[])
-    features, _ = read_parquet(args.features)
+    levels, clean_meta = read_parquet(args.clean)
     corr = read_rolling_corr(args.corr)
     regimes, regimes_meta = read_parquet(args.regimes)
     episodes = pd.read_csv(args.episodes)
@@ -653,7 +1233,7 @@ def main(argv=None) -> None:
     metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8")) if args.metrics else None
     text, drawn = build_report(
         clean_meta,
-        returns_from_features(features),
+        levels,
         corr,
         regimes,
         regimes_meta,
@@ -663,8 +1243,13 @@ def main(argv=None) -> None:
         args.pairs,
         figures_dir,
         args.all_pairs,
+        args.window,
+        args.heatmap_exclude,
+        pd.read_csv(args.horizons) if args.horizons else None,
     )
     write_text_atomic(text + "\n", args.report)
+    if args.summary:
+        write_text_atomic(markdown_to_rst(text), args.summary)
     logger.info("wrote %s with figures %s", args.report, drawn)
 
 

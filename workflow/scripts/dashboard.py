@@ -1,0 +1,451 @@
+"""Interactive dashboard (task F): docs/dashboard.html, one self-contained file.
+
+- The universe's correlation heatmap (the primary window's rolling Pearson correlation
+  of every pair of series, each pair on the days both markets traded) with a date
+  slider over month-ends, its rows in a clustered order (average-linkage hierarchical
+  clustering of the full-sample correlations, ``scipy``).
+- A click on a cell shows that pair's rolling correlation with its Fisher-z band, its
+  sign regimes (configured pairs) and the stress episodes.
+- The absorption ratio through time: the first eigenvalue's share of the month-end
+  correlation matrix (of the series with data that month), a one-number gauge of how
+  much the universe moves together.
+- Today's table and the data's provenance, as in the report.
+
+plotly.js is inlined (``include_plotlyjs=True``: no CDN, works offline); every figure's
+div id is fixed and numbers are rounded, so the same inputs give the same bytes.
+"""
+
+import argparse
+import html
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+
+from _helpers import cli_parser, configure_logging, load_json_arg, run_script, write_text_atomic
+from _contracts import (
+    SIGN_LABELS,
+    band_of,
+    closed_by_series,
+    read_parquet,
+    read_rolling_corr,
+    sign_column,
+)
+from report import (
+    DASHBOARD,
+    SIGN_COLOURS,
+    as_of_date,
+    data_provenance,
+    heatmap_series,
+    normalised_episodes,
+    primary_of,
+    today_table,
+)
+
+logger = logging.getLogger("dashboard")
+
+CONFIDENCE = 0.95  # band of the pairs computed here (configured pairs: rolling_corr.csv's band)
+DIGITS = 3
+THIN_EVERY = 5  # pairs that are not configured: every 5th joint day in the click-through chart
+MAX_SERIES = 40  # a larger universe: the series of the configured pairs only
+
+
+def rounded(values) -> list:
+    """Floats rounded for the page, NaN as null (JSON has no NaN)."""
+    array = np.asarray(values, dtype="float64")
+    return [None if not np.isfinite(v) else round(float(v), DIGITS) for v in array]
+
+
+def pair_rolling(levels: pd.DataFrame, clean_meta: dict, series_ids: list[str], window: int) -> dict:
+    """Rolling ``window``-day Pearson correlation of every pair, on its joint days."""
+    from _returns import pair_returns
+    from _rolling import rolling_pearson
+
+    specs = clean_meta.get("series", {})
+    closed = closed_by_series(clean_meta)
+    max_gap = clean_meta.get("calendar", {}).get("max_gap_days")
+    out = {}
+    for i, a in enumerate(series_ids):
+        for b in series_ids[i + 1 :]:
+            joint = pair_returns(levels, specs, a, b, closed, max_gap).dropna()
+            if len(joint) >= window:
+                out[(a, b)] = rolling_pearson(joint[a], joint[b], window).dropna()
+    return out
+
+
+def month_end_matrices(rolling: dict, series_ids: list[str]) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """(month-ends, array months x N x N) of each pair's last correlation in the month."""
+    monthly = {pair: values.resample("ME").last() for pair, values in rolling.items()}
+    if not monthly:
+        return pd.DatetimeIndex([]), np.empty((0, len(series_ids), len(series_ids)))
+    months = pd.DatetimeIndex(sorted(set().union(*(m.dropna().index for m in monthly.values()))))
+    position = {s: k for k, s in enumerate(series_ids)}
+    cube = np.full((len(months), len(series_ids), len(series_ids)), np.nan)
+    for k in range(len(series_ids)):
+        cube[:, k, k] = 1.0
+    for (a, b), values in monthly.items():
+        aligned = values.reindex(months).to_numpy()
+        cube[:, position[a], position[b]] = cube[:, position[b], position[a]] = aligned
+    return months, cube
+
+
+def clustered_order(full: pd.DataFrame) -> list[str]:
+    """Series in the leaf order of an average-linkage clustering on 1 - correlation
+    (a pair without joint data counts as uncorrelated)."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    if len(full) < 3:
+        return list(full.index)
+    distance = 1.0 - full.fillna(0.0).to_numpy(dtype="float64")
+    np.fill_diagonal(distance, 0.0)
+    distance = np.clip((distance + distance.T) / 2.0, 0.0, 2.0)
+    tree = linkage(squareform(distance, checks=False), method="average", optimal_ordering=True)
+    return [full.index[k] for k in leaves_list(tree)]
+
+
+def absorption_ratio(cube: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per matrix: the largest eigenvalue over the number of series, on the series with
+    a complete row that month (dropping the series with most gaps first); and that count."""
+    shares, counts = np.full(len(cube), np.nan), np.zeros(len(cube), dtype=int)
+    for t, matrix in enumerate(cube):
+        keep = np.arange(len(matrix))
+        while len(keep) >= 2:
+            gaps = np.isnan(matrix[np.ix_(keep, keep)]).sum(axis=1)
+            if not gaps.any():
+                break
+            keep = np.delete(keep, int(np.argmax(gaps)))
+        if len(keep) >= 2:
+            shares[t] = np.linalg.eigvalsh(matrix[np.ix_(keep, keep)])[-1] / len(keep)
+            counts[t] = len(keep)
+    return shares, counts
+
+
+def pair_payload(a, b, corr, regimes, window, rolling) -> dict | None:
+    """The click-through data of one pair: the configured pair's own columns when it has
+    them (daily), else the correlation computed here (every ``THIN_EVERY``-th day)."""
+    from rolling_corr import fisher_band
+
+    column = primary_of(corr, a, b, window)
+    if column is not None and corr[column].notna().any():
+        band = band_of(corr, column)
+        values = corr[column].dropna()
+        lo, hi = (
+            (corr[band[0]].reindex(values.index), corr[band[1]].reindex(values.index))
+            if band
+            else (None, None)
+        )
+        sign = regimes[sign_column(column)].reindex(values.index) if sign_column(column) in regimes else None
+        source = "configured pair (rolling_corr.csv)" + ("" if sign is not None else "; sign regimes: off")
+    elif (a, b) in rolling or (b, a) in rolling:  # correlation is symmetric
+        computed = rolling[(a, b)] if (a, b) in rolling else rolling[(b, a)]
+        values = computed.iloc[::-1].iloc[::THIN_EVERY].iloc[::-1]  # keep the latest day
+        lo, hi = fisher_band(values, window, CONFIDENCE)
+        sign = None
+        source = f"computed for the dashboard (every {THIN_EVERY}th joint day); sign regimes: configured pairs only"
+    else:
+        return None
+    codes = {label: k - 1 for k, label in enumerate(SIGN_LABELS)}  # -1 negative, 0 mixed, 1 positive
+    return {
+        "dates": [d.strftime("%Y-%m-%d") for d in values.index],
+        "corr": rounded(values),
+        "lo": rounded(lo) if lo is not None else None,
+        "hi": rounded(hi) if hi is not None else None,
+        "sign": [codes.get(v) if isinstance(v, str) else None for v in sign] if sign is not None else None,
+        "source": source,
+    }
+
+
+def markdown_table_html(rows: list[str]) -> str:
+    cells = [[html.escape(c.strip()) for c in row.strip().strip("|").split("|")] for row in rows]
+    head = "".join(f"<th>{c}</th>" for c in cells[0])
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in cells[2:])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def markdown_inline_html(text: str) -> str:
+    import re
+
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
+
+
+def build_dashboard(clean_meta, levels, corr, regimes, episodes, regimes_meta, pairs, window, exclude) -> str:
+    """The whole page as one HTML string."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    window = window or 60
+    series_meta = clean_meta["series"]
+    as_of = as_of_date(clean_meta, pairs)
+    levels = levels.loc[: pd.Timestamp(as_of)]
+    headline, _ = data_provenance(series_meta, as_of)
+    shown, left_out = heatmap_series(series_meta, levels, exclude)
+    if len(shown) > MAX_SERIES:  # a page of months x N x N numbers: keep to the configured pairs' series
+        in_pairs = [s for s in shown if any(s in pair for pair in pairs)][:MAX_SERIES]
+        left_out |= {
+            s: f"the dashboard shows at most {MAX_SERIES} series (those of the configured pairs)"
+            for s in shown
+            if s not in in_pairs
+        }
+        shown = in_pairs
+    rolling = pair_rolling(levels, clean_meta, shown, window)
+    months, cube = month_end_matrices(rolling, shown)
+    full = pd.DataFrame(
+        np.nanmean(cube, axis=0) if len(cube) else np.eye(len(shown)), index=shown, columns=shown
+    )
+    order = clustered_order(full)
+    index = [shown.index(s) for s in order]
+    cube = cube[:, index][:, :, index] if len(cube) else cube
+    frames = [[rounded(row) for row in matrix] for matrix in cube]
+    month_labels = [m.strftime("%Y-%m") for m in months]
+    shares, counts = absorption_ratio(cube)
+    episodes = normalised_episodes(episodes, regimes_meta)
+    pair_data = {}
+    for i, a in enumerate(shown):
+        for b in shown[i + 1 :]:
+            if primary_of(corr, b, a, window) is not None:  # a configured pair, in its configured order
+                a, b = b, a
+            payload = pair_payload(a, b, corr, regimes, window, rolling)
+            if payload is not None:
+                pair_data[f"{a}|{b}"] = payload
+    names = {k: m.get("name") or k for k, m in series_meta.items()}
+    first_pair = next(
+        (f"{a}|{b}" for a, b in pairs if f"{a}|{b}" in pair_data or f"{b}|{a}" in pair_data), None
+    )
+    first_pair = first_pair or next(iter(pair_data), None)
+    data = {
+        "months": month_labels,
+        "frames": frames,
+        "order": order,
+        "pairs": pair_data,
+        "names": names,
+        "window": window,
+        "first": first_pair,
+        "episodes": [
+            {"name": e["name"] or e["reason"], "start": str(e["start"])[:10], "end": str(e["end"])[:10]}
+            for _, e in episodes.sort_values("start").iterrows()
+        ],
+        "sign_colours": [SIGN_COLOURS[label] for label in SIGN_LABELS],
+    }
+    latest = frames[-1] if frames else [[None] * len(order)] * len(order)
+    heatmap = go.Figure(
+        go.Heatmap(
+            z=latest,
+            x=order,
+            y=order,
+            zmin=-1,
+            zmax=1,
+            colorscale="RdBu",
+            reversescale=True,
+            texttemplate="%{z:.2f}" if len(order) <= 20 else None,
+            hovertemplate="%{y} / %{x}: %{z:.2f}<extra></extra>",
+            hoverongaps=False,  # a pair without data that month shows nothing, not 0.00
+            colorbar={"title": {"text": "correlation"}},
+        )
+    )
+    heatmap.update_layout(
+        title={
+            "text": f"{window}-day correlation at {month_labels[-1] if month_labels else '-'} (month-end)"
+        },
+        yaxis={"autorange": "reversed"},
+        height=560,
+        margin={"l": 110, "r": 20, "t": 50, "b": 60},
+        template="plotly_white",
+    )
+    absorption = go.Figure(
+        go.Scatter(
+            x=month_labels,
+            y=rounded(shares),
+            customdata=counts.tolist(),
+            mode="lines",
+            line={"color": "#17365d", "width": 1.6},
+            hovertemplate="%{x}: %{y:.2f} of the variance (%{customdata} series)<extra></extra>",
+        )
+    )
+    absorption.update_layout(
+        title={"text": "Absorption ratio: first eigenvalue's share of the month-end correlation matrix"},
+        yaxis={"range": [0, 1], "title": {"text": "share"}},
+        height=320,
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        template="plotly_white",
+    )
+    pair_figure = go.Figure()
+    pair_figure.update_layout(
+        height=460, template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 40}
+    )
+    config = {"displaylogo": False, "responsive": True}
+    heatmap_html = pio.to_html(
+        heatmap, include_plotlyjs=True, full_html=False, div_id="heatmap", config=config
+    )
+    pair_html = pio.to_html(
+        pair_figure, include_plotlyjs=False, full_html=False, div_id="pair", config=config
+    )
+    absorption_html = pio.to_html(
+        absorption, include_plotlyjs=False, full_html=False, div_id="absorption", config=config
+    )
+    table = markdown_table_html(today_table(corr, regimes, pairs, window, as_of, series_meta))
+    left_out_text = (
+        "<p class='note'>Not in the heatmap: "
+        + "; ".join(html.escape(f"{s} ({why})") for s, why in left_out.items())
+        + ".</p>"
+        if left_out
+        else ""
+    )
+    payload = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return PAGE.format(
+        headline=markdown_inline_html(headline),
+        heatmap=heatmap_html,
+        pair=pair_html,
+        absorption=absorption_html,
+        table=table,
+        left_out=left_out_text,
+        last=max(len(month_labels) - 1, 0),
+        last_label=month_labels[-1] if month_labels else "-",
+        payload=payload.replace("</", "<\\/"),
+        script=SCRIPT,
+        name=DASHBOARD,
+    )
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Cross-asset correlation dashboard</title>
+<style>
+body {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 1.5em auto; max-width: 1150px; color: #222; }}
+h1 {{ font-size: 1.5em; margin-bottom: 0.2em; }}
+h2 {{ font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }}
+.note {{ color: #7a1f1f; font-size: 0.9em; }}
+.slider {{ display: flex; align-items: center; gap: 1em; margin: 0.4em 0 0 110px; }}
+.slider input {{ flex: 1; }}
+table {{ border-collapse: collapse; font-size: 0.85em; }}
+th, td {{ border: 1px solid #ddd; padding: 0.25em 0.5em; text-align: left; }}
+th {{ background: #f4f4f4; }}
+</style>
+</head>
+<body>
+<h1>Cross-asset correlation dashboard</h1>
+<p>{headline}</p>
+<h2>Today at a glance</h2>
+{table}
+<h2>The universe: correlation heatmap</h2>
+<p>Rolling correlation of daily returns at each month-end, every pair on the days both markets traded; rows in a
+clustered order. Move the slider to go back in time; click a cell to see that pair below.</p>
+{heatmap}
+<div class="slider"><input type="range" id="date-slider" min="0" max="{last}" value="{last}" step="1"
+aria-label="month"><span id="date-label">{last_label}</span></div>
+{left_out}
+<h2 id="pair-title">Pair</h2>
+<p id="pair-note"></p>
+{pair}
+<h2>How much the universe moves together</h2>
+{absorption}
+<script id="dashboard-data" type="application/json">{payload}</script>
+<script>
+{script}
+</script>
+</body>
+</html>
+"""
+
+SCRIPT = r"""
+(function () {
+  const DATA = JSON.parse(document.getElementById("dashboard-data").textContent);
+  const slider = document.getElementById("date-slider");
+  const label = document.getElementById("date-label");
+  function showMonth(i) {
+    label.textContent = DATA.months[i];
+    Plotly.restyle("heatmap", {z: [DATA.frames[i]]}, [0]);
+    Plotly.relayout("heatmap", {"title.text": DATA.window + "-day correlation at " + DATA.months[i] + " (month-end)"});
+  }
+  slider.addEventListener("input", function () { showMonth(Number(slider.value)); });
+  function findPair(a, b) {
+    if (DATA.pairs[a + "|" + b]) return [a, b, DATA.pairs[a + "|" + b]];
+    if (DATA.pairs[b + "|" + a]) return [b, a, DATA.pairs[b + "|" + a]];
+    return null;
+  }
+  function showPair(a, b) {
+    const found = findPair(a, b);
+    const title = document.getElementById("pair-title");
+    const note = document.getElementById("pair-note");
+    if (a === b) { note.textContent = "A series against itself: pick a cell off the diagonal."; return; }
+    if (!found) { title.textContent = a + " vs " + b; note.textContent = "No joint data for this pair."; return; }
+    const [x, y, p] = found;
+    title.textContent = x + " vs " + y + ": " + DATA.window + "-day rolling correlation";
+    title.dataset.pair = x + "|" + y;
+    note.textContent = (DATA.names[x] || x) + " vs " + (DATA.names[y] || y) + "; " + p.source +
+      (p.sign ? "; strip: sign regime (blue negative = hedge, grey mixed, red positive = co-move)" : "");
+    const traces = [];
+    if (p.lo) {
+      traces.push({x: p.dates, y: p.lo, mode: "lines", line: {width: 0}, hoverinfo: "skip", showlegend: false});
+      traces.push({x: p.dates, y: p.hi, mode: "lines", line: {width: 0}, fill: "tonexty",
+        fillcolor: "rgba(23,54,93,0.18)", name: "95 % band", hoverinfo: "skip"});
+    }
+    traces.push({x: p.dates, y: p.corr, mode: "lines", line: {color: "#17365d", width: 1.5},
+      name: DATA.window + "-day correlation", hovertemplate: "%{x}: %{y:.2f}<extra></extra>"});
+    const layout = {
+      height: 460, template: "plotly_white", margin: {l: 60, r: 20, t: 30, b: 40},
+      yaxis: {range: [-1, 1], domain: p.sign ? [0.12, 1] : [0, 1], title: {text: "correlation"}, zeroline: true},
+      legend: {orientation: "h", y: 1.08}, shapes: [], hovermode: "x",
+    };
+    if (p.sign) {
+      traces.push({x: p.dates, y: ["sign"], z: [p.sign], type: "heatmap", yaxis: "y2", zmin: -1, zmax: 1,
+        showscale: false, hoverinfo: "skip",
+        colorscale: [[0, DATA.sign_colours[0]], [0.5, DATA.sign_colours[1]], [1, DATA.sign_colours[2]]]});
+      layout.yaxis2 = {domain: [0, 0.07], showticklabels: true, fixedrange: true};
+      layout.xaxis = {anchor: "y2"};  // dates under the strip, not across it
+    }
+    const first = p.dates[0], last = p.dates[p.dates.length - 1];
+    const marks = {x: [], y: [], text: []};
+    for (const e of DATA.episodes) {
+      if (e.end < first || e.start > last) continue;
+      layout.shapes.push({type: "rect", xref: "x", yref: "paper", x0: e.start, x1: e.end,
+        y0: p.sign ? 0.12 : 0, y1: 1, fillcolor: "rgba(127,127,127,0.15)", line: {width: 0}, layer: "below"});
+      marks.x.push(e.start); marks.y.push(0.93); marks.text.push(e.name + " (" + e.start + " .. " + e.end + ")");
+    }
+    if (marks.x.length) {
+      traces.push({x: marks.x, y: marks.y, text: marks.text, mode: "markers", name: "stress episode",
+        marker: {color: "rgba(90,90,90,0.6)", symbol: "triangle-down", size: 7}, hovertemplate: "%{text}<extra></extra>"});
+    }
+    Plotly.react("pair", traces, layout, {displaylogo: false, responsive: true});
+  }
+  document.getElementById("heatmap").on("plotly_click", function (event) {
+    const point = event.points[0];
+    showPair(point.y, point.x);
+  });
+  if (DATA.first) { const [a, b] = DATA.first.split("|"); showPair(a, b); }
+})();
+"""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = cli_parser(__doc__)
+    parser.add_argument("--clean", required=True)
+    parser.add_argument("--corr", required=True)
+    parser.add_argument("--regimes", required=True)
+    parser.add_argument("--episodes", required=True)
+    parser.add_argument("--pairs", type=load_json_arg, required=True)
+    parser.add_argument("--window", type=int, default=None)
+    parser.add_argument("--exclude", nargs="*", default=[])
+    parser.add_argument("--html", required=True, help="docs/dashboard.html")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    configure_logging(args.log)
+    levels, clean_meta = read_parquet(args.clean)
+    corr = read_rolling_corr(args.corr)
+    regimes, regimes_meta = read_parquet(args.regimes)
+    episodes = pd.read_csv(args.episodes)
+    page = build_dashboard(
+        clean_meta, levels, corr, regimes, episodes, regimes_meta, args.pairs, args.window, args.exclude
+    )
+    write_text_atomic(page, args.html)
+    logger.info("wrote %s (%.1f MB)", args.html, len(page.encode()) / 1e6)
+
+
+if __name__ == "__main__":
+    run_script(main, globals())
