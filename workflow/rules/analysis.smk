@@ -28,7 +28,7 @@ rule clean:
 
 rule features:
     input:
-        clean="data/processed/clean.parquet",
+        clean=rules.clean.output.out,
     output:
         out="data/processed/features.parquet",
     log:
@@ -71,8 +71,8 @@ rule rolling_corr:
 
 rule regimes:
     input:
-        corr="data/processed/rolling_corr.csv",
-        clean="data/processed/clean.parquet",
+        corr=rules.rolling_corr.output.out,
+        clean=rules.clean.output.out,
     output:
         out="data/processed/regimes.parquet",
         episodes="data/processed/stress_episodes.csv",
@@ -131,8 +131,8 @@ rule dq:
 
 rule model:
     input:
-        features="data/processed/features.parquet",
-        corr="data/processed/rolling_corr.csv",
+        features=rules.features.output.out,
+        corr=rules.rolling_corr.output.out,
     output:
         model="models/corr_forecast.pkl",
         logit="models/comove_logit.pkl",

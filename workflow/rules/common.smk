@@ -240,11 +240,11 @@ def source_series(wildcards):
 
 
 def raw_files():
-    return expand("data/raw/{source}.csv", source=sources())
+    return expand(rules.ingest.output.csv, source=sources())
 
 
 def ok_files():
-    return expand("data/raw/{source}.ok", source=sources())
+    return expand(rules.ingest.output.ok, source=sources())
 
 
 # report() read as a plain function (the name at the start of a line is a Snakemake keyword)
@@ -275,7 +275,7 @@ def pair_figures(in_report=False):
 def series_without_data():
     """Series a finished run found no data for (clean.parquet's metadata), so that
     `snakemake --report` declares no figure for their pairs; empty before the first run."""
-    path = "data/processed/clean.parquet"
+    path = rules.clean.output.out
     if not os.path.exists(path):
         return set()
     import json
@@ -293,34 +293,34 @@ def series_without_data():
 
 def report_inputs(wildcards):
     inputs = {
-        "clean": "data/processed/clean.parquet",
-        "features": "data/processed/features.parquet",
-        "corr": "data/processed/rolling_corr.csv",
-        "regimes": "data/processed/regimes.parquet",
-        "episodes": "data/processed/stress_episodes.csv",
-        "dq": "docs/dq_report.json",
+        "clean": rules.clean.output.out,
+        "features": rules.features.output.out,
+        "corr": rules.rolling_corr.output.out,
+        "regimes": rules.regimes.output.out,
+        "episodes": rules.regimes.output.episodes,
+        "horizons": rules.regimes.output.horizons,
+        "dq": rules.dq.output.json,
     }
     if is_activated("model"):
-        inputs["metrics"] = "models/metrics.json"
+        inputs["metrics"] = rules.model.output.metrics
     if is_activated("all_pairs"):
-        inputs["all_pairs"] = "data/processed/all_pairs/manifest.json"
+        inputs["all_pairs"] = rules.all_pairs.output.manifest
     return inputs
 
 
 def dashboard_inputs(wildcards):
     return {
-        "clean": "data/processed/clean.parquet",
-        "corr": "data/processed/rolling_corr.csv",
-        "regimes": "data/processed/regimes.parquet",
-        "episodes": "data/processed/stress_episodes.csv",
+        "clean": rules.clean.output.out,
+        "corr": rules.rolling_corr.output.out,
+        "regimes": rules.regimes.output.out,
+        "episodes": rules.regimes.output.episodes,
     }
 
 
 def final_outputs():
-    outputs = ["docs/report.md", "docs/dq_report.md", *pair_figures(), "docs/fig_heatmap.png"]
-    outputs.append("docs/dashboard.html")
+    outputs = [*rules.report.output, rules.dq.output.md, *rules.dashboard.output]
     if is_activated("model"):
-        outputs += ["models/corr_forecast.pkl", "models/comove_logit.pkl", "models/metrics.json"]
+        outputs += list(rules.model.output)
     if is_activated("all_pairs"):
-        outputs.append("data/processed/all_pairs/manifest.json")
+        outputs.append(rules.all_pairs.output.manifest)
     return outputs
