@@ -151,17 +151,22 @@ def stale_series(series_meta: dict, as_of: str) -> dict[str, str]:
     return stale
 
 
-def data_provenance(series_meta: dict, as_of: str) -> tuple[str, list[str]]:
-    """One headline sentence on where the data came from, plus the source table."""
+def data_provenance(series_meta: dict, as_of: str, data_through: str | None = None) -> tuple[str, list[str]]:
+    """One headline sentence on where the data came from, plus the source table.
+
+    "data through" is the data's last common date (every served series has reached it);
+    when a pair's data runs further, the as-of date the summary uses is named beside it."""
     origins = {k: series_origin(m) for k, m in series_meta.items() if not is_missing(m)}
     labels = sorted(set(origins.values()))
+    through = data_through or as_of
+    dates = through if through == as_of else f"{through} (every series); latest {as_of}"
     if labels == ["offline snapshot"]:
-        headline = f"**Data: offline snapshot, data through {as_of}.**"
+        headline = f"**Data: offline snapshot, data through {dates}.**"
     elif len(labels) == 1:
-        headline = f"**Data: {labels[0]}, data through {as_of}.**"
+        headline = f"**Data: {labels[0]}, data through {dates}.**"
     else:
         mix = ", ".join(f"{label} ({sum(o == label for o in origins.values())})" for label in labels)
-        headline = f"**Data: {mix}; data through {as_of}.**"
+        headline = f"**Data: {mix}; data through {dates}.**"
     missing = sorted(k for k, m in series_meta.items() if is_missing(m))
     if missing:
         headline += f" Missing at every level: {', '.join(missing)} (pairs with them are skipped)."
@@ -1018,7 +1023,7 @@ def build_report(
     }
     origins = {k: series_origin(m) for k, m in series_meta.items()}
     as_of = as_of_date(clean_meta, pairs)
-    headline, series_rows = data_provenance(series_meta, as_of)
+    headline, series_rows = data_provenance(series_meta, as_of, clean_meta.get("data_through"))
     episodes = normalised_episodes(episodes, regimes_meta)
     stale = stale_series(series_meta, as_of)
     lines = [
