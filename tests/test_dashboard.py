@@ -210,8 +210,8 @@ def test_workflow_builds_the_dashboard(workflow_run):
     page = (workdir / "docs/dashboard.html").read_text(encoding="utf-8")
     assert 'id="heatmap"' in page and not re.search(r"<script[^>]+src=", page)
     headline = (workdir / "docs/report.md").read_text().splitlines()[2]
-    as_of = headline.split("data through ")[1][:10]
-    assert f"data through {as_of}" in page
+    through = headline.split("data through ")[1][:10]
+    assert f"data through {through}" in page  # the same headline as the report
 
 
 def test_dashboard_script_has_a_cli():

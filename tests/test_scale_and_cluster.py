@@ -19,7 +19,8 @@ def big_universe_config(path, n_series: int, n_blocks: int) -> None:
     path.write_text(
         yaml.safe_dump(
             {
-                "end": "2016-12-30",  # 27 years from the default start
+                "start": "1990-01-02",
+                "end": "2016-12-30",  # 27 years
                 "series": series,
                 "correlation": {"pairs": [["X0000", "X0001"]]},
                 "features": {"cash_rate": None},
@@ -43,7 +44,7 @@ def test_all_pairs_blocks_run_and_agree_with_the_pair_columns(workflow_copy):
         "all_pairs={'enabled': True, 'n_blocks': 3}",
     )
     manifest = json.loads((workflow_copy / "data/processed/all_pairs/manifest.json").read_text())
-    assert len(manifest["files"]) == 3 and manifest["pairs"] == 28 and manifest["window"] == 60
+    assert len(manifest["files"]) == 3 and manifest["pairs"] == 36 and manifest["window"] == 60
     files = [workflow_copy / "data/processed/all_pairs" / f["file"] for f in manifest["files"]]
     snakemake(
         workflow_copy,
@@ -56,7 +57,7 @@ def test_all_pairs_blocks_run_and_agree_with_the_pair_columns(workflow_copy):
         "model={'enabled': False}",
     )
     report = (workflow_copy / "docs/report.md").read_text()
-    assert "## All pairs" in report and "8 series, 28 pairs, 60-day window" in report
+    assert "## All pairs" in report and "9 series, 36 pairs, 60-day window" in report
     corr = pd.read_csv(workflow_copy / "data/processed/rolling_corr.csv", index_col="date", parse_dates=True)
     stored = read_all_pairs(files, pair=("SPY", "DGS10"))
     manifest_path = workflow_copy / "data/processed/all_pairs/manifest.json"

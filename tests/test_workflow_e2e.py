@@ -49,12 +49,12 @@ def test_every_output_exists_with_expected_shape(workflow_run):
     corr = pd.read_csv(workdir / "data/processed/rolling_corr.csv", index_col="date")
     expected = [
         f"{pair}:{w}{stat}"
-        for pair in ["SPY:TLT", "SPY:DGS10", "SPY:DCOILWTICO"]
+        for pair in ["SPY:TLT", "SPY:DGS10", "SPY:DCOILWTICO", "FF_MKT:DGS10"]
         for w in [60, 20, 120]
         for stat in ["", ":lo95", ":hi95"]
     ]
     assert sorted(corr.columns) == sorted(
-        expected + ["SPY:TLT:ewm30", "SPY:DGS10:ewm30", "SPY:DCOILWTICO:ewm30"]
+        expected + ["SPY:TLT:ewm30", "SPY:DGS10:ewm30", "SPY:DCOILWTICO:ewm30", "FF_MKT:DGS10:ewm30"]
     )
     regimes = pd.read_parquet(workdir / "data/processed/regimes.parquet")
     assert {
@@ -79,13 +79,16 @@ def test_ok_files_say_which_level_served_each_series(workflow_run):
     status = {s["series"]: s["status"] for s in yahoo["series"]}
     assert status == {"SPY": "snapshot", "SP500": "snapshot", "TLT": "snapshot"}
     spy = next(s for s in yahoo["series"] if s["series"] == "SPY")
-    assert spy["first"] == "1993-01-29" and spy["last"] == "2017-03-31" and spy["rows"] > 6000
+    assert spy["first"] == "1993-01-29" and spy["last"] == "2026-06-05" and spy["rows"] > 8000
+    assert spy["origin"] == "offline snapshot" and spy["path"] == "data/sample/SPY.csv"
 
 
 def test_report_states_offline_snapshot_and_the_seed_pair(workflow_run):
     workdir, _ = workflow_run
     report = (workdir / "docs/report.md").read_text()
-    assert "offline snapshot, data through 2017-03-31" in report
+    # every series reaches 2026-04-30 (SP500, FF_MKT); the pairs with SPY run to 2026-06-05
+    assert "**Data: offline snapshot, data through 2026-04-30 (every series); latest 2026-06-05.**" in report
+    assert "## Today at a glance (2026-06-05)" in report
     assert "| SPY-TLT | 60 |" in report  # TLT is in the snapshot: the seed's pair is not skipped
     assert "skipped none" in (workdir / "logs/rolling_corr.log").read_text()
     for link in re.findall(r"\]\(([^)]+)\)", report):
@@ -132,7 +135,7 @@ def test_same_config_gives_the_same_bytes(workflow_run, workflow_copy):
     workdir, _ = workflow_run
     snakemake(workflow_copy, "--cores", "2", "--config", "offline=true")
     first, second = output_digests(workdir), output_digests(workflow_copy)
-    assert len(first) == 21 and first == second  # 19 + report_summary.rst + dashboard.html
+    assert len(first) == 23 and first == second  # 4 pair figures, 3 sources, the dashboard and summary
 
 
 @pytest.mark.parametrize(
@@ -210,7 +213,7 @@ def test_lint_and_format_are_clean(workflow_copy):
     "override, message",
     [
         (["unknown_key=1"], "unknown_key"),
-        (["end=1980-01-01"], "config key `end`"),
+        (["end=1960-01-01"], "config key `end`"),
         (["end=2017-02-30"], "config key `end`: '2017-02-30' is not a calendar date"),
         (["correlation={'pairs': [['SPY', 'NOPE']]}"], "NOPE"),
         (["offline=maybe"], "offline"),

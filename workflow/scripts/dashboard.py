@@ -23,7 +23,6 @@ import logging
 import numpy as np
 import pandas as pd
 
-from _helpers import cli_parser, configure_logging, load_json_arg, run_script, write_text_atomic
 from _contracts import (
     SIGN_LABELS,
     band_of,
@@ -32,7 +31,8 @@ from _contracts import (
     read_rolling_corr,
     sign_column,
 )
-from report import (
+from _helpers import cli_parser, configure_logging, load_json_arg, run_script, write_text_atomic
+from _summary import (
     DASHBOARD,
     SIGN_COLOURS,
     as_of_date,
@@ -179,7 +179,7 @@ def build_dashboard(clean_meta, levels, corr, regimes, episodes, regimes_meta, p
     series_meta = clean_meta["series"]
     as_of = as_of_date(clean_meta, pairs)
     levels = levels.loc[: pd.Timestamp(as_of)]
-    headline, _ = data_provenance(series_meta, as_of)
+    headline, _ = data_provenance(series_meta, as_of, clean_meta.get("data_through"))
     shown, left_out = heatmap_series(series_meta, levels, exclude)
     if len(shown) > MAX_SERIES:  # a page of months x N x N numbers: keep to the configured pairs' series
         in_pairs = [s for s in shown if any(s in pair for pair in pairs)][:MAX_SERIES]
