@@ -82,7 +82,7 @@ def test_a_single_observation_is_a_clear_error_naming_the_file():
 def test_yield_file_of_daily_changes_is_refused():
     rng = np.random.default_rng(1)
     days = pd.bdate_range("2019-01-02", periods=300)
-    raw = tidy({"DGS10": list(zip(days, np.round(rng.normal(0, 0.05, len(days)), 2)))})
+    raw = tidy({"DGS10": list(zip(days, np.round(rng.normal(0, 0.05, len(days)), 2), strict=False))})
     with pytest.raises(
         InputDataError, match=r"looks like daily changes, not a level: \d+% of values are negative"
     ):
@@ -104,7 +104,7 @@ def test_origin_labels_say_where_each_series_came_from():
     }
     _, meta = clean_prices(
         raw,
-        [dict(s, source=src) for s, src in zip(SPECS, ("csv", "fred"))],
+        [dict(s, source=src) for s, src in zip(SPECS, ("csv", "fred"), strict=False)],
         statuses,
         "2020-01-01",
         "2020-01-10",
@@ -146,7 +146,7 @@ def test_missing_series_is_recorded_not_invented():
 )
 def test_implausible_values_are_rejected(values, kind, message):
     spec = [{"id": "X", "kind": kind, "maturity": 10}]
-    raw = tidy({"X": list(zip(["2020-01-02", "2020-01-03"], values))})
+    raw = tidy({"X": list(zip(["2020-01-02", "2020-01-03"], values, strict=False))})
     with pytest.raises(InputDataError, match=message):
         clean_prices(raw, spec, {}, "2020-01-01", "2020-01-10", origins={"X": "data/raw/fred.csv"})
 

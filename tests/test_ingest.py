@@ -49,7 +49,10 @@ def fred_xml(rows, count=None):
     )
 
 
-FRED_ERROR_XML = '<?xml version="1.0" encoding="utf-8" ?>\n<error code="400" message="Bad Request.  The series does not exist."/>\n'
+FRED_ERROR_XML = (
+    '<?xml version="1.0" encoding="utf-8" ?>\n'
+    '<error code="400" message="Bad Request.  The series does not exist."/>\n'
+)
 
 
 class FredServer:
@@ -694,7 +697,9 @@ CSV_VARIANTS = {
     "plain": "date,value\n2020-01-02,10.5\n2020-01-03,11\n",
     "fred_new": "observation_date,SPY\n2020-01-02,10.5\n2020-01-03,11\n",
     "fred_old": "DATE,SPY\n2020-01-02,10.5\n2020-01-03,11\n",
-    "yfinance_single": "Date,Open,High,Low,Close,Volume\n2020-01-02,1,1,1,10.5,100\n2020-01-03,1,1,1,11,100\n",
+    "yfinance_single": (
+        "Date,Open,High,Low,Close,Volume\n2020-01-02,1,1,1,10.5,100\n2020-01-03,1,1,1,11,100\n"
+    ),
     "yfinance_multi": "Price,Close,High,Low,Open,Volume\nTicker,SPY,SPY,SPY,SPY,SPY\nDate,,,,,\n"
     "2020-01-02,10.5,1,1,1,100\n2020-01-03,11,1,1,1,100\n",
     "yfinance_multi_adjusted": "Price,Adj Close,Close,High,Low,Open,Volume\nTicker,SPY,SPY,SPY,SPY,SPY,SPY\n"
@@ -743,8 +748,10 @@ def test_an_unadjusted_close_of_a_price_series_gets_a_note_naming_the_fix(tmp_pa
     assert entry["column"] == "Close"
     assert entry["notes"] == [
         (
-            "unadjusted close: column 'Close' read (the file has no 'Adj Close'), so dividends and splits show as "
-            "price moves; supply adjusted closes, or set `column: Close` for MINE if these closes are already "
+            "unadjusted close: column 'Close' read (the file has no 'Adj Close'), so dividends and "
+            "splits show as "
+            "price moves; supply adjusted closes, or set `column: Close` for MINE if these closes "
+            "are already "
             "adjusted (yfinance auto_adjust=True)"
         )
     ]

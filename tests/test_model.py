@@ -1,8 +1,8 @@
 """Modelling (task G): statsmodels agreement, walk-forward without look-ahead, metrics."""
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 import statsmodels.api as sm
 
 from model import FEATURES, fit_ols_hac, forecast_metrics, model_frame, walk_forward

@@ -143,8 +143,12 @@ def test_yahoo_through_a_proxy_that_never_answers_is_abandoned_at_the_deadline(t
         accepted = len(hole.accepted)
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads(ok.read_text())["series"][0]
-    logger.info("measured: yahoo via a black-hole proxy served from %s after %.2f s (process), %d connection(s)",
-                record["status"], elapsed, accepted)  # fmt: skip
+    logger.info(
+        "measured: yahoo via a black-hole proxy served from %s after %.2f s (process), %d connection(s)",
+        record["status"],
+        elapsed,
+        accepted,
+    )
     assert accepted >= 1  # the calls really went to the proxy
     assert record["status"] == "cached" and record["origin"] == "cache (downloaded 2026-01-05)"
     assert record["last_error"] == "DeadlineExceeded" and record["attempts"] >= 1

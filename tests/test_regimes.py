@@ -131,7 +131,10 @@ def test_sign_regimes_on_the_snapshot_read_as_an_analyst_would(snapshot_frames):
     assert not ((labels == "negative") & (corr > 0.2)).any()
     assert not ((labels == "positive") & (corr < -0.2)).any()
     assert run_lengths(labels).median() >= 20
-    share = lambda span, label: (labels.loc[span].dropna() == label).mean()
+
+    def share(span, label):
+        return (labels.loc[span].dropna() == label).mean()
+
     assert share(slice("1993", "1997"), "positive") > 0.8  # stocks and bonds moved together
     assert share(slice("2008", "2012"), "negative") > 0.9  # bonds hedged stocks
     for a, b in [("SPY", "DCOILWTICO"), ("SP500", "DGS2")]:
@@ -161,7 +164,7 @@ def test_em_matches_statsmodels_maximum_likelihood():
     theirs = sm.tsa.MarkovRegression(y.to_numpy(), k_regimes=2, trend="c", switching_variance=True).fit(
         disp=False
     )
-    params = dict(zip(theirs.model.param_names, np.asarray(theirs.params)))
+    params = dict(zip(theirs.model.param_names, np.asarray(theirs.params), strict=False))
     order = np.argsort([params["const[0]"], params["const[1]"]])
     np.testing.assert_allclose(ours.mu, [params[f"const[{i}]"] for i in order], rtol=1e-3)
     np.testing.assert_allclose(ours.sigma2, [params[f"sigma2[{i}]"] for i in order], rtol=1e-3)

@@ -101,7 +101,8 @@ def test_atomic_path_leaves_creating_the_temp_file_to_the_writer(tmp_path):
 @pytest.mark.parametrize("bad_id", ["../etc", "a/b", "a b", "x;rm", "$(id)", "..", "-x"])
 def test_series_ids_that_could_escape_a_path_or_a_shell_are_refused(workflow_copy, bad_id):
     (workflow_copy / "config" / "bad.yaml").write_text(
-        f"series:\n  - {{id: {bad_id!r}, source: csv, kind: price}}\n  - {{id: B, source: csv, kind: price}}\n"
+        f"series:\n  - {{id: {bad_id!r}, source: csv, kind: price}}\n  - "
+        f"{{id: B, source: csv, kind: price}}\n"
         f"correlation: {{pairs: [[B, B]]}}\n"
     )
     result = snakemake(

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 
-
 def png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", path
@@ -76,8 +75,8 @@ def test_html_report_carries_the_tables_and_no_placeholder_for_a_skipped_pair(wo
     import json
     import re
 
-    from conftest import snakemake
     from _contracts import read_parquet
+    from conftest import snakemake
 
     workdir, _ = workflow_run
     # written outside the shared run's folders (the page carries its creation date)
@@ -127,7 +126,8 @@ def build(tmp_path, outputs=None, metrics=None, exclude=()):
 def test_headline_says_offline_snapshot_and_the_as_of_date(tmp_path):
     text, drawn = build(tmp_path)
     assert text.splitlines()[2] == (
-        "**Data: offline snapshot, data through 2018-12-28.** Missing at every level: D (pairs with them are skipped)."
+        "**Data: offline snapshot, data through 2018-12-28.** Missing at every level: D (pairs "
+        "with them are skipped)."
     )
     assert drawn == ["fig_corr_A_vs_B.png", "fig_corr_A_vs_C.png"]
 
@@ -294,9 +294,9 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
     import numpy as np
     import pandas as pd
 
+    from _all_pairs_store import write_all_pairs
     from all_pairs_manifest import manifest_of
     from report import all_pairs_section
-    from _all_pairs_store import write_all_pairs
 
     rng = np.random.default_rng(3)
     names = [f"S{k}" for k in range(7)]

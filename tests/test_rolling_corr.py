@@ -302,7 +302,7 @@ def test_all_pairs_cli_parquet_matches_pandas_and_reads_slices(tmp_path):
     log_returns = np.log(levels).diff()
     expected = log_returns.rolling(60, min_periods=60).corr()
     returns = grid_returns(levels, metadata)
-    for a, block in zip(names, all_pairs_by_series(returns.to_numpy(), 60)):
+    for a, block in zip(names, all_pairs_by_series(returns.to_numpy(), 60), strict=False):
         stored = np.stack(
             [read_all_pairs(exact, pair=(a, b)).to_numpy() for b in names[names.index(a) + 1 :]], 1
         )

@@ -25,7 +25,7 @@ STRESS = schema_defaults()["stress"]
 
 def path_of(points: list[tuple[int, float]], start="2020-01-01") -> pd.Series:
     """A price path through (day, level) points, linear in between."""
-    days, values = zip(*points)
+    days, values = zip(*points, strict=False)
     index = pd.bdate_range(start, periods=days[-1] + 1)
     return pd.Series(np.interp(np.arange(days[-1] + 1), days, values), index=index, name="EQ")
 
@@ -234,7 +234,8 @@ def test_with_the_whole_vix_history_the_crises_carry_the_vix_rule():
             "DGS10": {"kind": "yield", "maturity": 10},
         }
     }
-    table, _ = stress_episodes(levels, metadata, {**STRESS, "equity": "SP500", "bond": "DGS10", "vix": "VIXCLS"})
+    settings = {**STRESS, "equity": "SP500", "bond": "DGS10", "vix": "VIXCLS"}
+    table, _ = stress_episodes(levels, metadata, settings)
     for name in ("GFC 2008", "Covid crash 2020"):
         episode = table[table["name"].str.contains(name)].iloc[0]
         assert "VIX" in episode["rule"].split(", "), episode["rule"]

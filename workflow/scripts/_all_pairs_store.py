@@ -69,7 +69,7 @@ def write_all_pairs(
             pa.Array.from_buffers(
                 value_type, t1 - t0, [None, pa.py_buffer(np.ascontiguousarray(values, little))]
             )
-            for value_type, values in zip(value_types, blocks)
+            for value_type, values in zip(value_types, blocks, strict=False)
         ]
         return pa.Table.from_arrays(arrays, names=columns)
 
@@ -108,7 +108,7 @@ def read_all_pairs(paths, pair: tuple[str, str] | None = None, latest: bool = Fa
         paths = [Path(paths).parent / entry["file"] for entry in manifest["files"]]
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     handles = [pq.ParquetFile(p) for p in paths]
-    for path, handle in zip(paths, handles):
+    for path, handle in zip(paths, handles, strict=False):
         schema = handle.schema_arrow
         if METADATA_KEY not in (schema.metadata or {}) or not all(
             pa.types.is_fixed_size_binary(schema.field(name).type) for name in schema.names[1:]

@@ -86,7 +86,8 @@ def ewm_column(a: str, b: str, halflife: float) -> str:
 
 
 def parse_corr_column(name: str) -> CorrColumn:
-    """'A:B:60' -> (A, B, '60', None); 'A:B:60:lo95' -> (A, B, '60', 'lo95'); 'A:B:ewm30' -> (A, B, 'ewm30', None)."""
+    """'A:B:60' -> (A, B, '60', None); 'A:B:60:lo95' -> (A, B, '60', 'lo95'); 'A:B:ewm30' -> (A, "
+    "B, 'ewm30', None)."""
     parts = name.split(":")
     if len(parts) not in (3, 4):
         raise ValueError(f"not a correlation column name: {name!r}")

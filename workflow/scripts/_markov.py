@@ -87,7 +87,7 @@ def em_fit(y, mu, sigma2, transition, initial, max_iter, tol, floor):
     previous = -np.inf
     loglik = -np.inf
     iterations = 0
-    for iterations in range(1, max_iter + 1):
+    for iterations in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
         filtered, predicted, loglik = hamilton_filter(y, mu, sigma2, transition, initial)
         smoothed, counts = kim_smoother(filtered, predicted, transition)
         for j in range(k):
@@ -217,7 +217,7 @@ def realtime_probabilities(
     # data up to the segment's end with fit f's parameters (the data up to a row, not beyond)
     probabilities = np.full((len(y), k), np.nan)
     stops = np.r_[refits[1:], len(y)]
-    for start, stop, params in zip(refits, stops, fits):
+    for start, stop, params in zip(refits, stops, fits, strict=False):
         probabilities[start:stop] = filtered_probabilities(y[:stop], params)[start:stop]
     return probabilities, fits
 

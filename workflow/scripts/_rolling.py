@@ -131,7 +131,7 @@ def series_blocks(n_series: int, n_blocks: int) -> list[range]:
     for k in range(1, n_blocks):
         cuts.append(max(cuts[-1], int(np.searchsorted(cumulative, total * k / n_blocks)) + 1))
     cuts.append(len(leads))
-    return [range(min(a, len(leads)), min(b, len(leads))) for a, b in zip(cuts[:-1], cuts[1:])]
+    return [range(min(a, len(leads)), min(b, len(leads))) for a, b in zip(cuts[:-1], cuts[1:], strict=False)]
 
 
 class AllPairsBySeries:
@@ -177,7 +177,7 @@ class AllPairsBySeries:
             raise ValueError(f"a stretch of {t_stop - t_start} dates does not fit a buffer of {self.rows}")
         blocks = [
             out[s : s + w * self.rows].reshape(self.rows, w)[: t_stop - t_start]
-            for s, w in zip(self.block_start, self.widths)
+            for s, w in zip(self.block_start, self.widths, strict=False)
         ]
         if self.kernel is None:
             for block in blocks:

@@ -3,8 +3,9 @@
 Each rule gives intervals (start, end) with a reason:
 
 - drawdown: an episode starts on the day the equity closes at least ``drawdown_pct`` %
-  below its running peak (restarted at the end of the previous drawdown episode) having fallen at least ``fall_pct`` % from its highest close of
-  the last ``fall_days`` observations (a fall, not a slow grind); it ends at the trough,
+  below its running peak (restarted at the end of the previous drawdown episode)
+  having fallen at least ``fall_pct`` % from its highest close of the last
+  ``fall_days`` observations (a fall, not a slow grind); it ends at the trough,
   the lowest close before the equity wins back ``recovery_share`` of the loss from that
   peak (so the end is known only once the recovery comes: hindsight). An episode still
   unrecovered at the end of the data ends on the last day.
@@ -84,7 +85,8 @@ def drawdown_intervals(
         )
         span = slice(onset, (trough if recovered else n - 1) + 1)
         interval["daily"] = {
-            d: f"drawdown {name} {v / top - 1.0:.0%} from peak" for d, v in zip(dates[span], values[span])
+            d: f"drawdown {name} {v / top - 1.0:.0%} from peak"
+            for d, v in zip(dates[span], values[span], strict=True)
         }
         out.append(interval)
         if u < n:  # the peak restarts at the recovery: the next episode is a new fall
@@ -143,8 +145,13 @@ def volatility_intervals(
             start=start,
             end=end,
             rule="VIX",
-            reason=f"VIX: {vix.name} at or above {vix_level:g} (peak {span.max():.1f} on {span.idxmax().date()})",
-            long_reason=f"{vix.name} stayed at or above {vix_level:g} with breaks of at most {merge_gap_days} days",
+            reason=(
+                f"VIX: {vix.name} at or above {vix_level:g} "
+                f"(peak {span.max():.1f} on {span.idxmax().date()})"
+            ),
+            long_reason=(
+                f"{vix.name} stayed at or above {vix_level:g} with breaks of at most {merge_gap_days} days"
+            ),
         )
         interval["daily"] = {d: f"VIX {v:.1f}" for d, v in span[span >= vix_level].items()}
         out.append(interval)
@@ -159,7 +166,9 @@ def volatility_intervals(
                 f"realised volatility: {name} {realised_days}-day annualised at or above {realised_level:g}% "
                 f"(peak {span.max():.0f}% on {span.idxmax().date()}), standing in for VIX: {no_vix}"
             ),
-            long_reason=f"{name}'s realised volatility stayed high with breaks of at most {merge_gap_days} days",
+            long_reason=(
+                f"{name}'s realised volatility stayed high with breaks of at most {merge_gap_days} days"
+            ),
         )
         interval["daily"] = {
             d: f"realised vol {name} {v:.0f}% (VIX stand-in)" for d, v in span[span >= realised_level].items()
@@ -191,7 +200,9 @@ def joint_fall_intervals(pair: pd.DataFrame, days: int, pct: float, merge_gap_da
                 f"joint fall: {equity} and {bond} both down {pct:g}% or more over {days} days "
                 f"(worst {span[equity].min():+.1%} and {span[bond].min():+.1%})"
             ),
-            long_reason=f"{equity} and {bond} kept falling together with breaks of at most {merge_gap_days} days",
+            long_reason=(
+                f"{equity} and {bond} kept falling together with breaks of at most {merge_gap_days} days"
+            ),
         )
         interval["daily"] = {
             d: f"joint fall {equity} {row[equity]:+.1%}, {bond} {row[bond]:+.1%} in {days}d"
@@ -274,7 +285,7 @@ def daily_tags(index: pd.DatetimeIndex, groups: list[list[Interval]], names: lis
     """``stress`` (inside an episode) and ``stress_reason`` (what fired that day)."""
     texts: dict[pd.Timestamp, list[str]] = {}
     stress = np.zeros(len(index), dtype=bool)
-    for group, name in zip(groups, names):
+    for group, name in zip(groups, names, strict=False):
         start, end = min(i["start"] for i in group), max(i["end"] for i in group)
         inside = (index >= start) & (index <= end)
         stress |= inside

@@ -211,7 +211,8 @@ def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> 
             notes.append(f"last value {date.date()}")
         rows.append(
             f"| {a}-{b} | {parse_corr_column(column).window} | {date.date()} | {latest:+.2f} | {band_text} "
-            f"| {percentile:.0f} | {sign_words(sign, is_bond_pair(series_meta, a, b)) if has_sign else 'off'} "
+            f"| {percentile:.0f} | "
+            f"{sign_words(sign, is_bond_pair(series_meta, a, b)) if has_sign else 'off'} "
             f"| {relative_text} | {', '.join(others) or '-'} | {'; '.join(notes) or '-'} |"
         )
     return rows
@@ -327,7 +328,8 @@ def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
         return f"{e[name]:+.2f}" if name and name in e and pd.notna(e[name]) else "-"
 
     rows = [
-        "| episode | start | end | business days | why | corr before | corr during | adjusted (Forbes-Rigobon) |",
+        "| episode | start | end | business days | why | corr before | corr during | adjusted "
+        "(Forbes-Rigobon) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for _, e in top.iterrows():
@@ -337,7 +339,8 @@ def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
         )
     if len(episodes) > TOP_EPISODES:
         rows.append(
-            f"\nThe {TOP_EPISODES} longest of {len(episodes)} episodes; all in `data/processed/stress_episodes.csv`."
+            f"\nThe {TOP_EPISODES} longest of {len(episodes)} episodes; all in "
+            "`data/processed/stress_episodes.csv`."
         )
     return rows
 

@@ -106,7 +106,8 @@ def convert_currency(frame: pd.DataFrame, specs: list[dict], base_currency: str)
             out[spec["id"]] = frame[spec["id"]] / frame[rate_id]
         else:
             raise InputDataError(
-                f"clean: series {spec['id']!r} is in {ccy} but the universe has no fx series to convert it to "
+                f"clean: series {spec['id']!r} is in {ccy} but the universe has no fx series to "
+                "convert it to "
                 f"{base_currency}; add one to config key `series` (kind: fx, base: {ccy}, currency: "
                 f"{base_currency}, e.g. FRED DEXUSEU for EUR) or set its `currency`"
             )
@@ -169,8 +170,10 @@ def clean_prices(
             continue
         if len(values) < 2:
             raise InputDataError(
-                f"{where}: series {series_id!r} has a single value ({values.index[0].date()}: {values.iloc[0]}); "
-                f"a return needs at least two - supply its whole history or remove it from config key `series`"
+                f"{where}: series {series_id!r} has a single value ({values.index[0].date()}: "
+                f"{values.iloc[0]}); "
+                "a return needs at least two - supply its whole history or remove it from config "
+                "key `series`"
             )
         open_days = sessions(calendar_of[series_id], values.index[0], values.index[-1])
         values, off_calendar = on_calendar(values, open_days)

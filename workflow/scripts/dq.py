@@ -7,9 +7,10 @@ closed, e.g. a Saturday: clean leaves them out), history (fail under 2 values, w
 under a year of them), missing values (open days without a value) and the longest
 gap, duplicated dates,
 stale runs (the same value on ``stale_days`` or more observations in a row),
-non-positive values of prices (clean leaves those days out), outliers (|daily log return| with a robust z-score,
-median/MAD, above ``outlier_z``, listed with dates and values) and the ingest level that
-served it. Writes docs/dq_report.md (summary table, then details) and docs/dq_report.json;
+non-positive values of prices (clean leaves those days out), outliers (|daily log
+return| with a robust z-score, median/MAD, above ``outlier_z``, listed with dates and
+values) and the ingest level that served it. Writes docs/dq_report.md (summary table,
+then details) and docs/dq_report.json;
 with ``--stop-on-fail true`` (config ``dq.stop_on_fail``) any failed check then ends the
 run with exit code 1 and the failures listed in the log.
 """
@@ -225,7 +226,8 @@ def render_markdown(report: dict) -> str:
         "# Data-quality report",
         "",
         f"Checks on the raw files (before cleaning). Thresholds: stale run >= "
-        f"{report['thresholds']['stale_days']} equal values; outlier |robust z| > {report['thresholds']['outlier_z']}.",
+        f"{report['thresholds']['stale_days']} equal values; outlier |robust z| > "
+        f"{report['thresholds']['outlier_z']}.",
         "The level check says which ingest level served the series: pass for a live download or a "
         "local file, warn for the local cache or the bundled snapshot, fail when nothing could. "
         "Coverage and missing values are counted on each series' own market calendar.",
@@ -280,7 +282,8 @@ def render_markdown(report: dict) -> str:
         if r["non_positive"]:
             first = r["non_positive"][0]
             lines.append(
-                f"- non-positive values: {len(r['non_positive'])}, first {first['value']:g} on {first['date']}: "
+                f"- non-positive values: {len(r['non_positive'])}, first {first['value']:g} on "
+                f"{first['date']}: "
                 f"a log return is undefined there, so clean leaves the day out"
             )
         if r["outliers"]:
@@ -290,7 +293,8 @@ def render_markdown(report: dict) -> str:
             lines.append("  |---|---|---|---|---|")
             for o in r["outliers"]:
                 lines.append(
-                    f"  | {o['date']} | {o['previous']:g} | {o['value']:g} | {o['return']:+.1%} | {o['z']:+.1f} |"
+                    f"  | {o['date']} | {o['previous']:g} | {o['value']:g} | {o['return']:+.1%} | "
+                    f"{o['z']:+.1f} |"
                 )
         lines.append("")
     return "\n".join(lines)
@@ -331,8 +335,10 @@ def main(argv=None) -> None:
         for series_id, checks in failed.items():
             logger.error("%s failed: %s", series_id, ", ".join(checks))
         raise InputDataError(
-            f"dq: data-quality checks failed ({json.dumps(failed)}) and config key `dq.stop_on_fail` is true; "
-            f"details above in this log; fix the data, or set dq.stop_on_fail: false to carry on with warnings"
+            f"dq: data-quality checks failed ({json.dumps(failed)}) and config key "
+            "`dq.stop_on_fail` is true; "
+            "details above in this log; fix the data, or set dq.stop_on_fail: false to carry on "
+            "with warnings"
         )
 
 

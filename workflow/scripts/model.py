@@ -36,16 +36,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _contracts import pearson_columns, read_parquet, read_rolling_corr, returns_from_features
 from _helpers import (
-    cli_parser,
     InputDataError,
     atomic_path,
+    cli_parser,
     configure_logging,
     load_json_arg,
     run_script,
     write_json_atomic,
 )
-from _contracts import pearson_columns, read_parquet, read_rolling_corr, returns_from_features
 from _rolling import rolling_pearson
 
 logger = logging.getLogger("model")
@@ -122,8 +122,10 @@ def walk_forward(
         span = f" ({usable.index[0].date()} .. {usable.index[-1].date()})" if len(usable) else ""
         raise InputDataError(
             f"model: pair {pair} has {len(usable)} usable days{span} (days with its rolling correlation and "
-            f"{SHORT_WINDOW}-day volatilities of both legs), too few for a walk-forward test with train_fraction "
-            f"{train_fraction} and horizon {horizon} (needs more than {int(10 * len(FEATURES) / train_fraction) + horizon}); "
+            f"{SHORT_WINDOW}-day volatilities of both legs), too few for a walk-forward test with "
+            "train_fraction "
+            f"{train_fraction} and horizon {horizon} (needs more than "
+            f"{int(10 * len(FEATURES) / train_fraction) + horizon}); "
             f"widen `start`/`end`, pick another `model.pair`, or set `model.enabled: false`"
         )
     skip_logit = logit_skip_reason(usable, pair) is not None

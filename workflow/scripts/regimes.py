@@ -103,7 +103,8 @@ def relative_regimes(corr: pd.DataFrame, window: int, threshold: float) -> pd.Da
 def check_sign_settings(settings: dict) -> None:
     if not settings["exit"] < settings["enter"]:
         raise InputDataError(
-            f"config key `regimes.sign`: exit ({settings['exit']}) must be below enter ({settings['enter']}), "
+            f"config key `regimes.sign`: exit ({settings['exit']}) must be below enter "
+            f"({settings['enter']}), "
             f"or a regime would end the day it starts"
         )
 
@@ -374,7 +375,8 @@ def main(argv=None) -> None:
     primary = args.primary_window or (int(pearson[0].rsplit(":", 1)[1]) if pearson else None)
     if pearson and not pearson_columns(corr, primary):
         raise InputDataError(
-            f"{args.corr}: no column of the primary window {primary} (config key correlation.primary_window); "
+            f"{args.corr}: no column of the primary window {primary} (config key "
+            "correlation.primary_window); "
             f"re-run rolling_corr or choose one of its windows"
         )
     settings = {

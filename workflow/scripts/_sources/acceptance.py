@@ -30,7 +30,8 @@ def check_values(series: pd.Series, kind: str, label: str) -> list[str]:
     if len(infinite):
         raise refuse(
             "NotFinite",
-            f"{label}: {len(infinite)} infinite value(s), first {infinite.iloc[0]} on {infinite.index[0].date()}",
+            f"{label}: {len(infinite)} infinite value(s), first {infinite.iloc[0]} on "
+            f"{infinite.index[0].date()}",
             retryable=False,
         )
     if kind == "yield":
@@ -76,7 +77,8 @@ def check_history(
         last_new = series.index[-1].date() if len(series) else None
         raise refuse(
             "HistoryShrunk",
-            f"{label}: the answer has {len(series)} rows ending {last_new}, the cached copy {len(before)} ending "
+            f"{label}: the answer has {len(series)} rows ending {last_new}, the cached copy "
+            f"{len(before)} ending "
             f"{before.index[-1].date()}; {len(lost)} cached date(s) missing, first {lost[0].date()}; "
             f"{REVISED_HINT}",
             retryable=True,

@@ -68,7 +68,8 @@ def write_cache(
 def cache_problem(path: Path, data: bytes, meta) -> str | None:
     """Why a cache file cannot be trusted, or None."""
     if not isinstance(meta, dict) or any(key not in meta for key in SIDECAR_KEYS):
-        return f"its sidecar {sidecar_path(path).name} lacks {[k for k in SIDECAR_KEYS if k not in (meta or {})]}"
+        lacking = [k for k in SIDECAR_KEYS if k not in (meta or {})]
+        return f"its sidecar {sidecar_path(path).name} lacks {lacking}"
     if not data:
         return "it is empty"
     digest = hashlib.sha256(data).hexdigest()

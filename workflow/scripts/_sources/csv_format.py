@@ -90,7 +90,8 @@ def parse_dates(raw: pd.Series, where: str, column: str, skip: int = 0) -> pd.Da
         first = text[other].iloc[0]
         if text[other].str.match(EXCEL_SERIAL).all():
             raise InputDataError(
-                f"{where}: column {column!r} holds Excel serial dates (row {data_row(other, skip)}: {first!r}); "
+                f"{where}: column {column!r} holds Excel serial dates (row {data_row(other, skip)}: "
+                f"{first!r}); "
                 f"format the column as dates (YYYY-MM-DD) before saving the CSV"
             )
         raise InputDataError(

@@ -77,7 +77,7 @@ class YahooSource(Source):
                     code="EmptyAnswer",
                 )
             answers, errors = {}, []
-            for spec, symbol in zip(specs, symbols):
+            for spec, symbol in zip(specs, symbols, strict=False):
                 if symbol not in closes:
                     continue
                 series = (
@@ -104,7 +104,7 @@ class YahooSource(Source):
 
         done = ctx.policy.call(attempt, f"yahoo {','.join(symbols)}")
         out: dict[str, Live] = {}
-        for spec, symbol in zip(specs, symbols):
+        for spec, symbol in zip(specs, symbols, strict=False):
             live = Live.from_attempts(done, column=COLUMN)
             answer = (done.result or {}).get(symbol)
             if answer is not None and answer[0] is not None:
