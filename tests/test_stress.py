@@ -133,13 +133,9 @@ def snapshot_levels(*series) -> pd.DataFrame:
     return pd.DataFrame(frames).loc["1990-01-02":]
 
 
-@pytest.fixture(scope="module")
-def sp500_episodes():
-    """The snapshot's S&P 500, 10-year yield and VIX, with VIX cut to 2014-01-03 .. 2019-01-03
-    (what an older VIX file holds): the realised-volatility stand-in must fill in around it."""
+def sp500_inputs():
+    """The snapshot's S&P 500, VIX and 10-year yield: (levels, metadata, stress settings)."""
     levels = snapshot_levels("SP500", "VIXCLS", "DGS10")
-    outside = (levels.index < "2014-01-03") | (levels.index > "2019-01-03")
-    levels.loc[outside, "VIXCLS"] = np.nan
     metadata = {
         "series": {
             "SP500": {"kind": "price"},
@@ -147,7 +143,16 @@ def sp500_episodes():
             "DGS10": {"kind": "yield", "maturity": 10},
         }
     }
-    settings = {**STRESS, "equity": "SP500", "bond": "DGS10", "vix": "VIXCLS"}
+    return levels, metadata, {**STRESS, "equity": "SP500", "bond": "DGS10", "vix": "VIXCLS"}
+
+
+@pytest.fixture(scope="module")
+def sp500_episodes():
+    """The snapshot's S&P 500, 10-year yield and VIX, with VIX cut to 2014-01-03 .. 2019-01-03
+    (what an older VIX file holds): the realised-volatility stand-in must fill in around it."""
+    levels, metadata, settings = sp500_inputs()
+    outside = (levels.index < "2014-01-03") | (levels.index > "2019-01-03")
+    levels.loc[outside, "VIXCLS"] = np.nan
     return stress_episodes(levels, metadata, settings)
 
 
@@ -226,16 +231,7 @@ def test_unnamed_episodes_of_one_month_get_distinct_names():
 
 
 def test_with_the_whole_vix_history_the_crises_carry_the_vix_rule():
-    levels = snapshot_levels("SP500", "VIXCLS", "DGS10")
-    metadata = {
-        "series": {
-            "SP500": {"kind": "price"},
-            "VIXCLS": {"kind": "level"},
-            "DGS10": {"kind": "yield", "maturity": 10},
-        }
-    }
-    settings = {**STRESS, "equity": "SP500", "bond": "DGS10", "vix": "VIXCLS"}
-    table, _ = stress_episodes(levels, metadata, settings)
+    table, _ = stress_episodes(*sp500_inputs())
     for name in ("GFC 2008", "Covid crash 2020"):
         episode = table[table["name"].str.contains(name)].iloc[0]
         assert "VIX" in episode["rule"].split(", "), episode["rule"]

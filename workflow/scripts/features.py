@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from _contracts import closed_days, read_parquet, ret_column, write_parquet
-from _helpers import cli_parser, configure_logging, run_script
+from _helpers import cli_parser, configure_logging, run_script, schema_defaults
 from _returns import TRADING_DAYS, series_returns, weekdays_elapsed
 
 logger = logging.getLogger("features")
@@ -68,7 +68,7 @@ def build_features(
 def parse_args(argv=None) -> argparse.Namespace:
     parser = cli_parser(__doc__)
     parser.add_argument("--clean", required=True, help="clean.parquet (levels)")
-    parser.add_argument("--lags", type=int, nargs="*", default=[1, 5])
+    parser.add_argument("--lags", type=int, nargs="*", default=schema_defaults()["features"]["lags"])
     parser.add_argument("--cash-rate", default=None, help="yield series for excess returns (e.g. DGS3MO)")
     parser.add_argument("--out", required=True, help="features.parquet")
     return parser.parse_args(argv)

@@ -44,6 +44,7 @@ from _helpers import (
     configure_logging,
     load_json_arg,
     run_script,
+    schema_defaults,
     write_json_atomic,
 )
 from _rolling import rolling_pearson
@@ -249,9 +250,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--features", required=True)
     parser.add_argument("--corr", required=True, help="rolling_corr.csv")
     parser.add_argument("--pair", type=load_json_arg, default=None, help='JSON pair, e.g. ["SPY","DGS10"]')
-    parser.add_argument("--window", type=int, default=60)
-    parser.add_argument("--horizon", type=int, default=21)
-    parser.add_argument("--train-fraction", type=float, default=0.6)
+    defaults = schema_defaults()
+    parser.add_argument("--window", type=int, default=defaults["correlation"]["windows"][0])
+    parser.add_argument("--horizon", type=int, default=defaults["model"]["horizon"])
+    parser.add_argument("--train-fraction", type=float, default=defaults["model"]["train_fraction"])
     parser.add_argument("--model", required=True, help="models/corr_forecast.pkl")
     parser.add_argument("--logit", required=True, help="models/comove_logit.pkl")
     parser.add_argument("--metrics", required=True, help="models/metrics.json")
