@@ -369,3 +369,15 @@ def test_a_large_universe_uses_one_grid_for_the_heatmap(monkeypatch):
     both = grid[["A", "C"]].dropna()
     assert abs(full.loc["A", "C"] - np.corrcoef(both["A"], both["C"])[0, 1]) < 1e-12 and periods == {}
     assert _summary.period_sentence(periods).startswith("every pair on the days all markets")
+
+
+def test_today_table_gives_the_dcc_correlation_beside_the_windows(tmp_path):
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    dcc = o["corr"]["A:B:60"].rolling(5, min_periods=1).mean()  # any series on the pair's days
+    o["regimes"] = o["regimes"].assign(**{"dcc:A:B": dcc})
+    text, _ = build(tmp_path, o)
+    row = next(line for line in text.splitlines() if line.startswith("| A-B | 60 |"))
+    assert f"DCC {dcc.loc[:'2018-12-28'].dropna().iloc[-1]:+.2f}" in row
+    assert "| other windows, DCC |" in text and "DCC: the DCC-GARCH(1,1)" in text

@@ -16,6 +16,7 @@ from _contracts import (
     corr_before_column,
     corr_column,
     corr_during_column,
+    dcc_column,
     parse_corr_column,
     pearson_columns,
     relative_column,
@@ -171,14 +172,15 @@ def value_on(series: pd.Series, day: pd.Timestamp):
 
 def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> list[str]:
     """Each pair on the one as-of date: primary-window correlation, its band, percentile
-    against its own history, sign regime, relative level; stale legs marked."""
+    against its own history, sign regime, relative level, the other windows and the
+    DCC-GARCH correlation; stale legs marked."""
     day = pd.Timestamp(as_of)
     stale = stale_series(series_meta, as_of)
     has_sign = any(c.startswith("sign:") for c in regimes.columns)
     has_relative = any(c.startswith("relative:") for c in regimes.columns)
     rows = [
         "| pair | window | date | correlation | band | percentile vs own history | sign regime | "
-        "vs its past year | other windows | note |",
+        "vs its past year | other windows, DCC | note |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for a, b in pairs:
@@ -206,6 +208,11 @@ def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> 
             if other.startswith(f"{a}:{b}:") and other != column:
                 _, value = value_on(corr[other], day)
                 others.append(f"{parse_corr_column(other).window}d {value:+.2f}")
+        dcc = dcc_column(a, b)
+        if dcc in regimes and regimes[dcc].loc[:day].notna().any():
+            # the DCC-GARCH conditional correlation beside the rolling windows
+            _, value = value_on(regimes[dcc], day)
+            others.append(f"DCC {value:+.2f}")
         notes = [f"{s} stale ({stale[s]})" for s in (a, b) if s in stale]
         if date.date() != day.date():
             notes.append(f"last value {date.date()}")

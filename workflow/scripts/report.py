@@ -671,7 +671,8 @@ def build_report(
         "Sign regime: the primary-window correlation's sign (negative: bonds hedge equities; positive: "
         "they co-move; mixed: in between or changing). 'vs its past year': today's correlation against "
         "the pair's own trailing year (z-score). Percentile: share of the pair's own history at or below "
-        "today's value.",
+        "today's value. DCC: the DCC-GARCH(1,1) conditional correlation of the pair's daily returns "
+        "(regimes.dcc), which reacts faster than a rolling window.",
         "",
         "## Sources",
         "",
