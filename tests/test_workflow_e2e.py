@@ -301,3 +301,13 @@ def test_seed_cli_argument_errors_name_the_argument_and_the_fix(tmp_path, args, 
         args = [*args, "--eq-col", "SPY", "--bond-col", "TLT"]
     result = subprocess.run([*base, *args], capture_output=True, text=True)
     assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_a_later_end_fetches_again_and_a_fixed_end_changes_nothing_else(workflow_run):
+    """`end: latest` is resolved per run: a run on a later day (another resolved end)
+    re-runs ingest and what follows; the same end leaves everything as it is."""
+    workdir, _ = workflow_run
+    later = snakemake(workdir, "-n", "--config", "offline=true", "end=2099-12-31")
+    assert re.search(r"^ingest\s+\d+$", later.stdout, re.M), later.stdout[-2000:]
+    same = snakemake(workdir, "-n", "--config", "offline=true")
+    assert "Nothing to be done" in same.stdout + same.stderr
