@@ -78,7 +78,8 @@ def test_relative_labels_say_low_or_high_against_its_own_past_not_the_sign():
 
 def test_sign_regimes_hysteresis_on_a_small_example():
     values = [0.0] * 3 + [0.3] * 5 + [0.1] * 3 + [-0.1] * 3 + [-0.3] * 5 + [0.5]
-    labels = sign_of(pd.Series(values, index=pd.bdate_range("2020-01-01", periods=len(values))), min_days=2)
+    index = pd.bdate_range("2020-01-01", periods=len(values))
+    labels = sign_of(pd.Series(values, index=index), min_days=2, enter=0.15, exit=-0.05)
     assert labels.tolist() == (
         ["mixed"] * 3  # near zero: no sign yet
         + ["positive"] * 5  # above +0.15: positive
@@ -136,7 +137,13 @@ def test_sign_regimes_on_the_snapshot_read_as_an_analyst_would(snapshot_frames):
         return (labels.loc[span].dropna() == label).mean()
 
     assert share(slice("1993", "1997"), "positive") > 0.8  # stocks and bonds moved together
-    assert share(slice("2008", "2012"), "negative") > 0.9  # bonds hedged stocks
+    assert share(slice("2008", "2020"), "negative") > 0.85  # bonds hedged stocks
+    assert share(slice("2008", "2012"), "negative") > 0.9
+    assert share(slice("2022-05", None), "positive") > 0.5  # and moved together again since 2022
+    for a, b in [("SPY", "TLT"), ("FF_MKT", "DGS10")]:
+        stock_bond = sign_of(snapshot_correlation(levels, metadata, a, b, 60))
+        assert (stock_bond.loc["2022-05":].dropna() == "positive").mean() > 0.5, (a, b)
+        assert (stock_bond.loc["2008":"2020"].dropna() == "negative").mean() > 0.85, (a, b)
     for a, b in [("SPY", "DCOILWTICO"), ("SP500", "DGS2")]:
         other = snapshot_correlation(levels, metadata, a, b, 60)
         other_labels = sign_of(other)
