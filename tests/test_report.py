@@ -129,7 +129,8 @@ def test_headline_says_offline_snapshot_and_the_as_of_date(tmp_path):
         "**Data: offline snapshot, data through 2018-12-28.** Missing at every level: D (pairs "
         "with them are skipped)."
     )
-    assert drawn == ["fig_corr_A_vs_B.png", "fig_corr_A_vs_C.png"]
+    # the skipped pair (A-D) is drawn as a notice, not listed as a chart
+    assert drawn == ["fig_corr_A_vs_B.png", "fig_corr_A_vs_C.png", "fig_heatmap.png", "fig_regimes.png"]
 
 
 def test_headline_names_a_mix_of_origins(tmp_path):
@@ -185,7 +186,7 @@ def test_optional_parts_switched_off_are_said_not_crashed(tmp_path):
     assert "Markov regimes: off" in text and "Stress flags: off" in text and "Model: off" in text
     row = next(line for line in text.splitlines() if line.startswith("| A-B | 60 |"))
     assert "| off | off |" in row
-    assert "No stress episodes within this pair's data." in text and len(drawn) == 2
+    assert "No stress episodes within this pair's data." in text and len(drawn) == 4
 
 
 def test_figures_are_deterministic_and_wide(tmp_path):
@@ -236,7 +237,7 @@ def test_heatmap_compares_each_pair_on_its_joint_days():
 def test_episode_labels_do_not_overlap():
     import pandas as pd
 
-    from report import label_rows
+    from _figures._style import label_rows
 
     episodes = pd.DataFrame(
         {

@@ -111,6 +111,7 @@ SERIES = {s["id"]: s for s in config["series"]}
 
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
 from _calendars import resolve_end  # noqa: E402  (the scripts' own module, one home for `latest`)
+from _figures import rule_outputs  # noqa: E402  (the report's figures: one registry)
 
 # `end: latest` resolved once per run: a run on a later day asks for the new days
 END = resolve_end(config["end"])
@@ -251,25 +252,12 @@ def ok_files():
 in_snakemake_report = report
 
 
-def pair_figures(in_report=False):
-    """One figure per configured pair; in_report marks them for `snakemake --report`."""
-    figures = [f"docs/fig_corr_{a}_vs_{b}.png" for a, b in config["correlation"]["pairs"]]
-    if in_report:
-        missing = series_without_data()
-        return [
-            (
-                figure
-                if any(s in missing for s in pair)  # drawn as a notice; no placeholder in the HTML report
-                else in_snakemake_report(
-                    figure,
-                    caption="../report/fig_corr.rst",
-                    category="Correlations",
-                    labels={"pair": figure.removeprefix("docs/fig_corr_").removesuffix(".png")},
-                )
-            )
-            for figure, pair in zip(figures, config["correlation"]["pairs"])
-        ]
-    return figures
+def figure_outputs():
+    """The report rule's figure outputs, one named output per figure in
+    workflow/scripts/_figures (a list for a per-pair figure), marked for `snakemake --report`
+    with their captions; a pair with a series that has no data is drawn as a notice and gets
+    no placeholder in the HTML report."""
+    return rule_outputs(config["correlation"]["pairs"], "docs", series_without_data(), in_snakemake_report)
 
 
 def series_without_data():

@@ -5,23 +5,13 @@ rule report:
     input:
         unpack(report_inputs),
     output:
+        **figure_outputs(),
         report=report(
             "docs/report.md",
             caption="../report/report_md.rst",
             category="Report",
         ),
         summary="docs/report_summary.rst",
-        figures=pair_figures(in_report=True),
-        timeline=report(
-            "docs/fig_regimes.png",
-            caption="../report/fig_regimes.rst",
-            category="Regimes",
-        ),
-        heatmap=report(
-            "docs/fig_heatmap.png",
-            caption="../report/fig_heatmap.rst",
-            category="Universe",
-        ),
     log:
         "logs/report.log",
     benchmark:

@@ -1,0 +1,167 @@
+"""The figure registry (workflow/scripts/_figures) drives both the report rule's outputs and
+what report.py draws and embeds: a figure added to the registry needs nothing else."""
+
+import re
+import shutil
+
+import pytest
+
+import _figures
+from _figures import Figure, rule_outputs
+from _helpers import InputDataError
+from conftest import ROOT
+
+EXTRA_MODULE = '''"""A tiny extra figure: one bar, the number of configured pairs."""
+
+from _figures.base import Figure
+
+
+def section(context):
+    import matplotlib.pyplot as plt
+
+    from _figures._style import STYLE, save_figure
+
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(2, 1))
+        ax.bar([0], [len(context.pairs)])
+        save_figure(fig, context.figures_dir / FIGURE.file)
+        plt.close(fig)
+    lines = ["## Extra", "", f"![extra]({FIGURE.file})", "", f"{len(context.pairs)} pairs configured.", ""]
+    return lines, [FIGURE.file]
+
+
+FIGURE = Figure(
+    output="extra", file="fig_extra.png", caption="fig_extra.rst", category="Extra", section=section
+)
+'''
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def extra_figure() -> Figure:
+    namespace: dict = {}
+    exec(compile(EXTRA_MODULE, "extra.py", "exec"), namespace)
+    return namespace["FIGURE"]
+
+
+@pytest.fixture
+def with_extra(monkeypatch):
+    """The registry with one more figure appended, as its one new line would."""
+    monkeypatch.setattr(_figures, "REGISTRY", [*_figures.REGISTRY, extra_figure()])
+
+
+def test_a_registered_figure_is_drawn_and_embedded_without_touching_report_py(tmp_path, with_extra):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from report import build_report
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    text, drawn = build_report(
+        o["clean_meta"],
+        o["levels"],
+        o["corr"],
+        o["regimes"],
+        o["regimes_meta"],
+        o["episodes"],
+        o["dq"],
+        None,
+        o["pairs"],
+        tmp_path,
+        None,
+        60,
+        [],
+    )
+    assert (tmp_path / "fig_extra.png").read_bytes()[:8] == PNG
+    assert drawn == [
+        "fig_corr_A_vs_B.png",
+        "fig_corr_A_vs_C.png",
+        "fig_heatmap.png",
+        "fig_regimes.png",
+        "fig_extra.png",
+    ]
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    # in registry order: right after the last registered figure, before the sections that follow
+    assert headings.index("## Extra") == headings.index("## Regimes") + 1
+    assert headings.index("## Longer horizons") == headings.index("## Extra") + 1
+    assert "![extra](fig_extra.png)" in text and f"{len(o['pairs'])} pairs configured." in text
+
+
+def test_rule_outputs_name_every_registered_file_with_its_caption(with_extra):
+    marked = {}
+
+    def fake_report(path, **kwargs):
+        marked[path] = kwargs
+        return f"report:{path}"
+
+    outputs = rule_outputs([["A", "B"], ["A", "D"]], "docs", {"D"}, fake_report)
+    assert outputs == {
+        "figures": ["report:docs/fig_corr_A_vs_B.png", "docs/fig_corr_A_vs_D.png"],  # D has no data
+        "heatmap": "report:docs/fig_heatmap.png",
+        "timeline": "report:docs/fig_regimes.png",
+        "extra": "report:docs/fig_extra.png",
+    }
+    assert marked["docs/fig_extra.png"] == {"caption": "../report/fig_extra.rst", "category": "Extra"}
+    assert marked["docs/fig_corr_A_vs_B.png"] == {
+        "caption": "../report/fig_corr.rst",
+        "category": "Correlations",
+        "labels": {"pair": "A_vs_B"},
+    }
+    assert rule_outputs([["A", "B"]])["extra"] == "docs/fig_extra.png"  # without report(): plain paths
+
+
+def test_every_registered_figure_has_its_caption_and_a_flag_of_its_own():
+    outputs = [figure.output for figure in _figures.REGISTRY]
+    assert len(set(outputs)) == len(outputs) and not {"report", "summary"} & set(outputs)
+    for figure in _figures.REGISTRY:
+        assert (ROOT / "workflow" / "report" / figure.caption).is_file(), figure.caption
+
+
+def test_report_cli_takes_each_registered_output_and_refuses_a_figure_elsewhere(tmp_path, with_extra):
+    from report import main, parse_args
+
+    inputs = [f"--{name}={tmp_path / name}" for name in ("clean", "corr", "regimes", "episodes", "dq")]
+    report = tmp_path / "docs" / "report.md"
+    args = parse_args([*inputs, "--pairs", '[["A", "B"]]', "--report", str(report), "--extra", "x.png"])
+    assert args.figure_extra == ["x.png"] and args.figure_figures == []
+    with pytest.raises(InputDataError, match=r"drawn beside the report .*fig_extra\.png"):
+        main(
+            [*inputs, "--pairs", '[["A", "B"]]', "--report", str(report)]
+            + ["--extra", str(tmp_path / "elsewhere" / "fig_extra.png")]
+        )
+
+
+@pytest.mark.e2e
+def test_a_new_module_and_registry_line_reach_the_rule_the_report_and_the_html_report(workflow_run, tmp_path):
+    """On a copy of the finished default run: add _figures/extra.py, one registry line and its
+    caption; Snakemake then asks for the file, report.py draws and embeds it, and the HTML
+    report carries it under its category."""
+    from conftest import snakemake
+
+    workdir = tmp_path / "workflow"
+    shutil.copytree(workflow_run[0], workdir, symlinks=True)
+    package = workdir / "workflow" / "scripts" / "_figures"
+    (package / "extra.py").write_text(EXTRA_MODULE, encoding="utf-8")
+    init = (package / "__init__.py").read_text(encoding="utf-8")
+    registered = init.replace("    regimes.FIGURE,\n]", "    regimes.FIGURE,\n    extra.FIGURE,\n]").replace(
+        "from _figures import heatmap, pair, regimes", "from _figures import extra, heatmap, pair, regimes"
+    )
+    assert registered.count("extra") == 2, "the registry's layout changed: update this test's edit"
+    (package / "__init__.py").write_text(registered, encoding="utf-8")
+    (workdir / "workflow" / "report" / "fig_extra.rst").write_text("One bar: the configured pairs.\n")
+
+    snakemake(workdir, "--cores", "2", "--config", "offline=true")
+    assert (workdir / "docs" / "fig_extra.png").read_bytes()[:8] == PNG
+    report = (workdir / "docs" / "report.md").read_text(encoding="utf-8")
+    assert "## Extra" in report and "![extra](fig_extra.png)" in report
+
+    snakemake(workdir, "--report", str(tmp_path / "report.html"), "--config", "offline=true")
+    page = (tmp_path / "report.html").read_text(encoding="utf-8", errors="replace")
+    categories = json_categories(page)
+    assert "docs/fig_extra.png" in {path for paths in categories["Extra"].values() for path in paths}
+
+
+def json_categories(page: str) -> dict:
+    import json
+
+    return json.loads(re.search(r"var categories = (\{.*?\});\n", page).group(1))

@@ -1,0 +1,84 @@
+"""The one interface every report figure implements, and what it is drawn from.
+
+Nothing here imports matplotlib: the Snakefile imports the registry at parse time to
+declare the report rule's outputs; each figure imports matplotlib inside its drawing code.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from _summary import heatmap_series, is_missing
+
+
+@dataclass
+class ReportContext:
+    """The workflow's outputs as the report reads them, and what several figures share."""
+
+    clean_meta: dict
+    levels: pd.DataFrame
+    corr: pd.DataFrame
+    regimes: pd.DataFrame
+    regimes_meta: dict
+    episodes: pd.DataFrame  # normalised (``_summary.normalised_episodes``)
+    pairs: list
+    window: int | None
+    heatmap_exclude: list[str]
+    as_of: str
+    figures_dir: Path
+    names: dict[str, str] = field(default_factory=dict)  # series id -> name shown in titles
+    origins: dict[str, str] = field(default_factory=dict)  # series id -> where its data came from
+
+    @property
+    def series_meta(self) -> dict:
+        return self.clean_meta["series"]
+
+    @cached_property
+    def skipped(self) -> dict[tuple[str, str], list[str]]:
+        """Configured pairs with a series that has no data, with those series."""
+        out = {}
+        for a, b in self.pairs:
+            absent = [s for s in (a, b) if is_missing(self.series_meta.get(s, {}))]
+            if absent:
+                out[(a, b)] = absent
+        return out
+
+    @cached_property
+    def heatmap_series(self) -> tuple[list[str], dict[str, str]]:
+        """(series shown in the universe figures, {series left out: why})."""
+        return heatmap_series(self.series_meta, self.levels, self.heatmap_exclude)
+
+    @property
+    def source(self) -> str:
+        """'source: ...' for figure titles: the origins of the series the universe shows."""
+        shown, _ = self.heatmap_series
+        return "source: " + ", ".join(sorted({self.origins[s] for s in shown}))
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One report figure (per configured pair, or one for the run).
+
+    output: the report rule's output name and report.py's ``--<output>`` flag.
+    file: its file name beside docs/report.md; ``{a}`` and ``{b}`` name the pair when per_pair.
+    caption: its caption for Snakemake's HTML report, a file in workflow/report/.
+    category: its category in the HTML report.
+    section: draws the figure file(s) into ``context.figures_dir`` and returns
+        (the report's markdown section embedding them, the file names drawn as charts).
+    """
+
+    output: str
+    file: str
+    caption: str
+    category: str
+    section: Callable[[ReportContext], tuple[list[str], list[str]]]
+    per_pair: bool = False
+
+    def files(self, pairs) -> list[tuple[tuple[str, str] | None, str]]:
+        """(pair or None, file name) of every file this figure writes for these pairs."""
+        if self.per_pair:
+            return [((a, b), self.file.format(a=a, b=b)) for a, b in pairs]
+        return [(None, self.file)]
