@@ -120,15 +120,17 @@ def model_section(metrics: dict | None) -> list[str]:
     lines.append("")
     if metrics["model"]["rmse"] >= metrics["last_value"]["rmse"]:
         lines += [
-            f"The model does not beat the naive rule: its RMSE {metrics['model']['rmse']:.3f} is no better than "
-            f"carrying today's correlation forward ({metrics['last_value']['rmse']:.3f}), so treat its forecast "
+            f"The model does not beat the naive rule: its RMSE {metrics['model']['rmse']:.3f} is no "
+            "better than "
+            f"carrying today's correlation forward ({metrics['last_value']['rmse']:.3f}), so treat "
+            "its forecast "
             "as no more informative than today's value.",
             "",
         ]
     else:
         lines += [
-            f"The model's RMSE is {1 - metrics['model']['rmse'] / metrics['last_value']['rmse']:.0%} below the "
-            "last-value rule over the test period.",
+            f"The model's RMSE is {1 - metrics['model']['rmse'] / metrics['last_value']['rmse']:.0%} "
+            "below the last-value rule over the test period.",
             "",
         ]
     if "logit" in metrics:
@@ -140,13 +142,16 @@ def model_section(metrics: dict | None) -> list[str]:
         ]
         for name in ("logit", "last_sign", "historical_share"):
             lines.append(
-                f"| {name.replace('_', ' ')} | {metrics[name]['brier']:.4f} | {metrics[name]['hit_rate']:.1%} |"
+                f"| {name.replace('_', ' ')} | {metrics[name]['brier']:.4f} | "
+                f"{metrics[name]['hit_rate']:.1%} |"
             )
         lines.append("")
         if metrics["logit"]["hit_rate"] <= metrics["last_sign"]["hit_rate"]:
             lines += [
-                f"The Logit's hit rate ({metrics['logit']['hit_rate']:.1%}) does not beat the naive last-sign rule "
-                f"({metrics['last_sign']['hit_rate']:.1%}): for calling the sign a month ahead, today's sign is as "
+                f"The Logit's hit rate ({metrics['logit']['hit_rate']:.1%}) does not beat the naive "
+                "last-sign rule "
+                f"({metrics['last_sign']['hit_rate']:.1%}): for calling the sign a month ahead, "
+                "today's sign is as "
                 "good a guide.",
                 "",
             ]
@@ -169,7 +174,7 @@ def all_pairs_section(manifest_path: str | Path) -> list[str]:
     upper = np.triu_indices(len(matrix), 1)
     pairs = pd.Series(
         matrix.to_numpy()[upper],
-        index=[f"{matrix.index[i]} / {matrix.columns[j]}" for i, j in zip(*upper)],
+        index=[f"{matrix.index[i]} / {matrix.columns[j]}" for i, j in zip(*upper, strict=False)],
     )
     valid = pairs.dropna().sort_values(kind="stable")
     lines = [
@@ -177,7 +182,8 @@ def all_pairs_section(manifest_path: str | Path) -> list[str]:
         "",
         f"{len(matrix)} series, {manifest['pairs']} pairs, {manifest['window']}-day window, on "
         f"{matrix.attrs['date']} (stored as {manifest['dtype']} in {len(manifest['files'])} block files; "
-        f'`_all_pairs_store.read_all_pairs("{Path(manifest_path).as_posix()}", pair=(A, B))` reads one pair\'s '
+        f'`_all_pairs_store.read_all_pairs("{Path(manifest_path).as_posix()}", pair=(A, B))` reads '
+        "one pair's "
         "history).",
         "",
     ]
@@ -192,7 +198,7 @@ def all_pairs_section(manifest_path: str | Path) -> list[str]:
     ]
     count = min(ALL_PAIRS_LISTED, (len(valid) + 1) // 2)
     top, bottom = valid.iloc[::-1][:count], valid.iloc[:count]
-    for (high, high_value), (low, low_value) in zip(top.items(), bottom.items()):
+    for (high, high_value), (low, low_value) in zip(top.items(), bottom.items(), strict=False):
         lines.append(f"| {high} | {high_value:+.3f} | {low} | {low_value:+.3f} |")
     return lines + [""]
 

@@ -55,7 +55,7 @@ def sign_runs(labels: pd.Series) -> list[tuple]:
     change = known.ne(known.shift()).to_numpy()
     starts = known.index[change]
     ends = list(starts[1:]) + [known.index[-1]]
-    return [(s, e, known.loc[s]) for s, e in zip(starts, ends)]
+    return [(s, e, known.loc[s]) for s, e in zip(starts, ends, strict=False)]
 
 
 def shade_sign(ax, labels: pd.Series) -> None:

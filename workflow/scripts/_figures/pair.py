@@ -106,7 +106,7 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path)
             )
         plt.setp(ax.get_xticklabels(), visible=False)
         plt.setp(strip.get_xticklabels(), visible=False)
-        for colour, other in zip(MUTED_COLOURS, others):
+        for colour, other in zip(MUTED_COLOURS, others, strict=False):
             values = view[other].dropna()
             (h,) = low.plot(
                 values.index, values, lw=0.7, color=colour, label=f"{parse_corr_column(other).window}-day"

@@ -44,7 +44,7 @@ def plot_regime_timeline(
         for ax in axes[1:]:
             ax.sharex(axes[0])
         for ax, panel, colour in zip(
-            axes, panels, ["#c0392b", "#1b4f72", "#7d3c98", "#1e8449", "#b9770e"] * 4
+            axes, panels, ["#c0392b", "#1b4f72", "#7d3c98", "#1e8449", "#b9770e"] * 4, strict=False
         ):
             prefix, state = panel["prefix"], panel["top"]
             realtime = regimes[f"{prefix}:p_realtime:{state}"].dropna()  # each on its own days, no gaps
@@ -160,7 +160,8 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
         "",
         "Markov-switching probabilities come in two kinds: **real-time** uses only data up to each day "
         "(expanding-window fits), so it is what one could have known then; **hindsight** is the full-sample "
-        "smoothed probability, which also uses the days after it. Both are in `data/processed/regimes.parquet`.",
+        "smoothed probability, which also uses the days after it. Both are in "
+        "`data/processed/regimes.parquet`.",
         "",
     ]
     fits = [p for p in markov_panels(regimes, regimes_meta) if p["fit"]]
@@ -168,11 +169,13 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
         lines += ["| Markov fit | states (mean, variance, share of days) | well separated |", "|---|---|---|"]
         for panel in fits:
             states = "; ".join(
-                f"{label}: {s.get('mean', np.nan):+.3f}, {s.get('variance', np.nan):.3f}, {s.get('share_of_days', np.nan):.0%}"
+                f"{label}: {s.get('mean', np.nan):+.3f}, {s.get('variance', np.nan):.3f}, "
+                f"{s.get('share_of_days', np.nan):.0%}"
                 for label, s in panel["fit"].get("states", {}).items()
             )
             lines.append(
-                f"| {markov_name(panel['prefix'])} | {states or '-'} | {'yes' if panel['separated'] else 'no'} |"
+                f"| {markov_name(panel['prefix'])} | {states or '-'} | "
+                f"{'yes' if panel['separated'] else 'no'} |"
             )
         lines.append("")
     return lines, [FIGURE.file]
