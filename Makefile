@@ -26,8 +26,9 @@ browser:
 	@test -x $(CHROMIUM) || { echo "installing chromium for the dashboard's browser test"; \
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
+# -n 2: the suite on both cores (pytest-xdist); plain `pytest` runs it in one process
 test: $(BIN)/.installed browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
