@@ -111,6 +111,10 @@ SERIES = {s["id"]: s for s in config["series"]}
 
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
 from _calendars import resolve_end  # noqa: E402  (the scripts' own module, one home for `latest`)
+from _sources import REGISTRY as SOURCE_REGISTRY  # noqa: E402  (the one list of ingest sources)
+
+# the source wildcard and the config check both come from the sources' registry
+SOURCE_NAMES = sorted(SOURCE_REGISTRY)
 from _figures import rule_outputs  # noqa: E402  (the report's figures: one registry)
 
 # `end: latest` resolved once per run: a run on a later day asks for the new days
@@ -123,6 +127,12 @@ def check_config():
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
         raise ValueError(f"config key `series`: duplicated id(s) {duplicated}; ids must be unique")
+    for s in config["series"]:
+        if s["source"] not in SOURCE_REGISTRY:
+            raise ValueError(
+                f"config key `series` ({s['id']}): source {s['source']!r} is unknown; "
+                f"allowed: {', '.join(SOURCE_NAMES)}"
+            )
     for key, value in (("start", config["start"]), ("end", END)):
         try:
             pd.Timestamp(value)

@@ -5,7 +5,7 @@
 
 
 wildcard_constraints:
-    source="fred|yahoo|csv|french",
+    source="|".join(SOURCE_NAMES),
 
 
 rule ingest:

@@ -1,8 +1,8 @@
 """Ingest sources: one module per source behind ``base.Source``, and the one registry.
 
-Adding a source: write ``_sources/<name>.py`` with a ``Source`` subclass, add one line
-below; then add the name to the schema's ``series.items.source`` enum and the
-``source`` wildcard constraint in workflow/rules/ingest.smk (a test checks all three agree).
+Adding a source: write ``_sources/<name>.py`` with a ``Source`` subclass and add one line
+below. The registry gives ingest.py its ``--source`` choices, the Snakemake wildcard
+constraint and the start-up check of each series' ``source`` (workflow/rules/common.smk).
 """
 
 from _sources.fred import FredSource
