@@ -5,7 +5,6 @@ import http.server
 import json
 import logging
 import random
-import re
 import socket
 import threading
 import time
