@@ -190,3 +190,28 @@ METRICS = {
     "last_sign": {"brier": 0.06, "hit_rate": 0.93, "days": 300},
     "historical_share": {"brier": 0.2, "hit_rate": 0.6, "days": 300},
 }
+
+
+def build_synthetic_report(figures_dir, outputs=None, metrics=None, exclude=()):
+    """report.build_report on synthetic outputs (primary window 60): (markdown, files drawn)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from report import build_report
+
+    o = outputs or synthetic_outputs()
+    return build_report(
+        o["clean_meta"],
+        o["levels"],
+        o["corr"],
+        o["regimes"],
+        o["regimes_meta"],
+        o["episodes"],
+        o["dq"],
+        metrics,
+        o["pairs"],
+        figures_dir,
+        None,
+        60,
+        list(exclude),
+    )

@@ -140,3 +140,15 @@ def test_non_positive_price_has_no_log_return():
     levels = pd.Series([20.0, 10.0, -36.98, 10.0], index=pd.bdate_range("2020-04-16", periods=4))
     returns = log_returns(levels)
     assert np.isnan(returns.iloc[2]) and np.isnan(returns.iloc[3])
+
+
+def test_excess_returns_stop_where_the_cash_rate_series_ends():
+    index = pd.bdate_range("2020-01-06", periods=5)
+    clean = pd.DataFrame(
+        {"SPY": [100.0, 101.0, 100.0, 102.0, 103.0], "DGS3MO": [2.52, 2.52, np.nan, np.nan, np.nan]},
+        index=index,
+    )
+    meta = {"SPY": {"kind": "price"}, "DGS3MO": {"kind": "yield", "maturity": 0.25}}
+    excess = build_features(clean, {"series": meta}, [], cash_rate="DGS3MO")["excess:SPY"]
+    assert excess.iloc[1:3].notna().all()  # the last published rate still earns the next day
+    assert excess.iloc[3:].isna().all()  # no rate is carried past the series' last value

@@ -50,28 +50,10 @@ def with_extra(monkeypatch):
 
 
 def test_a_registered_figure_is_drawn_and_embedded_without_touching_report_py(tmp_path, with_extra):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from report import build_report
-    from report_fixtures import synthetic_outputs
+    from report_fixtures import build_synthetic_report, synthetic_outputs
 
     o = synthetic_outputs()
-    text, drawn = build_report(
-        o["clean_meta"],
-        o["levels"],
-        o["corr"],
-        o["regimes"],
-        o["regimes_meta"],
-        o["episodes"],
-        o["dq"],
-        None,
-        o["pairs"],
-        tmp_path,
-        None,
-        60,
-        [],
-    )
+    text, drawn = build_synthetic_report(tmp_path, o)
     assert (tmp_path / "fig_extra.png").read_bytes()[:8] == PNG
     assert drawn == [
         "fig_corr_A_vs_B.png",

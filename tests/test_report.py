@@ -99,28 +99,9 @@ def test_html_report_carries_the_tables_and_no_placeholder_for_a_skipped_pair(wo
 
 
 def build(tmp_path, outputs=None, metrics=None, exclude=()):
-    import matplotlib
+    from report_fixtures import build_synthetic_report
 
-    matplotlib.use("Agg")
-    from report import build_report
-    from report_fixtures import synthetic_outputs
-
-    o = outputs or synthetic_outputs()
-    return build_report(
-        o["clean_meta"],
-        o["levels"],
-        o["corr"],
-        o["regimes"],
-        o["regimes_meta"],
-        o["episodes"],
-        o["dq"],
-        metrics,
-        o["pairs"],
-        tmp_path,
-        None,
-        60,
-        list(exclude),
-    )
+    return build_synthetic_report(tmp_path, outputs, metrics, exclude)
 
 
 def test_headline_says_offline_snapshot_and_the_as_of_date(tmp_path):
@@ -343,8 +324,8 @@ def test_horizons_section_gives_each_pairs_latest_weekly_and_monthly_value():
         }
     )
     text = "\n".join(horizons_section(horizons, "2018-12-28"))
-    assert "| A:B | weekly | 26 | 2018-12-28 | -0.25 |" in text  # not the day after the as-of date
-    assert "| A:B | monthly | 12 | 2018-10-31 | +0.30 |" in text  # the last known value
+    assert "| A-B | weekly | 26 | 2018-12-28 | -0.25 |" in text  # not the day after the as-of date
+    assert "| A-B | monthly | 12 | 2018-10-31 | +0.30 |" in text  # the last known value
     assert "off (no horizons.csv" in "\n".join(horizons_section(None, "2018-12-28"))
 
 
@@ -382,3 +363,41 @@ def test_today_table_gives_the_dcc_correlation_beside_the_windows(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| A-B | 60 |"))
     assert f"DCC {dcc.loc[:'2018-12-28'].dropna().iloc[-1]:+.2f}" in row
     assert "| other windows, DCC |" in text and "DCC: the DCC-GARCH(1,1)" in text
+
+
+@pytest.mark.e2e
+def test_a_rolling_corr_file_without_the_configured_pairs_stops_the_report(workflow_run, tmp_path):
+    """The seed's one-pair file in place of the workflow's: the report names the fix in one line."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from conftest import ROOT
+
+    workdir, _ = workflow_run
+    corr = pd.read_csv(workdir / "data/processed/rolling_corr.csv", index_col="date")
+    seed_only = tmp_path / "rolling_corr.csv"
+    corr[[c for c in corr.columns if c.startswith("SPY:TLT:60")]].to_csv(seed_only)
+    processed = workdir / "data/processed"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "workflow/scripts/report.py"),
+            "--clean", str(processed / "clean.parquet"),
+            "--corr", str(seed_only),
+            "--regimes", str(processed / "regimes.parquet"),
+            "--episodes", str(processed / "stress_episodes.csv"),
+            "--dq", str(workdir / "docs/dq_report.json"),
+            "--pairs", '[["SPY", "TLT"], ["SPY", "DGS10"]]',
+            "--windows", "60", "20",
+            "--report", str(tmp_path / "report.md"),
+        ],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "run `snakemake --forcerun rolling_corr`" in result.stderr
+    assert "SPY:TLT:20, SPY:DGS10:60, SPY:DGS10:20" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "report.md").exists()

@@ -292,7 +292,6 @@ def series_without_data():
 def report_inputs(wildcards):
     inputs = {
         "clean": rules.clean.output.out,
-        "features": rules.features.output.out,
         "corr": rules.rolling_corr.output.out,
         "regimes": rules.regimes.output.out,
         "episodes": rules.regimes.output.episodes,
@@ -316,7 +315,8 @@ def dashboard_inputs(wildcards):
 
 
 def final_outputs():
-    outputs = [*rules.report.output, rules.dq.output.md, *rules.dashboard.output]
+    # features.parquet (task C) is a product in itself, whether or not the model reads it
+    outputs = [*rules.report.output, rules.dq.output.md, *rules.dashboard.output, rules.features.output.out]
     if is_activated("model"):
         outputs += list(rules.model.output)
     if is_activated("all_pairs"):

@@ -23,6 +23,7 @@ rule report:
     params:
         pairs=config["correlation"]["pairs"],
         window=primary_window(),
+        windows=config["correlation"]["windows"],
         heatmap_exclude=config["report"]["heatmap_exclude"],
     script:
         "../scripts/report.py"

@@ -8,7 +8,10 @@ compared on the days both of its calendars are open; nothing is inferred from th
 
 Known limits of the library's rules, stated where they matter: SIFMA US holidays start
 in 1970 (before that every weekday is a session, so a bond-market holiday shows as a
-one-day gap in the data); NYSE history covers the exchange's special closures.
+one-day gap in the data), and from 1970 today's holidays are applied before they existed
+(MLK day before 1986, Veterans Day on 11 November in 1971-77): a yield published on such
+a day is left out by clean and listed by DQ. NYSE history covers the exchange's special
+closures.
 """
 
 from functools import lru_cache

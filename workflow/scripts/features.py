@@ -42,7 +42,8 @@ def build_features(
     if cash_rate is not None and cash_rate not in clean.columns:
         logger.warning("cash rate %s has no data; no excess returns", cash_rate)
         cash_rate = None
-    cash_level = clean[cash_rate].ffill() if cash_rate else None  # a rate in force, not a return
+    # the rate in force until the next publication (not a return), and none after its last one
+    cash_level = clean[cash_rate].ffill().loc[: clean[cash_rate].last_valid_index()] if cash_rate else None
     columns: dict[str, pd.Series] = {}
     for series_id in clean.columns:
         spec = series_meta.get(series_id, {"kind": "price"})

@@ -81,7 +81,8 @@ def horizons_section(horizons: pd.DataFrame | None, as_of: str) -> list[str]:
     )
     lines += ["| pair | frequency | window (periods) | date | correlation |", "|---|---|---|---|---|"]
     for (pair, frequency, window), row in latest.iterrows():
-        lines.append(f"| {pair} | {frequency} | {window} | {str(row['date'])[:10]} | {row['corr']:+.2f} |")
+        label = pair.replace(":", "-")  # A-B, as the rest of the report names a pair
+        lines.append(f"| {label} | {frequency} | {window} | {str(row['date'])[:10]} | {row['corr']:+.2f} |")
     return lines + [
         "",
         "The same pairs measured on weekly and monthly returns: a daily correlation can hide "
@@ -348,7 +349,6 @@ def markdown_to_rst(markdown: str) -> str:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = cli_parser(__doc__)
     parser.add_argument("--clean", required=True)
-    parser.add_argument("--features", default=None, help="(unused; kept for older rules)")
     parser.add_argument("--corr", required=True)
     parser.add_argument("--regimes", required=True)
     parser.add_argument("--episodes", required=True, help="stress_episodes.csv")
@@ -359,6 +359,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--pairs", type=load_json_arg, required=True)
     parser.add_argument("--window", type=int, default=None, help="the primary window")
+    parser.add_argument(
+        "--windows",
+        type=int,
+        nargs="*",
+        default=None,
+        help="the configured windows (checked in rolling_corr.csv)",
+    )
     parser.add_argument("--horizons", default=None, help="data/processed/horizons.csv (when it ran)")
     parser.add_argument("--heatmap-exclude", nargs="*", default=[], help="series left out of the heatmap")
     parser.add_argument("--report", required=True, help="docs/report.md; figures go beside it")
@@ -390,7 +397,14 @@ def main(argv=None) -> None:
             f"got {sorted(map(str, declared - expected))}"
         )
     levels, clean_meta = read_parquet(args.clean)
-    corr = read_rolling_corr(args.corr)
+    # every configured pair with data, at every configured window: a file written by another
+    # command (or an older config) is refused with the one command that rebuilds it
+    with_data = [[a, b] for a, b in args.pairs if a in levels.columns and b in levels.columns]
+    corr = (
+        read_rolling_corr(args.corr, with_data, args.windows)
+        if args.windows
+        else read_rolling_corr(args.corr)
+    )
     regimes, regimes_meta = read_parquet(args.regimes)
     episodes = pd.read_csv(args.episodes)
     dq = json.loads(Path(args.dq).read_text(encoding="utf-8"))
