@@ -785,7 +785,7 @@ def test_local_csv_missing_file_is_a_clear_error(tmp_path):
 
 OK_KEYS = {
     "series", "status", "origin", "downloaded_at", "path", "column", "attempts", "last_error", "refused",
-    "rows", "first", "last", "sha256", "notes",
+    "revisions", "attempt_s", "rows", "first", "last", "sha256", "notes",
 }  # fmt: skip
 
 
@@ -800,7 +800,8 @@ def test_the_ok_record_labels_every_level_truthfully(tmp_path):
     json.dumps(record)
     entries = {e["series"]: e for e in record["series"]}
     assert all(set(e) == OK_KEYS for e in entries.values()) and record["partial"] is True
-    assert entries["CACHED"] | {"sha256": None} == {
+    assert len(entries["CACHED"]["attempt_s"]) == 4
+    assert entries["CACHED"] | {"sha256": None, "attempt_s": None} == {
         "series": "CACHED",
         "status": "cached",
         "origin": "cache (downloaded 2026-01-05)",
@@ -810,6 +811,8 @@ def test_the_ok_record_labels_every_level_truthfully(tmp_path):
         "attempts": 4,
         "last_error": "ConnectionRefused",
         "refused": [],
+        "revisions": [],
+        "attempt_s": None,
         "rows": 1,
         "first": "2020-01-02",
         "last": "2020-01-02",

@@ -2,8 +2,10 @@
 that drips one line every 0.5 s, a black hole that accepts and never answers (as a FRED
 host, and as the HTTPS proxy yfinance/curl go through), and the whole workflow with
 every live source failing. Each shows the level that served the series, the cache
-bytes unchanged, and the wall time, logged as a measured figure (bounds are generous:
-no timing assertion that can flake)."""
+bytes unchanged, and the wall time, logged as a measured figure. No test holds a whole
+run to a wall-clock threshold (a busy machine stretches it; the figures belong in
+benchmarks/): deadlines are checked on the attempt durations the code records, against
+the configured deadline with headroom for a loaded scheduler."""
 
 import json
 import logging
@@ -34,6 +36,13 @@ from test_ingest import (
 
 logger = logging.getLogger("ingest")
 DRIP_ROWS = [(f"2020-02-{day:02d}", "1.50") for day in range(3, 28)]  # 25 lines: 12.5 s at 0.5 s each
+# a thread waking late on a machine with two CPU-bound neighbours: seconds, not a factor
+HEADROOM_S = 5.0
+
+
+def within_deadline(attempt_s, deadline_s):
+    """Every recorded attempt ended by its deadline, give or take a loaded scheduler."""
+    return bool(attempt_s) and all(seconds <= deadline_s + HEADROOM_S for seconds in attempt_s)
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +81,9 @@ def test_a_slow_drip_is_cut_at_the_call_deadline(tmp_path, api_key, caplog):
                 "api" if api_key else "csv", outcome.status, elapsed, timeout_s)  # fmt: skip
     assert outcome.status == "cached" and outcome.attempts == 2 and outcome.last_error == "DeadlineExceeded"
     assert after == before and FAKE_KEY not in caplog.text
-    assert elapsed < 10 * budget_s
+    # cut at the deadline: not before it, and not 12.5 s of drip later
+    assert len(outcome.attempt_s) == 2 and within_deadline(outcome.attempt_s, timeout_s)
+    assert all(seconds >= timeout_s - 0.05 for seconds in outcome.attempt_s)
 
 
 def test_the_http_get_itself_streams_against_its_deadline():
@@ -109,7 +120,8 @@ def test_a_black_hole_host_is_bounded_by_the_source_budget(tmp_path, api_key, ca
     assert outcomes["DGS2"].status == "missing" and outcomes["DGS2"].attempts == 0
     assert outcomes["DGS2"].last_error == "BudgetExhausted" and accepted >= 3
     assert after == before and FAKE_KEY not in caplog.text
-    assert elapsed < 10 * budget_s
+    recorded = outcomes["DGS10"].attempt_s
+    assert within_deadline(recorded, timeout_s) and sum(recorded) <= budget_s + HEADROOM_S
 
 
 def test_yahoo_through_a_proxy_that_never_answers_is_abandoned_at_the_deadline(tmp_path):
@@ -153,7 +165,8 @@ def test_yahoo_through_a_proxy_that_never_answers_is_abandoned_at_the_deadline(t
     assert record["status"] == "cached" and record["origin"] == "cache (downloaded 2026-01-05)"
     assert record["last_error"] == "DeadlineExceeded" and record["attempts"] >= 1
     assert (cache_file.read_bytes(), sidecar_path(cache_file).read_bytes()) == before
-    assert elapsed < 10 * budget_s + 30  # the interpreter and yfinance's import take seconds of their own
+    # the attempts the process recorded, not its wall time (the interpreter and yfinance's import)
+    assert within_deadline(record["attempt_s"], 2.0) and sum(record["attempt_s"]) <= budget_s + HEADROOM_S
 
 
 def closed_port() -> int:
@@ -219,6 +232,34 @@ def test_failing_network_falls_back_fast_and_leaks_no_key(workflow_copy):
     fred_log = (workflow_copy / "logs/ingest/fred.log").read_text()
     assert "API key found in FRED_API_KEY" in fred_log and "attempt 4 failed" in fred_log
     logging.getLogger("ingest").info("measured: whole workflow with the network down in %.1f s", elapsed)
-    assert elapsed < 120  # the whole run; the failed attempts themselves are bounded by deadlines and budgets
+    # no threshold on the whole run (issue 22: 19 min under load); its live attempts are bounded
+    for ok in ("fred", "yahoo", "french"):
+        for entry in json.loads((workflow_copy / f"data/raw/{ok}.ok").read_text())["series"]:
+            assert entry["attempt_s"] == [] or within_deadline(entry["attempt_s"], 2.0), (ok, entry)
     leaked = [str(p) for p in workflow_copy.rglob("*") if p.is_file() and FAKE_KEY.encode() in p.read_bytes()]
     assert leaked == []
+
+
+def test_the_keyed_deadline_covers_the_transfer_not_the_parsing(tmp_path, monkeypatch):
+    """Issue 22: fredapi's parsing (about 3 s for DGS10 on a busy machine) ran inside the
+    5 s deadline, so a healthy server could time out. Parsing here takes 2 s on purpose
+    (0.3 s per observation) against a 1 s deadline: the answer is accepted."""
+    import fredapi
+
+    parse = fredapi.Fred._parse
+
+    def slow_parse(self, date_str, format="%Y-%m-%d"):
+        time.sleep(0.3)
+        return parse(self, date_str, format)
+
+    monkeypatch.setattr(fredapi.Fred, "_parse", slow_parse)
+    network, paths = settings(tmp_path, timeout=1.0)
+    with FredServer([], fred_xml(ROWS)) as server:
+        network.update(fred_api_url=f"{server.base}/fred")
+        outcomes = ingest.ingest_source(
+            "fred", SPEC, "2020-01-01", "2020-12-31", False, network, paths,
+            deadline_policy(1.0, 60.0), api_key=FAKE_KEY, throttle=ingest.Throttle(0.0),
+        )  # fmt: skip
+    outcome = outcomes["DGS10"]
+    assert outcome.status == "fresh" and outcome.attempts == 1 and outcome.last_error is None
+    assert outcome.attempt_s[0] >= 0.3 * len(ROWS) > 1.0  # the attempt outlasted the deadline, by parsing

@@ -2,8 +2,9 @@
 failures, and the retry policy that every source's live attempts go through.
 
 Failures carry a precise ``code`` (``HTTP429``, ``Timeout``, ``DeadlineExceeded``,
-``ConnectionRefused``, ``WrongSeries``, ``Truncated``, ...) that ends up in the ``.ok``
-file, so a 400 and a 429 never look the same.
+``ConnectionRefused``, ``WrongSeries``, ``Truncated``, ``HistoryShrunk``, ``RevisionLimit``,
+...) that ends up in the ``.ok`` file, so a 400 and a 429 never look the same; the
+seconds each attempt took are recorded beside them.
 """
 
 import http.client
@@ -185,6 +186,13 @@ def call_with_deadline(fetch: Callable[[], Any], deadline_s: float | None, label
     return outcome["value"]
 
 
+def http_get_within(url: str, deadline_s: float, label: str, secret: str | None = None) -> bytes:
+    """``http_get`` in a worker thread abandoned at ``deadline_s``: the transfer alone,
+    name resolution included (``getaddrinfo`` has no timeout of its own), ends by the
+    deadline; what the caller does with the bytes afterwards is not timed here."""
+    return call_with_deadline(lambda: http_get(url, deadline_s, secret=secret), deadline_s, label)
+
+
 @dataclass
 class Attempts:
     """What the live attempts for one series (or one batch) came to."""
@@ -193,10 +201,14 @@ class Attempts:
     attempts: int = 0
     last_error: str | None = None
     refused: list[str] = field(default_factory=list)  # answers that came but were not accepted
+    durations: list[float] = field(default_factory=list)  # wall time of each attempt, in seconds
 
 
-# answers that came back but were not the data asked for: recorded as refusals
-REFUSAL_CODES = {"WrongSeries", "Truncated", "HistoryShrunk", "NotFinite", "OutOfBounds", "Malformed"}
+# answers that came back but were not the data asked for (empty ones included): recorded as refusals
+REFUSAL_CODES = {
+    "WrongSeries", "Truncated", "HistoryShrunk", "NotFinite", "OutOfBounds", "Malformed", "EmptySeries",
+    "EmptyAnswer", "RevisionLimit", "Implausible",
+}  # fmt: skip
 
 
 @dataclass
@@ -238,8 +250,15 @@ class RetryPolicy:
             return self.timeout_s
         return left if self.timeout_s is None else min(self.timeout_s, left)
 
-    def call(self, fetch: Callable[[], Any], label: str) -> Attempts:
-        """Run ``fetch`` with retries; each attempt ends by its deadline whatever the server does."""
+    def call(self, fetch: Callable[..., Any], label: str, bounds_itself: bool = False) -> Attempts:
+        """Run ``fetch`` with retries; each attempt ends by its deadline whatever the server does.
+
+        By default the whole attempt runs against the deadline in a worker thread. With
+        ``bounds_itself`` the attempt is called as ``fetch(deadline_s)`` in this thread and
+        bounds its own transfers by it (``http_get_within``), so that parsing a long
+        answer on a busy machine is not counted against the network's deadline; the
+        source's budget still counts it (``deadline_s`` is None: no deadline).
+        """
         done = Attempts()
         if self.stopped_by:
             done.last_error = self.stopped_by
@@ -259,17 +278,22 @@ class RetryPolicy:
             done.attempts = attempt
             started = self.clock()
             try:
-                done.result = call_with_deadline(fetch, deadline, label)
+                if bounds_itself:
+                    done.result = fetch(deadline)
+                else:
+                    done.result = call_with_deadline(fetch, deadline, label)
                 done.last_error = None
-                logger.info("%s: attempt %d answered in %.2f s", label, attempt, self.clock() - started)
+                done.durations.append(self.clock() - started)
+                logger.info("%s: attempt %d answered in %.2f s", label, attempt, done.durations[-1])
                 return done
             except FetchError as err:
+                done.durations.append(self.clock() - started)
                 done.last_error = err.code
                 if err.code in REFUSAL_CODES:
                     done.refused.append(str(err))
                 unreachable = unreachable and err.unreachable
                 logger.warning(
-                    "%s: attempt %d failed: %s (after %.2f s)", label, attempt, err, self.clock() - started
+                    "%s: attempt %d failed: %s (after %.2f s)", label, attempt, err, done.durations[-1]
                 )
                 if isinstance(err, NetworkDown):
                     self.stopped_by = "NetworkDown"

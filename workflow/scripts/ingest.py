@@ -4,7 +4,9 @@
 Writes ``data/raw/<source>.csv`` (tidy: series,date,value; sorted; clipped to the
 configured range) and ``data/raw/<source>.ok`` (JSON: per series its status - fresh,
 cached, snapshot, local or missing - origin, download time, file read, column used,
-attempts, precise last error, refused downloads, rows, first/last date, sha256).
+attempts and the seconds each took, precise last error, refused downloads with their
+reason, revisions accepted (date, old, new), rows, first/last date, sha256). A download
+is held against the cache and the bundled snapshot (``_sources/acceptance.py``).
 The sources live in ``_sources/`` (one module each, one registry), the network in
 ``_http.py``.
 

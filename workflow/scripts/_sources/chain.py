@@ -1,5 +1,9 @@
 """The fallback chain, per series: live source -> verified cache -> bundled snapshot ->
-missing (a local CSV source is read as it is), and the ``.ok`` record of what served it."""
+missing (a local CSV source is read as it is), and the ``.ok`` record of what served it.
+
+A live answer is accepted only against every reference there is (the cache, the
+snapshot, else its own plausibility: ``_sources.acceptance``); a refused answer is never
+written to the cache."""
 
 import hashlib
 import logging
@@ -9,8 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from _helpers import InputDataError, schema_defaults
 from _http import RetryPolicy, Throttle
 from _sources import REGISTRY
+from _sources.acceptance import RevisionLimits
 from _sources.base import FetchContext, Live
 from _sources.cache import cache_path, read_cache, utc_now, write_cache
 from _sources.csv_format import clip_to_range, parse_series_csv, read_csv_text
@@ -34,13 +40,33 @@ class Outcome:
     path: str | None = None
     column: str | None = None
     refused: list[str] = field(default_factory=list)
+    revisions: list[dict] = field(default_factory=list)  # accepted revisions: {"date", "old", "new"}
+    attempt_s: list[float] = field(default_factory=list)  # wall time of each live attempt
+
+
+def snapshot_reference(snapshot_dir: Path, spec: dict) -> pd.Series | None:
+    """The bundled snapshot copy a live answer is held against (None: none, or unreadable)."""
+    path = snapshot_dir / f"{spec['id']}.csv"
+    if not path.exists():
+        return None
+    try:
+        text, _ = read_csv_text(path)
+        return parse_series_csv(text, spec["id"], origin=str(path))
+    except InputDataError as err:
+        logger.warning("%s: the snapshot cannot be compared with a download: %s", spec["id"], err)
+        return None
 
 
 def serve_from_files(
     spec: dict, cache_entry, snapshot_dir: Path, start: str, end: str, live: Live
 ) -> Outcome:
     """The cache copy (already verified), else the snapshot, else missing."""
-    common = {"attempts": live.attempts, "last_error": live.last_error, "refused": live.refused}
+    common = {
+        "attempts": live.attempts,
+        "last_error": live.last_error,
+        "refused": live.refused,
+        "attempt_s": live.attempt_s,
+    }
     if cache_entry is not None:
         clipped = clip_to_range(cache_entry.series, start, end)
         if clipped.notna().any():
@@ -90,8 +116,18 @@ def ingest_source(
     adapter = REGISTRY[source]()
     cache_dir = Path(paths["cache"])
     snapshot_dir = Path(paths["snapshot"])
+    network = {**schema_defaults()["network"], **network}
     ctx = FetchContext(
-        start, end, network, paths, policy, api_key=api_key, throttle=throttle, yahoo_fetch=yahoo_fetch
+        start,
+        end,
+        network,
+        paths,
+        policy,
+        api_key=api_key,
+        throttle=throttle,
+        yahoo_fetch=yahoo_fetch,
+        source=source,
+        limits=RevisionLimits.from_network(network),
     )
     outcomes: dict[str, Outcome] = {}
     if adapter.local:
@@ -118,6 +154,7 @@ def ingest_source(
         logger.info("%s: offline mode, skipping the network", source)
         lives = {}
     else:
+        ctx.snapshot = {spec["id"]: snapshot_reference(snapshot_dir, spec) for spec in specs}
         lives = adapter.fetch(specs, ctx)
     for spec in specs:
         series_id = spec["id"]
@@ -145,7 +182,17 @@ def ingest_source(
                 downloaded_at=now,
                 column=live.column,
                 refused=live.refused,
+                revisions=live.revisions,
+                attempt_s=live.attempt_s,
             )
+            for revision in live.revisions:
+                logger.info(
+                    "%s: revised on %s: %s -> %s",
+                    series_id,
+                    revision["date"],
+                    revision["old"],
+                    revision["new"],
+                )
         else:
             outcome = serve_from_files(spec, entries[series_id], snapshot_dir, start, end, live)
         if outcome.status == "missing":
@@ -193,6 +240,8 @@ def status_record(source: str, outcomes: dict[str, Outcome], tidy: pd.DataFrame)
                 "attempts": o.attempts,
                 "last_error": o.last_error,
                 "refused": o.refused,
+                "revisions": o.revisions,
+                "attempt_s": [round(seconds, 3) for seconds in o.attempt_s],
                 "rows": len(rows),
                 "first": rows["date"].iloc[0] if len(rows) else None,
                 "last": rows["date"].iloc[-1] if len(rows) else None,

@@ -1,6 +1,12 @@
 """FRED: the JSON/XML API through fredapi with a key (FRED_API_KEY), the public CSV
-download without. Both go through ``_http.http_get``; every answer is checked by
-``accept_download`` before it counts."""
+download without. Both go through ``_http.http_get_within``; every answer is checked by
+``accept_download`` before it counts.
+
+The attempt's deadline (``network.timeout_s``) bounds the transfer, not the parsing:
+fredapi turns each observation into a Python datetime, about 3 s for DGS10's 16,000 rows
+on a busy machine, and a healthy server must not time out for that. The series id and the
+key are URL-escaped (a symbol such as ``DGS3MO&api_key=x`` stays one parameter).
+"""
 
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -8,8 +14,7 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 
 from _helpers import InputDataError
-from _http import FetchError, Throttle, http_get, redact
-from _sources.acceptance import accept_download
+from _http import FetchError, Throttle, http_get_within, redact
 from _sources.base import FetchContext, Live, Source
 from _sources.csv_format import NonFiniteValueError, parse_series_csv
 
@@ -17,10 +22,12 @@ FRED_DATE_HEADERS = ("observation_date", "DATE")
 THROTTLE_S = 0.5  # FRED answers 429 above about 2 requests/s
 
 
-def fetch_fred_csv(symbol: str, series_id: str, start: str, end: str, network: dict) -> pd.Series:
+def fetch_fred_csv(
+    symbol: str, series_id: str, start: str, end: str, network: dict, deadline_s: float
+) -> pd.Series:
     """The keyless CSV download; its header must name the series asked for."""
     query = urllib.parse.urlencode({"id": symbol, "cosd": start, "coed": end})
-    body = http_get(f"{network['fred_csv_url']}?{query}", network["timeout_s"])
+    body = http_get_within(f"{network['fred_csv_url']}?{query}", deadline_s, f"fred {series_id}")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -43,15 +50,16 @@ def fetch_fred_csv(symbol: str, series_id: str, start: str, end: str, network: d
 
 
 def fetch_fred_api(
-    symbol: str, series_id: str, start: str, end: str, network: dict, api_key: str
+    symbol: str, series_id: str, start: str, end: str, network: dict, api_key: str, deadline_s: float
 ) -> pd.Series:
-    """One series through fredapi, its request made by ``http_get`` (fredapi's own
+    """One series through fredapi, its request made by ``http_get_within`` (fredapi's own
     ``urlopen`` has no timeout and turns every HTTP error into a ValueError)."""
     import fredapi
 
     class Fred(fredapi.Fred):
         def _Fred__fetch_data(self, url):  # fredapi's private fetch, name-mangled
-            body = http_get(url + "&api_key=" + self.api_key, network["timeout_s"], secret=self.api_key)
+            key = urllib.parse.quote(self.api_key, safe="")
+            body = http_get_within(url + "&api_key=" + key, deadline_s, f"fred {series_id}", self.api_key)
             try:
                 root = ET.fromstring(body)
             except ET.ParseError as err:
@@ -69,7 +77,10 @@ def fetch_fred_api(
     fred = Fred(api_key=api_key)
     fred.root_url = network["fred_api_url"].rstrip("/")
     try:
-        data = fred.get_series(symbol, observation_start=start, observation_end=end)
+        # fredapi pastes the id into its URL as it is
+        data = fred.get_series(
+            urllib.parse.quote(symbol, safe=""), observation_start=start, observation_end=end
+        )
     except ValueError as err:  # fredapi: a value that is not a number
         raise FetchError(
             redact(f"Malformed: FRED value not a number ({err})", api_key), code="Malformed"
@@ -97,19 +108,24 @@ class FredSource(Source):
             series_id, symbol = spec["id"], spec.get("symbol", spec["id"])
             label = f"fred {series_id}"
 
-            def attempt(series_id=series_id, symbol=symbol, spec=spec, label=label):
+            def attempt(deadline_s, series_id=series_id, symbol=symbol, spec=spec, label=label):
                 throttle.wait()
+                timeout_s = ctx.network["timeout_s"]
+                deadline_s = timeout_s if deadline_s is None else min(deadline_s, timeout_s)
                 if ctx.api_key:
-                    series = fetch_fred_api(symbol, series_id, ctx.start, ctx.end, ctx.network, ctx.api_key)
+                    series = fetch_fred_api(
+                        symbol, series_id, ctx.start, ctx.end, ctx.network, ctx.api_key, deadline_s
+                    )
                 else:
-                    series = fetch_fred_csv(symbol, series_id, ctx.start, ctx.end, ctx.network)
+                    series = fetch_fred_csv(symbol, series_id, ctx.start, ctx.end, ctx.network, deadline_s)
                 series = series.loc[pd.Timestamp(ctx.start) : pd.Timestamp(ctx.end)]
-                notes = accept_download(series, spec, ctx.previous.get(series_id), ctx.start, ctx.end, label)
-                return series, notes
+                return series, ctx.accept(series, spec, label)
 
-            done = ctx.policy.call(attempt, label)
+            # the deadline covers each transfer; parsing and the checks run after it
+            done = ctx.policy.call(attempt, label, bounds_itself=True)
             live = Live.from_attempts(done, column=symbol)
             if done.result is not None:
-                live.series, live.notes = done.result
+                live.series, accepted = done.result
+                live.notes, live.revisions = accepted.notes, accepted.revisions
             out[series_id] = live
         return out

@@ -16,7 +16,6 @@ import pandas as pd
 
 from _helpers import InputDataError
 from _http import FetchError, http_get
-from _sources.acceptance import accept_download
 from _sources.base import FetchContext, Live, Source
 
 FRENCH_DATE = re.compile(r"^\s*(\d{8})\s*$")
@@ -118,11 +117,8 @@ class FrenchSource(Source):
             def attempt(spec=spec, label=label):
                 series = fetch_french_market(ctx.network["french_url"], ctx.network["timeout_s"])
                 series = series.rename(spec["id"]).loc[pd.Timestamp(ctx.start) : pd.Timestamp(ctx.end)]
-                previous = ctx.previous.get(spec["id"])
-                notes = accept_download(
-                    series, spec, previous, ctx.start, ctx.end, label, compare_values=False
-                )
-                return series, notes
+                # the index is rebuilt from each vintage's factors: dates are compared, not values
+                return series, ctx.accept(series, spec, label, compare_values=False).notes
 
             done = ctx.policy.call(attempt, label)
             live = Live.from_attempts(done, column="Mkt-RF + RF")

@@ -1,10 +1,10 @@
 """Yahoo Finance through yfinance: one batched call for all symbols, adjusted closes
-(``auto_adjust=True``); each symbol's answer is checked by ``accept_download``."""
+(``auto_adjust=True``); each symbol's answer is checked by ``accept_download`` (dates
+against the cache and the snapshot; values not, as adjusted history is re-scaled)."""
 
 import pandas as pd
 
 from _http import FetchError, check_host_resolves
-from _sources.acceptance import accept_download
 from _sources.base import FetchContext, Live, Source
 
 COLUMN = "Close (auto_adjust=True: adjusted close)"
@@ -85,16 +85,8 @@ class YahooSource(Source):
                 )
                 try:
                     # Yahoo re-scales adjusted history after every dividend: dates are compared, not values
-                    notes = accept_download(
-                        series,
-                        spec,
-                        ctx.previous.get(spec["id"]),
-                        ctx.start,
-                        ctx.end,
-                        f"yahoo {symbol}",
-                        False,
-                    )
-                    answers[symbol] = (series, notes, None)
+                    accepted = ctx.accept(series, spec, f"yahoo {symbol}", compare_values=False)
+                    answers[symbol] = (series, accepted.notes, None)
                 except FetchError as err:
                     errors.append(err)
                     answers[symbol] = (None, [], err)
@@ -114,5 +106,6 @@ class YahooSource(Source):
                 live.refused.append(str(answer[2]))
             elif done.result is not None:
                 live.last_error = "EmptySeries"  # the batch answered, without this symbol
+                live.refused.append(f"EmptySeries: yahoo {symbol}: the batch's answer has no values for it")
             out[spec["id"]] = live
         return out
