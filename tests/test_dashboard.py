@@ -204,6 +204,230 @@ def test_dashboard_in_a_real_browser(page_file):
     assert requests == [], requests
 
 
+def universe_with_a_reversed_pair_and_a_lonely_series():
+    """The synthetic outputs plus what tripped the click-through: the A-C pair configured
+    as C-A (its columns renamed; a correlation is symmetric), so it is stored against the
+    heatmap's order, with F (a price moving with A, every day) after it in A's row, and E
+    (data in 2014 until three weeks into the others' data: fewer joint days than the
+    window with any). Also a
+    one-day stress episode, which must still be drawn with a visible width."""
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    reversed_pair = re.compile(r"(^|:)A:C:")
+
+    def rename(frame):
+        return frame.rename(columns=lambda c: reversed_pair.sub(r"\1C:A:", c))
+
+    o["corr"], o["regimes"], o["episodes"] = rename(o["corr"]), rename(o["regimes"]), rename(o["episodes"])
+    o["pairs"] = [["A", "B"], ["C", "A"], ["A", "D"]]
+    dates = pd.bdate_range("2014-01-02", o["levels"].index[-1], name="date")
+    levels = o["levels"].reindex(dates)
+    rng = np.random.default_rng(5)
+    a_returns = np.log(levels["A"]).diff().fillna(0.0).to_numpy()
+    levels["F"] = 30 * np.exp(np.cumsum(0.7 * a_returns + 0.01 * rng.normal(size=len(dates))))
+    levels.loc[dates < "2015-01-01", "F"] = np.nan
+    levels["E"] = np.nan
+    # E ends three weeks into the others' data: fewer joint days than the window, no correlation
+    # (with no joint day at all, _returns.bond_returns_from_yields fails on E-B: reported, not ours)
+    early = dates < "2015-01-22"
+    levels.loc[early, "E"] = 10 * np.exp(np.cumsum(0.01 * rng.normal(size=int(early.sum()))))
+    o["levels"] = levels[["A", "B", "C", "E", "F"]]
+    for series_id, name in (("E", "Early fund"), ("F", "Fund like A")):
+        observed = levels[series_id].dropna()
+        o["clean_meta"]["series"][series_id] = {
+            **o["clean_meta"]["series"]["A"],
+            "name": name,
+            "first": str(observed.index[0].date()),
+            "last": str(observed.index[-1].date()),
+        }
+    one_day = {"name": "One-day shock", "start": "2017-05-17", "end": "2017-05-17", "business_days": 1}
+    o["episodes"] = pd.concat([o["episodes"], pd.DataFrame([one_day])], ignore_index=True)
+    return o
+
+
+def embedded_data(page_html: str) -> dict:
+    import json
+
+    found = re.search(r'<script id="dashboard-data" type="application/json">(.*?)</script>', page_html)
+    return json.loads(found.group(1).replace("<\\/", "</"))
+
+
+def drawn_points(trace) -> dict:
+    """date -> value of a drawn trace; null points (the line's breaks) left out."""
+    return {d: v for d, v in zip(trace["x"], trace["y"], strict=True) if v is not None}
+
+
+def open_in_chromium(playwright, path: Path):
+    """(browser, page) with the page loaded and its first pair drawn; console errors,
+    page errors and network requests collected on ``page.problems``."""
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.problems = []
+    page.on(
+        "console",
+        lambda m: page.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    page.on(
+        "request",
+        lambda r: (
+            page.problems.append(f"request {r.url}")
+            if not r.url.startswith(("file:", "data:", "blob:"))
+            else None
+        ),
+    )
+    page.goto(path.as_uri())
+    page.wait_for_function("document.getElementById('heatmap').data !== undefined")
+    page.wait_for_function(
+        "document.getElementById('pair').data && document.getElementById('pair').data.length > 0"
+    )
+    return browser, page
+
+
+def click_every_cell(page) -> dict:
+    """Click every heatmap cell at its pixel position; per (row, column) what the page then
+    shows: heading, note, the pair drawn, its traces by role and the episode shapes."""
+    order = page.evaluate("document.getElementById('heatmap').data[0].x")
+    # plotly's click reports the point last hovered: each cell is hovered (as a reader's
+    # mouse does) before it is clicked
+    page.evaluate("""() => document.getElementById('heatmap').on('plotly_hover',
+            e => { window.hoveredCell = e.points[0].y + '|' + e.points[0].x; })""")
+    shown = {}
+    for i, row in enumerate(order):
+        for j, column in enumerate(order):
+            page.evaluate("delete document.getElementById('pair-title').dataset.clicked")
+            target = page.evaluate(
+                """([i, j]) => {
+                    const gd = document.getElementById('heatmap');
+                    // plotly counts a click within 300 ms of the last as a double click (no
+                    // plotly_click): each of these clicks is a first one, as a reader's are
+                    gd._mouseDownTime = 0;
+                    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+                    const box = gd.getBoundingClientRect();
+                    return {x: box.left + xa._offset + xa.l2p(j), y: box.top + ya._offset + ya.l2p(i)};
+                }""",
+                [i, j],
+            )
+            page.mouse.move(target["x"], target["y"])
+            page.wait_for_function(f"window.hoveredCell === {row + '|' + column!r}", timeout=5000)
+            page.mouse.click(target["x"], target["y"])
+            page.wait_for_function(
+                f"document.getElementById('pair-title').dataset.clicked === {row + '|' + column!r}",
+                timeout=5000,
+            )
+            shown[(row, column)] = page.evaluate("""() => {
+                    const title = document.getElementById('pair-title'), gd = document.getElementById('pair');
+                    const traces = {};
+                    for (const t of gd.data) if (t.meta) traces[t.meta] = {x: t.x, y: t.y};
+                    const shapes = (gd.layout.shapes || []).map(s => ({name: s.name, x0: s.x0, x1: s.x1}));
+                    return {title: title.textContent, pair: title.dataset.pair || null,
+                            note: document.getElementById('pair-note').textContent,
+                            traces: traces, n_traces: gd.data.length, shapes: shapes};
+                }""")
+    return shown
+
+
+def check_every_cell(shown: dict, data: dict, corr: pd.DataFrame, configured: set, lonely: set = frozenset()):
+    """Each clicked cell shows its own pair: heading, line and band from rolling_corr for a
+    configured pair and from the page's data for that pair name otherwise; a cell of a
+    series in ``lonely`` says it has no joint data and leaves no chart."""
+    from _contracts import band_of, corr_column
+
+    window = data["window"]
+    for (row, column), view in shown.items():
+        if row == column:
+            assert view["n_traces"] == 0 and "against itself" in view["note"], (row, view)
+            continue
+        if row in lonely or column in lonely:
+            assert view["title"] == f"{row} vs {column}", view["title"]
+            assert view["note"].startswith("No joint data for this pair") and view["n_traces"] == 0, view
+            assert view["pair"] is None
+            continue
+        a, b = view["pair"].split("|")
+        assert {a, b} == {row, column}, (row, column, view["title"])
+        assert view["title"] == f"{a} vs {b}: {window}-day rolling correlation"
+        line, lo, hi = (drawn_points(view["traces"][role]) for role in ("corr", "lo", "hi"))
+        if (a, b) in configured:
+            name = corr_column(a, b, window)
+            expected = {d.strftime("%Y-%m-%d"): v for d, v in corr[name].dropna().items()}
+            assert line.keys() == expected.keys(), (a, b)
+            assert all(abs(line[d] - expected[d]) <= 5e-4 for d in expected), (a, b)
+            lo_name, hi_name = band_of(corr, name)
+            for drawn, band in ((lo, lo_name), (hi, hi_name)):
+                assert all(abs(v - corr.at[pd.Timestamp(d), band]) <= 5e-4 for d, v in drawn.items()), (a, b)
+                assert len(drawn) == corr.loc[corr[name].notna(), band].notna().sum()
+        else:
+            own = data["pairs"][f"{a}|{b}"]
+            assert line == drawn_points({"x": own["dates"], "y": own["corr"]}), (a, b)
+            assert lo == drawn_points({"x": own["dates"], "y": own["lo"]}), (a, b)
+            assert hi == drawn_points({"x": own["dates"], "y": own["hi"]}), (a, b)
+    return shown
+
+
+def test_every_heatmap_cell_shows_its_own_pair_in_a_real_browser(tmp_path):
+    """A configured pair stored against the heatmap's order (C-A) used to rebind the row's
+    series, so A-F showed 'No joint data'; a cell without joint data left the last pair's
+    chart under its heading; gaps could not be clicked at all."""
+    chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    o = universe_with_a_reversed_pair_and_a_lonely_series()
+    html_text = build_page(o)
+    path = tmp_path / "dashboard.html"
+    path.write_text(html_text, encoding="utf-8")
+    data = embedded_data(html_text)
+    assert sorted(data["order"]) == ["A", "B", "C", "E", "F"]
+    with sync_playwright() as playwright:
+        browser, page = open_in_chromium(playwright, path)
+        try:
+            shown = click_every_cell(page)
+        finally:
+            browser.close()
+    assert page.problems == [], page.problems
+    assert len(shown) == 25
+    check_every_cell(shown, data, o["corr"], {("A", "B"), ("C", "A")}, lonely={"E"})
+    # every episode drawn at least the minimum width, the one-day shock too
+    view = shown[("A", "B")]
+    dates = view["traces"]["corr"]["x"]
+    span = pd.Timestamp(dates[-1]) - pd.Timestamp(dates[0])
+    widths = {s["name"]: pd.Timedelta(milliseconds=s["x1"] - s["x0"]) for s in view["shapes"]}
+    assert "One-day shock" in widths
+    assert min(widths.values()) >= 0.004 * span - pd.Timedelta(milliseconds=1), widths
+
+
+@pytest.mark.e2e
+def test_every_heatmap_cell_of_the_default_run_shows_its_own_pair(workflow_run, tmp_path):
+    """On the default offline run (where SPY-DGS10 and five other cells showed the wrong pair)."""
+    chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    from _contracts import read_rolling_corr
+
+    workdir, _ = workflow_run
+    html_text = (workdir / "docs/dashboard.html").read_text(encoding="utf-8")
+    data = embedded_data(html_text)
+    corr = read_rolling_corr(workdir / "data/processed/rolling_corr.csv")
+    path = tmp_path / "dashboard.html"
+    path.write_text(html_text, encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser, page = open_in_chromium(playwright, path)
+        try:
+            shown = click_every_cell(page)
+        finally:
+            browser.close()
+    assert page.problems == [], page.problems
+    order = data["order"]
+    assert len(shown) == len(order) ** 2
+    configured = {
+        tuple(p)
+        for p in __import__("yaml").safe_load((workdir / "config/config.yaml").read_text())["correlation"][
+            "pairs"
+        ]
+    }
+    check_every_cell(shown, data, corr, configured)
+
+
 @pytest.mark.e2e
 def test_workflow_builds_the_dashboard(workflow_run):
     workdir, _ = workflow_run

@@ -58,7 +58,7 @@ def test_metrics_are_computed_from_the_forecasts():
         },
         index=index,
     )
-    metrics = forecast_metrics(forecasts)
+    metrics = forecast_metrics(forecasts, 21)
     assert metrics["test_days"] == 3
     assert metrics["model"]["rmse"] == np.sqrt(0.25 / 3) and metrics["model"]["mae"] == 0.5 / 3
     assert metrics["last_value"]["mae"] == (1 + 0 + 0.5) / 3
@@ -76,7 +76,7 @@ def test_logit_probabilities_are_scored_against_baselines():
     corr = returns["A"].rolling(60, min_periods=60).corr(returns["B"])
     forecasts = walk_forward(model_frame(returns, corr, "A", "B", 21), 21, 0.6)
     assert forecasts["logit"].between(0, 1).all() and forecasts.attrs["logit_failures"] == 0
-    metrics = forecast_metrics(forecasts)
+    metrics = forecast_metrics(forecasts, 21)
     scored = forecasts.dropna(subset=["target", "logit"])
     brier = ((scored["logit"] - scored["positive"]) ** 2).mean()
     assert metrics["logit"]["brier"] == pytest.approx(brier, rel=1e-12)
@@ -109,7 +109,7 @@ def test_logit_is_skipped_with_a_reason_when_the_sign_never_changes():
     assert reason.endswith("so there is no sign change to predict")
     forecasts = walk_forward(frame, 21, 0.6, "A-B (60-day)")
     assert "logit" not in forecasts and forecasts.attrs["logit_failures"] == 0
-    assert "logit" not in forecast_metrics(forecasts)
+    assert "logit" not in forecast_metrics(forecasts, 21)
 
 
 def write_inputs(tmp_path, returns, corr):
@@ -194,3 +194,79 @@ def test_too_few_usable_days_names_the_pair_and_the_cause(tmp_path):
     first, last = corr.dropna().index[[0, -1]].date
     assert message.startswith(f"model: pair A-B (60-day) has 51 usable days ({first} .. {last})"), message
     assert "rolling correlation and 21-day volatilities of both legs" in message and "`model.pair`" in message
+
+
+def test_diebold_mariano_matches_a_hac_regression_on_a_known_case():
+    """DM with h-1 Newey-West lags is the t-statistic of the mean loss difference from a
+    regression on a constant with Bartlett HAC errors (no small-sample correction)."""
+    from model import diebold_mariano, newey_west_variance
+
+    rng = np.random.default_rng(21)
+    n, horizon = 600, 21
+    shocks = rng.normal(size=n + horizon)
+    overlapping = np.convolve(shocks, np.ones(horizon), mode="valid")[:n]  # MA(20): 21-day overlap
+    loss_model = 1.0 + 0.1 * overlapping + 0.2 * rng.normal(size=n)
+    loss_baseline = 1.3 + 0.1 * overlapping + 0.2 * rng.normal(size=n)
+    result = diebold_mariano(loss_model, loss_baseline, horizon)
+    d = loss_model - loss_baseline
+    regression = sm.OLS(d, np.ones(n)).fit(
+        cov_type="HAC", cov_kwds={"maxlags": horizon - 1, "use_correction": False}
+    )
+    assert result["statistic"] == pytest.approx(regression.tvalues[0], rel=1e-10)
+    assert result["p_value"] == pytest.approx(regression.pvalues[0], rel=1e-8)
+    assert result["lags"] == 20 and result["days"] == n and result["statistic"] < 0
+    # with no lags: the plain variance (divisor n); overlap makes the plain test overconfident
+    assert newey_west_variance(d, 0) == pytest.approx(d.var(), rel=1e-12)
+    assert newey_west_variance(overlapping, 20) > 5 * newey_west_variance(overlapping, 0)
+    same = diebold_mariano(loss_model, loss_model, horizon)
+    assert same["statistic"] is None and same["p_value"] is None  # identical forecasts: nothing to test
+
+
+def test_metrics_carry_brier_skill_and_diebold_mariano_tests():
+    rng = np.random.default_rng(8)
+    n = 1500
+    index = pd.bdate_range("2000-01-03", periods=n)
+    common = rng.normal(size=n)
+    loading = np.sin(2 * np.pi * np.arange(n) / 250)
+    returns = pd.DataFrame(
+        {"A": common + rng.normal(size=n), "B": loading * common + rng.normal(size=n)}, index=index
+    )
+    corr = returns["A"].rolling(60, min_periods=60).corr(returns["B"])
+    forecasts = walk_forward(model_frame(returns, corr, "A", "B", 21), 21, 0.6)
+    metrics = forecast_metrics(forecasts, 21)
+    for baseline in ("last_sign", "historical_share"):
+        skill = metrics["logit"][f"brier_skill_vs_{baseline}"]
+        assert skill == pytest.approx(1 - metrics["logit"]["brier"] / metrics[baseline]["brier"], rel=1e-12)
+        assert metrics[f"dm_logit_vs_{baseline}"]["days"] == metrics["logit"]["days"]
+    dm = metrics["dm_model_vs_last_value"]
+    assert dm["lags"] == 20 and dm["days"] == metrics["test_days"] and 0 <= dm["p_value"] <= 1
+    assert np.sign(dm["statistic"]) == np.sign(metrics["model"]["rmse"] - metrics["last_value"]["rmse"])
+
+
+def test_the_verdict_follows_the_evidence():
+    """Better Brier but a lower hit rate: the section says both and does not dismiss the
+    Logit on hit rate; an RMSE gain without a significant test is not called a win."""
+    import copy
+
+    from report import model_section
+    from report_fixtures import METRICS
+
+    metrics = copy.deepcopy(METRICS)
+    metrics["model"]["rmse"] = 0.138  # 8 % below the last value's 0.15 ...
+    metrics["dm_model_vs_last_value"] = {"statistic": -1.1, "p_value": 0.27, "lags": 20, "days": 300}
+    metrics["logit"] |= {"brier": 0.096, "brier_skill_vs_last_sign": 1 - 0.096 / 0.124}
+    metrics["logit"]["brier_skill_vs_historical_share"] = 1 - 0.096 / 0.2
+    metrics["last_sign"]["brier"] = 0.124
+    metrics["dm_logit_vs_last_sign"] = {"statistic": -2.9, "p_value": 0.0037, "lags": 20, "days": 300}
+    metrics["dm_logit_vs_historical_share"] = {"statistic": -4.0, "p_value": 0.00006, "lags": 20, "days": 300}
+    text = "\n".join(model_section(metrics))
+    assert "8% below the last-value rule" in text
+    assert "Diebold-Mariano" in text and "p = 0.27" in text and "not significant at 5%" in text
+    assert "no evidence that the model forecasts better than today's value" in text
+    assert "| logit | 0.0960 | +23% | +52% | 90.0% |" in text  # Brier, skill vs last sign / share, hit rate
+    assert "p = 0.0037" in text and "better probabilities than today's sign" in text
+    assert "today's sign is as good a guide" not in text  # the old verdict on hit rate alone
+    significant = copy.deepcopy(metrics)
+    significant["dm_model_vs_last_value"]["p_value"] = 0.01
+    assert "significant at 5%" in "\n".join(model_section(significant))
+    assert "no evidence" not in "\n".join(model_section(significant)).split("| probability")[0]

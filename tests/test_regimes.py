@@ -338,3 +338,55 @@ def test_sign_settings_that_cannot_work_are_refused_naming_the_key():
 
     with pytest.raises(InputDataError, match="config key `regimes.sign`: exit"):
         check_sign_settings({**SIGN, "enter": 0.1, "exit": 0.2})
+
+
+# ---------------------------------------------------------------- the timeline figure
+
+
+def test_timeline_draws_each_markov_panel_over_its_own_data_and_keeps_short_episodes_visible():
+    """A Markov panel whose data start in 1993 on a 1962 axis starts at 1993 (not a blank
+    stretch that reads as P = 0), on the same date scale as the strips below; a three-day
+    stress run on a 64-year axis is drawn at least the minimum width."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from _figures.regimes import MIN_EPISODE_SHARE, draw_regime_timeline
+
+    dates = pd.bdate_range("1962-01-02", "2026-06-30")
+    p = pd.Series(0.5 + 0.4 * np.sin(np.arange(len(dates)) / 300.0), index=dates)
+    late = p.where(dates >= "1993-01-29")
+    regimes = pd.DataFrame(
+        {
+            markov_column("mkv:ret:FF_MKT", "p_realtime", "turbulent"): p,
+            markov_column("mkv:ret:FF_MKT", "p_realtime", "calm"): 1 - p,
+            markov_column("mkv:ret:SPY", "p_realtime", "turbulent"): late,
+            markov_column("mkv:ret:SPY", "p_realtime", "calm"): 1 - late,
+            markov_column("mkv:ret:SPY", "p_hindsight", "turbulent"): late,
+            markov_column("mkv:ret:SPY", "p_hindsight", "calm"): 1 - late,
+            "stress": dates.isin(pd.bdate_range("2025-04-03", "2025-04-07")),
+        },
+        index=dates,
+    )
+    fig = draw_regime_timeline(regimes, {"markov": []}, [])
+    try:
+        full, spy, _sign, stress = fig.axes[:4]
+        assert "from 1993" in spy.get_title("left") and "from" not in full.get_title("left")
+
+        def pixel_x(ax, day):
+            return ax.transData.transform((matplotlib.dates.date2num(pd.Timestamp(day)), 0))[0]
+
+        fig.canvas.draw()
+        # the late panel's left edge is 1993-01-29 on the stress strip's scale; both end together
+        assert spy.get_xlim()[0] == pytest.approx(matplotlib.dates.date2num(pd.Timestamp("1993-01-29")))
+        for day in ("1993-01-29", "2010-06-30", "2026-06-30"):
+            assert pixel_x(spy, day) == pytest.approx(pixel_x(stress, day), abs=0.5)
+        assert pixel_x(full, "1962-01-02") == pytest.approx(pixel_x(stress, "1962-01-02"), abs=0.5)
+        (run,) = [patch for patch in stress.patches]
+        width = run.get_width() if hasattr(run, "get_width") else np.ptp(run.get_xy()[:, 0])
+        axis_days = matplotlib.dates.date2num(dates[-1]) - matplotlib.dates.date2num(dates[0])
+        assert width >= MIN_EPISODE_SHARE * axis_days * (1 - 1e-9)
+        assert width > 10  # three business days would be 5 days wide: widened to stay visible
+    finally:
+        plt.close(fig)

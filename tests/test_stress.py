@@ -10,8 +10,10 @@ import pytest
 from _contracts import EPISODE_COLUMNS
 from _helpers import schema_defaults
 from _stress import (
+    FR_ASSUMPTIONS,
     drawdown_intervals,
     episode_correlations,
+    fisher_interval,
     forbes_rigobon,
     joint_fall_intervals,
     merge_intervals,
@@ -203,7 +205,7 @@ def test_episode_correlations_before_during_and_adjusted():
     episodes = pd.DataFrame(
         {"start": [str(index[300].date()), "2015-01-05"], "end": [str(index[339].date()), "2015-01-06"]}
     )
-    values = episode_correlations(episodes, pair, 126, 10)
+    values = episode_correlations(episodes, pair, 126, 10, 30)
     before, during = pair.iloc[174:300], pair.iloc[300:340]
     assert values.loc[0, "before"] == pytest.approx(
         np.corrcoef(before["EQ"], before["BOND"])[0, 1], abs=1e-12
@@ -213,7 +215,8 @@ def test_episode_correlations_before_during_and_adjusted():
     )
     expected = forbes_rigobon(values.loc[0, "during"], during["EQ"].var(), before["EQ"].var())
     assert values.loc[0, "adjusted"] == pytest.approx(expected, abs=1e-15)
-    assert values.loc[1].isna().all()  # two days and nothing before: too short to say
+    assert values.loc[1, ["before", "during", "adjusted"]].isna().all()  # two days, two before: too short
+    assert values.loc[1, "n_during"] == 2 and values.loc[1, "too_short"]
 
 
 def test_unnamed_episodes_of_one_month_get_distinct_names():
@@ -236,3 +239,125 @@ def test_with_the_whole_vix_history_the_crises_carry_the_vix_rule():
         episode = table[table["name"].str.contains(name)].iloc[0]
         assert "VIX" in episode["rule"].split(", "), episode["rule"]
     assert not table["rule"].str.contains("realised volatility").any()  # VIX covers the whole range
+
+
+def test_the_baseline_leaves_out_earlier_episodes_and_each_value_has_its_interval_and_days():
+    """A June-2020-like case: a second episode soon after a crash; its 'before' must be
+    calm days, not the crash (which made its adjusted value look larger than during)."""
+    rng = np.random.default_rng(7)
+    index = pd.bdate_range("2015-01-01", periods=400)
+    pair = pd.DataFrame(rng.normal(0, 0.01, (400, 2)), index=index, columns=["EQ", "BOND"])
+    pair.iloc[200:240] = rng.normal(0, 0.05, (40, 1)) * [1.0, 0.9] + rng.normal(0, 0.01, (40, 2))  # the crash
+    pair.iloc[260:275] *= 2  # the later, short episode
+    episodes = pd.DataFrame(
+        {
+            "start": [str(index[200].date()), str(index[260].date())],
+            "end": [str(index[239].date()), str(index[274].date())],
+        }
+    )
+    values = episode_correlations(episodes, pair, 126, 10, 30)
+    later = values.loc[1]
+    calm = pd.concat([pair.iloc[94:200], pair.iloc[240:260]])  # the last 126 days outside both episodes
+    assert later["n_before"] == 126 and later["baseline_start"] == str(index[94].date())
+    assert later["baseline_end"] == str(index[259].date())
+    assert later["before"] == pytest.approx(np.corrcoef(calm["EQ"], calm["BOND"])[0, 1], abs=1e-12)
+    during = pair.iloc[260:275]
+    rho = np.corrcoef(during["EQ"], during["BOND"])[0, 1]
+    assert later["n_during"] == 15 and later["during"] == pytest.approx(rho, abs=1e-12)
+    half = 1.959963984540054 / np.sqrt(15 - 3)  # Fisher z: se 1 / sqrt(n - 3)
+    assert later["during_lo"] == pytest.approx(np.tanh(np.arctanh(rho) - half), abs=1e-12)
+    assert later["during_hi"] == pytest.approx(np.tanh(np.arctanh(rho) + half), abs=1e-12)
+    variances = during["EQ"].var(), calm["EQ"].var()
+    assert later["adjusted"] == pytest.approx(forbes_rigobon(rho, *variances), abs=1e-12)
+    assert later["adjusted_lo"] == pytest.approx(forbes_rigobon(later["during_lo"], *variances), abs=1e-12)
+    assert later["adjusted_lo"] < later["adjusted"] < later["adjusted_hi"]
+    assert later["too_short"] and not values.loc[0, "too_short"]  # 15 days < 30; the crash has 40
+    assert values.loc[0, "n_before"] == 126 and values.loc[0, "baseline_end"] == str(index[199].date())
+    assert "assumes" in FR_ASSUMPTIONS and FR_ASSUMPTIONS.count(". ") == 0  # one sentence
+
+
+def test_fisher_interval_needs_four_days():
+    assert np.isnan(fisher_interval(0.5, 3)).all()
+    lo, hi = fisher_interval(0.0, 28)
+    assert lo == pytest.approx(-np.tanh(1.959963984540054 / 5), abs=1e-12) and hi == pytest.approx(-lo)
+
+
+def long_history_inputs(start: str):
+    """The snapshot's SPY (1993), SP500 (1990), FF_MKT (1926), VIX and 10-year yield from ``start``,
+    with the default stress settings: (levels, metadata, settings)."""
+    series = ("SPY", "SP500", "FF_MKT", "VIXCLS", "DGS10")
+    frames = {
+        s: pd.read_csv(ROOT / "data/sample" / f"{s}.csv", index_col="date", parse_dates=["date"])["value"]
+        for s in series
+    }
+    levels = pd.DataFrame(frames).loc[start:]
+    kinds = {"VIXCLS": {"kind": "level"}, "DGS10": {"kind": "yield", "maturity": 10}}
+    metadata = {"series": {s: kinds.get(s, {"kind": "price"}) for s in series}}
+    return levels, metadata, {**STRESS, "equity": "SPY", "bond": "DGS10", "vix": "VIXCLS"}
+
+
+def episode_on(table: pd.DataFrame, day: str) -> pd.Series:
+    inside = (pd.to_datetime(table["start"]) <= day) & (pd.to_datetime(table["end"]) >= day)
+    assert inside.sum() == 1, (day, table[["name", "start", "end"]])
+    return table[inside].iloc[0]
+
+
+def test_stress_history_reaches_back_through_the_longest_equity_series():
+    """SPY starts in 1993: FF_MKT (the universe's longest equity history, found by its
+    correlation with SPY) carries the rules back to 1962, so 1973-74 and 1987 are there
+    by the rules' own evidence, not only as names; from 1993 SPY's own data decides."""
+    table, tags = stress_episodes(*long_history_inputs("1962-01-02"))
+    bear = episode_on(table, "1974-06-28")
+    assert "drawdown" in bear["rule"] and "drawdown: FF_MKT" in bear["reason"]
+    assert "Bear market 1973-74" in bear["name"]
+    crash = episode_on(table, "1987-10-19")
+    assert {"drawdown", "realised volatility"} <= set(crash["rule"].split(", "))
+    assert "realised volatility: FF_MKT" in crash["reason"] and "Black Monday 1987" in crash["name"]
+    assert "drawdown: SPY" in episode_on(table, "2008-11-20")["reason"]  # SPY from its own start
+    assert "drawdown: SPY" in episode_on(table, "2020-03-23")["reason"]
+    assert tags.loc["1974-06-28", "stress"] and "FF_MKT" in tags.loc["1974-06-28", "stress_reason"]
+    for name in ("Dot-com bust 2000-02", "GFC 2008", "Covid crash 2020", "Inflation and rates 2022"):
+        assert table["name"].str.contains(name, regex=False).any(), name
+    # the configured history wins over the automatic choice; naming the equity itself turns it off
+    levels, metadata, settings = long_history_inputs("1962-01-02")
+    alone, _ = stress_episodes(levels, metadata, {**settings, "history_equity": "SPY"})
+    assert pd.to_datetime(alone.loc[alone["rule"] != "named", "start"]).min() >= pd.Timestamp("1990-01-01")
+
+
+def test_from_1926_the_depression_is_a_stress_episode():
+    table, _ = stress_episodes(*long_history_inputs("1926-07-01"))
+    depression = episode_on(table, "1931-06-01")
+    assert "drawdown: FF_MKT" in depression["reason"] and "Crash and Depression 1929-32" in depression["name"]
+
+
+def test_the_episodes_table_shows_n_intervals_short_episodes_and_the_assumptions(tmp_path):
+    """Through the rule's columns and a CSV round trip, as the report reads them."""
+    from _summary import episodes_table, normalised_episodes
+    from regimes import episode_correlation_columns
+
+    rng = np.random.default_rng(3)
+    index = pd.bdate_range("2015-01-01", periods=400)
+    returns = pd.DataFrame(rng.normal(0, 0.01, (400, 2)), index=index, columns=["EQ", "BOND"])
+    returns.iloc[300:313] *= 3
+    levels = 100 * np.exp(returns.cumsum())
+    episodes = pd.DataFrame(
+        {
+            "name": ["Long one", "Short one"],
+            "start": [str(index[200].date()), str(index[300].date())],
+            "end": [str(index[259].date()), str(index[312].date())],
+            "business_days": [60, 13],
+            "rule": ["named", "named"],
+            "reason": ["test", "test"],
+        }
+    )
+    metadata = {"series": {"EQ": {"kind": "price"}, "BOND": {"kind": "price"}}}
+    table = episode_correlation_columns(episodes, levels, metadata, ["EQ:BOND:60"], STRESS)
+    table.to_csv(tmp_path / "episodes.csv", index=False)
+    rows = episodes_table(normalised_episodes(pd.read_csv(tmp_path / "episodes.csv"), {}), "EQ:BOND:60")
+    assert "corr during [95%] (n)" in rows[0]
+    long_row, short_row = rows[2], rows[3]
+    assert "(n 126)" in long_row and "(n 60)" in long_row and "too short" not in long_row
+    lo, hi = fisher_interval(table.loc[0, "corr_during:EQ:BOND:60"], 60)
+    assert f"[{lo:+.2f}, {hi:+.2f}] (n 60)" in long_row
+    assert short_row.endswith("| too short for inference (n 13) |")
+    assert FR_ASSUMPTIONS in rows[-1] and "no stress episode" in rows[-1]

@@ -2,6 +2,13 @@
 
 Each rule gives intervals (start, end) with a reason:
 
+The equity is the configured one, extended back by the universe's longest equity
+history (``history_equity``; by default the price series with the earliest data whose
+returns correlate at least ``HISTORY_MIN_CORR`` with the equity's, e.g. FF_MKT from 1926
+before SPY from 1993): for the drawdown and volatility rules the history's levels,
+rescaled to meet the equity's first close, stand in before the equity's first day, and
+each reason names the series of its day. The joint-fall rule uses the equity's own days.
+
 - drawdown: an episode starts on the day the equity closes at least ``drawdown_pct`` %
   below its running peak (restarted at the end of the previous drawdown episode)
   having fallen at least ``fall_pct`` % from its highest close of the last
@@ -19,14 +26,30 @@ Each rule gives intervals (start, end) with a reason:
 
 Intervals of all rules that overlap or lie at most ``merge_gap_days`` weekdays apart
 form one episode. An episode longer than a year says why in its reason.
+
+Per episode and pair (``episode_correlations``): the correlation before (the pair's last
+``before_days`` days before the start that lie in no stress episode: a calm baseline,
+never an earlier crisis), during, and Forbes-Rigobon adjusted, each with its number of
+days and a Fisher-z interval; an episode with fewer than ``min_days_for_inference`` days
+of the pair is marked too short for inference.
 """
 
 import numpy as np
 import pandas as pd
 
+from _contracts import closed_by_series
 from _returns import TRADING_DAYS, pair_returns, series_returns
 
 YEAR_WEEKDAYS = 261
+HISTORY_MIN_CORR = 0.9  # daily-return correlation that makes a price series the same equity market
+HISTORY_MIN_DAYS = 250  # joint days needed to judge that correlation
+FR_CONFIDENCE = 0.95  # level of the Fisher-z intervals beside the episode correlations
+FR_ASSUMPTIONS = (
+    "Forbes-Rigobon takes out of the during-episode correlation the rise of the first series' "
+    "variance over its calm baseline; it assumes that series is the only source of the shock "
+    "(no common factor left out, no feedback from the second), and its interval treats the "
+    "variance ratio as known (Fisher z on the days of the episode)."
+)
 
 
 class Interval(dict):
@@ -38,14 +61,30 @@ def weekdays_between(start: pd.Timestamp, end: pd.Timestamp) -> int:
     return int(np.busday_count(start.date(), (end + pd.Timedelta(days=1)).date()))
 
 
+def series_of_day(name: str, history: tuple[str, pd.Timestamp] | None):
+    """Which series a day's value comes from: ``history`` is (history id, the equity's first
+    day), the history standing in before it; without one, always ``name``."""
+    if history is None:
+        return lambda day: name
+    history_name, splice = history
+    return lambda day: history_name if day < splice else name
+
+
 def drawdown_intervals(
-    levels: pd.Series, drawdown_pct: float, fall_pct: float, fall_days: int, recovery_share: float
+    levels: pd.Series,
+    drawdown_pct: float,
+    fall_pct: float,
+    fall_days: int,
+    recovery_share: float,
+    history: tuple[str, pd.Timestamp] | None = None,
 ) -> list[Interval]:
-    """Drawdown episodes of one equity (module doc); ``levels`` may hold NaN (not trading)."""
+    """Drawdown episodes of one equity (module doc); ``levels`` may hold NaN (not trading).
+    ``history``: (series id, first day of ``levels.name``) when another series' levels
+    stand in before that day; each episode names the series of its onset."""
     prices = levels.dropna()
     values, dates = prices.to_numpy(), prices.index
     recent_high = prices.rolling(fall_days, min_periods=1).max().to_numpy()
-    name = levels.name
+    series_on = series_of_day(levels.name, history)
     out: list[Interval] = []
     t, n = 0, len(values)
     top, peak_at = (values[0], 0) if n else (np.nan, 0)
@@ -57,6 +96,7 @@ def drawdown_intervals(
             t += 1
             continue
         onset, peak_day = t, dates[peak_at]
+        name = series_on(dates[onset])
         trough = t
         u = t + 1
         while u < n and values[u] < values[trough] + recovery_share * (top - values[trough]):
@@ -124,8 +164,11 @@ def volatility_intervals(
     realised_days: int,
     realised_level: float,
     merge_gap_days: int,
+    history: tuple[str, pd.Timestamp] | None = None,
 ) -> list[Interval]:
-    """VIX at or above its level; the equity's realised volatility where VIX has no data."""
+    """VIX at or above its level; the equity's realised volatility where VIX has no data.
+    ``history`` as in ``drawdown_intervals``: the stretch names the series of its first day."""
+    series_on = series_of_day(equity_returns.name, history)
     index = equity_returns.index
     realised = realised_volatility(equity_returns, realised_days)
     if vix is not None and vix.notna().any():
@@ -146,8 +189,7 @@ def volatility_intervals(
             end=end,
             rule="VIX",
             reason=(
-                f"VIX: {vix.name} at or above {vix_level:g} "
-                f"(peak {span.max():.1f} on {span.idxmax().date()})"
+                f"VIX: {vix.name} at or above {vix_level:g} (peak {span.max():.1f} on {span.idxmax().date()})"
             ),
             long_reason=(
                 f"{vix.name} stayed at or above {vix_level:g} with breaks of at most {merge_gap_days} days"
@@ -157,7 +199,7 @@ def volatility_intervals(
         out.append(interval)
     for start, end in runs(by_realised, merge_gap_days):
         span = realised.loc[start:end]
-        name = equity_returns.name
+        name = series_on(start)
         interval = Interval(
             start=start,
             end=end,
@@ -311,32 +353,162 @@ def forbes_rigobon(rho: float, variance_during: float, variance_before: float) -
     return float(rho / np.sqrt(1.0 + delta * (1.0 - rho**2)))
 
 
+def fisher_interval(rho: float, n: int, confidence: float = FR_CONFIDENCE) -> tuple[float, float]:
+    """Fisher-z interval of a Pearson correlation of ``n`` independent pairs (NaN below 4)."""
+    from statistics import NormalDist
+
+    if not np.isfinite(rho) or n < 4:
+        return np.nan, np.nan
+    z = np.arctanh(np.clip(rho, -1 + 1e-12, 1 - 1e-12))
+    half = NormalDist().inv_cdf(0.5 + confidence / 2) / np.sqrt(n - 3)
+    return float(np.tanh(z - half)), float(np.tanh(z + half))
+
+
+EPISODE_STATS = [
+    "before",
+    "during",
+    "adjusted",
+    "n_before",
+    "n_during",
+    "baseline_start",
+    "baseline_end",
+    "before_lo",
+    "before_hi",
+    "during_lo",
+    "during_hi",
+    "adjusted_lo",
+    "adjusted_hi",
+    "too_short",
+]
+
+
+def episode_stat_column(stat: str, column: str) -> str:
+    """stress_episodes.csv's column of one statistic of a pair column beyond the three of
+    ``_contracts`` (before/during/adjusted): ``n_during:A:B:W``, ``corr_during_lo95:A:B:W``,
+    ``baseline_start:A:B:W``, ``too_short:A:B:W``, ..."""
+    tag = f"{round(FR_CONFIDENCE * 100):d}"
+    if stat.endswith(("_lo", "_hi")):
+        return f"corr_{stat}{tag}:{column}"
+    return f"{stat}:{column}"
+
+
+def calm_days(index: pd.DatetimeIndex, episodes: pd.DataFrame) -> np.ndarray:
+    """True on the days of ``index`` inside no episode of ``episodes``."""
+    inside = np.zeros(len(index), dtype=bool)
+    for start, end in zip(pd.to_datetime(episodes["start"]), pd.to_datetime(episodes["end"]), strict=True):
+        inside |= (index >= start) & (index <= end)
+    return ~inside
+
+
 def episode_correlations(
-    episodes: pd.DataFrame, pair: pd.DataFrame, before_days: int, min_days: int
+    episodes: pd.DataFrame, pair: pd.DataFrame, before_days: int, min_days: int, min_days_for_inference: int
 ) -> pd.DataFrame:
-    """Per episode the pair's return correlation before (the ``before_days`` pair days
-    before the start), during, and Forbes-Rigobon adjusted (source leg: the first column)."""
+    """Per episode (columns ``EPISODE_STATS``): the pair's return correlation before (the
+    ``before_days`` pair days before the start that lie in no episode of the table), during,
+    and Forbes-Rigobon adjusted (source leg: the first column), each with its days and a
+    Fisher-z interval; ``too_short`` when the episode has fewer than
+    ``min_days_for_inference`` days of the pair. Fewer than ``min_days`` days during or
+    before leave the correlations NaN."""
     source, other = pair.columns
     returns = pair.dropna()
+    calm = returns[calm_days(returns.index, episodes)]
     rows = []
     for _, episode in episodes.iterrows():
         during = returns.loc[episode["start"] : episode["end"]]
-        before = returns.loc[: pd.Timestamp(episode["start"]) - pd.Timedelta(days=1)].tail(before_days)
-        if len(during) < min_days or len(before) < min_days:
-            rows.append((np.nan, np.nan, np.nan))
+        before = calm.loc[: pd.Timestamp(episode["start"]) - pd.Timedelta(days=1)].tail(before_days)
+        row = dict.fromkeys(EPISODE_STATS, np.nan)
+        row |= {
+            "n_before": len(before),
+            "n_during": len(during),
+            "too_short": len(during) < min_days_for_inference,
+        }
+        if len(before):
+            row |= {
+                "baseline_start": before.index[0].date().isoformat(),
+                "baseline_end": before.index[-1].date().isoformat(),
+            }
+        if len(during) >= min_days and len(before) >= min_days:
+            rho_before = float(np.corrcoef(before[source], before[other])[0, 1])
+            rho_during = float(np.corrcoef(during[source], during[other])[0, 1])
+            variances = float(during[source].var()), float(before[source].var())
+            lo, hi = fisher_interval(rho_during, len(during))
+            row |= {
+                "before": rho_before,
+                "during": rho_during,
+                "adjusted": forbes_rigobon(rho_during, *variances),
+                "during_lo": lo,
+                "during_hi": hi,
+                # rho* rises with rho for a given variance ratio: the interval's ends map through
+                "adjusted_lo": forbes_rigobon(lo, *variances) if np.isfinite(lo) else np.nan,
+                "adjusted_hi": forbes_rigobon(hi, *variances) if np.isfinite(hi) else np.nan,
+            }
+            row["before_lo"], row["before_hi"] = fisher_interval(rho_before, len(before))
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=EPISODE_STATS, index=episodes.index)
+    return out.astype({"n_before": "int64", "n_during": "int64", "too_short": "bool"}) if len(out) else out
+
+
+def history_equity(levels: pd.DataFrame, metadata: dict, equity: str, configured: str | None) -> str | None:
+    """The series whose levels extend the equity back (module doc): ``configured`` if set,
+    else the price series with the earliest data whose returns correlate at least
+    ``HISTORY_MIN_CORR`` with the equity's on at least ``HISTORY_MIN_DAYS`` joint days.
+    None when nothing starts before the equity."""
+    specs = metadata.get("series", {})
+    if configured is not None:
+        return configured if configured in levels and levels[configured].notna().any() else None
+    if equity not in levels or not levels[equity].notna().any():
+        return None
+    closed = closed_by_series(metadata)
+    max_gap = metadata.get("calendar", {}).get("max_gap_days")
+    first = levels[equity].first_valid_index()
+    candidates = []
+    for series_id in levels.columns:
+        observed = levels[series_id].first_valid_index()
+        if series_id == equity or observed is None or observed >= first:
             continue
-        rho_before = float(np.corrcoef(before[source], before[other])[0, 1])
-        rho_during = float(np.corrcoef(during[source], during[other])[0, 1])
-        adjusted = forbes_rigobon(rho_during, float(during[source].var()), float(before[source].var()))
-        rows.append((rho_before, rho_during, adjusted))
-    return pd.DataFrame(rows, columns=["before", "during", "adjusted"], index=episodes.index)
+        if specs.get(series_id, {"kind": "price"}).get("kind", "price") != "price":
+            continue
+        joint = pair_returns(levels, specs, equity, series_id, closed, max_gap).dropna()
+        if len(joint) >= HISTORY_MIN_DAYS and joint[equity].corr(joint[series_id]) >= HISTORY_MIN_CORR:
+            candidates.append((observed, series_id))
+    return min(candidates)[1] if candidates else None
+
+
+def spliced_equity(
+    levels: pd.DataFrame, metadata: dict, equity: str, history: str | None
+) -> tuple[pd.Series, pd.Series, tuple[str, pd.Timestamp] | None]:
+    """(levels, returns, (history, splice day) or None) of the equity extended back by
+    ``history``: before the equity's first day the history's levels, rescaled to meet the
+    equity's first close (a drawdown is a ratio: the scale does not matter), and its returns."""
+    specs = metadata.get("series", {})
+    closed = closed_by_series(metadata)
+    max_gap = metadata.get("calendar", {}).get("max_gap_days")
+
+    def returns_of(series_id):
+        return series_returns(
+            levels[series_id], specs.get(series_id, {"kind": "price"}), closed.get(series_id), max_gap
+        )
+
+    own = equity in levels and levels[equity].notna().any()
+    if history is None or history == equity or not own:
+        base = equity if own else history
+        return levels[base].rename(base), returns_of(base).rename(base), None
+    splice = levels[equity].first_valid_index()
+    older = levels[history].loc[: splice - pd.Timedelta(days=1)].dropna()
+    if older.empty:
+        return levels[equity], returns_of(equity).rename(equity), None
+    meeting = levels[history].loc[:splice].dropna().iloc[-1]  # the history's close on (or before) the splice
+    early = levels.index < splice
+    spliced = levels[equity].where(~early, levels[history] * (levels[equity].loc[splice] / meeting))
+    returns = returns_of(equity).where(~early, returns_of(history))
+    return spliced.rename(equity), returns.rename(equity), (history, splice)
 
 
 def stress_episodes(
     levels: pd.DataFrame, metadata: dict, settings: dict
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(episodes table with EPISODE_COLUMNS, daily ``stress`` / ``stress_reason`` on levels' index)."""
-    from _contracts import EPISODE_COLUMNS, closed_by_series
+    from _contracts import EPISODE_COLUMNS
 
     specs = metadata.get("series", {})
     closed = closed_by_series(metadata)
@@ -344,27 +516,29 @@ def stress_episodes(
     equity, bond, vix = settings.get("equity"), settings.get("bond"), settings.get("vix")
     gap = settings["merge_gap_days"]
     intervals: list[Interval] = []
-    if equity in levels and levels[equity].notna().any():
-        equity_levels = levels[equity]
+    history = history_equity(levels, metadata, equity, settings.get("history_equity"))
+    if (equity in levels and levels[equity].notna().any()) or history is not None:
+        equity_levels, equity_returns, splice = spliced_equity(levels, metadata, equity, history)
         intervals += drawdown_intervals(
             equity_levels,
             settings["drawdown_pct"],
             settings["fall_pct"],
             settings["fall_days"],
             settings["recovery_share"],
-        )
-        equity_returns = series_returns(
-            equity_levels, specs.get(equity, {"kind": "price"}), closed.get(equity), max_gap
+            splice,
         )
         intervals += volatility_intervals(
             levels[vix] if vix in levels else None,
-            equity_returns.rename(equity),
+            equity_returns,
             settings["vix_level"],
             settings["realised_vol_days"],
             settings["realised_vol_level"],
             gap,
+            splice,
         )
-        if bond in levels and bond != equity:
+        # the joint-fall rule stays on the configured equity's own days: the history stands
+        # in for drawdown and volatility (a bear market, a crash) where the equity has no data
+        if equity in levels and bond in levels and bond != equity:
             pair = pair_returns(levels, specs, equity, bond, closed, max_gap)
             intervals += joint_fall_intervals(
                 pair, settings["joint_fall_days"], settings["joint_fall_pct"], gap

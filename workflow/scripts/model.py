@@ -22,6 +22,13 @@ Today's forecast: the final OLS fit applied to the last day with every feature, 
 its prediction interval (parameter covariance from the HAC fit plus the residual
 variance), clipped to [-1, 1].
 
+Comparisons with their evidence: the Brier skill score (1 - Brier / Brier of the
+reference) of the Logit against both baselines beside the hit rates, and a
+Diebold-Mariano test of each model against its naive rule (squared errors for the OLS,
+Brier losses for the Logit). The h-day targets of neighbouring days overlap, so the loss
+differences are autocorrelated (MA(h-1) under the null): the test's variance is the
+Newey-West long-run variance with h-1 Bartlett lags, not the plain variance.
+
 Outputs: models/corr_forecast.pkl and models/comove_logit.pkl (final fits on all known
 targets, data removed; the Logit file holds ``{"skipped": reason}`` when it was skipped)
 and models/metrics.json (RMSE, MAE, Brier scores and hit rates of the models and their
@@ -173,8 +180,43 @@ def walk_forward(
     return forecasts
 
 
-def forecast_metrics(forecasts: pd.DataFrame) -> dict:
-    """RMSE/MAE of the correlation forecasts; Brier score and hit rate of the probabilities."""
+def newey_west_variance(values: np.ndarray, lags: int) -> float:
+    """Long-run variance of ``values`` (Bartlett weights 1 - k/(lags+1), divisor n: the
+    Newey-West estimator), the variance a mean of autocorrelated values needs."""
+    centred = np.asarray(values, dtype="float64") - np.mean(values)
+    n = len(centred)
+    variance = centred @ centred / n
+    for k in range(1, min(lags, n - 1) + 1):
+        variance += 2.0 * (1.0 - k / (lags + 1.0)) * (centred[k:] @ centred[:-k]) / n
+    return float(variance)
+
+
+def diebold_mariano(loss_model, loss_baseline, horizon: int) -> dict:
+    """Diebold-Mariano test of equal expected loss: d = loss_model - loss_baseline, statistic
+    mean(d) / sqrt(LRV / n) with the Newey-West long-run variance at ``horizon - 1`` lags
+    (h-day targets of neighbouring days overlap); two-sided p from the normal. A negative
+    statistic: the model's loss is lower."""
+    from statistics import NormalDist
+
+    d = np.asarray(loss_model, dtype="float64") - np.asarray(loss_baseline, dtype="float64")
+    d = d[np.isfinite(d)]
+    lags = max(horizon - 1, 0)
+    result = {
+        "days": int(len(d)),
+        "lags": lags,
+        "mean_loss_difference": float(np.mean(d)) if len(d) else None,
+    }
+    variance = newey_west_variance(d, lags) if len(d) > 1 else 0.0
+    if variance <= 0.0:  # identical forecasts (or one day): nothing to test
+        return result | {"statistic": None, "p_value": None}
+    statistic = float(np.mean(d) / np.sqrt(variance / len(d)))
+    return result | {"statistic": statistic, "p_value": float(2.0 * NormalDist().cdf(-abs(statistic)))}
+
+
+def forecast_metrics(forecasts: pd.DataFrame, horizon: int) -> dict:
+    """RMSE/MAE of the correlation forecasts and a Diebold-Mariano test of the model against
+    each baseline; Brier score, Brier skill score and hit rate of the probabilities, with
+    Diebold-Mariano tests of the Logit's Brier losses against each baseline."""
     scored = forecasts.dropna(subset=["target"])
     metrics = {
         "test_days": int(len(scored)),
@@ -185,13 +227,29 @@ def forecast_metrics(forecasts: pd.DataFrame) -> dict:
         error = scored[name] - scored["target"]
         metrics[name] = {"rmse": float(np.sqrt((error**2).mean())), "mae": float(error.abs().mean())}
     metrics["skill_vs_last_value"] = 1.0 - metrics["model"]["rmse"] / metrics["last_value"]["rmse"]
+    squared = {
+        name: (scored[name] - scored["target"]) ** 2 for name in ("model", "last_value", "historical_mean")
+    }
+    for baseline in ("last_value", "historical_mean"):
+        metrics[f"dm_model_vs_{baseline}"] = diebold_mariano(squared["model"], squared[baseline], horizon)
     if "logit" in scored and scored["logit"].notna().any():
         probabilities = scored.dropna(subset=["logit"])
         metrics["positive_share"] = float(scored["positive"].mean())
+        losses = {}
         for name in ("logit", "last_sign", "historical_share"):
-            brier = ((probabilities[name] - probabilities["positive"]) ** 2).mean()
+            losses[name] = (probabilities[name] - probabilities["positive"]) ** 2
             hits = ((probabilities[name] > 0.5) == (probabilities["positive"] > 0.5)).mean()
-            metrics[name] = {"brier": float(brier), "hit_rate": float(hits), "days": int(len(probabilities))}
+            metrics[name] = {
+                "brier": float(losses[name].mean()),
+                "hit_rate": float(hits),
+                "days": int(len(probabilities)),
+            }
+        for baseline in ("last_sign", "historical_share"):
+            reference = metrics[baseline]["brier"]
+            metrics["logit"][f"brier_skill_vs_{baseline}"] = (
+                1.0 - metrics["logit"]["brier"] / reference if reference > 0 else None
+            )
+            metrics[f"dm_logit_vs_{baseline}"] = diebold_mariano(losses["logit"], losses[baseline], horizon)
     return metrics
 
 
@@ -270,7 +328,7 @@ def main(argv=None) -> None:
     pair = f"{a}-{b} ({args.window}-day)"
     frame = model_frame(returns_from_features(features), corr[column], a, b, args.horizon)
     forecasts = walk_forward(frame, args.horizon, args.train_fraction, pair)
-    metrics = forecast_metrics(forecasts)
+    metrics = forecast_metrics(forecasts, args.horizon)
     final = fit_ols_hac(frame.dropna(), args.horizon)
     metrics |= {
         "pair": column,

@@ -24,8 +24,10 @@ regimes.parquet (index: date, the dates of rolling_corr.csv) holds per day:
    pair's days (``_dcc``).
 5. ``stress`` / ``stress_reason``: inside a stress episode, and what fired that day.
 
-stress_episodes.csv: one row per episode of the universe (``_stress``) with each
-primary-window pair's return correlation before, during and Forbes-Rigobon adjusted.
+stress_episodes.csv: one row per episode of the universe (``_stress``, over every day of
+clean.parquet, the equity extended back by the longest equity history) with each
+primary-window pair's return correlation before (a calm baseline), during and
+Forbes-Rigobon adjusted, their days and Fisher-z intervals.
 horizons.csv: weekly and monthly return correlations (``_horizons``).
 """
 
@@ -263,20 +265,32 @@ def dcc_regimes(levels: pd.DataFrame, metadata: dict, pairs: list[list[str]], mi
 def episode_correlation_columns(
     episodes: pd.DataFrame, levels: pd.DataFrame, metadata: dict, columns: list[str], stress: dict
 ) -> pd.DataFrame:
-    """corr_before / corr_during / corr_adjusted per primary-window Pearson column."""
-    from _stress import episode_correlations
+    """Per primary-window Pearson column: corr_before / corr_during / corr_adjusted, and
+    beside them (``_stress.episode_stat_column``) the days, the calm baseline's span, the
+    Fisher-z intervals and whether the episode is too short for inference."""
+    from _stress import EPISODE_STATS, episode_correlations, episode_stat_column
 
     out = episodes.copy()
+    named = {"before": corr_before_column, "during": corr_during_column, "adjusted": corr_adjusted_column}
     for column in columns:
         a, b, _, _ = parse_corr_column(column)
         if a not in levels or b not in levels or episodes.empty:
-            values = pd.DataFrame(np.nan, index=episodes.index, columns=["before", "during", "adjusted"])
+            values = pd.DataFrame(np.nan, index=episodes.index, columns=EPISODE_STATS)
         else:
             pair = pair_returns_of(levels, metadata, a, b)
-            values = episode_correlations(episodes, pair, stress["before_days"], stress["min_days_for_corr"])
-        out[corr_before_column(column)] = values["before"].astype("float64")
-        out[corr_during_column(column)] = values["during"].astype("float64")
-        out[corr_adjusted_column(column)] = values["adjusted"].astype("float64")
+            values = episode_correlations(
+                episodes,
+                pair,
+                stress["before_days"],
+                stress["min_days_for_corr"],
+                stress["min_days_for_inference"],
+            )
+        for stat in EPISODE_STATS:
+            name = named[stat](column) if stat in named else episode_stat_column(stat, column)
+            kind = {"n_before": "Int64", "n_during": "Int64", "too_short": "boolean"}.get(stat)
+            if stat.startswith("baseline_"):
+                kind = "object"
+            out[name] = values[stat].astype(kind or "float64")
     return out
 
 
@@ -286,6 +300,9 @@ def build_regimes(corr, levels, metadata, settings):
     from _returns import series_returns
     from _stress import stress_episodes
 
+    # stress episodes come from every day of the data (an equity history may start long
+    # before the first pair); the daily flags then live on rolling_corr.csv's dates
+    all_levels = levels
     levels = levels.reindex(corr.index)
     primary = settings["primary_window"]
     primary_columns = pearson_columns(corr, primary)
@@ -326,11 +343,12 @@ def build_regimes(corr, levels, metadata, settings):
     if settings["dcc"]["enabled"]:
         frame, info["dcc"] = dcc_regimes(levels, metadata, settings["pairs"], settings["dcc"]["min_obs"])
         frames.append(frame)
-    episodes, tags = stress_episodes(levels, metadata, stress)
-    frames.append(tags)
+    episodes, tags = stress_episodes(all_levels, metadata, stress)
+    tags = tags.reindex(corr.index)
+    frames.append(tags.assign(stress=tags["stress"].fillna(False).astype(bool)))
     regimes = pd.concat(frames, axis=1)
     regimes.index.name = "date"
-    episodes = episode_correlation_columns(episodes, levels, metadata, primary_columns, stress)
+    episodes = episode_correlation_columns(episodes, all_levels, metadata, primary_columns, stress)
     horizon_settings = settings["horizons"]
     windows = {f: horizon_settings[f] for f in ("weekly", "monthly")} if horizon_settings["enabled"] else {}
     horizons = horizon_correlations(

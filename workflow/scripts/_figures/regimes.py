@@ -10,6 +10,28 @@ from _figures._style import FIGURE_WIDTH, STYLE, date_axis, save_figure
 from _figures.base import Figure, ReportContext
 from _summary import SIGN_COLOURS, markov_name, markov_panels, primary_of
 
+MIN_EPISODE_SHARE = 0.003  # of the time axis: a few days' episode on a 60-year axis is still ~3 px wide
+
+
+def stress_runs(flags: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """(first, last) day of each run of flagged days."""
+    flagged = flags.fillna(False).to_numpy(dtype=bool)
+    edges = np.flatnonzero(np.diff(np.r_[False, flagged, False].astype(int)))
+    return [(flags.index[a], flags.index[b - 1]) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def drawn_span(
+    start: pd.Timestamp, end: pd.Timestamp, first: pd.Timestamp, last: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """An episode's drawn extent: its days (the last one whole), widened about its middle to
+    at least ``MIN_EPISODE_SHARE`` of the axis ``first`` .. ``last``, so no episode vanishes."""
+    end = end + pd.Timedelta(days=1)
+    least = (last - first) * MIN_EPISODE_SHARE
+    if end - start >= least:
+        return start, end
+    middle = start + (end - start) / 2
+    return middle - least / 2, middle + least / 2
+
 
 def sign_label(column: str) -> str:
     """'sign:SPY:TLT:60' -> 'SPY-TLT 60d'."""
@@ -20,8 +42,20 @@ def sign_label(column: str) -> str:
 def plot_regime_timeline(
     regimes: pd.DataFrame, regimes_meta: dict, sign_columns: list[str], path: Path, source: str = ""
 ) -> None:
-    """One Markov panel per series (real-time probability shaded, hindsight as a line),
-    a sign-regime strip per pair, and the stress days."""
+    """The regime timeline (``draw_regime_timeline``) saved to ``path``."""
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context(STYLE):
+        fig = draw_regime_timeline(regimes, regimes_meta, sign_columns, source)
+        save_figure(fig, path)
+    plt.close(fig)
+
+
+def draw_regime_timeline(
+    regimes: pd.DataFrame, regimes_meta: dict, sign_columns: list[str], source: str = ""
+):
+    """One Markov panel per series (real-time probability shaded, hindsight as a line) over
+    its own data's range, a sign-regime strip per pair, and the stress days; the figure."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -41,24 +75,40 @@ def plot_regime_timeline(
             rows, 1, height_ratios=ratios, hspace=0.6, left=0.14, right=0.80, top=top, bottom=0.45 / height
         )
         axes = [fig.add_subplot(grid[k]) for k in range(rows)]
-        for ax in axes[1:]:
-            ax.sharex(axes[0])
+        axes[-2].sharex(axes[-1])  # the sign and stress strips span the whole range
+        span_days = dates[-1] - dates[0]
         for ax, panel, colour in zip(
             axes, panels, ["#c0392b", "#1b4f72", "#7d3c98", "#1e8449", "#b9770e"] * 4, strict=False
         ):
             prefix, state = panel["prefix"], panel["top"]
             realtime = regimes[f"{prefix}:p_realtime:{state}"].dropna()  # each on its own days, no gaps
+            hindsight = f"{prefix}:p_hindsight:{state}"
+            known_days = [realtime.index] + (
+                [regimes[hindsight].dropna().index] if hindsight in regimes else []
+            )
+            first = min((days[0] for days in known_days if len(days)), default=dates[0])
+            # the panel is drawn over its own data only: its box starts where its data starts
+            # on the shared date scale (an empty stretch before it would read as P = 0)
+            share = (first - dates[0]) / span_days if span_days > pd.Timedelta(0) else 0.0
+            box = ax.get_position()
+            ax.set_position([box.x0 + box.width * share, box.y0, box.width * (1 - share), box.height])
+            ax.set_xlim(first, dates[-1])
             ax.fill_between(
                 realtime.index, 0, realtime.to_numpy(dtype="float64"), color=colour, alpha=0.35, lw=0
             )
-            hindsight = f"{prefix}:p_hindsight:{state}"
             if hindsight in regimes:
                 known = regimes[hindsight].dropna()
                 ax.plot(known.index, known, color=colour, lw=0.8)
             ax.set_ylim(0, 1)
             ax.set_yticks([0, 0.5, 1])
             caveat = "  (states not well separated: read with care)" if not panel["separated"] else ""
-            ax.set_title(f"{markov_name(prefix)}: P({state}){caveat}", fontsize=11)
+            since = f" from {first.year}" if first.year > dates[0].year else ""
+            # every title starts at the column's left edge, a shortened panel's too (x in its axes)
+            ax.set_title(
+                f"{markov_name(prefix)}: P({state}){since}{caveat}",
+                fontsize=11,
+                x=-share / (1 - share) if share < 1 else 0.0,
+            )
         sign_ax = axes[len(panels)]
         sign_ax.grid(False)
         if signs:
@@ -94,16 +144,11 @@ def plot_regime_timeline(
         stress_ax.grid(False)
         stress_ax.set_yticks([])
         if STRESS in regimes:
-            stress_ax.fill_between(
-                dates,
-                0,
-                1,
-                where=regimes[STRESS].fillna(False).to_numpy(dtype=bool),
-                color="#555555",
-                lw=0,
-                step="post",
-            )
-            stress_ax.set_title("stress days", fontsize=11)
+            for start, end in stress_runs(regimes[STRESS]):
+                left, right = drawn_span(start, end, dates[0], dates[-1])
+                stress_ax.axvspan(left, right, color="#555555", lw=0)
+            stress_ax.set_ylim(0, 1)
+            stress_ax.set_title("stress days (short runs drawn at a minimum width)", fontsize=11)
         else:
             stress_ax.text(
                 0.5, 0.5, "stress flags: off", transform=stress_ax.transAxes, ha="center", va="center"
@@ -138,8 +183,7 @@ def plot_regime_timeline(
         )
         if off:
             fig.text(0.14, 1 - 0.5 / height, f"Off in this run: {', '.join(off)}.", fontsize=10, va="top")
-        save_figure(fig, path)
-        plt.close(fig)
+    return fig
 
 
 def section(context: ReportContext) -> tuple[list[str], list[str]]:
