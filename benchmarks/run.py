@@ -152,20 +152,80 @@ def kernel_table(sizes, windows, n_rows: int, repeat: int, pandas_limit: int) ->
     return rows
 
 
+MIXED_CALENDARS = ("NYSE", "XTKS", "24/7", "SIFMA_US")
+
+
+def universe_levels(n_series: int, n_rows: int, calendars=("NYSE",), seed: int = 1):
+    """Clean levels and their metadata as clean.parquet holds them: ``n_series`` random
+    walks spread over ``calendars`` (each on its own sessions, NaN on the others), over
+    the first ``n_rows`` NYSE sessions from 2000, a few missing days in every series."""
+    from _calendars import closed_days, sessions
+
+    rng = np.random.default_rng(seed)
+    span = sessions("NYSE", "2000-01-03", "2100-01-01")[:n_rows]
+    own = {name: sessions(name, span[0], span[-1]) for name in calendars}
+    days = own[calendars[0]]
+    for name in calendars[1:]:
+        days = days.union(own[name])
+    days.name = "date"
+    names = [f"S{k:03d}" for k in range(n_series)]
+    calendar_of = {name: calendars[k % len(calendars)] for k, name in enumerate(names)}
+    values = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (len(days), n_series)), axis=0))
+    for k, name in enumerate(names):
+        values[~days.isin(own[calendar_of[name]]), k] = np.nan
+        values[rng.choice(len(days), 5, replace=False), k] = np.nan  # a few missing days
+    metadata = {
+        "series": {name: {"kind": "price", "calendar": calendar_of[name]} for name in names},
+        "calendars": {name: closed_days(name, days) for name in calendars},
+        "calendar": {"max_gap_days": 3},
+    }
+    return pd.DataFrame(values, index=days, columns=names), metadata
+
+
+def joint_day_rows(n_series: int, n_rows: int, repeat: int) -> list[dict]:
+    """The joint-day kernel (every pair on its own days, as the all-pairs store computes
+    it) on one calendar and on four mixed ones (NYSE, Tokyo, 24/7, US bonds)."""
+    from _rolling import AllPairsBySeries, JointDayPanel
+
+    rows, single = [], None
+    for calendars in (("NYSE",), MIXED_CALENDARS):
+        levels, metadata = universe_levels(n_series, n_rows, calendars)
+
+        def compute(levels=levels, metadata=metadata):
+            result = AllPairsBySeries(JointDayPanel(levels, metadata), 60, "float32", rows=256)
+            buffer = result.buffer()
+            for t0 in range(0, result.n_rows, 256):
+                result.compute(buffer, t0, min(t0 + 256, result.n_rows))
+
+        compute()  # compile once
+        seconds, _ = best_of(compute, repeat)
+        single = single or seconds
+        rows.append(
+            {
+                "step": (
+                    f"joint-day kernel, all pairs on their own days, N = {n_series}, {len(levels)} dates, "
+                    f"calendars {', '.join(calendars)}"
+                ),
+                "seconds": seconds,
+                "note": f"{seconds / single:.2f}x the single-calendar run",
+            }
+        )
+    return rows
+
+
 def cli_rows(
-    n_series: int, n_rows: int, workdir: Path, pandas_seconds: float | None, repeat: int
+    n_series: int,
+    n_rows: int,
+    workdir: Path,
+    pandas_seconds: float | None,
+    repeat: int,
+    calendars=("NYSE",),
 ) -> list[dict]:
     """The all-pairs CLI, whole process, writing a new file (as in a workflow run, where
     Snakemake removes a job's outputs before it starts) and replacing an existing one."""
-    rng = np.random.default_rng(1)
-    names = [f"S{k:03d}" for k in range(n_series)]
-    levels = pd.DataFrame(
-        100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n_rows, n_series)), axis=0)),
-        columns=names,
-        index=pd.bdate_range("2000-01-03", periods=n_rows, name="date"),
-    )
+    levels, metadata = universe_levels(n_series, n_rows, calendars)
     prices = workdir / f"prices{n_series}.parquet"
-    write_parquet(levels, prices, {"series": {c: {"kind": "price"} for c in names}})
+    write_parquet(levels, prices, metadata)
     out = workdir / "all.parquet"
     command = [
         "/usr/bin/time",
@@ -204,8 +264,8 @@ def cli_rows(
         rows.append(
             {
                 "step": (
-                    f"all-pairs CLI, N = {n_series}, T = {n_rows}: read, compute, write {size:.0f} MB "
-                    f"float32, {what}"
+                    f"all-pairs CLI, N = {n_series}, {len(levels)} dates ({', '.join(calendars)}): read, "
+                    f"compute, write {size:.0f} MB float32, {what}"
                 ),
                 "seconds": seconds,
                 "note": "; ".join(notes),
@@ -382,7 +442,9 @@ def main(argv=None) -> int:
         None,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        steps = cli_rows(cli_n, n_rows, Path(tmp), pandas_big, args.repeat)
+        steps = joint_day_rows(cli_n, n_rows, args.repeat)
+        steps += cli_rows(cli_n, n_rows, Path(tmp), pandas_big, args.repeat)
+        steps += cli_rows(cli_n, n_rows, Path(tmp), None, args.repeat, MIXED_CALENDARS)
         if args.workflow:
             steps += workflow_rows(Path(tmp), *universe)
     text = markdown(kernels, steps, n_rows)

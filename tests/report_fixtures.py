@@ -29,8 +29,7 @@ AS_OF = "2018-12-28"
 
 def synthetic_outputs(seed: int = 11, origins: dict | None = None) -> dict:
     from _returns import pair_returns
-    from _rolling import rolling_pearson
-    from rolling_corr import fisher_band
+    from _rolling import fisher_band, rolling_pearson
 
     rng = np.random.default_rng(seed)
     dates = pd.bdate_range("2015-01-02", AS_OF, name="date")

@@ -3,7 +3,19 @@
 import pandas as pd
 import pytest
 
-from _calendars import closed_weekdays, default_calendar, resolve_end, sessions
+from _calendars import (
+    calendar_fit,
+    check_calendar,
+    closed_days,
+    closes_apart_hours,
+    default_calendar,
+    resolve_end,
+    sessions,
+)
+
+
+def closed_weekdays(name, start, end):
+    return closed_days(name, pd.bdate_range(start, end))
 
 
 @pytest.mark.parametrize(
@@ -35,3 +47,40 @@ def test_default_calendar_by_kind_and_its_override():
     assert default_calendar({"kind": "fx"}) == "FX_24_5"
     assert default_calendar({"kind": "price"}) == default_calendar({"kind": "level"}) == "NYSE"
     assert default_calendar({"kind": "price", "calendar": "FX_24_5"}) == "FX_24_5"
+
+
+@pytest.mark.parametrize("name", ["XTKS", "JPX", "XLON", "XETR", "XHKG", "24/7", "CME_Equity", "SIFMAUS"])
+def test_every_calendar_of_the_library_is_accepted(name):
+    check_calendar(name)
+    assert len(sessions(name, "2024-01-01", "2024-12-31")) > 200
+
+
+def test_an_unknown_calendar_is_one_line_with_a_close_match():
+    with pytest.raises(ValueError) as error:
+        check_calendar("XTKO", "config key `series` (N225): calendar")
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("config key `series` (N225): calendar: 'XTKO'")
+    assert "did you mean XTKS" in message
+
+
+def test_tokyo_golden_week_and_crypto_weekends():
+    tokyo = sessions("XTKS", "2019-04-26", "2019-05-08")
+    # the ten-day Golden Week of 2019 (the new emperor's enthronement): closed 27 April - 6 May
+    assert list(tokyo.strftime("%Y-%m-%d")) == ["2019-04-26", "2019-05-07", "2019-05-08"]
+    crypto = sessions("24/7", "2019-05-04", "2019-05-05")
+    assert len(crypto) == 2  # Saturday and Sunday are sessions
+    # on a frame with weekends (a 24/7 series in the universe) the NYSE is closed on them
+    days = pd.date_range("2019-05-03", "2019-05-06", name="date")
+    assert closed_days("NYSE", days) == ["2019-05-04", "2019-05-05"] and closed_days("24/7", days) == []
+
+
+def test_close_times_tell_which_markets_close_apart():
+    assert closes_apart_hours("NYSE", "XTKS", "2019-06-03") > 9
+    assert closes_apart_hours("NYSE", "24/7", "2019-06-03") == 4.0  # 00:00 UTC vs 16:00 New York (EDT)
+    assert closes_apart_hours("NYSE", "SIFMA_US", "2019-06-03") == 1.5
+
+
+def test_the_best_fitting_calendar_of_a_foreign_series():
+    rows = sessions("XTKS", "2015-01-01", "2019-12-31").delete([10, 400])  # two missing days
+    fits = calendar_fit(rows, "NYSE")
+    assert max(fits, key=fits.get) == "XTKS" and fits["XTKS"] > 0.99 and fits["NYSE"] < 0.95

@@ -171,7 +171,34 @@ def test_fx_conversion_both_quote_directions():
     out, used = convert_currency(frame, specs, "USD")
     np.testing.assert_allclose(out["DAX"], [110.0, 132.0, 120.0])  # EUR * USD per EUR
     np.testing.assert_allclose(out["NKY"], [10.0, 10.0, 10.0])  # JPY / JPY per USD
-    assert used == {"DAX": "DEXUSEU", "NKY": "DEXJPUS"}
+    assert used == {"DAX": {"from": "EUR", "with": "DEXUSEU"}, "NKY": {"from": "JPY", "with": "DEXJPUS"}}
+    # a local-currency series keeps its own values
+    local = [{**s, "local_currency": True} if s["id"] == "NKY" else s for s in specs]
+    out, used = convert_currency(frame, local, "USD")
+    np.testing.assert_allclose(out["NKY"], frame["NKY"]) and "NKY" not in used
+
+
+@pytest.mark.parametrize(
+    "base, currency, values",
+    [
+        ("JPY", "USD", [109.5, 110.2, 108.7]),  # DEXJPUS (yen per dollar) declared as dollars per yen
+        ("USD", "EUR", [1.3, 1.45, 1.55]),  # DEXUSEU (dollars per euro, 2008) declared as euros per dollar
+        ("USD", "GBP", [1.6, 1.55, 1.7]),  # DEXUSUK the wrong way
+    ],
+)
+def test_a_wrong_way_fx_rate_stops_the_run_with_one_line(base, currency, values):
+    frame = pd.DataFrame({"RATE": values}, index=pd.bdate_range("2020-01-01", periods=3))
+    specs = [{"id": "RATE", "kind": "fx", "base": base, "currency": currency}]
+    with pytest.raises(InputDataError) as error:
+        convert_currency(frame, specs, "USD")
+    message = str(error.value)
+    assert "\n" not in message and "'RATE'" in message
+    assert f"base: {currency}, currency: {base}" in message  # the fix: swap them
+
+
+def test_a_right_way_fx_rate_passes():
+    frame = pd.DataFrame({"RATE": [109.5, 110.2]}, index=pd.bdate_range("2020-01-01", periods=2))
+    convert_currency(frame, [{"id": "RATE", "kind": "fx", "base": "USD", "currency": "JPY"}], "USD")
 
 
 def test_missing_fx_names_series_and_config_key():

@@ -33,7 +33,7 @@ def test_each_check_flags_what_it_should():
         "non_positive": "pass",
         "outliers": "warn",
         "format": "pass",
-        "level": "warn",
+        "level": "info",  # served by the bundled snapshot: worth knowing, nothing to do
     }
     assert result["longest_stale_run"] == 12 and result["stale_from"] == str(index[10].date())
     assert [o["date"] for o in result["outliers"]] == [str(index[40].date())]
@@ -52,7 +52,7 @@ def test_saturday_row_and_coverage_against_start_end_are_named():
     result = series_checks(values, "price", "local", 10, 8, start="2019-06-03", end="2020-06-30")
     assert result["checks"]["calendar"] == "warn" and result["weekend_rows"] == 1
     assert result["off_calendar_dates"] == ["2020-01-11"]
-    assert result["checks"]["coverage"] == "warn"
+    assert result["checks"]["coverage"] == "warn"  # ends early: a warning; starting late alone is not
     assert any(n.startswith("ends early: last value 2020-01-13") for n in result["coverage_notes"])
     assert any(n.startswith("starts late: first value 2020-01-06") for n in result["coverage_notes"])
     markdown = render_markdown({"thresholds": {"stale_days": 10, "outlier_z": 8}, "series": {"X": result}})
@@ -128,3 +128,23 @@ def test_stop_on_fail_ends_the_run_with_the_failures_named(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert '"B": ["level"]' in result.stderr and "dq.stop_on_fail" in result.stderr
     assert "history" in result.stderr  # A has two values: too short a history
+
+
+def test_what_the_user_cannot_act_on_is_information_not_a_warning():
+    """A history that starts after `start`, a snapshot served offline and real prints on
+    days the calendar lists as holidays are worth knowing, nothing to act on."""
+    index = pd.bdate_range("2020-01-02", "2020-06-30").drop(pd.to_datetime(["2020-01-20"]))
+    index = index[~index.isin(pd.to_datetime(["2020-02-17", "2020-04-10", "2020-05-25"]))]
+    index = index.append(pd.DatetimeIndex(["2020-02-17"])).sort_values()  # a print on Presidents' Day
+    values = pd.Series(np.linspace(1.0, 2.0, len(index)), index=index)
+    result = series_checks(values, "price", "snapshot", 10, 8, start="1990-01-02", end="2020-06-30")
+    assert result["coverage_notes"][0].startswith("starts late")
+    assert (result["checks"]["coverage"], result["checks"]["level"], result["checks"]["calendar"]) == (
+        "info",
+        "info",
+        "info",
+    )
+    markdown = render_markdown({"thresholds": {"stale_days": 10, "outlier_z": 8}, "series": {"X": result}})
+    assert (
+        "real prints on days NYSE lists as holidays" in markdown and "check the file's dates" not in markdown
+    )

@@ -4,6 +4,8 @@ what report.py draws and embeds: a figure added to the registry needs nothing el
 import re
 import shutil
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import _figures
@@ -147,3 +149,30 @@ def json_categories(page: str) -> dict:
     import json
 
     return json.loads(re.search(r"var categories = (\{.*?\});\n", page).group(1))
+
+
+def test_the_pair_figure_breaks_its_line_and_band_at_a_gap(tmp_path):
+    """A pair without a value for 60 of its days: the line and its band are drawn on the
+    pair's days with NaN there (no segment, no polygon across), never over dropna()."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from _figures.pair import plot_pair
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    corr = o["corr"].copy()
+    gap = corr.index[(corr.index >= "2017-03-01") & (corr.index <= "2017-05-31")]
+    corr.loc[gap, [c for c in corr.columns if c.startswith("A:B:")]] = np.nan
+    fig = plot_pair(corr, o["regimes"], o["episodes"], "A", "B", 60, {}, {}, tmp_path / "fig.png", corr.index)
+    top = fig.axes[0]
+    line = next(drawn for drawn in top.get_lines() if drawn.get_label() == "60-day correlation")
+    x = pd.DatetimeIndex(matplotlib.dates.num2date(line.get_xdata(orig=False))).tz_localize(None)
+    y = np.asarray(line.get_ydata(), dtype=float)
+    inside = (x >= gap[0]) & (x <= gap[-1])
+    assert inside.sum() == len(gap) and np.isnan(y[inside]).all()  # the days are there, as NaN
+    band = top.collections[0]
+    for path in band.get_paths():  # each polygon lies on one side of the gap
+        days = pd.DatetimeIndex(matplotlib.dates.num2date(path.vertices[:, 0])).tz_localize(None)
+        assert days.max() < gap[0] or days.min() > gap[-1]
+    assert len(band.get_paths()) >= 2

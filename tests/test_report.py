@@ -128,14 +128,14 @@ def test_headline_names_a_mix_of_origins(tmp_path):
 def test_source_table_lists_origin_column_and_calendar(tmp_path):
     text, _ = build(tmp_path)
     assert (
-        "| A | Stock fund | price | offline snapshot | Adj Close | XNYS | 2015-01-02 | 2018-12-28 | 0 |"
+        "| A | Stock fund | price | - | offline snapshot | Adj Close | XNYS | 2015-01-02 | 2018-12-28 | 0 |"
         in text
     )
     assert (
-        "| C | Oil | price | offline snapshot | Adj Close | XNYS | 2016-02-29 | 2018-11-02 | 39 (stale) |"
+        "| C | Oil | price | - | offline snapshot | Adj Close | XNYS | 2016-02-29 | 2018-11-02 | 39 (stale) |"
         in text
     )
-    assert "| D | Missing fund | price | MISSING |" in text
+    assert "| D | Missing fund | price | - | MISSING |" in text
 
 
 def test_today_uses_the_as_of_date_sign_words_and_marks_stale_series(tmp_path):
@@ -293,7 +293,8 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
     returns.iloc[:100, 5] = np.nan  # and S5 starts late
     blocks = [tmp_path / f"block_{k + 1}-of-3.parquet" for k in range(3)]
     for k, path in enumerate(blocks):
-        write_all_pairs(returns, 60, path, "float64", k, 3)
+        # levels whose log changes are these returns (NaN where a series has no value)
+        write_all_pairs(100 * np.exp(returns.cumsum()), {"series": {}}, 60, path, "float64", k, 3)
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(manifest_of([str(p) for p in blocks])))
     text = "\n".join(all_pairs_section(manifest))
@@ -337,20 +338,21 @@ def test_each_pair_lists_only_the_episodes_within_its_data(tmp_path):
     assert "Oil slump 2016" not in ac and "| Volmageddon 2018 |" in ac  # C starts 2016-02-29
 
 
-def test_a_large_universe_uses_one_grid_for_the_heatmap(monkeypatch):
+def test_the_heatmap_compares_every_pair_on_its_own_days():
     import numpy as np
 
     import _summary
-    from _returns import grid_returns
+    from _contracts import closed_by_series
+    from _returns import pair_returns
     from report_fixtures import synthetic_outputs
 
     o = synthetic_outputs()
-    monkeypatch.setattr(_summary, "PAIR_BY_PAIR_LIMIT", 2)
     full, _, periods = _summary.pair_correlations(o["levels"], o["clean_meta"], ["A", "B", "C"], "2018-12-28")
-    grid = grid_returns(o["levels"].loc[:"2018-12-28", ["A", "B", "C"]], o["clean_meta"])
-    both = grid[["A", "C"]].dropna()
-    assert abs(full.loc["A", "C"] - np.corrcoef(both["A"], both["C"])[0, 1]) < 1e-12 and periods == {}
-    assert _summary.period_sentence(periods).startswith("every pair on the days all markets")
+    levels = o["levels"].loc[:"2018-12-28"]
+    joint = pair_returns(levels, o["clean_meta"]["series"], "A", "C", closed_by_series(o["clean_meta"]), 5)
+    joint = joint.dropna()
+    assert abs(full.loc["A", "C"] - np.corrcoef(joint["A"], joint["C"])[0, 1]) < 1e-12
+    assert set(periods) == {("A", "B"), ("A", "C"), ("B", "C")}
 
 
 def test_today_table_gives_the_dcc_correlation_beside_the_windows(tmp_path):
@@ -401,3 +403,48 @@ def test_a_rolling_corr_file_without_the_configured_pairs_stops_the_report(workf
     assert "SPY:TLT:20, SPY:DGS10:60, SPY:DGS10:20" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "report.md").exists()
+
+
+def test_a_lone_asterisk_renders_without_a_docutils_warning():
+    """`data/raw/*.ok` in the headline opened an emphasis docutils warned about in the HTML
+    report; bold and code spans stay as they are."""
+    from docutils.core import publish_parts
+
+    from report import markdown_to_rst
+
+    rst = markdown_to_rst(
+        "# Report\n\n**Data: live FRED (4); see data/raw/*.ok and logs/ingest/.** Figures `docs/fig_*.png`.\n"
+    )
+    body = publish_parts(rst, writer="html", settings_overrides={"report_level": 2, "halt_level": 2})["body"]
+    assert "data/raw/*.ok" in body and "<strong>" in body and "fig_*.png" in body
+
+
+def test_a_figure_of_a_pair_no_longer_configured_is_removed(workflow_run, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    workdir, _ = workflow_run
+    processed = workdir / "data/processed"
+    shutil.copy(workdir / "docs/fig_corr_SPY_vs_TLT.png", tmp_path / "fig_corr_SPY_vs_TLT.png")
+    shutil.copy(workdir / "docs/fig_corr_SPY_vs_TLT.png", tmp_path / "fig_corr_SPY_vs_OLD.png")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "workflow/scripts/report.py"),
+            "--clean", str(processed / "clean.parquet"),
+            "--corr", str(processed / "rolling_corr.csv"),
+            "--regimes", str(processed / "regimes.parquet"),
+            "--episodes", str(processed / "stress_episodes.csv"),
+            "--dq", str(workdir / "docs/dq_report.json"),
+            "--pairs", '[["SPY", "TLT"]]',
+            "--report", str(tmp_path / "report.md"),
+        ],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "fig_corr_SPY_vs_TLT.png").exists()
+    assert not (tmp_path / "fig_corr_SPY_vs_OLD.png").exists()

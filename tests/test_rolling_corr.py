@@ -13,10 +13,9 @@ from scipy.stats import norm, spearmanr
 from _all_pairs_store import read_all_pairs
 from _contracts import returns_from_features, write_parquet
 from _helpers import InputDataError
-from _returns import grid_returns
-from _rolling import all_pairs, all_pairs_by_series, rolling_corr_pairs, rolling_pearson
+from _rolling import all_pairs, all_pairs_by_series, fisher_band, rolling_corr_pairs, rolling_pearson
 from conftest import SCRIPTS
-from rolling_corr import ewma_corr, fisher_band, rolling_corr, rolling_spearman
+from rolling_corr import ewma_corr, rolling_corr, rolling_spearman
 from run import rolling_corr_pairs_numpy
 
 
@@ -157,7 +156,7 @@ def test_spearman_matches_scipy():
 def test_pair_columns_and_skipped_pairs():
     levels = np.exp(random_returns().fillna(0).cumsum())
     meta = {"series": {c: {"kind": "price"} for c in levels.columns}}
-    corr, skipped = rolling_corr(
+    corr, skipped, _ = rolling_corr(
         levels, meta, [["A", "B"], ["A", "ZZZ"]], [20, 60], ewma_halflife=10, spearman=True
     )
     assert list(corr.columns) == [
@@ -301,8 +300,7 @@ def test_all_pairs_cli_parquet_matches_pandas_and_reads_slices(tmp_path):
     ]
     log_returns = np.log(levels).diff()
     expected = log_returns.rolling(60, min_periods=60).corr()
-    returns = grid_returns(levels, metadata)
-    for a, block in zip(names, all_pairs_by_series(returns.to_numpy(), 60), strict=False):
+    for a, block in zip(names, all_pairs_by_series(levels, metadata, 60), strict=False):
         stored = np.stack(
             [read_all_pairs(exact, pair=(a, b)).to_numpy() for b in names[names.index(a) + 1 :]], 1
         )
@@ -323,11 +321,17 @@ def test_all_pairs_cli_parquet_matches_pandas_and_reads_slices(tmp_path):
 
 
 def test_kernel_layouts_agree():
-    returns = random_returns().to_numpy()
+    rng = np.random.default_rng(5)
+    levels = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.01, (400, 3)), axis=0)),
+        columns=["A", "B", "C"],
+        index=pd.bdate_range("2000-01-03", periods=400, name="date"),
+    )
+    returns = np.log(levels).diff().to_numpy()
     by_pair = rolling_corr_pairs(returns, all_pairs([0, 1, 2]), 20)
-    by_series = all_pairs_by_series(returns, 20)
-    np.testing.assert_array_equal(by_series[0].T, by_pair[:2])
-    np.testing.assert_array_equal(by_series[1].T, by_pair[2:])
+    by_series = all_pairs_by_series(levels, {"series": {}, "calendar": {}}, 20)
+    assert_matches(by_series[0].T.ravel(), by_pair[:2].ravel(), 1e-12)
+    assert_matches(by_series[1].T.ravel(), by_pair[2:].ravel(), 1e-12)
 
 
 def test_help_runs():
@@ -396,3 +400,57 @@ def test_reading_a_file_that_is_not_an_all_pairs_result_names_it(tmp_path):
     for path in (prices, old_layout):
         with pytest.raises(InputDataError, match=f"{path.name}: not an all-pairs result"):
             read_all_pairs(path, pair=("A", "B"))
+
+
+def test_the_synchronised_estimate_is_unbiased_where_the_daily_one_is_not():
+    """Two markets with correlation 0.6, the second trading the first's news a day late
+    (Tokyo after New York): the daily correlation sees none of it, the synchronised one
+    all of it."""
+    from rolling_corr import synchronised_corr
+
+    rng = np.random.default_rng(7)
+    n, rho = 6000, 0.6
+    news = rng.normal(size=n)
+    own = rng.normal(size=n)
+    index = pd.bdate_range("2000-01-03", periods=n)
+    new_york = pd.Series(news, index=index)
+    tokyo = pd.Series(rho * np.r_[0.0, news[:-1]] + np.sqrt(1 - rho**2) * own, index=index)
+    daily = new_york.rolling(250).corr(tokyo).dropna()
+    synced = synchronised_corr(new_york, tokyo, 250).dropna()
+    assert abs(daily.mean()) < 0.03  # biased: the co-movement is a day apart
+    assert abs(synced.mean() - rho) < 0.03  # unbiased
+    # synchronous markets: the synchronised estimate agrees with the daily one
+    same_day = pd.Series(rho * news + np.sqrt(1 - rho**2) * own, index=index)
+    both = synchronised_corr(new_york, same_day, 250).dropna()
+    assert abs(both.mean() - new_york.rolling(250).corr(same_day).dropna().mean()) < 0.03
+
+
+def test_every_pair_of_the_snapshot_on_its_own_days_equals_the_configured_method(snapshot_frames):
+    """The all-pairs kernel on the default universe (NYSE, SIFMA_US yields with their own
+    holidays, series that start and end at other dates, missing days) gives each pair what
+    rolling_corr gives it configured, NaN on exactly the same days."""
+    from _rolling import JointDayPanel, joint_day_rolling_corr, pair_rolling_corr
+
+    levels, metadata, _ = snapshot_frames
+    names = list(levels.columns)
+    pairs = [(names[i], names[j]) for i, j in all_pairs(names)]
+    kernel = joint_day_rolling_corr(JointDayPanel(levels, metadata), pairs, 60)
+    for a, b in pairs:
+        configured = pair_rolling_corr(levels, metadata, a, b, 60).to_numpy()
+        assert_matches(kernel[f"{a}:{b}"].to_numpy(), configured, 1e-12)
+
+
+def test_the_kernel_streams_in_stretches_as_in_one_go(snapshot_frames):
+    from _rolling import AllPairsBySeries, JointDayPanel
+
+    levels, metadata, _ = snapshot_frames
+    panel = JointDayPanel(levels, metadata)
+    whole = AllPairsBySeries(panel, 60)
+    expected = [b.copy() for b in whole.compute(whole.buffer())]
+    streamed = AllPairsBySeries(panel, 60, rows=777)
+    parts = [[] for _ in expected]
+    for t0 in range(0, streamed.n_rows, 777):
+        for k, block in enumerate(streamed.compute(streamed.buffer(), t0, min(t0 + 777, streamed.n_rows))):
+            parts[k].append(block.copy())
+    for k, block in enumerate(expected):
+        np.testing.assert_array_equal(np.concatenate(parts[k]), block)

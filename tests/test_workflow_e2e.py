@@ -116,6 +116,11 @@ def test_logs_have_timestamps_and_levels(workflow_run):
     assert list((workdir / "logs/benchmarks").rglob("*.tsv"))
 
 
+def test_no_job_prints_an_empty_shell_command(workflow_run):
+    _, result = workflow_run
+    assert "Shell command: None" not in result.stdout + result.stderr
+
+
 def test_second_run_has_nothing_to_do_and_plain_snakemake_uses_the_profile(workflow_run):
     workdir, _ = workflow_run
     result = snakemake(workdir, "--config", "offline=true")  # no --cores: profiles/default/ gives them
@@ -135,7 +140,9 @@ def test_same_config_gives_the_same_bytes(workflow_run, workflow_copy):
     workdir, _ = workflow_run
     snakemake(workflow_copy, "--cores", "2", "--config", "offline=true")
     first, second = output_digests(workdir), output_digests(workflow_copy)
-    assert len(first) == 23 and first == second  # 4 pair figures, 3 sources, the dashboard and summary
+    assert (
+        len(first) == 24 and first == second
+    )  # 4 pair figures, 3 sources, pair gaps, the dashboard, summary
 
 
 @pytest.mark.parametrize(

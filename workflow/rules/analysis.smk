@@ -51,6 +51,7 @@ rule rolling_corr:
         prices=rules.clean.output.out,
     output:
         out="data/processed/rolling_corr.csv",
+        gaps="data/processed/pair_gaps.csv",
     log:
         "logs/rolling_corr.log",
     benchmark:
@@ -123,6 +124,8 @@ rule dq:
         start=config["start"],
         end=END,
         stale_days=config["dq"]["stale_days"],
+        max_gap_days=config["clean"]["max_gap_days"],
+        pairs=config["correlation"]["pairs"],
         outlier_z=config["dq"]["outlier_z"],
         stop_on_fail=config["dq"]["stop_on_fail"],
     script:

@@ -13,6 +13,91 @@ from snakemake.utils import validate
 
 import yaml
 
+# Config safety, before anything walks the config: YAML anchors and aliases (&a / *a)
+# share one node, and a file of nine lists of nine aliases each expands to 387 million
+# values in any code that copies or validates it; PyYAML also keeps the last of a key
+# given twice in one mapping without a word.
+MAX_ALIAS_GROWTH = 10_000
+
+
+class ConfigFileLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that notes each key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults` then a key of its own: an override, not a duplicate
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                self.duplicates.append((key, seen[key], line))
+            seen.setdefault(key, line)
+        return super().construct_mapping(node, deep=deep)
+
+
+def check_config_files(paths):
+    """Each config file Snakemake read, parsed again: a key given twice is an error."""
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as stream:
+                loader = ConfigFileLoader(stream)
+                loader.duplicates = []
+                try:
+                    loader.get_single_data()
+                finally:
+                    loader.dispose()
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue  # Snakemake read it (as JSON, say); nothing more to learn here
+        if loader.duplicates:
+            key, first, again = loader.duplicates[0]
+            raise ValueError(
+                f"config file {path}, line {again}: key `{key}` given twice in one mapping (first on "
+                f"line {first}); YAML would keep the last silently: keep one"
+            )
+
+
+def check_alias_growth(config_value, limit=MAX_ALIAS_GROWTH):
+    """Refuse a config that anchors and aliases expand by more than ``limit`` values,
+    or that an alias makes contain itself; counted without expanding anything."""
+    sizes, written = {}, 0
+
+    class SelfContaining(Exception):
+        pass
+
+    def size(node):
+        nonlocal written
+        if not isinstance(node, (dict, list)):
+            return 1
+        if id(node) in sizes:
+            if sizes[id(node)] is None:
+                raise SelfContaining
+            return sizes[id(node)]
+        sizes[id(node)] = None
+        children = list(node.values()) if isinstance(node, dict) else node
+        written += 1 + sum(not isinstance(child, (dict, list)) for child in children)
+        sizes[id(node)] = 1 + sum(size(child) for child in children)
+        return sizes[id(node)]
+
+    try:
+        expanded = size(config_value)
+    except SelfContaining:
+        raise ValueError(
+            "config: a YAML alias (*name) refers to the mapping or list that holds it; write the values out"
+        ) from None
+    except RecursionError:
+        raise ValueError("config: nested too deeply to be a configuration; flatten it") from None
+    if expanded - written > limit:
+        raise ValueError(
+            f"config: YAML anchors and aliases (&name / *name) expand it to {expanded:,} values, "
+            f"{expanded - written:,} more than written (at most {limit:,}); write the values out "
+            "instead of aliasing them"
+        )
+
+
+check_config_files(workflow.configfiles)
+check_alias_growth(config)
+
 
 def coerce_cli_value(value, schema):
     """`--config offline=true` or `correlation="{'windows': [60, 20]}"` arrive as strings
@@ -25,6 +110,8 @@ def coerce_cli_value(value, schema):
         return {k: coerce_cli_value(v, props.get(k, {})) for k, v in value.items()}
     if isinstance(value, list):
         return [coerce_cli_value(v, schema.get("items", {})) for v in value]
+    if "integer" in kinds and "number" not in kinds and isinstance(value, float) and value.is_integer():
+        return int(value)  # `horizon: 1e8` from a Python literal: the number, checked as one
     if not isinstance(value, str):
         return value
     if "boolean" in kinds and value.lower() in ("true", "false"):
@@ -110,7 +197,10 @@ envvars:
 SERIES = {s["id"]: s for s in config["series"]}
 
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
-from _calendars import resolve_end  # noqa: E402  (the scripts' own module, one home for `latest`)
+from _calendars import (  # noqa: E402  (the scripts' own module: one home for `latest` and the names)
+    check_calendar,
+    resolve_end,
+)
 from _sources import REGISTRY as SOURCE_REGISTRY  # noqa: E402  (the one list of ingest sources)
 
 # the source wildcard and the config check both come from the sources' registry
@@ -161,6 +251,8 @@ def check_config():
             raise ValueError(
                 f"config key `series`: fx series {s['id']!r} needs `base` (e.g. EUR for DEXUSEU)"
             )
+        if s.get("calendar"):
+            check_calendar(s["calendar"], f"config key `series` ({s['id']}): calendar")
     cash = config["features"]["cash_rate"]
     if cash is not None and (cash not in SERIES or SERIES[cash]["kind"] != "yield"):
         raise ValueError(f"config key `features.cash_rate`: {cash!r} must be a yield series in `series`")
@@ -183,6 +275,53 @@ def check_config():
 
 
 check_config()
+
+
+def check_numbers_fit_the_data():
+    """Numbers bounded by the data the range can hold (the schema bounds them absolutely)."""
+    days = len(pd.bdate_range(config["start"], END))
+    window = config["correlation"]["primary_window"] or config["correlation"]["windows"][0]
+    horizon = config["model"]["horizon"]
+    if config["model"]["enabled"] and horizon + window >= days:
+        raise ValueError(
+            f"config key `model.horizon`: {horizon} business days ahead do not fit in the {days} business "
+            f"days from `start` to `end` with the {window}-day window (at most {days - window - 1}, and a "
+            f"useful model needs far fewer); shorten it or widen the range"
+        )
+    all_pairs_window = config["all_pairs"]["window"]
+    if config["all_pairs"]["enabled"] and all_pairs_window > days:
+        raise ValueError(
+            f"config key `all_pairs.window`: window {all_pairs_window} is longer than the {days} business "
+            f"days from `start` to `end`; shorten it or widen the range"
+        )
+
+
+def cap_all_pairs_blocks():
+    """No more blocks than hold pairs: the blocks split the pairs by their first series,
+    so at most N - 1 of them, and no more than a split leaves non-empty (a few tries
+    downwards; a universe of thousands of series may keep an empty block or two)."""
+    from _rolling import series_blocks
+
+    n_series, wanted = len(config["series"]), config["all_pairs"]["n_blocks"]
+    blocks = max(1, min(wanted, n_series - 1))
+    blocks = max(1, sum(1 for block in series_blocks(n_series, blocks) if len(block)))
+    for _ in range(16):
+        if all(len(block) for block in series_blocks(n_series, blocks)) or blocks == 1:
+            break
+        blocks -= 1
+    if blocks < wanted:
+        config["all_pairs"]["n_blocks"] = blocks
+        if config["all_pairs"]["enabled"]:
+            print(
+                f"note: config key `all_pairs.n_blocks`: {wanted} blocks for {n_series * (n_series - 1) // 2} "
+                f"pairs of {n_series} series; {blocks} planned (the blocks split the pairs by their first "
+                "series)",
+                file=sys.stderr,
+            )
+
+
+check_numbers_fit_the_data()
+cap_all_pairs_blocks()
 
 
 scattergather:
@@ -297,6 +436,7 @@ def report_inputs(wildcards):
         "episodes": rules.regimes.output.episodes,
         "horizons": rules.regimes.output.horizons,
         "dq": rules.dq.output.json,
+        "gaps": rules.rolling_corr.output.gaps,
     }
     if is_activated("model"):
         inputs["metrics"] = rules.model.output.metrics

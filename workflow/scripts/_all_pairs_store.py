@@ -11,16 +11,24 @@ import pandas as pd
 
 from _contracts import METADATA_KEY
 from _helpers import InputDataError, atomic_path
-from _rolling import AllPairsBySeries, series_blocks
+from _rolling import AllPairsBySeries, JointDayPanel, series_blocks
 
 ALL_PAIRS_ROW_GROUP = 256  # dates per parquet row group: the latest matrix is a small read
 
 
 def write_all_pairs(
-    returns: pd.DataFrame, window: int, path: str, dtype: str = "float32", block: int = 0, n_blocks: int = 1
+    levels: pd.DataFrame,
+    metadata: dict,
+    window: int,
+    path: str,
+    dtype: str = "float32",
+    block: int = 0,
+    n_blocks: int = 1,
 ) -> int:
     """Every pair's rolling correlation (or one block of them) into a parquet file;
-    returns the pair count.
+    returns the pair count. Each pair on its own joint days, from clean levels and
+    their metadata (``_rolling.JointDayPanel``): what rolling_corr.csv gives the pair
+    configured, on the levels' dates (NaN on the days that are not the pair's).
 
     Layout: one row per date (column ``date``); per series A one column ``A`` of
     fixed-size binary values, each the little-endian float32 (or float64) correlations
@@ -40,14 +48,14 @@ def write_all_pairs(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    names = list(returns.columns)
+    names = list(levels.columns)
     series = series_blocks(len(names), n_blocks)[block]
     # row groups of whole windows (about 256 dates), each computed into one of two
     # buffers on the kernel's threads while the previous one is written: memory stays at
     # two row groups, and the buffers are reused, not faulted in afresh per date
     rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))
-    result = AllPairsBySeries(returns.to_numpy(dtype="float64"), window, dtype, series, rows)
-    dates = pa.array(returns.index.to_numpy(dtype="datetime64[ms]"))
+    result = AllPairsBySeries(JointDayPanel(levels, metadata), window, dtype, series, rows)
+    dates = pa.array(levels.index.to_numpy(dtype="datetime64[ms]"))
     metadata = {
         "window": window,
         "series": names,

@@ -14,7 +14,10 @@ Files and their columns (index ``date`` unless said otherwise):
   ``dy_bp:X``, ``excess:X``, ``ret:X:lagK``.
 - ``rolling_corr.csv``: per pair A-B and window W ``A:B:W`` (``corr_column``), its band
   ``A:B:W:loNN`` / ``A:B:W:hiNN`` (``band_columns``), ``A:B:W:spearman``, ``A:B:ewmH``
-  (``ewm_column``); a pair's columns are NaN on days either market was closed.
+  (``ewm_column``), ``A:B:W:sync`` (``sync_column``) for markets that close hours apart;
+  a pair's columns are NaN on days either market was closed.
+- ``pair_gaps.csv``: the configured pairs' stretches without a value because a leg had
+  no value on more than ``max_gap_days`` open days (``_returns.GAP_COLUMNS``).
 - ``regimes.parquet``: ``z:A:B:W``, ``relative:A:B:W`` (``RELATIVE_LABELS``),
   ``sign:A:B:W`` (``SIGN_LABELS``, primary window), Markov probabilities
   ``<prefix>:<view>:<state>`` (``markov_column``), ``dcc:A:B``, ``stress``,
@@ -79,6 +82,11 @@ def band_columns(column: str, confidence: float) -> tuple[str, str]:
 
 def spearman_column(column: str) -> str:
     return f"{column}:spearman"
+
+
+def sync_column(column: str) -> str:
+    """The synchronised correlation beside ``A:B:W`` (markets that close hours apart)."""
+    return f"{column}:sync"
 
 
 def ewm_column(a: str, b: str, halflife: float) -> str:
@@ -282,9 +290,16 @@ def read_statuses(ok_paths: list[str]) -> dict[str, dict]:
 
 
 def closed_days(metadata: dict, series_id: str) -> list[str]:
-    """The weekdays the series' market was closed, from clean.parquet's metadata."""
+    """The days of clean.parquet on which the series' market was closed, from its metadata."""
     calendar = metadata.get("series", {}).get(series_id, {}).get("calendar")
     return metadata.get("calendars", {}).get(calendar, [])
+
+
+def pair_days(metadata: dict, index: pd.DatetimeIndex, a: str, b: str) -> pd.DatetimeIndex:
+    """The days of ``index`` on which both series' markets were open: a pair's days, on
+    which a missing value is a gap (a line drawn over them breaks there)."""
+    closed = pd.DatetimeIndex(closed_days(metadata, a) + closed_days(metadata, b))
+    return index[~index.isin(closed)]
 
 
 def closed_by_series(metadata: dict) -> dict[str, list[str]]:

@@ -54,3 +54,182 @@ def segment_cross_corr(centred, sums, means, inv_sd, pairs, window, t_start, t_s
                     elif value < -1.0:
                         value = -1.0
                     out[base + t * step] = value
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _leg_return(log_level, level, yield_row, duration, convexity, weekday_ordinal, i, prev, t):
+    """One leg's return from row ``prev`` to row ``t`` (see ``_returns``): a log price
+    change, or for a yield the log of a par bond's total return with carry for the
+    weekdays elapsed."""
+    k = yield_row[i]
+    if k < 0:
+        return log_level[i, t] - log_level[i, prev]
+    y_prev = level[i, prev] / 100.0
+    dy = level[i, t] / 100.0 - y_prev
+    accrual = (weekday_ordinal[t] - weekday_ordinal[prev]) / 252.0
+    return np.log1p(y_prev * accrual - duration[k, prev] * dy + 0.5 * convexity[k, prev] * dy * dy)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def joint_day_corr(
+    log_level,
+    level,
+    yield_row,
+    duration,
+    convexity,
+    weekday_ordinal,
+    calendar_of,
+    pair_calendar,
+    open_prefix,
+    max_gap,
+    pairs,
+    window,
+    t_start,
+    t_stop,
+    out,
+    offsets,
+    strides,
+    state,
+    ring,
+):
+    """Rolling Pearson correlation of each pair over its own joint days, streamed.
+
+    A pair's days are the rows where both series have a value; each return runs from the
+    pair's previous joint day (so after a holiday of either market both legs span the
+    same stretch), NaN where more than ``max_gap`` rows on which both markets were open
+    lie between (``open_prefix[pair_calendar[ci, cj]]``: their running count; max_gap < 0:
+    no limit). The correlation of the last ``window`` returns is written on each joint
+    day (NaN on other days, before a full window, with a NaN return in the window, or
+    with a leg that does not change in it), equal to pandas' ``rolling(window).corr``
+    on the inner join of the two series.
+
+    Rows t_start <= t < t_stop are processed; ``state`` (P x 12) and ``ring``
+    (P x 2 x window) carry each pair from one stretch to the next (start them with
+    ``state[:, 0] = -1`` and zeros). Sums are kept on values centred by the window's
+    mean, re-centred and recomputed exactly every ``window`` returns, so rounding does
+    not accumulate over the sample (a window holding a NaN return is re-centred once
+    that return has left; until then the sums hold its finite returns).
+    """
+    n_pairs = pairs.shape[0]
+    for chunk in numba.prange((n_pairs + CHUNK - 1) // CHUNK):
+        for p in range(chunk * CHUNK, min(n_pairs, (chunk + 1) * CHUNK)):
+            i = pairs[p, 0]
+            j = pairs[p, 1]
+            both = pair_calendar[calendar_of[i], calendar_of[j]]
+            base = offsets[p]
+            step = strides[p]
+            # state: prev row, returns seen, NaN returns in window, changes of x / y in
+            # window, then the sums sx, sy, sxx, syy, sxy and centres cx, cy (as floats)
+            prev = int(state[p, 0])
+            seen = int(state[p, 1])
+            nans = int(state[p, 2])
+            changes_x = int(state[p, 3])
+            changes_y = int(state[p, 4])
+            sx = state[p, 5]
+            sy = state[p, 6]
+            sxx = state[p, 7]
+            syy = state[p, 8]
+            sxy = state[p, 9]
+            cx = state[p, 10]
+            cy = state[p, 11]
+            # the ring's next slot and the returns since the last re-centring, counted
+            # without a division per day (an integer modulo costs more than the rest)
+            slot = seen % window
+            for t in range(t_start, t_stop):
+                if np.isnan(level[i, t]) or np.isnan(level[j, t]):
+                    out[base + t * step] = np.nan
+                    continue
+                if prev < 0:
+                    prev = t
+                    out[base + t * step] = np.nan
+                    continue
+                if max_gap >= 0 and open_prefix[both, t] - open_prefix[both, prev + 1] > max_gap:
+                    x = np.nan
+                    y = np.nan
+                else:
+                    x = _leg_return(
+                        log_level, level, yield_row, duration, convexity, weekday_ordinal, i, prev, t
+                    )
+                    y = _leg_return(
+                        log_level, level, yield_row, duration, convexity, weekday_ordinal, j, prev, t
+                    )
+                prev = t
+                after = slot + 1 if slot + 1 < window else 0
+                if seen >= window:  # the oldest return leaves the window
+                    old_x = ring[p, 0, slot]
+                    old_y = ring[p, 1, slot]
+                    if np.isnan(old_x) or np.isnan(old_y):
+                        nans -= 1
+                    else:
+                        sx -= old_x - cx
+                        sy -= old_y - cy
+                        sxx -= (old_x - cx) * (old_x - cx)
+                        syy -= (old_y - cy) * (old_y - cy)
+                        sxy -= (old_x - cx) * (old_y - cy)
+                    if ring[p, 0, after] != old_x:
+                        changes_x -= 1
+                    if ring[p, 1, after] != old_y:
+                        changes_y -= 1
+                if seen > 0:
+                    last = slot - 1 if slot > 0 else window - 1
+                    if x != ring[p, 0, last]:
+                        changes_x += 1
+                    if y != ring[p, 1, last]:
+                        changes_y += 1
+                ring[p, 0, slot] = x
+                ring[p, 1, slot] = y
+                if np.isnan(x) or np.isnan(y):
+                    nans += 1
+                else:
+                    sx += x - cx
+                    sy += y - cy
+                    sxx += (x - cx) * (x - cx)
+                    syy += (y - cy) * (y - cy)
+                    sxy += (x - cx) * (y - cy)
+                seen += 1
+                slot = after
+                value = np.nan
+                if seen >= window and nans == 0:
+                    if slot == 0:  # every window returns: re-centre on its mean, sums afresh
+                        cx = 0.0
+                        cy = 0.0
+                        for u in range(window):
+                            cx += ring[p, 0, u]
+                            cy += ring[p, 1, u]
+                        cx /= window
+                        cy /= window
+                        sx = 0.0
+                        sy = 0.0
+                        sxx = 0.0
+                        syy = 0.0
+                        sxy = 0.0
+                        for u in range(window):
+                            dx = ring[p, 0, u] - cx
+                            dy = ring[p, 1, u] - cy
+                            sx += dx
+                            sy += dy
+                            sxx += dx * dx
+                            syy += dy * dy
+                            sxy += dx * dy
+                    if changes_x > 0 and changes_y > 0:
+                        vx = sxx - sx * sx / window
+                        vy = syy - sy * sy / window
+                        if vx > 0.0 and vy > 0.0:
+                            value = (sxy - sx * sy / window) / np.sqrt(vx * vy)
+                            if value > 1.0:
+                                value = 1.0
+                            elif value < -1.0:
+                                value = -1.0
+                out[base + t * step] = value
+            state[p, 0] = prev
+            state[p, 1] = seen
+            state[p, 2] = nans
+            state[p, 3] = changes_x
+            state[p, 4] = changes_y
+            state[p, 5] = sx
+            state[p, 6] = sy
+            state[p, 7] = sxx
+            state[p, 8] = syy
+            state[p, 9] = sxy
+            state[p, 10] = cx
+            state[p, 11] = cy

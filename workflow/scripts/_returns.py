@@ -146,23 +146,67 @@ def pair_returns(
     return out
 
 
-def grid_returns(levels: pd.DataFrame, metadata: dict) -> pd.DataFrame:
-    """Every series' log returns on the days every market of the universe was open (one
-    grid for all pairs); a return spans the closures of any market and at most
-    ``max_gap_days`` days of missing data."""
-    series_meta = metadata.get("series", {})
-    calendars = metadata.get("calendars", {})
-    grid = np.ones(len(levels), dtype=bool)
-    for series_id in levels.columns:
-        grid &= open_mask(levels.index, calendars.get(series_meta.get(series_id, {}).get("calendar"), []))
-    on_grid = levels.loc[grid]
-    max_gap = metadata.get("calendar", {}).get("max_gap_days")
-    return pd.DataFrame(
-        {
-            series_id: series_returns(
-                on_grid[series_id], series_meta.get(series_id, {"kind": "price"}), [], max_gap
-            )
-            for series_id in on_grid.columns
-        },
-        index=on_grid.index,
+GAP_COLUMNS = [
+    "pair",
+    "window",
+    "missing",
+    "missing_from",
+    "missing_to",
+    "open_days_missing",
+    "blank_from",
+    "blank_to",
+    "blank_days",
+]
+
+
+def pair_gaps(
+    levels: pd.DataFrame,
+    specs: dict[str, dict],
+    a: str,
+    b: str,
+    closed: dict[str, list[str]],
+    max_gap: int | None,
+    window: int,
+) -> pd.DataFrame:
+    """Where the pair has no ``window``-day value because a leg had no value on more than
+    ``max_gap`` days both markets were open (``GAP_COLUMNS``): which series was missing
+    on which open days, and the stretch of the pair's days left without a correlation."""
+    joint = pair_returns(levels, specs, a, b, closed, max_gap)
+    observed = joint.index[1:][joint.iloc[1:].isna().all(axis=1).to_numpy()]
+    both_open = open_mask(levels.index, closed.get(a, [])) & open_mask(levels.index, closed.get(b, []))
+    open_days = levels.index[both_open]
+    rows = []
+    for day in observed:
+        position = joint.index.get_loc(day)
+        previous = joint.index[position - 1]
+        inside = open_days[(open_days > previous) & (open_days < day)]
+        absent = [s for s in (a, b) if levels.loc[inside, s].isna().any()]
+        blank_to = joint.index[min(position + window - 1, len(joint) - 1)]
+        rows.append(
+            {
+                "pair": f"{a}-{b}",
+                "window": window,
+                "missing": " and ".join(absent),
+                "missing_from": str(inside[0].date()),
+                "missing_to": str(inside[-1].date()),
+                "open_days_missing": len(inside),
+                "blank_from": str(day.date()),
+                "blank_to": str(blank_to.date()),
+                "blank_days": int(min(window, len(joint) - position)),
+            }
+        )
+    return pd.DataFrame(rows, columns=GAP_COLUMNS)
+
+
+def gap_sentence(gap: dict, calendar_of: dict[str, str], max_gap: int | None) -> str:
+    """One line on a pair's gap: which pair, which days, why, and what to change."""
+    missing = gap["missing"] or "a leg"
+    legs = [s for s in str(gap["missing"]).split(" and ") if s]
+    calendars = ", ".join(f"{s} on {calendar_of.get(s, '?')}" for s in legs)
+    return (
+        f"pair {gap['pair']} has no {gap['window']}-day value on {gap['blank_days']} of its days "
+        f"{gap['blank_from']}..{gap['blank_to']}: {missing} has no value on {gap['open_days_missing']} days "
+        f"both markets were open ({gap['missing_from']}..{gap['missing_to']}), more than "
+        f"`clean.max_gap_days: {max_gap}`; if those were its market's holidays set its `calendar:` "
+        f"({calendars}), else raise `clean.max_gap_days` or fill the file"
     )

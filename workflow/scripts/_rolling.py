@@ -1,7 +1,15 @@
-"""The rolling-correlation kernel driver: per-column moments in numpy, the per-pair loop
-compiled (``_kernels.segment_cross_corr``). Pairs (``rolling_corr_pairs``,
-``rolling_pearson``) and every pair of a universe by first series (``AllPairsBySeries``).
+"""The rolling-correlation kernel drivers.
+
+- Columns that share their days (``rolling_corr_pairs``, ``rolling_pearson``): per-column
+  moments in numpy, the per-pair loop compiled (``_kernels.segment_cross_corr``).
+- Pairs of a universe on each pair's own joint days (``JointDayPanel``,
+  ``joint_day_rolling_corr``, and every pair by first series: ``AllPairsBySeries``): the
+  compiled ``_kernels.joint_day_corr`` walks each pair's dates, so a series on another
+  exchange's calendar, a 24/7 series or one with a missing day gets exactly what the
+  pair gets configured (``pair_rolling_corr``), with no common grid.
 """
+
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -134,24 +142,142 @@ def series_blocks(n_series: int, n_blocks: int) -> list[range]:
     return [range(min(a, len(leads)), min(b, len(leads))) for a, b in zip(cuts[:-1], cuts[1:], strict=False)]
 
 
+class JointDayPanel:
+    """A universe's levels (clean.parquet and its metadata) laid out for the joint-day
+    kernel: levels and log levels per series, par-bond duration and convexity of the
+    yields, weekdays elapsed, and per pair of calendars the running count of days both
+    were open (for ``max_gap_days``)."""
+
+    def __init__(self, levels: pd.DataFrame, metadata: dict):
+        from _calendars import open_mask
+        from _returns import par_bond_duration_convexity
+
+        specs = metadata.get("series", {})
+        self.names = list(levels.columns)
+        self.index = levels.index
+        self.level = np.ascontiguousarray(levels.to_numpy(dtype="float64").T)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.log_level = np.log(np.where(self.level > 0, self.level, np.nan))
+        yields = [k for k, name in enumerate(self.names) if specs.get(name, {}).get("kind") == "yield"]
+        self.yield_row = np.full(len(self.names), -1, dtype="int64")
+        self.duration = np.zeros((len(yields), len(self.index)))
+        self.convexity = np.zeros((len(yields), len(self.index)))
+        for row, k in enumerate(yields):
+            maturity = specs[self.names[k]].get("maturity")
+            if not maturity:
+                raise ValueError(f"yield series {self.names[k]!r} needs `maturity` in config key `series`")
+            self.yield_row[k] = row
+            self.duration[row], self.convexity[row] = par_bond_duration_convexity(
+                np.nan_to_num(self.level[k] / 100.0), float(maturity)
+            )
+        days = self.index.values.astype("datetime64[D]")
+        self.weekday_ordinal = np.busday_count(days[0], days) if len(days) else np.zeros(0, "int64")
+        closed = metadata.get("calendars", {})
+        calendar_names = [specs.get(name, {}).get("calendar") for name in self.names]
+        distinct = sorted({c for c in calendar_names if c is not None})
+        code = {name: k for k, name in enumerate(distinct)}
+        self.calendar_of = np.array([code.get(c, len(distinct)) for c in calendar_names], dtype="int64")
+        masks = [open_mask(self.index, closed.get(c, [])) for c in distinct] + [
+            np.ones(len(self.index), dtype=bool)  # a series with no calendar: every row
+        ]
+        k_count = len(masks)
+        self.pair_calendar = np.zeros((k_count, k_count), dtype="int64")
+        prefixes = []
+        for a in range(k_count):
+            for b in range(a, k_count):
+                self.pair_calendar[a, b] = self.pair_calendar[b, a] = len(prefixes)
+                prefixes.append(np.concatenate([[0], np.cumsum(masks[a] & masks[b])]))
+        self.open_prefix = np.array(prefixes, dtype="int64")
+        max_gap = metadata.get("calendar", {}).get("max_gap_days")
+        self.max_gap = -1 if max_gap is None else int(max_gap)
+
+    def position(self, name: str) -> int:
+        return self.names.index(name)
+
+    def run(self, pairs, window, out, offsets, strides, state, ring, t_start=0, t_stop=None) -> None:
+        """Rows t_start <= t < t_stop of each pair into ``out`` (see ``joint_day_corr``)."""
+        from _kernels import joint_day_corr
+
+        joint_day_corr(
+            self.log_level,
+            self.level,
+            self.yield_row,
+            self.duration,
+            self.convexity,
+            self.weekday_ordinal,
+            self.calendar_of,
+            self.pair_calendar,
+            self.open_prefix,
+            self.max_gap,
+            np.ascontiguousarray(pairs, dtype="int64"),
+            window,
+            t_start,
+            len(self.index) if t_stop is None else t_stop,
+            out,
+            np.asarray(offsets, dtype="int64"),
+            np.asarray(strides, dtype="int64"),
+            state,
+            ring,
+        )
+
+    @staticmethod
+    def start_state(n_pairs: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+        state = np.zeros((n_pairs, 12))
+        state[:, 0] = -1
+        return state, np.zeros((n_pairs, 2, window))
+
+
+def joint_day_rolling_corr(panel: JointDayPanel, pairs: list[tuple[str, str]], window: int) -> pd.DataFrame:
+    """Each pair's rolling Pearson correlation on its own joint days, one column ``A:B``
+    per pair on the universe's dates (NaN on days that are not the pair's)."""
+    codes = np.array([[panel.position(a), panel.position(b)] for a, b in pairs], dtype="int64").reshape(-1, 2)
+    n_rows = len(panel.index)
+    out = np.empty(len(codes) * n_rows)
+    state, ring = panel.start_state(len(codes), window)
+    panel.run(codes, window, out, np.arange(len(codes)), np.full(len(codes), len(codes)), state, ring)
+    return pd.DataFrame(
+        out.reshape(n_rows, len(codes)), index=panel.index, columns=[f"{a}:{b}" for a, b in pairs]
+    )
+
+
+def pair_rolling_corr(levels: pd.DataFrame, metadata: dict, a: str, b: str, window: int) -> pd.Series:
+    """One pair's rolling Pearson correlation over ``window`` of its joint returns
+    (``_returns.pair_returns``: the days both series have a value, both legs' returns
+    spanning the same stretch), on the levels' dates: the one method behind
+    rolling_corr.csv, the dashboard and the report."""
+    from _contracts import closed_by_series
+    from _returns import pair_returns
+
+    joint = pair_returns(
+        levels,
+        metadata.get("series", {}),
+        a,
+        b,
+        closed_by_series(metadata),
+        metadata.get("calendar", {}).get("max_gap_days"),
+    )
+    return rolling_pearson(joint[a], joint[b], window).reindex(levels.index)
+
+
 class AllPairsBySeries:
-    """Every pair's rolling correlation, grouped by the first series: for each i in
-    ``series`` (default: all) a (dates x (N-1-i)) array whose column c is the pair
-    (i, i+1+c). The kernel writes straight into that layout, a stretch of at most
-    ``rows`` dates at a time (default: all) into a buffer from ``buffer()``; a writer
-    alternates two buffers, storing one stretch while the next is computed, so memory
-    stays at two stretches whatever the number of dates."""
+    """Every pair's rolling correlation on its own joint days, grouped by the first
+    series: for each i in ``series`` (default: all) a (dates x (N-1-i)) array whose
+    column c is the pair (i, i+1+c). The kernel writes straight into that layout, a
+    stretch of at most ``rows`` dates at a time (default: all) into a buffer from
+    ``buffer()``, carrying each pair's window from one stretch to the next (stretches
+    in date order); a writer alternates two buffers, storing one stretch while the next
+    is computed, so memory stays at two stretches whatever the number of dates."""
 
     def __init__(
         self,
-        returns: np.ndarray,
+        panel: JointDayPanel,
         window: int,
         dtype: str = "float64",
         series: range | None = None,
         rows: int | None = None,
     ):
-        values = np.asarray(returns, dtype="float64")
-        self.n_rows, n_cols = values.shape
+        self.panel, self.window = panel, window
+        self.n_rows, n_cols = len(panel.index), len(panel.names)
         self.rows = self.n_rows if rows is None else max(1, min(rows, self.n_rows))
         self.dtype = dtype
         series = range(n_cols - 1) if series is None else series
@@ -164,14 +290,14 @@ class AllPairsBySeries:
             self.pairs[:, 1] - self.pairs[:, 0] - 1
         )
         self.strides = self.widths[self.pairs[:, 0] - series.start]
-        self.kernel = _PairKernel(values, window) if self.n_rows >= window and len(self.pairs) else None
+        self.state, self.ring = panel.start_state(len(self.pairs), window)
 
     def buffer(self) -> np.ndarray:
         return np.empty(len(self.pairs) * self.rows, dtype=self.dtype)
 
     def compute(self, out: np.ndarray, t_start: int = 0, t_stop: int | None = None) -> list[np.ndarray]:
-        """Dates t_start <= t < t_stop into ``out``; returns the per-series blocks, views
-        of ``out`` of t_stop - t_start rows each."""
+        """Dates t_start <= t < t_stop into ``out`` (after every earlier stretch); returns
+        the per-series blocks, views of ``out`` of t_stop - t_start rows each."""
         t_stop = self.n_rows if t_stop is None else t_stop
         if t_stop - t_start > self.rows:
             raise ValueError(f"a stretch of {t_stop - t_start} dates does not fit a buffer of {self.rows}")
@@ -179,22 +305,39 @@ class AllPairsBySeries:
             out[s : s + w * self.rows].reshape(self.rows, w)[: t_stop - t_start]
             for s, w in zip(self.block_start, self.widths, strict=False)
         ]
-        if self.kernel is None:
-            for block in blocks:
-                block[:] = np.nan
-        else:
-            self.kernel.run(
-                self.pairs, out, self.offsets - t_start * self.strides, self.strides, t_start, t_stop
+        if len(self.pairs):
+            self.panel.run(
+                self.pairs,
+                self.window,
+                out,
+                self.offsets - t_start * self.strides,
+                self.strides,
+                self.state,
+                self.ring,
+                t_start,
+                t_stop,
             )
         return blocks
 
 
 def all_pairs_by_series(
-    returns: np.ndarray, window: int, dtype: str = "float64", series: range | None = None
+    levels: pd.DataFrame, metadata: dict, window: int, dtype: str = "float64", series: range | None = None
 ) -> list[np.ndarray]:
     """All dates of ``AllPairsBySeries`` at once: the list of (T x (N-1-i)) blocks."""
-    result = AllPairsBySeries(returns, window, dtype, series)
+    result = AllPairsBySeries(JointDayPanel(levels, metadata), window, dtype, series)
     return result.compute(result.buffer())
+
+
+def fisher_band(corr: pd.Series, window: int, confidence: float) -> tuple[pd.Series, pd.Series]:
+    """Confidence band of a Pearson correlation over ``window`` observations (Fisher z).
+
+    z = atanh(r) is about normal with standard error 1/sqrt(n - 3); the band is
+    tanh(z -+ q * se) with q the normal quantile of the two-sided confidence.
+    """
+    q = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    z = np.arctanh(corr.clip(-1 + 1e-15, 1 - 1e-15))
+    half_width = q / np.sqrt(window - 3)
+    return np.tanh(z - half_width), np.tanh(z + half_width)
 
 
 def all_pairs(columns: list[str]) -> np.ndarray:

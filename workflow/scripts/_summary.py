@@ -21,6 +21,7 @@ from _contracts import (
     pearson_columns,
     relative_column,
     sign_column,
+    sync_column,
     z_column,
 )
 from _helpers import InputDataError
@@ -28,7 +29,6 @@ from _helpers import InputDataError
 DASHBOARD = "dashboard.html"
 SIGN_COLOURS = {"negative": "#2b83ba", "mixed": "#e3e3e3", "positive": "#d7191c"}
 RECENT_DAYS = 252
-PAIR_BY_PAIR_LIMIT = 60  # heatmap pairs on their own joint days up to this many series
 TOP_EPISODES = 12
 
 
@@ -117,19 +117,33 @@ def data_provenance(series_meta: dict, as_of: str, data_through: str | None = No
             f"{'; '.join(sorted(set(map(str, failed.values()))))}): see data/raw/*.ok and logs/ingest/."
         )
     rows = [
-        "| series | name | kind | origin | column used | calendar | first | last | days behind |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| series | name | kind | currency | origin | column used | calendar | first | last | days behind |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for series_id, m in series_meta.items():
         behind = m.get("days_behind")
         stale = " (stale)" if m.get("stale") else ""
         rows.append(
-            f"| {series_id} | {m.get('name') or ''} | {m.get('kind', '-')} | "
+            f"| {series_id} | {m.get('name') or ''} | {m.get('kind', '-')} | {currency_words(m)} | "
             f"{'MISSING' if is_missing(m) else series_origin(m)} | {m.get('column') or '-'} | "
             f"{m.get('calendar') or '-'} | {m.get('first') or '-'} | {m.get('last') or '-'} | "
             f"{'-' if behind is None else behind}{stale} |"
         )
     return headline, rows
+
+
+def currency_words(meta: dict) -> str:
+    """A series' currency as stored, and its conversion: "USD (from JPY with DEXJPUS)"."""
+    currency = meta.get("currency") or "-"
+    if meta.get("kind") == "fx":
+        return f"{currency} per {meta.get('base') or '?'}"
+    if meta.get("kind") in ("yield", "level"):
+        return f"{currency} ({'percent' if meta.get('kind') == 'yield' else 'index points'})"
+    if meta.get("converted_from"):
+        return f"{currency} (from {meta['converted_from']} with {meta.get('converted_with')})"
+    if meta.get("local_currency"):
+        return f"{currency} (local currency, not converted)"
+    return currency
 
 
 # ---------------------------------------------------------------- regimes in words
@@ -208,6 +222,9 @@ def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> 
             if other.startswith(f"{a}:{b}:") and other != column:
                 _, value = value_on(corr[other], day)
                 others.append(f"{parse_corr_column(other).window}d {value:+.2f}")
+        if sync_column(column) in corr:  # markets that close hours apart
+            _, value = value_on(corr[sync_column(column)], day)
+            others.append(f"synchronised {value:+.2f}")
         dcc = dcc_column(a, b)
         if dcc in regimes and regimes[dcc].loc[:day].notna().any():
             # the DCC-GARCH conditional correlation beside the rolling windows
@@ -318,8 +335,12 @@ def normalised_episodes(episodes: pd.DataFrame, regimes_meta: dict) -> pd.DataFr
 
 
 def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
-    """The longest stress episodes with the pair's correlation before, during and
-    volatility-adjusted (Forbes-Rigobon) during the episode."""
+    """The longest stress episodes with the pair's correlation before (a calm baseline),
+    during and volatility-adjusted (Forbes-Rigobon), each with its days (n) and Fisher-z
+    interval; an episode too short for inference says so instead of an adjusted value;
+    then the method's assumptions in one sentence."""
+    from _stress import FR_ASSUMPTIONS, FR_CONFIDENCE, episode_stat_column
+
     if episodes.empty:
         return ["No stress episodes within this pair's data."]
     top = episodes.sort_values(["business_days", "start"], ascending=[False, True]).head(TOP_EPISODES)
@@ -330,25 +351,49 @@ def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
         "adjusted": corr_adjusted_column(column) if column else None,
     }
 
-    def cell(e, key):
-        name = names[key]
-        return f"{e[name]:+.2f}" if name and name in e and pd.notna(e[name]) else "-"
+    def stat(e, key):
+        name = names.get(key) or (episode_stat_column(key, column) if column else None)
+        return e[name] if name and name in e and pd.notna(e[name]) else None
 
+    def cell(e, key, n_key=None):
+        value = stat(e, key)
+        if value is None:
+            return "-"
+        text = f"{value:+.2f}"
+        lo, hi = stat(e, f"{key}_lo"), stat(e, f"{key}_hi")
+        if lo is not None and hi is not None:
+            text += f" [{lo:+.2f}, {hi:+.2f}]"
+        n = stat(e, n_key) if n_key else None
+        return text + (f" (n {int(n)})" if n is not None else "")
+
+    def adjusted_cell(e):
+        too_short = stat(e, "too_short")
+        if isinstance(too_short, str):  # read back from CSV without dtypes
+            too_short = too_short.strip().lower() == "true"
+        if too_short and stat(e, "n_during") is not None:
+            return f"too short for inference (n {int(stat(e, 'n_during'))})"
+        return cell(e, "adjusted")
+
+    level = f"{FR_CONFIDENCE:.0%}"
     rows = [
-        "| episode | start | end | business days | why | corr before | corr during | adjusted "
-        "(Forbes-Rigobon) |",
+        f"| episode | start | end | business days | why | corr before [{level}] (n) "
+        f"| corr during [{level}] (n) | adjusted (Forbes-Rigobon) [{level}] |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for _, e in top.iterrows():
         rows.append(
             f"| {e['name'] or '-'} | {e['start']} | {e['end']} | {e['business_days']} | {e['reason'] or '-'} "
-            f"| {cell(e, 'before')} | {cell(e, 'during')} | {cell(e, 'adjusted')} |"
+            f"| {cell(e, 'before', 'n_before')} | {cell(e, 'during', 'n_during')} | {adjusted_cell(e)} |"
         )
     if len(episodes) > TOP_EPISODES:
         rows.append(
             f"\nThe {TOP_EPISODES} longest of {len(episodes)} episodes; all in "
             "`data/processed/stress_episodes.csv`."
         )
+    rows.append(
+        "\nCorr before: the pair's last days before the episode that lie in no stress episode (a calm "
+        f"baseline); intervals are Fisher z at {level} on n days. {FR_ASSUMPTIONS}"
+    )
     return rows
 
 
@@ -361,17 +406,14 @@ def pair_correlations(
     """Pearson correlation of daily returns for every pair of ``series_ids``, each pair on
     the days both series traded (``_returns.pair_returns``): over all its joint days up to
     ``as_of`` and over its last ``recent_days`` joint days. Also each pair's period.
-    Above ``PAIR_BY_PAIR_LIMIT`` series every pair is compared on the days all markets
-    were open (``_returns.grid_returns``), and no periods are returned."""
-    from _returns import grid_returns, pair_returns
+    Every pair on its own days whatever the universe's size: a common grid of the days
+    all markets were open would leave a Tokyo-New York pair a fraction of its days."""
+    from _returns import pair_returns
 
     specs = clean_meta.get("series", {})
     closed = closed_by_series(clean_meta)
     max_gap = clean_meta.get("calendar", {}).get("max_gap_days")
     levels = levels.loc[: pd.Timestamp(as_of)]
-    if len(series_ids) > PAIR_BY_PAIR_LIMIT:  # a large universe: one grid, the days every market was open
-        returns = grid_returns(levels[series_ids], clean_meta)
-        return returns.corr(min_periods=3), returns.iloc[-recent_days:].corr(min_periods=3), {}
     full = pd.DataFrame(np.eye(len(series_ids)), index=series_ids, columns=series_ids)
     recent = full.copy()
     periods = {}
@@ -409,7 +451,7 @@ def period_sentence(periods: dict) -> str:
     from collections import Counter
 
     if not periods:
-        return "every pair on the days all markets of the universe were open"
+        return "no pair has joint data"
     spans = {pair: (p[0], p[1]) for pair, p in periods.items()}
     # the longest span is the base; the series that shorten the other pairs are named
     common = max(

@@ -1,10 +1,10 @@
 """Every pair of the universe, one block of first series (the scatter step of all pairs).
 
-Returns are taken on the days every market of the universe was open (``grid_returns``):
-one set of dates serves every pair, so the compiled kernel runs over all of them at
-once; a return after a day some market was closed spans it for every series. (The
-configured pairs in rolling_corr.csv use each pair's own joint days instead.) Layout of
-the parquet file: ``_all_pairs_store.write_all_pairs``.
+Each pair on its own joint days (the days both series have a value), both legs' returns
+spanning the same stretch, exactly as rolling_corr.csv computes a configured pair: a
+Tokyo holiday, a 24/7 weekend or a missing day of one series changes no other pair.
+The compiled kernel walks every pair's dates at once (``_rolling.JointDayPanel``). Layout
+of the parquet file: ``_all_pairs_store.write_all_pairs``.
 
 CLI:
     python workflow/scripts/all_pairs_block.py --prices data/processed/clean.parquet \
@@ -25,7 +25,6 @@ from _helpers import (
     schema_defaults,
     window_arg,
 )
-from _returns import grid_returns
 
 logger = logging.getLogger("all_pairs")
 
@@ -56,14 +55,13 @@ def main(argv=None) -> None:
     configure_logging(args.log)
     limit_threads(args.threads)
     levels, metadata = read_parquet(args.prices)
-    returns = grid_returns(levels, metadata)
-    if len(returns) < args.window:
+    if len(levels) < args.window:
         raise InputDataError(
-            f"all_pairs: window {args.window} is longer than the {len(returns)} days every market was open; "
+            f"all_pairs: window {args.window} is longer than the {len(levels)} days of {args.prices}; "
             f"shorten config key `all_pairs.window` or widen start/end"
         )
-    count = write_all_pairs(returns, args.window, args.out, args.dtype, args.block, args.n_blocks)
-    logger.info("wrote %s: %d dates x %d pairs (window %d)", args.out, len(returns), count, args.window)
+    count = write_all_pairs(levels, metadata, args.window, args.out, args.dtype, args.block, args.n_blocks)
+    logger.info("wrote %s: %d dates x %d pairs (window %d)", args.out, len(levels), count, args.window)
 
 
 if __name__ == "__main__":

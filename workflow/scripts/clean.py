@@ -1,8 +1,9 @@
 """Clean the raw series and lay them on their markets' trading calendars (task B).
 
 Calendars come from a maintained library (``_calendars``: NYSE for equities, ETFs and
-indices, SIFMA US for Treasury yields, 24/5 for fx; a series' ``calendar:`` key
-overrides), never from the data. The frame's days are the union of the series'
+indices, SIFMA US for Treasury yields, 24/5 for fx by default; a series' ``calendar:``
+key names any of the library's, e.g. XTKS for Tokyo or 24/7 for crypto), never from the
+data. The frame's days are the union of the series'
 sessions from ``start`` to ``end`` (clipped to the data); each series holds the value
 it published on that day and NaN where it published none or its market was closed.
 Nothing is forward filled: a return across a closure or a short gap spans it (see
@@ -16,7 +17,9 @@ no log return: that day is left out, recorded and flagged by DQ (WTI's -36.98 on
 2020-04-20); an
 observation on a day its market was closed (a Saturday row, a holiday) is left out and
 counted (DQ flags it). A price in a currency other than the base is converted with an
-fx series of the universe. The metadata records per series its calendar, where it came
+fx series of the universe (unless ``local_currency``); a rate whose level contradicts its
+declared direction for a major currency is refused. The metadata records per series its
+calendar, its currency and what it was converted from, where it came
 from (``origin``), the file column used, first/last date and staleness against the
 as-of date (``as_of``: the latest day on which any configured pair has both values;
 ``pairs_last`` gives each pair's); ``data_through`` is the last date every served
@@ -34,7 +37,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from _calendars import closed_weekdays, default_calendar, sessions
+from _calendars import check_calendar, closed_days, default_calendar, sessions
 from _contracts import read_raw, read_statuses, write_parquet
 from _helpers import InputDataError, cli_parser, configure_logging, load_json_arg, run_script, schema_defaults
 
@@ -84,19 +87,69 @@ def validate_series(series_id: str, values: pd.Series, spec: dict, origin: str) 
             )
 
 
-def convert_currency(frame: pd.DataFrame, specs: list[dict], base_currency: str) -> tuple[pd.DataFrame, dict]:
+# plausible units of each major currency per one US dollar since 1950 (wide: a rate far
+# outside both this range and its inverse is left to the user; one inside only the
+# inverse is a rate declared the wrong way round)
+UNITS_PER_USD = {
+    "JPY": (60.0, 400.0),
+    "EUR": (0.55, 1.25),
+    "GBP": (0.2, 1.0),
+    "CHF": (0.6, 4.5),
+    "CAD": (0.85, 1.75),
+    "AUD": (0.6, 2.2),
+    "CNY": (1.4, 9.5),
+}
+
+
+def check_fx_direction(rate_id: str, rate: pd.Series, spec: dict, where: str = "clean") -> None:
+    """Refuse an fx series whose level contradicts its declared direction (``base`` and
+    ``currency``: units of currency per one base) for a major currency against USD."""
+    base, quote = spec.get("base"), spec.get("currency")
+    if "USD" not in (base, quote) or base == quote:
+        return
+    other = quote if base == "USD" else base
+    if other not in UNITS_PER_USD:
+        return
+    low, high = UNITS_PER_USD[other]
+    values = rate.dropna()
+    if not len(values):
+        return
+    units_per_usd = values if base == "USD" else 1.0 / values
+    inside = float(((units_per_usd >= low) & (units_per_usd <= high)).mean())
+    inverse = float(((1.0 / units_per_usd >= low) & (1.0 / units_per_usd <= high)).mean())
+    if inside < 0.5 and inverse >= 0.9:
+        raise InputDataError(
+            f"{where}: fx series {rate_id!r} is declared as {quote} per one {base} (base: {base}, "
+            f"currency: {quote}) but its values (median {values.median():.4g}) are {base} per one {quote}; "
+            f"swap them in config key `series` ({rate_id}): base: {quote}, currency: {base}"
+        )
+
+
+def convert_currency(
+    frame: pd.DataFrame, specs: list[dict], base_currency: str
+) -> tuple[pd.DataFrame, dict[str, dict]]:
     """Convert every price series quoted in another currency into the base currency.
 
     An fx series (kind fx) with ``base: B`` and ``currency: Q`` gives units of Q per one B
     (FRED DEXUSEU: base EUR, currency USD; DEXJPUS: base USD, currency JPY). A price in C
-    is multiplied by a C->base rate (base C, currency base) or divided by base->C.
+    is multiplied by a C->base rate (base C, currency base) or divided by base->C, on the
+    days both have a value. A series with ``local_currency: true`` keeps its own currency.
+    Returns the frame and per converted series {"from": C, "with": rate id}.
     """
-    fx = {(s["base"], s["currency"]): s["id"] for s in specs if s["kind"] == "fx" and s["id"] in frame}
+    fx_specs = [s for s in specs if s["kind"] == "fx" and s["id"] in frame]
+    for spec in fx_specs:
+        check_fx_direction(spec["id"], frame[spec["id"]], spec)
+    fx = {(s["base"], s["currency"]): s["id"] for s in fx_specs}
     out = frame.copy()
     converted = {}
     for spec in specs:
         ccy = spec.get("currency", base_currency)
-        if spec["kind"] != "price" or ccy == base_currency or spec["id"] not in frame:
+        if (
+            spec["kind"] != "price"
+            or ccy == base_currency
+            or spec["id"] not in frame
+            or spec.get("local_currency")
+        ):
             continue
         if (ccy, base_currency) in fx:
             rate_id = fx[(ccy, base_currency)]
@@ -109,9 +162,10 @@ def convert_currency(frame: pd.DataFrame, specs: list[dict], base_currency: str)
                 f"clean: series {spec['id']!r} is in {ccy} but the universe has no fx series to "
                 "convert it to "
                 f"{base_currency}; add one to config key `series` (kind: fx, base: {ccy}, currency: "
-                f"{base_currency}, e.g. FRED DEXUSEU for EUR) or set its `currency`"
+                f"{base_currency}, e.g. FRED DEXUSEU for EUR), or set `local_currency: true` to keep "
+                f"it in {ccy}"
             )
-        converted[spec["id"]] = rate_id
+        converted[spec["id"]] = {"from": ccy, "with": rate_id}
         logger.info("%s: converted from %s to %s with %s", spec["id"], ccy, base_currency, rate_id)
     return out, converted
 
@@ -161,6 +215,11 @@ def clean_prices(
     levels: dict[str, pd.Series] = {}
     dropped: dict[str, dict] = {}
     calendar_of = {s["id"]: default_calendar(s) for s in specs}
+    for series_id, calendar in calendar_of.items():
+        try:
+            check_calendar(calendar, f"config key `series` ({series_id}): calendar")
+        except ValueError as error:
+            raise InputDataError(str(error)) from None
     for series_id, rows in raw.groupby("series", sort=False):
         spec, where = by_id[series_id], origins.get(series_id, "raw data")
         values = pd.Series(rows["value"].to_numpy(), index=pd.DatetimeIndex(rows["date"]), name=series_id)
@@ -227,7 +286,7 @@ def clean_prices(
     pairs_last = {name: day for name, day in pairs_last.items() if day is not None}
     as_of = max(pairs_last.values(), default=max(v for v in last_of.values() if v is not None))
     data_through = min(v for v in last_of.values() if v is not None)
-    calendars = {name: closed_weekdays(name, first, last) for name in used_calendars}
+    calendars = {name: closed_days(name, frame.index) for name in used_calendars}
     series_meta = {}
     for spec in specs:
         sid = spec["id"]
@@ -247,7 +306,11 @@ def clean_prices(
             "live_error": status.get("last_error"),
             "refused": status.get("refused", []),
             "in_clean": sid in frame.columns,
-            "converted_with": converted.get(sid),
+            # the currency of the stored values, and what they were converted from
+            "currency": base_currency if sid in converted else spec.get("currency"),
+            "converted_from": converted.get(sid, {}).get("from"),
+            "converted_with": converted.get(sid, {}).get("with"),
+            "local_currency": bool(spec.get("local_currency")),
             **dropped.get(
                 sid, {"off_calendar_observations": 0, "off_calendar_dates": [], "non_positive": []}
             ),
@@ -279,7 +342,7 @@ def clean_prices(
             "last": str(frame.index[-1].date()),
             "days": len(frame),
             "max_gap_days": max_gap_days,
-            "source": "pandas_market_calendars (NYSE, SIFMA US, 24/5)",
+            "source": f"pandas_market_calendars ({', '.join(used_calendars)})",
         },
         "calendars": calendars,
         "requested": {"start": start, "end": end},

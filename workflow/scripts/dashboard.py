@@ -5,7 +5,9 @@
   slider over month-ends, its rows in a clustered order (average-linkage hierarchical
   clustering of the full-sample correlations, ``scipy``).
 - A click on a cell shows that pair's rolling correlation with its Fisher-z band, its
-  sign regimes (configured pairs) and the stress episodes.
+  sign regimes (configured pairs) and the stress episodes (each at least a few pixels
+  wide, so a one-week shock on a 60-year axis stays visible); a cell of a pair without
+  enough joint days (it can be clicked: gaps take clicks) says so and clears the chart.
 - The absorption ratio through time: the first eigenvalue's share of the month-end
   correlation matrix (of the series with data that month), a one-number gauge of how
   much the universe moves together.
@@ -26,7 +28,7 @@ import pandas as pd
 from _contracts import (
     SIGN_LABELS,
     band_of,
-    closed_by_series,
+    pair_days,
     read_parquet,
     read_rolling_corr,
     sign_column,
@@ -58,19 +60,22 @@ def rounded(values) -> list:
 
 
 def pair_rolling(levels: pd.DataFrame, clean_meta: dict, series_ids: list[str], window: int) -> dict:
-    """Rolling ``window``-day Pearson correlation of every pair, on its joint days."""
-    from _returns import pair_returns
-    from _rolling import rolling_pearson
+    """Rolling ``window``-day Pearson correlation of every pair on its own joint days (the
+    kernel behind the all-pairs store, equal to rolling_corr.csv for a configured pair),
+    on the days both markets were open: NaN there where the pair has no value, so a line
+    breaks at a gap; from the pair's first value on."""
+    from _rolling import JointDayPanel, joint_day_rolling_corr
 
-    specs = clean_meta.get("series", {})
-    closed = closed_by_series(clean_meta)
-    max_gap = clean_meta.get("calendar", {}).get("max_gap_days")
+    pairs = [(a, b) for i, a in enumerate(series_ids) for b in series_ids[i + 1 :]]
+    if not pairs:
+        return {}
+    corr = joint_day_rolling_corr(JointDayPanel(levels[series_ids], clean_meta), pairs, window)
     out = {}
-    for i, a in enumerate(series_ids):
-        for b in series_ids[i + 1 :]:
-            joint = pair_returns(levels, specs, a, b, closed, max_gap).dropna()
-            if len(joint) >= window:
-                out[(a, b)] = rolling_pearson(joint[a], joint[b], window).dropna()
+    for a, b in pairs:
+        values = corr[f"{a}:{b}"].reindex(pair_days(clean_meta, levels.index, a, b))
+        first = values.first_valid_index()
+        if first is not None:
+            out[(a, b)] = values.loc[first:]
     return out
 
 
@@ -122,15 +127,29 @@ def absorption_ratio(cube: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return shares, counts
 
 
+def thinned(values: pd.Series, every: int) -> pd.Series:
+    """Every ``every``-th value (the latest kept), NaN where any day it stands for had no
+    value, so a gap still breaks the line."""
+    gap_near = values.isna().astype("int8").rolling(every, min_periods=1).max().astype(bool)
+    kept = values.where(~gap_near)
+    return kept.iloc[::-1].iloc[::every].iloc[::-1]
+
+
 def pair_payload(a, b, corr, regimes, window, rolling) -> dict | None:
-    """The click-through data of one pair: the configured pair's own columns when it has
-    them (daily), else the correlation computed here (every ``THIN_EVERY``-th day)."""
-    from rolling_corr import fisher_band
+    """The click-through data of one pair on its days (both markets open; null where it
+    has no value, so the line and band break there): the configured pair's own columns
+    when it has them (daily), else the correlation computed here (every ``THIN_EVERY``-th
+    day)."""
+    from _rolling import fisher_band
 
     column = primary_of(corr, a, b, window)
+    days = rolling.get((a, b), rolling.get((b, a)))
     if column is not None and corr[column].notna().any():
         band = band_of(corr, column)
-        values = corr[column].dropna()
+        values = corr[column]
+        if days is not None:
+            values = values.reindex(days.index)
+        values = values.loc[values.first_valid_index() :]
         lo, hi = (
             (corr[band[0]].reindex(values.index), corr[band[1]].reindex(values.index))
             if band
@@ -138,9 +157,8 @@ def pair_payload(a, b, corr, regimes, window, rolling) -> dict | None:
         )
         sign = regimes[sign_column(column)].reindex(values.index) if sign_column(column) in regimes else None
         source = "configured pair (rolling_corr.csv)" + ("" if sign is not None else "; sign regimes: off")
-    elif (a, b) in rolling or (b, a) in rolling:  # correlation is symmetric
-        computed = rolling[(a, b)] if (a, b) in rolling else rolling[(b, a)]
-        values = computed.iloc[::-1].iloc[::THIN_EVERY].iloc[::-1]  # keep the latest day
+    elif days is not None:  # correlation is symmetric
+        values = thinned(days, THIN_EVERY)
         lo, hi = fisher_band(values, window, CONFIDENCE)
         sign = None
         source = f"computed for the dashboard (every {THIN_EVERY}th joint day); sign regimes: configured pairs only"
@@ -179,7 +197,7 @@ def build_dashboard(clean_meta, levels, corr, regimes, episodes, regimes_meta, p
     series_meta = clean_meta["series"]
     as_of = as_of_date(clean_meta, pairs)
     levels = levels.loc[: pd.Timestamp(as_of)]
-    headline, _ = data_provenance(series_meta, as_of, clean_meta.get("data_through"))
+    headline, source_rows = data_provenance(series_meta, as_of, clean_meta.get("data_through"))
     shown, left_out = heatmap_series(series_meta, levels, exclude)
     if len(shown) > MAX_SERIES:  # a page of months x N x N numbers: keep to the configured pairs' series
         in_pairs = [s for s in shown if any(s in pair for pair in pairs)][:MAX_SERIES]
@@ -202,10 +220,12 @@ def build_dashboard(clean_meta, levels, corr, regimes, episodes, regimes_meta, p
     shares, counts = absorption_ratio(cube)
     episodes = normalised_episodes(episodes, regimes_meta)
     pair_data = {}
-    for i, a in enumerate(shown):
-        for b in shown[i + 1 :]:
-            if primary_of(corr, b, a, window) is not None:  # a configured pair, in its configured order
-                a, b = b, a
+    for i, row_series in enumerate(shown):
+        for column_series in shown[i + 1 :]:
+            # a configured pair keeps its configured order (its columns in rolling_corr.csv);
+            # new names, so the row's series is not rebound for the rest of the row
+            reverse = primary_of(corr, column_series, row_series, window) is not None
+            a, b = (column_series, row_series) if reverse else (row_series, column_series)
             payload = pair_payload(a, b, corr, regimes, window, rolling)
             if payload is not None:
                 pair_data[f"{a}|{b}"] = payload
@@ -239,8 +259,10 @@ def build_dashboard(clean_meta, levels, corr, regimes, episodes, regimes_meta, p
             colorscale="RdBu",
             reversescale=True,
             texttemplate="%{z:.2f}" if len(order) <= 20 else None,
-            hovertemplate="%{y} / %{x}: %{z:.2f}<extra></extra>",
-            hoverongaps=False,  # a pair without data that month shows nothing, not 0.00
+            # the hover text is the script's (cellText): "no data that month" on a gap, never 0.00;
+            # gaps take hover and clicks, so a pair without joint data can say so when clicked
+            hovertemplate="%{y} / %{x}: %{text}<extra></extra>",
+            hoverongaps=True,
             colorbar={"title": {"text": "correlation"}},
         )
     )
@@ -300,6 +322,7 @@ def build_dashboard(clean_meta, levels, corr, regimes, episodes, regimes_meta, p
         absorption=absorption_html,
         table=table,
         left_out=left_out_text,
+        sources=markdown_table_html(source_rows),
         last=max(len(month_labels) - 1, 0),
         last_label=month_labels[-1] if month_labels else "-",
         payload=payload.replace("</", "<\\/"),
@@ -342,6 +365,9 @@ aria-label="month"><span id="date-label">{last_label}</span></div>
 {pair}
 <h2>How much the universe moves together</h2>
 {absorption}
+<h2>Sources</h2>
+<p>Each series' currency as stored (and what it was converted from), its origin and its exchange calendar.</p>
+{sources}
 <script id="dashboard-data" type="application/json">{payload}</script>
 <script>
 {script}
@@ -355,9 +381,15 @@ SCRIPT = r"""
   const DATA = JSON.parse(document.getElementById("dashboard-data").textContent);
   const slider = document.getElementById("date-slider");
   const label = document.getElementById("date-label");
+  const DAY_MS = 86400000;
+  const MIN_EPISODE_SHARE = 0.004;  // of the chart's date range: a one-day episode on a 60-year axis stays visible
+  const PAIR_LAYOUT = {height: 460, template: "plotly_white", margin: {l: 60, r: 20, t: 30, b: 40}};
+  function cellText(frame) {
+    return frame.map(row => row.map(v => (v === null ? "no data that month" : v.toFixed(2))));
+  }
   function showMonth(i) {
     label.textContent = DATA.months[i];
-    Plotly.restyle("heatmap", {z: [DATA.frames[i]]}, [0]);
+    Plotly.restyle("heatmap", {z: [DATA.frames[i]], text: [cellText(DATA.frames[i])]}, [0]);
     Plotly.relayout("heatmap", {"title.text": DATA.window + "-day correlation at " + DATA.months[i] + " (month-end)"});
   }
   slider.addEventListener("input", function () { showMonth(Number(slider.value)); });
@@ -366,12 +398,49 @@ SCRIPT = r"""
     if (DATA.pairs[b + "|" + a]) return [b, a, DATA.pairs[b + "|" + a]];
     return null;
   }
+  function clearPair(title, note, heading, message) {
+    // nothing of the previous pair may stay under a heading that names another
+    title.textContent = heading;
+    delete title.dataset.pair;
+    note.textContent = message;
+    Plotly.react("pair", [], Object.assign({}, PAIR_LAYOUT, {
+      xaxis: {visible: false}, yaxis: {visible: false},
+      annotations: [{text: message, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5}],
+    }), {displaylogo: false, responsive: true});
+  }
   function showPair(a, b) {
-    const found = findPair(a, b);
     const title = document.getElementById("pair-title");
     const note = document.getElementById("pair-note");
-    if (a === b) { note.textContent = "A series against itself: pick a cell off the diagonal."; return; }
-    if (!found) { title.textContent = a + " vs " + b; note.textContent = "No joint data for this pair."; return; }
+    drawPair(a, b, title, note);
+    title.dataset.clicked = a + "|" + b;  // the cell last handled (row|column), for the browser test
+  }
+  function bandPolygons(dates, lo, hi) {
+    // x, y of closed polygons (upper edge forward, lower edge back), null between them
+    const x = [], y = [];
+    let start = -1;
+    for (let i = 0; i <= dates.length; i++) {
+      const inside = i < dates.length && lo[i] !== null && hi[i] !== null;
+      if (inside && start < 0) start = i;
+      if (!inside && start >= 0) {
+        for (let k = start; k < i; k++) { x.push(dates[k]); y.push(hi[k]); }
+        for (let k = i - 1; k >= start; k--) { x.push(dates[k]); y.push(lo[k]); }
+        x.push(null); y.push(null);
+        start = -1;
+      }
+    }
+    return {x: x, y: y};
+  }
+  function drawPair(a, b, title, note) {
+    const found = findPair(a, b);
+    if (a === b) {
+      clearPair(title, note, a, "A series against itself: pick a cell off the diagonal.");
+      return;
+    }
+    if (!found) {
+      clearPair(title, note, a + " vs " + b, "No joint data for this pair (fewer than " + DATA.window +
+      " days on which both traded).");
+      return;
+    }
     const [x, y, p] = found;
     title.textContent = x + " vs " + y + ": " + DATA.window + "-day rolling correlation";
     title.dataset.pair = x + "|" + y;
@@ -379,17 +448,23 @@ SCRIPT = r"""
       (p.sign ? "; strip: sign regime (blue negative = hedge, grey mixed, red positive = co-move)" : "");
     const traces = [];
     if (p.lo) {
-      traces.push({x: p.dates, y: p.lo, mode: "lines", line: {width: 0}, hoverinfo: "skip", showlegend: false});
-      traces.push({x: p.dates, y: p.hi, mode: "lines", line: {width: 0}, fill: "tonexty",
-        fillcolor: "rgba(23,54,93,0.18)", name: "95 % band", hoverinfo: "skip"});
+      // the band's edges (no fill of their own), then the band as one closed polygon per
+      // stretch of days with a value: a gap ends a polygon, so no fill is drawn across it
+      traces.push({x: p.dates, y: p.lo, mode: "lines", line: {width: 0}, hoverinfo: "skip", showlegend: false,
+        meta: "lo"});
+      traces.push({x: p.dates, y: p.hi, mode: "lines", line: {width: 0}, hoverinfo: "skip", showlegend: false,
+        meta: "hi"});
+      const band = bandPolygons(p.dates, p.lo, p.hi);
+      traces.push({x: band.x, y: band.y, mode: "lines", line: {width: 0}, fill: "toself",
+        fillcolor: "rgba(23,54,93,0.18)", name: "95 % band", hoverinfo: "skip", meta: "band"});
     }
-    traces.push({x: p.dates, y: p.corr, mode: "lines", line: {color: "#17365d", width: 1.5},
+    // null values (no correlation that day) break the line: connectgaps stays off
+    traces.push({x: p.dates, y: p.corr, mode: "lines", line: {color: "#17365d", width: 1.5}, meta: "corr",
       name: DATA.window + "-day correlation", hovertemplate: "%{x}: %{y:.2f}<extra></extra>"});
-    const layout = {
-      height: 460, template: "plotly_white", margin: {l: 60, r: 20, t: 30, b: 40},
+    const layout = Object.assign({}, PAIR_LAYOUT, {
       yaxis: {range: [-1, 1], domain: p.sign ? [0.12, 1] : [0, 1], title: {text: "correlation"}, zeroline: true},
       legend: {orientation: "h", y: 1.08}, shapes: [], hovermode: "x",
-    };
+    });
     if (p.sign) {
       traces.push({x: p.dates, y: ["sign"], z: [p.sign], type: "heatmap", yaxis: "y2", zmin: -1, zmax: 1,
         showscale: false, hoverinfo: "skip",
@@ -398,10 +473,13 @@ SCRIPT = r"""
       layout.xaxis = {anchor: "y2"};  // dates under the strip, not across it
     }
     const first = p.dates[0], last = p.dates[p.dates.length - 1];
+    const minWidth = MIN_EPISODE_SHARE * (Date.parse(last) - Date.parse(first));
     const marks = {x: [], y: [], text: []};
     for (const e of DATA.episodes) {
       if (e.end < first || e.start > last) continue;
-      layout.shapes.push({type: "rect", xref: "x", yref: "paper", x0: e.start, x1: e.end,
+      let x0 = Date.parse(e.start), x1 = Date.parse(e.end) + DAY_MS;  // the end day drawn whole
+      if (x1 - x0 < minWidth) { const middle = (x0 + x1) / 2; x0 = middle - minWidth / 2; x1 = middle + minWidth / 2; }
+      layout.shapes.push({type: "rect", xref: "x", yref: "paper", x0: x0, x1: x1, name: e.name,
         y0: p.sign ? 0.12 : 0, y1: 1, fillcolor: "rgba(127,127,127,0.15)", line: {width: 0}, layer: "below"});
       marks.x.push(e.start); marks.y.push(0.93); marks.text.push(e.name + " (" + e.start + " .. " + e.end + ")");
     }
@@ -415,6 +493,7 @@ SCRIPT = r"""
     const point = event.points[0];
     showPair(point.y, point.x);
   });
+  if (DATA.months.length) showMonth(DATA.months.length - 1);  // the hover texts of the latest month
   if (DATA.first) { const [a, b] = DATA.first.split("|"); showPair(a, b); }
 })();
 """

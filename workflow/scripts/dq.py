@@ -22,7 +22,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from _calendars import default_calendar, sessions
+from _calendars import calendar_fit, default_calendar, sessions
 from _contracts import read_raw, read_statuses
 from _helpers import (
     InputDataError,
@@ -52,6 +52,7 @@ CHECKS = (
     "level",
 )
 MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its standard deviation
+CALENDAR_ADVICE_MARGIN = 0.02  # another calendar fits the rows this much better: name it
 
 
 def longest_run(mask: np.ndarray) -> tuple[int, int]:
@@ -88,6 +89,33 @@ def coverage_notes(first, last, start: str | None, end: str | None, calendar: st
     return notes
 
 
+def missing_runs(missing_mask: np.ndarray, open_days: pd.DatetimeIndex, longer_than: int) -> list[dict]:
+    """Every run of more than ``longer_than`` open days without a value: first, last, days."""
+    runs, start = [], None
+    for k, flag in enumerate(np.append(missing_mask, False)):
+        if flag and start is None:
+            start = k
+        elif not flag and start is not None:
+            if k - start > longer_than:
+                first, last = open_days[start].date(), open_days[k - 1].date()
+                runs.append({"from": str(first), "to": str(last), "days": k - start})
+            start = None
+    return runs
+
+
+def calendar_advice(series_id: str, dates: pd.DatetimeIndex, calendar: str) -> str | None:
+    """A better-fitting calendar for the series' rows, in one line, when one fits much
+    better than its own (``_calendars.calendar_fit``)."""
+    fits = calendar_fit(dates, calendar)
+    best = max(fits, key=fits.get)
+    if best == calendar or fits[best] - fits[calendar] < CALENDAR_ADVICE_MARGIN:
+        return None
+    return (
+        f"{series_id}'s rows match {best} on {fits[best]:.1%} of days, {calendar} on {fits[calendar]:.1%}: "
+        f"set `calendar: {best}` in config key `series` ({series_id})"
+    )
+
+
 def series_checks(
     values: pd.Series,
     kind: str,
@@ -98,6 +126,8 @@ def series_checks(
     calendar: str = "NYSE",
     start: str | None = None,
     end: str | None = None,
+    max_gap_days: int | None = None,
+    series_id: str = "series",
 ) -> dict:
     """All checks of one series; ``values`` on its raw dates (NaN = a row without a value)."""
     valid = values.dropna()
@@ -133,6 +163,8 @@ def series_checks(
                     }
                 )
     notes = coverage_notes(valid.index[0], valid.index[-1], start, end, calendar)
+    long_gaps = missing_runs(missing_mask, open_days, max_gap_days) if max_gap_days is not None else []
+    advice = calendar_advice(series_id, valid.index, calendar) if len(off_calendar) or long_gaps else None
     result.update(
         {
             "first": str(valid.index[0].date()),
@@ -149,6 +181,9 @@ def series_checks(
             "blank_rows": int(values.isna().sum()),
             "longest_gap_days": gap,
             "longest_gap_from": str(open_days[gap_start].date()) if gap else None,
+            "gaps_beyond_max": long_gaps,
+            "max_gap_days": max_gap_days,
+            "calendar_advice": advice,
             "duplicated_dates": duplicates,
             "longest_stale_run": stale_len,
             # difference i compares value i with value i-1, so the run starts one value earlier
@@ -159,19 +194,31 @@ def series_checks(
     )
     share_missing = result["missing_values"] / max(len(open_days), 1)
     result["checks"] = {
+        # a series that starts after `start` (its history begins later) or a served snapshot is
+        # information: nothing the user can act on; one that ends early or has holes is a warning
         "coverage": (
-            "fail" if result["coverage"] < 0.8 else "warn" if notes or result["coverage"] < 0.95 else "pass"
+            "fail"
+            if result["coverage"] < 0.8
+            else (
+                "warn"
+                if result["coverage"] < 0.95 or any(not n.startswith("starts late") for n in notes)
+                else "info" if notes else "pass"
+            )
         ),
-        "calendar": "pass" if not len(off_calendar) else "warn",
+        # real prints on days the calendar lists as holidays (a holiday applied before it
+        # existed) are information; weekend rows on a weekday calendar, or a calendar that
+        # another fits much better, are warnings
+        "calendar": ("warn" if advice or result["weekend_rows"] else "info" if len(off_calendar) else "pass"),
         "history": "fail" if len(valid) < 2 else ("warn" if len(valid) < TRADING_DAYS else "pass"),
-        "missing": "pass" if share_missing <= 0.01 and gap <= 5 else "warn",
+        "missing": "pass" if share_missing <= 0.01 and gap <= 5 and not long_gaps else "warn",
         "duplicates": "pass" if duplicates == 0 else "fail",
         "stale": "pass" if stale_len < stale_days else "warn",
         # clean leaves such a day out (a log return is undefined there): a warning, not a stop
         "non_positive": "pass" if non_positive.empty else "warn",
         "outliers": "pass" if not outliers else "warn",
         "format": "pass",  # set from ingest's notes on the source file (quality_report)
-        "level": {"fresh": "pass", "local": "pass", "cached": "warn", "snapshot": "warn"}.get(status, "fail"),
+        # the bundled snapshot and the cache are what an offline run is for: information
+        "level": {"fresh": "pass", "local": "pass", "cached": "info", "snapshot": "info"}.get(status, "fail"),
     }
     return result
 
@@ -184,6 +231,8 @@ def quality_report(
     outlier_z: float,
     start: str | None = None,
     end: str | None = None,
+    max_gap_days: int | None = None,
+    pairs: list[list[str]] | None = None,
 ) -> dict:
     series = {}
     for spec in specs:
@@ -203,7 +252,10 @@ def quality_report(
             default_calendar(spec),
             start,
             end,
+            max_gap_days,
+            spec["id"],
         )
+        result["pairs"] = [f"{a}-{b}" for a, b in pairs or [] if spec["id"] in (a, b)]
         result["origin"] = ingest_status.get("origin")
         result["column"] = ingest_status.get("column")
         result["live_attempts"] = ingest_status.get("attempts", 0)
@@ -214,14 +266,14 @@ def quality_report(
             result["checks"]["format"] = "warn" if result["source_notes"] else "pass"
         series[spec["id"]] = result
     return {
-        "thresholds": {"stale_days": stale_days, "outlier_z": outlier_z},
+        "thresholds": {"stale_days": stale_days, "outlier_z": outlier_z, "max_gap_days": max_gap_days},
         "requested": {"start": start, "end": end},
         "series": series,
     }
 
 
 def render_markdown(report: dict) -> str:
-    marks = {"pass": "pass", "warn": "**warn**", "fail": "**FAIL**", "n/a": "n/a"}
+    marks = {"pass": "pass", "info": "info", "warn": "**warn**", "fail": "**FAIL**", "n/a": "n/a"}
     lines = [
         "# Data-quality report",
         "",
@@ -229,7 +281,9 @@ def render_markdown(report: dict) -> str:
         f"{report['thresholds']['stale_days']} equal values; outlier |robust z| > "
         f"{report['thresholds']['outlier_z']}.",
         "The level check says which ingest level served the series: pass for a live download or a "
-        "local file, warn for the local cache or the bundled snapshot, fail when nothing could. "
+        "local file, info for the local cache or the bundled snapshot, fail when nothing could. "
+        "info marks what is worth knowing but needs no action (a history that starts after `start`, "
+        "prints on days the calendar lists as holidays); warn what may need one. "
         "Coverage and missing values are counted on each series' own market calendar.",
         "",
         "| series | " + " | ".join(CHECKS) + " |",
@@ -252,11 +306,32 @@ def render_markdown(report: dict) -> str:
             lines.append(f"- live download refused: {reason}")
         for note in r.get("coverage_notes", []):
             lines.append(f"- **{note}**")
+        if r.get("calendar_advice"):
+            lines.append(f"- **calendar: {r['calendar_advice']}**")
         if r.get("off_calendar_rows"):
             weekend = f" ({r['weekend_rows']} on a weekend)" if r.get("weekend_rows") else ""
+            why = (
+                "another calendar fits better (above)"
+                if r.get("calendar_advice")
+                else (
+                    "check the file's dates (weekend rows on a weekday calendar)"
+                    if r.get("weekend_rows")
+                    else f"real prints on days {r['calendar']} lists as holidays (e.g. a holiday applied "
+                    "before it existed)"
+                )
+            )
             lines.append(
                 f"- {r['off_calendar_rows']} row(s) on days its market was closed{weekend}, first "
-                f"{', '.join(r['off_calendar_dates'])}: left out by clean; check the file's dates"
+                f"{', '.join(r['off_calendar_dates'])}: left out by clean; {why}"
+            )
+        for run in r.get("gaps_beyond_max", []):
+            pairs = ", ".join(r.get("pairs", [])) or "none configured"
+            lines.append(
+                f"- **no value on {run['days']} open {r['calendar']} days {run['from']}..{run['to']}, "
+                f"more than `clean.max_gap_days: {r['max_gap_days']}`: the return across is missing, "
+                f"so its pairs ({pairs}) have no value for a window's length of days after; if these "
+                f"were its market's holidays set its `calendar:`, else raise `clean.max_gap_days` or "
+                f"fill the file**"
             )
         if r.get("live_error"):
             lines.append(f"- live download failed after {r['live_attempts']} attempt(s): {r['live_error']}")
@@ -309,6 +384,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--start", default=None, help="configured start (coverage check)")
     parser.add_argument("--end", default=None, help="configured end, resolved (coverage check)")
     parser.add_argument("--stale-days", type=int, default=defaults["stale_days"])
+    parser.add_argument(
+        "--max-gap-days",
+        type=int,
+        default=schema_defaults()["clean"]["max_gap_days"],
+        help="open days without a value a return may span (clean.max_gap_days)",
+    )
+    parser.add_argument("--pairs", type=load_json_arg, default=[], help="JSON list of the configured pairs")
     parser.add_argument("--outlier-z", type=float, default=defaults["outlier_z"])
     parser.add_argument(
         "--stop-on-fail", type=parse_bool, default=defaults["stop_on_fail"], help="exit 1 when a check fails"
@@ -323,11 +405,22 @@ def main(argv=None) -> None:
     configure_logging(args.log)
     raw = pd.concat([read_raw(p, allow_duplicates=True) for p in args.raw], ignore_index=True)
     report = quality_report(
-        raw, args.series, read_statuses(args.ok), args.stale_days, args.outlier_z, args.start, args.end
+        raw,
+        args.series,
+        read_statuses(args.ok),
+        args.stale_days,
+        args.outlier_z,
+        args.start,
+        args.end,
+        args.max_gap_days,
+        args.pairs,
     )
     write_json_atomic(report, args.json)
     write_text_atomic(render_markdown(report) + "\n", args.md)
-    flagged = {s: [c for c, v in r["checks"].items() if v != "pass"] for s, r in report["series"].items()}
+    flagged = {
+        s: [c for c, v in r["checks"].items() if v not in ("pass", "info")]
+        for s, r in report["series"].items()
+    }
     logger.info("wrote %s and %s; flags %s", args.md, args.json, json.dumps(flagged))
     failed = {s: [c for c, v in r["checks"].items() if v == "fail"] for s, r in report["series"].items()}
     failed = {s: checks for s, checks in failed.items() if checks}

@@ -47,6 +47,7 @@ from _helpers import (
     run_script,
     write_text_atomic,
 )
+from _returns import gap_sentence
 from _summary import (
     DASHBOARD,
     as_of_date,
@@ -95,8 +96,28 @@ def horizons_section(horizons: pd.DataFrame | None, as_of: str) -> list[str]:
 
 
 def model_section(metrics: dict | None) -> list[str]:
+    """'## Model': the forecast, its errors against the naive rules, and a verdict that
+    follows the evidence: an RMSE or Brier gain is called a gain only with its
+    Diebold-Mariano test (HAC variance: the h-day targets overlap) beside it; the Logit is
+    judged by its Brier score (a proper score) first and its hit rate second."""
     if not metrics:
         return ["## Model", "", "Model: off (config key `model.enabled`).", ""]
+
+    def tested(test: dict | None) -> str:
+        if not test or test.get("p_value") is None:
+            return "no Diebold-Mariano test in models/metrics.json (re-run the model rule)"
+        p = test["p_value"]
+        verdict = "significant" if p < 0.05 else "not significant"
+        # three significant digits near the 5% line, so a p of 0.0497 never prints as 0.05
+        p_text = "< 0.001" if p < 0.001 else f"= {p:.3g}" if p < 0.1 else f"= {p:.2f}"
+        return (
+            f"Diebold-Mariano p {p_text} over {test['days']} days, Newey-West variance with "
+            f"{test['lags']} lags for the overlapping targets: {verdict} at 5%"
+        )
+
+    def significant(test: dict | None) -> bool:
+        return bool(test) and test.get("p_value") is not None and test["p_value"] < 0.05
+
     lines = [
         "## Model: next-month correlation forecast",
         "",
@@ -119,43 +140,70 @@ def model_section(metrics: dict | None) -> list[str]:
             f"| {name.replace('_', ' ')} | {metrics[name]['rmse']:.4f} | {metrics[name]['mae']:.4f} |"
         )
     lines.append("")
+    test = metrics.get("dm_model_vs_last_value")
     if metrics["model"]["rmse"] >= metrics["last_value"]["rmse"]:
         lines += [
             f"The model does not beat the naive rule: its RMSE {metrics['model']['rmse']:.3f} is no "
-            "better than "
-            f"carrying today's correlation forward ({metrics['last_value']['rmse']:.3f}), so treat "
-            "its forecast "
-            "as no more informative than today's value.",
+            f"better than carrying today's correlation forward ({metrics['last_value']['rmse']:.3f}; "
+            f"{tested(test)}), so treat its forecast as no more informative than today's value.",
             "",
         ]
     else:
-        lines += [
-            f"The model's RMSE is {1 - metrics['model']['rmse'] / metrics['last_value']['rmse']:.0%} "
-            "below the last-value rule over the test period.",
-            "",
-        ]
+        gain = f"{1 - metrics['model']['rmse'] / metrics['last_value']['rmse']:.0%}"
+        if significant(test):
+            verdict = "the model forecasts better than today's value over the test period"
+        elif test and test.get("p_value") is not None:
+            verdict = (
+                "there is no evidence that the model forecasts better than today's value: the gain is "
+                "within what chance gives on this many overlapping targets"
+            )
+        else:
+            verdict = "the gain is untested: read it as no more than a difference in this sample"
+        lines += [f"The model's RMSE is {gain} below the last-value rule ({tested(test)}). So {verdict}.", ""]
     if "logit" in metrics:
+        logit = metrics["logit"]
         lines += [
-            f"{metrics['logit_kind']}: Brier score (lower is better) and hit rate.",
+            f"{metrics['logit_kind']}: Brier score (lower is better; a proper score of the whole "
+            "probability), Brier skill score (1 - Brier / the baseline's Brier; above 0 is better) and "
+            "hit rate (the sign called at 50%).",
             "",
-            "| probability | Brier | hit rate |",
-            "|---|---|---|",
+            "| probability | Brier | skill vs last sign | skill vs historical share | hit rate |",
+            "|---|---|---|---|---|",
         ]
         for name in ("logit", "last_sign", "historical_share"):
+            skills = [
+                (
+                    f"{logit[f'brier_skill_vs_{b}']:+.0%}"
+                    if name == "logit" and logit.get(f"brier_skill_vs_{b}") is not None
+                    else "-"
+                )
+                for b in ("last_sign", "historical_share")
+            ]
             lines.append(
-                f"| {name.replace('_', ' ')} | {metrics[name]['brier']:.4f} | "
+                f"| {name.replace('_', ' ')} | {metrics[name]['brier']:.4f} | {skills[0]} | {skills[1]} | "
                 f"{metrics[name]['hit_rate']:.1%} |"
             )
         lines.append("")
-        if metrics["logit"]["hit_rate"] <= metrics["last_sign"]["hit_rate"]:
-            lines += [
-                f"The Logit's hit rate ({metrics['logit']['hit_rate']:.1%}) does not beat the naive "
-                "last-sign rule "
-                f"({metrics['last_sign']['hit_rate']:.1%}): for calling the sign a month ahead, "
-                "today's sign is as "
-                "good a guide.",
-                "",
-            ]
+        sign_test = metrics.get("dm_logit_vs_last_sign")
+        lower = logit["brier"] < metrics["last_sign"]["brier"]
+        if lower and significant(sign_test):
+            brier_verdict = "the Logit gives better probabilities than today's sign"
+        elif lower:
+            brier_verdict = "the Logit's lower Brier score is not evidence of better probabilities"
+        else:
+            brier_verdict = "the Logit's probabilities are no better than today's sign"
+        lines.append(
+            f"Against the naive last-sign rule the Logit's Brier score is {logit['brier']:.3f} vs "
+            f"{metrics['last_sign']['brier']:.3f} ({tested(sign_test)}): {brier_verdict}."
+        )
+        if logit["hit_rate"] <= metrics["last_sign"]["hit_rate"]:
+            lines.append(
+                f"Its hit rate ({logit['hit_rate']:.1%}) does not beat the naive last-sign rule "
+                f"({metrics['last_sign']['hit_rate']:.1%}): as a yes/no call of the sign a month ahead it "
+                "adds nothing to today's sign"
+                + (", though its probabilities are better." if lower and significant(sign_test) else ".")
+            )
+        lines.append("")
     elif metrics.get("logit_skipped"):
         lines += [f"Logit skipped: {metrics['logit_skipped']}", ""]
     return lines
@@ -219,6 +267,7 @@ def build_report(
     window: int | None = None,
     heatmap_exclude: list[str] | None = None,
     horizons: pd.DataFrame | None = None,
+    gaps: pd.DataFrame | None = None,
 ) -> tuple[str, list[str]]:
     """The markdown text and the file names of the charts it drew (all under ``figures_dir``;
     a skipped pair's notice is drawn but not listed). Every figure in ``_figures.REGISTRY``
@@ -264,11 +313,23 @@ def build_report(
     ]
     if stale:
         lines += ["Stale on " + as_of + ": " + "; ".join(f"{s} {why}" for s, why in stale.items()) + ".", ""]
+    if gaps is not None and len(gaps):
+        calendar_of = {s: m.get("calendar") for s, m in series_meta.items()}
+        max_gap = clean_meta.get("calendar", {}).get("max_gap_days")
+        lines += [
+            f"**Pairs without a value ({len(gaps)} stretch(es), rolling_corr's pair_gaps.csv):**",
+            "",
+            *[f"- {gap_sentence(gap, calendar_of, max_gap)}." for gap in gaps.to_dict("records")],
+            "",
+        ]
     lines += [
         "Sign regime: the primary-window correlation's sign (negative: bonds hedge equities; positive: "
         "they co-move; mixed: in between or changing). 'vs its past year': today's correlation against "
         "the pair's own trailing year (z-score). Percentile: share of the pair's own history at or below "
-        "today's value. DCC: the DCC-GARCH(1,1) conditional correlation of the pair's daily returns "
+        "today's value. Synchronised (pairs whose markets close hours apart, e.g. Tokyo and New York): "
+        "the same-day covariance plus both one-day cross-covariances over the two volatilities, so news "
+        "one market trades a day later still counts. "
+        "DCC: the DCC-GARCH(1,1) conditional correlation of the pair's daily returns "
         "(regimes.dcc), which reacts faster than a rolling window.",
         "",
         "## Sources",
@@ -291,7 +352,7 @@ def build_report(
         "|---|---|",
     ]
     for series_id, r in dq["series"].items():
-        flags = [f"{check}: {state}" for check, state in r["checks"].items() if state not in ("pass", "n/a")]
+        flags = [f"{check}: {state}" for check, state in r["checks"].items() if state in ("warn", "fail")]
         lines.append(f"| {series_id} | {', '.join(flags) or 'all pass'} |")
     lines.append("")
     lines += model_section(metrics)
@@ -306,6 +367,10 @@ def build_report(
 def _rst_inline(text: str) -> str:
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
     text = re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"``\1``", text)
+    # a lone * outside code (data/raw/*.ok) would open an emphasis docutils warns about;
+    # **bold** stays, and code spans keep theirs
+    parts = re.split(r"(`[^`]*`)", text)
+    text = "".join(p if p.startswith("`") else re.sub(r"(?<!\*)\*(?!\*)", r"\\*", p) for p in parts)
     return re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", text)
 
 
@@ -367,6 +432,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="the configured windows (checked in rolling_corr.csv)",
     )
     parser.add_argument("--horizons", default=None, help="data/processed/horizons.csv (when it ran)")
+    parser.add_argument("--gaps", default=None, help="data/processed/pair_gaps.csv (rolling_corr)")
     parser.add_argument("--heatmap-exclude", nargs="*", default=[], help="series left out of the heatmap")
     parser.add_argument("--report", required=True, help="docs/report.md; figures go beside it")
     parser.add_argument("--summary", default=None, help="docs/report_summary.rst for the HTML report")
@@ -424,10 +490,15 @@ def main(argv=None) -> None:
         args.window,
         args.heatmap_exclude,
         pd.read_csv(args.horizons) if args.horizons else None,
+        pd.read_csv(args.gaps) if args.gaps else None,
     )
     write_text_atomic(text + "\n", args.report)
     if args.summary:
         write_text_atomic(markdown_to_rst(text), args.summary)
+    # a figure of a pair no longer configured would stay beside the report, looking current
+    for stale in sorted(set(figures_dir.glob("fig_*.png")) - expected):
+        stale.unlink()
+        logger.info("removed %s: no figure of this run", stale)
     logger.info("wrote %s with figures %s", args.report, drawn)
 
 

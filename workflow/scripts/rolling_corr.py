@@ -7,7 +7,16 @@ A-B and window W the columns (names from ``_contracts``)
                    window where either series is flat gives NaN, never inf);
 - ``A:B:W:lo95``, ``A:B:W:hi95``  its Fisher-z 95 % confidence band;
 - ``A:B:W:spearman``  rank correlation over the same window (when switched on);
-- ``A:B:ewmH``     exponentially weighted correlation with half-life H joint days.
+- ``A:B:ewmH``     exponentially weighted correlation with half-life H joint days;
+- ``A:B:W:sync``   for a pair whose markets close hours apart (Tokyo and New York, a
+                   24/7 series and the NYSE): the synchronised correlation
+                   (``synchronised_corr``), since a same-day return of the earlier market
+                   misses the later market's news of that day.
+
+Where a leg had no value on more than ``clean.max_gap_days`` days both markets were open,
+the return across is missing and the pair has no value for ``W`` of its days; each such
+stretch is logged and written to ``pair_gaps.csv`` (``_returns.GAP_COLUMNS``), which DQ
+and the report name.
 
 A pair's returns are taken on the days both series were observed and both markets open
 (``_returns.pair_returns``): a return after a day one market was closed spans that day
@@ -26,11 +35,11 @@ workflow's own file it replaces only that pair's columns, so running it between 
 import argparse
 import logging
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
+from _calendars import ASYNC_CLOSE_HOURS, closes_apart_hours
 from _contracts import (
     band_columns,
     closed_by_series,
@@ -38,6 +47,7 @@ from _contracts import (
     ewm_column,
     read_parquet,
     spearman_column,
+    sync_column,
 )
 from _helpers import (
     InputDataError,
@@ -50,22 +60,10 @@ from _helpers import (
     window_arg,
     write_csv_atomic,
 )
-from _returns import pair_returns
-from _rolling import rolling_pearson
+from _returns import GAP_COLUMNS, gap_sentence, pair_gaps, pair_returns
+from _rolling import fisher_band, rolling_pearson
 
 logger = logging.getLogger("rolling_corr")
-
-
-def fisher_band(corr: pd.Series, window: int, confidence: float) -> tuple[pd.Series, pd.Series]:
-    """Confidence band of a Pearson correlation over ``window`` observations (Fisher z).
-
-    z = atanh(r) is about normal with standard error 1/sqrt(n - 3); the band is
-    tanh(z -+ q * se) with q the normal quantile of the two-sided confidence.
-    """
-    q = NormalDist().inv_cdf(0.5 + confidence / 2.0)
-    z = np.arctanh(corr.clip(-1 + 1e-15, 1 - 1e-15))
-    half_width = q / np.sqrt(window - 3)
-    return np.tanh(z - half_width), np.tanh(z + half_width)
 
 
 def ewma_corr(x: pd.Series, y: pd.Series, halflife: float) -> pd.Series:
@@ -95,6 +93,38 @@ def rolling_spearman(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
     return pd.Series(out, index=x.index)
 
 
+def synchronised_corr(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
+    """Correlation of two markets that close at different times, over each trailing
+    window of their joint returns: the same-day covariance plus both one-day
+    cross-covariances, over the two standard deviations,
+
+        (cov(x_t, y_t) + cov(x_t, y_t-1) + cov(x_t-1, y_t)) / (sd(x) sd(y)),
+
+    so news that reaches the earlier-closing market a day later still counts (Burns,
+    Engle and Mezrich 1998 synchronise such closes; this is the lead-lag adjusted form
+    of Dimson's estimator). Clipped to [-1, 1]; NaN until a window and a lag are full."""
+    x_lag, y_lag = x.shift(1), y.shift(1)
+    complete = x.notna() & y.notna() & x_lag.notna() & y_lag.notna()
+    x, y, x_lag, y_lag = (s.where(complete) for s in (x, y, x_lag, y_lag))
+    same_day = x.rolling(window, min_periods=window).cov(y)
+    lead = x.rolling(window, min_periods=window).cov(y_lag)
+    lag = x_lag.rolling(window, min_periods=window).cov(y)
+    scale = x.rolling(window, min_periods=window).std() * y.rolling(window, min_periods=window).std()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((same_day + lead + lag) / scale.where(scale > 0)).clip(-1.0, 1.0)
+
+
+def is_asynchronous(metadata: dict, a: str, b: str) -> bool:
+    """True when the two series' markets close ``ASYNC_CLOSE_HOURS`` or more apart (their
+    calendars' regular closes on the as-of date)."""
+    specs = metadata.get("series", {})
+    calendars = [specs.get(s, {}).get("calendar") for s in (a, b)]
+    if None in calendars or calendars[0] == calendars[1]:
+        return False
+    day = metadata.get("as_of") or metadata.get("calendar", {}).get("last")
+    return closes_apart_hours(calendars[0], calendars[1], day) >= ASYNC_CLOSE_HOURS
+
+
 def pair_correlations(
     joint: pd.DataFrame,
     a: str,
@@ -103,6 +133,7 @@ def pair_correlations(
     ewma_halflife: float | None,
     spearman: bool,
     confidence: float,
+    synchronised: bool = False,
 ) -> dict[str, pd.Series]:
     """Every column of one pair from its joint returns (index: the pair's days)."""
     columns = {}
@@ -117,6 +148,8 @@ def pair_correlations(
         columns[lo], columns[hi] = fisher_band(columns[name], window, confidence)
         if spearman:
             columns[spearman_column(name)] = rolling_spearman(joint[a], joint[b], window)
+        if synchronised:
+            columns[sync_column(name)] = synchronised_corr(joint[a], joint[b], window)
     if ewma_halflife:
         columns[ewm_column(a, b, ewma_halflife)] = ewma_corr(joint[a], joint[b], ewma_halflife)
     return columns
@@ -130,13 +163,15 @@ def rolling_corr(
     ewma_halflife: float | None = None,
     spearman: bool = False,
     confidence: float = 0.95,
-) -> tuple[pd.DataFrame, list[str]]:
+) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
     """All configured pairs x windows from clean levels and clean.parquet's metadata;
-    returns (wide frame on the levels' dates, skipped pair descriptions)."""
+    returns (wide frame on the levels' dates, skipped pair descriptions, the pairs'
+    gaps: ``GAP_COLUMNS``, one row per pair, window and stretch without a value)."""
     specs = metadata.get("series", {})
     closed = closed_by_series(metadata)
     max_gap = metadata.get("calendar", {}).get("max_gap_days")
-    columns, skipped = {}, []
+    calendar_of = {s: m.get("calendar") for s, m in specs.items()}
+    columns, skipped, gaps = {}, [], []
     for a, b in pairs:
         absent = [s for s in (a, b) if s not in levels.columns]
         if absent:
@@ -144,13 +179,29 @@ def rolling_corr(
             logger.warning("pair %s-%s skipped: no data for %s", a, b, ", ".join(absent))
             continue
         joint = pair_returns(levels, specs, a, b, closed, max_gap)
+        synchronised = is_asynchronous(metadata, a, b)
+        if synchronised:
+            logger.info(
+                "pair %s-%s: markets close %.1f h apart (%s, %s); adding the synchronised correlation",
+                a,
+                b,
+                closes_apart_hours(calendar_of[a], calendar_of[b], metadata.get("as_of")),
+                calendar_of[a],
+                calendar_of[b],
+            )
         for name, values in pair_correlations(
-            joint, a, b, windows, ewma_halflife, spearman, confidence
+            joint, a, b, windows, ewma_halflife, spearman, confidence, synchronised
         ).items():
             columns[name] = values.reindex(levels.index)
+        for window in windows:
+            found = pair_gaps(levels, specs, a, b, closed, max_gap, window)
+            for gap in found.to_dict("records"):
+                logger.warning("%s", gap_sentence(gap, calendar_of, max_gap))
+            gaps.append(found)
     frame = pd.DataFrame(columns, index=levels.index)
     frame.index.name = "date"
-    return frame, skipped
+    gaps = [g for g in gaps if len(g)]
+    return frame, skipped, (pd.concat(gaps, ignore_index=True) if gaps else pd.DataFrame(columns=GAP_COLUMNS))
 
 
 def merge_into_existing(corr: pd.DataFrame, path: str) -> pd.DataFrame:
@@ -193,6 +244,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--confidence", type=float, default=defaults["confidence"], help="Fisher-z band level"
     )
     parser.add_argument("--out", required=True, help="output CSV (.csv)")
+    parser.add_argument(
+        "--gaps", help="also write the pairs' stretches without a value (too long a gap in a leg) here"
+    )
     args = parser.parse_args(argv)
     args.windows = args.windows or ([args.window] if args.window is not None else None)
     if not args.windows:
@@ -227,10 +281,12 @@ def main(argv=None) -> None:
             f"rolling_corr: window {longest} is longer than the data ({len(levels)} days); "
             f"shorten config key `correlation.windows` or widen start/end"
         )
-    corr, skipped = rolling_corr(
+    corr, skipped, gaps = rolling_corr(
         levels, metadata, args.pairs, args.windows, args.ewma_halflife or None, args.spearman, args.confidence
     )
     write_csv_atomic(merge_into_existing(corr, args.out), args.out, date_format="%Y-%m-%d")
+    if args.gaps:
+        write_csv_atomic(gaps, args.gaps, index=False)
     logger.info(
         "wrote %s: %d rows, columns %s; skipped %s",
         args.out,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from _contracts import band_of, parse_corr_column, pearson_columns, sign_column
+from _contracts import band_of, pair_days, parse_corr_column, pearson_columns, sign_column, sync_column
 from _figures._style import (
     EPISODE_COLOUR,
     FIGURE_WIDTH,
@@ -24,16 +24,26 @@ from _summary import SIGN_COLOURS, episodes_table, primary_of
 logger = logging.getLogger("report")
 
 
-def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path) -> None:
+SYNC_COLOUR = "#b8860b"
+
+
+def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path, days=None):
     """One pair: the primary window bold with its band, sign regimes as a strip under it,
-    stress episodes as light bands, other windows and the EWMA thin in a panel below."""
+    stress episodes as light bands, other windows and the EWMA thin in a panel below; for
+    markets that close hours apart the synchronised correlation dashed beside it.
+
+    Every line is drawn on the pair's ``days`` (both markets open; default: the days with
+    a value), so a day without a value breaks it and its band: nothing is drawn across a
+    gap. Returns the figure (closed), whose artists hold what was drawn."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     column = primary_of(corr, a, b, window)
-    primary = corr[column].dropna()
-    start, end = primary.index[0], primary.index[-1]
-    view = corr.loc[start:end]
+    valid = corr[column].dropna().index
+    start, end = valid[0], valid[-1]
+    days = valid if days is None else days
+    view = corr.reindex(days[(days >= start) & (days <= end)])
+    primary = view[column]
     others = [c for c in pearson_columns(corr) if c.startswith(f"{a}:{b}:") and c != column]
     ewms = [c for c in corr.columns if c.startswith(f"{a}:{b}:ewm")]
     w = parse_corr_column(column).window
@@ -48,10 +58,9 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path)
         handles = []
         band = band_of(corr, column)
         # a pair's columns are NaN on days either market was closed: draw each on its own days
-        if band:
-            on_days = view.loc[primary.index]
+        if band:  # NaN days split the band into separate polygons
             ax.fill_between(
-                primary.index, on_days[band[0]], on_days[band[1]], color=PRIMARY_COLOUR, alpha=0.18, lw=0
+                primary.index, view[band[0]], view[band[1]], color=PRIMARY_COLOUR, alpha=0.18, lw=0
             )
             handles.append(
                 Patch(color=PRIMARY_COLOUR, alpha=0.18, label=f"{band[0].rsplit(':lo', 1)[1]} % band")
@@ -60,6 +69,17 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path)
             primary.index, primary, lw=1.5, color=PRIMARY_COLOUR, zorder=3, label=f"{w}-day correlation"
         )
         handles.insert(0, line)
+        if sync_column(column) in view:
+            (synced,) = ax.plot(
+                view.index,
+                view[sync_column(column)],
+                lw=1.0,
+                ls="--",
+                color=SYNC_COLOUR,
+                zorder=3,
+                label="synchronised (closes hours apart)",
+            )
+            handles.insert(1, synced)
         ax.axhline(0, color="black", lw=0.7, zorder=2)
         ax.set_ylim(-1, 1)
         ax.set_ylabel("correlation of daily returns")
@@ -107,13 +127,13 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path)
         plt.setp(ax.get_xticklabels(), visible=False)
         plt.setp(strip.get_xticklabels(), visible=False)
         for colour, other in zip(MUTED_COLOURS, others, strict=False):
-            values = view[other].dropna()
+            values = view[other]
             (h,) = low.plot(
                 values.index, values, lw=0.7, color=colour, label=f"{parse_corr_column(other).window}-day"
             )
             handles.append(h)
         for other in ewms:
-            values = view[other].dropna()
+            values = view[other]
             (h,) = low.plot(
                 values.index,
                 values,
@@ -132,7 +152,7 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path)
         fig.text(
             0.06, 0.975, f"{a} vs {b}: {w}-day rolling correlation", fontsize=14, fontweight="bold", va="top"
         )
-        latest_note = f"latest {primary.iloc[-1]:+.2f} on {end.date()}"
+        latest_note = f"latest {corr.loc[end, column]:+.2f} on {end.date()}"
         # the long names on a line of their own, wrapped, so nothing runs off the figure
         subtitle = (
             f"{a}: {names.get(a, a)}; {b}: {names.get(b, b)}\n"
@@ -149,6 +169,7 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path)
         )
         save_figure(fig, path)
         plt.close(fig)
+    return fig
 
 
 def plot_missing_pair(a: str, b: str, why: str, path: Path) -> None:
@@ -191,6 +212,7 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
             names,
             context.origins,
             context.figures_dir / name,
+            pair_days(context.clean_meta, corr.index, a, b),
         )
         drawn.append(name)
         span = corr[column].dropna().index
