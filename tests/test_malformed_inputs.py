@@ -18,6 +18,7 @@ from dq import quality_report
 
 CORPUS = Path(__file__).parent / "malformed"
 YIELD = {"kind": "yield", "maturity": 10}
+PAIRS = [["X", "SPY"]]  # X is in a configured pair (its partner is not needed here)
 
 # file -> (where it is caught, what is said); "ingest"/"clean": an InputDataError with that
 # text; "dq": the DQ check that must not pass
@@ -75,6 +76,10 @@ EXPECTED = {
     "directory.csv": ("ingest", "is a directory, not a CSV file"),
     # a Yahoo-style file without Adj Close (issue 12.2)
     "yahoo_unadjusted_close.csv": ("dq", "format"),
+    # issue 22.2: caught where they are read, naming the file
+    "two_rows.csv": ("clean", "series 'X' has only 2 values (2020-01-02..2020-01-03), too few for any"),
+    "returns_as_prices.csv": ("clean", "price series 'X' looks like daily returns, not levels"),
+    "volume_only.csv": ("ingest", "the only value column is 'Volume', which is not a closing price"),
 }
 NOTES = {
     "utf16.csv": "UTF-16 file decoded; save it as CSV UTF-8 to silence this note",
@@ -132,9 +137,17 @@ def test_malformed_file_gets_a_clear_error_or_a_flag(tmp_path, name):
     if clean_error:
         with pytest.raises(InputDataError) as err:
             clean_prices(
-                raw, [spec], {"X": status}, "2000-01-01", "2099-12-31", origins={"X": "data/raw/csv.csv"}
+                raw,
+                [spec],
+                {"X": status},
+                "2000-01-01",
+                "2099-12-31",
+                origins={"X": "data/raw/csv.csv"},
+                pairs=PAIRS,
             )
-        assert clean_error in str(err.value) and "data/raw/csv.csv" in str(err.value), str(err.value)
+        message = str(err.value)
+        assert clean_error in message and "data/raw/csv.csv" in message and "\n" not in message, message
+        assert f"(from {path})" in message, message  # the user's own file, not only ingest's copy
     else:
         frame, meta = clean_prices(raw, [spec], {"X": status}, "2000-01-01", "2099-12-31")
         assert frame.index.is_unique and frame.index.is_monotonic_increasing

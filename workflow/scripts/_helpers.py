@@ -4,6 +4,7 @@ Scripts import it as ``from _helpers import ...``; Snakemake's ``script:`` direc
 puts this folder on ``sys.path``, and so does running a script from the command line.
 """
 
+import errno
 import json
 import logging
 import os
@@ -22,6 +23,10 @@ logger = logging.getLogger(__name__)
 
 class InputDataError(Exception):
     """Bad input a user can fix: the message names the file, the column or row, and what to do."""
+
+
+class DiskFullError(Exception):
+    """An output did not fit on its disk: the message names the file and the space it needs."""
 
 
 def configure_logging(log_path: str | os.PathLike | None = None, level: int = logging.INFO) -> None:
@@ -48,7 +53,7 @@ def run_main(main: Callable[[list[str] | None], Any], argv: list[str] | None = N
     """Run a script's main(); a user-fixable InputDataError ends it with one clear line."""
     try:
         main(argv)
-    except InputDataError as err:
+    except (InputDataError, DiskFullError) as err:
         logging.getLogger("main").error("%s", err)
         if not logging.getLogger().handlers:
             print(f"error: {err}", file=sys.stderr)
@@ -142,8 +147,43 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
+    except OSError as err:
+        # pyarrow's writers raise OSError without an errno, the C library's text in the message
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left on device" not in str(err):
+            raise
+        written = tmp.stat().st_size if tmp.exists() else 0
+        tmp.unlink(missing_ok=True)  # its space counts as free in the message
+        raise DiskFullError(disk_full_message(target, written)) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def byte_words(size: float) -> str:
+    """A size in bytes as people read it: 512 B, 3.4 MB, 1.2 GB."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"
+
+
+def disk_full_message(target: Path, written: int) -> str:
+    """One line on an output that did not fit: where, how much is free, how much it needs
+    (at least what was written before the disk filled, or the size of its earlier version)."""
+    import shutil
+
+    earlier = target.stat().st_size if target.is_file() else 0
+    needed = max(written, earlier)
+    free = shutil.disk_usage(target.parent).free
+    kept = f"the earlier {target} is kept" if earlier else f"no {target} was written"
+    space = (
+        f"it needs at least {byte_words(needed)} and {target.parent} has {byte_words(free)} free"
+        if needed
+        else f"it needs more than the {byte_words(free)} free in {target.parent}"
+    )
+    return (
+        f"disk full writing {target}: {space} ({kept}); free space there (or move the workflow) and run again"
+    )
 
 
 def write_text_atomic(text: str, path: str | os.PathLike) -> None:

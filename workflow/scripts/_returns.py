@@ -62,6 +62,8 @@ def bond_returns_from_yields(yields_percent: pd.Series, maturity: float) -> pd.S
     """Total return of a par bond between consecutive observations of a yield in percent
     (carry for the weekdays elapsed, see module doc)."""
     y = yields_percent.to_numpy(dtype="float64") / 100.0
+    if not len(y):  # no observation (e.g. a pair whose legs share no day): no return
+        return pd.Series(y, index=yields_percent.index, name=yields_percent.name)
     previous = np.roll(y, 1)
     previous[0] = np.nan
     dy = y - previous

@@ -27,6 +27,13 @@ each reason names the series of its day. The joint-fall rule uses the equity's o
 Intervals of all rules that overlap or lie at most ``merge_gap_days`` weekdays apart
 form one episode. An episode longer than a year says why in its reason.
 
+Likely data errors (``likely_data_errors``) drive no rule: a value DQ's outlier rule (robust z
+of the daily log return) flags on the way in and on the way out, the days around it
+agreeing, is one value out of line (a price typed x100, 1e308), not a market move; it is
+left out of the stress rules and recorded (``stress_episodes``' ``notes``), and the headline
+names it. A last value flagged on the way in cannot be confirmed yet: it stays in, recorded
+as unconfirmed, and the headline says the flags may rest on it.
+
 Per episode and pair (``episode_correlations``): the correlation before (the pair's last
 ``before_days`` days before the start that lie in no stress episode: a calm baseline,
 never an earlier crisis), during, and Forbes-Rigobon adjusted, each with its number of
@@ -504,10 +511,95 @@ def spliced_equity(
     return spliced.rename(equity), returns.rename(equity), (history, splice)
 
 
+MAD_TO_SD = 1.4826  # as in dq.py: MAD of a normal distribution times this is its standard deviation
+DATA_ERROR_FACTOR = 2.0  # a value this many times off both neighbours is typed wrong, not traded
+
+
+def dq_outlier_z(settings: dict) -> float:
+    """DQ's outlier threshold: the settings' ``outlier_z`` if given, else the schema's dq default."""
+    if settings.get("outlier_z") is not None:
+        return float(settings["outlier_z"])
+    from _helpers import schema_defaults
+
+    return float(schema_defaults()["dq"]["outlier_z"])
+
+
+def likely_data_errors(levels: pd.Series, outlier_z: float) -> list[dict]:
+    """Values of one price, fx or level series that DQ's outlier rule flags (|daily log
+    return - median| / (1.4826 MAD) above ``outlier_z``) and that look typed wrong
+    (module doc). ``confirmed``: the move in and the opposite move out are both outliers of
+    at least ``DATA_ERROR_FACTOR`` (x2 or /2, where a crash whipsaws by ~10 %), and the
+    move from the day before to the day after is no outlier. Unconfirmed: the last value,
+    flagged on the way in (nothing after it yet); ``likely_error`` says whether that move
+    is DATA_ERROR_FACTOR or more. Each: series, date, value, previous, next, return (simple,
+    the move in), z, confirmed, likely_error."""
+    positive = levels.dropna()
+    positive = positive[positive > 0]
+    if len(positive) <= 10:
+        return []
+    values = positive.to_numpy(dtype="float64")
+    moves = np.diff(np.log(values))
+    median = np.median(moves)
+    mad = np.median(np.abs(moves - median))
+    if not mad > 0:
+        return []
+
+    def z(move):
+        return (move - median) / (MAD_TO_SD * mad)
+
+    big = np.log(DATA_ERROR_FACTOR)
+    out = []
+    for k in np.flatnonzero(np.abs(z(moves)) > outlier_z):
+        t = k + 1  # moves[k] goes from value k to value t
+        last = t == len(values) - 1
+        if not last:
+            back, across = moves[t], np.log(values[t + 1] / values[t - 1])
+            opposite = np.sign(back) != np.sign(moves[k]) and abs(z(back)) > outlier_z
+            if not (opposite and min(abs(back), abs(moves[k])) >= big and abs(z(across)) <= outlier_z):
+                continue
+        out.append(
+            {
+                "series": str(levels.name),
+                "date": str(positive.index[t].date()),
+                "value": float(values[t]),
+                "previous": float(values[t - 1]),
+                "next": None if last else float(values[t + 1]),
+                "return": float(np.expm1(moves[k])),
+                "z": float(z(moves[k])),
+                "confirmed": not last,
+                "likely_error": bool(abs(moves[k]) >= big),
+            }
+        )
+    return out
+
+
+def without_data_errors(
+    levels: pd.DataFrame, metadata: dict, outlier_z: float
+) -> tuple[pd.DataFrame, list[dict]]:
+    """``levels`` with every confirmed likely data error of a price, fx or level series left
+    out (NaN: a return spans the day, as for any missing value), and every error found."""
+    specs = metadata.get("series", {})
+    errors = [
+        error
+        for series_id in levels.columns
+        if specs.get(series_id, {"kind": "price"}).get("kind", "price") in ("price", "fx", "level")
+        for error in likely_data_errors(levels[series_id], outlier_z)
+    ]
+    confirmed = [e for e in errors if e["confirmed"]]
+    if not confirmed:
+        return levels, errors
+    cleaned = levels.copy()
+    for error in confirmed:
+        cleaned.loc[pd.Timestamp(error["date"]), error["series"]] = np.nan
+    return cleaned, errors
+
+
 def stress_episodes(
-    levels: pd.DataFrame, metadata: dict, settings: dict
+    levels: pd.DataFrame, metadata: dict, settings: dict, notes: dict | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(episodes table with EPISODE_COLUMNS, daily ``stress`` / ``stress_reason`` on levels' index)."""
+    """(episodes table with EPISODE_COLUMNS, daily ``stress`` / ``stress_reason`` on levels' index).
+    ``notes``, when given, receives ``data_errors``: the likely data errors of the series
+    the rules read (module doc), left out when confirmed."""
     from _contracts import EPISODE_COLUMNS
 
     specs = metadata.get("series", {})
@@ -516,7 +608,11 @@ def stress_episodes(
     equity, bond, vix = settings.get("equity"), settings.get("bond"), settings.get("vix")
     gap = settings["merge_gap_days"]
     intervals: list[Interval] = []
+    levels, errors = without_data_errors(levels, metadata, dq_outlier_z(settings))
     history = history_equity(levels, metadata, equity, settings.get("history_equity"))
+    if notes is not None:
+        read = {equity, bond, vix, history} - {None}
+        notes["data_errors"] = [e for e in errors if e["series"] in read]
     if (equity in levels and levels[equity].notna().any()) or history is not None:
         equity_levels, equity_returns, splice = spliced_equity(levels, metadata, equity, history)
         intervals += drawdown_intervals(

@@ -51,6 +51,15 @@ ORIGIN_WORDS = {"fresh": "live download", "cached": "local cache", "snapshot": "
 def validate_series(series_id: str, values: pd.Series, spec: dict, origin: str) -> None:
     """Plausibility checks by kind; a failure is schema drift the user must look at."""
     valid = values.dropna()
+    if spec["kind"] in ("price", "fx", "level") and len(valid) > 20:
+        # a level is positive (WTI's one negative day aside): many signs mean daily returns
+        negative_share = float((valid < 0).mean())
+        if negative_share > 0.2:
+            raise InputDataError(
+                f"{origin}: {spec['kind']} series {series_id!r} looks like daily returns, not levels: "
+                f"{negative_share:.0%} of its values are negative, median size {valid.abs().median():.4g}; "
+                "supply the prices themselves (e.g. adjusted closes) or an index built from the returns"
+            )
     if spec["kind"] == "yield" and len(valid):
         low, high = YIELD_BOUNDS_PERCENT
         negative_share = float((valid < 0).mean())
@@ -85,6 +94,22 @@ def validate_series(series_id: str, values: pd.Series, spec: dict, origin: str) 
                 f"{origin}: yield series {series_id!r} has {len(outside)} value(s) outside {low}..{high} %, "
                 f"first {outside.iloc[0]} on {outside.index[0].date()}; check the series id and units"
             )
+
+
+MIN_PAIR_VALUES = 3  # the shortest window (2) correlates 2 returns: 3 values
+
+
+def check_pair_history(series_id: str, values: pd.Series, pairs: list[list[str]], where: str) -> None:
+    """A series of a configured pair with too few values for any correlation is a cut or
+    wrong file, not a pair to skip in silence."""
+    in_pairs = [f"{a}-{b}" for a, b in pairs if series_id in (a, b)]
+    if in_pairs and len(values) < MIN_PAIR_VALUES:
+        raise InputDataError(
+            f"{where}: series {series_id!r} has only {len(values)} values ({values.index[0].date()}.."
+            f"{values.index[-1].date()}), too few for any correlation of pair {', '.join(in_pairs)} (at "
+            f"least {MIN_PAIR_VALUES}); supply its whole history or remove the pair from config key "
+            "`correlation.pairs`"
+        )
 
 
 # plausible units of each major currency per one US dollar since 1950 (wide: a rate far
@@ -222,6 +247,9 @@ def clean_prices(
             raise InputDataError(str(error)) from None
     for series_id, rows in raw.groupby("series", sort=False):
         spec, where = by_id[series_id], origins.get(series_id, "raw data")
+        # name the user's own file too, not only ingest's copy of it
+        user_file = statuses.get(series_id, {}).get("path")
+        where = f"{where} (from {user_file})" if user_file and user_file != where else where
         values = pd.Series(rows["value"].to_numpy(), index=pd.DatetimeIndex(rows["date"]), name=series_id)
         values = values.sort_index().dropna()
         validate_series(series_id, values, spec, where)
@@ -234,6 +262,7 @@ def clean_prices(
                 "a return needs at least two - supply its whole history or remove it from config "
                 "key `series`"
             )
+        check_pair_history(series_id, values, pairs or [], where)
         open_days = sessions(calendar_of[series_id], values.index[0], values.index[-1])
         values, off_calendar = on_calendar(values, open_days)
         # log returns (prices, fx) and log changes (levels such as VIX) need positive values

@@ -19,6 +19,7 @@ DATE_COLUMNS = ("date", "observation_date", "DATE", "Date", "Datetime", "time pe
 VALUE_COLUMNS = ("value", "Adj Close", "adj close", "Close", "close", "price")
 UNADJUSTED_COLUMNS = ("Close", "close")
 YAHOO_ONLY_COLUMNS = {"Open", "High", "Low", "Volume"}
+NOT_A_CLOSE = {"Volume", "volume", "Open", "open", "High", "high", "Low", "low"}  # never taken as the value
 MISSING_MARKERS = ["", "."]  # empty, or FRED's "."; any other text (nan, NA, -) is an error
 
 
@@ -192,6 +193,13 @@ def parse_series_csv(
     value_col = next((c for c in candidates if c in frame.columns), None)
     if value_col is None:
         others = [c for c in frame.columns if c != date_col]
+        if len(others) == 1 and not column and others[0] in NOT_A_CLOSE:
+            # a lone Volume column would be read as prices: share counts, not closes
+            raise InputDataError(
+                f"{where}: the only value column is {others[0]!r}, which is not a closing price; "
+                f"export the closes ('Adj Close' or 'Close') with the file, or set `column: {others[0]}` "
+                f"for series {series_id} in config/config.yaml if that column is what you mean"
+            )
         if len(others) == 1 and not column:
             value_col = others[0]
         else:
