@@ -17,9 +17,9 @@ from _contracts import (
     corr_during_column,
     ewm_column,
     markov_column,
+    percentile_column,
     relative_column,
     sign_column,
-    z_column,
 )
 
 PAIRS = [["A", "B"], ["A", "C"], ["A", "D"]]
@@ -30,6 +30,7 @@ AS_OF = "2018-12-28"
 def synthetic_outputs(seed: int = 11, origins: dict | None = None) -> dict:
     from _returns import pair_returns
     from _rolling import fisher_band, rolling_pearson
+    from regimes import own_history_percentile, relative_labels
 
     rng = np.random.default_rng(seed)
     dates = pd.bdate_range("2015-01-02", AS_OF, name="date")
@@ -96,11 +97,10 @@ def synthetic_outputs(seed: int = 11, origins: dict | None = None) -> dict:
     for x, y in PAIRS[:2]:
         column = corr_column(x, y, 60)
         values = corr[column]
-        z = (values - values.rolling(252, min_periods=60).mean()) / values.rolling(252, min_periods=60).std()
-        regimes[z_column(column)] = z
-        regimes[relative_column(column)] = pd.Series(
-            np.select([z <= -1.5, z >= 1.5], ["unusually low", "unusually high"], "normal"), index=dates
-        ).where(z.notna())
+        # four years of data: ranked against 10 past windows (the workflow's default is 40)
+        percentile = own_history_percentile(values, 60, 10)
+        regimes[percentile_column(column)] = percentile
+        regimes[relative_column(column)] = relative_labels(percentile, 2.5)
         regimes[sign_column(column)] = pd.Series(
             np.select([values < -0.2, values > 0.2], ["negative", "positive"], "mixed"), index=dates
         ).where(values.notna())
@@ -191,7 +191,7 @@ METRICS = {
 }
 
 
-def build_synthetic_report(figures_dir, outputs=None, metrics=None, exclude=()):
+def build_synthetic_report(figures_dir, outputs=None, metrics=None, exclude=(), today=None):
     """report.build_report on synthetic outputs (primary window 60): (markdown, files drawn)."""
     import matplotlib
 
@@ -213,4 +213,5 @@ def build_synthetic_report(figures_dir, outputs=None, metrics=None, exclude=()):
         None,
         60,
         list(exclude),
+        today=today,
     )

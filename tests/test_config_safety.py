@@ -46,11 +46,11 @@ def one_clear_line(result, message: str) -> None:
         ("model:\n  horizon: 21\n  pair: null\n  horizon: 5\n", "line 4: key `horizon` given twice"),
         ("model:\n  horizon: 1.0e+8\n", "config key `model.horizon`: 100000000 is greater than the maximum"),
         (
-            "regimes:\n  zscore_window: 100000000\n",
-            "config key `regimes.zscore_window`: 100000000 is greater",
+            "regimes:\n  unusual_history: 100000000\n",
+            "config key `regimes.unusual_history`: 100000000 is greater",
         ),
     ],
-    ids=["alias-bomb", "self-alias", "duplicate-top", "duplicate-nested", "horizon-1e8", "zscore-window"],
+    ids=["alias-bomb", "self-alias", "duplicate-top", "duplicate-nested", "horizon-1e8", "unusual-history"],
 )
 def test_a_hostile_or_mistaken_config_file_is_stopped_with_one_line(workflow_copy, text, message):
     one_clear_line(dry_run_with(workflow_copy, text), message)

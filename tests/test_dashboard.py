@@ -310,11 +310,12 @@ def click_every_cell(page) -> dict:
                 [i, j],
             )
             page.mouse.move(target["x"], target["y"])
-            page.wait_for_function(f"window.hoveredCell === {row + '|' + column!r}", timeout=5000)
+            # generous waits: a busy machine renders slowly, and a timeout is no finding
+            page.wait_for_function(f"window.hoveredCell === {row + '|' + column!r}", timeout=60_000)
             page.mouse.click(target["x"], target["y"])
             page.wait_for_function(
                 f"document.getElementById('pair-title').dataset.clicked === {row + '|' + column!r}",
-                timeout=5000,
+                timeout=60_000,
             )
             shown[(row, column)] = page.evaluate("""() => {
                     const title = document.getElementById('pair-title'), gd = document.getElementById('pair');
@@ -456,3 +457,37 @@ def test_a_large_universe_keeps_the_dashboard_to_the_configured_pairs(monkeypatc
     monkeypatch.setattr(dashboard, "MAX_SERIES", 2)
     page = build_page()
     assert "C (the dashboard shows at most 2 series (those of the configured pairs))" in page
+
+
+def test_the_absorption_ratio_keeps_one_fixed_universe():
+    """A series that starts late, one that ends early and a near-duplicate: the ratio is
+    drawn on one set of series from the month the last of them starts, n constant."""
+    from dashboard import absorption_universe
+
+    names = ["A", "B", "DUP", "GONE"]
+    months = 24
+    cube = np.tile(np.eye(4), (months, 1, 1))
+    base = np.array(
+        [[1.0, 0.3, 0.99, 0.2], [0.3, 1.0, 0.3, 0.1], [0.99, 0.3, 1.0, 0.2], [0.2, 0.1, 0.2, 1.0]]
+    )
+    cube[:] = base
+    cube[:6, 1, :] = cube[:6, :, 1] = np.nan  # B starts in month 6
+    cube[:12, 2, :] = cube[:12, :, 2] = np.nan  # DUP (of A) starts in month 12: the shorter
+    cube[20:, 3, :] = cube[20:, :, 3] = np.nan  # GONE ends in month 19
+    for k in range(4):
+        cube[:, k, k] = 1.0
+    members, first, left_out = absorption_universe(cube, names)
+    assert [names[k] for k in members] == ["A", "B"] and first == 6
+    assert left_out["GONE"] == "no data in the last month"
+    assert left_out["DUP"].startswith("near-duplicate of A")
+
+
+@pytest.mark.e2e
+def test_the_default_runs_absorption_ratio_is_on_a_stated_fixed_universe(workflow_run):
+    workdir, _ = workflow_run
+    page = (workdir / "docs/dashboard.html").read_text()
+    title = re.search(r"one fixed universe: (\d+) series \(([^)]*)\), from (\d{4}-\d\d)", page)
+    assert title, "the absorption chart states its universe"
+    members = title.group(2).split(", ")
+    assert int(title.group(1)) == len(members) and "SP500" not in members and "FF_MKT" not in members
+    assert "Not in the absorption ratio:" in page

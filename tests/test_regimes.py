@@ -11,11 +11,11 @@ from _helpers import schema_defaults
 from _returns import pair_returns, series_returns
 from regimes import (
     markov_views,
+    own_history_percentile,
     relative_labels,
     relative_regimes,
     run_lengths,
     sign_regimes,
-    trailing_zscore,
 )
 
 SIGN = schema_defaults()["regimes"]["sign"]
@@ -40,21 +40,24 @@ def random_correlation(seed: int, n: int = 3000, step: float = 0.08) -> pd.Serie
 # ---------------------------------------------------------------- relative labels
 
 
-def test_trailing_zscore_matches_a_plain_loop_and_skips_missing_days():
-    corr = random_correlation(3, 400)
+def test_own_history_percentile_matches_a_plain_loop_over_non_overlapping_windows():
+    corr = random_correlation(3, 900)
     corr.iloc[[100, 101, 250]] = np.nan  # a market closed: the day has no value and no say
-    z = trailing_zscore(corr, 50)
+    percentile = own_history_percentile(corr, 20, 30)
     observed = corr.dropna()
-    for t in [50, 123, 396]:
-        history = observed.iloc[t - 50 : t].to_numpy()
-        expected = (observed.iloc[t] - history.mean()) / history.std(ddof=1)
-        assert abs(z[observed.index[t]] - expected) < 1e-12
-    assert z.iloc[:50].isna().all() and z.iloc[[100, 101, 250]].isna().all()
+    for t in [300, 617, 896]:
+        past = observed.iloc[t - 20 :: -20].to_numpy()[:30]  # 20, 40, ... observations back
+        today = observed.iloc[t]
+        expected = 100 * ((past < today).sum() + 0.5 * (past == today).sum()) / len(past)
+        assert percentile[observed.index[t]] == pytest.approx(expected, abs=1e-12)
+    # fewer than half the history (15 past windows): no label yet
+    assert percentile.loc[: observed.index[20 * 15 - 1]].isna().all()
+    assert percentile.iloc[[100, 101, 250]].isna().all()
 
 
 def test_relative_labels_say_low_or_high_against_its_own_past_not_the_sign():
-    z = pd.Series([-2.0, -1.5, 0.0, 1.49, 1.5, np.nan])
-    labels = relative_labels(z, 1.5)
+    percentile = pd.Series([1.0, 2.4, 50.0, 97.5, 97.6, np.nan])
+    labels = relative_labels(percentile, 2.5)
     assert labels.iloc[:5].tolist() == [
         "unusually low",
         "unusually low",
@@ -63,14 +66,29 @@ def test_relative_labels_say_low_or_high_against_its_own_past_not_the_sign():
         "unusually high",
     ]
     assert pd.isna(labels.iloc[5])
-    index = pd.bdate_range("2001-01-01", periods=300)
+    index = pd.bdate_range("2001-01-01", periods=1500)
     corr = pd.DataFrame(
-        {"A:B:60": np.linspace(-0.9, -0.5, 300), "A:B:60:lo95": 0.0, "A:B:ewm30": 0.1}, index=index
+        {"A:B:60": np.linspace(-0.9, -0.5, 1500), "A:B:60:lo95": 0.0, "A:B:ewm30": 0.1}, index=index
     )
-    regimes = relative_regimes(corr, 100, 1.5)
-    assert list(regimes.columns) == ["z:A:B:60", "relative:A:B:60"]
-    # a steady rise is always above its past year, though the correlation stays negative
+    regimes = relative_regimes(corr, 20, 2.5)
+    assert list(regimes.columns) == ["pct:A:B:60", "relative:A:B:60"]
+    # a steady rise is always above its past, though the correlation stays negative
     assert regimes["relative:A:B:60"].dropna().eq("unusually high").all()
+
+
+def test_unusual_labels_are_rare_on_every_pair_of_the_snapshot(snapshot_frames):
+    """'unusually high/low' on at most ~10 % (11) of a pair's days over its whole history (the
+    old z-score against the past year fired on 23-25 %)."""
+    from _rolling import pair_rolling_corr
+
+    levels, metadata, _ = snapshot_frames
+    for a, b in [("SPY", "TLT"), ("SPY", "DGS10"), ("SPY", "DCOILWTICO"), ("FF_MKT", "DGS10")]:
+        for window in (20, 60, 120):
+            corr = pair_rolling_corr(levels, metadata, a, b, window)
+            labels = relative_labels(own_history_percentile(corr, window, 40), 2.5).dropna()
+            assert len(labels) > 2000
+            share = labels.ne("normal").mean()
+            assert share <= 0.11, (a, b, window, share)
 
 
 # ---------------------------------------------------------------- sign regimes
@@ -300,8 +318,8 @@ def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
     settings = {
         "primary_window": 60,
         "pairs": [["SPY", "DGS10"], ["SPY", "DCOILWTICO"]],
-        "zscore_window": 252,
-        "zscore_threshold": 1.5,
+        "unusual_history": 40,
+        "unusual_level": 2.5,
         "sign": SIGN,
         "markov": {**MARKOV, "refit": "QE"},
         "dcc": defaults["regimes"]["dcc"],
@@ -312,7 +330,7 @@ def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
     closed = corr["SPY:DGS10:60"].isna()
     assert regimes.loc[closed, "sign:SPY:DGS10:60"].isna().all()
     assert regimes.loc[~closed, "sign:SPY:DGS10:60"].notna().all()
-    assert regimes.loc["2011-10-10", ["dcc:SPY:DGS10", "z:SPY:DGS10:60"]].isna().all()  # Columbus Day
+    assert regimes.loc["2011-10-10", ["dcc:SPY:DGS10", "pct:SPY:DGS10:60"]].isna().all()  # Columbus Day
     assert regimes.loc["2011-10-10", "dcc:SPY:DCOILWTICO"] == regimes.loc["2011-10-10", "dcc:SPY:DCOILWTICO"]
     assert {f["series"]: f["status"] for f in info["markov"]} == {
         "mkv:ret:SPY": "ok",

@@ -27,7 +27,7 @@ def test_report_numbers_come_from_the_outputs(workflow_run):
     workdir, _ = workflow_run
     corr = pd.read_csv(workdir / "data/processed/rolling_corr.csv", index_col="date", parse_dates=True)
     report = (workdir / "docs/report.md").read_text()
-    as_of = report.split("## Today at a glance (")[1][:10]
+    as_of = report.split("## At a glance: the latest values (")[1][:10]
     latest = corr["SPY:DGS10:60"].loc[:as_of].dropna()
     assert f"latest {as_of}" in report.splitlines()[2] or f"data through {as_of}." in report.splitlines()[2]
     assert f"| SPY-DGS10 | 60 | {latest.index[-1].date()} | {latest.iloc[-1]:+.2f} |" in report
@@ -84,7 +84,7 @@ def test_html_report_carries_the_tables_and_no_placeholder_for_a_skipped_pair(wo
     page = (tmp_path / "report.html").read_text(encoding="utf-8", errors="replace")
     headline = (workdir / "docs/report.md").read_text().splitlines()[2]
     through = headline.split("data through ")[1][:10]
-    assert "Today at a glance" in page and f"data through {through}" in page
+    assert "At a glance: the latest values" in page and f"data through {through}" in page
     _, meta = read_parquet(workdir / "data/processed/clean.parquet", columns=[])
     missing = {k for k, m in meta["series"].items() if m.get("status") == "missing"}
     categories = json.loads(re.search(r"var categories = (\{.*?\});\n", page).group(1))
@@ -98,10 +98,10 @@ def test_html_report_carries_the_tables_and_no_placeholder_for_a_skipped_pair(wo
 # ---------------------------------------------------------------- unit tests on synthetic outputs
 
 
-def build(tmp_path, outputs=None, metrics=None, exclude=()):
+def build(tmp_path, outputs=None, metrics=None, exclude=(), today=None):
     from report_fixtures import build_synthetic_report
 
-    return build_synthetic_report(tmp_path, outputs, metrics, exclude)
+    return build_synthetic_report(tmp_path, outputs, metrics, exclude, today)
 
 
 def test_headline_says_offline_snapshot_and_the_as_of_date(tmp_path):
@@ -146,10 +146,13 @@ def test_today_uses_the_as_of_date_sign_words_and_marks_stale_series(tmp_path):
     ab = o["corr"]["A:B:60"].dropna()
     sign = o["regimes"]["sign:A:B:60"].loc["2018-12-28"]
     words = {"negative": "negative (bonds hedge)", "positive": "positive (co-move)", "mixed": "mixed"}[sign]
+    lo, hi = o["corr"].loc["2018-12-28", ["A:B:60:lo95", "A:B:60:hi95"]]
+    if lo <= 0 <= hi:
+        words = f"{sign} regime; today near zero (band includes 0)"
     row = next(line for line in text.splitlines() if line.startswith("| A-B | 60 |"))
     assert row.startswith(f"| A-B | 60 | 2018-12-28 | {ab.iloc[-1]:+.2f} |") and f"| {words} |" in row
     relative = o["regimes"]["relative:A:B:60"].loc["2018-12-28"]
-    assert row.split("|")[8].strip().startswith(relative)  # the z-score label in its own column
+    assert row.split("|")[8].strip() == relative  # the own-history label in its own column
     stale_row = next(line for line in text.splitlines() if line.startswith("| A-C | 60 |"))
     assert "| 2018-11-02 |" in stale_row and "C stale (last observed 2018-11-02, 39 days behind)" in stale_row
     assert "| A-D | - | - | no data for D |" in text
@@ -244,7 +247,7 @@ def test_markdown_becomes_rst_that_docutils_renders(tmp_path):
     rst = markdown_to_rst(text)
     assert ".. csv-table::" in rst and "fig_corr" not in rst
     body = publish_parts(rst, writer="html", settings_overrides={"report_level": 2, "halt_level": 2})["body"]
-    assert "Today at a glance" in body and "offline snapshot" in body and "<table" in body
+    assert "At a glance: the latest values" in body and "offline snapshot" in body and "<table" in body
 
 
 def test_model_section_gives_the_forecast_and_says_when_it_does_not_beat_naive():
@@ -448,3 +451,51 @@ def test_a_figure_of_a_pair_no_longer_configured_is_removed(workflow_run, tmp_pa
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "fig_corr_SPY_vs_TLT.png").exists()
     assert not (tmp_path / "fig_corr_SPY_vs_OLD.png").exists()
+
+
+def test_a_sign_word_only_where_the_band_excludes_zero(tmp_path):
+    """SPY-TLT at -0.06 with band -0.31..+0.20 is no evidence that bonds hedge."""
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    day = "2018-12-28"
+    o["corr"].loc[day, ["A:B:60", "A:B:60:lo95", "A:B:60:hi95"]] = [-0.06, -0.31, 0.20]
+    o["regimes"].loc[day, "sign:A:B:60"] = "negative"
+    text, _ = build(tmp_path, o)
+    row = next(line for line in text.splitlines() if line.startswith("| A-B | 60 |"))
+    assert "negative regime; today near zero (band includes 0)" in row and "bonds hedge" not in row
+    o["corr"].loc[day, ["A:B:60", "A:B:60:lo95", "A:B:60:hi95"]] = [-0.5, -0.7, -0.25]
+    text, _ = build(tmp_path, o)
+    row = next(line for line in text.splitlines() if line.startswith("| A-B | 60 |"))
+    assert "| negative (bonds hedge) |" in row
+
+
+def test_percentiles_keep_the_precision_they_have():
+    from _summary import percentile_text
+
+    assert [percentile_text(p) for p in (99.98, 99.6, 57.3, 0.4, 0.02, float("nan"))] == [
+        ">99.9",
+        "99.6",
+        "57",
+        "0.4",
+        "<0.1",
+        "n/a (short history)",
+    ]
+
+
+def test_the_data_age_and_days_behind_count_from_today(tmp_path):
+    """A run on 2019-06-28 of data through 2018-12-28: the table says the data is six
+    months old, and C (last value 2018-11-02) is that many sessions behind today."""
+    from _calendars import sessions
+
+    text, _ = build(tmp_path, today="2019-06-28")
+    assert (
+        "**The data is about 6 months old**: its latest values are of 2018-12-28, and this report was made "
+        "on 2019-06-28" in text
+    )
+    behind_a = len(sessions("XNYS", "2018-12-28", "2019-06-28")) - 1
+    behind_c = len(sessions("XNYS", "2018-11-02", "2019-06-28")) - 1
+    assert f"| 2015-01-02 | 2018-12-28 | {behind_a} |" in text
+    assert f"| 2016-02-29 | 2018-11-02 | {behind_c} (stale) |" in text
+    fresh, _ = build(tmp_path, today="2018-12-31")
+    assert "old**" not in fresh  # three days later: nothing to say

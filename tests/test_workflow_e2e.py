@@ -58,7 +58,7 @@ def test_every_output_exists_with_expected_shape(workflow_run):
     )
     regimes = pd.read_parquet(workdir / "data/processed/regimes.parquet")
     assert {
-        "z:SPY:DGS10:60",
+        "pct:SPY:DGS10:60",
         "relative:SPY:DGS10:60",
         "sign:SPY:DGS10:60",
         "mkv:ret:SPY:p_realtime:turbulent",
@@ -88,7 +88,7 @@ def test_report_states_offline_snapshot_and_the_seed_pair(workflow_run):
     report = (workdir / "docs/report.md").read_text()
     # every series reaches 2026-04-30 (SP500, FF_MKT); the pairs with SPY run to 2026-06-05
     assert "**Data: offline snapshot, data through 2026-04-30 (every series); latest 2026-06-05.**" in report
-    assert "## Today at a glance (2026-06-05)" in report
+    assert "## At a glance: the latest values (2026-06-05)" in report
     assert "| SPY-TLT | 60 |" in report  # TLT is in the snapshot: the seed's pair is not skipped
     assert "skipped none" in (workdir / "logs/rolling_corr.log").read_text()
     for link in re.findall(r"\]\(([^)]+)\)", report):
@@ -232,7 +232,7 @@ def test_lint_and_format_are_clean(workflow_copy):
         (["stress={'vix': 'NOPE'}"], "config key `stress.vix`: 'NOPE' is not in `series`"),
         (["features={'cash_rate': 'SPY'}"], "config key `features.cash_rate`: 'SPY' must be a yield series"),
         (["all_pairs={'n_blocks': 0}"], "n_blocks"),
-        (["regimes={'zscore_threshold': -1}"], "zscore_threshold"),
+        (["regimes={'unusual_level': -1}"], "unusual_level"),
     ],
 )
 def test_bad_config_stops_before_any_job(workflow_copy, override, message):
@@ -313,8 +313,12 @@ def test_seed_cli_argument_errors_name_the_argument_and_the_fix(tmp_path, args, 
 def test_a_later_end_fetches_again_and_a_fixed_end_changes_nothing_else(workflow_run):
     """`end: latest` is resolved per run: a run on a later day (another resolved end)
     re-runs ingest and what follows; the same end leaves everything as it is."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
     workdir, _ = workflow_run
-    later = snakemake(workdir, "-n", "--config", "offline=true", "end=2099-12-31")
+    today = datetime.now(ZoneInfo("America/New_York")).date()  # after `latest`; a later end is refused
+    later = snakemake(workdir, "-n", "--config", "offline=true", f"end={today}")
     assert re.search(r"^ingest\s+\d+$", later.stdout, re.M), later.stdout[-2000:]
     same = snakemake(workdir, "-n", "--config", "offline=true")
     assert "Nothing to be done" in same.stdout + same.stderr

@@ -89,8 +89,8 @@ rule regimes:
     params:
         pairs=config["correlation"]["pairs"],
         primary_window=primary_window(),
-        zscore_window=config["regimes"]["zscore_window"],
-        zscore_threshold=config["regimes"]["zscore_threshold"],
+        unusual_history=config["regimes"]["unusual_history"],
+        unusual_level=config["regimes"]["unusual_level"],
         sign=config["regimes"]["sign"],
         markov=config["regimes"]["markov"],
         dcc=config["regimes"]["dcc"],

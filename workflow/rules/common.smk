@@ -209,6 +209,11 @@ from _figures import rule_outputs  # noqa: E402  (the report's figures: one regi
 
 # `end: latest` resolved once per run: a run on a later day asks for the new days
 END = resolve_end(config["end"])
+# the day the report says the data's age against (config `today`, else today in New York)
+TODAY = config["today"] or str(pd.Timestamp.now(tz="America/New_York").date())
+
+
+EARLIEST_DATE = "1900-01-01"  # config `start`/`end` bound (schema: `start`)
 
 
 def check_config():
@@ -223,11 +228,19 @@ def check_config():
                 f"config key `series` ({s['id']}): source {s['source']!r} is unknown; "
                 f"allowed: {', '.join(SOURCE_NAMES)}"
             )
+    # before 1900 no calendar or series here has data (and pandas' days end in 1677); a
+    # day after today has none yet
+    today = pd.Timestamp.now(tz="America/New_York").tz_localize(None).normalize()
     for key, value in (("start", config["start"]), ("end", END)):
         try:
-            pd.Timestamp(value)
-        except ValueError:
+            day = pd.Timestamp(value)
+        except (ValueError, OverflowError):
             raise ValueError(f"config key `{key}`: {value!r} is not a calendar date (YYYY-MM-DD)") from None
+        if not pd.Timestamp(EARLIEST_DATE) <= day <= today:
+            raise ValueError(
+                f"config key `{key}`: {value} is outside {EARLIEST_DATE}..{today.date()} (today); "
+                f"give a date in that range{' or `latest`' if key == 'end' else ''}"
+            )
     if END < config["start"]:
         raise ValueError(f"config key `end` ({END}) is before `start` ({config['start']})")
     days = len(pd.bdate_range(config["start"], END))
@@ -238,6 +251,11 @@ def check_config():
             f"{days} business days from `start` to `end`; shorten it or widen the range"
         )
     for a, b in config["correlation"]["pairs"]:
+        if a == b:
+            raise ValueError(
+                f"config key `correlation.pairs`: pair [{a}, {b}] pairs a series with itself (its "
+                f"correlation is 1 by definition); name two different series"
+            )
         for series_id in (a, b):
             if series_id not in SERIES:
                 raise ValueError(
@@ -349,7 +367,9 @@ def primary_window():
 
 
 def memory_mb(base):
-    """mem_mb for a rule: base MB on the first attempt, doubled on each retry."""
+    """mem_mb for a rule: base MB on the first attempt, doubled on each retry. The bases
+    are above the peak RSS of each rule's `benchmark:` file (logs/benchmarks/): at most
+    410 MB for the default universe and 450 MB for a 200-series one (docs/performance.md)."""
 
     def mem_mb(wildcards, attempt):
         return base * 2 ** (attempt - 1)
@@ -363,16 +383,38 @@ def scatter_block(wildcards):
 
 
 def all_pairs_mem_mb(wildcards, attempt):
-    """Memory of one all-pairs block (doubled on each retry): the interpreter and
-    libraries, per-column arrays of every series (about 12 float64 values per series and
-    day), and two row groups of the block's pairs (at most max(384, window) dates each;
-    the writer alternates them)."""
+    """Memory of one all-pairs block in MB (doubled on each retry), the sum of what its
+    process holds (measured against the peak RSS of real blocks: tests/test_slurm.py):
+
+    - 350 MB: Python with numpy, pandas, pyarrow and numba, compiling the kernel on a
+      fresh checkout (310 MB measured; 276 MB with the kernel cached);
+    - 4 float64 per series and day: clean.parquet's levels as read, the panel's levels and
+      log levels (``_rolling.JointDayPanel``) and a temporary while taking the logs; the
+      days are clean.parquet's rows, the union of the universe's calendars (every
+      calendar day with a 24/7 series, else about the business days);
+    - per pair of the block (of an average block): its window (a ring of 2 x window
+      float64) and 12 float64 of state (``_kernels.joint_day_corr``), and three stretches
+      of ~256 dates in the stored dtype: the two buffers the kernel and the writer
+      alternate, and the writer's encoded pages of one row group; plus 8 int64 of pair
+      indices (3.6 KB per pair measured at window 60, float32; this counts 4.0 KB);
+    - 6 int64 per pair of the universe: every pair's indices, listed before the block's
+      are picked (``AllPairsBySeries``).
+    """
+    from _all_pairs_store import ALL_PAIRS_ROW_GROUP
+    from _calendars import default_calendar, sessions
+
+    settings = config["all_pairs"]
     n = len(config["series"])
-    days = len(pd.bdate_range(config["start"], END))
-    per_value = 4 if config["all_pairs"]["dtype"] == "float32" else 8
-    pairs = n * (n - 1) / 2 / config["all_pairs"]["n_blocks"]
-    rows = max(384, config["all_pairs"]["window"])
-    return int(300 + (days * n * 8 * 12 + 2 * rows * pairs * per_value) / 1e6) * 2 ** (attempt - 1)
+    days = pd.DatetimeIndex([])
+    for name in sorted({default_calendar(s) for s in config["series"]}):
+        days = days.union(sessions(name, config["start"], END))
+    pairs = n * (n - 1) / 2 / settings["n_blocks"]  # blocks differ by ~2% (_rolling.series_blocks)
+    window = settings["window"]
+    rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))  # as _all_pairs_store.write_all_pairs
+    per_value = 4 if settings["dtype"] == "float32" else 8
+    per_pair = 2 * window * 8 + 12 * 8 + 3 * rows * per_value + 8 * 8
+    total = 350e6 + 4 * 8 * len(days) * n + pairs * per_pair + 6 * 8 * n * (n - 1) / 2
+    return int(total / 1e6) * 2 ** (attempt - 1)
 
 
 def is_activated(section):

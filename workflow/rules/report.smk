@@ -25,6 +25,7 @@ rule report:
         window=primary_window(),
         windows=config["correlation"]["windows"],
         heatmap_exclude=config["report"]["heatmap_exclude"],
+        today=TODAY,
     script:
         "../scripts/report.py"
 
@@ -50,5 +51,6 @@ rule dashboard:
         pairs=config["correlation"]["pairs"],
         window=primary_window(),
         exclude=config["report"]["heatmap_exclude"],
+        today=TODAY,
     script:
         "../scripts/dashboard.py"

@@ -18,7 +18,8 @@ Files and their columns (index ``date`` unless said otherwise):
   a pair's columns are NaN on days either market was closed.
 - ``pair_gaps.csv``: the configured pairs' stretches without a value because a leg had
   no value on more than ``max_gap_days`` open days (``_returns.GAP_COLUMNS``).
-- ``regimes.parquet``: ``z:A:B:W``, ``relative:A:B:W`` (``RELATIVE_LABELS``),
+- ``regimes.parquet``: ``pct:A:B:W`` (``percentile_column``), ``relative:A:B:W``
+  (``RELATIVE_LABELS``),
   ``sign:A:B:W`` (``SIGN_LABELS``, primary window), Markov probabilities
   ``<prefix>:<view>:<state>`` (``markov_column``), ``dcc:A:B``, ``stress``,
   ``stress_reason``.
@@ -149,13 +150,15 @@ def read_rolling_corr(
 # ---------------------------------------------------------------- regimes
 
 SIGN_LABELS = ("negative", "mixed", "positive")  # sign regime of the primary window
-RELATIVE_LABELS = ("unusually low", "normal", "unusually high")  # vs the pair's own past year
+# today's value against the pair's own non-overlapping past windows (regimes.relative_regimes)
+RELATIVE_LABELS = ("unusually low", "normal", "unusually high")
 STRESS = "stress"
 STRESS_REASON = "stress_reason"
 
 
-def z_column(column: str) -> str:
-    return f"z:{column}"
+def percentile_column(column: str) -> str:
+    """Today's percentile among the pair's non-overlapping past values (0..100)."""
+    return f"pct:{column}"
 
 
 def relative_column(column: str) -> str:

@@ -19,10 +19,10 @@ from _contracts import (
     dcc_column,
     parse_corr_column,
     pearson_columns,
+    percentile_column,
     relative_column,
     sign_column,
     sync_column,
-    z_column,
 )
 from _helpers import InputDataError
 
@@ -91,11 +91,38 @@ def stale_series(series_meta: dict, as_of: str) -> dict[str, str]:
     return stale
 
 
-def data_provenance(series_meta: dict, as_of: str, data_through: str | None = None) -> tuple[str, list[str]]:
+def business_days_since(last: str, today: str | None, calendar: str | None) -> int | None:
+    """The series' market sessions after ``last`` up to ``today`` (None without a today)."""
+    from _calendars import sessions
+
+    if today is None or not last:
+        return None
+    return max(len(sessions(calendar or "NYSE", str(last)[:10], today)) - 1, 0)
+
+
+def data_age_sentence(as_of: str, today: str | None) -> str | None:
+    """How old the data is on the day the report was made, when that is more than a week."""
+    if today is None:
+        return None
+    days = (pd.Timestamp(today) - pd.Timestamp(as_of)).days
+    if days <= 7:
+        return None
+    age = f"about {round(days / 30.44)} months" if days > 60 else f"{days} days"
+    return (
+        f"**The data is {age} old**: its latest values are of {as_of}, and this report was made on "
+        f"{today} (an offline snapshot, or sources that stopped: see Sources)."
+    )
+
+
+def data_provenance(
+    series_meta: dict, as_of: str, data_through: str | None = None, today: str | None = None
+) -> tuple[str, list[str]]:
     """One headline sentence on where the data came from, plus the source table.
 
     "data through" is the data's last common date (every served series has reached it);
-    when a pair's data runs further, the as-of date the summary uses is named beside it."""
+    when a pair's data runs further, the as-of date (the latest day a configured pair has
+    both values, the date of the table's values) is named beside it. "days behind" counts
+    each series' market sessions from its last value to ``today`` (the run's date)."""
     origins = {k: series_origin(m) for k, m in series_meta.items() if not is_missing(m)}
     labels = sorted(set(origins.values()))
     through = data_through or as_of
@@ -121,7 +148,9 @@ def data_provenance(series_meta: dict, as_of: str, data_through: str | None = No
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for series_id, m in series_meta.items():
-        behind = m.get("days_behind")
+        behind = (
+            business_days_since(m.get("last"), today, m.get("calendar")) if today else m.get("days_behind")
+        )
         stale = " (stale)" if m.get("stale") else ""
         rows.append(
             f"| {series_id} | {m.get('name') or ''} | {m.get('kind', '-')} | {currency_words(m)} | "
@@ -137,8 +166,10 @@ def currency_words(meta: dict) -> str:
     currency = meta.get("currency") or "-"
     if meta.get("kind") == "fx":
         return f"{currency} per {meta.get('base') or '?'}"
-    if meta.get("kind") in ("yield", "level"):
-        return f"{currency} ({'percent' if meta.get('kind') == 'yield' else 'index points'})"
+    if meta.get("kind") == "yield":
+        return f"percent ({currency} rates)"
+    if meta.get("kind") == "level":
+        return "index points"  # an indicator such as VIX, not an amount of money
     if meta.get("converted_from"):
         return f"{currency} (from {meta['converted_from']} with {meta.get('converted_with')})"
     if meta.get("local_currency"):
@@ -184,17 +215,29 @@ def value_on(series: pd.Series, day: pd.Timestamp):
     return (known.index[-1], known.iloc[-1]) if len(known) else (None, np.nan)
 
 
+def percentile_text(percentile: float) -> str:
+    """A percentile with the precision it has: ">99.9", "99.6", "57", "<0.1"."""
+    if not np.isfinite(percentile):
+        return "n/a (short history)"
+    if percentile > 99.9:
+        return ">99.9"
+    if percentile < 0.1:
+        return "<0.1"
+    return f"{percentile:.1f}" if percentile > 99 or percentile < 1 else f"{percentile:.0f}"
+
+
 def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> list[str]:
     """Each pair on the one as-of date: primary-window correlation, its band, percentile
-    against its own history, sign regime, relative level, the other windows and the
-    DCC-GARCH correlation; stale legs marked."""
+    among its own non-overlapping past windows, sign regime (in words only where the band
+    excludes zero), whether today is unusual against that history, the other windows and
+    the DCC-GARCH correlation; stale legs marked."""
     day = pd.Timestamp(as_of)
     stale = stale_series(series_meta, as_of)
     has_sign = any(c.startswith("sign:") for c in regimes.columns)
     has_relative = any(c.startswith("relative:") for c in regimes.columns)
     rows = [
         "| pair | window | date | correlation | band | percentile vs own history | sign regime | "
-        "vs its past year | other windows, DCC | note |",
+        "unusual vs own history | other windows, DCC | note |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for a, b in pairs:
@@ -204,19 +247,24 @@ def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> 
             why = f"no data for {', '.join(missing)}" if missing else "no correlation"
             rows.append(f"| {a}-{b} | - | - | {why} | - | - | - | - | - | skipped |")
             continue
-        history = corr[column].loc[:day].dropna()
         date, latest = value_on(corr[column], day)
         band = band_of(corr, column)
         band_text = f"{corr.at[date, band[0]]:+.2f} .. {corr.at[date, band[1]]:+.2f}" if band else "-"
-        percentile = (history <= latest).mean() * 100
+        straddles_zero = bool(band) and corr.at[date, band[0]] <= 0 <= corr.at[date, band[1]]
+        percentile = (
+            regimes[percentile_column(column)].get(date, np.nan)
+            if percentile_column(column) in regimes
+            else np.nan
+        )
         sign = regimes[sign_column(column)].get(date) if sign_column(column) in regimes else None
         relative = regimes[relative_column(column)].get(date) if relative_column(column) in regimes else None
-        z = regimes[z_column(column)].get(date) if z_column(column) in regimes else np.nan
-        relative_text = (
-            f"{relative} (z {z:+.1f})" if isinstance(relative, str) and pd.notna(z) else relative or "n/a"
-        )
+        relative_text = relative if isinstance(relative, str) else "n/a (short history)"
         if not has_relative:
             relative_text = "off"
+        sign_text = sign_words(sign, is_bond_pair(series_meta, a, b)) if has_sign else "off"
+        if has_sign and isinstance(sign, str) and straddles_zero:
+            # the band includes zero: today's value does not show a sign, whatever the regime
+            sign_text = f"{sign} regime; today near zero (band includes 0)"
         others = []
         for other in pearson_columns(corr):
             if other.startswith(f"{a}:{b}:") and other != column:
@@ -235,8 +283,7 @@ def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> 
             notes.append(f"last value {date.date()}")
         rows.append(
             f"| {a}-{b} | {parse_corr_column(column).window} | {date.date()} | {latest:+.2f} | {band_text} "
-            f"| {percentile:.0f} | "
-            f"{sign_words(sign, is_bond_pair(series_meta, a, b)) if has_sign else 'off'} "
+            f"| {percentile_text(percentile)} | {sign_text} "
             f"| {relative_text} | {', '.join(others) or '-'} | {'; '.join(notes) or '-'} |"
         )
     return rows
@@ -305,6 +352,41 @@ def current_state(regimes: pd.DataFrame, regimes_meta: dict, as_of: str) -> list
             lines.append(f"- No stress flag on {when}.")
     else:
         lines.append("- Stress flags: off (no stress column in regimes.parquet).")
+    return lines + data_error_lines(regimes_meta, as_of)
+
+
+MAX_DATA_ERRORS_NAMED = 3
+
+
+def data_error_lines(regimes_meta: dict, as_of: str) -> list[str]:
+    """The values DQ flags as outliers among the stress rules' inputs (regimes' ``data_errors``,
+    ``_stress.likely_data_errors``): confirmed ones were left out of the flags; an unconfirmed
+    last value on or before the as-of date may be what today's flags rest on."""
+    errors = regimes_meta.get("data_errors") or []
+    lines = []
+    left_out = [e for e in errors if e.get("confirmed")]
+    if left_out:
+        named = sorted(left_out, key=lambda e: e["date"])[-MAX_DATA_ERRORS_NAMED:]
+        words = "; ".join(
+            f"{e['series']} {e['value']:.6g} on {e['date']} (between {e['previous']:.6g} and "
+            f"{e['next']:.6g}, DQ robust z {e['z']:+.0f})"
+            for e in named
+        )
+        more = f" and {len(left_out) - len(named)} more" if len(left_out) > len(named) else ""
+        lines.append(
+            f"- Flagged as likely data errors and left out of the stress flags: {words}{more}; correlations "
+            "and Markov fits over those days still use them (see docs/dq_report.md and fix the file)."
+        )
+    for e in errors:
+        if e.get("confirmed") or e["date"] > as_of:
+            continue
+        what = "flagged as a likely data error" if e.get("likely_error") else "a DQ outlier"
+        lines.append(
+            f"- **{e['series']} {e['return']:+.0%} on {e['date']}, {what}** (from {e['previous']:.6g} to "
+            f"{e['value']:.6g}, DQ robust z {e['z']:+.0f}; its last value, so no later day confirms or "
+            "clears it): today's stress flags and Markov states may rest on it; check the file before acting "
+            "on them."
+        )
     return lines
 
 

@@ -9,8 +9,9 @@
   wide, so a one-week shock on a 60-year axis stays visible); a cell of a pair without
   enough joint days (it can be clicked: gaps take clicks) says so and clears the chart.
 - The absorption ratio through time: the first eigenvalue's share of the month-end
-  correlation matrix (of the series with data that month), a one-number gauge of how
-  much the universe moves together.
+  correlation matrix of one fixed universe (``absorption_universe``: the series with data
+  in the last month, near-duplicates left out, from the month all of them have data),
+  a one-number gauge of how much the universe moves together; its n and members stated.
 - Today's table and the data's provenance, as in the report.
 
 plotly.js is inlined (``include_plotlyjs=True``: no CDN, works offline); every figure's
@@ -21,6 +22,7 @@ import argparse
 import html
 import json
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,7 @@ from _summary import (
     DASHBOARD,
     SIGN_COLOURS,
     as_of_date,
+    data_age_sentence,
     data_provenance,
     heatmap_series,
     normalised_episodes,
@@ -108,6 +111,44 @@ def clustered_order(full: pd.DataFrame) -> list[str]:
     distance = np.clip((distance + distance.T) / 2.0, 0.0, 2.0)
     tree = linkage(squareform(distance, checks=False), method="average", optimal_ordering=True)
     return [full.index[k] for k in leaves_list(tree)]
+
+
+DUPLICATE_CORRELATION = 0.95  # mean month-end correlation at which two series count as one
+
+
+def absorption_universe(cube: np.ndarray, series_ids: list[str]) -> tuple[list[int], int, dict[str, str]]:
+    """A fixed universe for the absorption ratio, so that its changes are the market's and
+    not the universe's: (positions of the series, the first month all have data, why each
+    other series is left out). Kept: the series with data in the last month; of two whose
+    mean month-end correlation is DUPLICATE_CORRELATION or more (SPY, the S&P 500 index,
+    the CRSP market), the one with the longer history; from the month the last of them
+    starts."""
+    if not len(cube):
+        return [], 0, {}
+    off_diagonal = cube.copy()
+    for k in range(len(series_ids)):
+        off_diagonal[:, k, k] = np.nan
+    has_data = np.isfinite(off_diagonal).any(axis=2)  # months x series
+    months_with_data = has_data.sum(axis=0)
+    left_out = {series_ids[k]: "no data in the last month" for k in np.flatnonzero(~has_data[-1])}
+    kept = [k for k in range(len(series_ids)) if has_data[-1, k]]
+    with warnings.catch_warnings():  # a pair without any value: NaN, said so below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(off_diagonal, axis=0)
+    pairs = sorted(
+        ((abs(mean[i, j]), i, j) for i in kept for j in kept if i < j and np.isfinite(mean[i, j])),
+        reverse=True,
+    )
+    for value, i, j in pairs:
+        if value < DUPLICATE_CORRELATION or i not in kept or j not in kept:
+            continue
+        shorter, longer = (i, j) if months_with_data[i] < months_with_data[j] else (j, i)
+        kept.remove(shorter)
+        left_out[series_ids[shorter]] = (
+            f"near-duplicate of {series_ids[longer]} (mean correlation {mean[i, j]:+.2f})"
+        )
+    first = int(max((np.argmax(has_data[:, k]) for k in kept), default=0))
+    return kept, first, left_out
 
 
 def absorption_ratio(cube: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +229,9 @@ def markdown_inline_html(text: str) -> str:
     return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
 
 
-def build_dashboard(clean_meta, levels, corr, regimes, episodes, regimes_meta, pairs, window, exclude) -> str:
+def build_dashboard(
+    clean_meta, levels, corr, regimes, episodes, regimes_meta, pairs, window, exclude, today=None
+) -> str:
     """The whole page as one HTML string."""
     import plotly.graph_objects as go
     import plotly.io as pio
@@ -197,7 +240,8 @@ def build_dashboard(clean_meta, levels, corr, regimes, episodes, regimes_meta, p
     series_meta = clean_meta["series"]
     as_of = as_of_date(clean_meta, pairs)
     levels = levels.loc[: pd.Timestamp(as_of)]
-    headline, source_rows = data_provenance(series_meta, as_of, clean_meta.get("data_through"))
+    headline, source_rows = data_provenance(series_meta, as_of, clean_meta.get("data_through"), today)
+    age = data_age_sentence(as_of, today)
     shown, left_out = heatmap_series(series_meta, levels, exclude)
     if len(shown) > MAX_SERIES:  # a page of months x N x N numbers: keep to the configured pairs' series
         in_pairs = [s for s in shown if any(s in pair for pair in pairs)][:MAX_SERIES]
@@ -217,7 +261,14 @@ def build_dashboard(clean_meta, levels, corr, regimes, episodes, regimes_meta, p
     cube = cube[:, index][:, :, index] if len(cube) else cube
     frames = [[rounded(row) for row in matrix] for matrix in cube]
     month_labels = [m.strftime("%Y-%m") for m in months]
-    shares, counts = absorption_ratio(cube)
+    members, first_month, not_absorbed = absorption_universe(cube, order)
+    shares, counts = absorption_ratio(cube[:, members][:, :, members] if len(cube) else cube)
+    # before the last member starts, or a month a pair has no value: not the same universe
+    shares = np.where((np.arange(len(shares)) >= first_month) & (counts == len(members)), shares, np.nan)
+    absorption_note = (
+        f"{len(members)} series ({', '.join(order[k] for k in members)}), from "
+        f"{month_labels[first_month] if month_labels else '-'}"
+    )
     episodes = normalised_episodes(episodes, regimes_meta)
     pair_data = {}
     for i, row_series in enumerate(shown):
@@ -286,7 +337,10 @@ def build_dashboard(clean_meta, levels, corr, regimes, episodes, regimes_meta, p
         )
     )
     absorption.update_layout(
-        title={"text": "Absorption ratio: first eigenvalue's share of the month-end correlation matrix"},
+        title={
+            "text": "Absorption ratio: first eigenvalue's share of the month-end correlation matrix<br>"
+            f"<sup>one fixed universe: {html.escape(absorption_note)}</sup>"
+        },
         yaxis={"range": [0, 1], "title": {"text": "share"}},
         height=320,
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
@@ -320,9 +374,17 @@ def build_dashboard(clean_meta, levels, corr, regimes, episodes, regimes_meta, p
         heatmap=heatmap_html,
         pair=pair_html,
         absorption=absorption_html,
+        absorption_left_out=(
+            "<p class='note'>Not in the absorption ratio: "
+            + "; ".join(html.escape(f"{s} ({why})") for s, why in not_absorbed.items())
+            + ".</p>"
+            if not_absorbed
+            else ""
+        ),
         table=table,
         left_out=left_out_text,
         sources=markdown_table_html(source_rows),
+        age=f"<p>{markdown_inline_html(age)}</p>" if age else "",
         last=max(len(month_labels) - 1, 0),
         last_label=month_labels[-1] if month_labels else "-",
         payload=payload.replace("</", "<\\/"),
@@ -351,7 +413,8 @@ th {{ background: #f4f4f4; }}
 <body>
 <h1>Cross-asset correlation dashboard</h1>
 <p>{headline}</p>
-<h2>Today at a glance</h2>
+<h2>At a glance: the latest values</h2>
+{age}
 {table}
 <h2>The universe: correlation heatmap</h2>
 <p>Rolling correlation of daily returns at each month-end, every pair on the days both markets traded; rows in a
@@ -365,6 +428,7 @@ aria-label="month"><span id="date-label">{last_label}</span></div>
 {pair}
 <h2>How much the universe moves together</h2>
 {absorption}
+{absorption_left_out}
 <h2>Sources</h2>
 <p>Each series' currency as stored (and what it was converted from), its origin and its exchange calendar.</p>
 {sources}
@@ -508,6 +572,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pairs", type=load_json_arg, required=True)
     parser.add_argument("--window", type=int, default=None)
     parser.add_argument("--exclude", nargs="*", default=[])
+    parser.add_argument("--today", default=None, help="the day the page is made (YYYY-MM-DD)")
     parser.add_argument("--html", required=True, help="docs/dashboard.html")
     return parser.parse_args(argv)
 
@@ -520,7 +585,16 @@ def main(argv=None) -> None:
     regimes, regimes_meta = read_parquet(args.regimes)
     episodes = pd.read_csv(args.episodes)
     page = build_dashboard(
-        clean_meta, levels, corr, regimes, episodes, regimes_meta, args.pairs, args.window, args.exclude
+        clean_meta,
+        levels,
+        corr,
+        regimes,
+        episodes,
+        regimes_meta,
+        args.pairs,
+        args.window,
+        args.exclude,
+        args.today,
     )
     write_text_atomic(page, args.html)
     logger.info("wrote %s (%.1f MB)", args.html, len(page.encode()) / 1e6)

@@ -10,10 +10,13 @@ regimes.parquet (index: date, the dates of rolling_corr.csv) holds per day:
    (no ``negative`` day above +hard_exit, no ``positive`` day below -hard_exit). The rule
    only looks back: the label of a day uses the correlations up to that day; after a
    break of more than 10 weekdays without a correlation it starts afresh.
-2. ``z:A:B:W`` (every Pearson column): today's correlation scored against the mean and
-   standard deviation of its previous ``zscore_window`` observations, and
-   ``relative:A:B:W``: ``unusually low`` (z <= -t), ``unusually high`` (z >= t) or
-   ``normal``: the correlation against its own past year, whatever its sign.
+2. ``pct:A:B:W`` (every Pearson column): today's percentile among the pair's last
+   ``unusual_history`` non-overlapping past values (W, 2W, ... observations back: windows
+   that share no day with today's), and ``relative:A:B:W``: ``unusually low`` below the
+   ``unusual_level`` percentile, ``unusually high`` above 100 - ``unusual_level``, else
+   ``normal``; NaN with fewer than half of ``unusual_history`` past values. Rare by
+   construction (about 2 x level % of days for a steady pair; at most ~10 % on the
+   snapshot, whose pairs changed regime), whatever the sign.
 3. Markov switching (``_markov``; switching mean and variance) on the equity's returns
    x 100 (states ``calm``/``turbulent``, ordered by variance) and on each primary-window
    correlation (``low``/``high``, ordered by mean): ``<prefix>:p_realtime:<state>``
@@ -48,12 +51,12 @@ from _contracts import (
     markov_column,
     parse_corr_column,
     pearson_columns,
+    percentile_column,
     read_parquet,
     read_rolling_corr,
     relative_column,
     sign_column,
     write_parquet,
-    z_column,
 )
 from _helpers import (
     InputDataError,
@@ -72,28 +75,49 @@ RESTART_GAP = 10  # weekdays without a correlation after which a sign regime sta
 LOW, NORMAL, HIGH = RELATIVE_LABELS
 
 
-# ---------------------------------------------------------------- relative (z-score) labels
+# ---------------------------------------------------------------- relative labels
 
 
-def trailing_zscore(corr: pd.Series, window: int) -> pd.Series:
-    """z of each observed value against its previous ``window`` observations (NaN days skipped)."""
+def own_history_percentile(corr: pd.Series, window: int, history: int) -> pd.Series:
+    """Percentile (0..100) of each observed value among the pair's last ``history``
+    non-overlapping past values: ``window``, 2 ``window``, ... observations before it,
+    whose windows share no day with today's (overlapping windows would make the past
+    look like today). 100 x (share below + half the share equal); NaN with fewer than
+    ``history // 2`` past values. NaN days (a market closed) are skipped."""
+    import bisect
+    from collections import deque
+
     observed = corr.dropna()
-    history = observed.shift(1).rolling(window, min_periods=window)
-    std = history.std()
-    return ((observed - history.mean()) / std.where(std > 0)).reindex(corr.index)
+    values = observed.to_numpy(dtype="float64")
+    out = np.full(len(values), np.nan)
+    # one residue class of positions per offset: its past values, in order and sorted
+    recent = [deque() for _ in range(window)]
+    ranked: list[list[float]] = [[] for _ in range(window)]
+    for k, value in enumerate(values):
+        past, order = recent[k % window], ranked[k % window]
+        if len(order) >= max(history // 2, 1):
+            below = bisect.bisect_left(order, value)
+            equal = bisect.bisect_right(order, value) - below
+            out[k] = 100.0 * (below + 0.5 * equal) / len(order)
+        past.append(value)
+        bisect.insort(order, value)
+        if len(past) > history:
+            del order[bisect.bisect_left(order, past.popleft())]
+    return pd.Series(out, index=observed.index).reindex(corr.index)
 
 
-def relative_labels(z: pd.Series, threshold: float) -> pd.Series:
-    labels = np.where(z <= -threshold, LOW, np.where(z >= threshold, HIGH, NORMAL))
-    return pd.Series(labels, index=z.index, dtype="str").where(z.notna())
+def relative_labels(percentile: pd.Series, level: float) -> pd.Series:
+    """``unusually low`` below the ``level`` percentile, ``unusually high`` above 100 - level."""
+    labels = np.where(percentile < level, LOW, np.where(percentile > 100.0 - level, HIGH, NORMAL))
+    return pd.Series(labels, index=percentile.index, dtype="str").where(percentile.notna())
 
 
-def relative_regimes(corr: pd.DataFrame, window: int, threshold: float) -> pd.DataFrame:
+def relative_regimes(corr: pd.DataFrame, history: int, level: float) -> pd.DataFrame:
     columns = {}
     for name in pearson_columns(corr):
-        z = trailing_zscore(corr[name], window)
-        columns[z_column(name)] = z
-        columns[relative_column(name)] = relative_labels(z, threshold)
+        percentile = own_history_percentile(corr[name], int(parse_corr_column(name).window), history)
+        columns[percentile_column(name)] = percentile
+        columns[relative_column(name)] = relative_labels(percentile, level)
     frame = pd.DataFrame(columns, index=corr.index)
     frame.index.name = "date"
     return frame
@@ -308,7 +332,7 @@ def build_regimes(corr, levels, metadata, settings):
     primary_columns = pearson_columns(corr, primary)
     sign = settings["sign"]
     check_sign_settings(sign)
-    regimes = relative_regimes(corr, settings["zscore_window"], settings["zscore_threshold"])
+    regimes = relative_regimes(corr, settings["unusual_history"], settings["unusual_level"])
     for column in primary_columns:
         regimes[sign_column(column)] = sign_regimes(
             corr[column], sign["enter"], sign["exit"], sign["min_days"], sign["hard_exit"]
@@ -316,8 +340,8 @@ def build_regimes(corr, levels, metadata, settings):
     markov, stress = settings["markov"], settings["stress"]
     info = {
         "primary_window": primary,
-        "zscore_window": settings["zscore_window"],
-        "zscore_threshold": settings["zscore_threshold"],
+        "unusual_history": settings["unusual_history"],
+        "unusual_level": settings["unusual_level"],
         "sign": sign,
         "markov": [],
         "stress": stress,
@@ -343,7 +367,8 @@ def build_regimes(corr, levels, metadata, settings):
     if settings["dcc"]["enabled"]:
         frame, info["dcc"] = dcc_regimes(levels, metadata, settings["pairs"], settings["dcc"]["min_obs"])
         frames.append(frame)
-    episodes, tags = stress_episodes(all_levels, metadata, stress)
+    # info receives `data_errors`: values left out of (or unconfirmed in) the stress rules
+    episodes, tags = stress_episodes(all_levels, metadata, stress, info)
     tags = tags.reindex(corr.index)
     frames.append(tags.assign(stress=tags["stress"].fillna(False).astype(bool)))
     regimes = pd.concat(frames, axis=1)
@@ -369,8 +394,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--primary-window", type=int, default=None, help="default: the first window in the file"
     )
-    parser.add_argument("--zscore-window", type=int, default=defaults["regimes"]["zscore_window"])
-    parser.add_argument("--zscore-threshold", type=float, default=defaults["regimes"]["zscore_threshold"])
+    parser.add_argument("--unusual-history", type=int, default=defaults["regimes"]["unusual_history"])
+    parser.add_argument("--unusual-level", type=float, default=defaults["regimes"]["unusual_level"])
     for key in ("sign", "markov", "dcc"):
         parser.add_argument(f"--{key}", type=load_json_arg, default={}, help=f"JSON: regimes.{key} settings")
     parser.add_argument(
@@ -400,8 +425,8 @@ def main(argv=None) -> None:
     settings = {
         "primary_window": primary,
         "pairs": args.pairs,
-        "zscore_window": args.zscore_window,
-        "zscore_threshold": args.zscore_threshold,
+        "unusual_history": args.unusual_history,
+        "unusual_level": args.unusual_level,
         "sign": {**defaults["regimes"]["sign"], **args.sign},
         "markov": {**defaults["regimes"]["markov"], **args.markov},
         "dcc": {**defaults["regimes"]["dcc"], **args.dcc},

@@ -52,6 +52,7 @@ from _summary import (
     DASHBOARD,
     as_of_date,
     current_state,
+    data_age_sentence,
     data_provenance,
     normalised_episodes,
     series_origin,
@@ -268,6 +269,7 @@ def build_report(
     heatmap_exclude: list[str] | None = None,
     horizons: pd.DataFrame | None = None,
     gaps: pd.DataFrame | None = None,
+    today: str | None = None,
 ) -> tuple[str, list[str]]:
     """The markdown text and the file names of the charts it drew (all under ``figures_dir``;
     a skipped pair's notice is drawn but not listed). Every figure in ``_figures.REGISTRY``
@@ -279,9 +281,11 @@ def build_report(
     }
     origins = {k: series_origin(m) for k, m in series_meta.items()}
     as_of = as_of_date(clean_meta, pairs)
-    headline, series_rows = data_provenance(series_meta, as_of, clean_meta.get("data_through"))
+    headline, series_rows = data_provenance(series_meta, as_of, clean_meta.get("data_through"), today)
     episodes = normalised_episodes(episodes, regimes_meta)
     stale = stale_series(series_meta, as_of)
+    unusual_history = regimes_meta.get("unusual_history", "the")
+    unusual_level = regimes_meta.get("unusual_level", 2.5)
     context = ReportContext(
         clean_meta=clean_meta,
         levels=levels,
@@ -304,8 +308,10 @@ def build_report(
         "",
         f"Interactive version: [dashboard.html]({DASHBOARD}) (one file, works offline).",
         "",
-        f"## Today at a glance ({as_of})",
+        f"## At a glance: the latest values ({as_of})",
         "",
+        *([age] if (age := data_age_sentence(as_of, today)) else []),
+        *([""] if age else []),
         *today_table(corr, regimes, pairs, window, as_of, series_meta),
         "",
         *current_state(regimes, regimes_meta, as_of),
@@ -324,11 +330,16 @@ def build_report(
         ]
     lines += [
         "Sign regime: the primary-window correlation's sign (negative: bonds hedge equities; positive: "
-        "they co-move; mixed: in between or changing). 'vs its past year': today's correlation against "
-        "the pair's own trailing year (z-score). Percentile: share of the pair's own history at or below "
-        "today's value. Synchronised (pairs whose markets close hours apart, e.g. Tokyo and New York): "
-        "the same-day covariance plus both one-day cross-covariances over the two volatilities, so news "
-        "one market trades a day later still counts. "
+        "they co-move; mixed: in between or changing), in words only when today's band excludes zero. "
+        f"Percentile: where today's value falls among the pair's last {unusual_history} non-overlapping "
+        "past windows (W, 2W, ... days back, so no day is counted twice); 'unusually high' above its "
+        f"{100 - unusual_level:g}th percentile, 'unusually low' below its {unusual_level:g}th (about "
+        f"{2 * unusual_level:g} % of a steady pair's days), n/a with less than half that history. "
+        "As of: the latest day a configured pair has both values; days behind: each series' market "
+        "sessions from its last value to the day this report was made. Synchronised (pairs whose "
+        "markets close hours apart, e.g. Tokyo and New York): the same-day covariance plus both "
+        "one-day cross-covariances over the two volatilities, so news one market trades a day later "
+        "still counts. "
         "DCC: the DCC-GARCH(1,1) conditional correlation of the pair's daily returns "
         "(regimes.dcc), which reacts faster than a rolling window.",
         "",
@@ -433,6 +444,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--horizons", default=None, help="data/processed/horizons.csv (when it ran)")
     parser.add_argument("--gaps", default=None, help="data/processed/pair_gaps.csv (rolling_corr)")
+    parser.add_argument(
+        "--today", default=None, help="the day the report is made (YYYY-MM-DD): how old the data is"
+    )
     parser.add_argument("--heatmap-exclude", nargs="*", default=[], help="series left out of the heatmap")
     parser.add_argument("--report", required=True, help="docs/report.md; figures go beside it")
     parser.add_argument("--summary", default=None, help="docs/report_summary.rst for the HTML report")
@@ -491,6 +505,7 @@ def main(argv=None) -> None:
         args.heatmap_exclude,
         pd.read_csv(args.horizons) if args.horizons else None,
         pd.read_csv(args.gaps) if args.gaps else None,
+        args.today,
     )
     write_text_atomic(text + "\n", args.report)
     if args.summary:
