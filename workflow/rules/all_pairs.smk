@@ -40,5 +40,7 @@ rule all_pairs:
         "logs/benchmarks/all_pairs/manifest.tsv"
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=memory_mb(500),
     script:
         "../scripts/all_pairs_manifest.py"

@@ -368,8 +368,9 @@ def primary_window():
 
 def memory_mb(base):
     """mem_mb for a rule: base MB on the first attempt, doubled on each retry. The bases
-    are above the peak RSS of each rule's `benchmark:` file (logs/benchmarks/): at most
-    410 MB for the default universe and 450 MB for a 200-series one (docs/performance.md)."""
+    (2000-3000) are well above the peak RSS in the rules' `benchmark:` files
+    (logs/benchmarks/): at most 410 MB (regimes) on the default universe, 2026-12-04, and
+    445 MB (model) on a 200-series one (docs/performance.md)."""
 
     def mem_mb(wildcards, attempt):
         return base * 2 ** (attempt - 1)
