@@ -289,6 +289,8 @@ def click_every_cell(page) -> dict:
     """Click every heatmap cell at its pixel position; per (row, column) what the page then
     shows: heading, note, the pair drawn, its traces by role and the episode shapes."""
     order = page.evaluate("document.getElementById('heatmap').data[0].x")
+    # the whole heatmap in the viewport: a cell below its edge takes no mouse event
+    page.evaluate("document.getElementById('heatmap').scrollIntoView({block: 'center'})")
     # plotly's click reports the point last hovered: each cell is hovered (as a reader's
     # mouse does) before it is clicked
     page.evaluate("""() => document.getElementById('heatmap').on('plotly_hover',
