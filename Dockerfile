@@ -22,12 +22,16 @@ WORKDIR /work
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
-COPY Snakefile pyproject.toml ./
+COPY Snakefile pyproject.toml README.md LICENSE ./
+COPY src src
 COPY config config
 COPY envs envs
 COPY profiles profiles
 COPY workflow workflow
 COPY data/sample data/sample
+# the corrflow package and command, from the source tree copied above (its dependencies
+# are requirements.txt's)
+RUN pip install --no-deps --no-build-isolation -e .
 # outputs (data/raw, data/processed, docs, models, logs, .snakemake) are written here
 RUN mkdir -p docs models logs && chmod -R a+rwX /work
 

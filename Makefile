@@ -12,11 +12,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint dag report clean-outputs browser
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	# the corrflow package and command from this checkout (editable: a change to src/ is live)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 run: $(BIN)/.installed
@@ -35,11 +37,13 @@ lint: $(BIN)/.installed
 	$(BIN)/snakefmt --check .
 	$(BIN)/ruff check .
 
+# docs/dag.md: the DAG as Snakemake draws it (mermaid, which GitHub renders); a test checks it
 dag: $(BIN)/.installed
-	$(BIN)/snakemake --dag mermaid-js > docs/dag.mmd
+	$(BIN)/python tools/write_dag.py docs/dag.md
 
+# Snakemake's report of the last run, as the workflow catalog ships it: report.zip
 report: $(BIN)/.installed
-	$(BIN)/snakemake --report docs/report.html
+	$(BIN)/snakemake --report report.zip
 
 clean-outputs:
-	rm -rf data/raw data/processed docs/report.md docs/report_summary.rst docs/report.html docs/dashboard.html docs/fig_*.png docs/dq_report.* models/*.pkl models/metrics.json logs .snakemake
+	rm -rf data/raw data/processed docs/report.md docs/report_summary.rst docs/report.html report.zip docs/dashboard.html docs/fig_*.png docs/dq_report.* models/*.pkl models/metrics.json logs .snakemake

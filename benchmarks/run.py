@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+sys.path.insert(0, str(ROOT / "src"))  # the package, installed or not
 
-from _contracts import write_parquet  # noqa: E402
-from _rolling import _column_moments, _window_sums, all_pairs, rolling_corr_pairs  # noqa: E402
+from corrflow.contracts import write_parquet  # noqa: E402
+from corrflow.rolling import _column_moments, _window_sums, all_pairs, rolling_corr_pairs  # noqa: E402
 
 
 def rolling_corr_pairs_numpy(
@@ -159,7 +159,7 @@ def universe_levels(n_series: int, n_rows: int, calendars=("NYSE",), seed: int =
     """Clean levels and their metadata as clean.parquet holds them: ``n_series`` random
     walks spread over ``calendars`` (each on its own sessions, NaN on the others), over
     the first ``n_rows`` NYSE sessions from 2000, a few missing days in every series."""
-    from _calendars import closed_days, sessions
+    from corrflow.calendars import closed_days, sessions
 
     rng = np.random.default_rng(seed)
     span = sessions("NYSE", "2000-01-03", "2100-01-01")[:n_rows]
@@ -185,7 +185,7 @@ def universe_levels(n_series: int, n_rows: int, calendars=("NYSE",), seed: int =
 def joint_day_rows(n_series: int, n_rows: int, repeat: int) -> list[dict]:
     """The joint-day kernel (every pair on its own days, as the all-pairs store computes
     it) on one calendar and on four mixed ones (NYSE, Tokyo, 24/7, US bonds)."""
-    from _rolling import AllPairsBySeries, JointDayPanel
+    from corrflow.rolling import AllPairsBySeries, JointDayPanel
 
     rows, single = [], None
     for calendars in (("NYSE",), MIXED_CALENDARS):
@@ -232,7 +232,9 @@ def cli_rows(
         "-f",
         "%M",
         sys.executable,
-        str(ROOT / "workflow/scripts/all_pairs_block.py"),
+        "-m",
+        "corrflow",
+        "all-pairs-block",
         "--prices",
         str(prices),
         "--window",
@@ -279,7 +281,7 @@ def generated_universe(workdir: Path, n_series: int, n_rows: int) -> None:
     rng = np.random.default_rng(2)
     local = workdir / "data" / "local"
     local.mkdir(parents=True, exist_ok=True)
-    from _calendars import sessions
+    from corrflow.calendars import sessions
 
     dates = sessions("NYSE", "2000-01-03", "2100-01-01")[:n_rows].strftime("%Y-%m-%d")  # NYSE trading days
     levels = 100 * np.exp(
@@ -320,7 +322,16 @@ def snakemake_timed(workdir: Path, *args: str) -> float:
     return time.perf_counter() - started
 
 
-WORKFLOW_PARTS = ["Snakefile", "config", "workflow", "envs", "profiles", "data/sample", "pyproject.toml"]
+WORKFLOW_PARTS = [
+    "Snakefile",
+    "config",
+    "workflow",
+    "src",
+    "envs",
+    "profiles",
+    "data/sample",
+    "pyproject.toml",
+]
 
 
 def copy_workflow(dest: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Shared fixtures: the scripts on sys.path, and a real Snakemake run on a temp copy."""
+"""Shared fixtures: the package on the path, the command, and a real Snakemake run on a temp copy."""
 
 import os
 import subprocess
@@ -9,7 +9,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "workflow" / "scripts"
-sys.path.insert(0, str(SCRIPTS))
+SRC = ROOT / "src"
+# the package from this checkout, in this process (pyproject's pythonpath) and in every
+# process a test starts (Snakemake's jobs, `python -m corrflow`), installed or not
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
+
+
+def corrflow_command(subcommand: str) -> list[str]:
+    """The ``corrflow`` command's SUBCOMMAND, run with this interpreter."""
+    return [sys.executable, "-m", "corrflow", subcommand]
+
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from run import copy_workflow  # noqa: E402  (one copy of the workflow for tests and benchmarks)
@@ -50,10 +59,10 @@ def snapshot_frames(tmp_path_factory):
     (clean levels, clean metadata, features) for the default universe and range."""
     import yaml
 
-    import clean as clean_script
-    import features as features_script
-    import ingest
-    from _calendars import resolve_end
+    import corrflow.clean as clean_script
+    import corrflow.features as features_script
+    from corrflow import ingest
+    from corrflow.calendars import resolve_end
 
     config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     end = resolve_end(config["end"])

@@ -10,10 +10,10 @@ import shutil
 import pandas as pd
 import pytest
 
-import ingest
-from _helpers import write_csv_atomic, write_json_atomic
-from _sources.cache import cache_path, sidecar_path, write_cache
 from conftest import ROOT
+from corrflow import ingest
+from corrflow.io import write_csv_atomic, write_json_atomic
+from corrflow.sources.cache import cache_path, sidecar_path, write_cache
 from test_ingest import FAKE_KEY, FredServer, fred_csv, fred_xml
 
 SAMPLE = ROOT / "data" / "sample"
@@ -247,8 +247,8 @@ def test_an_empty_answer_is_recorded_as_a_refusal(tmp_path, key):
 
 def test_an_answer_that_starts_later_than_the_series_is_known_to_is_refused(tmp_path):
     """Neither cache nor snapshot: DGS10 is published from 1962, an answer from 1994 was cut."""
-    from _http import FetchError
-    from _sources.acceptance import RevisionLimits, accept_download
+    from corrflow.http_client import FetchError
+    from corrflow.sources.acceptance import RevisionLimits, accept_download
 
     late = sample("DGS10").loc["1994-01-03":"1994-12-30"]
     limits = RevisionLimits(0.01, 90)
@@ -266,7 +266,7 @@ def test_an_answer_that_starts_later_than_the_series_is_known_to_is_refused(tmp_
 
 def test_the_snapshot_holds_no_run_an_answer_would_be_refused_for():
     """The plausibility limits leave every real series of the snapshot alone."""
-    from _sources.acceptance import MAX_CONSTANT_RUN, longest_constant_run
+    from corrflow.sources.acceptance import MAX_CONSTANT_RUN, longest_constant_run
 
     for path in sorted(SAMPLE.glob("*.csv")):
         length, _, _ = longest_constant_run(sample(path.stem))

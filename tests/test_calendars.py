@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from _calendars import (
+from corrflow.calendars import (
     calendar_fit,
     check_calendar,
     closed_days,

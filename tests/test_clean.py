@@ -1,16 +1,15 @@
 """Clean & align (task B): calendar, limited fill, FX, validation errors."""
 
 import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from _contracts import read_raw
-from _helpers import InputDataError
-from clean import clean_prices, convert_currency
-from conftest import SCRIPTS
+from conftest import corrflow_command
+from corrflow.clean import clean_prices, convert_currency
+from corrflow.contracts import read_raw
+from corrflow.io import InputDataError
 
 SPECS = [
     {"id": "SPY", "kind": "price", "currency": "USD"},
@@ -233,8 +232,7 @@ def test_cli_error_is_one_clear_line_without_traceback(tmp_path):
     out = tmp_path / "clean.parquet"
     result = subprocess.run(
         [
-            sys.executable,
-            str(SCRIPTS / "clean.py"),
+            *corrflow_command("clean"),
             "--raw",
             str(raw),
             "--ok",

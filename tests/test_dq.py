@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 
-import ingest
-from conftest import ROOT
-from dq import longest_run, quality_report, render_markdown, series_checks
+from conftest import ROOT, corrflow_command
+from corrflow import ingest
+from corrflow.dq import longest_run, quality_report, render_markdown, series_checks
 
 
 def test_longest_run():
@@ -93,9 +93,6 @@ def test_snapshot_flags_wti_crash_and_holiday_rows(tmp_path):
 def test_stop_on_fail_ends_the_run_with_the_failures_named(tmp_path):
     import json
     import subprocess
-    import sys
-
-    from conftest import SCRIPTS
 
     raw = tmp_path / "fred.csv"
     raw.write_text("series,date,value\nA,2020-01-02,1.0\nA,2020-01-03,1.1\n")
@@ -110,8 +107,7 @@ def test_stop_on_fail_ends_the_run_with_the_failures_named(tmp_path):
     )
     series = json.dumps([{"id": "A", "kind": "price"}, {"id": "B", "kind": "price"}])
     base = [
-        sys.executable,
-        str(SCRIPTS / "dq.py"),
+        *corrflow_command("dq"),
         "--raw",
         str(raw),
         "--ok",

@@ -4,14 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _returns import (
+from corrflow.features import build_features
+from corrflow.returns import (
     bond_returns_from_yields,
     log_returns,
     pair_returns,
     par_bond_duration_convexity,
     series_returns,
 )
-from features import build_features
 
 
 def par_bond_dirty_price(coupon: float, yield_: float, maturity: float, elapsed: float) -> float:

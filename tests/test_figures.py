@@ -1,4 +1,4 @@
-"""The figure registry (workflow/scripts/_figures) drives both the report rule's outputs and
+"""The figure registry (corrflow.figures) drives both the report rule's outputs and
 what report.py draws and embeds: a figure added to the registry needs nothing else."""
 
 import re
@@ -8,20 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import _figures
-from _figures import Figure, rule_outputs
-from _helpers import InputDataError
 from conftest import ROOT
+from corrflow import figures as _figures
+from corrflow.figures import Figure, rule_outputs
+from corrflow.io import InputDataError
 
 EXTRA_MODULE = '''"""A tiny extra figure: one bar, the number of configured pairs."""
 
-from _figures.base import Figure
+from corrflow.figures import Figure
 
 
 def section(context):
     import matplotlib.pyplot as plt
 
-    from _figures._style import STYLE, save_figure
+    from corrflow.figures._style import STYLE, save_figure
 
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(2, 1))
@@ -102,7 +102,7 @@ def test_every_registered_figure_has_its_caption_and_a_flag_of_its_own():
 
 
 def test_report_cli_takes_each_registered_output_and_refuses_a_figure_elsewhere(tmp_path, with_extra):
-    from report import main, parse_args
+    from corrflow.report import main, parse_args
 
     inputs = [f"--{name}={tmp_path / name}" for name in ("clean", "corr", "regimes", "episodes", "dq")]
     report = tmp_path / "docs" / "report.md"
@@ -117,20 +117,25 @@ def test_report_cli_takes_each_registered_output_and_refuses_a_figure_elsewhere(
 
 @pytest.mark.e2e
 def test_a_new_module_and_registry_line_reach_the_rule_the_report_and_the_html_report(workflow_run, tmp_path):
-    """On a copy of the finished default run: add _figures/extra.py, one registry line and its
+    """On a copy of the finished default run: add corrflow/figures/extra.py, one registry line and its
     caption; Snakemake then asks for the file, report.py draws and embeds it, and the HTML
     report carries it under its category."""
     from conftest import snakemake
 
     workdir = tmp_path / "workflow"
     shutil.copytree(workflow_run[0], workdir, symlinks=True)
-    package = workdir / "workflow" / "scripts" / "_figures"
+    package = workdir / "src" / "corrflow" / "figures"
     (package / "extra.py").write_text(EXTRA_MODULE, encoding="utf-8")
     init = (package / "__init__.py").read_text(encoding="utf-8")
-    registered = init.replace("    regimes.FIGURE,\n]", "    regimes.FIGURE,\n    extra.FIGURE,\n]").replace(
-        "from _figures import heatmap, pair, regimes", "from _figures import extra, heatmap, pair, regimes"
+    line = (
+        '    Figure(output="extra", file="fig_extra.png", caption="fig_extra.rst", category="Extra", '
+        'section="corrflow.figures.extra:section"),\n'
     )
-    assert registered.count("extra") == 2, "the registry's layout changed: update this test's edit"
+    registered = init.replace(
+        'section="corrflow.figures.regimes:section",\n    ),\n]',
+        'section="corrflow.figures.regimes:section",\n    ),\n' + line + "]",
+    )
+    assert line in registered, "the registry's layout changed: update this test's edit"
     (package / "__init__.py").write_text(registered, encoding="utf-8")
     (workdir / "workflow" / "report" / "fig_extra.rst").write_text("One bar: the configured pairs.\n")
 
@@ -157,7 +162,7 @@ def test_the_pair_figure_breaks_its_line_and_band_at_a_gap(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from _figures.pair import plot_pair
+    from corrflow.figures.pair import plot_pair
     from report_fixtures import synthetic_outputs
 
     o = synthetic_outputs()

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from _calendars import sessions
-from _returns import par_bond_duration_convexity
 from conftest import ROOT, snakemake
+from corrflow.calendars import sessions
+from corrflow.returns import par_bond_duration_convexity
 
 pytestmark = pytest.mark.e2e
 
@@ -169,7 +169,7 @@ def test_configured_pairs_equal_pandas_on_the_inner_join(global_universe):
 
 
 def test_every_pair_of_the_store_equals_pandas_on_the_inner_join(global_universe):
-    from _all_pairs_store import read_all_pairs
+    from corrflow.store import read_all_pairs
 
     workdir, files = global_universe
     manifest = workdir / "data/processed/all_pairs/manifest.json"
@@ -183,7 +183,7 @@ def test_every_pair_of_the_store_equals_pandas_on_the_inner_join(global_universe
 
 
 def test_weekend_rows_of_a_24_7_series_are_kept_and_currencies_are_recorded(global_universe):
-    from _contracts import read_parquet
+    from corrflow.contracts import read_parquet
 
     workdir, files = global_universe
     levels, metadata = read_parquet(workdir / "data/processed/clean.parquet")

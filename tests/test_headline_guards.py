@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _helpers import schema_defaults
-from _stress import likely_data_errors, stress_episodes
-from _summary import current_state
 from conftest import snakemake
+from corrflow.io import schema_defaults
+from corrflow.stress import likely_data_errors, stress_episodes
+from corrflow.summary import current_state
 from test_no_traceback import local_universe, snapshot_series
 
 OUTLIER_Z = schema_defaults()["dq"]["outlier_z"]

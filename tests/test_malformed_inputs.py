@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import ingest
-from _helpers import InputDataError
-from _sources.csv_format import read_csv_text
-from clean import clean_prices
-from dq import quality_report
+from corrflow import ingest
+from corrflow.clean import clean_prices
+from corrflow.dq import quality_report
+from corrflow.io import InputDataError
+from corrflow.sources.csv_format import read_csv_text
 
 CORPUS = Path(__file__).parent / "malformed"
 YIELD = {"kind": "yield", "maturity": 10}

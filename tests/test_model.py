@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from model import FEATURES, fit_ols_hac, forecast_metrics, model_frame, walk_forward
+from corrflow.model import FEATURES, fit_ols_hac, forecast_metrics, model_frame, walk_forward
 
 
 def synthetic(n=900, seed=5, loading=0.3):
@@ -99,7 +99,7 @@ def test_logit_that_cannot_be_fitted_on_a_training_window_leaves_nan_and_is_coun
 
 
 def test_logit_is_skipped_with_a_reason_when_the_sign_never_changes():
-    from model import logit_skip_reason
+    from corrflow.model import logit_skip_reason
 
     returns, corr = synthetic(loading=1.0)  # the correlation is positive on every day
     assert (corr.dropna() > 0).all()
@@ -113,7 +113,7 @@ def test_logit_is_skipped_with_a_reason_when_the_sign_never_changes():
 
 
 def write_inputs(tmp_path, returns, corr):
-    from _contracts import write_parquet
+    from corrflow.contracts import write_parquet
 
     features = returns.rename(columns=lambda c: f"ret:{c}")
     features.index.name = "date"
@@ -122,7 +122,7 @@ def write_inputs(tmp_path, returns, corr):
 
 
 def run_model(tmp_path, *extra):
-    import model
+    from corrflow import model
 
     (tmp_path / "models").mkdir(exist_ok=True)
     model.main(
@@ -164,7 +164,7 @@ def test_model_runs_through_when_the_correlation_never_changes_sign(tmp_path):
 
 
 def test_today_forecast_is_the_final_fit_with_its_prediction_interval(tmp_path):
-    from model import today_forecast
+    from corrflow.model import today_forecast
 
     returns, corr = synthetic()
     frame = model_frame(returns, corr, "A", "B", 21)
@@ -184,7 +184,7 @@ def test_today_forecast_is_the_final_fit_with_its_prediction_interval(tmp_path):
 
 
 def test_too_few_usable_days_names_the_pair_and_the_cause(tmp_path):
-    from _helpers import InputDataError
+    from corrflow.io import InputDataError
 
     returns, corr = synthetic(n=110)
     write_inputs(tmp_path, returns, corr)
@@ -199,7 +199,7 @@ def test_too_few_usable_days_names_the_pair_and_the_cause(tmp_path):
 def test_diebold_mariano_matches_a_hac_regression_on_a_known_case():
     """DM with h-1 Newey-West lags is the t-statistic of the mean loss difference from a
     regression on a constant with Bartlett HAC errors (no small-sample correction)."""
-    from model import diebold_mariano, newey_west_variance
+    from corrflow.model import diebold_mariano, newey_west_variance
 
     rng = np.random.default_rng(21)
     n, horizon = 600, 21
@@ -248,7 +248,7 @@ def test_the_verdict_follows_the_evidence():
     Logit on hit rate; an RMSE gain without a significant test is not called a win."""
     import copy
 
-    from report import model_section
+    from corrflow.report import model_section
     from report_fixtures import METRICS
 
     metrics = copy.deepcopy(METRICS)

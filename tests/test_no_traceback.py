@@ -5,8 +5,8 @@ pair without joint data, in a report and dashboard that say so); the bad-file co
 (tests/malformed/, test_malformed_inputs.py) holds the files."""
 
 import json
+import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from _returns import bond_returns_from_yields, pair_returns
-from conftest import ROOT, SCRIPTS, snakemake
+from conftest import ROOT, corrflow_command, snakemake
+from corrflow.returns import bond_returns_from_yields, pair_returns
 from test_config_safety import dry_run_with, one_clear_line
 
 START, END = "2016-01-04", "2020-12-31"
@@ -171,7 +171,7 @@ pathlib.Path.write_text = write_text
 
 def dq_arguments(tmp_path: Path) -> list[str]:
     """A DQ run of one local series, its raw file and status written by ingest's functions."""
-    import ingest
+    from corrflow import ingest
 
     folder = tmp_path / "local"
     folder.mkdir()
@@ -195,14 +195,14 @@ def dq_arguments(tmp_path: Path) -> list[str]:
 
 def test_a_full_disk_ends_in_one_line_naming_the_file_and_keeps_the_old_one(tmp_path):
     arguments = dq_arguments(tmp_path)
-    command = [sys.executable, str(SCRIPTS / "dq.py"), *arguments]
+    command = [*corrflow_command("dq"), *arguments]
     subprocess.run(command, check=True, capture_output=True, text=True)
     report = tmp_path / "docs/dq_report.md"
     before = report.read_bytes()
     fault = tmp_path / "fault"
     fault.mkdir()
     (fault / "sitecustomize.py").write_text(DISK_FULL)
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(fault)}
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join([str(fault), str(ROOT / "src")])}
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -217,7 +217,7 @@ def test_a_full_disk_ends_in_one_line_naming_the_file_and_keeps_the_old_one(tmp_
 def test_a_full_disk_on_a_first_write_says_nothing_was_written(tmp_path):
     import errno
 
-    from _helpers import DiskFullError, write_text_atomic
+    from corrflow.io import DiskFullError, write_text_atomic
 
     target = tmp_path / "out" / "new.txt"
     real_write_text = Path.write_text
@@ -279,8 +279,8 @@ def test_a_full_disk_under_pyarrow_is_told_the_same_way(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from _contracts import read_parquet, write_parquet
-    from _helpers import DiskFullError
+    from corrflow.contracts import read_parquet, write_parquet
+    from corrflow.io import DiskFullError
 
     target = tmp_path / "clean.parquet"
     write_parquet(pd.DataFrame({"a": [1.0, 2.0]}), target, {"version": "old"})

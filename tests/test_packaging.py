@@ -108,7 +108,10 @@ def module_imports(path: Path) -> list[tuple[str, int]]:
         if isinstance(node, ast.Import):
             found += [(alias.name, node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.append((node.module, node.lineno))
+            # `from corrflow import summary` may name a submodule: both are candidates
+            found += [(node.module, node.lineno)] + [
+                (f"{node.module}.{a.name}", node.lineno) for a in node.names
+            ]
         elif (
             isinstance(node, ast.Call)
             and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__")
@@ -122,15 +125,31 @@ def module_imports(path: Path) -> list[tuple[str, int]]:
 
 
 def local_files(module: str, scripts_dir: Path) -> list[Path]:
-    """The files behind a module that lives beside the scripts (Snakemake puts the script's
-    folder on sys.path): a module file, or every file of a package (a registry may import
-    its members by name, which no static reading can follow)."""
-    top = module.split(".")[0]
-    if (scripts_dir / f"{top}.py").is_file():
-        return [scripts_dir / f"{top}.py"]
-    if (scripts_dir / top).is_dir():
-        return sorted((scripts_dir / top).rglob("*.py"))
+    """The files behind a module of the workflow's own: beside the scripts (Snakemake puts
+    the script's folder on sys.path) or in the package's source tree, src/ (the scripts put
+    it on sys.path). A module file with its packages' __init__.py; a package below the
+    top one, every file of it (a registry imports its members by name, which no static
+    reading can follow); the top package itself, its __init__.py (its submodules are
+    named where they are imported)."""
+    parts = module.split(".")
+    for folder in (scripts_dir, scripts_dir.parents[1] / "src"):
+        path = folder.joinpath(*parts)
+        inits = [folder.joinpath(*parts[:k], "__init__.py") for k in range(1, len(parts))]
+        if path.with_suffix(".py").is_file():
+            return [p for p in inits if p.is_file()] + [path.with_suffix(".py")]
+        if path.is_dir() and len(parts) == 1 and (path / "__init__.py").is_file() and folder.name == "src":
+            return [path / "__init__.py"]
+        if path.is_dir():
+            return [p for p in inits if p.is_file()] + sorted(path.rglob("*.py"))
     return []
+
+
+def shown(path: Path, scripts_dir: Path) -> str:
+    """A file as the messages name it: from the scripts' folder, or from src/."""
+    for folder in (scripts_dir, scripts_dir.parents[1] / "src"):
+        if path.is_relative_to(folder):
+            return str(path.relative_to(folder))
+    return path.name
 
 
 def third_party_imports(script: Path) -> dict[str, str]:
@@ -148,9 +167,13 @@ def third_party_imports(script: Path) -> dict[str, str]:
                 for file in local:
                     if file not in seen:
                         seen.add(file)
-                        queue.append((file, f"{file.relative_to(scripts_dir)} via {chain}"))
-            elif top not in sys.stdlib_module_names and top != "__future__":
-                found.setdefault(top, f"{path.relative_to(scripts_dir)}:{line} ({chain})")
+                        queue.append((file, f"{shown(file, scripts_dir)} via {chain}"))
+            elif (
+                top not in sys.stdlib_module_names
+                and top != "__future__"
+                and not local_files(top, scripts_dir)
+            ):
+                found.setdefault(top, f"{shown(path, scripts_dir)}:{line} ({chain})")
     return found
 
 

@@ -48,7 +48,7 @@ def test_killed_run_resumes_with_rerun_incomplete_to_the_same_bytes(workflow_run
 WRITER = """
 import sys, numpy as np, pandas as pd
 sys.path.insert(0, {scripts!r})
-from _contracts import write_parquet
+from corrflow.contracts import write_parquet
 frame = pd.DataFrame(np.random.default_rng(0).normal(size=(2_000_000, 12)))
 print("ready", flush=True)
 write_parquet(frame, {target!r}, {{"big": True}})
@@ -57,7 +57,7 @@ write_parquet(frame, {target!r}, {{"big": True}})
 
 def test_a_write_killed_midway_leaves_the_old_file_whole(tmp_path):
     target = tmp_path / "out.parquet"
-    from _contracts import read_parquet, write_parquet
+    from corrflow.contracts import read_parquet, write_parquet
 
     write_parquet(pd.DataFrame({"a": [1.0, 2.0]}), target, {"version": "old"})
     before = target.read_bytes()
@@ -81,7 +81,7 @@ def test_a_write_killed_midway_leaves_the_old_file_whole(tmp_path):
 def test_atomic_path_leaves_creating_the_temp_file_to_the_writer(tmp_path):
     """The writer creates the temp file: an existing one would be truncated on open, and
     ext4 then starts writing it back on close (0.15 s for a 400 MB result)."""
-    from _helpers import atomic_path
+    from corrflow.io import atomic_path
 
     target = tmp_path / "out.txt"
     target.write_text("old")
@@ -134,7 +134,7 @@ def test_wildcards_cannot_name_other_sources(workflow_copy):
 def test_pickles_load_only_from_models(tmp_path):
     import pickle
 
-    from model import load_model
+    from corrflow.model import load_model
 
     models = tmp_path / "models"
     models.mkdir()
@@ -143,7 +143,7 @@ def test_pickles_load_only_from_models(tmp_path):
     outside = tmp_path / "evil.pkl"
     outside.write_bytes(pickle.dumps({"evil": 1}))
     (models / "link.pkl").symlink_to(outside)
-    from _helpers import InputDataError
+    from corrflow.io import InputDataError
 
     for path in (outside, models / "link.pkl", models / ".." / "evil.pkl"):
         with pytest.raises(InputDataError, match="refusing to unpickle"):

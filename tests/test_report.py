@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import corrflow_command
+
 
 def png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
@@ -49,7 +51,7 @@ def test_stock_bond_correlation_changed_sign(workflow_run):
 def test_report_summary_explains_markov_and_lists_episodes(workflow_run):
     import pandas as pd
 
-    from _contracts import read_parquet
+    from corrflow.contracts import read_parquet
 
     workdir, _ = workflow_run
     report = (workdir / "docs/report.md").read_text()
@@ -75,8 +77,8 @@ def test_html_report_carries_the_tables_and_no_placeholder_for_a_skipped_pair(wo
     import json
     import re
 
-    from _contracts import read_parquet
     from conftest import snakemake
+    from corrflow.contracts import read_parquet
 
     workdir, _ = workflow_run
     # written outside the shared run's folders (the page carries its creation date)
@@ -194,8 +196,8 @@ def test_figures_are_deterministic_and_wide(tmp_path):
 def test_heatmap_compares_each_pair_on_its_joint_days():
     import numpy as np
 
-    from _returns import pair_returns
-    from _summary import heatmap_series, pair_correlations, period_sentence
+    from corrflow.returns import pair_returns
+    from corrflow.summary import heatmap_series, pair_correlations, period_sentence
     from report_fixtures import synthetic_outputs
 
     o = synthetic_outputs()
@@ -221,7 +223,7 @@ def test_heatmap_compares_each_pair_on_its_joint_days():
 def test_episode_labels_do_not_overlap():
     import pandas as pd
 
-    from _figures._style import label_rows
+    from corrflow.figures._style import label_rows
 
     episodes = pd.DataFrame(
         {
@@ -241,7 +243,7 @@ def test_episode_labels_do_not_overlap():
 def test_markdown_becomes_rst_that_docutils_renders(tmp_path):
     from docutils.core import publish_parts
 
-    from report import markdown_to_rst
+    from corrflow.report import markdown_to_rst
 
     text, _ = build(tmp_path)
     rst = markdown_to_rst(text)
@@ -253,7 +255,7 @@ def test_markdown_becomes_rst_that_docutils_renders(tmp_path):
 def test_model_section_gives_the_forecast_and_says_when_it_does_not_beat_naive():
     import copy
 
-    from report import model_section
+    from corrflow.report import model_section
     from report_fixtures import METRICS
 
     text = "\n".join(model_section(METRICS))
@@ -279,9 +281,9 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from _all_pairs_store import write_all_pairs
-    from all_pairs_manifest import manifest_of
-    from report import all_pairs_section
+    from corrflow.all_pairs_manifest import manifest_of
+    from corrflow.report import all_pairs_section
+    from corrflow.store import write_all_pairs
 
     rng = np.random.default_rng(3)
     names = [f"S{k}" for k in range(7)]
@@ -316,7 +318,7 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
 def test_horizons_section_gives_each_pairs_latest_weekly_and_monthly_value():
     import pandas as pd
 
-    from report import horizons_section
+    from corrflow.report import horizons_section
 
     horizons = pd.DataFrame(
         {
@@ -344,9 +346,9 @@ def test_each_pair_lists_only_the_episodes_within_its_data(tmp_path):
 def test_the_heatmap_compares_every_pair_on_its_own_days():
     import numpy as np
 
-    import _summary
-    from _contracts import closed_by_series
-    from _returns import pair_returns
+    from corrflow import summary as _summary
+    from corrflow.contracts import closed_by_series
+    from corrflow.returns import pair_returns
     from report_fixtures import synthetic_outputs
 
     o = synthetic_outputs()
@@ -374,11 +376,8 @@ def test_today_table_gives_the_dcc_correlation_beside_the_windows(tmp_path):
 def test_a_rolling_corr_file_without_the_configured_pairs_stops_the_report(workflow_run, tmp_path):
     """The seed's one-pair file in place of the workflow's: the report names the fix in one line."""
     import subprocess
-    import sys
 
     import pandas as pd
-
-    from conftest import ROOT
 
     workdir, _ = workflow_run
     corr = pd.read_csv(workdir / "data/processed/rolling_corr.csv", index_col="date")
@@ -387,8 +386,7 @@ def test_a_rolling_corr_file_without_the_configured_pairs_stops_the_report(workf
     processed = workdir / "data/processed"
     result = subprocess.run(
         [
-            sys.executable,
-            str(ROOT / "workflow/scripts/report.py"),
+            *corrflow_command("report"),
             "--clean", str(processed / "clean.parquet"),
             "--corr", str(seed_only),
             "--regimes", str(processed / "regimes.parquet"),
@@ -413,7 +411,7 @@ def test_a_lone_asterisk_renders_without_a_docutils_warning():
     report; bold and code spans stay as they are."""
     from docutils.core import publish_parts
 
-    from report import markdown_to_rst
+    from corrflow.report import markdown_to_rst
 
     rst = markdown_to_rst(
         "# Report\n\n**Data: live FRED (4); see data/raw/*.ok and logs/ingest/.** Figures `docs/fig_*.png`.\n"
@@ -425,9 +423,6 @@ def test_a_lone_asterisk_renders_without_a_docutils_warning():
 def test_a_figure_of_a_pair_no_longer_configured_is_removed(workflow_run, tmp_path):
     import shutil
     import subprocess
-    import sys
-
-    from conftest import ROOT
 
     workdir, _ = workflow_run
     processed = workdir / "data/processed"
@@ -435,8 +430,7 @@ def test_a_figure_of_a_pair_no_longer_configured_is_removed(workflow_run, tmp_pa
     shutil.copy(workdir / "docs/fig_corr_SPY_vs_TLT.png", tmp_path / "fig_corr_SPY_vs_OLD.png")
     result = subprocess.run(
         [
-            sys.executable,
-            str(ROOT / "workflow/scripts/report.py"),
+            *corrflow_command("report"),
             "--clean", str(processed / "clean.parquet"),
             "--corr", str(processed / "rolling_corr.csv"),
             "--regimes", str(processed / "regimes.parquet"),
@@ -471,7 +465,7 @@ def test_a_sign_word_only_where_the_band_excludes_zero(tmp_path):
 
 
 def test_percentiles_keep_the_precision_they_have():
-    from _summary import percentile_text
+    from corrflow.summary import percentile_text
 
     assert [percentile_text(p) for p in (99.98, 99.6, 57.3, 0.4, 0.02, float("nan"))] == [
         ">99.9",
@@ -486,7 +480,7 @@ def test_percentiles_keep_the_precision_they_have():
 def test_the_data_age_and_days_behind_count_from_today(tmp_path):
     """A run on 2019-06-28 of data through 2018-12-28: the table says the data is six
     months old, and C (last value 2018-11-02) is that many sessions behind today."""
-    from _calendars import sessions
+    from corrflow.calendars import sessions
 
     text, _ = build(tmp_path, today="2019-06-28")
     assert (

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from _helpers import InputDataError
 from build_sample import french_daily_factors, series_csv_text, splice_levels
-from conftest import ROOT, SCRIPTS
+
+from conftest import ROOT
+from corrflow.io import InputDataError
 
 SAMPLE = ROOT / "data/sample"
 SHARED = ROOT.parent / "shared"
@@ -42,7 +42,7 @@ def test_snapshot_rebuilds_byte_for_byte_from_its_sources(tmp_path):
     result = subprocess.run(
         [
             sys.executable,
-            str(SCRIPTS / "build_sample.py"),
+            str(ROOT / "tools/build_sample.py"),
             "--sources",
             str(SOURCES),
             "--sources-2026",

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _contracts import EPISODE_COLUMNS
-from _helpers import schema_defaults
-from _stress import (
+from corrflow.contracts import EPISODE_COLUMNS
+from corrflow.io import schema_defaults
+from corrflow.stress import (
     FR_ASSUMPTIONS,
     drawdown_intervals,
     episode_correlations,
@@ -332,8 +332,8 @@ def test_from_1926_the_depression_is_a_stress_episode():
 
 def test_the_episodes_table_shows_n_intervals_short_episodes_and_the_assumptions(tmp_path):
     """Through the rule's columns and a CSV round trip, as the report reads them."""
-    from _summary import episodes_table, normalised_episodes
-    from regimes import episode_correlation_columns
+    from corrflow.regimes import episode_correlation_columns
+    from corrflow.summary import episodes_table, normalised_episodes
 
     rng = np.random.default_rng(3)
     index = pd.bdate_range("2015-01-01", periods=400)

@@ -7,7 +7,8 @@ import re
 import pandas as pd
 import pytest
 
-from conftest import snakemake
+from conftest import corrflow_command, snakemake
+from corrflow.cli import SUBCOMMANDS
 
 pytestmark = pytest.mark.e2e
 
@@ -145,30 +146,26 @@ def test_same_config_gives_the_same_bytes(workflow_run, workflow_copy):
     )  # 4 pair figures, 3 sources, pair gaps, the dashboard, summary
 
 
-@pytest.mark.parametrize(
-    "script",
-    [
-        "ingest",
-        "clean",
-        "features",
-        "rolling_corr",
-        "all_pairs_block",
-        "all_pairs_manifest",
-        "regimes",
-        "dq",
-        "model",
-        "report",
-        "build_sample",
-    ],
-)
-def test_every_script_has_a_cli(script):
+@pytest.mark.parametrize("subcommand", [*SUBCOMMANDS, None])
+def test_every_step_has_a_command(subcommand):
+    """`corrflow SUBCOMMAND --help` for every step, and `corrflow --help` listing them."""
+    import subprocess
+
+    command = [*corrflow_command(subcommand), "--help"] if subcommand else corrflow_command("--help")
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0 and "usage:" in result.stdout, result.stderr
+    if subcommand is None:
+        assert all(name in result.stdout for name in SUBCOMMANDS)
+
+
+def test_the_snapshot_builder_has_a_cli():
     import subprocess
     import sys
 
-    from conftest import SCRIPTS
+    from conftest import ROOT
 
     result = subprocess.run(
-        [sys.executable, str(SCRIPTS / f"{script}.py"), "--help"], capture_output=True, text=True
+        [sys.executable, str(ROOT / "tools/build_sample.py"), "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "usage:" in result.stdout, result.stderr
 
@@ -254,9 +251,6 @@ def test_seed_command_between_two_runs_changes_no_output(workflow_copy):
     """The README's seed command writes into the workflow's own rolling_corr.csv: it must
     replace only its pair's columns with the same numbers, so the next run's report is the same."""
     import subprocess
-    import sys
-
-    from conftest import SCRIPTS
 
     # the heavy regime parts are beside the point here (and cost half a minute)
     light = ["--config", "offline=true", "regimes={'markov': {'realtime': False}, 'dcc': {'enabled': False}}"]
@@ -264,8 +258,7 @@ def test_seed_command_between_two_runs_changes_no_output(workflow_copy):
     before = output_digests(workflow_copy)
     corr_path = workflow_copy / "data/processed/rolling_corr.csv"
     seed = [
-        sys.executable,
-        str(SCRIPTS / "rolling_corr.py"),
+        *corrflow_command("rolling-corr"),
         "--prices",
         "data/processed/clean.parquet",
         "--eq-col",
@@ -297,11 +290,8 @@ def test_seed_command_between_two_runs_changes_no_output(workflow_copy):
 )
 def test_seed_cli_argument_errors_name_the_argument_and_the_fix(tmp_path, args, message):
     import subprocess
-    import sys
 
-    from conftest import SCRIPTS
-
-    base = [sys.executable, str(SCRIPTS / "rolling_corr.py"), "--prices", str(tmp_path / "clean.parquet")]
+    base = [*corrflow_command("rolling-corr"), "--prices", str(tmp_path / "clean.parquet")]
     if "--out" not in args:
         args = [*args, "--out", str(tmp_path / "out.csv")]
     if "--eq-col" not in args:

@@ -2,12 +2,12 @@
 # and which outputs the run asks for.
 
 import difflib
+from datetime import date
 import os
 import reprlib
 import sys
 
 import jsonschema
-import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -196,24 +196,39 @@ envvars:
 
 SERIES = {s["id"]: s for s in config["series"]}
 
-sys.path.insert(0, os.path.join(workflow.basedir, "workflow", "scripts"))
-from _calendars import (  # noqa: E402  (the scripts' own module: one home for `latest` and the names)
-    check_calendar,
+# The package's light modules (dates, the registries of sources and figures), read here
+# from the workflow's own source tree with nothing beyond Snakemake installed (a dry run,
+# `--sdm conda`, a module deployment); the rule scripts import the whole package.
+sys.path.insert(0, os.path.normpath(os.path.join(str(workflow.current_basedir), "..", "..", "src")))
+from corrflow.blocks import ALL_PAIRS_ROW_GROUP, series_blocks  # noqa: E402  (the all-pairs blocks)
+from corrflow.dates import (  # noqa: E402  (one home for `latest` and business days)
+    business_days,
     resolve_end,
+    today_in_new_york,
 )
-from _sources import REGISTRY as SOURCE_REGISTRY  # noqa: E402  (the one list of ingest sources)
+from corrflow.sources import REGISTRY as SOURCE_REGISTRY  # noqa: E402  (the one list of sources)
 
 # the source wildcard and the config check both come from the sources' registry
 SOURCE_NAMES = sorted(SOURCE_REGISTRY)
-from _figures import rule_outputs  # noqa: E402  (the report's figures: one registry)
+from corrflow.figures import rule_outputs  # noqa: E402  (the report's figures: one registry)
 
 # `end: latest` resolved once per run: a run on a later day asks for the new days
 END = resolve_end(config["end"])
 # the day the report says the data's age against (config `today`, else today in New York)
-TODAY = config["today"] or str(pd.Timestamp.now(tz="America/New_York").date())
+TODAY = config["today"] or today_in_new_york().isoformat()
 
 
 EARLIEST_DATE = "1900-01-01"  # config `start`/`end` bound (schema: `start`)
+
+
+def check_calendar_name(name, where):
+    """An unknown calendar is one line with the close matches, before any job; with only
+    Snakemake installed (no pandas_market_calendars) clean checks it instead."""
+    try:
+        from corrflow.calendars import check_calendar
+    except ImportError:
+        return
+    check_calendar(name, where)
 
 
 def check_config():
@@ -230,20 +245,20 @@ def check_config():
             )
     # before 1900 no calendar or series here has data (and pandas' days end in 1677); a
     # day after today has none yet
-    today = pd.Timestamp.now(tz="America/New_York").tz_localize(None).normalize()
+    today = today_in_new_york()
     for key, value in (("start", config["start"]), ("end", END)):
         try:
-            day = pd.Timestamp(value)
-        except (ValueError, OverflowError):
+            day = date.fromisoformat(str(value))
+        except ValueError:
             raise ValueError(f"config key `{key}`: {value!r} is not a calendar date (YYYY-MM-DD)") from None
-        if not pd.Timestamp(EARLIEST_DATE) <= day <= today:
+        if not date.fromisoformat(EARLIEST_DATE) <= day <= today:
             raise ValueError(
-                f"config key `{key}`: {value} is outside {EARLIEST_DATE}..{today.date()} (today); "
+                f"config key `{key}`: {value} is outside {EARLIEST_DATE}..{today} (today); "
                 f"give a date in that range{' or `latest`' if key == 'end' else ''}"
             )
     if END < config["start"]:
         raise ValueError(f"config key `end` ({END}) is before `start` ({config['start']})")
-    days = len(pd.bdate_range(config["start"], END))
+    days = business_days(config["start"], END)
     longest = max(config["correlation"]["windows"])
     if longest > days:
         raise ValueError(
@@ -270,7 +285,7 @@ def check_config():
                 f"config key `series`: fx series {s['id']!r} needs `base` (e.g. EUR for DEXUSEU)"
             )
         if s.get("calendar"):
-            check_calendar(s["calendar"], f"config key `series` ({s['id']}): calendar")
+            check_calendar_name(s["calendar"], f"config key `series` ({s['id']}): calendar")
     cash = config["features"]["cash_rate"]
     if cash is not None and (cash not in SERIES or SERIES[cash]["kind"] != "yield"):
         raise ValueError(f"config key `features.cash_rate`: {cash!r} must be a yield series in `series`")
@@ -297,7 +312,7 @@ check_config()
 
 def check_numbers_fit_the_data():
     """Numbers bounded by the data the range can hold (the schema bounds them absolutely)."""
-    days = len(pd.bdate_range(config["start"], END))
+    days = business_days(config["start"], END)
     window = config["correlation"]["primary_window"] or config["correlation"]["windows"][0]
     horizon = config["model"]["horizon"]
     if config["model"]["enabled"] and horizon + window >= days:
@@ -318,8 +333,6 @@ def cap_all_pairs_blocks():
     """No more blocks than hold pairs: the blocks split the pairs by their first series,
     so at most N - 1 of them, and no more than a split leaves non-empty (a few tries
     downwards; a universe of thousands of series may keep an empty block or two)."""
-    from _rolling import series_blocks
-
     n_series, wanted = len(config["series"]), config["all_pairs"]["n_blocks"]
     blocks = max(1, min(wanted, n_series - 1))
     blocks = max(1, sum(1 for block in series_blocks(n_series, blocks) if len(block)))
@@ -383,6 +396,24 @@ def scatter_block(wildcards):
     return int(wildcards.scatteritem.split("-of-")[0]) - 1
 
 
+def clean_rows_at_most():
+    """clean.parquet's rows at most, from the config alone (at parse time, with only
+    Snakemake): the union of the universe's calendars from start to end, counted from
+    the calendars when pandas_market_calendars is there, else every weekday (every day
+    with a 7-day calendar such as 24/7)."""
+    try:
+        from corrflow.calendars import default_calendar, sessions
+    except ImportError:
+        seven_days = any(s.get("calendar") in ("24/7",) for s in config["series"])
+        first, last = date.fromisoformat(config["start"]), date.fromisoformat(END)
+        return (last - first).days + 1 if seven_days else business_days(config["start"], END)
+    days = None
+    for name in sorted({default_calendar(s) for s in config["series"]}):
+        own = sessions(name, config["start"], END)
+        days = own if days is None else days.union(own)
+    return len(days)
+
+
 def all_pairs_mem_mb(wildcards, attempt):
     """Memory of one all-pairs block in MB (doubled on each retry), the sum of what its
     process holds (measured against the peak RSS of real blocks: tests/test_slurm.py):
@@ -390,7 +421,7 @@ def all_pairs_mem_mb(wildcards, attempt):
     - 350 MB: Python with numpy, pandas, pyarrow and numba, compiling the kernel on a
       fresh checkout (310 MB measured; 276 MB with the kernel cached);
     - 4 float64 per series and day: clean.parquet's levels as read, the panel's levels and
-      log levels (``_rolling.JointDayPanel``) and a temporary while taking the logs; the
+      log levels (``corrflow.rolling.JointDayPanel``) and a temporary while taking the logs; the
       days are clean.parquet's rows, the union of the universe's calendars (every
       calendar day with a 24/7 series, else about the business days);
     - per pair of the block (of an average block): its window (a ring of 2 x window
@@ -399,22 +430,17 @@ def all_pairs_mem_mb(wildcards, attempt):
       alternate, and the writer's encoded pages of one row group; plus 8 int64 of pair
       indices (3.6 KB per pair measured at window 60, float32; this counts 4.0 KB);
     - 6 int64 per pair of the universe: every pair's indices, listed before the block's
-      are picked (``AllPairsBySeries``).
+      are picked (``corrflow.rolling.AllPairsBySeries``).
     """
-    from _all_pairs_store import ALL_PAIRS_ROW_GROUP
-    from _calendars import default_calendar, sessions
-
     settings = config["all_pairs"]
     n = len(config["series"])
-    days = pd.DatetimeIndex([])
-    for name in sorted({default_calendar(s) for s in config["series"]}):
-        days = days.union(sessions(name, config["start"], END))
-    pairs = n * (n - 1) / 2 / settings["n_blocks"]  # blocks differ by ~2% (_rolling.series_blocks)
+    days = clean_rows_at_most()
+    pairs = n * (n - 1) / 2 / settings["n_blocks"]  # blocks differ by ~2% (corrflow.blocks.series_blocks)
     window = settings["window"]
-    rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))  # as _all_pairs_store.write_all_pairs
+    rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))  # as corrflow.store.write_all_pairs
     per_value = 4 if settings["dtype"] == "float32" else 8
     per_pair = 2 * window * 8 + 12 * 8 + 3 * rows * per_value + 8 * 8
-    total = 350e6 + 4 * 8 * len(days) * n + pairs * per_pair + 6 * 8 * n * (n - 1) / 2
+    total = 350e6 + 4 * 8 * days * n + pairs * per_pair + 6 * 8 * n * (n - 1) / 2
     return int(total / 1e6) * 2 ** (attempt - 1)
 
 
@@ -446,7 +472,7 @@ in_snakemake_report = report
 
 def figure_outputs():
     """The report rule's figure outputs, one named output per figure in
-    workflow/scripts/_figures (a list for a per-pair figure), marked for `snakemake --report`
+    corrflow/figures (a list for a per-pair figure), marked for `snakemake --report`
     with their captions; a pair with a series that has no data is drawn as a notice and gets
     no placeholder in the HTML report."""
     return rule_outputs(config["correlation"]["pairs"], "docs", series_without_data(), in_snakemake_report)

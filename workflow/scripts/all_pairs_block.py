@@ -1,68 +1,20 @@
-"""Every pair of the universe, one block of first series (the scatter step of all pairs).
+"""Rule all_pairs_block: every pair's rolling correlation, one block of first series."""
 
-Each pair on its own joint days (the days both series have a value), both legs' returns
-spanning the same stretch, exactly as rolling_corr.csv computes a configured pair: a
-Tokyo holiday, a 24/7 weekend or a missing day of one series changes no other pair.
-The compiled kernel walks every pair's dates at once (``_rolling.JointDayPanel``). Layout
-of the parquet file: ``_all_pairs_store.write_all_pairs``.
+import sys
+from pathlib import Path
 
-CLI:
-    python workflow/scripts/all_pairs_block.py --prices data/processed/clean.parquet \
-        --window 60 --block 0 --n-blocks 1 --out data/processed/all_pairs/block_1-of-1.parquet
-"""
+# this workflow's package, from its own source tree when it is not installed
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-import argparse
-import logging
+from corrflow.all_pairs import run
+from corrflow.io import rule_job
 
-from _all_pairs_store import write_all_pairs
-from _contracts import read_parquet
-from _helpers import (
-    InputDataError,
-    cli_parser,
-    configure_logging,
-    limit_threads,
-    run_script,
-    schema_defaults,
-    window_arg,
-)
-
-logger = logging.getLogger("all_pairs")
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    defaults = schema_defaults()["all_pairs"]
-    parser = cli_parser(__doc__)
-    parser.add_argument("--prices", required=True, help="clean.parquet (levels)")
-    parser.add_argument(
-        "--window", type=window_arg, default=defaults["window"], help="window in business days"
+with rule_job(snakemake):
+    run(
+        prices=snakemake.input.prices,
+        window=snakemake.params.window,
+        dtype=snakemake.params.dtype,
+        block=snakemake.params.block,
+        n_blocks=snakemake.params.n_blocks,
+        out=snakemake.output.out,
     )
-    parser.add_argument("--dtype", choices=["float32", "float64"], default=defaults["dtype"])
-    parser.add_argument("--block", type=int, default=0, help="which block of pairs (0-based)")
-    parser.add_argument(
-        "--n-blocks", type=int, default=defaults["n_blocks"], help="blocks the pairs are split into"
-    )
-    parser.add_argument("--out", required=True, help="output parquet (.parquet)")
-    args = parser.parse_args(argv)
-    if not 0 <= args.block < args.n_blocks:
-        parser.error(f"--block: {args.block} is not in 0..{args.n_blocks - 1} (--n-blocks {args.n_blocks})")
-    if not str(args.out).endswith(".parquet"):
-        parser.error(f"--out: {args.out} must end in .parquet")
-    return args
-
-
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    configure_logging(args.log)
-    limit_threads(args.threads)
-    levels, metadata = read_parquet(args.prices)
-    if len(levels) < args.window:
-        raise InputDataError(
-            f"all_pairs: window {args.window} is longer than the {len(levels)} days of {args.prices}; "
-            f"shorten config key `all_pairs.window` or widen start/end"
-        )
-    count = write_all_pairs(levels, metadata, args.window, args.out, args.dtype, args.block, args.n_blocks)
-    logger.info("wrote %s: %d dates x %d pairs (window %d)", args.out, len(levels), count, args.window)
-
-
-if __name__ == "__main__":
-    run_script(main, globals())

@@ -1,71 +1,13 @@
-"""List the block files of an all-pairs run (the gather step of its scatter-gather).
+"""Rule all_pairs: the manifest listing a run's all-pairs blocks."""
 
-manifest.json: window, dtype, series (the universe's order), pairs, and per block file
-its first series, so ``_all_pairs_store.read_all_pairs("manifest.json", ...)`` (or any
-parquet reader) finds a pair's column without opening every file.
-
-CLI:
-    python workflow/scripts/all_pairs_manifest.py --blocks data/processed/all_pairs/block_*.parquet \
-        --manifest data/processed/all_pairs/manifest.json
-"""
-
-import argparse
-import json
-import logging
+import sys
 from pathlib import Path
 
-from _helpers import (
-    InputDataError,
-    cli_parser,
-    configure_logging,
-    run_script,
-    write_json_atomic,
-)
+# this workflow's package, from its own source tree when it is not installed
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-logger = logging.getLogger("all_pairs")
+from corrflow.all_pairs_manifest import run
+from corrflow.io import rule_job
 
-
-def manifest_of(paths: list[str]) -> dict:
-    import pyarrow.parquet as pq
-
-    files, series, settings = [], None, None
-    for path in sorted(paths, key=lambda p: int(Path(p).stem.split("_")[-1].split("-of-")[0])):
-        schema = pq.read_schema(path)
-        meta = json.loads((schema.metadata or {}).get(b"corrflow", b"{}"))
-        if "series" not in meta:
-            raise InputDataError(
-                f"{path}: not an all-pairs block (no corrflow metadata); re-run all_pairs_block"
-            )
-        if series is not None and (meta["series"] != series or (meta["window"], meta["dtype"]) != settings):
-            raise InputDataError(
-                f"{path}: a block of another run (series, window or dtype differ); re-run all"
-            )
-        series, settings = meta["series"], (meta["window"], meta["dtype"])
-        files.append({"file": Path(path).name, "first_series": schema.names[1:]})
-    n = len(series)
-    return {
-        "window": settings[0],
-        "dtype": settings[1],
-        "series": series,
-        "pairs": n * (n - 1) // 2,
-        "files": files,
-    }
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = cli_parser(__doc__)
-    parser.add_argument("--blocks", nargs="+", required=True)
-    parser.add_argument("--manifest", required=True)
-    return parser.parse_args(argv)
-
-
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    configure_logging(args.log)
-    manifest = manifest_of(args.blocks)
-    write_json_atomic(manifest, args.manifest)
-    logger.info("wrote %s: %d pairs in %d files", args.manifest, manifest["pairs"], len(manifest["files"]))
-
-
-if __name__ == "__main__":
-    run_script(main, globals())
+with rule_job(snakemake):
+    run(blocks=list(snakemake.input.blocks), manifest=snakemake.output.manifest)

@@ -1,92 +1,23 @@
-"""Ingest one source (task A): live download -> verified local cache -> bundled snapshot
--> missing; or the user's local CSV files.
+"""Rule ingest (task A): one source's series into data/raw/<source>.csv and its .ok record."""
 
-Writes ``data/raw/<source>.csv`` (tidy: series,date,value; sorted; clipped to the
-configured range) and ``data/raw/<source>.ok`` (JSON: per series its status - fresh,
-cached, snapshot, local or missing - origin, download time, file read, column used,
-attempts and the seconds each took, precise last error, refused downloads with their
-reason, revisions accepted (date, old, new), rows, first/last date, sha256). A download
-is held against the cache and the bundled snapshot (``_sources/acceptance.py``).
-The sources live in ``_sources/`` (one module each, one registry), the network in
-``_http.py``.
+import sys
+from pathlib import Path
 
-CLI:
-    python workflow/scripts/ingest.py --source fred --offline true \
-        --series '[{"id": "DGS10", "source": "fred", "kind": "yield", "maturity": 10}]' \
-        --start 1990-01-02 --end 2017-03-31 --csv data/raw/fred.csv --ok data/raw/fred.ok
-"""
+# this workflow's package, from its own source tree when it is not installed
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-import logging
-import os
+from corrflow.ingest import run
+from corrflow.io import rule_job
 
-import pandas as pd
-
-from _helpers import (  # noqa: F401 (InputDataError: part of this script's interface)
-    InputDataError,
-    cli_parser,
-    configure_logging,
-    load_json_arg,
-    parse_bool,
-    run_script,
-    schema_defaults,
-    write_csv_atomic,
-    write_json_atomic,
-)
-from _http import FetchError, NetworkDown, RetryPolicy, Throttle  # noqa: F401 (re-exported for tests)
-from _sources import REGISTRY
-from _sources.chain import Outcome, ingest_source, status_record, tidy_frame  # noqa: F401
-from _sources.csv_format import parse_series_csv  # noqa: F401
-from _sources.yahoo import normalise_yahoo_frame  # noqa: F401
-
-logger = logging.getLogger("ingest")
-
-
-def parse_args(argv=None):
-    parser = cli_parser(__doc__)
-    parser.add_argument("--source", required=True, choices=sorted(REGISTRY))
-    parser.add_argument("--series", type=load_json_arg, required=True, help="JSON list of series specs")
-    parser.add_argument("--start", required=True)
-    parser.add_argument("--end", required=True)
-    parser.add_argument("--offline", type=parse_bool, default=False)
-    parser.add_argument("--network", type=load_json_arg, default={}, help="JSON: timeout_s, retries, ...")
-    parser.add_argument("--paths", type=load_json_arg, default={}, help="JSON: cache, snapshot, local_csv")
-    parser.add_argument("--csv", required=True, help="tidy raw output (series,date,value)")
-    parser.add_argument("--ok", required=True, help="status JSON output")
-    return parser.parse_args(argv)
-
-
-def retry_policy(network: dict) -> RetryPolicy:
-    return RetryPolicy(
-        retries=network["retries"],
-        backoff_s=network["backoff_s"],
-        max_wait_s=network["max_retry_time_s"],
-        timeout_s=network["timeout_s"],
-        budget_s=network["source_budget_s"],
+with rule_job(snakemake):
+    run(
+        source=snakemake.params.source,
+        series=snakemake.params.series,
+        start=snakemake.params.start,
+        end=snakemake.params.end,
+        offline=snakemake.params.offline,
+        network=snakemake.params.network,
+        paths=snakemake.params.paths,
+        csv=snakemake.output.csv,
+        ok=snakemake.output.ok,
     )
-
-
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    configure_logging(args.log)
-    defaults = schema_defaults()  # the one home of defaults, for a run without a config file
-    network = {**defaults["network"], **args.network}
-    paths = {**defaults["paths"], **args.paths}
-    specs = [s for s in args.series if s["source"] == args.source]
-    api_key = os.environ.get("FRED_API_KEY") or None
-    if args.source == "fred" and not args.offline:
-        logger.info(
-            "fred: %s",
-            "API key found in FRED_API_KEY" if api_key else "no FRED_API_KEY; using the CSV download",
-        )
-    outcomes = ingest_source(
-        args.source, specs, args.start, args.end, args.offline, network, paths, retry_policy(network), api_key
-    )
-    tidy = tidy_frame(outcomes)
-    write_csv_atomic(tidy, args.csv, index=False)
-    write_json_atomic(status_record(args.source, outcomes, tidy), args.ok)
-    counts = pd.Series([o.status for o in outcomes.values()]).value_counts().to_dict()
-    logger.info("%s: wrote %s (%d rows); levels %s", args.source, args.csv, len(tidy), counts)
-
-
-if __name__ == "__main__":
-    run_script(main, globals())

@@ -1,0 +1,52 @@
+"""corrflow: cross-asset correlation analysis, the library under the Snakemake workflow.
+
+The names a notebook user reaches for (each imported on first use, so ``import corrflow``
+is quick and needs nothing beyond the standard library):
+
+- ``read_clean(path)``: clean.parquet as (levels, metadata), every series on its own
+  calendar, NaN where it has no value;
+- ``pair_returns(levels, specs, a, b, closed, max_gap)``: a pair's log returns on its
+  joint days (``corrflow.returns``);
+- ``pair_rolling_corr(levels, metadata, a, b, window)``: one pair's rolling correlation
+  on its own joint days, as rolling_corr.csv holds it (``corrflow.rolling``);
+- ``all_pairs_rolling_corr(levels, metadata, pairs, window)``: many pairs at once with
+  the compiled kernel, a column ``A:B`` each;
+- ``rolling_corr(levels, metadata, pairs, windows)``: the configured pairs' frame with
+  bands, EWMA and gaps (``corrflow.correlation``);
+- ``sign_regimes``, ``stress_episodes``: regimes and stress (``corrflow.regimes``,
+  ``corrflow.stress``);
+- readers of every output: ``read_rolling_corr``, ``read_parquet`` (regimes.parquet,
+  features.parquet with their metadata), ``read_all_pairs`` (the all-pairs store).
+"""
+
+from importlib import import_module
+
+__version__ = "0.5.0"
+
+_API = {
+    "read_clean": ("corrflow.contracts", "read_parquet"),
+    "read_parquet": ("corrflow.contracts", "read_parquet"),
+    "read_rolling_corr": ("corrflow.contracts", "read_rolling_corr"),
+    "read_all_pairs": ("corrflow.store", "read_all_pairs"),
+    "pair_returns": ("corrflow.returns", "pair_returns"),
+    "pair_rolling_corr": ("corrflow.rolling", "pair_rolling_corr"),
+    "all_pairs_rolling_corr": ("corrflow.rolling", "all_pairs_rolling_corr"),
+    "rolling_corr": ("corrflow.correlation", "rolling_corr"),
+    "sign_regimes": ("corrflow.regimes", "sign_regimes"),
+    "stress_episodes": ("corrflow.stress", "stress_episodes"),
+    "sessions": ("corrflow.calendars", "sessions"),
+    "InputDataError": ("corrflow.io", "InputDataError"),
+}
+
+__all__ = [*_API, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        module, attribute = _API[name]
+        return getattr(import_module(module), attribute)
+    raise AttributeError(f"module 'corrflow' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

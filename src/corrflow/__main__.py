@@ -1,0 +1,5 @@
+"""``python -m corrflow``: the ``corrflow`` command."""
+
+from corrflow.cli import main
+
+main()

@@ -1,0 +1,89 @@
+"""Shared plotting helpers for the report figures: one style, one width, one way to save.
+
+Figures use matplotlib's Agg backend, 1300 px wide, and carry no timestamps, so the same
+inputs give the same bytes. matplotlib is imported inside the functions that draw.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+
+from corrflow.io import atomic_path
+from corrflow.summary import SIGN_COLOURS
+
+PRIMARY_COLOUR = "#17365d"
+MUTED_COLOURS = ["#8fa9c7", "#c9a66b", "#9cc59a", "#b9a3cf"]
+EPISODE_COLOUR = "#7f7f7f"
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.labelsize": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+}
+FIGURE_WIDTH = 13.0  # inches at 100 dpi: 1300 px
+LABELLED_EPISODES = 10  # episode labels on a pair figure, longest first
+LABEL_ROWS = 3  # rows of episode labels above a pair figure
+
+
+def save_figure(fig, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+
+
+def date_axis(ax) -> None:
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=6, maxticks=14)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def sign_runs(labels: pd.Series) -> list[tuple]:
+    """(start, end, label) of each run of one sign label; a run ends where the next begins."""
+    known = labels.dropna()
+    if known.empty:
+        return []
+    change = known.ne(known.shift()).to_numpy()
+    starts = known.index[change]
+    ends = list(starts[1:]) + [known.index[-1]]
+    return [(s, e, known.loc[s]) for s, e in zip(starts, ends, strict=False)]
+
+
+def shade_sign(ax, labels: pd.Series) -> None:
+    """Sign regimes as a colour strip filling ``ax`` (one colour per label, no gaps)."""
+    for start, end, label in sign_runs(labels):
+        ax.axvspan(start, end, color=SIGN_COLOURS.get(label, "white"), lw=0)
+    ax.set_yticks([])
+    ax.grid(False)
+
+
+def label_rows(episodes: pd.DataFrame, start, end, axis_px: float, max_rows: int = LABEL_ROWS) -> list:
+    """(episode, row) for the labels that fit above the axis without overlapping: the
+    longest episodes first, each in the lowest row whose last label ends before it."""
+    span_days = max((end - start).days, 1)
+    day_per_px = span_days / axis_px
+    placed, row_ends = [], [[] for _ in range(max_rows)]
+    named = episodes[episodes["name"].str.len() > 0]
+    for _, e in (
+        named.sort_values("business_days", ascending=False, kind="stable").head(LABELLED_EPISODES).iterrows()
+    ):
+        left = max(pd.Timestamp(e["start"]), start)
+        width = pd.Timedelta(days=(len(e["name"]) * 7.0 + 12) * day_per_px)
+        right = left + width
+        if right > end:  # a label near the right edge is drawn leftwards from the episode's end
+            left, right = left - width, left
+        for row, occupied in enumerate(row_ends):
+            if all(right < lo or left > hi for lo, hi in occupied):
+                occupied.append((left, right))
+                placed.append((e, row, left))
+                break
+    return placed

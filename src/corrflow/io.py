@@ -1,0 +1,232 @@
+"""Plumbing shared by every step: errors a user can fix, logging, atomic writes, the
+frame of a rule script (``rule_job``) and of a command (``call_with_arguments``)."""
+
+import errno
+import json
+import logging
+import os
+import secrets
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+logger = logging.getLogger(__name__)
+
+
+class InputDataError(Exception):
+    """Bad input a user can fix: the message names the file, the column or row, and what to do."""
+
+
+class DiskFullError(Exception):
+    """An output did not fit on its disk: the message names the file and the space it needs."""
+
+
+def configure_logging(log_path: str | os.PathLike | None = None, level: int = logging.INFO) -> None:
+    """Send log records (and uncaught tracebacks) to the rule's log file and to stderr."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="a", encoding="utf-8"))
+    logging.basicConfig(level=level, format=LOG_FORMAT, handlers=handlers, force=True)
+    # chatty third-party loggers would bury our own lines
+    for noisy in ("matplotlib", "PIL", "urllib3", "yfinance", "peewee", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    def log_uncaught(exc_type, exc, tb):
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        logging.getLogger("uncaught").error("uncaught exception", exc_info=(exc_type, exc, tb))
+
+    sys.excepthook = log_uncaught
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """A user-fixable error (bad input, a full disk) ends the process with one clear line
+    (in the log when one is configured, else on stderr) and exit code 1; anything else
+    is a bug and keeps its traceback."""
+    try:
+        yield
+    except (InputDataError, DiskFullError) as err:
+        logging.getLogger("main").error("%s", err)
+        if not logging.getLogger().handlers:
+            print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
+def run_main(main: Callable[[list[str] | None], Any], argv: list[str] | None = None) -> None:
+    """Run a command's main(argv) with ``one_line_errors``."""
+    with one_line_errors():
+        main(argv)
+
+
+@contextmanager
+def rule_job(smk) -> Iterator[None]:
+    """A rule script's frame: its log file and thread count from the ``snakemake`` object,
+    and ``one_line_errors``. The script itself names every input, output and param it
+    hands to the package."""
+    configure_logging(smk.log[0] if len(smk.log) else None)
+    limit_threads(smk.threads)
+    with one_line_errors():
+        yield
+
+
+def call_with_arguments(run: Callable[..., Any], args) -> None:
+    """A command line's parsed arguments into a step's ``run``: its log and threads set,
+    and the arguments ``run`` takes passed by name."""
+    import inspect
+
+    configure_logging(getattr(args, "log", None))
+    limit_threads(getattr(args, "threads", None))
+    names = inspect.signature(run).parameters
+    run(**{name: getattr(args, name) for name in names if hasattr(args, name)})
+
+
+def cli_parser(doc: str | None):
+    """The script's argument parser, its help text taken from the module docstring.
+
+    Under Snakemake's ``script:`` the docstring is not the module's first statement, so
+    ``__doc__`` is None there; the parser then simply has no description.
+    """
+    import argparse
+
+    doc = doc or ""
+    parser = argparse.ArgumentParser(
+        description=(doc.splitlines() or [""])[0],
+        epilog=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads for compiled kernels (default: all)"
+    )
+    parser.add_argument("--log", default=None, help="log file (default: stderr only)")
+    return parser
+
+
+def limit_threads(threads: int | None) -> None:
+    """Hold numba's kernels to the job's thread count (Snakemake's ``threads:``)."""
+    import numba
+
+    if threads:
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+
+
+def parse_bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp path in the target's folder; rename it onto the target only on success.
+
+    The temp file is not created here: the writer creates it. Opening an existing file
+    for writing truncates it, and on ext4 (auto_da_alloc) closing a truncated file
+    starts its write-back at once: ~0.15 s for the 400 MB all-pairs file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except OSError as err:
+        # pyarrow's writers raise OSError without an errno, the C library's text in the message
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left on device" not in str(err):
+            raise
+        written = tmp.stat().st_size if tmp.exists() else 0
+        tmp.unlink(missing_ok=True)  # its space counts as free in the message
+        raise DiskFullError(disk_full_message(target, written)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def byte_words(size: float) -> str:
+    """A size in bytes as people read it: 512 B, 3.4 MB, 1.2 GB."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"
+
+
+def disk_full_message(target: Path, written: int) -> str:
+    """One line on an output that did not fit: where, how much is free, how much it needs
+    (at least what was written before the disk filled, or the size of its earlier version)."""
+    import shutil
+
+    earlier = target.stat().st_size if target.is_file() else 0
+    needed = max(written, earlier)
+    free = shutil.disk_usage(target.parent).free
+    kept = f"the earlier {target} is kept" if earlier else f"no {target} was written"
+    space = (
+        f"it needs at least {byte_words(needed)} and {target.parent} has {byte_words(free)} free"
+        if needed
+        else f"it needs more than the {byte_words(free)} free in {target.parent}"
+    )
+    return (
+        f"disk full writing {target}: {space} ({kept}); free space there (or move the workflow) and run again"
+    )
+
+
+def write_text_atomic(text: str, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(obj: Any, path: str | os.PathLike) -> None:
+    write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: str | os.PathLike, **kwargs) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, lineterminator="\n", **kwargs)
+
+
+def load_json_arg(text: str) -> Any:
+    """argparse type for JSON arguments (lists of series, dicts of settings)."""
+    return json.loads(text)
+
+
+def schema_defaults(schema_path: str | os.PathLike | None = None) -> dict:
+    """Every default of the config schema, nested like config.yaml: the one home of
+    defaults, read by scripts run on their own (their CLI defaults come from here)."""
+    import yaml
+
+    path = Path(schema_path) if schema_path else Path(__file__).resolve().parent / "config.schema.yaml"
+    schema = yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    def defaults(node: dict) -> dict:
+        out = dict(node["default"]) if isinstance(node.get("default"), dict) else {}
+        for key, child in node.get("properties", {}).items():
+            if "properties" in child:
+                out[key] = {**defaults(child), **out.get(key, {})}
+            elif "default" in child:
+                out.setdefault(key, child["default"])
+        return out
+
+    return defaults(schema)
+
+
+def window_arg(text: str) -> int:
+    """argparse type of a rolling window: a whole number of days, at least 2 (the one check)."""
+    import argparse
+
+    try:
+        window = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days (e.g. 60)") from None
+    if window < 2:
+        raise argparse.ArgumentTypeError(
+            f"{window} is too short; a correlation needs at least 2 days (e.g. 60)"
+        )
+    return window
