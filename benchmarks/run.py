@@ -213,6 +213,61 @@ def joint_day_rows(n_series: int, n_rows: int, repeat: int) -> list[dict]:
     return rows
 
 
+def write_all_pairs_binary(levels, metadata, window: int, path: str, dtype: str = "float32") -> None:
+    """The store's earlier layout (until the package move), kept here as the baseline of
+    the layout benchmark: one row per date, per series A a fixed-size binary column of
+    corr(A, B) for the later series B. Compact and quick to write, but only corrflow's
+    own reader turned the bytes into floats."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from corrflow.blocks import ALL_PAIRS_ROW_GROUP
+    from corrflow.rolling import AllPairsBySeries, JointDayPanel
+
+    names = list(levels.columns)
+    rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))
+    result = AllPairsBySeries(JointDayPanel(levels, metadata), window, dtype, None, rows)
+    dates = pa.array(levels.index.to_numpy(dtype="datetime64[ms]"))
+    value_types = [pa.binary(int(width) * np.dtype(dtype).itemsize) for width in result.widths]
+    writer, buffer = None, result.buffer()
+    for t0 in range(0, result.n_rows, rows):
+        blocks = result.compute(buffer, t0, min(t0 + rows, result.n_rows))
+        arrays = [dates[t0 : t0 + len(blocks[0])]] + [
+            pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(np.ascontiguousarray(values))])
+            for kind, values in zip(value_types, blocks, strict=False)
+        ]
+        table = pa.Table.from_arrays(arrays, names=["date", *names[:-1]])
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema, compression="none", use_dictionary=False)
+        writer.write_table(table, row_group_size=rows)
+    writer.close()
+
+
+def store_layout_rows(n_series: int, n_rows: int, repeat: int, workdir: Path) -> list[dict]:
+    """The all-pairs store's layout: the long table any parquet reader understands
+    (date, a, b, corr) against the earlier binary columns, compute and write in one
+    process (the kernel's time is in both)."""
+    from corrflow.store import write_all_pairs
+
+    levels, metadata = universe_levels(n_series, n_rows)
+    out = workdir / "layout.parquet"
+    rows = []
+    for what, write in (
+        ("binary columns (earlier layout, corrflow's reader only)", write_all_pairs_binary),
+        ("long table date, a, b, corr (any parquet reader)", write_all_pairs),
+    ):
+        write(levels, metadata, 60, str(out), "float32")  # compile, warm the page cache
+        seconds, _ = best_of(lambda write=write: write(levels, metadata, 60, str(out), "float32"), repeat)
+        rows.append(
+            {
+                "step": f"all-pairs store, N = {n_series}, T = {n_rows}, float32: {what}",
+                "seconds": seconds,
+                "note": f"{out.stat().st_size / 1e6:.0f} MB",
+            }
+        )
+    return rows
+
+
 def cli_rows(
     n_series: int,
     n_rows: int,
@@ -454,6 +509,7 @@ def main(argv=None) -> int:
     )
     with tempfile.TemporaryDirectory() as tmp:
         steps = joint_day_rows(cli_n, n_rows, args.repeat)
+        steps += store_layout_rows(cli_n, n_rows, args.repeat, Path(tmp))
         steps += cli_rows(cli_n, n_rows, Path(tmp), pandas_big, args.repeat)
         steps += cli_rows(cli_n, n_rows, Path(tmp), None, args.repeat, MIXED_CALENDARS)
         if args.workflow:

@@ -63,6 +63,7 @@ def snapshot_frames(tmp_path_factory):
     import corrflow.features as features_script
     from corrflow import ingest
     from corrflow.calendars import resolve_end
+    from corrflow.io import schema_defaults
 
     config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     end = resolve_end(config["end"])
@@ -80,8 +81,16 @@ def snapshot_frames(tmp_path_factory):
     import pandas as pd
 
     raw = pd.concat(frames, ignore_index=True)
+    defaults = schema_defaults()
     levels, metadata = clean_script.clean_prices(
-        raw, config["series"], statuses, config["start"], end, pairs=config["correlation"]["pairs"]
+        raw,
+        config["series"],
+        statuses,
+        config["start"],
+        end,
+        config.get("base_currency", defaults["base_currency"]),
+        defaults["clean"]["max_gap_days"],
+        pairs=config["correlation"]["pairs"],
     )
     feats = features_script.build_features(levels, metadata, [1, 5])
     return levels, metadata, feats

@@ -1,20 +1,30 @@
 """Clean & align (task B): calendar, limited fill, FX, validation errors."""
 
 import subprocess
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import corrflow_command
-from corrflow.clean import clean_prices, convert_currency
+from corrflow.clean import clean_prices as clean_prices_with
+from corrflow.clean import convert_currency
 from corrflow.contracts import read_raw
-from corrflow.io import InputDataError
+from corrflow.io import InputDataError, schema_defaults
 
 SPECS = [
     {"id": "SPY", "kind": "price", "currency": "USD"},
     {"id": "DGS10", "kind": "yield", "currency": "USD", "maturity": 10},
 ]
+
+
+# what the rule passes from a config that leaves them at the schema's defaults
+clean_prices = partial(
+    clean_prices_with,
+    base_currency=schema_defaults()["base_currency"],
+    max_gap_days=schema_defaults()["clean"]["max_gap_days"],
+)
 
 
 def tidy(series_values: dict) -> pd.DataFrame:

@@ -4,6 +4,7 @@ flag; never a bare traceback, never a silently dropped row."""
 
 import io
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,17 @@ import pandas as pd
 import pytest
 
 from corrflow import ingest
-from corrflow.clean import clean_prices
+from corrflow.clean import clean_prices as clean_prices_with
 from corrflow.dq import quality_report
-from corrflow.io import InputDataError
+from corrflow.io import InputDataError, schema_defaults
 from corrflow.sources.csv_format import read_csv_text
+
+# what the rule passes from a config that leaves them at the schema's defaults
+clean_prices = partial(
+    clean_prices_with,
+    base_currency=schema_defaults()["base_currency"],
+    max_gap_days=schema_defaults()["clean"]["max_gap_days"],
+)
 
 CORPUS = Path(__file__).parent / "malformed"
 YIELD = {"kind": "yield", "maturity": 10}

@@ -4,7 +4,7 @@ Each pair on its own joint days (the days both series have a value), both legs' 
 spanning the same stretch, exactly as rolling_corr.csv computes a configured pair: a
 Tokyo holiday, a 24/7 weekend or a missing day of one series changes no other pair.
 The compiled kernel walks every pair's dates at once (``_rolling.JointDayPanel``). Layout
-of the parquet file: ``_all_pairs_store.write_all_pairs``.
+of the parquet file: ``corrflow.store.write_all_pairs``.
 
 CLI:
     python workflow/scripts/all_pairs_block.py --prices data/processed/clean.parquet \

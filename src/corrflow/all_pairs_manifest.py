@@ -1,7 +1,7 @@
 """List the block files of an all-pairs run (the gather step of its scatter-gather).
 
 manifest.json: window, dtype, series (the universe's order), pairs, and per block file
-its first series, so ``_all_pairs_store.read_all_pairs("manifest.json", ...)`` (or any
+its first series, so ``corrflow.read_all_pairs("manifest.json", ...)`` (or any
 parquet reader) finds a pair's column without opening every file.
 
 CLI:

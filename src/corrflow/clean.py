@@ -221,82 +221,77 @@ def on_calendar(values: pd.Series, calendar_days: pd.DatetimeIndex) -> tuple[pd.
     return values[inside], values.index[~inside]
 
 
-def clean_prices(
-    raw: pd.DataFrame,
-    specs: list[dict],
-    statuses: dict[str, dict],
-    start: str,
-    end: str,
-    base_currency: str = "USD",
-    max_gap_days: int = 3,
-    origins: dict[str, str] | None = None,
-    pairs: list[list[str]] | None = None,
-) -> tuple[pd.DataFrame, dict]:
-    """Tidy raw rows -> one frame of levels on the union of the series' calendars, plus
-    the metadata later tasks read (see the module doc)."""
-    origins = origins or {}
-    by_id = {s["id"]: s for s in specs}
-    unknown = sorted(set(raw["series"]) - set(by_id))
+def check_universe(raw: pd.DataFrame, specs: list[dict]) -> dict[str, str]:
+    """Every raw series is configured and every calendar known: each series' calendar."""
+    by_id = {s["id"] for s in specs}
+    unknown = sorted(set(raw["series"]) - by_id)
     if unknown:
         raise InputDataError(
             f"clean: raw data has series {unknown} that config key `series` does not list; "
             f"re-run ingest after changing the universe (snakemake -R ingest)"
         )
-    levels: dict[str, pd.Series] = {}
-    dropped: dict[str, dict] = {}
     calendar_of = {s["id"]: default_calendar(s) for s in specs}
     for series_id, calendar in calendar_of.items():
         try:
             check_calendar(calendar, f"config key `series` ({series_id}): calendar")
         except ValueError as error:
             raise InputDataError(str(error)) from None
-    for series_id, rows in raw.groupby("series", sort=False):
-        spec, where = by_id[series_id], origins.get(series_id, "raw data")
-        # name the user's own file too, not only ingest's copy of it
-        user_file = statuses.get(series_id, {}).get("path")
-        where = f"{where} (from {user_file})" if user_file and user_file != where else where
-        values = pd.Series(rows["value"].to_numpy(), index=pd.DatetimeIndex(rows["date"]), name=series_id)
-        values = values.sort_index().dropna()
-        validate_series(series_id, values, spec, where)
-        if values.empty:
-            continue
-        if len(values) < 2:
-            raise InputDataError(
-                f"{where}: series {series_id!r} has a single value ({values.index[0].date()}: "
-                f"{values.iloc[0]}); "
-                "a return needs at least two - supply its whole history or remove it from config "
-                "key `series`"
-            )
-        check_pair_history(series_id, values, pairs or [], where)
-        open_days = sessions(calendar_of[series_id], values.index[0], values.index[-1])
-        values, off_calendar = on_calendar(values, open_days)
-        # log returns (prices, fx) and log changes (levels such as VIX) need positive values
-        non_positive = values[values <= 0] if spec["kind"] != "yield" else values.iloc[0:0]
-        if len(off_calendar):
-            logger.warning(
-                "%s: %d observation(s) on days its market (%s) was closed left out, first %s",
-                series_id,
-                len(off_calendar),
-                calendar_of[series_id],
-                off_calendar[0].date(),
-            )
-        if len(non_positive):
-            logger.warning(
-                "%s: %d non-positive value(s) left out (a log return is undefined there), first %s on %s",
-                series_id,
-                len(non_positive),
-                non_positive.iloc[0],
-                non_positive.index[0].date(),
-            )
-        values = values[~values.index.isin(non_positive.index)]
-        dropped[series_id] = {
-            "off_calendar_observations": len(off_calendar),
-            "off_calendar_dates": [str(d.date()) for d in off_calendar[:10]],
-            "non_positive": [{"date": str(d.date()), "value": float(v)} for d, v in non_positive.items()],
-        }
-        levels[series_id] = values
-    if not levels:
-        raise InputDataError("clean: no series has any data; check data/raw/*.ok for what ingest could serve")
+    return calendar_of
+
+
+def series_on_its_calendar(
+    series_id: str, rows: pd.DataFrame, spec: dict, calendar: str, where: str, pairs: list[list[str]]
+) -> tuple[pd.Series | None, dict]:
+    """One raw series checked (``validate_series``) and laid on its calendar: its values
+    on the days its market was open and positive where a log return needs it (None when
+    it has none), and what was left out (days its market was closed, non-positive values)."""
+    values = pd.Series(rows["value"].to_numpy(), index=pd.DatetimeIndex(rows["date"]), name=series_id)
+    values = values.sort_index().dropna()
+    validate_series(series_id, values, spec, where)
+    if values.empty:
+        return None, {}
+    if len(values) < 2:
+        raise InputDataError(
+            f"{where}: series {series_id!r} has a single value ({values.index[0].date()}: "
+            f"{values.iloc[0]}); "
+            "a return needs at least two - supply its whole history or remove it from config "
+            "key `series`"
+        )
+    check_pair_history(series_id, values, pairs, where)
+    open_days = sessions(calendar, values.index[0], values.index[-1])
+    values, off_calendar = on_calendar(values, open_days)
+    # log returns (prices, fx) and log changes (levels such as VIX) need positive values
+    non_positive = values[values <= 0] if spec["kind"] != "yield" else values.iloc[0:0]
+    if len(off_calendar):
+        logger.warning(
+            "%s: %d observation(s) on days its market (%s) was closed left out, first %s",
+            series_id,
+            len(off_calendar),
+            calendar,
+            off_calendar[0].date(),
+        )
+    if len(non_positive):
+        logger.warning(
+            "%s: %d non-positive value(s) left out (a log return is undefined there), first %s on %s",
+            series_id,
+            len(non_positive),
+            non_positive.iloc[0],
+            non_positive.index[0].date(),
+        )
+    values = values[~values.index.isin(non_positive.index)]
+    left_out = {
+        "off_calendar_observations": len(off_calendar),
+        "off_calendar_dates": [str(d.date()) for d in off_calendar[:10]],
+        "non_positive": [{"date": str(d.date()), "value": float(v)} for d, v in non_positive.items()],
+    }
+    return values, left_out
+
+
+def union_frame(
+    levels: dict[str, pd.Series], specs: list[dict], calendar_of: dict[str, str], start: str, end: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """The series on the union of their calendars' sessions from start to end (clipped to
+    the data), in the configured order; and the calendars used."""
     first = max(pd.Timestamp(start), min(s.index[0] for s in levels.values()))
     last = min(pd.Timestamp(end), max(s.index[-1] for s in levels.values()))
     used_calendars = sorted({calendar_of[s] for s in levels})
@@ -307,67 +302,128 @@ def clean_prices(
         {s["id"]: levels[s["id"]].reindex(days) for s in specs if s["id"] in levels}, index=days
     )
     frame.index.name = "date"
-    frame, converted = convert_currency(frame, specs, base_currency)
-    if not (frame.index.is_unique and frame.index.is_monotonic_increasing):
-        raise AssertionError("clean: calendar has duplicated or unsorted dates")  # never expected
+    return frame, used_calendars
+
+
+def as_of_dates(frame: pd.DataFrame, pairs: list[list[str]]) -> tuple[pd.Timestamp, dict, pd.Timestamp]:
+    """(as of: the latest day any configured pair has both values, each pair's last day,
+    data through: the last day every series has reached)."""
     last_of = {sid: frame[sid].last_valid_index() for sid in frame.columns}
-    # as of: the latest day any configured pair has both values; a pair or series behind it is stale
     pairs_last = {
         f"{a}-{b}": frame[[a, b]].dropna().last_valid_index()
-        for a, b in pairs or []
+        for a, b in pairs
         if a in frame.columns and b in frame.columns
     }
     pairs_last = {name: day for name, day in pairs_last.items() if day is not None}
     as_of = max(pairs_last.values(), default=max(v for v in last_of.values() if v is not None))
     data_through = min(v for v in last_of.values() if v is not None)
-    calendars = {name: closed_days(name, frame.index) for name in used_calendars}
-    series_meta = {}
-    for spec in specs:
-        sid = spec["id"]
-        status = statuses.get(sid, {})
-        level = "missing" if sid not in levels else status.get("status", "unknown")
-        if sid not in levels:
-            logger.warning("%s: missing (no level served it); pairs that need it will be skipped", sid)
-        meta = {
-            **{k: spec.get(k) for k in ("kind", "source", "currency", "base", "maturity", "name")},
-            "calendar": calendar_of[sid],
-            "status": level,
-            "origin": origin_label({**status, "status": level}, spec.get("source")),
-            "path": status.get("path"),
-            "column": status.get("column"),
-            "downloaded_at": status.get("downloaded_at"),
-            "live_attempts": status.get("attempts", 0),
-            "live_error": status.get("last_error"),
-            "refused": status.get("refused", []),
-            "in_clean": sid in frame.columns,
-            # the currency of the stored values, and what they were converted from
-            "currency": base_currency if sid in converted else spec.get("currency"),
-            "converted_from": converted.get(sid, {}).get("from"),
-            "converted_with": converted.get(sid, {}).get("with"),
-            "local_currency": bool(spec.get("local_currency")),
-            **dropped.get(
-                sid, {"off_calendar_observations": 0, "off_calendar_dates": [], "non_positive": []}
-            ),
-        }
-        if sid in frame.columns:
-            observed = frame[sid].dropna()
-            own_days = sessions(calendar_of[sid], observed.index[0], last)
-            behind = int(
-                own_days.searchsorted(as_of, side="right")
-                - own_days.searchsorted(observed.index[-1], side="right")
-            )
-            within = own_days[own_days <= observed.index[-1]]
-            meta |= {
-                "first": str(observed.index[0].date()),
-                "last": str(observed.index[-1].date()),
-                "observations": int(len(observed)),
-                "missing_open_days": int(len(within) - len(observed)),
-                "days_behind": max(behind, 0),
-                "stale": behind >= STALE_SESSIONS,
-            }
-        else:
-            meta |= {"first": None, "last": None, "observations": 0, "stale": None, "days_behind": None}
-        series_meta[sid] = meta
+    return as_of, pairs_last, data_through
+
+
+def series_metadata(
+    spec: dict,
+    status: dict,
+    frame: pd.DataFrame,
+    calendar: str,
+    left_out: dict,
+    converted: dict,
+    base_currency: str,
+    as_of: pd.Timestamp,
+    last: pd.Timestamp,
+) -> dict:
+    """What later tasks read of one series: where it came from, its calendar and
+    currency, what clean left out, and its coverage and staleness against the as-of date."""
+    sid = spec["id"]
+    served = sid in frame.columns
+    level = "missing" if not served else status.get("status", "unknown")
+    if not served:
+        logger.warning("%s: missing (no level served it); pairs that need it will be skipped", sid)
+    meta = {
+        **{k: spec.get(k) for k in ("kind", "source", "currency", "base", "maturity", "name")},
+        "calendar": calendar,
+        "status": level,
+        "origin": origin_label({**status, "status": level}, spec.get("source")),
+        "path": status.get("path"),
+        "column": status.get("column"),
+        "downloaded_at": status.get("downloaded_at"),
+        "live_attempts": status.get("attempts", 0),
+        "live_error": status.get("last_error"),
+        "refused": status.get("refused", []),
+        "in_clean": served,
+        # the currency of the stored values, and what they were converted from
+        "currency": base_currency if sid in converted else spec.get("currency"),
+        "converted_from": converted.get(sid, {}).get("from"),
+        "converted_with": converted.get(sid, {}).get("with"),
+        "local_currency": bool(spec.get("local_currency")),
+        **(left_out or {"off_calendar_observations": 0, "off_calendar_dates": [], "non_positive": []}),
+    }
+    if not served:
+        return meta | {"first": None, "last": None, "observations": 0, "stale": None, "days_behind": None}
+    observed = frame[sid].dropna()
+    own_days = sessions(calendar, observed.index[0], last)
+    behind = int(
+        own_days.searchsorted(as_of, side="right") - own_days.searchsorted(observed.index[-1], side="right")
+    )
+    within = own_days[own_days <= observed.index[-1]]
+    return meta | {
+        "first": str(observed.index[0].date()),
+        "last": str(observed.index[-1].date()),
+        "observations": int(len(observed)),
+        "missing_open_days": int(len(within) - len(observed)),
+        "days_behind": max(behind, 0),
+        "stale": behind >= STALE_SESSIONS,
+    }
+
+
+def clean_prices(
+    raw: pd.DataFrame,
+    specs: list[dict],
+    statuses: dict[str, dict],
+    start: str,
+    end: str,
+    base_currency: str,
+    max_gap_days: int,
+    origins: dict[str, str] | None = None,
+    pairs: list[list[str]] | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Tidy raw rows -> one frame of levels on the union of the series' calendars, plus
+    the metadata later tasks read (see the module doc): the universe checked, each series
+    on its calendar, the union frame, currencies converted, the as-of dates, metadata."""
+    origins, pairs = origins or {}, pairs or []
+    by_id = {s["id"]: s for s in specs}
+    calendar_of = check_universe(raw, specs)
+    levels: dict[str, pd.Series] = {}
+    left_out: dict[str, dict] = {}
+    for series_id, rows in raw.groupby("series", sort=False):
+        where = origins.get(series_id, "raw data")
+        # name the user's own file too, not only ingest's copy of it
+        user_file = statuses.get(series_id, {}).get("path")
+        where = f"{where} (from {user_file})" if user_file and user_file != where else where
+        values, dropped = series_on_its_calendar(
+            series_id, rows, by_id[series_id], calendar_of[series_id], where, pairs
+        )
+        if values is not None:
+            levels[series_id], left_out[series_id] = values, dropped
+    if not levels:
+        raise InputDataError("clean: no series has any data; check data/raw/*.ok for what ingest could serve")
+    frame, used_calendars = union_frame(levels, specs, calendar_of, start, end)
+    frame, converted = convert_currency(frame, specs, base_currency)
+    as_of, pairs_last, data_through = as_of_dates(frame, pairs)
+    last = min(pd.Timestamp(end), max(s.index[-1] for s in levels.values()))
+    series_meta = {
+        spec["id"]: series_metadata(
+            spec,
+            statuses.get(spec["id"], {}),
+            frame,
+            calendar_of[spec["id"]],
+            left_out.get(spec["id"], {}),
+            converted,
+            base_currency,
+            as_of,
+            last,
+        )
+        for spec in specs
+    }
     metadata = {
         "base_currency": base_currency,
         "calendar": {
@@ -378,7 +434,7 @@ def clean_prices(
             "max_gap_days": max_gap_days,
             "source": f"pandas_market_calendars ({', '.join(used_calendars)})",
         },
-        "calendars": calendars,
+        "calendars": {name: closed_days(name, frame.index) for name in used_calendars},
         "requested": {"start": start, "end": end},
         "as_of": str(as_of.date()),
         "pairs_last": {name: str(day.date()) for name, day in pairs_last.items()},

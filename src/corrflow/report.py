@@ -231,9 +231,8 @@ def all_pairs_section(manifest_path: str | Path) -> list[str]:
         "",
         f"{len(matrix)} series, {manifest['pairs']} pairs, {manifest['window']}-day window, on "
         f"{matrix.attrs['date']} (stored as {manifest['dtype']} in {len(manifest['files'])} block files; "
-        f'`_all_pairs_store.read_all_pairs("{Path(manifest_path).as_posix()}", pair=(A, B))` reads '
-        "one pair's "
-        "history).",
+        f'`corrflow.read_all_pairs("{Path(manifest_path).as_posix()}", pair=(A, B))`, or any parquet '
+        "reader filtering columns a and b, reads one pair's history).",
         "",
     ]
     if valid.empty:

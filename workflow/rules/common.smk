@@ -425,10 +425,11 @@ def all_pairs_mem_mb(wildcards, attempt):
       days are clean.parquet's rows, the union of the universe's calendars (every
       calendar day with a 24/7 series, else about the business days);
     - per pair of the block (of an average block): its window (a ring of 2 x window
-      float64) and 12 float64 of state (``_kernels.joint_day_corr``), and three stretches
-      of ~256 dates in the stored dtype: the two buffers the kernel and the writer
-      alternate, and the writer's encoded pages of one row group; plus 8 int64 of pair
-      indices (3.6 KB per pair measured at window 60, float32; this counts 4.0 KB);
+      float64) and 12 float64 of state (``corrflow.kernels.joint_day_corr``), and per
+      date of a stretch of ~256 dates: the two buffers the kernel and the writer
+      alternate and the row group's table (the value in the stored dtype, the date and two
+      int32 series codes: the store's long layout) with its encoded pages; plus 8 int64
+      of pair indices;
     - 6 int64 per pair of the universe: every pair's indices, listed before the block's
       are picked (``corrflow.rolling.AllPairsBySeries``).
     """
@@ -439,7 +440,7 @@ def all_pairs_mem_mb(wildcards, attempt):
     window = settings["window"]
     rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))  # as corrflow.store.write_all_pairs
     per_value = 4 if settings["dtype"] == "float32" else 8
-    per_pair = 2 * window * 8 + 12 * 8 + 3 * rows * per_value + 8 * 8
+    per_pair = 2 * window * 8 + 12 * 8 + rows * (4 * per_value + 2 * (8 + 2 * 4)) + 8 * 8
     total = 350e6 + 4 * 8 * days * n + pairs * per_pair + 6 * 8 * n * (n - 1) / 2
     return int(total / 1e6) * 2 ** (attempt - 1)
 
