@@ -181,3 +181,39 @@ def test_the_pair_figure_breaks_its_line_and_band_at_a_gap(tmp_path):
         days = pd.DatetimeIndex(matplotlib.dates.num2date(path.vertices[:, 0])).tz_localize(None)
         assert days.max() < gap[0] or days.min() > gap[-1]
     assert len(band.get_paths()) >= 2
+
+
+def test_markov_lines_break_at_a_gap_in_the_data_not_at_a_holiday():
+    """A Markov probability drawn on its own days: a weekend or a holiday joins the line,
+    a stretch of 60 days without a value (a pair's gap) breaks it."""
+    from corrflow.figures._style import broken_at_gaps
+
+    days = pd.bdate_range("2019-01-01", "2019-12-31")
+    days = days.drop(pd.Timestamp("2019-11-28"))  # a holiday
+    values = pd.Series(0.5, index=days)
+    values.loc["2019-05-07":"2019-07-31"] = np.nan  # no value for 60 days
+    drawn = broken_at_gaps(values)
+    inside = drawn.loc["2019-05-07":"2019-07-31"]
+    assert len(inside) == 1 and inside.isna().all()  # one break inside the gap
+    around = drawn.loc["2019-11-25":"2019-12-03"]
+    assert len(around) == 6 and around.notna().all()  # the holiday and the weekend join the line
+    assert drawn.notna().sum() == values.notna().sum()
+
+
+def test_the_pair_figure_keeps_a_short_episode_visible(tmp_path):
+    """A one-day episode on a four-year axis is drawn at least MIN_EPISODE_SHARE wide."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from corrflow.figures._style import MIN_EPISODE_SHARE
+    from corrflow.figures.pair import plot_pair
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    episodes = o["episodes"].iloc[:0].copy()
+    episodes.loc[0, ["name", "start", "end"]] = ["one-day shock", "2017-06-01", "2017-06-01"]
+    fig = plot_pair(o["corr"], o["regimes"], episodes, "A", "B", 60, {}, {}, tmp_path / "fig.png")
+    top = fig.axes[0]
+    first, last = top.get_xlim()
+    spans = [p for p in top.patches if p.get_width() < (last - first) / 2]  # the episode's band
+    assert spans and min(p.get_width() for p in spans) >= MIN_EPISODE_SHARE * (last - first) * 0.99

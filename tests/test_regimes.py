@@ -370,7 +370,8 @@ def test_timeline_draws_each_markov_panel_over_its_own_data_and_keeps_short_epis
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from corrflow.figures.regimes import MIN_EPISODE_SHARE, draw_regime_timeline
+    from corrflow.figures._style import MIN_EPISODE_SHARE
+    from corrflow.figures.regimes import draw_regime_timeline
 
     dates = pd.bdate_range("1962-01-02", "2026-06-30")
     p = pd.Series(0.5 + 0.4 * np.sin(np.arange(len(dates)) / 300.0), index=dates)

@@ -197,7 +197,7 @@ def test_heatmap_compares_each_pair_on_its_joint_days():
     import numpy as np
 
     from corrflow.returns import pair_returns
-    from corrflow.summary import heatmap_series, pair_correlations, period_sentence
+    from corrflow.universe import heatmap_series, period_sentence, universe_correlations
     from report_fixtures import synthetic_outputs
 
     o = synthetic_outputs()
@@ -207,7 +207,7 @@ def test_heatmap_compares_each_pair_on_its_joint_days():
         "D": "no data at any ingest level",
     }
     shown = ["A", "B", "C"]
-    full, recent, periods = pair_correlations(
+    full, recent, periods = universe_correlations(
         o["levels"], o["clean_meta"], shown, "2018-12-28", recent_days=100
     )
     for a, b in (("A", "B"), ("A", "C"), ("B", "C")):
@@ -346,13 +346,15 @@ def test_each_pair_lists_only_the_episodes_within_its_data(tmp_path):
 def test_the_heatmap_compares_every_pair_on_its_own_days():
     import numpy as np
 
-    from corrflow import summary as _summary
+    from corrflow import universe
     from corrflow.contracts import closed_by_series
     from corrflow.returns import pair_returns
     from report_fixtures import synthetic_outputs
 
     o = synthetic_outputs()
-    full, _, periods = _summary.pair_correlations(o["levels"], o["clean_meta"], ["A", "B", "C"], "2018-12-28")
+    full, _, periods = universe.universe_correlations(
+        o["levels"], o["clean_meta"], ["A", "B", "C"], "2018-12-28"
+    )
     levels = o["levels"].loc[:"2018-12-28"]
     joint = pair_returns(levels, o["clean_meta"]["series"], "A", "C", closed_by_series(o["clean_meta"]), 5)
     joint = joint.dropna()

@@ -35,18 +35,18 @@ from corrflow.contracts import (
     read_rolling_corr,
     sign_column,
 )
+from corrflow.figures._style import SIGN_COLOURS
 from corrflow.io import call_with_arguments, cli_parser, load_json_arg, write_text_atomic
 from corrflow.summary import (
     DASHBOARD,
-    SIGN_COLOURS,
     as_of_date,
     data_age_sentence,
     data_provenance,
-    heatmap_series,
     normalised_episodes,
     primary_of,
     today_table,
 )
+from corrflow.universe import heatmap_series
 
 logger = logging.getLogger("dashboard")
 

@@ -6,10 +6,10 @@ inputs give the same bytes. matplotlib is imported inside the functions that dra
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from corrflow.io import atomic_path
-from corrflow.summary import SIGN_COLOURS
 
 PRIMARY_COLOUR = "#17365d"
 MUTED_COLOURS = ["#8fa9c7", "#c9a66b", "#9cc59a", "#b9a3cf"]
@@ -29,6 +29,7 @@ STYLE = {
     "legend.fontsize": 9,
     "legend.frameon": False,
 }
+SIGN_COLOURS = {"negative": "#2b83ba", "mixed": "#e3e3e3", "positive": "#d7191c"}  # figures and dashboard
 FIGURE_WIDTH = 13.0  # inches at 100 dpi: 1300 px
 LABELLED_EPISODES = 10  # episode labels on a pair figure, longest first
 LABEL_ROWS = 3  # rows of episode labels above a pair figure
@@ -87,3 +88,37 @@ def label_rows(episodes: pd.DataFrame, start, end, axis_px: float, max_rows: int
                 placed.append((e, row, left))
                 break
     return placed
+
+
+GAP_WEEKDAYS = 5  # a longer stretch without a value is a gap in the data, not a market holiday
+
+
+def broken_at_gaps(values: pd.Series, gap_weekdays: int = GAP_WEEKDAYS) -> pd.Series:
+    """A series drawn on its own days (no break at every closed-market day), with a NaN
+    inserted wherever more than ``gap_weekdays`` weekdays pass without a value, so a line
+    or a fill breaks there instead of running across the gap."""
+    values = values.dropna()
+    if len(values) < 2:
+        return values
+    days = values.index.values.astype("datetime64[D]")
+    apart = np.busday_count(days[:-1], days[1:])
+    gaps = values.index[:-1][apart > gap_weekdays] + pd.Timedelta(days=1)
+    if not len(gaps):
+        return values
+    return pd.concat([values, pd.Series(np.nan, index=gaps)]).sort_index()
+
+
+MIN_EPISODE_SHARE = 0.003  # of the time axis: a few days' episode on a 60-year axis is still ~3 px wide
+
+
+def drawn_span(
+    start: pd.Timestamp, end: pd.Timestamp, first: pd.Timestamp, last: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """An episode's drawn extent: its days (the last one whole), widened about its middle to
+    at least ``MIN_EPISODE_SHARE`` of the axis ``first`` .. ``last``, so no episode vanishes."""
+    end = end + pd.Timedelta(days=1)
+    least = (last - first) * MIN_EPISODE_SHARE
+    if end - start >= least:
+        return start, end
+    middle = start + (end - start) / 2
+    return middle - least / 2, middle + least / 2

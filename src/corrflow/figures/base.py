@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from corrflow.summary import heatmap_series, is_missing
+from corrflow.summary import is_missing
+from corrflow.universe import heatmap_series
 
 
 @dataclass

@@ -8,7 +8,7 @@ import numpy as np
 from corrflow.figures import figure
 from corrflow.figures._style import FIGURE_WIDTH, STYLE, save_figure
 from corrflow.figures.base import ReportContext
-from corrflow.summary import RECENT_DAYS, pair_correlations, period_sentence
+from corrflow.universe import RECENT_DAYS, period_sentence, universe_correlations
 
 MAX_ANNOTATED = 20  # heatmap cells with numbers up to this many series
 MAX_LABELLED = 60  # heatmap tick labels up to this many series
@@ -86,7 +86,7 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
     """'## The universe': the heatmap and the series left out of it."""
     series_meta = context.series_meta
     shown, left_out = context.heatmap_series
-    full, recent, periods = pair_correlations(context.levels, context.clean_meta, shown, context.as_of)
+    full, recent, periods = universe_correlations(context.levels, context.clean_meta, shown, context.as_of)
     coverage = {s: (str(series_meta[s]["first"]), str(series_meta[s]["last"])) for s in shown}
     plot_heatmaps(
         full,

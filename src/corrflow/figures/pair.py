@@ -20,14 +20,16 @@ from corrflow.figures._style import (
     FIGURE_WIDTH,
     MUTED_COLOURS,
     PRIMARY_COLOUR,
+    SIGN_COLOURS,
     STYLE,
     date_axis,
+    drawn_span,
     label_rows,
     save_figure,
     shade_sign,
 )
 from corrflow.figures.base import ReportContext
-from corrflow.summary import SIGN_COLOURS, episodes_table, primary_of
+from corrflow.summary import episodes_table, primary_of
 
 logger = logging.getLogger("report")
 
@@ -96,9 +98,10 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path,
             (pd.to_datetime(episodes["end"]) >= start) & (pd.to_datetime(episodes["start"]) <= end)
         ]
         for _, e in shown.iterrows():
-            e0, e1 = max(pd.Timestamp(e["start"]), start), min(pd.Timestamp(e["end"]), end)
-            if e1 == e0:
-                e1 = e0 + pd.Timedelta(days=1)
+            # a few days' episode keeps a visible width on a decades-long axis
+            e0, e1 = drawn_span(
+                max(pd.Timestamp(e["start"]), start), min(pd.Timestamp(e["end"]), end), start, end
+            )
             for axis in (ax, low):
                 axis.axvspan(e0, e1, color=EPISODE_COLOUR, alpha=0.13, lw=0, zorder=1)
         if len(shown):

@@ -7,11 +7,17 @@ import pandas as pd
 
 from corrflow.contracts import SIGN_LABELS, STRESS, parse_corr_column, sign_column
 from corrflow.figures import figure
-from corrflow.figures._style import FIGURE_WIDTH, STYLE, date_axis, save_figure
+from corrflow.figures._style import (
+    FIGURE_WIDTH,
+    SIGN_COLOURS,
+    STYLE,
+    broken_at_gaps,
+    date_axis,
+    drawn_span,
+    save_figure,
+)
 from corrflow.figures.base import ReportContext
-from corrflow.summary import SIGN_COLOURS, markov_name, markov_panels, primary_of
-
-MIN_EPISODE_SHARE = 0.003  # of the time axis: a few days' episode on a 60-year axis is still ~3 px wide
+from corrflow.summary import markov_name, markov_panels, primary_of
 
 
 def stress_runs(flags: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
@@ -19,19 +25,6 @@ def stress_runs(flags: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     flagged = flags.fillna(False).to_numpy(dtype=bool)
     edges = np.flatnonzero(np.diff(np.r_[False, flagged, False].astype(int)))
     return [(flags.index[a], flags.index[b - 1]) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-
-
-def drawn_span(
-    start: pd.Timestamp, end: pd.Timestamp, first: pd.Timestamp, last: pd.Timestamp
-) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """An episode's drawn extent: its days (the last one whole), widened about its middle to
-    at least ``MIN_EPISODE_SHARE`` of the axis ``first`` .. ``last``, so no episode vanishes."""
-    end = end + pd.Timedelta(days=1)
-    least = (last - first) * MIN_EPISODE_SHARE
-    if end - start >= least:
-        return start, end
-    middle = start + (end - start) / 2
-    return middle - least / 2, middle + least / 2
 
 
 def sign_label(column: str) -> str:
@@ -82,7 +75,8 @@ def draw_regime_timeline(
             axes, panels, ["#c0392b", "#1b4f72", "#7d3c98", "#1e8449", "#b9770e"] * 4, strict=False
         ):
             prefix, state = panel["prefix"], panel["top"]
-            realtime = regimes[f"{prefix}:p_realtime:{state}"].dropna()  # each on its own days, no gaps
+            # each on its own days (no break at a holiday), broken where the data has a gap
+            realtime = broken_at_gaps(regimes[f"{prefix}:p_realtime:{state}"])
             hindsight = f"{prefix}:p_hindsight:{state}"
             known_days = [realtime.index] + (
                 [regimes[hindsight].dropna().index] if hindsight in regimes else []
@@ -98,7 +92,7 @@ def draw_regime_timeline(
                 realtime.index, 0, realtime.to_numpy(dtype="float64"), color=colour, alpha=0.35, lw=0
             )
             if hindsight in regimes:
-                known = regimes[hindsight].dropna()
+                known = broken_at_gaps(regimes[hindsight])
                 ax.plot(known.index, known, color=colour, lw=0.8)
             ax.set_ylim(0, 1)
             ax.set_yticks([0, 0.5, 1])
