@@ -418,8 +418,9 @@ def all_pairs_mem_mb(wildcards, attempt):
     """Memory of one all-pairs block in MB (doubled on each retry), the sum of what its
     process holds (measured against the peak RSS of real blocks: tests/test_slurm.py):
 
-    - 350 MB: Python with numpy, pandas, pyarrow and numba, compiling the kernel on a
-      fresh checkout (310 MB measured; 276 MB with the kernel cached);
+    - 500 MB: Python with numpy, pandas, pyarrow and numba, compiling the kernels in a
+      fresh copy of the workflow (up to 380 MB measured for a small block in a fresh
+      clone; about 280 MB with the kernels cached);
     - 4 float64 per series and day: clean.parquet's levels as read, the panel's levels and
       log levels (``corrflow.rolling.JointDayPanel``) and a temporary while taking the logs; the
       days are clean.parquet's rows, the union of the universe's calendars (every
@@ -441,7 +442,7 @@ def all_pairs_mem_mb(wildcards, attempt):
     rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))  # as corrflow.store.write_all_pairs
     per_value = 4 if settings["dtype"] == "float32" else 8
     per_pair = 2 * window * 8 + 12 * 8 + rows * (4 * per_value + 2 * (8 + 2 * 4)) + 8 * 8
-    total = 350e6 + 4 * 8 * days * n + pairs * per_pair + 6 * 8 * n * (n - 1) / 2
+    total = 500e6 + 4 * 8 * days * n + pairs * per_pair + 6 * 8 * n * (n - 1) / 2
     return int(total / 1e6) * 2 ** (attempt - 1)
 
 
