@@ -193,7 +193,7 @@ def rolling_corr(
         ).items():
             columns[name] = values.reindex(levels.index)
         for window in windows:
-            found = pair_gaps(levels, specs, a, b, closed, max_gap, window)
+            found = pair_gaps(levels, joint, a, b, closed, window)
             for gap in found.to_dict("records"):
                 logger.warning("%s", gap_sentence(gap, calendar_of, max_gap))
             gaps.append(found)

@@ -163,17 +163,16 @@ GAP_COLUMNS = [
 
 def pair_gaps(
     levels: pd.DataFrame,
-    specs: dict[str, dict],
+    joint: pd.DataFrame,
     a: str,
     b: str,
     closed: dict[str, list[str]],
-    max_gap: int | None,
     window: int,
 ) -> pd.DataFrame:
     """Where the pair has no ``window``-day value because a leg had no value on more than
-    ``max_gap`` days both markets were open (``GAP_COLUMNS``): which series was missing
-    on which open days, and the stretch of the pair's days left without a correlation."""
-    joint = pair_returns(levels, specs, a, b, closed, max_gap)
+    ``max_gap_days`` days both markets were open (``GAP_COLUMNS``): which series was
+    missing on which open days, and the stretch of the pair's days left without a
+    correlation. ``joint``: the pair's returns (``pair_returns``), NaN across such a gap."""
     observed = joint.index[1:][joint.iloc[1:].isna().all(axis=1).to_numpy()]
     both_open = open_mask(levels.index, closed.get(a, [])) & open_mask(levels.index, closed.get(b, []))
     open_days = levels.index[both_open]
