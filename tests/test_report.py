@@ -294,8 +294,9 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
         columns=names,
         index=pd.bdate_range("2020-01-01", periods=300, name="date"),
     )
-    returns.iloc[-30:, 6] = np.nan  # S6 ends early: the latest date with all pairs is 30 days back
+    returns.iloc[-30:, 6] = np.nan  # S6 ends early, in the month before the last
     returns.iloc[:100, 5] = np.nan  # and S5 starts late
+    returns.iloc[-3:, 4] = np.nan  # S4 misses the last 3 days: its pairs' last values of the month
     blocks = [tmp_path / f"block_{k + 1}-of-3.parquet" for k in range(3)]
     for k, path in enumerate(blocks):
         # levels whose log changes are these returns (NaN where a series has no value)
@@ -303,13 +304,22 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(manifest_of([str(p) for p in blocks])))
     text = "\n".join(all_pairs_section(manifest))
-    last = returns.iloc[-90:-30].corr(min_periods=60)
+    last = returns.iloc[-60:].corr(min_periods=60)
+    with_s4 = returns.iloc[-63:-3].corr(min_periods=60)
     values = pd.Series(
-        {f"{a} / {b}": last.loc[a, b] for i, a in enumerate(names) for b in names[i + 1 :]}
-    ).dropna()
-    assert len(values) == 21
-    assert f"7 series, 21 pairs, 60-day window, on {returns.index[-31].date()}" in text
-    assert f"Median correlation {values.median():+.2f}" in text and "0 pairs without a full window" in text
+        {
+            f"{a} / {b}": (with_s4 if "S4" in (a, b) else last).loc[a, b]
+            for i, a in enumerate(names[:6])
+            for b in names[i + 1 : 6]
+        }
+    )
+    assert len(values.dropna()) == 15
+    assert (
+        f"7 series, 21 pairs, 60-day window, on {returns.index[-1].date()} (each pair's last value of "
+        f"{returns.index[-1].strftime('%B %Y')} up to that day" in text
+    )
+    assert f"Median correlation {values.median():+.2f}" in text
+    assert "6 pairs without a value that month" in text
     assert f"| {values.idxmax()} | {values.max():+.3f} | {values.idxmin()} | {values.min():+.3f} |" in text
     table = [line for line in text.splitlines() if line.startswith("| S")]
     assert len(table) == 5 and table[0].startswith("| S0 / S1 |")

@@ -22,7 +22,7 @@ from corrflow.io import (
     schema_defaults,
     window_arg,
 )
-from corrflow.store import write_all_pairs
+from corrflow.store import stored_dates, write_all_pairs
 
 logger = logging.getLogger("all_pairs")
 
@@ -39,6 +39,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--n-blocks", type=int, default=defaults["n_blocks"], help="blocks the pairs are split into"
     )
+    parser.add_argument(
+        "--dates",
+        choices=["auto", "every_day", "month_ends", "latest"],
+        default=defaults["dates"],
+        help="dates whose all-pair matrix is kept (auto: every day up to 300 series, month-ends above)",
+    )
+    parser.add_argument(
+        "--history-of",
+        nargs="*",
+        default=defaults["history_of"],
+        help="series (every pair with it) or A:B pairs whose every day is kept in --history-out",
+    )
+    parser.add_argument("--history-out", default=None, help="parquet of the --history-of pairs' every day")
     parser.add_argument("--out", required=True, help="output parquet (.parquet)")
     args = parser.parse_args(argv)
     if not 0 <= args.block < args.n_blocks:
@@ -56,6 +69,9 @@ def run(
     out,
     prices,
     window,
+    dates,
+    history_of,
+    history_out,
 ) -> None:
     """The rule's work, from files and settings to files (``corrflow all-pairs-block``, and the
     rule script with the ``snakemake`` object's input, output and params)."""
@@ -65,8 +81,12 @@ def run(
             f"all_pairs: window {window} is longer than the {len(levels)} days of {prices}; "
             f"shorten config key `all_pairs.window` or widen start/end"
         )
-    count = write_all_pairs(levels, metadata, window, out, dtype, block, n_blocks)
-    logger.info("wrote %s: %d dates x %d pairs (window %d)", out, len(levels), count, window)
+    count = write_all_pairs(
+        levels, metadata, window, out, dtype, block, n_blocks, dates, list(history_of), history_out
+    )
+    logger.info(
+        "wrote %s: %d pairs (window %d, %s)", out, count, window, stored_dates(dates, len(levels.columns))
+    )
 
 
 def main(argv=None) -> None:

@@ -21,3 +21,8 @@ def series_blocks(n_series: int, n_blocks: int) -> list[range]:
 
 
 ALL_PAIRS_ROW_GROUP = 256  # dates per parquet row group of the store: the latest matrix is a small read
+
+
+def block_first_series(meta: dict, names: list[str]) -> list[str]:
+    """The first series of an all-pairs block file's pairs, from its metadata (block, n_blocks)."""
+    return [names[i] for i in series_blocks(len(names), meta["n_blocks"])[meta["block"]]]

@@ -214,12 +214,24 @@ def model_section(metrics: dict | None) -> list[str]:
 ALL_PAIRS_LISTED = 5  # most positive and most negative pairs listed
 
 
+def stored_dates_phrase(manifest: dict) -> str:
+    """What an all-pairs store keeps, in words."""
+    dates = manifest.get("dates", "every_day")
+    kept = {"every_day": "every day", "month_ends": "month-end matrices", "latest": "the latest matrix"}
+    kept = kept[dates]
+    if dates != "every_day" and manifest.get("history_of"):
+        kept += f" and every day of the pairs of {', '.join(manifest['history_of'])}"
+    return kept
+
+
 def all_pairs_section(manifest_path: str | Path) -> list[str]:
-    """The all-pairs result on its latest date (``read_all_pairs(..., latest=True)``): how
-    correlated the universe is, and its most positive and most negative pairs (only the
-    last row group of each block is read)."""
+    """The all-pairs result on its latest date (``read_all_pairs(..., latest=True)``: each
+    pair's last value of the last month): how correlated the universe is, and its most
+    positive and most negative pairs (only the last row groups of each block are read)."""
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     matrix = read_all_pairs(manifest_path, latest=True)
+    if matrix.attrs["date"] is None:
+        return ["## All pairs", "", f"{len(matrix)} series: no pair has a full window of data.", ""]
     upper = np.triu_indices(len(matrix), 1)
     pairs = pd.Series(
         matrix.to_numpy()[upper],
@@ -230,7 +242,9 @@ def all_pairs_section(manifest_path: str | Path) -> list[str]:
         "## All pairs",
         "",
         f"{len(matrix)} series, {manifest['pairs']} pairs, {manifest['window']}-day window, on "
-        f"{matrix.attrs['date']} (stored as {manifest['dtype']} in {len(manifest['files'])} block files; "
+        f"{matrix.attrs['date']} (each pair's last value of "
+        f"{pd.Timestamp(matrix.attrs['date']).strftime('%B %Y')} up to that day; stored as "
+        f"{manifest['dtype']} in {len(manifest['files'])} block files, {stored_dates_phrase(manifest)}; "
         f'`corrflow.read_all_pairs("{Path(manifest_path).as_posix()}", pair=(A, B))`, or any parquet '
         "reader filtering columns a and b, reads one pair's history).",
         "",
@@ -239,7 +253,8 @@ def all_pairs_section(manifest_path: str | Path) -> list[str]:
         return lines + ["No pair has a full window of data on that date.", ""]
     lines += [
         f"Median correlation {valid.median():+.2f}; {(valid > 0.5).mean():.0%} of pairs above +0.5, "
-        f"{(valid < -0.5).mean():.0%} below -0.5; {len(pairs) - len(valid)} pairs without a full window.",
+        f"{(valid < -0.5).mean():.0%} below -0.5; {len(pairs) - len(valid)} pairs without a value "
+        "that month.",
         "",
         "| most positive | corr | most negative | corr |",
         "|---|---|---|---|",

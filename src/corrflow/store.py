@@ -1,20 +1,70 @@
-"""The all-pairs result on disk: writer (``write_all_pairs``) and reader (``read_all_pairs``)
-of the parquet layout, one file per block of first series, listed by a manifest."""
+"""The all-pairs result on disk: writer (``write_all_pairs``) and reader (``read_all_pairs``,
+``read_month_ends``) of the parquet layout, one file per block of first series (and, with
+``history_of``, one file of the kept pairs' daily histories per block), listed by a manifest."""
 
 import json
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from corrflow.blocks import ALL_PAIRS_ROW_GROUP, series_blocks
+from corrflow.blocks import ALL_PAIRS_ROW_GROUP, block_first_series, series_blocks
 from corrflow.contracts import METADATA_KEY
 from corrflow.io import InputDataError, atomic_path
 from corrflow.rolling import AllPairsBySeries, JointDayPanel
 
+logger = logging.getLogger("all_pairs")
+
 STORE_COLUMNS = ["date", "a", "b", "corr"]
+STORED_DATES = ("every_day", "month_ends", "latest")
+AUTO_EVERY_DAY_SERIES = 300  # `dates: auto`: every day up to this many series, month-ends above
+BYTES_PER_ROW = 8 + 4 + 4  # the date and two dictionary codes, beside the value
+
+
+def stored_dates(dates: str, n_series: int) -> str:
+    """The dates a store keeps (``all_pairs.dates``): ``auto`` is every day for up to
+    AUTO_EVERY_DAY_SERIES series (20k pairs: ~0.5 GB over 20 years), month-ends above
+    (every day of 1,000 series over 20 years would be ~40 GB)."""
+    if dates == "auto":
+        return "every_day" if n_series <= AUTO_EVERY_DAY_SERIES else "month_ends"
+    if dates not in STORED_DATES:
+        raise InputDataError(f"all_pairs.dates: {dates!r} is not one of auto, {', '.join(STORED_DATES)}")
+    return dates
+
+
+def month_end_rows(index: pd.DatetimeIndex) -> np.ndarray:
+    """Positions of the last date of each calendar month in ``index`` (sorted dates); the
+    last date of the index closes the last, possibly partial, month."""
+    if not len(index):
+        return np.empty(0, dtype="int64")
+    months = index.year.to_numpy() * 12 + index.month.to_numpy()
+    return np.flatnonzero(np.r_[months[1:] != months[:-1], True])
+
+
+def history_pairs(history_of: list[str], names: list[str]) -> set[tuple[int, int]]:
+    """Pairs (i < j, universe positions) whose daily history ``history_of`` keeps: a
+    series id keeps every pair with it, ``A:B`` that pair."""
+    position = {name: k for k, name in enumerate(names)}
+    kept: set[tuple[int, int]] = set()
+    for entry in history_of:
+        parts = entry.split(":")
+        unknown = [p for p in parts if p not in position]
+        if unknown or len(parts) > 2:
+            raise InputDataError(
+                f"all_pairs.history_of: {entry!r} names no series of the universe "
+                f"({', '.join(unknown or parts)}); give a series id or A:B"
+            )
+        if len(parts) == 1:
+            k = position[parts[0]]
+            kept |= {(min(k, m), max(k, m)) for m in range(len(names)) if m != k}
+        elif parts[0] != parts[1]:
+            i, j = sorted(position[p] for p in parts)
+            kept.add((i, j))
+    return kept
 
 
 def write_all_pairs(
@@ -25,6 +75,9 @@ def write_all_pairs(
     dtype: str = "float32",
     block: int = 0,
     n_blocks: int = 1,
+    dates: str = "every_day",
+    history_of: list[str] | None = None,
+    history_path: str | None = None,
 ) -> int:
     """Every pair's rolling correlation (or one block of them) into a parquet file;
     returns the pair count. Each pair on its own joint days, from clean levels and
@@ -37,30 +90,46 @@ def write_all_pairs(
     with ``dtype``), sorted by date and then pair, in row groups of about 256 dates (a
     whole number of windows). So ``pd.read_parquet(path, filters=[("a", "==", "SPY"),
     ("b", "==", "TLT")])``, DuckDB's ``SELECT date, corr FROM 'block.parquet' WHERE a =
-    'SPY' AND b = 'TLT'`` or polars give floats with dates and series names; the latest
-    matrix is in the last row group (``read_all_pairs(paths, latest=True)``). The
-    metadata key ``corrflow`` names the series, window, dtype and block. float32 (the
-    default) halves the file; its rounding error is below 6e-8 on values in [-1, 1].
-    With ``n_blocks`` > 1 the file holds block ``block`` of the first series
+    'SPY' AND b = 'TLT'`` or polars give floats with dates and series names. The
+    metadata key ``corrflow`` names the series, window, dtype, block and dates kept.
+    float32 (the default) halves the file; its rounding error is below 6e-8 on values
+    in [-1, 1]. With ``n_blocks`` > 1 the file holds block ``block`` of the first series
     (``series_blocks``), about 1/n_blocks of the pairs: the blocks are independent jobs.
+
+    ``dates`` (``stored_dates``): ``every_day``; ``month_ends``, one matrix per month
+    dated the month's last date of the levels, holding each pair's last value of the
+    month (its last joint day: the day before a Tokyo holiday that ends the month), the
+    last month's matrix being the latest; ``latest``, that last matrix only. The kernel
+    walks every date either way; only the rows written differ. ``history_of`` (series
+    ids, or ``A:B``) keeps those pairs' every day in ``history_path``, same layout.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     names = list(levels.columns)
+    dates = stored_dates(dates, len(names))
     series = series_blocks(len(names), n_blocks)[block]
     # row groups of whole windows (about 256 dates), each computed into one of two
     # buffers on the kernel's thread while the previous one is written: memory stays at
     # two row groups, and the buffers are reused, not faulted in afresh per date
     rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))
     result = AllPairsBySeries(JointDayPanel(levels, metadata), window, dtype, series, rows)
-    dates = levels.index.to_numpy(dtype="datetime64[ms]")
+    index_dates = levels.index.to_numpy(dtype="datetime64[ms]")
+    n_pairs = len(result.pairs)
+    if dates == "every_day":
+        matrix_rows = np.arange(result.n_rows)
+    else:
+        matrix_rows = month_end_rows(levels.index)[-1:] if dates == "latest" else month_end_rows(levels.index)
+    kept = history_pairs(history_of or [], names) if dates != "every_day" else set()
+    history = np.array([(int(i), int(j)) in kept for i, j in result.pairs], dtype=bool)
     metadata_out = {
         "window": window,
         "series": names,
         "dtype": dtype,
         "block": block,
         "n_blocks": n_blocks,
+        "dates": dates,
+        "history_of": list(history_of or []),
         "layout": "long: date, a, b, corr; a before b in `series` order; sorted by date, then pair",
     }
     dictionary = pa.array(names, type=pa.string())
@@ -68,6 +137,7 @@ def write_all_pairs(
     pair_a = result.pairs[:, 0].astype("int32")
     pair_b = result.pairs[:, 1].astype("int32")
     value_type = pa.float32() if dtype == "float32" else pa.float64()
+    value_size = 4 if dtype == "float32" else 8
     schema = pa.schema(
         [
             ("date", pa.timestamp("ms")),
@@ -76,92 +146,237 @@ def write_all_pairs(
             ("corr", value_type),
         ]
     ).with_metadata({METADATA_KEY: json.dumps(metadata_out).encode()})
+    history_schema = schema.with_metadata(
+        {METADATA_KEY: json.dumps({**metadata_out, "dates": "every_day", "history": True}).encode()}
+    )
+    n_history = int(history.sum())
+    planned_rows = len(matrix_rows) * n_pairs + (result.n_rows * n_history)
+    logger.info(
+        "writing %s: %s dates (%d) x %d pairs%s = %d rows, about %.0f MB",
+        path,
+        dates.replace("_", " "),
+        len(matrix_rows),
+        n_pairs,
+        f", and every day of {n_history} pairs kept by history_of" if n_history else "",
+        planned_rows,
+        planned_rows * (BYTES_PER_ROW + value_size) / 1e6,
+    )
 
-    def row_group(t0: int, blocks: list[np.ndarray]):
-        t1 = t0 + (len(blocks[0]) if blocks else 0)
-        values = np.concatenate(blocks, axis=1) if blocks else np.empty((0, 0), dtype)  # dates x pairs
-        n_dates, n_pairs = t1 - t0, len(pair_a)
+    def table(day_values: np.ndarray, values: np.ndarray, a: np.ndarray, b: np.ndarray, out_schema):
+        n_dates, width = values.shape
         return pa.Table.from_arrays(
             [
-                pa.array(np.repeat(dates[t0:t1], n_pairs)),
-                pa.DictionaryArray.from_arrays(pa.array(np.tile(pair_a, n_dates)), dictionary),
-                pa.DictionaryArray.from_arrays(pa.array(np.tile(pair_b, n_dates)), dictionary),
+                pa.array(np.repeat(day_values, width)),
+                pa.DictionaryArray.from_arrays(pa.array(np.tile(a, n_dates)), dictionary),
+                pa.DictionaryArray.from_arrays(pa.array(np.tile(b, n_dates)), dictionary),
                 pa.array(values.reshape(-1), type=value_type, from_pandas=False),
             ],
-            schema=schema,
+            schema=out_schema,
         )
+
+    # month-end matrices: each pair's last value so far in the month, carried across stretches
+    carry = np.full(n_pairs, np.nan, dtype=dtype)
+    is_matrix_row = np.zeros(result.n_rows, dtype=bool)
+    is_matrix_row[matrix_rows] = True
+    month_end = np.zeros(result.n_rows, dtype=bool)
+    month_end[month_end_rows(levels.index)] = True
+
+    written = {"store": 0, "history": 0}  # rows per file: an empty file still gets its schema
+
+    def write_stretch(t0: int, blocks: list[np.ndarray], writer, history_writer) -> None:
+        t1 = t0 + (len(blocks[0]) if blocks else 0)
+        values = np.concatenate(blocks, axis=1) if blocks else np.empty((t1 - t0, 0), dtype)  # dates x pairs
+        if dates == "every_day":
+            writer.write_table(
+                table(index_dates[t0:t1], values, pair_a, pair_b, schema),
+                row_group_size=(rows * n_pairs) or 1,
+            )
+            written["store"] += values.size
+            return
+        emitted_days, emitted = [], []
+        for t in range(t0, t1):
+            row = values[t - t0]
+            np.copyto(carry, row, where=~np.isnan(row))
+            if month_end[t]:
+                if is_matrix_row[t] and not np.isnan(carry).all():  # a month of no value is no matrix
+                    emitted_days.append(index_dates[t])
+                    emitted.append(carry.copy())
+                carry.fill(np.nan)
+        if emitted:  # a row group per month: the latest matrix is one row group's read
+            writer.write_table(
+                table(np.array(emitted_days), np.vstack(emitted), pair_a, pair_b, schema),
+                row_group_size=n_pairs or 1,
+            )
+            written["store"] += len(emitted) * n_pairs
+        if n_history and history_writer is not None:
+            history_writer.write_table(
+                table(
+                    index_dates[t0:t1], values[:, history], pair_a[history], pair_b[history], history_schema
+                )
+            )
+            written["history"] += (t1 - t0) * n_history
 
     stretches = [(t0, min(t0 + rows, result.n_rows)) for t0 in range(0, result.n_rows, rows)]
     buffers = [result.buffer() for _ in range(min(2, len(stretches)))]
-    with atomic_path(path) as tmp, ThreadPoolExecutor(max_workers=1) as compute:
+    with ExitStack() as files, ThreadPoolExecutor(max_workers=1) as compute:
         # statistics of the values buy nothing; the date's let a reader skip row groups
-        writer = pq.ParquetWriter(tmp, schema, compression="none", write_statistics=["date"])
+        writer = pq.ParquetWriter(
+            files.enter_context(atomic_path(path)), schema, compression="none", write_statistics=["date"]
+        )
+        history_writer = None
+        if history_path is not None:
+            history_writer = pq.ParquetWriter(
+                files.enter_context(atomic_path(history_path)),
+                history_schema,
+                compression="none",
+                write_statistics=["date"],
+            )
         pending = compute.submit(result.compute, buffers[0], *stretches[0]) if stretches else None
         for k, (t0, _) in enumerate(stretches):
             blocks = pending.result()
             if k + 1 < len(stretches):
                 pending = compute.submit(result.compute, buffers[(k + 1) % 2], *stretches[k + 1])
-            writer.write_table(row_group(t0, blocks), row_group_size=(rows * len(pair_a)) or 1)
-        if not stretches:
-            writer.write_table(schema.empty_table())
-        writer.close()
-    return len(result.pairs)
+            write_stretch(t0, blocks, writer, history_writer)
+        for open_writer, open_schema, name in (
+            (writer, schema, "store"),
+            (history_writer, history_schema, "history"),
+        ):
+            if open_writer is not None:
+                if not written[name]:  # a file of no row is still a store
+                    open_writer.write_table(open_schema.empty_table())
+                open_writer.close()
+    return n_pairs
+
+
+def store_files(paths) -> tuple[list[Path], list[Path]]:
+    """(block files, history files) of one file, a list of files or a ``manifest.json``."""
+    if isinstance(paths, (str, os.PathLike)) and str(paths).endswith(".json"):
+        manifest = json.loads(Path(paths).read_text(encoding="utf-8"))
+        folder = Path(paths).parent
+        return (
+            [folder / entry["file"] for entry in manifest["files"]],
+            [folder / entry for entry in manifest.get("histories", [])],
+        )
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    return [Path(p) for p in paths], []
+
+
+def store_metadata(handle, path) -> dict:
+    schema = handle.schema_arrow
+    if METADATA_KEY not in (schema.metadata or {}) or schema.names != STORE_COLUMNS:
+        raise InputDataError(
+            f"{path}: not an all-pairs result of this version (no corrflow metadata, or columns other "
+            f"than {', '.join(STORE_COLUMNS)}); write it again with `corrflow all-pairs-block`"
+        )
+    return json.loads(schema.metadata[METADATA_KEY])
 
 
 def read_all_pairs(paths, pair: tuple[str, str] | None = None, latest: bool = False):
     """A slice of an all-pairs result (one file, the block files of one run, or their
-    ``manifest.json``): one pair's history (Series named ``A:B`` on every date of the
-    store), or the latest N x N matrix (DataFrame, its date in ``attrs["date"]``): of
-    the dates in the last row group, the last on which the most pairs have a value."""
+    ``manifest.json``): one pair's history (Series named ``A:B``: every date of the
+    store, or every day for a pair ``history_of`` kept), or the latest N x N matrix
+    (DataFrame, its date in ``attrs["date"]``): each pair's last value in the last
+    month of the store (the month-end matrix of ``read_month_ends`` for that month)."""
     import pyarrow.parquet as pq
 
-    if isinstance(paths, (str, os.PathLike)) and str(paths).endswith(".json"):
-        manifest = json.loads(Path(paths).read_text(encoding="utf-8"))
-        paths = [Path(paths).parent / entry["file"] for entry in manifest["files"]]
-    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    handles = [pq.ParquetFile(p) for p in paths]
-    for path, handle in zip(paths, handles, strict=False):
-        schema = handle.schema_arrow
-        if METADATA_KEY not in (schema.metadata or {}) or schema.names != STORE_COLUMNS:
-            raise InputDataError(
-                f"{path}: not an all-pairs result of this version (no corrflow metadata, or columns other "
-                f"than {', '.join(STORE_COLUMNS)}); write it again with `corrflow all-pairs-block`"
-            )
-    metadata = json.loads(handles[0].schema_arrow.metadata[METADATA_KEY])
-    names = metadata["series"]
+    blocks, histories = store_files(paths)
+    handles = [pq.ParquetFile(p) for p in blocks]
+    metas = [store_metadata(h, p) for h, p in zip(handles, blocks, strict=True)]
+    names = metas[0]["series"]
     position = {name: k for k, name in enumerate(names)}
     if pair is not None:
         unknown = [s for s in pair if s not in position]
         if unknown:
             raise InputDataError(f"all-pairs result: no series {unknown}; it holds {', '.join(names)}")
         a, b = sorted(pair, key=position.get)
-        first = [k for k, handle in enumerate(handles) if a in block_first_series(handle, names)]
-        table = pq.read_table(
-            paths[first[0]], columns=["date", "corr"], filters=[("a", "==", a), ("b", "==", b)]
-        )
+        block = next(k for k, meta in enumerate(metas) if a in block_first_series(meta, names))
+        source = blocks[block]
+        if metas[block].get("dates", "every_day") != "every_day":
+            kept = history_pairs(metas[block].get("history_of", []), names)
+            if (position[a], position[b]) in kept:  # its every day is in the block's history file
+                source = next(
+                    p
+                    for p in histories
+                    if store_metadata(pq.ParquetFile(p), p)["block"] == metas[block]["block"]
+                )
+        table = pq.read_table(source, columns=["date", "corr"], filters=[("a", "==", a), ("b", "==", b)])
         dates = pd.DatetimeIndex(table.column("date").to_numpy(), name="date").astype("datetime64[ns]")
         values = table.column("corr").to_numpy(zero_copy_only=False).astype("float64", copy=False)
         return pd.Series(values, index=dates, name=f"{a}:{b}")
     if latest:
-        groups = [h.read_row_group(h.num_row_groups - 1).to_pandas() for h in handles]
-        frame = pd.concat(groups, ignore_index=True)
-        counts = frame.groupby("date", sort=True)["corr"].count()
-        # the last date with the most pairs: a series whose data ends a few days early
-        # would otherwise leave every pair of it blank on the very last date
-        day = counts.index[len(counts) - 1 - int(np.argmax(counts.to_numpy()[::-1]))]
-        rows = frame[frame["date"] == day]
-        matrix = np.eye(len(names))
-        i = rows["a"].map(position).to_numpy()
-        j = rows["b"].map(position).to_numpy()
-        values = rows["corr"].to_numpy(dtype="float64")
-        matrix[i, j] = matrix[j, i] = values
-        out = pd.DataFrame(matrix, index=names, columns=names)
-        out.attrs["date"] = str(pd.Timestamp(day).date())
+        months, cube = read_month_ends(paths, last_only=True)
+        out = pd.DataFrame(cube[-1] if len(cube) else np.eye(len(names)), index=names, columns=names)
+        out.attrs["date"] = str(months[-1].date()) if len(months) else None
         return out
     raise ValueError("read_all_pairs: give pair=(A, B) or latest=True")
 
 
-def block_first_series(handle, names: list[str]) -> list[str]:
-    """The first series of a block file's pairs (from its metadata: block, n_blocks)."""
-    meta = json.loads(handle.schema_arrow.metadata[METADATA_KEY])
-    return [names[i] for i in series_blocks(len(names), meta["n_blocks"])[meta["block"]]]
+def read_month_ends(
+    paths, series: list[str] | None = None, last_only: bool = False
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """The store's month-end matrices: (dates, array dates x N x N) of each pair's last
+    value in each month, dated the month's last date of the store: the stored rows of a
+    store of ``dates: month_ends`` or ``latest``, taken from every day's rows otherwise.
+    The diagonal is 1; a pair without a value in the month is NaN. ``series``: only
+    those (in that order; default the universe); ``last_only``: the last month."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    blocks, _ = store_files(paths)
+    handles = [pq.ParquetFile(p) for p in blocks]
+    metas = [store_metadata(h, p) for h, p in zip(handles, blocks, strict=True)]
+    names = metas[0]["series"]
+    series = names if series is None else list(series)
+    unknown = [s for s in series if s not in names]
+    if unknown:
+        raise InputDataError(f"all-pairs result: no series {unknown}; it holds {', '.join(names)}")
+    position = {name: k for k, name in enumerate(series)}
+    parts = []
+    for handle, meta in zip(handles, metas, strict=True):
+        every_day = meta.get("dates", "every_day") == "every_day"
+        groups = list(range(handle.num_row_groups))
+        if last_only:  # a month-end store keeps a month per row group; 2 x ~256 days hold a month
+            groups = groups[-2:] if every_day else groups[-1:]
+        table = handle.read_row_groups(groups)
+        if len(series) < len(names):
+            wanted = pa_strings(series)
+            keep = pc.and_(
+                pc.is_in(table.column("a").cast("string"), wanted),
+                pc.is_in(table.column("b").cast("string"), wanted),
+            )
+            table = table.filter(keep)
+        frame = table.to_pandas()
+        frame["a"] = frame["a"].astype("str")
+        frame["b"] = frame["b"].astype("str")
+        if every_day and len(frame):
+            month = frame["date"].dt.to_period("M")
+            month_date = frame.groupby(month)["date"].transform("max")  # the store's last date of the month
+            frame = (
+                frame.assign(date=month_date)
+                .dropna(subset=["corr"])
+                .groupby(["date", "a", "b"], sort=False)["corr"]
+                .last()  # rows are in date order: the pair's last value of the month
+                .reset_index()
+            )
+        parts.append(frame)
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=STORE_COLUMNS)
+    dates = pd.DatetimeIndex(sorted(frame["date"].unique())).astype("datetime64[ns]")
+    if last_only:
+        dates = dates[-1:]
+        frame = frame[frame["date"] == dates[0]] if len(dates) else frame
+    cube = np.full((len(dates), len(series), len(series)), np.nan)
+    cube[:, np.arange(len(series)), np.arange(len(series))] = 1.0
+    if len(frame):
+        d = dates.get_indexer(pd.DatetimeIndex(frame["date"]).astype("datetime64[ns]"))
+        i = frame["a"].map(position).to_numpy()
+        j = frame["b"].map(position).to_numpy()
+        values = frame["corr"].to_numpy(dtype="float64")
+        cube[d, i, j] = values
+        cube[d, j, i] = values
+    return dates, cube
+
+
+def pa_strings(values: list[str]):
+    import pyarrow as pa
+
+    return pa.array(values, type=pa.string())

@@ -1,5 +1,7 @@
 # Every pair of the universe (optional, `all_pairs: enabled: true`): the pairs are split
-# into `all_pairs.n_blocks` blocks, one job each, then listed in a manifest.
+# into `all_pairs.n_blocks` blocks (or as many as `all_pairs.mem_mb` needs), one job each,
+# then listed in a manifest. A block keeps every day or month-end matrices (`all_pairs.dates`),
+# and the every day of `all_pairs.history_of`'s pairs in its history file.
 
 
 wildcard_constraints:
@@ -11,6 +13,7 @@ rule all_pairs_block:
         prices=rules.clean.output.out,
     output:
         out="data/processed/all_pairs/block_{scatteritem}.parquet",
+        history="data/processed/all_pairs/history_{scatteritem}.parquet",
     log:
         "logs/all_pairs/block_{scatteritem}.log",
     benchmark:
@@ -25,6 +28,8 @@ rule all_pairs_block:
         dtype=config["all_pairs"]["dtype"],
         block=scatter_block,
         n_blocks=config["all_pairs"]["n_blocks"],
+        dates=config["all_pairs"]["dates"],
+        history_of=config["all_pairs"]["history_of"],
     script:
         "../scripts/all_pairs_block.py"
 
@@ -32,6 +37,7 @@ rule all_pairs_block:
 rule all_pairs:
     input:
         blocks=gather.all_pairs("data/processed/all_pairs/block_{scatteritem}.parquet"),
+        histories=gather.all_pairs("data/processed/all_pairs/history_{scatteritem}.parquet"),
     output:
         manifest="data/processed/all_pairs/manifest.json",
     log:

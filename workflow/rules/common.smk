@@ -302,6 +302,13 @@ def check_config():
             f"config key `correlation.primary_window`: {primary} is not one of `correlation.windows` "
             f"{config['correlation']['windows']}"
         )
+    for entry in config["all_pairs"]["history_of"]:
+        unknown = [s for s in entry.split(":") if s not in SERIES]
+        if unknown:
+            raise ValueError(
+                f"config key `all_pairs.history_of`: {entry!r} names {', '.join(unknown)}, not in `series`; "
+                "give a series id (every pair with it) or A:B"
+            )
     model_pair = config["model"]["pair"]
     if model_pair is not None and list(model_pair) not in [list(p) for p in config["correlation"]["pairs"]]:
         raise ValueError(f"config key `model.pair`: {model_pair} is not one of `correlation.pairs`")
@@ -329,19 +336,103 @@ def check_numbers_fit_the_data():
         )
 
 
+def clean_rows_at_most():
+    """clean.parquet's rows at most, from the config alone (at parse time, with only
+    Snakemake): the union of the universe's calendars from start to end, counted from
+    the calendars when pandas_market_calendars is there, else every weekday (every day
+    with a 7-day calendar such as 24/7)."""
+    try:
+        from corrflow.calendars import default_calendar, sessions
+    except ImportError:
+        seven_days = any(s.get("calendar") in ("24/7",) for s in config["series"])
+        first, last = date.fromisoformat(config["start"]), date.fromisoformat(END)
+        return (last - first).days + 1 if seven_days else business_days(config["start"], END)
+    days = None
+    for name in sorted({default_calendar(s) for s in config["series"]}):
+        own = sessions(name, config["start"], END)
+        days = own if days is None else days.union(own)
+    return len(days)
+
+
+def all_pairs_block_mb(n_blocks):
+    """Memory of one all-pairs block in MB, with the pairs split into ``n_blocks``: the sum of what its
+    process holds (measured against the peak RSS of real blocks: tests/test_slurm.py):
+
+    - 500 MB: Python with numpy, pandas, pyarrow and numba, compiling the kernels in a
+      fresh copy of the workflow (up to 380 MB measured for a small block in a fresh
+      clone; about 280 MB with the kernels cached);
+    - 4 float64 per series and day: clean.parquet's levels as read, the panel's levels and
+      log levels (``corrflow.rolling.JointDayPanel``) and a temporary while taking the logs; the
+      days are clean.parquet's rows, the union of the universe's calendars (every
+      calendar day with a 24/7 series, else about the business days);
+    - per pair of the block (of an average block): its window (a ring of 2 x window
+      float64) and 12 float64 of state (``corrflow.kernels.joint_day_corr``), and per
+      date of a stretch of ~256 dates: the two buffers the kernel and the writer
+      alternate and the row group's table (the value in the stored dtype, the date and two
+      int32 series codes: the store's long layout) with its encoded pages; plus 8 int64
+      of pair indices;
+    - 6 int64 per pair of the universe: every pair's indices, listed before the block's
+      are picked (``corrflow.rolling.AllPairsBySeries``).
+    """
+    settings = config["all_pairs"]
+    n = len(config["series"])
+    days = clean_rows_at_most()
+    pairs = n * (n - 1) / 2 / n_blocks  # blocks differ by ~2% (corrflow.blocks.series_blocks)
+    window = settings["window"]
+    rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))  # as corrflow.store.write_all_pairs
+    per_value = 4 if settings["dtype"] == "float32" else 8
+    per_pair = 2 * window * 8 + 12 * 8 + rows * (4 * per_value + 2 * (8 + 2 * 4)) + 8 * 8
+    total = 500e6 + 4 * 8 * days * n + pairs * per_pair + 6 * 8 * n * (n - 1) / 2
+    return int(total / 1e6)
+
+
+def all_pairs_mem_mb(wildcards, attempt):
+    """The rule's mem_mb: ``all_pairs_block_mb`` of the planned blocks, doubled on each retry."""
+    return all_pairs_block_mb(config["all_pairs"]["n_blocks"]) * 2 ** (attempt - 1)
+
+
+def blocks_within_budget(wanted, budget, n_series):
+    """The fewest blocks (at least ``wanted``) whose planned memory fits ``all_pairs.mem_mb``;
+    a budget below a block of one first series stops the run with one line."""
+    fewest = max(1, n_series - 1)
+    if all_pairs_block_mb(fewest) > budget:
+        raise ValueError(
+            f"config key `all_pairs.mem_mb`: {budget} MB is below the {all_pairs_block_mb(fewest)} MB a "
+            f"block of one first series needs for {n_series} series from {config['start']} to {END}; raise "
+            "it, or shorten the range"
+        )
+    low, high = max(1, wanted), max(wanted, fewest)
+    while low < high:  # planned memory falls as blocks are added
+        middle = (low + high) // 2
+        if all_pairs_block_mb(middle) <= budget:
+            high = middle
+        else:
+            low = middle + 1
+    if low > wanted:
+        print(
+            f"note: config key `all_pairs.mem_mb`: {budget} MB per block; {low} blocks of "
+            f"{all_pairs_block_mb(low)} MB planned",
+            file=sys.stderr,
+        )
+    return low
+
+
 def cap_all_pairs_blocks():
     """No more blocks than hold pairs: the blocks split the pairs by their first series,
     so at most N - 1 of them, and no more than a split leaves non-empty (a few tries
     downwards; a universe of thousands of series may keep an empty block or two)."""
     n_series, wanted = len(config["series"]), config["all_pairs"]["n_blocks"]
+    budget = config["all_pairs"]["mem_mb"]
+    if budget is not None and config["all_pairs"]["enabled"]:
+        wanted = blocks_within_budget(wanted, budget, n_series)
     blocks = max(1, min(wanted, n_series - 1))
     blocks = max(1, sum(1 for block in series_blocks(n_series, blocks) if len(block)))
     for _ in range(16):
         if all(len(block) for block in series_blocks(n_series, blocks)) or blocks == 1:
             break
         blocks -= 1
+    config["all_pairs"]["n_blocks"] = blocks
     if blocks < wanted:
-        config["all_pairs"]["n_blocks"] = blocks
         if config["all_pairs"]["enabled"]:
             print(
                 f"note: config key `all_pairs.n_blocks`: {wanted} blocks for {n_series * (n_series - 1) // 2} "
@@ -394,56 +485,6 @@ def memory_mb(base):
 def scatter_block(wildcards):
     """Snakemake's scatter item "k-of-n" as the 0-based block index."""
     return int(wildcards.scatteritem.split("-of-")[0]) - 1
-
-
-def clean_rows_at_most():
-    """clean.parquet's rows at most, from the config alone (at parse time, with only
-    Snakemake): the union of the universe's calendars from start to end, counted from
-    the calendars when pandas_market_calendars is there, else every weekday (every day
-    with a 7-day calendar such as 24/7)."""
-    try:
-        from corrflow.calendars import default_calendar, sessions
-    except ImportError:
-        seven_days = any(s.get("calendar") in ("24/7",) for s in config["series"])
-        first, last = date.fromisoformat(config["start"]), date.fromisoformat(END)
-        return (last - first).days + 1 if seven_days else business_days(config["start"], END)
-    days = None
-    for name in sorted({default_calendar(s) for s in config["series"]}):
-        own = sessions(name, config["start"], END)
-        days = own if days is None else days.union(own)
-    return len(days)
-
-
-def all_pairs_mem_mb(wildcards, attempt):
-    """Memory of one all-pairs block in MB (doubled on each retry), the sum of what its
-    process holds (measured against the peak RSS of real blocks: tests/test_slurm.py):
-
-    - 500 MB: Python with numpy, pandas, pyarrow and numba, compiling the kernels in a
-      fresh copy of the workflow (up to 380 MB measured for a small block in a fresh
-      clone; about 280 MB with the kernels cached);
-    - 4 float64 per series and day: clean.parquet's levels as read, the panel's levels and
-      log levels (``corrflow.rolling.JointDayPanel``) and a temporary while taking the logs; the
-      days are clean.parquet's rows, the union of the universe's calendars (every
-      calendar day with a 24/7 series, else about the business days);
-    - per pair of the block (of an average block): its window (a ring of 2 x window
-      float64) and 12 float64 of state (``corrflow.kernels.joint_day_corr``), and per
-      date of a stretch of ~256 dates: the two buffers the kernel and the writer
-      alternate and the row group's table (the value in the stored dtype, the date and two
-      int32 series codes: the store's long layout) with its encoded pages; plus 8 int64
-      of pair indices;
-    - 6 int64 per pair of the universe: every pair's indices, listed before the block's
-      are picked (``corrflow.rolling.AllPairsBySeries``).
-    """
-    settings = config["all_pairs"]
-    n = len(config["series"])
-    days = clean_rows_at_most()
-    pairs = n * (n - 1) / 2 / settings["n_blocks"]  # blocks differ by ~2% (corrflow.blocks.series_blocks)
-    window = settings["window"]
-    rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))  # as corrflow.store.write_all_pairs
-    per_value = 4 if settings["dtype"] == "float32" else 8
-    per_pair = 2 * window * 8 + 12 * 8 + rows * (4 * per_value + 2 * (8 + 2 * 4)) + 8 * 8
-    total = 500e6 + 4 * 8 * days * n + pairs * per_pair + 6 * 8 * n * (n - 1) / 2
-    return int(total / 1e6) * 2 ** (attempt - 1)
 
 
 def is_activated(section):

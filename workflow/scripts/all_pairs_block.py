@@ -16,5 +16,8 @@ with rule_job(snakemake):
         dtype=snakemake.params.dtype,
         block=snakemake.params.block,
         n_blocks=snakemake.params.n_blocks,
+        dates=snakemake.params.dates,
+        history_of=snakemake.params.history_of,
+        history_out=snakemake.output.history,
         out=snakemake.output.out,
     )

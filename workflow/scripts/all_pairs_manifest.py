@@ -10,4 +10,8 @@ from corrflow.all_pairs_manifest import run
 from corrflow.io import rule_job
 
 with rule_job(snakemake):
-    run(blocks=list(snakemake.input.blocks), manifest=snakemake.output.manifest)
+    run(
+        blocks=list(snakemake.input.blocks),
+        histories=list(snakemake.input.histories),
+        manifest=snakemake.output.manifest,
+    )

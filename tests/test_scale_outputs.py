@@ -1,0 +1,193 @@
+"""Outputs sized to what people read (issue 23): month-end and latest all-pairs matrices
+equal the every-day store on those dates, kept histories equal it on every day, the size
+is logged before writing, and a memory budget chooses the block count (a 5,000-series
+universe planned through the SLURM profile)."""
+
+import json
+import logging
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import snakemake
+
+
+def mixed_calendar_levels() -> pd.DataFrame:
+    """Seven series on every calendar day of 2019-2021: New York weekdays (with holes), a
+    Tokyo-like series closed on some month-ends, a 7-day coin, one that ends mid-month and
+    one that starts late."""
+    rng = np.random.default_rng(23)
+    index = pd.date_range("2019-01-01", "2021-06-11", freq="D", name="date")
+    names = ["NY1", "NY2", "TOKYO", "COIN", "ENDS", "LATE", "NY3"]
+    common = rng.normal(size=(len(index), 1)) * 0.01
+    returns = (
+        common * np.array([1.0, 0.8, 0.5, 0.3, -0.6, 0.7, -0.2]) + rng.normal(size=(len(index), 7)) * 0.008
+    )
+    levels = pd.DataFrame(100 * np.exp(returns.cumsum(axis=0)), index=index, columns=names)
+    weekend = index.day_of_week >= 5
+    levels.loc[weekend, [n for n in names if n != "COIN"]] = np.nan
+    levels.iloc[::17, 0] = np.nan  # New York holidays of one series
+    tokyo_closed = index.is_month_end & (index.month % 3 == 0)  # quarter-ends: Tokyo closed
+    levels.loc[tokyo_closed | (index.day_of_week == 2) & (index.day < 8), "TOKYO"] = np.nan
+    levels.loc["2021-05-14":, "ENDS"] = np.nan
+    levels.loc[:"2020-03-01", "LATE"] = np.nan
+    return levels
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    from corrflow.all_pairs_manifest import manifest_of
+    from corrflow.store import write_all_pairs
+
+    folder = tmp_path_factory.mktemp("stores")
+    levels = mixed_calendar_levels()
+    manifests = {}
+    for dates in ("every_day", "month_ends", "latest"):
+        blocks = [folder / f"{dates}_block_{k + 1}-of-3.parquet" for k in range(3)]
+        histories = [folder / f"{dates}_history_{k + 1}-of-3.parquet" for k in range(3)]
+        for k in range(3):
+            write_all_pairs(
+                levels,
+                {"series": {}},
+                20,
+                blocks[k],
+                "float64",
+                k,
+                3,
+                dates,
+                ["TOKYO", "NY1:NY3"],
+                histories[k],
+            )
+        manifest = manifest_of([str(p) for p in blocks], [str(p) for p in histories])
+        manifests[dates] = folder / f"{dates}.json"
+        manifests[dates].write_text(json.dumps(manifest))
+    return levels, manifests
+
+
+def test_month_end_and_latest_matrices_equal_the_every_day_store_on_those_dates(stores):
+    from corrflow.store import read_all_pairs, read_month_ends
+
+    levels, manifests = stores
+    names = list(levels.columns)
+    months, cube = read_month_ends(manifests["month_ends"])
+    # the month's last date of the universe (a Sunday where the coin trades), one per month with a value
+    expected_dates = levels.groupby(levels.index.to_period("M")).apply(lambda m: m.index[-1])
+    assert set(months) <= set(expected_dates) and len(months) >= len(expected_dates) - 1
+    checked = 0
+    for i, a in enumerate(names):
+        for j in range(i + 1, len(names)):
+            b = names[j]
+            daily = read_all_pairs(manifests["every_day"], pair=(a, b))
+            assert daily.index.equals(levels.index)
+            # each pair's last value of each month, from every day's rows
+            values = daily.dropna()
+            last = values.groupby(values.index.to_period("M")).last()
+            stored = pd.Series(cube[:, i, j], index=months.to_period("M")).dropna()
+            pd.testing.assert_series_equal(stored, last, check_names=False, check_freq=False)
+            assert np.array_equal(cube[:, j, i], cube[:, i, j], equal_nan=True)
+            checked += len(last)
+    assert checked > 400
+    # a quarter-end Tokyo holiday: the month-end row holds Tokyo pairs' value of the day before
+    march = months.get_loc(pd.Timestamp("2020-03-31"))
+    tokyo = read_all_pairs(manifests["every_day"], pair=("NY2", "TOKYO"))
+    assert (
+        np.isnan(tokyo.loc["2020-03-31"]) and cube[march, 1, 2] == tokyo.loc[:"2020-03-31"].dropna().iloc[-1]
+    )
+    # the series that ended in May 2021 has no value in June's (the latest) matrix
+    latest = read_all_pairs(manifests["latest"], latest=True)
+    assert latest.attrs["date"] == "2021-06-11" == str(months[-1].date())
+    np.testing.assert_array_equal(latest.to_numpy(), cube[-1])
+    pd.testing.assert_frame_equal(read_all_pairs(manifests["every_day"], latest=True), latest)
+    pd.testing.assert_frame_equal(read_all_pairs(manifests["month_ends"], latest=True), latest)
+    assert (
+        latest.loc["ENDS"].drop("ENDS").isna().all()
+        and latest.drop(index="ENDS", columns="ENDS").notna().all().all()
+    )
+    # a subset of series, in the order asked
+    sub_months, sub = read_month_ends(manifests["month_ends"], series=["NY3", "COIN"])
+    assert sub_months.equals(months) and np.array_equal(sub[:, 0, 1], cube[:, 3, 6], equal_nan=True)
+
+
+def test_history_of_keeps_every_day_of_its_pairs_beside_month_ends(stores):
+    from corrflow.store import read_all_pairs
+
+    levels, manifests = stores
+    for a, b in [("NY1", "TOKYO"), ("TOKYO", "COIN"), ("NY1", "NY3")]:
+        kept = read_all_pairs(manifests["month_ends"], pair=(a, b))
+        pd.testing.assert_series_equal(kept, read_all_pairs(manifests["every_day"], pair=(a, b)))
+        assert len(kept) == len(levels)
+    # a pair not kept: its month-end values only
+    month_end_only = read_all_pairs(manifests["month_ends"], pair=("NY2", "COIN"))
+    assert 25 <= len(month_end_only) <= 30
+    with pytest.raises(Exception, match="history_of: 'NOPE' names no series"):
+        from corrflow.store import history_pairs
+
+        history_pairs(["NOPE"], list(levels.columns))
+
+
+def test_store_size_is_logged_before_writing_and_auto_keeps_month_ends_above_300_series(tmp_path, caplog):
+    from corrflow.store import stored_dates, write_all_pairs
+
+    assert stored_dates("auto", 300) == "every_day" and stored_dates("auto", 301) == "month_ends"
+    levels = mixed_calendar_levels()
+    with caplog.at_level(logging.INFO, logger="all_pairs"):
+        write_all_pairs(
+            levels, {"series": {}}, 20, tmp_path / "s.parquet", "float32", 0, 1, "month_ends", [], None
+        )
+    line = next(r.getMessage() for r in caplog.records if "about" in r.getMessage())
+    assert re.search(r"month ends dates \(30\) x 21 pairs = 630 rows, about 0 MB", line), line
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(tmp_path / "s.parquet").metadata.num_rows <= 630
+
+
+def universe_config(path, n_series: int, all_pairs: dict) -> None:
+    series = [{"id": f"X{k:04d}", "source": "csv", "kind": "price"} for k in range(n_series)]
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "start": "1962-01-02",
+                "end": "2025-12-31",
+                "series": series,
+                "correlation": {"pairs": [["X0000", "X0001"]]},
+                "features": {"cash_rate": None},
+                "stress": {"equity": "X0000", "bond": None, "vix": None},
+                "all_pairs": {"enabled": True, **all_pairs},
+            }
+        )
+    )
+
+
+@pytest.mark.e2e
+def test_a_memory_budget_plans_5000_series_into_blocks_that_fit_8_gb_nodes(workflow_copy):
+    universe_config(workflow_copy / "config" / "big.yaml", 5000, {"mem_mb": 7000})
+    result = snakemake(
+        workflow_copy,
+        "-n",
+        "--profile",
+        "profiles/slurm",
+        "--configfile",
+        "config/config.yaml",
+        "config/big.yaml",
+    )
+    blocks = int(re.search(r"^all_pairs_block\s+(\d+)$", result.stdout, re.M).group(1))
+    note = re.search(r"all_pairs.mem_mb`: 7000 MB per block; (\d+) blocks of (\d+) MB planned", result.stderr)
+    assert note and int(note.group(1)) == blocks and int(note.group(2)) <= 7000, result.stderr[-2000:]
+    jobs = [job for job in result.stdout.split("\nrule ") if job.startswith("all_pairs_block:")]
+    planned = {int(re.search(r"mem_mb=(\d+)", job).group(1)) for job in jobs}
+    threads = {int(re.search(r"threads: (\d+)", job).group(1)) for job in jobs}
+    assert len(jobs) == blocks and max(planned) <= 7000 and threads == {4}  # set-threads of the profile
+    # fewer blocks would not fit: the budget chose the least
+    assert 20 < blocks < 200
+    # a budget no block can meet stops the run with one line naming the key
+    universe_config(workflow_copy / "config" / "big.yaml", 5000, {"mem_mb": 1000})
+    result = snakemake(
+        workflow_copy, "-n", "--configfile", "config/config.yaml", "config/big.yaml", check=False
+    )
+    assert (
+        result.returncode != 0
+        and "config key `all_pairs.mem_mb`: 1000 MB is below the" in result.stdout + result.stderr
+    )
