@@ -452,12 +452,20 @@ def test_dashboard_script_has_a_cli():
     assert result.returncode == 0 and "--html" in result.stdout, result.stderr
 
 
-def test_a_large_universe_keeps_the_dashboard_to_the_configured_pairs(monkeypatch):
+def test_a_large_universe_shows_one_series_per_cluster(monkeypatch):
+    """Over READABLE_SERIES series the heatmap shows one per cluster; every other series
+    is named with the one that stands for it (the fixture's D has no data)."""
+    import json
+
     from corrflow import dashboard
 
-    monkeypatch.setattr(dashboard, "MAX_SERIES", 2)
+    monkeypatch.setattr(dashboard, "READABLE_SERIES", 2)
     page = build_page()
-    assert "C (the dashboard shows at most 2 series (those of the configured pairs))" in page
+    order = json.loads(re.search(r'"order":(\[[^\]]*\])', page).group(1))
+    assert len(order) == 2 and set(order) < {"A", "B", "C"}
+    (other,) = {"A", "B", "C"} - set(order)
+    shown_by = re.search(rf"{other} \(shown by (\w+), the most central series of its cluster of 2\)", page)
+    assert shown_by and shown_by.group(1) in order
 
 
 def test_the_absorption_ratio_keeps_one_fixed_universe():

@@ -46,14 +46,13 @@ from corrflow.summary import (
     primary_of,
     today_table,
 )
-from corrflow.universe import heatmap_series
+from corrflow.universe import READABLE_SERIES, cluster_representatives, heatmap_series
 
 logger = logging.getLogger("dashboard")
 
 CONFIDENCE = 0.95  # band of the pairs computed here (configured pairs: rolling_corr.csv's band)
 DIGITS = 3
 THIN_EVERY = 5  # pairs that are not configured: every 5th joint day in the click-through chart
-MAX_SERIES = 40  # a larger universe: the series of the configured pairs only
 
 
 def rounded(values) -> list:
@@ -243,14 +242,18 @@ def build_dashboard(
     headline, source_rows = data_provenance(series_meta, as_of, clean_meta.get("data_through"), today)
     age = data_age_sentence(as_of, today)
     shown, left_out = heatmap_series(series_meta, levels, exclude)
-    if len(shown) > MAX_SERIES:  # a page of months x N x N numbers: keep to the configured pairs' series
-        in_pairs = [s for s in shown if any(s in pair for pair in pairs)][:MAX_SERIES]
+    if len(shown) > READABLE_SERIES:  # a page of months x N x N numbers: one series per cluster
+        prefer = [s for pair in pairs for s in pair]
+        representatives, clusters = cluster_representatives(
+            levels, clean_meta, shown, as_of, READABLE_SERIES, prefer
+        )
         left_out |= {
-            s: f"the dashboard shows at most {MAX_SERIES} series (those of the configured pairs)"
-            for s in shown
-            if s not in in_pairs
+            member: f"shown by {representative}, the most central series of its cluster of {len(members)}"
+            for representative, members in clusters.items()
+            for member in members
+            if member != representative
         }
-        shown = in_pairs
+        shown = [s for s in shown if s in clusters]
     rolling = pair_rolling(levels, clean_meta, shown, window)
     months, cube = month_end_matrices(rolling, shown)
     full = pd.DataFrame(

@@ -233,3 +233,108 @@ def joint_day_corr(
             state[p, 9] = sxy
             state[p, 10] = cx
             state[p, 11] = cy
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pearson(xs, ys, n):
+    """Pearson correlation of the first n values, two-pass (NaN below 3 values or with a
+    constant leg), clipped to [-1, 1] as numpy's corrcoef."""
+    if n < 3:
+        return np.nan
+    mx = 0.0
+    my = 0.0
+    for k in range(n):
+        mx += xs[k]
+        my += ys[k]
+    mx /= n
+    my /= n
+    sxx = 0.0
+    syy = 0.0
+    sxy = 0.0
+    for k in range(n):
+        dx = xs[k] - mx
+        dy = ys[k] - my
+        sxx += dx * dx
+        syy += dy * dy
+        sxy += dx * dy
+    if sxx <= 0.0 or syy <= 0.0:
+        return np.nan
+    value = sxy / np.sqrt(sxx * syy)
+    return min(1.0, max(-1.0, value))
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def joint_day_summary_corr(
+    log_level,
+    level,
+    yield_row,
+    duration,
+    convexity,
+    weekday_ordinal,
+    calendar_of,
+    pair_calendar,
+    open_prefix,
+    max_gap,
+    pairs,
+    recent,
+    recent_only,
+    t_stop,
+    full_corr,
+    recent_corr,
+    count,
+    first_row,
+    last_row,
+    recent_first_row,
+):
+    """Each pair's correlation over all its joint-day returns before row ``t_stop`` and
+    over its last ``recent`` of them (the returns of ``joint_day_corr``, NaN returns left
+    out, as ``pair_returns(...).dropna()``), walking each pair's rows backwards from the
+    end; with ``recent_only`` the walk stops after ``recent`` returns (a heatmap of
+    thousands of series costs ~recent rows per pair). Also per pair: the count of
+    returns, the rows of the first and last and of the first recent one (-1: none)."""
+    n_pairs = pairs.shape[0]
+    for chunk in numba.prange((n_pairs + CHUNK - 1) // CHUNK):
+        xs = np.empty(max(t_stop, 1))
+        ys = np.empty(max(t_stop, 1))
+        for p in range(chunk * CHUNK, min(n_pairs, (chunk + 1) * CHUNK)):
+            i = pairs[p, 0]
+            j = pairs[p, 1]
+            both = pair_calendar[calendar_of[i], calendar_of[j]]
+            n = 0
+            later = -1
+            first = -1
+            last = -1
+            recent_first = -1
+            u = t_stop - 1
+            while u >= 0:
+                if not (np.isnan(level[i, u]) or np.isnan(level[j, u])):
+                    if later >= 0 and not (
+                        max_gap >= 0 and open_prefix[both, later] - open_prefix[both, u + 1] > max_gap
+                    ):
+                        x = _leg_return(
+                            log_level, level, yield_row, duration, convexity, weekday_ordinal, i, u, later
+                        )
+                        y = _leg_return(
+                            log_level, level, yield_row, duration, convexity, weekday_ordinal, j, u, later
+                        )
+                        if np.isfinite(x) and np.isfinite(y):
+                            xs[n] = x
+                            ys[n] = y
+                            n += 1
+                            if last < 0:
+                                last = later
+                            first = later
+                            if n == recent:
+                                recent_first = later
+                                if recent_only:
+                                    break
+                    later = u
+                u -= 1
+            if n < recent:
+                recent_first = first
+            count[p] = n
+            first_row[p] = first
+            last_row[p] = last
+            recent_first_row[p] = recent_first
+            recent_corr[p] = _pearson(xs, ys, min(n, recent))
+            full_corr[p] = np.nan if recent_only else _pearson(xs, ys, n)

@@ -205,6 +205,40 @@ class JointDayPanel:
             ring,
         )
 
+    def summary(self, pairs, recent: int, recent_only: bool = False, t_stop: int | None = None) -> dict:
+        """Each pair's correlation over all its joint-day returns and over its last
+        ``recent`` (``joint_day_summary_corr``): arrays full, recent (NaN with
+        ``recent_only``), count, first, last, recent_first (rows; -1 none)."""
+        from corrflow.kernels import joint_day_summary_corr
+
+        pairs = np.ascontiguousarray(pairs, dtype="int64").reshape(-1, 2)
+        n = len(pairs)
+        out = {"full": np.empty(n), "recent": np.empty(n)}
+        out |= {k: np.empty(n, dtype="int64") for k in ("count", "first", "last", "recent_first")}
+        joint_day_summary_corr(
+            self.log_level,
+            self.level,
+            self.yield_row,
+            self.duration,
+            self.convexity,
+            self.weekday_ordinal,
+            self.calendar_of,
+            self.pair_calendar,
+            self.open_prefix,
+            self.max_gap,
+            pairs,
+            recent,
+            recent_only,
+            len(self.index) if t_stop is None else t_stop,
+            out["full"],
+            out["recent"],
+            out["count"],
+            out["first"],
+            out["last"],
+            out["recent_first"],
+        )
+        return out
+
     @staticmethod
     def start_state(n_pairs: int, window: int) -> tuple[np.ndarray, np.ndarray]:
         state = np.zeros((n_pairs, 12))

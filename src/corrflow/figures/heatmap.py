@@ -8,21 +8,41 @@ import numpy as np
 from corrflow.figures import figure
 from corrflow.figures._style import FIGURE_WIDTH, STYLE, save_figure
 from corrflow.figures.base import ReportContext
-from corrflow.universe import RECENT_DAYS, period_sentence, universe_correlations
+from corrflow.universe import (
+    READABLE_SERIES,
+    RECENT_DAYS,
+    cluster_representatives,
+    period_sentence,
+    universe_correlations,
+)
 
 MAX_ANNOTATED = 20  # heatmap cells with numbers up to this many series
 MAX_LABELLED = 60  # heatmap tick labels up to this many series
 
 
 def plot_heatmaps(
-    full, recent, periods, left_out: dict, as_of: str, coverage: dict, path: Path, source: str = ""
+    full,
+    recent,
+    periods,
+    left_out: dict,
+    as_of: str,
+    coverage: dict,
+    path: Path,
+    source: str = "",
+    clusters: dict | None = None,
 ) -> None:
     """Two heatmaps (all joint days of each pair; the last year of each pair), with the
-    periods in the titles and a note on every series left out."""
+    periods in the titles and a note on every series left out; with ``clusters`` (a
+    universe too large to read) each row is a cluster's representative, its label
+    counting the cluster's other members."""
     import matplotlib.pyplot as plt
 
     n = len(full)
-    labels = [f"{s} ({coverage[s][0][:4]}-{coverage[s][1][:4]})" for s in full.index]
+    labels = [
+        f"{s}{f' +{len(clusters[s]) - 1}' if clusters and len(clusters[s]) > 1 else ''} "
+        f"({coverage[s][0][:4]}-{coverage[s][1][:4]})"
+        for s in full.index
+    ]
     recent_from = min((p[2] for p in periods.values()), default=None)
     with plt.rc_context({**STYLE, "axes.grid": False, "axes.titlelocation": "center"}):
         fig, axes = plt.subplots(1, 2, figsize=(FIGURE_WIDTH + 2, 7.4))
@@ -60,10 +80,19 @@ def plot_heatmaps(
             + (f" ({source})" if source else ""),
             fontweight="bold",
         )
+        clustered = (
+            f"{sum(len(m) for m in clusters.values())} series in {len(clusters)} clusters of their last "
+            f"{RECENT_DAYS} joint days' correlations (average linkage); each row is a cluster's most central "
+            "series (or a configured pair's), +k the others in it. "
+            if clusters
+            else ""
+        )
         fig.text(
             0.5,
             0.905,
-            textwrap.fill(f"Periods: {period_sentence(periods)}. Yields enter as par-bond returns.", 170),
+            textwrap.fill(
+                f"{clustered}Periods: {period_sentence(periods)}. Yields enter as par-bond returns.", 170
+            ),
             ha="center",
             va="top",
             fontsize=10,
@@ -86,6 +115,12 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
     """'## The universe': the heatmap and the series left out of it."""
     series_meta = context.series_meta
     shown, left_out = context.heatmap_series
+    clusters = None
+    if len(shown) > READABLE_SERIES:  # one row per cluster, chosen on every pair's last year
+        prefer = [s for pair in context.pairs for s in pair]
+        shown, clusters = cluster_representatives(
+            context.levels, context.clean_meta, shown, context.as_of, READABLE_SERIES, prefer
+        )
     full, recent, periods = universe_correlations(context.levels, context.clean_meta, shown, context.as_of)
     coverage = {s: (str(series_meta[s]["first"]), str(series_meta[s]["last"])) for s in shown}
     plot_heatmaps(
@@ -97,11 +132,39 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
         coverage,
         context.figures_dir / FIGURE.file,
         context.source,
+        clusters,
     )
     lines = ["## The universe", "", f"![correlation heatmap]({FIGURE.file})", ""]
+    if clusters:
+        lines += cluster_lines(clusters)
     if left_out:
         lines += ["Not in the heatmap: " + "; ".join(f"{s} ({why})" for s, why in left_out.items()) + ".", ""]
     return lines, [FIGURE.file]
+
+
+CLUSTER_MEMBERS_LISTED = 12
+
+
+def cluster_lines(clusters: dict[str, list[str]]) -> list[str]:
+    """The clusters behind a heatmap of representatives, as a table."""
+    total = sum(len(members) for members in clusters.values())
+    lines = [
+        f"{total} series are too many to read one by one: the heatmap shows {len(clusters)} clusters of "
+        f"their correlations over each pair's last {RECENT_DAYS} joint days (average linkage on 1 - r), "
+        "one row per cluster, named by its most central series (or a configured pair's series).",
+        "",
+        "| row | series in the cluster | members |",
+        "|---|---:|---|",
+    ]
+    for representative, members in clusters.items():
+        listed = ", ".join(members[:CLUSTER_MEMBERS_LISTED])
+        more = (
+            f", ... and {len(members) - CLUSTER_MEMBERS_LISTED} more"
+            if len(members) > CLUSTER_MEMBERS_LISTED
+            else ""
+        )
+        lines.append(f"| {representative} | {len(members)} | {listed}{more} |")
+    return lines + [""]
 
 
 FIGURE = figure("heatmap")
