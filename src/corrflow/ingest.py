@@ -5,8 +5,11 @@ Writes ``data/raw/<source>.csv`` (tidy: series,date,value; sorted; clipped to th
 configured range) and ``data/raw/<source>.ok`` (JSON: per series its status - fresh,
 cached, snapshot, local or missing - origin, download time, file read, column used,
 attempts and the seconds each took, precise last error, refused downloads with their
-reason, revisions accepted (date, old, new), rows, first/last date, sha256). A download
-is held against the cache and the bundled snapshot (``_sources/acceptance.py``).
+reason, revisions accepted (date, old, new), rows, first/last date, sha256; for a live
+run also ``chunks``: each chunk's number, status, finished_at and series). A download
+is held against the cache and the bundled snapshot (``_sources/acceptance.py``). A live
+source is fetched ``network.chunk_size`` series at a time; a rerun fetches only the
+chunks that did not come fresh (``sources/chunks.py``).
 The sources live in ``_sources/`` (one module each, one registry), the network in
 ``_http.py``.
 

@@ -102,7 +102,8 @@ class FredSource(Source):
     label = "FRED"
 
     def fetch(self, specs: list[dict], ctx: FetchContext) -> dict[str, Live]:
-        throttle = ctx.throttle or Throttle(THROTTLE_S)
+        # one throttle for the whole source: the spacing holds across chunks
+        ctx.throttle = throttle = ctx.throttle or Throttle(THROTTLE_S)
         out: dict[str, Live] = {}
         for spec in specs:
             series_id, symbol = spec["id"], spec.get("symbol", spec["id"])

@@ -1,6 +1,8 @@
-"""Yahoo Finance through yfinance: one batched call for all symbols, adjusted closes
-(``auto_adjust=True``); each symbol's answer is checked by ``accept_download`` (dates
-against the cache and the snapshot; values not, as adjusted history is re-scaled)."""
+"""Yahoo Finance through yfinance: one batched call per chunk of symbols (the chain hands
+``fetch`` ``network.chunk_size`` series at a time, each chunk with its own deadline),
+adjusted closes (``auto_adjust=True``); each symbol's answer is checked by
+``accept_download`` (dates against the cache and the snapshot; values not, as adjusted
+history is re-scaled)."""
 
 import pandas as pd
 
