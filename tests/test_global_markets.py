@@ -182,6 +182,31 @@ def test_every_pair_of_the_store_equals_pandas_on_the_inner_join(global_universe
             )
 
 
+def test_the_dashboard_heatmap_reads_the_stores_month_end_matrices(global_universe):
+    """With all pairs on (same window), the dashboard's month-end heatmap is the store's
+    month-end matrices, which are each pair's last value of the month (pandas)."""
+    from corrflow.store import read_month_ends
+
+    workdir, files = global_universe
+    page = (workdir / "docs/dashboard.html").read_text()
+    data = json.loads(re.search(r'<script id="dashboard-data"[^>]*>(.*?)</script>', page, re.S).group(1))
+    log = (workdir / "logs/dashboard.log").read_text()
+    assert "heatmap: the month-end matrices of data/processed/all_pairs/manifest.json" in log
+    order = data["order"]
+    months, cube = read_month_ends(workdir / "data/processed/all_pairs/manifest.json", series=order)
+    assert data["months"] == [m.strftime("%Y-%m") for m in months][: len(data["months"])]
+    assert len(data["months"]) >= len(months) - 1
+    frames = np.array(data["frames"], dtype="float64")
+    np.testing.assert_allclose(frames, np.round(cube[: len(frames)], 3), atol=5.01e-4, equal_nan=True)
+    levels = reference_levels(files)
+    a, b = order[0], order[-1]
+    daily = reference_corr(levels, a, b).dropna()
+    month_last = daily.groupby(daily.index.to_period("M")).last()
+    shown = pd.Series(cube[:, 0, -1], index=months.to_period("M")).dropna()
+    np.testing.assert_allclose(shown.to_numpy(), month_last.loc[shown.index].to_numpy(), atol=1e-9)
+    assert len(shown) == len(month_last)
+
+
 def test_weekend_rows_of_a_24_7_series_are_kept_and_currencies_are_recorded(global_universe):
     from corrflow.contracts import read_parquet
 

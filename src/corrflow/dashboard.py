@@ -23,6 +23,7 @@ import html
 import json
 import logging
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -229,9 +230,20 @@ def markdown_inline_html(text: str) -> str:
 
 
 def build_dashboard(
-    clean_meta, levels, corr, regimes, episodes, regimes_meta, pairs, window, exclude, today=None
+    clean_meta,
+    levels,
+    corr,
+    regimes,
+    episodes,
+    regimes_meta,
+    pairs,
+    window,
+    exclude,
+    today=None,
+    all_pairs=None,
 ) -> str:
-    """The whole page as one HTML string."""
+    """The whole page as one HTML string. With ``all_pairs`` (the all-pairs store's
+    manifest) of the same window, the heatmap's month-end matrices are the store's."""
     import plotly.graph_objects as go
     import plotly.io as pio
 
@@ -255,7 +267,16 @@ def build_dashboard(
         }
         shown = [s for s in shown if s in clusters]
     rolling = pair_rolling(levels, clean_meta, shown, window)
-    months, cube = month_end_matrices(rolling, shown)
+    if all_pairs is not None and json.loads(Path(all_pairs).read_text(encoding="utf-8"))["window"] == window:
+        from corrflow.store import read_month_ends
+
+        # the store's month-end matrices (its kernel is the dashboard's), read, not computed again
+        months, cube = read_month_ends(all_pairs, series=shown)
+        logger.info("heatmap: the month-end matrices of %s (%d months)", all_pairs, len(months))
+        kept = months.to_period("M") <= pd.Timestamp(as_of).to_period("M")
+        months, cube = months[kept], cube[kept]
+    else:
+        months, cube = month_end_matrices(rolling, shown)
     full = pd.DataFrame(
         np.nanmean(cube, axis=0) if len(cube) else np.eye(len(shown)), index=shown, columns=shown
     )
@@ -576,12 +597,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=None)
     parser.add_argument("--exclude", nargs="*", default=[])
     parser.add_argument("--today", default=None, help="the day the page is made (YYYY-MM-DD)")
+    parser.add_argument(
+        "--all-pairs", default=None, help="data/processed/all_pairs/manifest.json: its month-end matrices"
+    )
     parser.add_argument("--html", required=True, help="docs/dashboard.html")
     return parser.parse_args(argv)
 
 
 def run(
     *,
+    all_pairs,
     clean,
     corr,
     episodes,
@@ -609,6 +634,7 @@ def run(
         window,
         exclude,
         today,
+        all_pairs,
     )
     write_text_atomic(page, html)
     logger.info("wrote %s (%.1f MB)", html, len(page.encode()) / 1e6)

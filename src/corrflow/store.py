@@ -358,7 +358,7 @@ def read_month_ends(
                 .last()  # rows are in date order: the pair's last value of the month
                 .reset_index()
             )
-        parts.append(frame)
+        parts.append(frame.dropna(subset=["corr"]))  # a month of no value among these series is no matrix
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=STORE_COLUMNS)
     dates = pd.DatetimeIndex(sorted(frame["date"].unique())).astype("datetime64[ns]")
     if last_only:

@@ -558,12 +558,15 @@ def report_inputs(wildcards):
 
 
 def dashboard_inputs(wildcards):
-    return {
+    inputs = {
         "clean": rules.clean.output.out,
         "corr": rules.rolling_corr.output.out,
         "regimes": rules.regimes.output.out,
         "episodes": rules.regimes.output.episodes,
     }
+    if is_activated("all_pairs"):
+        inputs["all_pairs"] = rules.all_pairs.output.manifest
+    return inputs
 
 
 def final_outputs():

@@ -19,5 +19,6 @@ with rule_job(snakemake):
         window=snakemake.params.window,
         exclude=snakemake.params.exclude,
         today=snakemake.params.today,
+        all_pairs=snakemake.input.get("all_pairs"),
         html=snakemake.output.html,
     )
