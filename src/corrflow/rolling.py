@@ -294,7 +294,9 @@ class AllPairsBySeries:
     stretch of at most ``rows`` dates at a time (default: all) into a buffer from
     ``buffer()``, carrying each pair's window from one stretch to the next (stretches
     in date order); a writer alternates two buffers, storing one stretch while the next
-    is computed, so memory stays at two stretches whatever the number of dates."""
+    is computed, so memory stays at two stretches whatever the number of dates. With
+    ``date_major`` a stretch is one (dates x pairs) array, the pairs in that order (the
+    store's rows, no copy to make)."""
 
     def __init__(
         self,
@@ -303,8 +305,10 @@ class AllPairsBySeries:
         dtype: str = "float64",
         series: range | None = None,
         rows: int | None = None,
+        date_major: bool = False,
     ):
         self.panel, self.window = panel, window
+        self.date_major = date_major
         self.n_rows, n_cols = len(panel.index), len(panel.names)
         self.rows = self.n_rows if rows is None else max(1, min(rows, self.n_rows))
         self.dtype = dtype
@@ -318,6 +322,9 @@ class AllPairsBySeries:
             self.pairs[:, 1] - self.pairs[:, 0] - 1
         )
         self.strides = self.widths[self.pairs[:, 0] - series.start]
+        if date_major:  # one (dates x pairs) array instead of one block per first series
+            self.offsets = np.arange(len(self.pairs), dtype="int64")
+            self.strides = np.full(len(self.pairs), len(self.pairs), dtype="int64")
         self.state, self.ring = panel.start_state(len(self.pairs), window)
 
     def buffer(self) -> np.ndarray:
@@ -329,10 +336,13 @@ class AllPairsBySeries:
         t_stop = self.n_rows if t_stop is None else t_stop
         if t_stop - t_start > self.rows:
             raise ValueError(f"a stretch of {t_stop - t_start} dates does not fit a buffer of {self.rows}")
-        blocks = [
-            out[s : s + w * self.rows].reshape(self.rows, w)[: t_stop - t_start]
-            for s, w in zip(self.block_start, self.widths, strict=False)
-        ]
+        if self.date_major:
+            blocks = [out[: len(self.pairs) * (t_stop - t_start)].reshape(t_stop - t_start, len(self.pairs))]
+        else:
+            blocks = [
+                out[s : s + w * self.rows].reshape(self.rows, w)[: t_stop - t_start]
+                for s, w in zip(self.block_start, self.widths, strict=False)
+            ]
         if len(self.pairs):
             self.panel.run(
                 self.pairs,

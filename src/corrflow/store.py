@@ -23,6 +23,18 @@ STORE_COLUMNS = ["date", "a", "b", "corr"]
 STORED_DATES = ("every_day", "month_ends", "latest")
 AUTO_EVERY_DAY_SERIES = 300  # `dates: auto`: every day up to this many series, month-ends above
 BYTES_PER_ROW = 8 + 4 + 4  # the date and two dictionary codes, beside the value
+# How the store's columns are encoded (standard parquet, read by pandas, DuckDB, polars):
+# the series names as the dictionaries they are; the dates, which repeat for every pair of
+# a day, delta-encoded (a dictionary would hash every row: 5x the write time); the values
+# plain (random floats: a dictionary is tried, then given up, at a cost). No compression:
+# the values do not compress enough to pay for it. Statistics of the date only, which let a
+# reader skip row groups.
+PARQUET_OPTIONS = {
+    "compression": "none",
+    "use_dictionary": ["a", "b"],
+    "column_encoding": {"date": "DELTA_BINARY_PACKED", "corr": "PLAIN"},
+    "write_statistics": ["date"],
+}
 
 
 def stored_dates(dates: str, n_series: int) -> str:
@@ -65,6 +77,37 @@ def history_pairs(history_of: list[str], names: list[str]) -> set[tuple[int, int
             i, j = sorted(position[p] for p in parts)
             kept.add((i, j))
     return kept
+
+
+class LongColumns:
+    """Row groups of the long layout for a fixed list of pairs: the pair-code columns are
+    built once for the longest row group and the date column's buffer is reused (fresh
+    arrays of ~100 M rows per file would cost a page fault per page, ~1 s for 200 series)."""
+
+    def __init__(self, pair_a, pair_b, rows: int, dictionary, value_type, schema):
+        self.width = len(pair_a)
+        self.codes_a = np.tile(pair_a, rows)
+        self.codes_b = np.tile(pair_b, rows)
+        self.days = np.empty(rows * self.width, dtype="int64")
+        self.dictionary, self.value_type, self.schema = dictionary, value_type, schema
+
+    def table(self, day_values: np.ndarray, values: np.ndarray):
+        """A table of ``values`` (dates x pairs) on ``day_values`` (datetime64[ms]); its
+        columns are views of this object's buffers, valid until the next call."""
+        import pyarrow as pa
+
+        n_rows = values.size
+        days = self.days[:n_rows]
+        days.reshape(len(day_values), self.width)[:] = day_values.astype("int64")[:, None]
+        return pa.Table.from_arrays(
+            [
+                pa.Array.from_buffers(pa.timestamp("ms"), n_rows, [None, pa.py_buffer(days)]),
+                pa.DictionaryArray.from_arrays(pa.array(self.codes_a[:n_rows]), self.dictionary),
+                pa.DictionaryArray.from_arrays(pa.array(self.codes_b[:n_rows]), self.dictionary),
+                pa.array(np.ascontiguousarray(values).reshape(-1), type=self.value_type, from_pandas=False),
+            ],
+            schema=self.schema,
+        )
 
 
 def write_all_pairs(
@@ -113,7 +156,7 @@ def write_all_pairs(
     # buffers on the kernel's thread while the previous one is written: memory stays at
     # two row groups, and the buffers are reused, not faulted in afresh per date
     rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))
-    result = AllPairsBySeries(JointDayPanel(levels, metadata), window, dtype, series, rows)
+    result = AllPairsBySeries(JointDayPanel(levels, metadata), window, dtype, series, rows, date_major=True)
     index_dates = levels.index.to_numpy(dtype="datetime64[ms]")
     n_pairs = len(result.pairs)
     if dates == "every_day":
@@ -162,17 +205,10 @@ def write_all_pairs(
         planned_rows * (BYTES_PER_ROW + value_size) / 1e6,
     )
 
-    def table(day_values: np.ndarray, values: np.ndarray, a: np.ndarray, b: np.ndarray, out_schema):
-        n_dates, width = values.shape
-        return pa.Table.from_arrays(
-            [
-                pa.array(np.repeat(day_values, width)),
-                pa.DictionaryArray.from_arrays(pa.array(np.tile(a, n_dates)), dictionary),
-                pa.DictionaryArray.from_arrays(pa.array(np.tile(b, n_dates)), dictionary),
-                pa.array(values.reshape(-1), type=value_type, from_pandas=False),
-            ],
-            schema=out_schema,
-        )
+    store_columns = LongColumns(pair_a, pair_b, rows, dictionary, value_type, schema)
+    history_columns = LongColumns(
+        pair_a[history], pair_b[history], rows, dictionary, value_type, history_schema
+    )
 
     # month-end matrices: each pair's last value so far in the month, carried across stretches
     carry = np.full(n_pairs, np.nan, dtype=dtype)
@@ -185,11 +221,10 @@ def write_all_pairs(
 
     def write_stretch(t0: int, blocks: list[np.ndarray], writer, history_writer) -> None:
         t1 = t0 + (len(blocks[0]) if blocks else 0)
-        values = np.concatenate(blocks, axis=1) if blocks else np.empty((t1 - t0, 0), dtype)  # dates x pairs
+        values = blocks[0] if blocks else np.empty((t1 - t0, 0), dtype)  # dates x pairs
         if dates == "every_day":
             writer.write_table(
-                table(index_dates[t0:t1], values, pair_a, pair_b, schema),
-                row_group_size=(rows * n_pairs) or 1,
+                store_columns.table(index_dates[t0:t1], values), row_group_size=(rows * n_pairs) or 1
             )
             written["store"] += values.size
             return
@@ -204,32 +239,21 @@ def write_all_pairs(
                 carry.fill(np.nan)
         if emitted:  # a row group per month: the latest matrix is one row group's read
             writer.write_table(
-                table(np.array(emitted_days), np.vstack(emitted), pair_a, pair_b, schema),
-                row_group_size=n_pairs or 1,
+                store_columns.table(np.array(emitted_days), np.vstack(emitted)), row_group_size=n_pairs or 1
             )
             written["store"] += len(emitted) * n_pairs
         if n_history and history_writer is not None:
-            history_writer.write_table(
-                table(
-                    index_dates[t0:t1], values[:, history], pair_a[history], pair_b[history], history_schema
-                )
-            )
+            history_writer.write_table(history_columns.table(index_dates[t0:t1], values[:, history]))
             written["history"] += (t1 - t0) * n_history
 
     stretches = [(t0, min(t0 + rows, result.n_rows)) for t0 in range(0, result.n_rows, rows)]
     buffers = [result.buffer() for _ in range(min(2, len(stretches)))]
     with ExitStack() as files, ThreadPoolExecutor(max_workers=1) as compute:
-        # statistics of the values buy nothing; the date's let a reader skip row groups
-        writer = pq.ParquetWriter(
-            files.enter_context(atomic_path(path)), schema, compression="none", write_statistics=["date"]
-        )
+        writer = pq.ParquetWriter(files.enter_context(atomic_path(path)), schema, **PARQUET_OPTIONS)
         history_writer = None
         if history_path is not None:
             history_writer = pq.ParquetWriter(
-                files.enter_context(atomic_path(history_path)),
-                history_schema,
-                compression="none",
-                write_statistics=["date"],
+                files.enter_context(atomic_path(history_path)), history_schema, **PARQUET_OPTIONS
             )
         pending = compute.submit(result.compute, buffers[0], *stretches[0]) if stretches else None
         for k, (t0, _) in enumerate(stretches):
