@@ -39,8 +39,8 @@ PARQUET_OPTIONS = {
 
 def stored_dates(dates: str, n_series: int) -> str:
     """The dates a store keeps (``all_pairs.dates``): ``auto`` is every day for up to
-    AUTO_EVERY_DAY_SERIES series (20k pairs: ~0.5 GB over 20 years), month-ends above
-    (every day of 1,000 series over 20 years would be ~40 GB)."""
+    AUTO_EVERY_DAY_SERIES series (44,850 pairs: ~4.5 GB over 20 years), month-ends above
+    (every day of 1,000 series over 20 years would be ~50 GB, month-ends 2.4 GB)."""
     if dates == "auto":
         return "every_day" if n_series <= AUTO_EVERY_DAY_SERIES else "month_ends"
     if dates not in STORED_DATES:
