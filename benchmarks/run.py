@@ -243,6 +243,54 @@ def write_all_pairs_binary(levels, metadata, window: int, path: str, dtype: str 
     writer.close()
 
 
+def universe_summary_rows(n_series: int, n_rows: int, repeat: int, pandas_limit: int) -> list[dict]:
+    """The heatmap and clustering of a large universe: every pair's last-year correlation
+    (the clustering's distances; the kernel stops after 252 joint days), every pair's
+    full-period and last-year correlation, and pandas' ``.corr()`` (one common grid,
+    pairwise complete) on the same returns as a yardstick."""
+    from corrflow.universe import cluster_representatives, recent_correlation_distances, universe_correlations
+
+    levels, metadata = universe_levels(n_series, n_rows, MIXED_CALENDARS)
+    names = list(levels.columns)
+    as_of = str(levels.index[-1].date())
+    recent_correlation_distances(levels.iloc[:, :4], metadata, names[:4], as_of)  # compile
+    universe_correlations(levels.iloc[:, :4], metadata, names[:4], as_of)
+    pairs = n_series * (n_series - 1) // 2
+    rows = []
+    for what, call in (
+        (
+            "last-year correlation of every pair (clustering distances)",
+            lambda: recent_correlation_distances(levels, metadata, names, as_of),
+        ),
+        (
+            "clusters: distances, average linkage, 40 representatives",
+            lambda: cluster_representatives(levels, metadata, names, as_of, 40),
+        ),
+        (
+            "full-period and last-year correlation of every pair (heatmap of all)",
+            lambda: universe_correlations(levels, metadata, names, as_of),
+        ),
+    ):
+        seconds, _ = best_of(call, repeat)
+        rows.append(
+            {
+                "step": f"universe summary, N = {n_series} ({pairs:,} pairs), {len(levels)} dates: {what}",
+                "seconds": seconds,
+                "note": "each pair on its own joint days",
+            }
+        )
+    small = levels.iloc[:, : min(n_series, pandas_limit * 10)]
+    seconds, _ = best_of(lambda: np.log(small).diff().corr(), repeat)
+    rows.append(
+        {
+            "step": f"pandas DataFrame.corr(), N = {small.shape[1]}, {len(small)} dates, one common grid",
+            "seconds": seconds,
+            "note": "the yardstick of the issue (1.24 s at N = 500, T = 2,500); O(N^2 T)",
+        }
+    )
+    return rows
+
+
 def store_layout_rows(n_series: int, n_rows: int, repeat: int, workdir: Path) -> list[dict]:
     """The all-pairs store's layout: the long table any parquet reader understands
     (date, a, b, corr) against the earlier binary columns, compute and write in one
@@ -275,9 +323,11 @@ def cli_rows(
     pandas_seconds: float | None,
     repeat: int,
     calendars=("NYSE",),
+    dates: str = "every_day",
 ) -> list[dict]:
     """The all-pairs CLI, whole process, writing a new file (as in a workflow run, where
-    Snakemake removes a job's outputs before it starts) and replacing an existing one."""
+    Snakemake removes a job's outputs before it starts) and replacing an existing one;
+    ``dates``: every day's matrix, or the month-end matrices (``all_pairs.dates``)."""
     levels, metadata = universe_levels(n_series, n_rows, calendars)
     prices = workdir / f"prices{n_series}.parquet"
     write_parquet(levels, prices, metadata)
@@ -294,6 +344,8 @@ def cli_rows(
         str(prices),
         "--window",
         "60",
+        "--dates",
+        dates,
         "--out",
         str(out),
     ]
@@ -321,8 +373,8 @@ def cli_rows(
         rows.append(
             {
                 "step": (
-                    f"all-pairs CLI, N = {n_series}, {len(levels)} dates ({', '.join(calendars)}): read, "
-                    f"compute, write {size:.0f} MB float32, {what}"
+                    f"all-pairs CLI, N = {n_series}, {len(levels)} dates ({', '.join(calendars)}), "
+                    f"{dates.replace('_', ' ')}: read, compute, write {size:.0f} MB float32, {what}"
                 ),
                 "seconds": seconds,
                 "note": "; ".join(notes),
@@ -489,6 +541,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         sizes, windows, n_rows, pandas_limit, cli_n, universe = [6, 12], [20, 60], 400, 12, 12, (8, 400)
+        summary_n = 12
     else:
         sizes, windows, n_rows, pandas_limit, cli_n, universe = (
             [50, 200],
@@ -498,6 +551,7 @@ def main(argv=None) -> int:
             200,
             (200, 5000),
         )
+        summary_n = 1000
     kernels = kernel_table(sizes, windows, n_rows, args.repeat, pandas_limit)
     pandas_big = next(
         (
@@ -512,6 +566,8 @@ def main(argv=None) -> int:
         steps += store_layout_rows(cli_n, n_rows, args.repeat, Path(tmp))
         steps += cli_rows(cli_n, n_rows, Path(tmp), pandas_big, args.repeat)
         steps += cli_rows(cli_n, n_rows, Path(tmp), None, args.repeat, MIXED_CALENDARS)
+        steps += cli_rows(cli_n, n_rows, Path(tmp), pandas_big, args.repeat, dates="month_ends")
+        steps += universe_summary_rows(summary_n, n_rows, args.repeat, pandas_limit)
         if args.workflow:
             steps += workflow_rows(Path(tmp), *universe)
     text = markdown(kernels, steps, n_rows)
