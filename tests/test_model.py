@@ -270,3 +270,28 @@ def test_the_verdict_follows_the_evidence():
     significant["dm_model_vs_last_value"]["p_value"] = 0.01
     assert "significant at 5%" in "\n".join(model_section(significant))
     assert "no evidence" not in "\n".join(model_section(significant)).split("| probability")[0]
+
+
+def test_the_model_frame_is_on_the_pairs_days_when_a_24_7_series_makes_every_day_a_row():
+    """A coin elsewhere in the universe makes weekends rows of features.parquet, where the
+    weekday legs have no return: volatilities, the 21-day correlation and the horizon are
+    on the pair's own days (weekdays), as if the coin were not there."""
+    import numpy as np
+    import pandas as pd
+
+    from corrflow.model import model_frame
+
+    rng = np.random.default_rng(5)
+    every_day = pd.date_range("2020-01-01", periods=400, freq="D")
+    weekdays = every_day[every_day.day_of_week < 5]
+    legs = pd.DataFrame(rng.normal(0, 0.01, (len(weekdays), 2)), index=weekdays, columns=["A", "B"])
+    returns = legs.reindex(every_day)
+    returns["COIN"] = rng.normal(0, 0.03, len(every_day))
+    corr = legs["A"].rolling(60).corr(legs["B"])
+    with_coin = model_frame(returns, corr.reindex(every_day), "A", "B", 21)
+    alone = model_frame(legs, corr, "A", "B", 21)
+    pd.testing.assert_frame_equal(with_coin, alone)
+    assert with_coin.index.equals(weekdays) and with_coin["vol_a"].notna().sum() == len(weekdays) - 20
+    assert with_coin["target"].iloc[100] == corr.iloc[121]  # 21 of the pair's days ahead
+    expected = legs["A"].iloc[:21].std() * np.sqrt(252) * 100
+    assert abs(with_coin["vol_a"].iloc[20] - expected) < 1e-12

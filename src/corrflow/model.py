@@ -63,15 +63,28 @@ INTERVAL_LEVEL = 0.90
 
 
 def model_frame(returns: pd.DataFrame, corr: pd.Series, a: str, b: str, horizon: int) -> pd.DataFrame:
-    """Features known at t and the target corr_{t+horizon} (NaN where not yet known)."""
+    """Features known at t and the target corr_{t+horizon} (NaN where not yet known), on
+    the pair's days (both legs have a return): a 24/7 or foreign series elsewhere in the
+    universe adds rows on which a weekday leg has none, and its 21-day volatility would
+    then never have 21 values in a row; the horizon counts the pair's days. Each leg's
+    volatility is over its own last 21 returns; the 21-day correlation is on the pair's
+    days (legs on one calendar: the same returns as rolling_corr's)."""
+    joint = returns[[a, b]].dropna()
+    days = joint.index
+    corr = corr.reindex(days)
+
+    def volatility(series: pd.Series) -> pd.Series:
+        own = series.dropna()
+        return own.rolling(SHORT_WINDOW, min_periods=SHORT_WINDOW).std().reindex(days) * np.sqrt(252) * 100
+
     frame = pd.DataFrame(
         {
             "corr": corr,
-            "corr_short": rolling_pearson(returns[a], returns[b], SHORT_WINDOW),
-            "vol_a": returns[a].rolling(SHORT_WINDOW, min_periods=SHORT_WINDOW).std() * np.sqrt(252) * 100,
-            "vol_b": returns[b].rolling(SHORT_WINDOW, min_periods=SHORT_WINDOW).std() * np.sqrt(252) * 100,
+            "corr_short": rolling_pearson(joint[a], joint[b], SHORT_WINDOW),
+            "vol_a": volatility(returns[a]),
+            "vol_b": volatility(returns[b]),
         },
-        index=corr.index,
+        index=days,
     )
     frame["target"] = corr.shift(-horizon)
     return frame
