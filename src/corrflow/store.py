@@ -12,7 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from corrflow.blocks import ALL_PAIRS_ROW_GROUP, block_first_series, series_blocks
+from corrflow.blocks import (
+    block_first_series,
+    series_blocks,
+    stored_bytes_per_row,
+    stored_dates,
+    stretch_rows,
+)
 from corrflow.contracts import METADATA_KEY
 from corrflow.io import InputDataError, atomic_path
 from corrflow.rolling import AllPairsBySeries, JointDayPanel
@@ -20,9 +26,6 @@ from corrflow.rolling import AllPairsBySeries, JointDayPanel
 logger = logging.getLogger("all_pairs")
 
 STORE_COLUMNS = ["date", "a", "b", "corr"]
-STORED_DATES = ("every_day", "month_ends", "latest")
-AUTO_EVERY_DAY_SERIES = 300  # `dates: auto`: every day up to this many series, month-ends above
-BYTES_PER_ROW = 8 + 4 + 4  # the date and two dictionary codes, beside the value
 # How the store's columns are encoded (standard parquet, read by pandas, DuckDB, polars):
 # the series names as the dictionaries they are; the dates, which repeat for every pair of
 # a day, delta-encoded (a dictionary would hash every row: 5x the write time); the values
@@ -35,17 +38,6 @@ PARQUET_OPTIONS = {
     "column_encoding": {"date": "DELTA_BINARY_PACKED", "corr": "PLAIN"},
     "write_statistics": ["date"],
 }
-
-
-def stored_dates(dates: str, n_series: int) -> str:
-    """The dates a store keeps (``all_pairs.dates``): ``auto`` is every day for up to
-    AUTO_EVERY_DAY_SERIES series (44,850 pairs: ~4.5 GB over 20 years), month-ends above
-    (every day of 1,000 series over 20 years would be ~50 GB, month-ends 2.4 GB)."""
-    if dates == "auto":
-        return "every_day" if n_series <= AUTO_EVERY_DAY_SERIES else "month_ends"
-    if dates not in STORED_DATES:
-        raise InputDataError(f"all_pairs.dates: {dates!r} is not one of auto, {', '.join(STORED_DATES)}")
-    return dates
 
 
 def month_end_rows(index: pd.DatetimeIndex) -> np.ndarray:
@@ -150,12 +142,15 @@ def write_all_pairs(
     import pyarrow.parquet as pq
 
     names = list(levels.columns)
-    dates = stored_dates(dates, len(names))
+    try:
+        dates = stored_dates(dates, len(names))
+    except ValueError as err:
+        raise InputDataError(str(err)) from None
     series = series_blocks(len(names), n_blocks)[block]
     # row groups of whole windows (about 256 dates), each computed into one of two
     # buffers on the kernel's thread while the previous one is written: memory stays at
     # two row groups, and the buffers are reused, not faulted in afresh per date
-    rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))
+    rows = stretch_rows(window)
     result = AllPairsBySeries(JointDayPanel(levels, metadata), window, dtype, series, rows, date_major=True)
     index_dates = levels.index.to_numpy(dtype="datetime64[ms]")
     n_pairs = len(result.pairs)
@@ -180,7 +175,6 @@ def write_all_pairs(
     pair_a = result.pairs[:, 0].astype("int32")
     pair_b = result.pairs[:, 1].astype("int32")
     value_type = pa.float32() if dtype == "float32" else pa.float64()
-    value_size = 4 if dtype == "float32" else 8
     schema = pa.schema(
         [
             ("date", pa.timestamp("ms")),
@@ -202,10 +196,14 @@ def write_all_pairs(
         n_pairs,
         f", and every day of {n_history} pairs kept by history_of" if n_history else "",
         planned_rows,
-        planned_rows * (BYTES_PER_ROW + value_size) / 1e6,
+        planned_rows * stored_bytes_per_row(len(names), dtype) / 1e6,
     )
 
-    store_columns = LongColumns(pair_a, pair_b, rows, dictionary, value_type, schema)
+    # a month-end store's table holds the month-ends of one stretch at most, not its every day
+    stored_rows = (
+        rows if dates == "every_day" else max(1, int(np.bincount(matrix_rows // rows).max(initial=1)))
+    )
+    store_columns = LongColumns(pair_a, pair_b, stored_rows, dictionary, value_type, schema)
     history_columns = LongColumns(
         pair_a[history], pair_b[history], rows, dictionary, value_type, history_schema
     )

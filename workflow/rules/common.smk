@@ -200,7 +200,7 @@ SERIES = {s["id"]: s for s in config["series"]}
 # from the workflow's own source tree with nothing beyond Snakemake installed (a dry run,
 # `--sdm conda`, a module deployment); the rule scripts import the whole package.
 sys.path.insert(0, os.path.normpath(os.path.join(str(workflow.current_basedir), "..", "..", "src")))
-from corrflow.blocks import ALL_PAIRS_ROW_GROUP, series_blocks  # noqa: E402  (the all-pairs blocks)
+from corrflow.blocks import series_blocks, stored_dates, stretch_rows  # noqa: E402  (the all-pairs blocks)
 from corrflow.dates import (  # noqa: E402  (one home for `latest` and business days)
     business_days,
     resolve_end,
@@ -366,11 +366,12 @@ def all_pairs_block_mb(n_blocks):
       days are clean.parquet's rows, the union of the universe's calendars (every
       calendar day with a 24/7 series, else about the business days);
     - per pair of the block (of an average block): its window (a ring of 2 x window
-      float64) and 12 float64 of state (``corrflow.kernels.joint_day_corr``), and per
-      date of a stretch of ~256 dates: the two buffers the kernel and the writer
-      alternate and the row group's table (the value in the stored dtype, the date and two
-      int32 series codes: the store's long layout) with its encoded pages; plus 8 int64
-      of pair indices;
+      float64) and 12 float64 of state (``corrflow.kernels.joint_day_corr``), the two
+      buffers of a stretch of ~256 dates the kernel and the writer alternate, and per
+      stored date of a stretch (every date, or its month-ends: at most a quarter of its
+      dates whatever the calendar) the long layout's date and two int32 series codes
+      (``corrflow.store.LongColumns``), the value and its encoded page; plus 8 int64 of
+      pair indices;
     - 6 int64 per pair of the universe: every pair's indices, listed before the block's
       are picked (``corrflow.rolling.AllPairsBySeries``).
     """
@@ -379,9 +380,11 @@ def all_pairs_block_mb(n_blocks):
     days = clean_rows_at_most()
     pairs = n * (n - 1) / 2 / n_blocks  # blocks differ by ~2% (corrflow.blocks.series_blocks)
     window = settings["window"]
-    rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))  # as corrflow.store.write_all_pairs
+    rows = stretch_rows(window)  # as corrflow.store.write_all_pairs
+    every_day = stored_dates(settings["dates"], n) == "every_day"
+    stored_rows = rows if every_day else rows // 4 + 2
     per_value = 4 if settings["dtype"] == "float32" else 8
-    per_pair = 2 * window * 8 + 12 * 8 + rows * (4 * per_value + 2 * (8 + 2 * 4)) + 8 * 8
+    per_pair = 2 * window * 8 + 12 * 8 + rows * 2 * per_value + stored_rows * (8 + 2 * 4 + 2 * per_value + 8) + 8 * 8
     total = 500e6 + 4 * 8 * days * n + pairs * per_pair + 6 * 8 * n * (n - 1) / 2
     return int(total / 1e6)
 
