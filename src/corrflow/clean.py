@@ -224,7 +224,7 @@ def on_calendar(values: pd.Series, calendar_days: pd.DatetimeIndex) -> tuple[pd.
 def check_universe(raw: pd.DataFrame, specs: list[dict]) -> dict[str, str]:
     """Every raw series is configured and every calendar known: each series' calendar."""
     by_id = {s["id"] for s in specs}
-    unknown = sorted(set(raw["series"]) - by_id)
+    unknown = sorted(set(raw["series"].unique()) - by_id)
     if unknown:
         raise InputDataError(
             f"clean: raw data has series {unknown} that config key `series` does not list; "

@@ -234,8 +234,10 @@ def quality_report(
     pairs: list[list[str]] | None = None,
 ) -> dict:
     series = {}
+    # one grouping, not a scan of every row per series (1,000 series: seconds, not half a minute)
+    by_series = dict(iter(raw.groupby("series", sort=False))) if len(raw) else {}
     for spec in specs:
-        rows = raw[raw["series"] == spec["id"]]
+        rows = by_series.get(spec["id"], raw.iloc[:0])
         duplicates = int(rows.duplicated("date").sum())
         values = pd.Series(rows["value"].to_numpy(), index=pd.DatetimeIndex(rows["date"])).sort_index()
         values = values[~values.index.duplicated(keep="last")]

@@ -381,8 +381,11 @@ def status_record(source: str, outcomes: dict[str, Outcome], tidy: pd.DataFrame)
     for a live run also ``chunks``: each chunk's number, status (fresh, failed, or cached:
     fresh in an earlier run), finished_at and series."""
     records = []
+    empty = tidy.iloc[:0]
+    # one grouping, not a scan of every row per series (1,000 series: 1 s instead of 55 s)
+    by_series = dict(iter(tidy.groupby("series", sort=False))) if len(tidy) else {}
     for series_id, o in sorted(outcomes.items()):
-        rows = tidy[tidy["series"] == series_id]
+        rows = by_series.get(series_id, empty)
         digest = hashlib.sha256(rows.to_csv(index=False, lineterminator="\n").encode()).hexdigest()
         records.append(
             {
