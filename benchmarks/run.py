@@ -263,7 +263,7 @@ def universe_summary_rows(n_series: int, n_rows: int, repeat: int, pandas_limit:
             lambda: recent_correlation_distances(levels, metadata, names, as_of),
         ),
         (
-            "clusters: distances, average linkage, 40 representatives",
+            "clusters: distances, Ward linkage, 40 representatives",
             lambda: cluster_representatives(levels, metadata, names, as_of, 40),
         ),
         (

@@ -79,9 +79,9 @@ def cluster_representatives(
     n_clusters: int = READABLE_SERIES,
     prefer: list[str] = (),
 ) -> tuple[list[str], dict[str, list[str]]]:
-    """A universe too large to read, as ``n_clusters`` series: average-linkage clusters of
-    the last year's correlations (1 - r), each shown by its most central member (highest
-    mean correlation with the rest of its cluster) or by a ``prefer`` series in it (the
+    """A universe too large to read, as ``n_clusters`` series: Ward clusters of the last
+    year's correlations (on sqrt(2 (1 - r))), each shown by its most central member (least
+    total distance 1 - r to the rest of its cluster) or by a ``prefer`` series in it (the
     configured pairs'), in the dendrogram's order. Returns (the representatives, each
     one's cluster members)."""
     from scipy.cluster.hierarchy import fcluster, leaves_list, linkage
@@ -89,7 +89,10 @@ def cluster_representatives(
 
     series_ids = list(series_ids)
     distance = recent_correlation_distances(levels, clean_meta, series_ids, as_of)
-    tree = linkage(distance, method="average")
+    # Ward on sqrt(2 (1 - r)), the Euclidean distance of standardised returns: clusters of
+    # comparable size (average linkage leaves every outlier a cluster of its own, so a
+    # universe of five markets came out as five clusters and 35 single series)
+    tree = linkage(np.sqrt(2.0 * distance), method="ward")
     labels = fcluster(tree, n_clusters, criterion="maxclust")
     leaf_rank = np.empty(len(series_ids), dtype="int64")
     leaf_rank[leaves_list(tree)] = np.arange(len(series_ids))

@@ -82,7 +82,7 @@ def plot_heatmaps(
         )
         clustered = (
             f"{sum(len(m) for m in clusters.values())} series in {len(clusters)} clusters of their last "
-            f"{RECENT_DAYS} joint days' correlations (average linkage); each row is a cluster's most central "
+            f"{RECENT_DAYS} joint days' correlations (Ward); each row is a cluster's most central "
             "series (or a configured pair's), +k the others in it. "
             if clusters
             else ""
@@ -150,7 +150,7 @@ def cluster_lines(clusters: dict[str, list[str]]) -> list[str]:
     total = sum(len(members) for members in clusters.values())
     lines = [
         f"{total} series are too many to read one by one: the heatmap shows {len(clusters)} clusters of "
-        f"their correlations over each pair's last {RECENT_DAYS} joint days (average linkage on 1 - r), "
+        f"their correlations over each pair's last {RECENT_DAYS} joint days (Ward linkage on sqrt(2 (1 - r))), "
         "one row per cluster, named by its most central series (or a configured pair's series).",
         "",
         "| row | series in the cluster | members |",
