@@ -121,3 +121,29 @@ def test_heatmap_correlations_equal_pandas_on_each_pairs_inner_join(tmp_path_fac
             assert abs(recent.loc[a, b] - tail[a].corr(tail[b])) < 1e-9, (a, b)
             checked += 1
     assert checked == len(names) * (len(names) - 1) // 2 >= 15
+
+
+def test_a_long_source_table_is_folded_behind_its_counts():
+    from corrflow.report import folded_when_long
+    from corrflow.summary import data_provenance
+
+    meta = {
+        f"S{k:03d}": {
+            "kind": "price",
+            "calendar": "XTKS" if k % 4 else "NYSE",
+            "currency": "USD",
+            "first": "2020-01-02",
+            "last": "2020-06-30",
+        }
+        for k in range(41)
+    }
+    _, rows = data_provenance(meta, "2020-06-30")
+    folded = folded_when_long(rows, meta)
+    assert folded[0] == (
+        "<details><summary>41 series (0 missing); calendars: 30 XTKS, 11 NYSE; kinds: 41 price; "
+        "currencies: 41 USD (every series: click)</summary>"
+    )
+    assert folded[2:-2] == rows and folded[-1] == "</details>"
+    del meta["S040"]
+    _, rows = data_provenance(meta, "2020-06-30")
+    assert folded_when_long(rows, meta) == rows  # 40 series: the table as it is

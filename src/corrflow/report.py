@@ -50,14 +50,17 @@ from corrflow.store import read_all_pairs
 from corrflow.summary import (
     DASHBOARD,
     as_of_date,
+    currency_words,
     current_state,
     data_age_sentence,
     data_provenance,
+    is_missing,
     normalised_episodes,
     series_origin,
     stale_series,
     today_table,
 )
+from corrflow.universe import READABLE_SERIES
 
 logger = logging.getLogger("report")
 
@@ -214,6 +217,26 @@ def model_section(metrics: dict | None) -> list[str]:
 ALL_PAIRS_LISTED = 5  # most positive and most negative pairs listed
 
 
+def folded_when_long(table: list[str], series_meta: dict) -> list[str]:
+    """A source table of more than READABLE_SERIES series behind a one-line count of its
+    calendars, kinds and currencies (click to unfold, in any markdown viewer with HTML)."""
+    if len(table) - 2 <= READABLE_SERIES:
+        return table
+    from collections import Counter
+
+    def counts(values) -> str:
+        return ", ".join(f"{n} {value}" for value, n in Counter(values).most_common())
+
+    present = [m for m in series_meta.values() if not is_missing(m)]
+    summary = (
+        f"{len(series_meta)} series ({len(series_meta) - len(present)} missing); calendars: "
+        f"{counts(m.get('calendar') or '-' for m in present)}; "
+        f"kinds: {counts(m.get('kind', '-') for m in present)}; "
+        f"currencies: {counts(currency_words(m) for m in present)}"
+    )
+    return [f"<details><summary>{summary} (every series: click)</summary>", "", *table, "", "</details>"]
+
+
 def stored_dates_phrase(manifest: dict) -> str:
     """What an all-pairs store keeps, in words."""
     dates = manifest.get("dates", "every_day")
@@ -358,7 +381,7 @@ def build_report(
         "",
         "## Sources",
         "",
-        *series_rows,
+        *folded_when_long(series_rows, series_meta),
         "",
     ]
     drawn = []
@@ -375,9 +398,15 @@ def build_report(
         "| series | flags |",
         "|---|---|",
     ]
+    passing = []
     for series_id, r in dq["series"].items():
         flags = [f"{check}: {state}" for check, state in r["checks"].items() if state in ("warn", "fail")]
+        if not flags and len(dq["series"]) > READABLE_SERIES:
+            passing.append(series_id)  # a large universe: the series with a flag, then a count
+            continue
         lines.append(f"| {series_id} | {', '.join(flags) or 'all pass'} |")
+    if passing:
+        lines.append(f"| the other {len(passing)} series | all pass |")
     lines.append("")
     lines += model_section(metrics)
     if all_pairs_manifest:
