@@ -151,7 +151,8 @@ def cluster_lines(clusters: dict[str, list[str]]) -> list[str]:
     lines = [
         f"{total} series are too many to read one by one: the heatmap shows {len(clusters)} clusters of "
         f"their correlations over each pair's last {RECENT_DAYS} joint days (Ward linkage on "
-        "sqrt(2 (1 - r))), one row per cluster, named by its most central series (or a configured pair's series).",
+        "sqrt(2 (1 - r))), one row per cluster, named by its most central series (or a configured "
+        "pair's series).",
         "",
         "| row | series in the cluster | members |",
         "|---|---:|---|",
