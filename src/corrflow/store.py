@@ -359,15 +359,17 @@ def read_month_ends(
         groups = list(range(handle.num_row_groups))
         if last_only:  # a month-end store keeps a month per row group; 2 x ~256 days hold a month
             groups = groups[-2:] if every_day else groups[-1:]
-        table = handle.read_row_groups(groups)
-        if len(series) < len(names):
-            wanted = pa_strings(series)
-            keep = pc.and_(
-                pc.is_in(table.column("a").cast("string"), wanted),
-                pc.is_in(table.column("b").cast("string"), wanted),
-            )
-            table = table.filter(keep)
-        frame = table.to_pandas()
+        pieces = []
+        for group in groups:  # one row group at a time: memory follows the series asked for
+            table = handle.read_row_group(group)
+            if len(series) < len(names):
+                table = table.filter(
+                    pc.and_(among(table.column("a"), series), among(table.column("b"), series))
+                )
+            pieces.append(table.to_pandas())
+        if not pieces:
+            continue
+        frame = pd.concat(pieces, ignore_index=True)
         frame["a"] = frame["a"].astype("str")
         frame["b"] = frame["b"].astype("str")
         if every_day and len(frame):
@@ -398,7 +400,15 @@ def read_month_ends(
     return dates, cube
 
 
-def pa_strings(values: list[str]):
+def among(column, names: list[str]):
+    """True where a dictionary-encoded series column names one of ``names`` (compared on
+    the dictionary's codes, not on a string per row)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    return pa.array(values, type=pa.string())
+    wanted = set(names)
+    masks = []
+    for chunk in column.chunks:
+        codes = [k for k, name in enumerate(chunk.dictionary.to_pylist()) if name in wanted]
+        masks.append(pc.is_in(chunk.indices, value_set=pa.array(codes, type=chunk.indices.type)))
+    return pa.chunked_array(masks, type=pa.bool_())

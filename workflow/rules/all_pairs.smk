@@ -47,6 +47,6 @@ rule all_pairs:
     conda:
         "../../envs/analysis.yaml"
     resources:
-        mem_mb=memory_mb(500),
+        mem_mb=memory_mb(500, per_series_day=0),
     script:
         "../scripts/all_pairs_manifest.py"

@@ -2,6 +2,7 @@
 # and which outputs the run asks for.
 
 import difflib
+from functools import lru_cache
 from datetime import date
 import os
 import reprlib
@@ -336,6 +337,7 @@ def check_numbers_fit_the_data():
         )
 
 
+@lru_cache(maxsize=None)
 def clean_rows_at_most():
     """clean.parquet's rows at most, from the config alone (at parse time, with only
     Snakemake): the union of the universe's calendars from start to end, counted from
@@ -473,14 +475,18 @@ def primary_window():
     return correlation["primary_window"] or correlation["windows"][0]
 
 
-def memory_mb(base):
-    """mem_mb for a rule: base MB on the first attempt, doubled on each retry. The bases
-    (2000-3000) are well above the peak RSS in the rules' `benchmark:` files
-    (logs/benchmarks/): at most 410 MB (regimes) on the default universe, 2026-12-04, and
-    445 MB (model) on a 200-series one (docs/performance.md)."""
+def memory_mb(base, per_series_day=150):
+    """mem_mb for a rule: ``base`` MB plus ``per_series_day`` bytes per series and day of
+    clean.parquet (the universe's panel, which most rules hold whole: ~100 B measured at
+    1,000 series x 7,305 days, benchmarks/scale_universe.py), on the first attempt,
+    doubled on each retry. The bases (2000-3000) are well above the peak RSS in the rules'
+    `benchmark:` files (logs/benchmarks/): at most 410 MB (regimes) on the default
+    universe, 2026-12-04, and 1.5 GB (dashboard) on a 1,000-series one
+    (docs/performance.md)."""
+    planned = int(base + per_series_day * len(config["series"]) * clean_rows_at_most() / 1e6)
 
     def mem_mb(wildcards, attempt):
-        return base * 2 ** (attempt - 1)
+        return planned * 2 ** (attempt - 1)
 
     return mem_mb
 
