@@ -337,23 +337,31 @@ def check_numbers_fit_the_data():
         )
 
 
+def universe_days_at_most():
+    """clean.parquet's rows at most, from the config alone and the standard library: every
+    day from start to end with a 7-day calendar such as 24/7, else every weekday (cheap
+    enough for every parse; the rules' memory plans)."""
+    seven_days = any(s.get("calendar") in ("24/7",) for s in config["series"])
+    first, last = date.fromisoformat(config["start"]), date.fromisoformat(END)
+    return (last - first).days + 1 if seven_days else business_days(config["start"], END)
+
+
 @lru_cache(maxsize=None)
 def clean_rows_at_most():
     """clean.parquet's rows at most, from the config alone (at parse time, with only
     Snakemake): the union of the universe's calendars from start to end, counted from
-    the calendars when pandas_market_calendars is there, else every weekday (every day
-    with a 7-day calendar such as 24/7)."""
+    the calendars when pandas_market_calendars is there (the all-pairs plan), else
+    ``universe_days_at_most``."""
     try:
         from corrflow.calendars import default_calendar, sessions
-    except ImportError:
-        seven_days = any(s.get("calendar") in ("24/7",) for s in config["series"])
-        first, last = date.fromisoformat(config["start"]), date.fromisoformat(END)
-        return (last - first).days + 1 if seven_days else business_days(config["start"], END)
-    days = None
-    for name in sorted({default_calendar(s) for s in config["series"]}):
-        own = sessions(name, config["start"], END)
-        days = own if days is None else days.union(own)
-    return len(days)
+
+        days = None
+        for name in sorted({default_calendar(s) for s in config["series"]}):
+            own = sessions(name, config["start"], END)
+            days = own if days is None else days.union(own)
+        return len(days)
+    except ImportError:  # only Snakemake here (a dry run on a login node)
+        return universe_days_at_most()
 
 
 def all_pairs_block_mb(n_blocks):
@@ -476,14 +484,14 @@ def primary_window():
 
 
 def memory_mb(base, per_series_day=150):
-    """mem_mb for a rule: ``base`` MB plus ``per_series_day`` bytes per series and day of
-    clean.parquet (the universe's panel, which most rules hold whole: ~100 B measured at
+    """mem_mb for a rule: ``base`` MB plus ``per_series_day`` bytes per series and day
+    (``universe_days_at_most``: the universe's panel, which most rules hold whole: ~100 B measured at
     1,000 series x 7,305 days, benchmarks/scale_universe.py), on the first attempt,
     doubled on each retry. The bases (2000-3000) are well above the peak RSS in the rules'
     `benchmark:` files (logs/benchmarks/): at most 410 MB (regimes) on the default
     universe, 2026-12-04, and 1.5 GB (dashboard) on a 1,000-series one
     (docs/performance.md)."""
-    planned = int(base + per_series_day * len(config["series"]) * clean_rows_at_most() / 1e6)
+    planned = int(base + per_series_day * len(config["series"]) * universe_days_at_most() / 1e6)
 
     def mem_mb(wildcards, attempt):
         return planned * 2 ** (attempt - 1)
