@@ -72,6 +72,7 @@ logger = logging.getLogger("regimes")
 NEGATIVE, MIXED, POSITIVE = SIGN_LABELS
 RESTART_GAP = 10  # weekdays without a correlation after which a sign regime starts afresh
 LOW, NORMAL, HIGH = RELATIVE_LABELS
+MARKOV_THREADS = 2  # worker threads for the Markov fits (beside the rule's own thread)
 
 
 # ---------------------------------------------------------------- relative labels
@@ -174,8 +175,31 @@ def run_lengths(labels: pd.Series) -> pd.Series:
 # ---------------------------------------------------------------- Markov switching
 
 
-def markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[str], settings: dict):
-    """Real-time and hindsight state probabilities of one series; (frame, info for the report)."""
+def markov_views(
+    series: pd.Series, prefix: str, order_by: str, labels: list[str], settings: dict, log: bool = True
+):
+    """Real-time and hindsight state probabilities of one series; (frame, info for the report).
+    ``log=False``: no log line (``log_markov`` writes it; the rule logs in the order of its series)."""
+    frame, info = _markov_views(series, prefix, order_by, labels, settings)
+    if log:
+        log_markov(info)
+    return frame, info
+
+
+def log_markov(info: dict) -> None:
+    if info["status"] != "ok":
+        logger.warning("markov %s: %s", info["series"], info["status"])
+        return
+    logger.info(
+        "markov %s: shares %s, separation %s (%s)",
+        info["series"],
+        {n: round(s["share_of_days"], 3) for n, s in info["states"].items()},
+        {key: round(v, 2) for key, v in info["separation"].items()},
+        "well separated" if info["well_separated"] else "NOT well separated",
+    )
+
+
+def _markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[str], settings: dict):
     from corrflow import markov as _markov
 
     values = series.dropna()
@@ -191,7 +215,6 @@ def markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[str
     elif not np.isfinite(y).all() or np.std(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
         info["status"] = "failed: the series does not vary; no Markov states for it"
     if "status" in info:
-        logger.warning("markov %s: %s", prefix, info["status"])
         return frame, info
     full = _markov.fit(y, k, order_by, max_iter=settings["max_iter"])
     smoothed = _markov.smoothed_probabilities(y, full)
@@ -233,13 +256,6 @@ def markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[str
             "first_day": values.index[first[0]].date().isoformat() if len(first) else None,
             "em_iterations": int(sum(f.iterations for f in fits)),
         }
-    logger.info(
-        "markov %s: shares %s, separation %s (%s)",
-        prefix,
-        {n: round(s["share_of_days"], 3) for n, s in info["states"].items()},
-        {key: round(v, 2) for key, v in separation.items()},
-        "well separated" if well else "NOT well separated",
-    )
     return frame, info
 
 
@@ -319,9 +335,9 @@ def episode_correlation_columns(
 
 def build_regimes(corr, levels, metadata, settings):
     """Everything the rule writes: (regimes frame, its metadata, episodes table, horizons table)."""
-    from corrflow.horizons import horizon_correlations
+    from concurrent.futures import ThreadPoolExecutor
+
     from corrflow.returns import series_returns
-    from corrflow.stress import stress_episodes
 
     # stress episodes come from every day of the data (an equity history may start long
     # before the first pair); the daily flags then live on rolling_corr.csv's dates
@@ -331,21 +347,10 @@ def build_regimes(corr, levels, metadata, settings):
     primary_columns = pearson_columns(corr, primary)
     sign = settings["sign"]
     check_sign_settings(sign)
-    regimes = relative_regimes(corr, settings["unusual_history"], settings["unusual_level"])
-    for column in primary_columns:
-        regimes[sign_column(column)] = sign_regimes(
-            corr[column], sign["enter"], sign["exit"], sign["min_days"], sign["hard_exit"]
-        )
     markov, stress = settings["markov"], settings["stress"]
-    info = {
-        "primary_window": primary,
-        "unusual_history": settings["unusual_history"],
-        "unusual_level": settings["unusual_level"],
-        "sign": sign,
-        "markov": [],
-        "stress": stress,
-    }
-    frames = [regimes]
+    # the Markov fits (compiled, without the GIL) run on worker threads while this thread
+    # does the rest; their frames, info and log lines are taken in the series' order
+    jobs = []
     if markov["enabled"]:
         equity = stress.get("equity")
         if equity in levels:
@@ -354,32 +359,70 @@ def build_regimes(corr, levels, metadata, settings):
             returns = series_returns(
                 levels[equity], spec, closed, metadata.get("calendar", {}).get("max_gap_days")
             )
-            frame, fit = markov_views(
-                100.0 * returns, f"mkv:ret:{equity}", "variance", ["calm", "turbulent"], markov
-            )
-            frames.append(frame)
-            info["markov"].append(fit)
+            jobs.append((100.0 * returns, f"mkv:ret:{equity}", "variance", ["calm", "turbulent"]))
         for column in primary_columns:
-            frame, fit = markov_views(corr[column], f"mkv:{column}", "mean", ["low", "high"], markov)
-            frames.append(frame)
-            info["markov"].append(fit)
+            jobs.append((corr[column], f"mkv:{column}", "mean", ["low", "high"]))
+    with ThreadPoolExecutor(max_workers=MARKOV_THREADS) as pool:
+        # the longest series first: its refits are the longest chain
+        by_length = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].notna().sum())
+        futures = {i: pool.submit(_markov_views, *jobs[i], markov) for i in by_length}
+        try:
+            regimes = relative_regimes(corr, settings["unusual_history"], settings["unusual_level"])
+            for column in primary_columns:
+                regimes[sign_column(column)] = sign_regimes(
+                    corr[column], sign["enter"], sign["exit"], sign["min_days"], sign["hard_exit"]
+                )
+            info = {
+                "primary_window": primary,
+                "unusual_history": settings["unusual_history"],
+                "unusual_level": settings["unusual_level"],
+                "sign": sign,
+                "markov": [],
+                "stress": stress,
+            }
+            frames = [regimes]
+            # this thread's own part (DCC, stress, horizons) while the workers fit
+            rest = _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns, info)
+            for i in range(len(jobs)):
+                frame, fit = futures[i].result()
+                log_markov(fit)
+                frames.append(frame)
+                info["markov"].append(fit)
+        except BaseException:
+            for future in futures.values():
+                future.cancel()
+            raise
+    dcc_frame, tags, episodes, horizons = rest
+    if dcc_frame is not None:
+        frames.append(dcc_frame)
+    frames.append(tags)
+    regimes = pd.concat(frames, axis=1)
+    regimes.index.name = "date"
+    info["horizons"] = settings["horizons"]
+    return regimes, info, episodes, horizons
+
+
+def _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns, info):
+    """The parts of ``build_regimes`` besides the Markov fits: DCC, stress episodes,
+    horizons; (dcc frame or None, stress tags, episodes table, horizons table)."""
+    from corrflow.horizons import horizon_correlations
+    from corrflow.stress import stress_episodes
+
+    stress = settings["stress"]
+    dcc_frame = None
     if settings["dcc"]["enabled"]:
-        frame, info["dcc"] = dcc_regimes(levels, metadata, settings["pairs"], settings["dcc"]["min_obs"])
-        frames.append(frame)
+        dcc_frame, info["dcc"] = dcc_regimes(levels, metadata, settings["pairs"], settings["dcc"]["min_obs"])
     # info receives `data_errors`: values left out of (or unconfirmed in) the stress rules
     episodes, tags = stress_episodes(all_levels, metadata, stress, info)
     tags = tags.reindex(corr.index)
-    frames.append(tags.assign(stress=tags["stress"].fillna(False).astype(bool)))
-    regimes = pd.concat(frames, axis=1)
-    regimes.index.name = "date"
+    tags = tags.assign(stress=tags["stress"].fillna(False).astype(bool))
     episodes = episode_correlation_columns(episodes, all_levels, metadata, primary_columns, stress)
     horizon_settings = settings["horizons"]
     windows = {f: horizon_settings[f] for f in ("weekly", "monthly")} if horizon_settings["enabled"] else {}
     horizons = horizon_correlations(
         levels, metadata.get("series", {}), settings["pairs"], closed_by_series(metadata), windows
     )
-    info["horizons"] = horizon_settings
-    return regimes, info, episodes, horizons
+    return dcc_frame, tags, episodes, horizons
 
 
 def parse_args(argv=None) -> argparse.Namespace:

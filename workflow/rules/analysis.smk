@@ -1,4 +1,6 @@
 # Tasks B (clean), C (features), D (rolling_corr), E (regimes), G (model), H (dq).
+# clean -> rolling_corr -> regimes is the longest chain of jobs (the report waits for
+# it): `priority` starts them first when other jobs (features, dq, model) are ready too.
 
 
 rule clean:
@@ -11,6 +13,7 @@ rule clean:
         "logs/clean.log",
     benchmark:
         "logs/benchmarks/clean.tsv"
+    priority: 10
     conda:
         "../../envs/analysis.yaml"
     resources:
@@ -56,6 +59,7 @@ rule rolling_corr:
         "logs/rolling_corr.log",
     benchmark:
         "logs/benchmarks/rolling_corr.tsv"
+    priority: 10
     conda:
         "../../envs/analysis.yaml"
     resources:
@@ -82,6 +86,7 @@ rule regimes:
         "logs/regimes.log",
     benchmark:
         "logs/benchmarks/regimes.tsv"
+    priority: 10
     conda:
         "../../envs/analysis.yaml"
     resources:
