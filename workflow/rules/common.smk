@@ -394,7 +394,9 @@ def all_pairs_block_mb(n_blocks):
     every_day = stored_dates(settings["dates"], n) == "every_day"
     stored_rows = rows if every_day else rows // 4 + 2
     per_value = 4 if settings["dtype"] == "float32" else 8
-    per_pair = 2 * window * 8 + 12 * 8 + rows * 2 * per_value + stored_rows * (8 + 2 * 4 + 2 * per_value + 8) + 8 * 8
+    per_pair = (
+        2 * window * 8 + 12 * 8 + rows * 2 * per_value + stored_rows * (8 + 2 * 4 + 2 * per_value + 8) + 8 * 8
+    )
     total = 500e6 + 4 * 8 * days * n + pairs * per_pair + 6 * 8 * n * (n - 1) / 2
     return int(total / 1e6)
 
