@@ -73,7 +73,10 @@ def test_the_report_heatmap_of_a_large_universe_shows_clusters(monkeypatch, tmp_
     text = "\n".join(lines)
     assert "12 series are too many to read one by one: the heatmap shows 3 clusters" in text
     rows = [line for line in lines if line.startswith("| G")]
-    assert len(rows) == 3 and {r.split(" | ")[0][2:] for r in rows} >= {"G2S3", "G0S0"}
+    assert len(rows) == 3 and {r.split(" | ")[0][2:] for r in rows} >= {
+        "G2S3 (configured)",
+        "G0S0 (configured)",
+    }
     assert all(r.split(" | ")[1] == "4" for r in rows)
     assert (tmp_path / files[0]).stat().st_size > 10_000
 
@@ -147,3 +150,20 @@ def test_a_long_source_table_is_folded_behind_its_counts():
     del meta["S040"]
     _, rows = data_provenance(meta, "2020-06-30")
     assert folded_when_long(rows, meta) == rows  # 40 series: the table as it is
+
+
+def test_a_series_is_not_stale_on_a_day_its_own_market_was_closed():
+    """Tokyo and Xetra close on 31 December; New York does not. A Tokyo series whose last
+    value is 30 December 2025 is up to date on 31 December; a New York one is a day behind.
+    The headline counts local files as one origin."""
+    from corrflow.summary import data_provenance, stale_series
+
+    meta = {
+        "N225": {"last": "2025-12-30", "calendar": "XTKS", "origin": "local file data/local/N225.csv"},
+        "DAX": {"last": "2025-12-30", "calendar": "XETR", "origin": "local file data/local/DAX.csv"},
+        "SPY": {"last": "2025-12-30", "calendar": "NYSE", "origin": "local file data/local/SPY.csv"},
+        "TLT": {"last": "2025-12-31", "calendar": "NYSE", "origin": "local file data/local/TLT.csv"},
+    }
+    assert list(stale_series(meta, "2025-12-31")) == ["SPY"]
+    headline, _ = data_provenance(meta, "2025-12-31")
+    assert headline == "**Data: local CSV files, data through 2025-12-31.**"

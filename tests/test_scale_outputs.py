@@ -122,10 +122,20 @@ def test_history_of_keeps_every_day_of_its_pairs_beside_month_ends(stores):
     # a pair not kept: its month-end values only
     month_end_only = read_all_pairs(manifests["month_ends"], pair=("NY2", "COIN"))
     assert 25 <= len(month_end_only) <= 30
-    with pytest.raises(Exception, match="history_of: 'NOPE' names no series"):
-        from corrflow.store import history_pairs
+    from corrflow.io import InputDataError
+    from corrflow.store import history_pairs
 
-        history_pairs(["NOPE"], list(levels.columns))
+    for entry, message in (
+        ("NOPE", "history_of: 'NOPE' names no series of the universe (NOPE)"),
+        ("NY1:NY1", "history_of: 'NY1:NY1' is not a series id or a pair A:B of two series"),
+        ("NY1:NY2:NY3", "history_of: 'NY1:NY2:NY3' is not a series id or a pair A:B of two series"),
+    ):
+        with pytest.raises(InputDataError, match=re.escape(message)):
+            history_pairs([entry], list(levels.columns))
+    # a kept pair read from a block file alone: where its every day is, in one line
+    block = manifests["month_ends"].parent / "month_ends_block_1-of-3.parquet"
+    with pytest.raises(InputDataError, match="NY1:TOKYO's every day is in the history file of block 1"):
+        read_all_pairs(block, pair=("NY1", "TOKYO"))
 
 
 def test_store_size_is_logged_before_writing_and_auto_keeps_month_ends_above_300_series(tmp_path, caplog):
@@ -138,7 +148,11 @@ def test_store_size_is_logged_before_writing_and_auto_keeps_month_ends_above_300
             levels, {"series": {}}, 20, tmp_path / "s.parquet", "float32", 0, 1, "month_ends", [], None
         )
     line = next(r.getMessage() for r in caplog.records if "about" in r.getMessage())
-    assert re.search(r"month ends dates \(30\) x 21 pairs = 630 rows, about 0 MB", line), line
+    assert re.search(
+        r"month ends \(up to 30 dates; a month of no full window is skipped\) x 21 pairs = 630 rows at most, "
+        r"about 0 MB",
+        line,
+    ), line
     import pyarrow.parquet as pq
 
     assert pq.ParquetFile(tmp_path / "s.parquet").metadata.num_rows <= 630
@@ -191,3 +205,18 @@ def test_a_memory_budget_plans_5000_series_into_blocks_that_fit_8_gb_nodes(workf
         result.returncode != 0
         and "config key `all_pairs.mem_mb`: 1000 MB is below the" in result.stdout + result.stderr
     )
+
+
+def test_the_latest_matrix_is_not_a_month_where_one_series_ran_on_alone(tmp_path):
+    """A series published two months past the others (the snapshot's yields run past its
+    ETFs) leaves those months with a pair or two: the latest matrix is the last month with
+    at least half the pairs of the fullest recent one, not a nearly blank one."""
+    from corrflow.store import read_all_pairs, write_all_pairs
+
+    levels = mixed_calendar_levels().drop(columns=["ENDS"])
+    levels.loc["2021-04-20":, [c for c in levels.columns if c not in ("NY1", "NY2")]] = np.nan
+    path = tmp_path / "store.parquet"
+    write_all_pairs(levels, {"series": {}}, 20, path, "float64", 0, 1, "month_ends", [], None)
+    latest = read_all_pairs(path, latest=True)
+    assert latest.attrs["date"] == "2021-04-30"  # April: every pair; May, June: NY1-NY2 alone
+    assert latest.notna().all().all()

@@ -56,6 +56,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 0 <= args.block < args.n_blocks:
         parser.error(f"--block: {args.block} is not in 0..{args.n_blocks - 1} (--n-blocks {args.n_blocks})")
+    if args.history_of and args.history_out is None:
+        parser.error("--history-of: give --history-out, the parquet file those pairs' every day goes to")
     if not str(args.out).endswith(".parquet"):
         parser.error(f"--out: {args.out} must end in .parquet")
     return args

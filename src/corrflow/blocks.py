@@ -36,7 +36,7 @@ def stored_dates(dates: str, n_series: int) -> str:
     """The dates an all-pairs store keeps (``all_pairs.dates``): ``auto`` is every day for
     up to AUTO_EVERY_DAY_SERIES series (44,850 pairs: ~1.1 GB over 20 years of trading
     days as float32), month-ends above (every day of 1,000 series over 20 years would be
-    ~13 GB, month-ends ~0.6 GB)."""
+    ~13.5 GB on weekdays, month-ends ~0.6 GB)."""
     if dates == "auto":
         return "every_day" if n_series <= AUTO_EVERY_DAY_SERIES else "month_ends"
     if dates not in STORED_DATES:

@@ -229,6 +229,11 @@ def markdown_inline_html(text: str) -> str:
     return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
 
 
+def why_shown(representative: str, configured: list[str]) -> str:
+    """How a cluster's shown series was chosen, in words."""
+    return "a configured pair's series in" if representative in configured else "the most central series of"
+
+
 def build_dashboard(
     clean_meta,
     levels,
@@ -260,7 +265,7 @@ def build_dashboard(
             levels, clean_meta, shown, as_of, READABLE_SERIES, prefer
         )
         left_out |= {
-            member: f"shown by {representative}, the most central series of its cluster of {len(members)}"
+            member: f"shown by {representative}, {why_shown(representative, prefer)} its cluster of {len(members)}"
             for representative, members in clusters.items()
             for member in members
             if member != representative

@@ -237,6 +237,12 @@ def folded_when_long(table: list[str], series_meta: dict) -> list[str]:
     return [f"<details><summary>{summary} (every series: click)</summary>", "", *table, "", "</details>"]
 
 
+def share(flags: pd.Series) -> str:
+    """A share of pairs in words that never round a few pairs away: '31%', or '84 (<1%)'."""
+    count, share_ = int(flags.sum()), float(flags.mean())
+    return f"{share_:.0%}" if share_ >= 0.01 or count == 0 else f"{count} (<1%)"
+
+
 def stored_dates_phrase(manifest: dict) -> str:
     """What an all-pairs store keeps, in words."""
     dates = manifest.get("dates", "every_day")
@@ -269,14 +275,15 @@ def all_pairs_section(manifest_path: str | Path) -> list[str]:
         f"{pd.Timestamp(matrix.attrs['date']).strftime('%B %Y')} up to that day; stored as "
         f"{manifest['dtype']} in {len(manifest['files'])} block files, {stored_dates_phrase(manifest)}; "
         f'`corrflow.read_all_pairs("{Path(manifest_path).as_posix()}", pair=(A, B))`, or any parquet '
-        "reader filtering columns a and b, reads one pair's history).",
+        "reader filtering columns a and b (a first in the universe's order, in the block file the "
+        "manifest lists for a), reads one pair's history).",
         "",
     ]
     if valid.empty:
         return lines + ["No pair has a full window of data on that date.", ""]
     lines += [
-        f"Median correlation {valid.median():+.2f}; {(valid > 0.5).mean():.0%} of pairs above +0.5, "
-        f"{(valid < -0.5).mean():.0%} below -0.5; {len(pairs) - len(valid)} pairs without a value "
+        f"Median correlation {valid.median():+.2f}; {share(valid > 0.5)} of pairs above +0.5, "
+        f"{share(valid < -0.5)} below -0.5; {len(pairs) - len(valid)} pairs without a value "
         "that month.",
         "",
         "| most positive | corr | most negative | corr |",
@@ -406,7 +413,7 @@ def build_report(
             continue
         lines.append(f"| {series_id} | {', '.join(flags) or 'all pass'} |")
     if passing:
-        lines.append(f"| the other {len(passing)} series | all pass |")
+        lines.append(f"| the other {len(passing)} series | no warning or failure |")
     lines.append("")
     lines += model_section(metrics)
     if all_pairs_manifest:

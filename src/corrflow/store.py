@@ -40,6 +40,9 @@ PARQUET_OPTIONS = {
 }
 
 
+LATEST_AMONG_MONTHS = 4  # the latest matrix is the last of these months with half the pairs
+
+
 def month_end_rows(index: pd.DatetimeIndex) -> np.ndarray:
     """Positions of the last date of each calendar month in ``index`` (sorted dates); the
     last date of the index closes the last, possibly partial, month."""
@@ -57,15 +60,19 @@ def history_pairs(history_of: list[str], names: list[str]) -> set[tuple[int, int
     for entry in history_of:
         parts = entry.split(":")
         unknown = [p for p in parts if p not in position]
-        if unknown or len(parts) > 2:
+        if len(parts) > 2 or (len(parts) == 2 and parts[0] == parts[1]):
+            raise InputDataError(
+                f"all_pairs.history_of: {entry!r} is not a series id or a pair A:B of two series"
+            )
+        if unknown:
             raise InputDataError(
                 f"all_pairs.history_of: {entry!r} names no series of the universe "
-                f"({', '.join(unknown or parts)}); give a series id or A:B"
+                f"({', '.join(unknown)}); give a series id or A:B"
             )
         if len(parts) == 1:
             k = position[parts[0]]
             kept |= {(min(k, m), max(k, m)) for m in range(len(names)) if m != k}
-        elif parts[0] != parts[1]:
+        else:
             i, j = sorted(position[p] for p in parts)
             kept.add((i, j))
     return kept
@@ -189,7 +196,8 @@ def write_all_pairs(
     n_history = int(history.sum())
     planned_rows = len(matrix_rows) * n_pairs + (result.n_rows * n_history)
     logger.info(
-        "writing %s: %s dates (%d) x %d pairs%s = %d rows, about %.0f MB",
+        "writing %s: %s (up to %d dates; a month of no full window is skipped) x %d pairs%s = %d rows at "
+        "most, about %.0f MB",
         path,
         dates.replace("_", " "),
         len(matrix_rows),
@@ -297,8 +305,9 @@ def read_all_pairs(paths, pair: tuple[str, str] | None = None, latest: bool = Fa
     """A slice of an all-pairs result (one file, the block files of one run, or their
     ``manifest.json``): one pair's history (Series named ``A:B``: every date of the
     store, or every day for a pair ``history_of`` kept), or the latest N x N matrix
-    (DataFrame, its date in ``attrs["date"]``): each pair's last value in the last
-    month of the store (the month-end matrix of ``read_month_ends`` for that month)."""
+    (DataFrame, its date in ``attrs["date"]``): each pair's last value in the store's
+    last month that holds at least half the pairs of its fullest recent month (the
+    month-end matrix of ``read_month_ends`` for that month)."""
     import pyarrow.parquet as pq
 
     blocks, histories = store_files(paths)
@@ -317,10 +326,18 @@ def read_all_pairs(paths, pair: tuple[str, str] | None = None, latest: bool = Fa
             kept = history_pairs(metas[block].get("history_of", []), names)
             if (position[a], position[b]) in kept:  # its every day is in the block's history file
                 source = next(
-                    p
-                    for p in histories
-                    if store_metadata(pq.ParquetFile(p), p)["block"] == metas[block]["block"]
+                    (
+                        p
+                        for p in histories
+                        if store_metadata(pq.ParquetFile(p), p)["block"] == metas[block]["block"]
+                    ),
+                    None,
                 )
+                if source is None:
+                    raise InputDataError(
+                        f"all-pairs result: {a}:{b}'s every day is in the history file of block "
+                        f"{metas[block]['block'] + 1}; read the run's manifest.json, not block files alone"
+                    )
         table = pq.read_table(source, columns=["date", "corr"], filters=[("a", "==", a), ("b", "==", b)])
         dates = pd.DatetimeIndex(table.column("date").to_numpy(), name="date").astype("datetime64[ns]")
         values = table.column("corr").to_numpy(zero_copy_only=False).astype("float64", copy=False)
@@ -357,8 +374,8 @@ def read_month_ends(
     for handle, meta in zip(handles, metas, strict=True):
         every_day = meta.get("dates", "every_day") == "every_day"
         groups = list(range(handle.num_row_groups))
-        if last_only:  # a month-end store keeps a month per row group; 2 x ~256 days hold a month
-            groups = groups[-2:] if every_day else groups[-1:]
+        if last_only:  # the last few months: a month-end store keeps a month per row group
+            groups = groups[-2:] if every_day else groups[-LATEST_AMONG_MONTHS:]
         pieces = []
         for group in groups:  # one row group at a time: memory follows the series asked for
             table = handle.read_row_group(group)
@@ -385,9 +402,14 @@ def read_month_ends(
         parts.append(frame.dropna(subset=["corr"]))  # a month of no value among these series is no matrix
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=STORE_COLUMNS)
     dates = pd.DatetimeIndex(sorted(frame["date"].unique())).astype("datetime64[ns]")
-    if last_only:
-        dates = dates[-1:]
-        frame = frame[frame["date"] == dates[0]] if len(dates) else frame
+    if last_only and len(dates):
+        # the latest month with at least half the pairs of the fullest recent month: series
+        # that run past the others (a yield published a month on) do not make a blank latest
+        counts = frame.groupby("date")["corr"].count().reindex(dates).to_numpy()
+        recent = counts[-LATEST_AMONG_MONTHS:]
+        latest = dates[len(dates) - len(recent) + int(np.flatnonzero(recent >= 0.5 * recent.max())[-1])]
+        dates = pd.DatetimeIndex([latest])
+        frame = frame[frame["date"] == latest]
     cube = np.full((len(dates), len(series), len(series)), np.nan)
     cube[:, np.arange(len(series)), np.arange(len(series))] = 1.0
     if len(frame):

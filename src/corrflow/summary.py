@@ -38,6 +38,11 @@ def series_origin(meta: dict) -> str:
     return str(meta.get("origin") or "missing")
 
 
+def origin_group(label: str) -> str:
+    """An origin label as a headline counts it: every local file as one group."""
+    return "local CSV files" if label.startswith("local file ") else label
+
+
 def is_missing(meta: dict) -> bool:
     return meta.get("status") == "missing" or meta.get("in_clean") is False or not meta.get("last")
 
@@ -63,7 +68,11 @@ def stale_series(series_meta: dict, as_of: str) -> dict[str, str]:
         if is_missing(meta):
             continue
         behind = meta.get("days_behind")
-        if meta.get("stale") or str(meta["last"])[:10] < as_of:
+        # behind the as-of date only if its own market traded after its last value (a Tokyo
+        # series is not stale on a New York day Tokyo was closed)
+        if meta.get("stale") or (
+            str(meta["last"])[:10] < as_of and business_days_since(meta["last"], as_of, meta.get("calendar"))
+        ):
             stale[series_id] = f"last observed {str(meta['last'])[:10]}" + (
                 f", {behind} days behind" if behind else ""
             )
@@ -102,7 +111,7 @@ def data_provenance(
     when a pair's data runs further, the as-of date (the latest day a configured pair has
     both values, the date of the table's values) is named beside it. "days behind" counts
     each series' market sessions from its last value to ``today`` (the run's date)."""
-    origins = {k: series_origin(m) for k, m in series_meta.items() if not is_missing(m)}
+    origins = {k: origin_group(series_origin(m)) for k, m in series_meta.items() if not is_missing(m)}
     labels = sorted(set(origins.values()))
     through = data_through or as_of
     dates = through if through == as_of else f"{through} (every series); latest {as_of}"

@@ -53,4 +53,6 @@ class ReportContext:
     def source(self) -> str:
         """'source: ...' for figure titles: the origins of the series the universe shows."""
         shown, _ = self.heatmap_series
-        return "source: " + ", ".join(sorted({self.origins[s] for s in shown}))
+        from corrflow.summary import origin_group
+
+        return "source: " + ", ".join(sorted({origin_group(self.origins[s]) for s in shown}))

@@ -30,6 +30,7 @@ def plot_heatmaps(
     path: Path,
     source: str = "",
     clusters: dict | None = None,
+    yields: bool = True,
 ) -> None:
     """Two heatmaps (all joint days of each pair; the last year of each pair), with the
     periods in the titles and a note on every series left out; with ``clusters`` (a
@@ -91,7 +92,12 @@ def plot_heatmaps(
             0.5,
             0.905,
             textwrap.fill(
-                f"{clustered}Periods: {period_sentence(periods)}. Yields enter as par-bond returns.", 170
+                f"{clustered}Periods: "
+                + (  # 40 cluster rows would make the periods a paragraph over the heatmaps
+                    f"each pair's joint days up to {as_of}." if clusters else f"{period_sentence(periods)}."
+                )
+                + (" Yields enter as par-bond returns." if yields else ""),
+                170,
             ),
             ha="center",
             va="top",
@@ -133,10 +139,11 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
         context.figures_dir / FIGURE.file,
         context.source,
         clusters,
+        any(series_meta.get(s, {}).get("kind") == "yield" for s in shown),
     )
     lines = ["## The universe", "", f"![correlation heatmap]({FIGURE.file})", ""]
     if clusters:
-        lines += cluster_lines(clusters)
+        lines += cluster_lines(clusters, prefer)
     if left_out:
         lines += ["Not in the heatmap: " + "; ".join(f"{s} ({why})" for s, why in left_out.items()) + ".", ""]
     return lines, [FIGURE.file]
@@ -145,7 +152,7 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
 CLUSTER_MEMBERS_LISTED = 12
 
 
-def cluster_lines(clusters: dict[str, list[str]]) -> list[str]:
+def cluster_lines(clusters: dict[str, list[str]], configured: list[str] = ()) -> list[str]:
     """The clusters behind a heatmap of representatives, as a table."""
     total = sum(len(members) for members in clusters.values())
     lines = [
@@ -164,7 +171,8 @@ def cluster_lines(clusters: dict[str, list[str]]) -> list[str]:
             if len(members) > CLUSTER_MEMBERS_LISTED
             else ""
         )
-        lines.append(f"| {representative} | {len(members)} | {listed}{more} |")
+        row = f"{representative} (configured)" if representative in configured else representative
+        lines.append(f"| {row} | {len(members)} | {listed}{more} |")
     return lines + [""]
 
 
