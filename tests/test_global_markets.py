@@ -122,10 +122,10 @@ def reference_levels(files: dict[str, pd.Series]) -> dict[str, pd.Series]:
     }
 
 
-def reference_corr(levels: dict[str, pd.Series], a: str, b: str) -> pd.Series:
+def reference_returns(levels: dict[str, pd.Series], a: str, b: str) -> pd.DataFrame:
     """Plain pandas: the inner join of the two series' dates, returns between consecutive
     joined days (log returns; a yield's par-bond return with carry for the weekdays
-    elapsed), rolling(60).corr."""
+    elapsed)."""
     joined = pd.concat({a: levels[a], b: levels[b]}, axis=1, join="inner")
     returns = {}
     for name in (a, b):
@@ -140,6 +140,12 @@ def reference_corr(levels: dict[str, pd.Series], a: str, b: str) -> pd.Series:
             returns[name] = pd.Series(np.log1p(bond), index=joined.index)
         else:
             returns[name] = np.log(joined[name]).diff()
+    return pd.DataFrame(returns)
+
+
+def reference_corr(levels: dict[str, pd.Series], a: str, b: str) -> pd.Series:
+    """``reference_returns``, rolling(60).corr."""
+    returns = reference_returns(levels, a, b)
     return returns[a].rolling(WINDOW, min_periods=WINDOW).corr(returns[b])
 
 

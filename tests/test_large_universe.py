@@ -88,9 +88,8 @@ def test_heatmap_correlations_equal_pandas_on_each_pairs_inner_join(tmp_path_fac
     equal plain pandas on the inner join of the two series' dates."""
     from conftest import snakemake
     from corrflow.contracts import read_parquet
-    from corrflow.returns import par_bond_duration_convexity
     from corrflow.universe import RECENT_DAYS, universe_correlations
-    from test_global_markets import PAIRS, SERIES, make_universe, reference_levels
+    from test_global_markets import PAIRS, SERIES, make_universe, reference_levels, reference_returns
 
     workdir, files = make_universe(tmp_path_factory.mktemp("heatmap"), SERIES, PAIRS)
     snakemake(workdir, "--cores", "2", "data/processed/clean.parquet")
@@ -101,24 +100,7 @@ def test_heatmap_correlations_equal_pandas_on_each_pairs_inner_join(tmp_path_fac
     checked = 0
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            joined = pd.concat({a: reference[a], b: reference[b]}, axis=1, join="inner")
-            joined = joined.loc[: levels.index[-1]]
-            returns = {}
-            for name in (a, b):
-                if name == "DGS10":
-                    y = joined[name].to_numpy() / 100
-                    prev = np.r_[np.nan, y[:-1]]
-                    duration, convexity = par_bond_duration_convexity(np.nan_to_num(prev), 10.0)
-                    days = joined.index.values.astype("datetime64[D]")
-                    elapsed = np.r_[np.nan, np.busday_count(days[:-1], days[1:])]
-                    dy = y - prev
-                    returns[name] = pd.Series(
-                        np.log1p(prev * elapsed / 252 - duration * dy + 0.5 * convexity * dy**2),
-                        index=joined.index,
-                    )
-                else:
-                    returns[name] = np.log(joined[name]).diff()
-            pair = pd.concat(returns, axis=1).dropna()
+            pair = reference_returns(reference, a, b).loc[: levels.index[-1]].dropna()
             assert abs(full.loc[a, b] - pair[a].corr(pair[b])) < 1e-9, (a, b)
             tail = pair.iloc[-RECENT_DAYS:]
             assert abs(recent.loc[a, b] - tail[a].corr(tail[b])) < 1e-9, (a, b)

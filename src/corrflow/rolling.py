@@ -179,11 +179,9 @@ class JointDayPanel:
     def position(self, name: str) -> int:
         return self.names.index(name)
 
-    def run(self, pairs, window, out, offsets, strides, state, ring, t_start=0, t_stop=None) -> None:
-        """Rows t_start <= t < t_stop of each pair into ``out`` (see ``joint_day_corr``)."""
-        from corrflow.kernels import joint_day_corr
-
-        joint_day_corr(
+    def panel_arrays(self) -> tuple:
+        """The panel as the compiled kernels take it, in their argument order."""
+        return (
             self.log_level,
             self.level,
             self.yield_row,
@@ -194,6 +192,14 @@ class JointDayPanel:
             self.pair_calendar,
             self.open_prefix,
             self.max_gap,
+        )
+
+    def run(self, pairs, window, out, offsets, strides, state, ring, t_start=0, t_stop=None) -> None:
+        """Rows t_start <= t < t_stop of each pair into ``out`` (see ``joint_day_corr``)."""
+        from corrflow.kernels import joint_day_corr
+
+        joint_day_corr(
+            *self.panel_arrays(),
             np.ascontiguousarray(pairs, dtype="int64"),
             window,
             t_start,
@@ -216,16 +222,7 @@ class JointDayPanel:
         out = {"full": np.empty(n), "recent": np.empty(n)}
         out |= {k: np.empty(n, dtype="int64") for k in ("count", "first", "last", "recent_first")}
         joint_day_summary_corr(
-            self.log_level,
-            self.level,
-            self.yield_row,
-            self.duration,
-            self.convexity,
-            self.weekday_ordinal,
-            self.calendar_of,
-            self.pair_calendar,
-            self.open_prefix,
-            self.max_gap,
+            *self.panel_arrays(),
             pairs,
             recent,
             recent_only,
