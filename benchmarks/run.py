@@ -492,21 +492,23 @@ def workflow_rows(tmp: Path, n_series: int, n_rows: int) -> list[dict]:
     return rows
 
 
+def machine_cpu() -> str:
+    """The CPU's model name (Linux), else what platform says."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return platform.processor()
+    models = (
+        line.split(":", 1)[1].strip()
+        for line in cpuinfo.read_text().splitlines()
+        if line.startswith("model name")
+    )
+    return next(models, platform.processor())
+
+
 def markdown(kernels: list[dict], steps: list[dict], n_rows: int) -> str:
     import numba
 
-    cpu = (
-        next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            platform.processor(),
-        )
-        if Path("/proc/cpuinfo").exists()
-        else ""
-    )
+    cpu = machine_cpu()
     lines = [
         f"Machine: {cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
         f"numpy {np.__version__}, pandas {pd.__version__}, numba {numba.__version__}; {dt.date.today()}.",

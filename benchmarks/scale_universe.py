@@ -51,7 +51,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from run import copy_workflow  # noqa: E402  (one copy of the workflow for tests and benchmarks)
+from run import copy_workflow, machine_cpu  # noqa: E402  (one copy of the workflow for tests and benchmarks)
 
 # calendar (pandas_market_calendars name, as config `calendar:` takes it), share of the
 # universe, currency of its prices, daily-calendar volatility scale
@@ -413,18 +413,7 @@ def markdown(args, rows: list[dict], summary: dict | None, wall, code, watch=Non
     def fmt(value, spec):
         return "-" if value is None else format(value, spec)
 
-    cpu = (
-        next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            platform.processor(),
-        )
-        if Path("/proc/cpuinfo").exists()
-        else platform.processor()
-    )
+    cpu = machine_cpu()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     config = yaml.safe_load((args.workdir / "config" / "config.yaml").read_text())  # as run
     all_pairs = config.get("all_pairs", {})
