@@ -30,8 +30,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # the package, installed or not
 
-from corrflow.contracts import write_parquet  # noqa: E402
-from corrflow.rolling import _column_moments, _window_sums, all_pairs, rolling_corr_pairs  # noqa: E402
+from corrflow.analytics.correlation.rolling import (  # noqa: E402
+    _column_moments,
+    _window_sums,
+    all_pairs,
+    rolling_corr_pairs,
+)
+from corrflow.data.contracts import write_parquet  # noqa: E402
 
 
 def rolling_corr_pairs_numpy(
@@ -159,7 +164,7 @@ def universe_levels(n_series: int, n_rows: int, calendars=("NYSE",), seed: int =
     """Clean levels and their metadata as clean.parquet holds them: ``n_series`` random
     walks spread over ``calendars`` (each on its own sessions, NaN on the others), over
     the first ``n_rows`` NYSE sessions from 2000, a few missing days in every series."""
-    from corrflow.calendars import closed_days, sessions
+    from corrflow.data.calendars import closed_days, sessions
 
     rng = np.random.default_rng(seed)
     span = sessions("NYSE", "2000-01-03", "2100-01-01")[:n_rows]
@@ -185,7 +190,7 @@ def universe_levels(n_series: int, n_rows: int, calendars=("NYSE",), seed: int =
 def joint_day_rows(n_series: int, n_rows: int, repeat: int) -> list[dict]:
     """The joint-day kernel (every pair on its own days, as the all-pairs store computes
     it) on one calendar and on four mixed ones (NYSE, Tokyo, 24/7, US bonds)."""
-    from corrflow.rolling import AllPairsBySeries, JointDayPanel
+    from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel
 
     rows, single = [], None
     for calendars in (("NYSE",), MIXED_CALENDARS):
@@ -221,8 +226,8 @@ def write_all_pairs_binary(levels, metadata, window: int, path: str, dtype: str 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from corrflow.blocks import ALL_PAIRS_ROW_GROUP
-    from corrflow.rolling import AllPairsBySeries, JointDayPanel
+    from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel
+    from corrflow.store.blocks import ALL_PAIRS_ROW_GROUP
 
     names = list(levels.columns)
     rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))
@@ -248,7 +253,11 @@ def universe_summary_rows(n_series: int, n_rows: int, repeat: int, pandas_limit:
     (the clustering's distances; the kernel stops after 252 joint days), every pair's
     full-period and last-year correlation, and pandas' ``.corr()`` (one common grid,
     pairwise complete) on the same returns as a yardstick."""
-    from corrflow.universe import cluster_representatives, recent_correlation_distances, universe_correlations
+    from corrflow.analytics.correlation.universe import (
+        cluster_representatives,
+        recent_correlation_distances,
+        universe_correlations,
+    )
 
     levels, metadata = universe_levels(n_series, n_rows, MIXED_CALENDARS)
     names = list(levels.columns)
@@ -295,7 +304,7 @@ def store_layout_rows(n_series: int, n_rows: int, repeat: int, workdir: Path) ->
     """The all-pairs store's layout: the long table any parquet reader understands
     (date, a, b, corr) against the earlier binary columns, compute and write in one
     process (the kernel's time is in both)."""
-    from corrflow.store import write_all_pairs
+    from corrflow.store.all_pairs import write_all_pairs
 
     levels, metadata = universe_levels(n_series, n_rows)
     out = workdir / "layout.parquet"
@@ -388,7 +397,7 @@ def generated_universe(workdir: Path, n_series: int, n_rows: int) -> None:
     rng = np.random.default_rng(2)
     local = workdir / "data" / "local"
     local.mkdir(parents=True, exist_ok=True)
-    from corrflow.calendars import sessions
+    from corrflow.data.calendars import sessions
 
     dates = sessions("NYSE", "2000-01-03", "2100-01-01")[:n_rows].strftime("%Y-%m-%d")  # NYSE trading days
     levels = 100 * np.exp(

@@ -59,10 +59,10 @@ def snapshot_frames(tmp_path_factory):
     (clean levels, clean metadata, features) for the default universe and range."""
     import yaml
 
-    import corrflow.clean as clean_script
-    import corrflow.features as features_script
-    from corrflow import ingest
-    from corrflow.calendars import resolve_end
+    import corrflow.analytics.features as features_script
+    import corrflow.data.clean as clean_script
+    from corrflow.data import ingest
+    from corrflow.data.calendars import resolve_end
     from corrflow.io import schema_defaults
 
     config = yaml.safe_load((ROOT / "config/config.yaml").read_text())

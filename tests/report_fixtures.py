@@ -9,7 +9,7 @@ on its joint days); regimes with every column family of the contract.
 import numpy as np
 import pandas as pd
 
-from corrflow.contracts import (
+from corrflow.data.contracts import (
     band_columns,
     corr_adjusted_column,
     corr_before_column,
@@ -28,9 +28,9 @@ AS_OF = "2018-12-28"
 
 
 def synthetic_outputs(seed: int = 11, origins: dict | None = None) -> dict:
-    from corrflow.regimes import own_history_percentile, relative_labels
-    from corrflow.returns import pair_returns
-    from corrflow.rolling import fisher_band, rolling_pearson
+    from corrflow.analytics.correlation.rolling import fisher_band, rolling_pearson
+    from corrflow.analytics.regimes.regimes import own_history_percentile, relative_labels
+    from corrflow.analytics.returns import pair_returns
 
     rng = np.random.default_rng(seed)
     dates = pd.bdate_range("2015-01-02", AS_OF, name="date")
@@ -196,7 +196,7 @@ def build_synthetic_report(figures_dir, outputs=None, metrics=None, exclude=(), 
     import matplotlib
 
     matplotlib.use("Agg")
-    from corrflow.report import build_report
+    from corrflow.present.report import build_report
 
     o = outputs or synthetic_outputs()
     return build_report(

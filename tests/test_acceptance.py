@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from corrflow import ingest
+from corrflow.data import ingest
+from corrflow.data.sources.cache import cache_path, sidecar_path, write_cache
 from corrflow.io import write_csv_atomic, write_json_atomic
-from corrflow.sources.cache import cache_path, sidecar_path, write_cache
 from test_ingest import FAKE_KEY, FredServer, fred_csv, fred_xml
 
 SAMPLE = ROOT / "data" / "sample"
@@ -167,8 +167,9 @@ def test_a_constant_wrong_series_is_refused_without_a_cache(tmp_path, key, serie
         assert outcome.last_error == code and outcome.attempts == 1, label
         assert outcome.status == ("snapshot" if snapshot_ids else "missing")
         assert cache_bytes(paths, series_id) is None and raw == offline_raw
-        assert record[series_id]["refused"][0].startswith(f"{code}: fred {series_id}: ") and said in (
-            record[series_id]["refused"][0]
+        assert (
+            record[series_id]["refused"][0].startswith(f"{code}: fred {series_id}: ")
+            and said in (record[series_id]["refused"][0])
         )
 
 
@@ -247,8 +248,8 @@ def test_an_empty_answer_is_recorded_as_a_refusal(tmp_path, key):
 
 def test_an_answer_that_starts_later_than_the_series_is_known_to_is_refused(tmp_path):
     """Neither cache nor snapshot: DGS10 is published from 1962, an answer from 1994 was cut."""
-    from corrflow.http_client import FetchError
-    from corrflow.sources.acceptance import RevisionLimits, accept_download
+    from corrflow.data.http_client import FetchError
+    from corrflow.data.sources.acceptance import RevisionLimits, accept_download
 
     late = sample("DGS10").loc["1994-01-03":"1994-12-30"]
     limits = RevisionLimits(0.01, 90)
@@ -266,7 +267,7 @@ def test_an_answer_that_starts_later_than_the_series_is_known_to_is_refused(tmp_
 
 def test_the_snapshot_holds_no_run_an_answer_would_be_refused_for():
     """The plausibility limits leave every real series of the snapshot alone."""
-    from corrflow.sources.acceptance import MAX_CONSTANT_RUN, longest_constant_run
+    from corrflow.data.sources.acceptance import MAX_CONSTANT_RUN, longest_constant_run
 
     for path in sorted(SAMPLE.glob("*.csv")):
         length, _, _ = longest_constant_run(sample(path.stem))

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from corrflow.calendars import (
+from corrflow.data.calendars import (
     calendar_fit,
     check_calendar,
     closed_days,

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from conftest import corrflow_command
-from corrflow.clean import clean_prices as clean_prices_with
-from corrflow.clean import convert_currency
-from corrflow.contracts import read_raw
+from corrflow.data.clean import clean_prices as clean_prices_with
+from corrflow.data.clean import convert_currency
+from corrflow.data.contracts import read_raw
 from corrflow.io import InputDataError, schema_defaults
 
 SPECS = [

@@ -103,7 +103,7 @@ def test_a_hostile_symbol_stays_one_url_parameter(tmp_path, key, caplog):
     with FredServer([], answer) as server:
         network, paths = settings(tmp_path, server.base)
         policy, _ = fake_policy()
-        from corrflow import ingest
+        from corrflow.data import ingest
 
         outcome = ingest_2020("fred", specs, network, paths, policy, api_key=key, throttle=ingest.Throttle(0))
     assert outcome["DGS3MO"].status == "fresh"

@@ -28,7 +28,7 @@ CHROMIUM_ARGS = [
 
 
 def build_page(outputs=None, exclude=()):
-    from corrflow.dashboard import build_dashboard
+    from corrflow.present.dashboard import build_dashboard
     from report_fixtures import synthetic_outputs
 
     o = outputs or synthetic_outputs()
@@ -53,7 +53,7 @@ def page_file(tmp_path_factory):
 
 
 def test_absorption_ratio_is_the_first_eigenvalue_share():
-    from corrflow.dashboard import absorption_ratio
+    from corrflow.present.dashboard import absorption_ratio
 
     block = np.array([[1.0, 0.8, 0.0], [0.8, 1.0, 0.0], [0.0, 0.0, 1.0]])
     gappy = block.copy()
@@ -65,7 +65,7 @@ def test_absorption_ratio_is_the_first_eigenvalue_share():
 
 
 def test_clustered_order_puts_correlated_series_together():
-    from corrflow.dashboard import clustered_order
+    from corrflow.present.dashboard import clustered_order
 
     names = ["x1", "y1", "x2", "y2", "x3"]  # two groups, interleaved
     full = pd.DataFrame(
@@ -80,7 +80,7 @@ def test_clustered_order_puts_correlated_series_together():
 
 
 def test_month_end_matrices_take_each_pairs_last_value_in_the_month():
-    from corrflow.dashboard import month_end_matrices
+    from corrflow.present.dashboard import month_end_matrices
 
     days = pd.bdate_range("2020-01-01", "2020-03-31")
     ab = pd.Series(np.linspace(-1, 1, len(days)), index=days)
@@ -337,7 +337,7 @@ def check_every_cell(shown: dict, data: dict, corr: pd.DataFrame, configured: se
     """Each clicked cell shows its own pair: heading, line and band from rolling_corr for a
     configured pair and from the page's data for that pair name otherwise; a cell of a
     series in ``lonely`` says it has no joint data and leaves no chart."""
-    from corrflow.contracts import band_of, corr_column
+    from corrflow.data.contracts import band_of, corr_column
 
     window = data["window"]
     for (row, column), view in shown.items():
@@ -407,7 +407,7 @@ def test_every_heatmap_cell_of_the_default_run_shows_its_own_pair(workflow_run, 
     chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
-    from corrflow.contracts import read_rolling_corr
+    from corrflow.data.contracts import read_rolling_corr
 
     workdir, _ = workflow_run
     html_text = (workdir / "docs/dashboard.html").read_text(encoding="utf-8")
@@ -457,7 +457,7 @@ def test_a_large_universe_shows_one_series_per_cluster(monkeypatch):
     is named with the one that stands for it (the fixture's D has no data)."""
     import json
 
-    from corrflow import dashboard
+    from corrflow.present import dashboard
 
     monkeypatch.setattr(dashboard, "READABLE_SERIES", 2)
     page = build_page()
@@ -474,7 +474,7 @@ def test_a_large_universe_shows_one_series_per_cluster(monkeypatch):
 def test_the_absorption_ratio_keeps_one_fixed_universe():
     """A series that starts late, one that ends early and a near-duplicate: the ratio is
     drawn on one set of series from the month the last of them starts, n constant."""
-    from corrflow.dashboard import absorption_universe
+    from corrflow.present.dashboard import absorption_universe
 
     names = ["A", "B", "DUP", "GONE"]
     months = 24

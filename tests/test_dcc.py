@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize
 
-from corrflow.dcc import dcc_correlation, dcc_recursion, fit_dcc
+from corrflow.analytics.regimes.dcc import dcc_correlation, dcc_recursion, fit_dcc
 
 TRUE_A, TRUE_B, RHO_BAR = 0.05, 0.93, 0.4
 

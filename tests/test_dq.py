@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 
 from conftest import ROOT, corrflow_command
-from corrflow import ingest
-from corrflow.dq import longest_run, quality_report, render_markdown, series_checks
+from corrflow.data import ingest
+from corrflow.data.dq import longest_run, quality_report, render_markdown, series_checks
 
 
 def test_longest_run():

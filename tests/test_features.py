@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from corrflow.features import build_features
-from corrflow.returns import (
+from corrflow.analytics.features import build_features
+from corrflow.analytics.returns import (
     bond_returns_from_yields,
     log_returns,
     pair_returns,

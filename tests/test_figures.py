@@ -1,4 +1,4 @@
-"""The figure registry (corrflow.figures) drives both the report rule's outputs and
+"""The figure registry (corrflow.present.figures) drives both the report rule's outputs and
 what report.py draws and embeds: a figure added to the registry needs nothing else."""
 
 import re
@@ -9,19 +9,19 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from corrflow import figures as _figures
-from corrflow.figures import Figure, rule_outputs
 from corrflow.io import InputDataError
+from corrflow.present import figures as _figures
+from corrflow.present.figures import Figure, rule_outputs
 
 EXTRA_MODULE = '''"""A tiny extra figure: one bar, the number of configured pairs."""
 
-from corrflow.figures import Figure
+from corrflow.present.figures import Figure
 
 
 def section(context):
     import matplotlib.pyplot as plt
 
-    from corrflow.figures._style import STYLE, save_figure
+    from corrflow.present.figures._style import STYLE, save_figure
 
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(2, 1))
@@ -102,7 +102,7 @@ def test_every_registered_figure_has_its_caption_and_a_flag_of_its_own():
 
 
 def test_report_cli_takes_each_registered_output_and_refuses_a_figure_elsewhere(tmp_path, with_extra):
-    from corrflow.report import main, parse_args
+    from corrflow.present.report import main, parse_args
 
     inputs = [f"--{name}={tmp_path / name}" for name in ("clean", "corr", "regimes", "episodes", "dq")]
     report = tmp_path / "docs" / "report.md"
@@ -117,7 +117,7 @@ def test_report_cli_takes_each_registered_output_and_refuses_a_figure_elsewhere(
 
 @pytest.mark.e2e
 def test_a_new_module_and_registry_line_reach_the_rule_the_report_and_the_html_report(workflow_run, tmp_path):
-    """On a copy of the finished default run: add corrflow/figures/extra.py, one registry line and its
+    """On a copy of the finished default run: add corrflow/present/figures/extra.py, one registry line and its
     caption; Snakemake then asks for the file, report.py draws and embeds it, and the HTML
     report carries it under its category."""
     from conftest import snakemake
@@ -129,11 +129,11 @@ def test_a_new_module_and_registry_line_reach_the_rule_the_report_and_the_html_r
     init = (package / "__init__.py").read_text(encoding="utf-8")
     line = (
         '    Figure(output="extra", file="fig_extra.png", caption="fig_extra.rst", category="Extra", '
-        'section="corrflow.figures.extra:section"),\n'
+        'section="corrflow.present.figures.extra:section"),\n'
     )
     registered = init.replace(
-        'section="corrflow.figures.regimes:section",\n    ),\n]',
-        'section="corrflow.figures.regimes:section",\n    ),\n' + line + "]",
+        'section="corrflow.present.figures.regimes:section",\n    ),\n]',
+        'section="corrflow.present.figures.regimes:section",\n    ),\n' + line + "]",
     )
     assert line in registered, "the registry's layout changed: update this test's edit"
     (package / "__init__.py").write_text(registered, encoding="utf-8")
@@ -162,7 +162,7 @@ def test_the_pair_figure_breaks_its_line_and_band_at_a_gap(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from corrflow.figures.pair import plot_pair
+    from corrflow.present.figures.pair import plot_pair
     from report_fixtures import synthetic_outputs
 
     o = synthetic_outputs()
@@ -186,7 +186,7 @@ def test_the_pair_figure_breaks_its_line_and_band_at_a_gap(tmp_path):
 def test_markov_lines_break_at_a_gap_in_the_data_not_at_a_holiday():
     """A Markov probability drawn on its own days: a weekend or a holiday joins the line,
     a stretch of 60 days without a value (a pair's gap) breaks it."""
-    from corrflow.figures._style import broken_at_gaps
+    from corrflow.present.figures._style import broken_at_gaps
 
     days = pd.bdate_range("2019-01-01", "2019-12-31")
     days = days.drop(pd.Timestamp("2019-11-28"))  # a holiday
@@ -205,8 +205,8 @@ def test_the_pair_figure_keeps_a_short_episode_visible(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from corrflow.figures._style import MIN_EPISODE_SHARE
-    from corrflow.figures.pair import plot_pair
+    from corrflow.present.figures._style import MIN_EPISODE_SHARE
+    from corrflow.present.figures.pair import plot_pair
     from report_fixtures import synthetic_outputs
 
     o = synthetic_outputs()

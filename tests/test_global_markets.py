@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, snakemake
-from corrflow.calendars import sessions
-from corrflow.returns import par_bond_duration_convexity
+from corrflow.analytics.returns import par_bond_duration_convexity
+from corrflow.data.calendars import sessions
 
 pytestmark = pytest.mark.e2e
 
@@ -175,7 +175,7 @@ def test_configured_pairs_equal_pandas_on_the_inner_join(global_universe):
 
 
 def test_every_pair_of_the_store_equals_pandas_on_the_inner_join(global_universe):
-    from corrflow.store import read_all_pairs
+    from corrflow.store.all_pairs import read_all_pairs
 
     workdir, files = global_universe
     manifest = workdir / "data/processed/all_pairs/manifest.json"
@@ -191,7 +191,7 @@ def test_every_pair_of_the_store_equals_pandas_on_the_inner_join(global_universe
 def test_the_dashboard_heatmap_reads_the_stores_month_end_matrices(global_universe):
     """With all pairs on (same window), the dashboard's month-end heatmap is the store's
     month-end matrices, which are each pair's last value of the month (pandas)."""
-    from corrflow.store import read_month_ends
+    from corrflow.store.all_pairs import read_month_ends
 
     workdir, files = global_universe
     page = (workdir / "docs/dashboard.html").read_text()
@@ -214,7 +214,7 @@ def test_the_dashboard_heatmap_reads_the_stores_month_end_matrices(global_univer
 
 
 def test_weekend_rows_of_a_24_7_series_are_kept_and_currencies_are_recorded(global_universe):
-    from corrflow.contracts import read_parquet
+    from corrflow.data.contracts import read_parquet
 
     workdir, files = global_universe
     levels, metadata = read_parquet(workdir / "data/processed/clean.parquet")

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from conftest import snakemake
+from corrflow.analytics.regimes.stress import likely_data_errors, stress_episodes
 from corrflow.io import schema_defaults
-from corrflow.stress import likely_data_errors, stress_episodes
-from corrflow.summary import current_state
+from corrflow.present.summary import current_state
 from test_no_traceback import local_universe, snapshot_series
 
 OUTLIER_Z = schema_defaults()["dq"]["outlier_z"]

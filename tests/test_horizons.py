@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from corrflow.contracts import HORIZON_COLUMNS
-from corrflow.horizons import horizon_correlations, period_returns
+from corrflow.analytics.regimes.horizons import horizon_correlations, period_returns
+from corrflow.data.contracts import HORIZON_COLUMNS
 
 
 def synthetic_levels() -> tuple[pd.DataFrame, dict, dict]:
@@ -67,7 +67,7 @@ def test_a_yield_leg_earns_carry_over_the_weekdays_of_the_period():
     y0, y1 = ends["Y"].iloc[0] / 100, ends["Y"].iloc[1] / 100
     weekdays = np.busday_count(ends.index[0].date(), ends.index[1].date())
     # flat yield part of the return: carry y0 * weekdays / 252 (duration terms vanish when dy = 0)
-    from corrflow.returns import par_bond_duration_convexity
+    from corrflow.analytics.returns import par_bond_duration_convexity
 
     duration, convexity = par_bond_duration_convexity(np.array([y0]), 10)
     expected = np.log1p(y0 * weekdays / 252 - duration[0] * (y1 - y0) + 0.5 * convexity[0] * (y1 - y0) ** 2)

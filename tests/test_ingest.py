@@ -16,11 +16,11 @@ import pytest
 import yaml
 
 from conftest import ROOT, snakemake
-from corrflow import ingest
-from corrflow.http_client import FetchError, RetryPolicy, call_with_deadline
-from corrflow.ingest import ingest_source, parse_series_csv
-from corrflow.sources import REGISTRY
-from corrflow.sources.cache import cache_path, read_cache, sidecar_path, write_cache
+from corrflow.data import ingest
+from corrflow.data.http_client import FetchError, RetryPolicy, call_with_deadline
+from corrflow.data.ingest import ingest_source, parse_series_csv
+from corrflow.data.sources import REGISTRY
+from corrflow.data.sources.cache import cache_path, read_cache, sidecar_path, write_cache
 
 ROWS = [
     ("2020-01-02", "1.88"),
@@ -422,7 +422,7 @@ def test_values_outside_the_kinds_bounds_are_refused(tmp_path, fred_mode, caplog
 
 
 def test_a_price_download_may_keep_a_rare_real_negative_but_not_many(tmp_path):
-    from corrflow.sources.acceptance import check_values
+    from corrflow.data.sources.acceptance import check_values
 
     dates = pd.bdate_range("2020-01-01", periods=200)
     wti = pd.Series(50.0, index=dates)
@@ -547,7 +547,7 @@ def test_a_cache_that_fails_its_check_is_skipped_for_the_snapshot(tmp_path, capl
 
 
 def test_cache_write_puts_the_data_first_and_the_sidecar_last(tmp_path, monkeypatch):
-    import corrflow.sources.cache as cache_module
+    import corrflow.data.sources.cache as cache_module
 
     written = []
     monkeypatch.setattr(cache_module, "write_text_atomic", lambda text, path: written.append(Path(path).name))

@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from corrflow import ingest
-from corrflow.http_client import RetryPolicy, http_get
-from corrflow.sources.cache import cache_path, read_cache, sidecar_path, write_cache
-from corrflow.sources.chunks import chunks_path
+from corrflow.data import ingest
+from corrflow.data.http_client import RetryPolicy, http_get
+from corrflow.data.sources.cache import cache_path, read_cache, sidecar_path, write_cache
+from corrflow.data.sources.chunks import chunks_path
 from test_ingest import closed_port_url, fake_policy, fred_csv, settings
 
 START, END = "2020-01-01", "2020-12-31"
@@ -118,8 +118,8 @@ def info_logs(caplog):
 def one_day(monkeypatch):
     """Downloads, chunk records and the day they are compared with all at NOW: a test
     that runs across midnight (UTC) must not see its first run as yesterday's."""
-    monkeypatch.setattr("corrflow.sources.chain.utc_now", lambda: NOW)
-    monkeypatch.setattr("corrflow.sources.chunks.utc_now", lambda: NOW)
+    monkeypatch.setattr("corrflow.data.sources.chain.utc_now", lambda: NOW)
+    monkeypatch.setattr("corrflow.data.sources.chunks.utc_now", lambda: NOW)
 
 
 @pytest.fixture(params=["fred", "yahoo"])

@@ -25,7 +25,7 @@ def grouped_universe(n_groups: int = 3, per_group: int = 4, days: int = 600) -> 
 
 
 def test_cluster_representatives_find_the_groups_and_prefer_configured_series(monkeypatch):
-    from corrflow import universe
+    from corrflow.analytics.correlation import universe
 
     levels = grouped_universe()
     names = list(levels.columns)
@@ -53,7 +53,7 @@ def test_cluster_representatives_find_the_groups_and_prefer_configured_series(mo
 
 
 def test_the_report_heatmap_of_a_large_universe_shows_clusters(monkeypatch, tmp_path):
-    from corrflow.figures import heatmap
+    from corrflow.present.figures import heatmap
 
     levels = grouped_universe()
     names = list(levels.columns)
@@ -87,8 +87,8 @@ def test_heatmap_correlations_equal_pandas_on_each_pairs_inner_join(tmp_path_fac
     dollars, a 24/7 coin, a yield): the kernel's full-period and last-year correlations
     equal plain pandas on the inner join of the two series' dates."""
     from conftest import snakemake
-    from corrflow.contracts import read_parquet
-    from corrflow.universe import RECENT_DAYS, universe_correlations
+    from corrflow.analytics.correlation.universe import RECENT_DAYS, universe_correlations
+    from corrflow.data.contracts import read_parquet
     from test_global_markets import PAIRS, SERIES, make_universe, reference_levels, reference_returns
 
     workdir, files = make_universe(tmp_path_factory.mktemp("heatmap"), SERIES, PAIRS)
@@ -109,8 +109,8 @@ def test_heatmap_correlations_equal_pandas_on_each_pairs_inner_join(tmp_path_fac
 
 
 def test_a_long_source_table_is_folded_behind_its_counts():
-    from corrflow.report import folded_when_long
-    from corrflow.summary import data_provenance
+    from corrflow.present.report import folded_when_long
+    from corrflow.present.summary import data_provenance
 
     meta = {
         f"S{k:03d}": {
@@ -138,7 +138,7 @@ def test_a_series_is_not_stale_on_a_day_its_own_market_was_closed():
     """Tokyo and Xetra close on 31 December; New York does not. A Tokyo series whose last
     value is 30 December 2025 is up to date on 31 December; a New York one is a day behind.
     The headline counts local files as one origin."""
-    from corrflow.summary import data_provenance, stale_series
+    from corrflow.present.summary import data_provenance, stale_series
 
     meta = {
         "N225": {"last": "2025-12-30", "calendar": "XTKS", "origin": "local file data/local/N225.csv"},

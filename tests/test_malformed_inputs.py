@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from corrflow import ingest
-from corrflow.clean import clean_prices as clean_prices_with
-from corrflow.dq import quality_report
+from corrflow.data import ingest
+from corrflow.data.clean import clean_prices as clean_prices_with
+from corrflow.data.dq import quality_report
+from corrflow.data.sources.csv_format import read_csv_text
 from corrflow.io import InputDataError, schema_defaults
-from corrflow.sources.csv_format import read_csv_text
 
 # what the rule passes from a config that leaves them at the schema's defaults
 clean_prices = partial(

@@ -1,4 +1,4 @@
-"""The two-state Markov kernel (``corrflow.markov.markov2``: scalars, every monthly refit in
+"""The two-state Markov kernel (``corrflow.analytics.regimes.markov.markov2``: scalars, every monthly refit in
 one compiled call) gives bit for bit what the general k-state code gives for k = 2: fits,
 smoothed and filtered probabilities and the real-time chain of refits."""
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from corrflow import markov
+from corrflow.analytics.regimes import markov
 
 
 def general_fit(y, order_by, start=None, max_iter=1000, tol=1e-9):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from corrflow.model import FEATURES, fit_ols_hac, forecast_metrics, model_frame, walk_forward
+from corrflow.analytics.model import FEATURES, fit_ols_hac, forecast_metrics, model_frame, walk_forward
 
 
 def synthetic(n=900, seed=5, loading=0.3):
@@ -99,7 +99,7 @@ def test_logit_that_cannot_be_fitted_on_a_training_window_leaves_nan_and_is_coun
 
 
 def test_logit_is_skipped_with_a_reason_when_the_sign_never_changes():
-    from corrflow.model import logit_skip_reason
+    from corrflow.analytics.model import logit_skip_reason
 
     returns, corr = synthetic(loading=1.0)  # the correlation is positive on every day
     assert (corr.dropna() > 0).all()
@@ -113,7 +113,7 @@ def test_logit_is_skipped_with_a_reason_when_the_sign_never_changes():
 
 
 def write_inputs(tmp_path, returns, corr):
-    from corrflow.contracts import write_parquet
+    from corrflow.data.contracts import write_parquet
 
     features = returns.rename(columns=lambda c: f"ret:{c}")
     features.index.name = "date"
@@ -122,7 +122,7 @@ def write_inputs(tmp_path, returns, corr):
 
 
 def run_model(tmp_path, *extra):
-    from corrflow import model
+    from corrflow.analytics import model
 
     (tmp_path / "models").mkdir(exist_ok=True)
     model.main(
@@ -164,7 +164,7 @@ def test_model_runs_through_when_the_correlation_never_changes_sign(tmp_path):
 
 
 def test_today_forecast_is_the_final_fit_with_its_prediction_interval(tmp_path):
-    from corrflow.model import today_forecast
+    from corrflow.analytics.model import today_forecast
 
     returns, corr = synthetic()
     frame = model_frame(returns, corr, "A", "B", 21)
@@ -199,7 +199,7 @@ def test_too_few_usable_days_names_the_pair_and_the_cause(tmp_path):
 def test_diebold_mariano_matches_a_hac_regression_on_a_known_case():
     """DM with h-1 Newey-West lags is the t-statistic of the mean loss difference from a
     regression on a constant with Bartlett HAC errors (no small-sample correction)."""
-    from corrflow.model import diebold_mariano, newey_west_variance
+    from corrflow.analytics.model import diebold_mariano, newey_west_variance
 
     rng = np.random.default_rng(21)
     n, horizon = 600, 21
@@ -248,7 +248,7 @@ def test_the_verdict_follows_the_evidence():
     Logit on hit rate; an RMSE gain without a significant test is not called a win."""
     import copy
 
-    from corrflow.report import model_section
+    from corrflow.present.report import model_section
     from report_fixtures import METRICS
 
     metrics = copy.deepcopy(METRICS)
@@ -279,7 +279,7 @@ def test_the_model_frame_is_on_the_pairs_days_when_a_24_7_series_makes_every_day
     import numpy as np
     import pandas as pd
 
-    from corrflow.model import model_frame
+    from corrflow.analytics.model import model_frame
 
     rng = np.random.default_rng(5)
     every_day = pd.date_range("2020-01-01", periods=400, freq="D")

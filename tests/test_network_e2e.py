@@ -17,9 +17,9 @@ import time
 import pytest
 
 from conftest import corrflow_command, snakemake
-from corrflow import ingest
-from corrflow.http_client import RetryPolicy
-from corrflow.sources.cache import cache_path, sidecar_path
+from corrflow.data import ingest
+from corrflow.data.http_client import RetryPolicy
+from corrflow.data.sources.cache import cache_path, sidecar_path
 from test_ingest import (
     FAKE_KEY,
     ROWS,
@@ -87,7 +87,7 @@ def test_a_slow_drip_is_cut_at_the_call_deadline(tmp_path, api_key, caplog):
 
 def test_the_http_get_itself_streams_against_its_deadline():
     """Without the worker thread: the body is read against the clock, line by line."""
-    from corrflow.http_client import FetchError, http_get
+    from corrflow.data.http_client import FetchError, http_get
 
     body = fred_csv(DRIP_ROWS)
     with FredServer([("drip", body, 0.5)], body) as server:
@@ -128,7 +128,7 @@ def test_yahoo_through_a_proxy_that_never_answers_is_abandoned_at_the_deadline(t
     HTTPS_PROXY pointing at a black hole; yfinance/curl connect to it and wait."""
     network, paths = settings(tmp_path, timeout=2.0)
     cached = ingest.parse_series_csv("date,value\n2020-01-02,320.5\n2020-01-03,321\n", "SPY")
-    from corrflow.sources.cache import write_cache
+    from corrflow.data.sources.cache import write_cache
 
     cache_file = cache_path(paths["cache"], "yahoo", "SPY")
     write_cache(cached, cache_file, "yahoo", "SPY", "Close", "2026-01-05T10:00:00+00:00")

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, corrflow_command, snakemake
-from corrflow.returns import bond_returns_from_yields, pair_returns
+from corrflow.analytics.returns import bond_returns_from_yields, pair_returns
 from test_config_safety import dry_run_with, one_clear_line
 
 START, END = "2016-01-04", "2020-12-31"
@@ -171,7 +171,7 @@ pathlib.Path.write_text = write_text
 
 def dq_arguments(tmp_path: Path) -> list[str]:
     """A DQ run of one local series, its raw file and status written by ingest's functions."""
-    from corrflow import ingest
+    from corrflow.data import ingest
 
     folder = tmp_path / "local"
     folder.mkdir()
@@ -279,7 +279,7 @@ def test_a_full_disk_under_pyarrow_is_told_the_same_way(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from corrflow.contracts import read_parquet, write_parquet
+    from corrflow.data.contracts import read_parquet, write_parquet
     from corrflow.io import DiskFullError
 
     target = tmp_path / "clean.parquet"

@@ -64,7 +64,7 @@ def test_import_corrflow_outside_the_checkout(installed):
     )
     assert result.returncode == 0, result.stderr
     where, module = result.stdout.split()
-    assert where.startswith(str(venv)) and module == "corrflow.rolling"
+    assert where.startswith(str(venv)) and module == "corrflow.analytics.correlation.rolling"
 
 
 def test_the_installed_command_gives_the_workflows_numbers(installed, workflow_run):

@@ -5,10 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from corrflow import markov as _markov
-from corrflow.contracts import markov_column
-from corrflow.io import schema_defaults
-from corrflow.regimes import (
+from corrflow.analytics.regimes import markov as _markov
+from corrflow.analytics.regimes.regimes import (
     markov_views,
     own_history_percentile,
     relative_labels,
@@ -16,7 +14,9 @@ from corrflow.regimes import (
     run_lengths,
     sign_regimes,
 )
-from corrflow.returns import pair_returns, series_returns
+from corrflow.analytics.returns import pair_returns, series_returns
+from corrflow.data.contracts import markov_column
+from corrflow.io import schema_defaults
 
 SIGN = schema_defaults()["regimes"]["sign"]
 MARKOV = schema_defaults()["regimes"]["markov"]
@@ -79,7 +79,7 @@ def test_relative_labels_say_low_or_high_against_its_own_past_not_the_sign():
 def test_unusual_labels_are_rare_on_every_pair_of_the_snapshot(snapshot_frames):
     """'unusually high/low' on at most ~10 % (11) of a pair's days over its whole history (the
     old z-score against the past year fired on 23-25 %)."""
-    from corrflow.rolling import pair_rolling_corr
+    from corrflow.analytics.correlation.rolling import pair_rolling_corr
 
     levels, metadata, _ = snapshot_frames
     for a, b in [("SPY", "TLT"), ("SPY", "DGS10"), ("SPY", "DCOILWTICO"), ("FF_MKT", "DGS10")]:
@@ -281,7 +281,7 @@ def union_calendar_inputs(snapshot_frames):
     """The snapshot as the union-of-calendars data layer shapes it: NaN where a market was
     closed (bond market: Columbus and Veterans Day) and no forward fill; the rolling
     correlations NaN on days either market was closed."""
-    from corrflow.contracts import corr_column
+    from corrflow.data.contracts import corr_column
 
     levels, metadata, _ = snapshot_frames
     levels = levels.loc["2004":"2012"].copy()
@@ -310,8 +310,8 @@ def union_calendar_inputs(snapshot_frames):
 
 
 def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
-    from corrflow.contracts import EPISODE_COLUMNS, HORIZON_COLUMNS
-    from corrflow.regimes import build_regimes
+    from corrflow.analytics.regimes.regimes import build_regimes
+    from corrflow.data.contracts import EPISODE_COLUMNS, HORIZON_COLUMNS
 
     levels, metadata, corr = union_calendar_inputs(snapshot_frames)
     defaults = schema_defaults()
@@ -351,8 +351,8 @@ def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
 
 
 def test_sign_settings_that_cannot_work_are_refused_naming_the_key():
+    from corrflow.analytics.regimes.regimes import check_sign_settings
     from corrflow.io import InputDataError
-    from corrflow.regimes import check_sign_settings
 
     with pytest.raises(InputDataError, match="config key `regimes.sign`: exit"):
         check_sign_settings({**SIGN, "enter": 0.1, "exit": 0.2})
@@ -370,8 +370,8 @@ def test_timeline_draws_each_markov_panel_over_its_own_data_and_keeps_short_epis
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from corrflow.figures._style import MIN_EPISODE_SHARE
-    from corrflow.figures.regimes import draw_regime_timeline
+    from corrflow.present.figures._style import MIN_EPISODE_SHARE
+    from corrflow.present.figures.regimes import draw_regime_timeline
 
     dates = pd.bdate_range("1962-01-02", "2026-06-30")
     p = pd.Series(0.5 + 0.4 * np.sin(np.arange(len(dates)) / 300.0), index=dates)

@@ -48,7 +48,7 @@ def test_killed_run_resumes_with_rerun_incomplete_to_the_same_bytes(workflow_run
 WRITER = """
 import sys, numpy as np, pandas as pd
 sys.path.insert(0, {scripts!r})
-from corrflow.contracts import write_parquet
+from corrflow.data.contracts import write_parquet
 frame = pd.DataFrame(np.random.default_rng(0).normal(size=(2_000_000, 12)))
 print("ready", flush=True)
 write_parquet(frame, {target!r}, {{"big": True}})
@@ -57,7 +57,7 @@ write_parquet(frame, {target!r}, {{"big": True}})
 
 def test_a_write_killed_midway_leaves_the_old_file_whole(tmp_path):
     target = tmp_path / "out.parquet"
-    from corrflow.contracts import read_parquet, write_parquet
+    from corrflow.data.contracts import read_parquet, write_parquet
 
     write_parquet(pd.DataFrame({"a": [1.0, 2.0]}), target, {"version": "old"})
     before = target.read_bytes()
@@ -134,7 +134,7 @@ def test_wildcards_cannot_name_other_sources(workflow_copy):
 def test_pickles_load_only_from_models(tmp_path):
     import pickle
 
-    from corrflow.model import load_model
+    from corrflow.analytics.model import load_model
 
     models = tmp_path / "models"
     models.mkdir()

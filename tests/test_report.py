@@ -51,7 +51,7 @@ def test_stock_bond_correlation_changed_sign(workflow_run):
 def test_report_summary_explains_markov_and_lists_episodes(workflow_run):
     import pandas as pd
 
-    from corrflow.contracts import read_parquet
+    from corrflow.data.contracts import read_parquet
 
     workdir, _ = workflow_run
     report = (workdir / "docs/report.md").read_text()
@@ -78,7 +78,7 @@ def test_html_report_carries_the_tables_and_no_placeholder_for_a_skipped_pair(wo
     import re
 
     from conftest import snakemake
-    from corrflow.contracts import read_parquet
+    from corrflow.data.contracts import read_parquet
 
     workdir, _ = workflow_run
     # written outside the shared run's folders (the page carries its creation date)
@@ -196,8 +196,8 @@ def test_figures_are_deterministic_and_wide(tmp_path):
 def test_heatmap_compares_each_pair_on_its_joint_days():
     import numpy as np
 
-    from corrflow.returns import pair_returns
-    from corrflow.universe import heatmap_series, period_sentence, universe_correlations
+    from corrflow.analytics.correlation.universe import heatmap_series, period_sentence, universe_correlations
+    from corrflow.analytics.returns import pair_returns
     from report_fixtures import synthetic_outputs
 
     o = synthetic_outputs()
@@ -223,7 +223,7 @@ def test_heatmap_compares_each_pair_on_its_joint_days():
 def test_episode_labels_do_not_overlap():
     import pandas as pd
 
-    from corrflow.figures._style import label_rows
+    from corrflow.present.figures._style import label_rows
 
     episodes = pd.DataFrame(
         {
@@ -243,7 +243,7 @@ def test_episode_labels_do_not_overlap():
 def test_markdown_becomes_rst_that_docutils_renders(tmp_path):
     from docutils.core import publish_parts
 
-    from corrflow.report import markdown_to_rst
+    from corrflow.present.report import markdown_to_rst
 
     text, _ = build(tmp_path)
     rst = markdown_to_rst(text)
@@ -255,7 +255,7 @@ def test_markdown_becomes_rst_that_docutils_renders(tmp_path):
 def test_model_section_gives_the_forecast_and_says_when_it_does_not_beat_naive():
     import copy
 
-    from corrflow.report import model_section
+    from corrflow.present.report import model_section
     from report_fixtures import METRICS
 
     text = "\n".join(model_section(METRICS))
@@ -281,9 +281,9 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from corrflow.all_pairs_manifest import manifest_of
-    from corrflow.report import all_pairs_section
-    from corrflow.store import write_all_pairs
+    from corrflow.present.report import all_pairs_section
+    from corrflow.store.all_pairs import write_all_pairs
+    from corrflow.store.manifest import manifest_of
 
     rng = np.random.default_rng(3)
     names = [f"S{k}" for k in range(7)]
@@ -328,7 +328,7 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
 def test_horizons_section_gives_each_pairs_latest_weekly_and_monthly_value():
     import pandas as pd
 
-    from corrflow.report import horizons_section
+    from corrflow.present.report import horizons_section
 
     horizons = pd.DataFrame(
         {
@@ -356,9 +356,9 @@ def test_each_pair_lists_only_the_episodes_within_its_data(tmp_path):
 def test_the_heatmap_compares_every_pair_on_its_own_days():
     import numpy as np
 
-    from corrflow import universe
-    from corrflow.contracts import closed_by_series
-    from corrflow.returns import pair_returns
+    from corrflow.analytics.correlation import universe
+    from corrflow.analytics.returns import pair_returns
+    from corrflow.data.contracts import closed_by_series
     from report_fixtures import synthetic_outputs
 
     o = synthetic_outputs()
@@ -423,7 +423,7 @@ def test_a_lone_asterisk_renders_without_a_docutils_warning():
     report; bold and code spans stay as they are."""
     from docutils.core import publish_parts
 
-    from corrflow.report import markdown_to_rst
+    from corrflow.present.report import markdown_to_rst
 
     rst = markdown_to_rst(
         "# Report\n\n**Data: live FRED (4); see data/raw/*.ok and logs/ingest/.** Figures `docs/fig_*.png`.\n"
@@ -477,7 +477,7 @@ def test_a_sign_word_only_where_the_band_excludes_zero(tmp_path):
 
 
 def test_percentiles_keep_the_precision_they_have():
-    from corrflow.summary import percentile_text
+    from corrflow.present.summary import percentile_text
 
     assert [percentile_text(p) for p in (99.98, 99.6, 57.3, 0.4, 0.02, float("nan"))] == [
         ">99.9",
@@ -492,7 +492,7 @@ def test_percentiles_keep_the_precision_they_have():
 def test_the_data_age_and_days_behind_count_from_today(tmp_path):
     """A run on 2019-06-28 of data through 2018-12-28: the table says the data is six
     months old, and C (last value 2018-11-02) is that many sessions behind today."""
-    from corrflow.calendars import sessions
+    from corrflow.data.calendars import sessions
 
     text, _ = build(tmp_path, today="2019-06-28")
     assert (

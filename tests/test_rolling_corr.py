@@ -10,11 +10,17 @@ import pytest
 from scipy.stats import norm, spearmanr
 
 from conftest import corrflow_command
-from corrflow.contracts import returns_from_features, write_parquet
-from corrflow.correlation import ewma_corr, rolling_corr, rolling_spearman
+from corrflow.analytics.correlation.rolling import (
+    all_pairs,
+    all_pairs_by_series,
+    fisher_band,
+    rolling_corr_pairs,
+    rolling_pearson,
+)
+from corrflow.analytics.correlation.rolling_corr import ewma_corr, rolling_corr, rolling_spearman
+from corrflow.data.contracts import returns_from_features, write_parquet
 from corrflow.io import InputDataError
-from corrflow.rolling import all_pairs, all_pairs_by_series, fisher_band, rolling_corr_pairs, rolling_pearson
-from corrflow.store import read_all_pairs
+from corrflow.store.all_pairs import read_all_pairs
 from run import rolling_corr_pairs_numpy
 
 
@@ -232,7 +238,7 @@ def test_seed_command_from_prices(tmp_path):
 
 
 def test_seed_command_converts_a_yield_column_like_features(tmp_path):
-    from corrflow.features import build_features
+    from corrflow.analytics.features import build_features
 
     clean, path = make_clean(tmp_path)
     out = tmp_path / "corr.csv"
@@ -343,7 +349,7 @@ def test_help_runs():
 
 
 def test_blocks_split_pairs_evenly_and_read_back_as_one(tmp_path):
-    from corrflow.blocks import series_blocks
+    from corrflow.store.blocks import series_blocks
 
     blocks = series_blocks(200, 4)
     assert [b.start for b in blocks][0] == 0 and blocks[-1].stop == 199
@@ -407,7 +413,7 @@ def test_the_synchronised_estimate_is_unbiased_where_the_daily_one_is_not():
     """Two markets with correlation 0.6, the second trading the first's news a day late
     (Tokyo after New York): the daily correlation sees none of it, the synchronised one
     all of it."""
-    from corrflow.correlation import synchronised_corr
+    from corrflow.analytics.correlation.rolling_corr import synchronised_corr
 
     rng = np.random.default_rng(7)
     n, rho = 6000, 0.6
@@ -430,7 +436,11 @@ def test_every_pair_of_the_snapshot_on_its_own_days_equals_the_configured_method
     """The all-pairs kernel on the default universe (NYSE, SIFMA_US yields with their own
     holidays, series that start and end at other dates, missing days) gives each pair what
     rolling_corr gives it configured, NaN on exactly the same days."""
-    from corrflow.rolling import JointDayPanel, joint_day_rolling_corr, pair_rolling_corr
+    from corrflow.analytics.correlation.rolling import (
+        JointDayPanel,
+        joint_day_rolling_corr,
+        pair_rolling_corr,
+    )
 
     levels, metadata, _ = snapshot_frames
     names = list(levels.columns)
@@ -442,7 +452,7 @@ def test_every_pair_of_the_snapshot_on_its_own_days_equals_the_configured_method
 
 
 def test_the_kernel_streams_in_stretches_as_in_one_go(snapshot_frames):
-    from corrflow.rolling import AllPairsBySeries, JointDayPanel
+    from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel
 
     levels, metadata, _ = snapshot_frames
     panel = JointDayPanel(levels, metadata)

@@ -32,7 +32,7 @@ def big_universe_config(path, n_series: int, n_blocks: int) -> None:
 
 
 def test_all_pairs_blocks_run_and_agree_with_the_pair_columns(workflow_copy):
-    from corrflow.store import read_all_pairs
+    from corrflow.store.all_pairs import read_all_pairs
 
     snakemake(
         workflow_copy,
@@ -63,7 +63,7 @@ def test_all_pairs_blocks_run_and_agree_with_the_pair_columns(workflow_copy):
     manifest_path = workflow_copy / "data/processed/all_pairs/manifest.json"
     pd.testing.assert_series_equal(read_all_pairs(manifest_path, pair=("DGS10", "SPY")), stored)
     # every pair on its own joint days: the stored pair is the configured pair of rolling_corr.csv
-    from corrflow.contracts import read_parquet
+    from corrflow.data.contracts import read_parquet
 
     levels, _ = read_parquet(workflow_copy / "data/processed/clean.parquet")
     assert stored.index.equals(levels.index) and corr.index.equals(levels.index)

@@ -39,8 +39,8 @@ def mixed_calendar_levels() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
-    from corrflow.all_pairs_manifest import manifest_of
-    from corrflow.store import write_all_pairs
+    from corrflow.store.all_pairs import write_all_pairs
+    from corrflow.store.manifest import manifest_of
 
     folder = tmp_path_factory.mktemp("stores")
     levels = mixed_calendar_levels()
@@ -68,7 +68,7 @@ def stores(tmp_path_factory):
 
 
 def test_month_end_and_latest_matrices_equal_the_every_day_store_on_those_dates(stores):
-    from corrflow.store import read_all_pairs, read_month_ends
+    from corrflow.store.all_pairs import read_all_pairs, read_month_ends
 
     levels, manifests = stores
     names = list(levels.columns)
@@ -112,7 +112,7 @@ def test_month_end_and_latest_matrices_equal_the_every_day_store_on_those_dates(
 
 
 def test_history_of_keeps_every_day_of_its_pairs_beside_month_ends(stores):
-    from corrflow.store import read_all_pairs
+    from corrflow.store.all_pairs import read_all_pairs
 
     levels, manifests = stores
     for a, b in [("NY1", "TOKYO"), ("TOKYO", "COIN"), ("NY1", "NY3")]:
@@ -123,7 +123,7 @@ def test_history_of_keeps_every_day_of_its_pairs_beside_month_ends(stores):
     month_end_only = read_all_pairs(manifests["month_ends"], pair=("NY2", "COIN"))
     assert 25 <= len(month_end_only) <= 30
     from corrflow.io import InputDataError
-    from corrflow.store import history_pairs
+    from corrflow.store.all_pairs import history_pairs
 
     for entry, message in (
         ("NOPE", "history_of: 'NOPE' names no series of the universe (NOPE)"),
@@ -139,7 +139,7 @@ def test_history_of_keeps_every_day_of_its_pairs_beside_month_ends(stores):
 
 
 def test_store_size_is_logged_before_writing_and_auto_keeps_month_ends_above_300_series(tmp_path, caplog):
-    from corrflow.store import stored_dates, write_all_pairs
+    from corrflow.store.all_pairs import stored_dates, write_all_pairs
 
     assert stored_dates("auto", 300) == "every_day" and stored_dates("auto", 301) == "month_ends"
     levels = mixed_calendar_levels()
@@ -211,7 +211,7 @@ def test_the_latest_matrix_is_not_a_month_where_one_series_ran_on_alone(tmp_path
     """A series published two months past the others (the snapshot's yields run past its
     ETFs) leaves those months with a pair or two: the latest matrix is the last month with
     at least half the pairs of the fullest recent one, not a nearly blank one."""
-    from corrflow.store import read_all_pairs, write_all_pairs
+    from corrflow.store.all_pairs import read_all_pairs, write_all_pairs
 
     levels = mixed_calendar_levels().drop(columns=["ENDS"])
     levels.loc["2021-04-20":, [c for c in levels.columns if c not in ("NY1", "NY2")]] = np.nan

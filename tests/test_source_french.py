@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from corrflow.http_client import RetryPolicy
-from corrflow.sources import REGISTRY
-from corrflow.sources.chain import ingest_source
-from corrflow.sources.french import french_daily_factors, market_total_return_index
+from corrflow.data.http_client import RetryPolicy
+from corrflow.data.sources import REGISTRY
+from corrflow.data.sources.chain import ingest_source
+from corrflow.data.sources.french import french_daily_factors, market_total_return_index
 
 SPEC = [{"id": "FF_MKT", "source": "french", "kind": "price"}]
 ROWS = [

@@ -7,9 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from corrflow.contracts import EPISODE_COLUMNS
-from corrflow.io import schema_defaults
-from corrflow.stress import (
+from corrflow.analytics.regimes.stress import (
     FR_ASSUMPTIONS,
     drawdown_intervals,
     episode_correlations,
@@ -20,6 +18,8 @@ from corrflow.stress import (
     stress_episodes,
     volatility_intervals,
 )
+from corrflow.data.contracts import EPISODE_COLUMNS
+from corrflow.io import schema_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 STRESS = schema_defaults()["stress"]
@@ -332,8 +332,8 @@ def test_from_1926_the_depression_is_a_stress_episode():
 
 def test_the_episodes_table_shows_n_intervals_short_episodes_and_the_assumptions(tmp_path):
     """Through the rule's columns and a CSV round trip, as the report reads them."""
-    from corrflow.regimes import episode_correlation_columns
-    from corrflow.summary import episodes_table, normalised_episodes
+    from corrflow.analytics.regimes.regimes import episode_correlation_columns
+    from corrflow.present.summary import episodes_table, normalised_episodes
 
     rng = np.random.default_rng(3)
     index = pd.bdate_range("2015-01-01", periods=400)

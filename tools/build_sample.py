@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from corrflow.data.sources.french import french_daily_factors, market_total_return_index
 from corrflow.io import InputDataError, cli_parser, configure_logging, run_main, write_text_atomic
-from corrflow.sources.french import french_daily_factors, market_total_return_index
 
 logger = logging.getLogger("build_sample")
 

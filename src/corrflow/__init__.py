@@ -6,15 +6,15 @@ is quick and needs nothing beyond the standard library):
 - ``read_clean(path)``: clean.parquet as (levels, metadata), every series on its own
   calendar, NaN where it has no value;
 - ``pair_returns(levels, specs, a, b, closed, max_gap)``: a pair's log returns on its
-  joint days (``corrflow.returns``);
+  joint days (``corrflow.analytics.returns``);
 - ``pair_rolling_corr(levels, metadata, a, b, window)``: one pair's rolling correlation
-  on its own joint days, as rolling_corr.csv holds it (``corrflow.rolling``);
+  on its own joint days, as rolling_corr.csv holds it (``corrflow.analytics.correlation.rolling``);
 - ``all_pairs_rolling_corr(levels, metadata, pairs, window)``: many pairs at once with
   the compiled kernel, a column ``A:B`` each;
 - ``rolling_corr(levels, metadata, pairs, windows)``: the configured pairs' frame with
-  bands, EWMA and gaps (``corrflow.correlation``);
-- ``sign_regimes``, ``stress_episodes``: regimes and stress (``corrflow.regimes``,
-  ``corrflow.stress``);
+  bands, EWMA and gaps (``corrflow.analytics.correlation.rolling_corr``);
+- ``sign_regimes``, ``stress_episodes``: regimes and stress (``corrflow.analytics.regimes.regimes``,
+  ``corrflow.analytics.regimes.stress``);
 - readers of every output: ``read_rolling_corr``, ``read_parquet`` (regimes.parquet,
   features.parquet with their metadata), ``read_all_pairs`` (the all-pairs store).
 """
@@ -24,17 +24,17 @@ from importlib import import_module
 __version__ = "0.5.0"
 
 _API = {
-    "read_clean": ("corrflow.contracts", "read_parquet"),
-    "read_parquet": ("corrflow.contracts", "read_parquet"),
-    "read_rolling_corr": ("corrflow.contracts", "read_rolling_corr"),
-    "read_all_pairs": ("corrflow.store", "read_all_pairs"),
-    "pair_returns": ("corrflow.returns", "pair_returns"),
-    "pair_rolling_corr": ("corrflow.rolling", "pair_rolling_corr"),
-    "all_pairs_rolling_corr": ("corrflow.rolling", "all_pairs_rolling_corr"),
-    "rolling_corr": ("corrflow.correlation", "rolling_corr"),
-    "sign_regimes": ("corrflow.regimes", "sign_regimes"),
-    "stress_episodes": ("corrflow.stress", "stress_episodes"),
-    "sessions": ("corrflow.calendars", "sessions"),
+    "read_clean": ("corrflow.data.contracts", "read_parquet"),
+    "read_parquet": ("corrflow.data.contracts", "read_parquet"),
+    "read_rolling_corr": ("corrflow.data.contracts", "read_rolling_corr"),
+    "read_all_pairs": ("corrflow.store.all_pairs", "read_all_pairs"),
+    "pair_returns": ("corrflow.analytics.returns", "pair_returns"),
+    "pair_rolling_corr": ("corrflow.analytics.correlation.rolling", "pair_rolling_corr"),
+    "all_pairs_rolling_corr": ("corrflow.analytics.correlation.rolling", "all_pairs_rolling_corr"),
+    "rolling_corr": ("corrflow.analytics.correlation.rolling_corr", "rolling_corr"),
+    "sign_regimes": ("corrflow.analytics.regimes.regimes", "sign_regimes"),
+    "stress_episodes": ("corrflow.analytics.regimes.stress", "stress_episodes"),
+    "sessions": ("corrflow.data.calendars", "sessions"),
     "InputDataError": ("corrflow.io", "InputDataError"),
 }
 

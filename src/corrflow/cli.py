@@ -16,17 +16,20 @@ from importlib import import_module
 from corrflow.io import one_line_errors
 
 SUBCOMMANDS = {  # subcommand -> (module, what it does)
-    "ingest": ("corrflow.ingest", "download (or take from cache/snapshot) one source's series"),
-    "clean": ("corrflow.clean", "lay raw series on their calendars, convert currencies"),
-    "features": ("corrflow.features", "returns, excess returns and lags"),
-    "rolling-corr": ("corrflow.correlation", "rolling correlations of pairs (the seed's command)"),
-    "all-pairs-block": ("corrflow.all_pairs", "every pair's rolling correlation, one block"),
-    "all-pairs-manifest": ("corrflow.all_pairs_manifest", "list the all-pairs blocks of a run"),
-    "regimes": ("corrflow.regimes", "sign regimes, Markov states, DCC, stress episodes"),
-    "dq": ("corrflow.dq", "data-quality report of the raw files"),
-    "model": ("corrflow.model", "forecast model of a pair's correlation"),
-    "report": ("corrflow.report", "docs/report.md and its figures"),
-    "dashboard": ("corrflow.dashboard", "docs/dashboard.html"),
+    "ingest": ("corrflow.data.ingest", "download (or take from cache/snapshot) one source's series"),
+    "clean": ("corrflow.data.clean", "lay raw series on their calendars, convert currencies"),
+    "features": ("corrflow.analytics.features", "returns, excess returns and lags"),
+    "rolling-corr": (
+        "corrflow.analytics.correlation.rolling_corr",
+        "rolling correlations of pairs (the seed's command)",
+    ),
+    "all-pairs-block": ("corrflow.store.block", "every pair's rolling correlation, one block"),
+    "all-pairs-manifest": ("corrflow.store.manifest", "list the all-pairs blocks of a run"),
+    "regimes": ("corrflow.analytics.regimes.regimes", "sign regimes, Markov states, DCC, stress episodes"),
+    "dq": ("corrflow.data.dq", "data-quality report of the raw files"),
+    "model": ("corrflow.analytics.model", "forecast model of a pair's correlation"),
+    "report": ("corrflow.present.report", "docs/report.md and its figures"),
+    "dashboard": ("corrflow.present.dashboard", "docs/dashboard.html"),
 }
 
 

@@ -201,17 +201,17 @@ SERIES = {s["id"]: s for s in config["series"]}
 # from the workflow's own source tree with nothing beyond Snakemake installed (a dry run,
 # `--sdm conda`, a module deployment); the rule scripts import the whole package.
 sys.path.insert(0, os.path.normpath(os.path.join(str(workflow.current_basedir), "..", "..", "src")))
-from corrflow.blocks import series_blocks, stored_dates, stretch_rows  # noqa: E402  (the all-pairs blocks)
-from corrflow.dates import (  # noqa: E402  (one home for `latest` and business days)
+from corrflow.store.blocks import series_blocks, stored_dates, stretch_rows  # noqa: E402  (the all-pairs blocks)
+from corrflow.data.dates import (  # noqa: E402  (one home for `latest` and business days)
     business_days,
     resolve_end,
     today_in_new_york,
 )
-from corrflow.sources import REGISTRY as SOURCE_REGISTRY  # noqa: E402  (the one list of sources)
+from corrflow.data.sources import REGISTRY as SOURCE_REGISTRY  # noqa: E402  (the one list of sources)
 
 # the source wildcard and the config check both come from the sources' registry
 SOURCE_NAMES = sorted(SOURCE_REGISTRY)
-from corrflow.figures import rule_outputs  # noqa: E402  (the report's figures: one registry)
+from corrflow.present.figures import rule_outputs  # noqa: E402  (the report's figures: one registry)
 
 # `end: latest` resolved once per run: a run on a later day asks for the new days
 END = resolve_end(config["end"])
@@ -226,7 +226,7 @@ def check_calendar_name(name, where):
     """An unknown calendar is one line with the close matches, before any job; with only
     Snakemake installed (no pandas_market_calendars) clean checks it instead."""
     try:
-        from corrflow.calendars import check_calendar
+        from corrflow.data.calendars import check_calendar
     except ImportError:
         return
     check_calendar(name, where)
@@ -353,7 +353,7 @@ def clean_rows_at_most():
     the calendars when pandas_market_calendars is there (the all-pairs plan), else
     ``universe_days_at_most``."""
     try:
-        from corrflow.calendars import default_calendar, sessions
+        from corrflow.data.calendars import default_calendar, sessions
 
         days = None
         for name in sorted({default_calendar(s) for s in config["series"]}):
@@ -372,25 +372,25 @@ def all_pairs_block_mb(n_blocks):
       fresh copy of the workflow (up to 380 MB measured for a small block in a fresh
       clone; about 280 MB with the kernels cached);
     - 4 float64 per series and day: clean.parquet's levels as read, the panel's levels and
-      log levels (``corrflow.rolling.JointDayPanel``) and a temporary while taking the logs; the
+      log levels (``corrflow.analytics.correlation.rolling.JointDayPanel``) and a temporary while taking the logs; the
       days are clean.parquet's rows, the union of the universe's calendars (every
       calendar day with a 24/7 series, else about the business days);
     - per pair of the block (of an average block): its window (a ring of 2 x window
-      float64) and 12 float64 of state (``corrflow.kernels.joint_day_corr``), the two
+      float64) and 12 float64 of state (``corrflow.analytics.correlation.kernels.joint_day_corr``), the two
       buffers of a stretch of ~256 dates the kernel and the writer alternate, and per
       stored date of a stretch (every date, or its month-ends: at most a quarter of its
       dates whatever the calendar) the long layout's date and two int32 series codes
-      (``corrflow.store.LongColumns``), the value and its encoded page; plus 8 int64 of
+      (``corrflow.store.all_pairs.LongColumns``), the value and its encoded page; plus 8 int64 of
       pair indices;
     - 6 int64 per pair of the universe: every pair's indices, listed before the block's
-      are picked (``corrflow.rolling.AllPairsBySeries``).
+      are picked (``corrflow.analytics.correlation.rolling.AllPairsBySeries``).
     """
     settings = config["all_pairs"]
     n = len(config["series"])
     days = clean_rows_at_most()
-    pairs = n * (n - 1) / 2 / n_blocks  # blocks differ by ~2% (corrflow.blocks.series_blocks)
+    pairs = n * (n - 1) / 2 / n_blocks  # blocks differ by ~2% (corrflow.store.blocks.series_blocks)
     window = settings["window"]
-    rows = stretch_rows(window)  # as corrflow.store.write_all_pairs
+    rows = stretch_rows(window)  # as corrflow.store.all_pairs.write_all_pairs
     every_day = stored_dates(settings["dates"], n) == "every_day"
     stored_rows = rows if every_day else rows // 4 + 2
     per_value = 4 if settings["dtype"] == "float32" else 8

@@ -6,7 +6,7 @@ from pathlib import Path
 # this workflow's package, from its own source tree when it is not installed
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from corrflow.features import run
+from corrflow.analytics.features import run
 from corrflow.io import rule_job
 
 with rule_job(snakemake):

@@ -7,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
 from corrflow.io import rule_job
-from corrflow.model import run
+from corrflow.analytics.model import run
 
 with rule_job(snakemake):
     run(

@@ -6,9 +6,9 @@ from pathlib import Path
 # this workflow's package, from its own source tree when it is not installed
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
 
-from corrflow.figures import REGISTRY
+from corrflow.present.figures import REGISTRY
 from corrflow.io import rule_job
-from corrflow.report import run
+from corrflow.present.report import run
 
 with rule_job(snakemake):
     run(

@@ -1,0 +1,388 @@
+"""The rolling-correlation kernel drivers.
+
+- Columns that share their days (``rolling_corr_pairs``, ``rolling_pearson``): per-column
+  moments in numpy, the per-pair loop compiled (``_kernels.segment_cross_corr``).
+- Pairs of a universe on each pair's own joint days (``JointDayPanel``,
+  ``joint_day_rolling_corr``, and every pair by first series: ``AllPairsBySeries``): the
+  compiled ``_kernels.joint_day_corr`` walks each pair's dates, so a series on another
+  exchange's calendar, a 24/7 series or one with a missing day gets exactly what the
+  pair gets configured (``pair_rolling_corr``), with no common grid.
+"""
+
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+
+def _segments(values: np.ndarray, window: int) -> np.ndarray:
+    """Overlapping 2-window segments: segment b holds rows (b-1)*window .. (b+1)*window - 1.
+
+    Shape (blocks, 2 * window, columns); rows before the start are NaN. Every trailing
+    window ending in block b lies inside segment b, so sums over it can be taken from
+    prefix sums within the segment, centred on the segment's own mean.
+    """
+    n_rows, n_cols = values.shape
+    blocks = -(-n_rows // window)
+    padded = np.full(((blocks + 1) * window, n_cols), np.nan)
+    padded[window : window + n_rows] = values
+    view = np.lib.stride_tricks.sliding_window_view(padded, 2 * window, axis=0)[::window]
+    return np.moveaxis(view, -1, 1)[:blocks]
+
+
+def _window_sums(prefix: np.ndarray, window: int, n_rows: int) -> np.ndarray:
+    """Trailing-window sums from in-segment inclusive prefix sums -> (n_rows, columns)."""
+    sums = prefix[:, window:, :] - prefix[:, :window, :]
+    return sums.reshape(-1, prefix.shape[2])[:n_rows]
+
+
+def _trailing_counts(flags: np.ndarray, window: int) -> np.ndarray:
+    """Exact integer count of true flags in each trailing window (-1 before a full window)."""
+    total = np.cumsum(flags, axis=0, dtype="int64")
+    out = np.full(total.shape, -1, dtype="int64")
+    if len(total) >= window:
+        out[window - 1] = total[window - 1]
+        out[window:] = total[window:] - total[:-window]
+    return out
+
+
+def _column_moments(values: np.ndarray, window: int):
+    """Per column: segment-centred values and, per trailing window, the centred sum and
+    1 / sqrt(centred sum of squares), NaN where the window has a missing value or no
+    change at all (decided on exact integer counts, not on a rounding-sized variance)."""
+    n_rows = values.shape[0]
+    missing = np.isnan(values)
+    changed = np.zeros_like(missing)
+    changed[1:] = values[1:] != values[:-1]
+    usable = (_trailing_counts(missing, window) == 0) & (_trailing_counts(changed, window - 1) > 0)
+    usable[: window - 1] = False
+    segments = _segments(values, window)
+    valid = ~np.isnan(segments)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = np.where(valid, segments, 0.0).sum(axis=1) / valid.sum(axis=1)
+    centred = np.where(valid, segments - np.nan_to_num(centre)[:, None, :], 0.0)
+    sums = _window_sums(np.cumsum(centred, axis=1), window, n_rows)
+    sums_sq = _window_sums(np.cumsum(centred * centred, axis=1), window, n_rows)
+    variance = np.where(usable, sums_sq - sums * sums / window, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inv_sd = 1.0 / np.sqrt(np.where(variance > 0, variance, np.nan))
+    return centred, sums, inv_sd
+
+
+class _PairKernel:
+    """The per-column arrays of one (returns, window), computed once, and the compiled
+    per-pair loop run over any stretch of dates into any layout."""
+
+    def __init__(self, values: np.ndarray, window: int):
+        centred, sums, inv_sd = _column_moments(values, window)
+        self.window, self.n_rows = window, values.shape[0]
+        self.centred = np.ascontiguousarray(np.moveaxis(centred, 2, 0))
+        self.sums = np.ascontiguousarray(sums.T)
+        self.means = self.sums / window
+        self.inv_sd = np.ascontiguousarray(inv_sd.T)
+
+    def run(self, pairs, out, offsets, strides, t_start: int = 0, t_stop: int | None = None) -> None:
+        from corrflow.analytics.correlation.kernels import segment_cross_corr
+
+        segment_cross_corr(
+            self.centred,
+            self.sums,
+            self.means,
+            self.inv_sd,
+            np.ascontiguousarray(pairs, dtype="int64"),
+            self.window,
+            t_start,
+            self.n_rows if t_stop is None else t_stop,
+            out,
+            np.asarray(offsets, dtype="int64"),
+            np.asarray(strides, dtype="int64"),
+        )
+
+
+def rolling_corr_pairs(returns: np.ndarray, pairs: np.ndarray, window: int) -> np.ndarray:
+    """Rolling Pearson correlation of column pairs: (T x N), (P x 2) -> (P x T).
+
+    Pandas semantics with min_periods = window: a window with any missing value in
+    either column is NaN. A window in which a column does not change (zero variance) is
+    NaN, never inf; results are clipped to [-1, 1]. Each pair's series is contiguous in
+    the result (row p).
+
+    Numerics: sums over each window come from prefix sums inside an overlapping segment
+    of two windows, on values centred by that segment's mean. The running totals stay
+    the size of two windows (no drift over the whole sample) and the centring keeps the
+    one-pass formulas cov = Sxy - Sx*Sy/W, var = Sxx - Sx^2/W free of cancellation; the
+    result is within 1e-13 of an exact (extended-precision, two-pass) computation for
+    windows of 5 and more, and within ~1e-12 of pandas' online algorithm, whose own
+    error is of that size on near-flat series (at window 2, where r is +-1 anyway, a
+    nearly constant pair can be off by ~1e-11). Per-column work is numpy, O(T N); the
+    per-pair loop, O(T P), is compiled (``_kernels.segment_cross_corr``).
+    """
+    values = np.asarray(returns, dtype="float64")
+    n_rows = values.shape[0]
+    pairs = np.asarray(pairs, dtype="int64").reshape(-1, 2)
+    if n_rows < window or not len(pairs):
+        return np.full((len(pairs), n_rows), np.nan)
+    out = np.empty(len(pairs) * n_rows)  # the kernel writes every cell (NaN before a full window)
+    _PairKernel(values, window).run(pairs, out, np.arange(len(pairs)) * n_rows, np.ones(len(pairs)))
+    return out.reshape(len(pairs), n_rows)
+
+
+class JointDayPanel:
+    """A universe's levels (clean.parquet and its metadata) laid out for the joint-day
+    kernel: levels and log levels per series, par-bond duration and convexity of the
+    yields, weekdays elapsed, and per pair of calendars the running count of days both
+    were open (for ``max_gap_days``)."""
+
+    def __init__(self, levels: pd.DataFrame, metadata: dict):
+        from corrflow.analytics.returns import par_bond_duration_convexity
+        from corrflow.data.calendars import open_mask
+
+        specs = metadata.get("series", {})
+        self.names = list(levels.columns)
+        self.index = levels.index
+        self.level = np.ascontiguousarray(levels.to_numpy(dtype="float64").T)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.log_level = np.log(np.where(self.level > 0, self.level, np.nan))
+        yields = [k for k, name in enumerate(self.names) if specs.get(name, {}).get("kind") == "yield"]
+        self.yield_row = np.full(len(self.names), -1, dtype="int64")
+        self.duration = np.zeros((len(yields), len(self.index)))
+        self.convexity = np.zeros((len(yields), len(self.index)))
+        for row, k in enumerate(yields):
+            maturity = specs[self.names[k]].get("maturity")
+            if not maturity:
+                raise ValueError(f"yield series {self.names[k]!r} needs `maturity` in config key `series`")
+            self.yield_row[k] = row
+            self.duration[row], self.convexity[row] = par_bond_duration_convexity(
+                np.nan_to_num(self.level[k] / 100.0), float(maturity)
+            )
+        days = self.index.values.astype("datetime64[D]")
+        self.weekday_ordinal = np.busday_count(days[0], days) if len(days) else np.zeros(0, "int64")
+        closed = metadata.get("calendars", {})
+        calendar_names = [specs.get(name, {}).get("calendar") for name in self.names]
+        distinct = sorted({c for c in calendar_names if c is not None})
+        code = {name: k for k, name in enumerate(distinct)}
+        self.calendar_of = np.array([code.get(c, len(distinct)) for c in calendar_names], dtype="int64")
+        masks = [open_mask(self.index, closed.get(c, [])) for c in distinct] + [
+            np.ones(len(self.index), dtype=bool)  # a series with no calendar: every row
+        ]
+        k_count = len(masks)
+        self.pair_calendar = np.zeros((k_count, k_count), dtype="int64")
+        prefixes = []
+        for a in range(k_count):
+            for b in range(a, k_count):
+                self.pair_calendar[a, b] = self.pair_calendar[b, a] = len(prefixes)
+                prefixes.append(np.concatenate([[0], np.cumsum(masks[a] & masks[b])]))
+        self.open_prefix = np.array(prefixes, dtype="int64")
+        max_gap = metadata.get("calendar", {}).get("max_gap_days")
+        self.max_gap = -1 if max_gap is None else int(max_gap)
+
+    def position(self, name: str) -> int:
+        return self.names.index(name)
+
+    def panel_arrays(self) -> tuple:
+        """The panel as the compiled kernels take it, in their argument order."""
+        return (
+            self.log_level,
+            self.level,
+            self.yield_row,
+            self.duration,
+            self.convexity,
+            self.weekday_ordinal,
+            self.calendar_of,
+            self.pair_calendar,
+            self.open_prefix,
+            self.max_gap,
+        )
+
+    def run(self, pairs, window, out, offsets, strides, state, ring, t_start=0, t_stop=None) -> None:
+        """Rows t_start <= t < t_stop of each pair into ``out`` (see ``joint_day_corr``)."""
+        from corrflow.analytics.correlation.kernels import joint_day_corr
+
+        joint_day_corr(
+            *self.panel_arrays(),
+            np.ascontiguousarray(pairs, dtype="int64"),
+            window,
+            t_start,
+            len(self.index) if t_stop is None else t_stop,
+            out,
+            np.asarray(offsets, dtype="int64"),
+            np.asarray(strides, dtype="int64"),
+            state,
+            ring,
+        )
+
+    def summary(self, pairs, recent: int, recent_only: bool = False, t_stop: int | None = None) -> dict:
+        """Each pair's correlation over all its joint-day returns and over its last
+        ``recent`` (``joint_day_summary_corr``): arrays full, recent (NaN with
+        ``recent_only``), count, first, last, recent_first (rows; -1 none)."""
+        from corrflow.analytics.correlation.kernels import joint_day_summary_corr
+
+        pairs = np.ascontiguousarray(pairs, dtype="int64").reshape(-1, 2)
+        n = len(pairs)
+        out = {"full": np.empty(n), "recent": np.empty(n)}
+        out |= {k: np.empty(n, dtype="int64") for k in ("count", "first", "last", "recent_first")}
+        joint_day_summary_corr(
+            *self.panel_arrays(),
+            pairs,
+            recent,
+            recent_only,
+            len(self.index) if t_stop is None else t_stop,
+            out["full"],
+            out["recent"],
+            out["count"],
+            out["first"],
+            out["last"],
+            out["recent_first"],
+        )
+        return out
+
+    @staticmethod
+    def start_state(n_pairs: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+        state = np.zeros((n_pairs, 12))
+        state[:, 0] = -1
+        return state, np.zeros((n_pairs, 2, window))
+
+
+def joint_day_rolling_corr(panel: JointDayPanel, pairs: list[tuple[str, str]], window: int) -> pd.DataFrame:
+    """Each pair's rolling Pearson correlation on its own joint days, one column ``A:B``
+    per pair on the universe's dates (NaN on days that are not the pair's)."""
+    codes = np.array([[panel.position(a), panel.position(b)] for a, b in pairs], dtype="int64").reshape(-1, 2)
+    n_rows = len(panel.index)
+    out = np.empty(len(codes) * n_rows)
+    state, ring = panel.start_state(len(codes), window)
+    panel.run(codes, window, out, np.arange(len(codes)), np.full(len(codes), len(codes)), state, ring)
+    return pd.DataFrame(
+        out.reshape(n_rows, len(codes)), index=panel.index, columns=[f"{a}:{b}" for a, b in pairs]
+    )
+
+
+def all_pairs_rolling_corr(
+    levels: pd.DataFrame, metadata: dict, pairs: list[tuple[str, str]], window: int
+) -> pd.DataFrame:
+    """Rolling Pearson correlation of ``pairs`` of clean levels (clean.parquet and its
+    metadata), each pair on its own joint days, a column ``A:B`` each (the compiled
+    kernel; equal to ``pair_rolling_corr`` of each pair within ~1e-13)."""
+    return joint_day_rolling_corr(JointDayPanel(levels, metadata), pairs, window)
+
+
+def pair_rolling_corr(levels: pd.DataFrame, metadata: dict, a: str, b: str, window: int) -> pd.Series:
+    """One pair's rolling Pearson correlation over ``window`` of its joint returns
+    (``_returns.pair_returns``: the days both series have a value, both legs' returns
+    spanning the same stretch), on the levels' dates: the one method behind
+    rolling_corr.csv, the dashboard and the report."""
+    from corrflow.analytics.returns import pair_returns
+    from corrflow.data.contracts import closed_by_series
+
+    joint = pair_returns(
+        levels,
+        metadata.get("series", {}),
+        a,
+        b,
+        closed_by_series(metadata),
+        metadata.get("calendar", {}).get("max_gap_days"),
+    )
+    return rolling_pearson(joint[a], joint[b], window).reindex(levels.index)
+
+
+class AllPairsBySeries:
+    """Every pair's rolling correlation on its own joint days, grouped by the first
+    series: for each i in ``series`` (default: all) a (dates x (N-1-i)) array whose
+    column c is the pair (i, i+1+c). The kernel writes straight into that layout, a
+    stretch of at most ``rows`` dates at a time (default: all) into a buffer from
+    ``buffer()``, carrying each pair's window from one stretch to the next (stretches
+    in date order); a writer alternates two buffers, storing one stretch while the next
+    is computed, so memory stays at two stretches whatever the number of dates. With
+    ``date_major`` a stretch is one (dates x pairs) array, the pairs in that order (the
+    store's rows, no copy to make)."""
+
+    def __init__(
+        self,
+        panel: JointDayPanel,
+        window: int,
+        dtype: str = "float64",
+        series: range | None = None,
+        rows: int | None = None,
+        date_major: bool = False,
+    ):
+        self.panel, self.window = panel, window
+        self.date_major = date_major
+        self.n_rows, n_cols = len(panel.index), len(panel.names)
+        self.rows = self.n_rows if rows is None else max(1, min(rows, self.n_rows))
+        self.dtype = dtype
+        series = range(n_cols - 1) if series is None else series
+        pairs = all_pairs(list(range(n_cols)))
+        self.pairs = pairs[(pairs[:, 0] >= series.start) & (pairs[:, 0] < series.stop)]
+        self.widths = n_cols - 1 - np.arange(series.start, series.stop)
+        self.block_start = np.concatenate([[0], np.cumsum(self.widths * self.rows)[:-1]]).astype("int64")
+        # pair p at date t goes to offsets[p] + (t - t_start) * strides[p] of a buffer
+        self.offsets = self.block_start[self.pairs[:, 0] - series.start] + (
+            self.pairs[:, 1] - self.pairs[:, 0] - 1
+        )
+        self.strides = self.widths[self.pairs[:, 0] - series.start]
+        if date_major:  # one (dates x pairs) array instead of one block per first series
+            self.offsets = np.arange(len(self.pairs), dtype="int64")
+            self.strides = np.full(len(self.pairs), len(self.pairs), dtype="int64")
+        self.state, self.ring = panel.start_state(len(self.pairs), window)
+
+    def buffer(self) -> np.ndarray:
+        return np.empty(len(self.pairs) * self.rows, dtype=self.dtype)
+
+    def compute(self, out: np.ndarray, t_start: int = 0, t_stop: int | None = None) -> list[np.ndarray]:
+        """Dates t_start <= t < t_stop into ``out`` (after every earlier stretch); returns
+        the per-series blocks, views of ``out`` of t_stop - t_start rows each."""
+        t_stop = self.n_rows if t_stop is None else t_stop
+        if t_stop - t_start > self.rows:
+            raise ValueError(f"a stretch of {t_stop - t_start} dates does not fit a buffer of {self.rows}")
+        if self.date_major:
+            blocks = [out[: len(self.pairs) * (t_stop - t_start)].reshape(t_stop - t_start, len(self.pairs))]
+        else:
+            blocks = [
+                out[s : s + w * self.rows].reshape(self.rows, w)[: t_stop - t_start]
+                for s, w in zip(self.block_start, self.widths, strict=False)
+            ]
+        if len(self.pairs):
+            self.panel.run(
+                self.pairs,
+                self.window,
+                out,
+                self.offsets - t_start * self.strides,
+                self.strides,
+                self.state,
+                self.ring,
+                t_start,
+                t_stop,
+            )
+        return blocks
+
+
+def all_pairs_by_series(
+    levels: pd.DataFrame, metadata: dict, window: int, dtype: str = "float64", series: range | None = None
+) -> list[np.ndarray]:
+    """All dates of ``AllPairsBySeries`` at once: the list of (T x (N-1-i)) blocks."""
+    result = AllPairsBySeries(JointDayPanel(levels, metadata), window, dtype, series)
+    return result.compute(result.buffer())
+
+
+def fisher_band(corr: pd.Series, window: int, confidence: float) -> tuple[pd.Series, pd.Series]:
+    """Confidence band of a Pearson correlation over ``window`` observations (Fisher z).
+
+    z = atanh(r) is about normal with standard error 1/sqrt(n - 3); the band is
+    tanh(z -+ q * se) with q the normal quantile of the two-sided confidence.
+    """
+    q = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    z = np.arctanh(corr.clip(-1 + 1e-15, 1 - 1e-15))
+    half_width = q / np.sqrt(window - 3)
+    return np.tanh(z - half_width), np.tanh(z + half_width)
+
+
+def all_pairs(columns: list[str]) -> np.ndarray:
+    """Every unordered pair (i < j) of N columns, row by row: N(N-1)/2 x 2."""
+    i, j = np.triu_indices(len(columns), k=1)
+    return np.column_stack([i, j])
+
+
+def rolling_pearson(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
+    """One pair's rolling Pearson correlation (see ``rolling_corr_pairs``)."""
+    values = np.column_stack([x.to_numpy(dtype="float64"), y.to_numpy(dtype="float64")])
+    result = rolling_corr_pairs(values, np.array([[0, 1]]), window)[0]
+    return pd.Series(result, index=x.index, name=f"{x.name}:{y.name}:{window}")

@@ -1,0 +1,311 @@
+"""Rolling correlations of the configured pairs (task D), on the days both markets traded.
+
+Output ``rolling_corr.csv``: wide, one row per day of clean.parquet (``date``); per pair
+A-B and window W the columns (names from ``_contracts``)
+
+- ``A:B:W``        Pearson over the pair's last W joint returns (min_periods = W; a
+                   window where either series is flat gives NaN, never inf);
+- ``A:B:W:lo95``, ``A:B:W:hi95``  its Fisher-z 95 % confidence band;
+- ``A:B:W:spearman``  rank correlation over the same window (when switched on);
+- ``A:B:ewmH``     exponentially weighted correlation with half-life H joint days;
+- ``A:B:W:sync``   for a pair whose markets close hours apart (Tokyo and New York, a
+                   24/7 series and the NYSE): the synchronised correlation
+                   (``synchronised_corr``), since a same-day return of the earlier market
+                   misses the later market's news of that day.
+
+Where a leg had no value on more than ``clean.max_gap_days`` days both markets were open,
+the return across is missing and the pair has no value for ``W`` of its days; each such
+stretch is logged and written to ``pair_gaps.csv`` (``_returns.GAP_COLUMNS``), which DQ
+and the report name.
+
+A pair's returns are taken on the days both series were observed and both markets open
+(``_returns.pair_returns``): a return after a day one market was closed spans that day
+for both legs; NaN on every other day. A pair naming a series that no level could
+serve is skipped with a warning.
+
+The seed's command (one pair, one window) writes the same columns the workflow writes
+for that pair, with the workflow's defaults (from the config schema); given the
+workflow's own file it replaces only that pair's columns, so running it between two
+`snakemake` runs changes nothing:
+
+    python workflow/scripts/rolling_corr.py --prices data/processed/clean.parquet \
+        --eq-col SPY --bond-col TLT --window 60 --out data/processed/rolling_corr.csv
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from corrflow.analytics.correlation.rolling import fisher_band, rolling_pearson
+from corrflow.analytics.returns import GAP_COLUMNS, gap_sentence, pair_gaps, pair_returns
+from corrflow.data.calendars import ASYNC_CLOSE_HOURS, closes_apart_hours
+from corrflow.data.contracts import (
+    band_columns,
+    closed_by_series,
+    corr_column,
+    ewm_column,
+    read_parquet,
+    spearman_column,
+    sync_column,
+)
+from corrflow.io import (
+    InputDataError,
+    call_with_arguments,
+    cli_parser,
+    load_json_arg,
+    parse_bool,
+    schema_defaults,
+    window_arg,
+    write_csv_atomic,
+)
+
+logger = logging.getLogger("rolling_corr")
+
+
+def ewma_corr(x: pd.Series, y: pd.Series, halflife: float) -> pd.Series:
+    """Exponentially weighted correlation (pandas' ewm, adjusted weights), half-life in
+    business days; defined once 2 * halflife observations have been seen."""
+    return x.ewm(halflife=halflife, min_periods=int(2 * halflife)).corr(y)
+
+
+def rolling_spearman(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
+    """Spearman rank correlation over each trailing window (average ranks for ties)."""
+    from scipy.stats import rankdata
+
+    out = np.full(len(x), np.nan)
+    if len(x) >= window:
+        xw = np.lib.stride_tricks.sliding_window_view(x.to_numpy(dtype="float64"), window)
+        yw = np.lib.stride_tricks.sliding_window_view(y.to_numpy(dtype="float64"), window)
+        complete = ~(np.isnan(xw).any(axis=1) | np.isnan(yw).any(axis=1))
+        rx = rankdata(xw[complete], axis=1)
+        ry = rankdata(yw[complete], axis=1)
+        rx -= rx.mean(axis=1, keepdims=True)
+        ry -= ry.mean(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (rx * ry).sum(axis=1) / np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+        values = np.full(len(complete), np.nan)
+        values[complete] = r
+        out[window - 1 :] = values
+    return pd.Series(out, index=x.index)
+
+
+def synchronised_corr(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
+    """Correlation of two markets that close at different times, over each trailing
+    window of their joint returns: the same-day covariance plus both one-day
+    cross-covariances, over the two standard deviations,
+
+        (cov(x_t, y_t) + cov(x_t, y_t-1) + cov(x_t-1, y_t)) / (sd(x) sd(y)),
+
+    so news that reaches the earlier-closing market a day later still counts (Burns,
+    Engle and Mezrich 1998 synchronise such closes; this is the lead-lag adjusted form
+    of Dimson's estimator). Clipped to [-1, 1]; NaN until a window and a lag are full."""
+    x_lag, y_lag = x.shift(1), y.shift(1)
+    complete = x.notna() & y.notna() & x_lag.notna() & y_lag.notna()
+    x, y, x_lag, y_lag = (s.where(complete) for s in (x, y, x_lag, y_lag))
+    same_day = x.rolling(window, min_periods=window).cov(y)
+    lead = x.rolling(window, min_periods=window).cov(y_lag)
+    lag = x_lag.rolling(window, min_periods=window).cov(y)
+    scale = x.rolling(window, min_periods=window).std() * y.rolling(window, min_periods=window).std()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((same_day + lead + lag) / scale.where(scale > 0)).clip(-1.0, 1.0)
+
+
+def is_asynchronous(metadata: dict, a: str, b: str) -> bool:
+    """True when the two series' markets close ``ASYNC_CLOSE_HOURS`` or more apart (their
+    calendars' regular closes on the as-of date)."""
+    specs = metadata.get("series", {})
+    calendars = [specs.get(s, {}).get("calendar") for s in (a, b)]
+    if None in calendars or calendars[0] == calendars[1]:
+        return False
+    day = metadata.get("as_of") or metadata.get("calendar", {}).get("last")
+    return closes_apart_hours(calendars[0], calendars[1], day) >= ASYNC_CLOSE_HOURS
+
+
+def pair_correlations(
+    joint: pd.DataFrame,
+    a: str,
+    b: str,
+    windows: list[int],
+    ewma_halflife: float | None,
+    spearman: bool,
+    confidence: float,
+    synchronised: bool = False,
+) -> dict[str, pd.Series]:
+    """Every column of one pair from its joint returns (index: the pair's days)."""
+    columns = {}
+    for window in windows:
+        if len(joint.dropna()) < window:
+            logger.warning(
+                "pair %s-%s: fewer than %d joint returns; window %d is all NaN", a, b, window, window
+            )
+        name = corr_column(a, b, window)
+        columns[name] = rolling_pearson(joint[a], joint[b], window)
+        lo, hi = band_columns(name, confidence)
+        columns[lo], columns[hi] = fisher_band(columns[name], window, confidence)
+        if spearman:
+            columns[spearman_column(name)] = rolling_spearman(joint[a], joint[b], window)
+        if synchronised:
+            columns[sync_column(name)] = synchronised_corr(joint[a], joint[b], window)
+    if ewma_halflife:
+        columns[ewm_column(a, b, ewma_halflife)] = ewma_corr(joint[a], joint[b], ewma_halflife)
+    return columns
+
+
+def rolling_corr(
+    levels: pd.DataFrame,
+    metadata: dict,
+    pairs: list[list[str]],
+    windows: list[int],
+    ewma_halflife: float | None = None,
+    spearman: bool = False,
+    confidence: float = 0.95,
+) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+    """All configured pairs x windows from clean levels and clean.parquet's metadata;
+    returns (wide frame on the levels' dates, skipped pair descriptions, the pairs'
+    gaps: ``GAP_COLUMNS``, one row per pair, window and stretch without a value)."""
+    specs = metadata.get("series", {})
+    closed = closed_by_series(metadata)
+    max_gap = metadata.get("calendar", {}).get("max_gap_days")
+    calendar_of = {s: m.get("calendar") for s, m in specs.items()}
+    columns, skipped, gaps = {}, [], []
+    for a, b in pairs:
+        absent = [s for s in (a, b) if s not in levels.columns]
+        if absent:
+            skipped.append(f"{a}-{b} (no data for {', '.join(absent)})")
+            logger.warning("pair %s-%s skipped: no data for %s", a, b, ", ".join(absent))
+            continue
+        joint = pair_returns(levels, specs, a, b, closed, max_gap)
+        synchronised = is_asynchronous(metadata, a, b)
+        if synchronised:
+            logger.info(
+                "pair %s-%s: markets close %.1f h apart (%s, %s); adding the synchronised correlation",
+                a,
+                b,
+                closes_apart_hours(calendar_of[a], calendar_of[b], metadata.get("as_of")),
+                calendar_of[a],
+                calendar_of[b],
+            )
+        for name, values in pair_correlations(
+            joint, a, b, windows, ewma_halflife, spearman, confidence, synchronised
+        ).items():
+            columns[name] = values.reindex(levels.index)
+        for window in windows:
+            found = pair_gaps(levels, joint, a, b, closed, window)
+            for gap in found.to_dict("records"):
+                logger.warning("%s", gap_sentence(gap, calendar_of, max_gap))
+            gaps.append(found)
+    frame = pd.DataFrame(columns, index=levels.index)
+    frame.index.name = "date"
+    gaps = [g for g in gaps if len(g)]
+    return frame, skipped, (pd.concat(gaps, ignore_index=True) if gaps else pd.DataFrame(columns=GAP_COLUMNS))
+
+
+def merge_into_existing(corr: pd.DataFrame, path: str) -> pd.DataFrame:
+    """The seed's one-pair result merged into an existing rolling_corr.csv of the same dates:
+    its columns replaced in place, every other column kept (so the workflow's file stays whole)."""
+    if not Path(path).exists():
+        return corr
+    try:
+        existing = pd.read_csv(path, index_col="date", parse_dates=["date"])
+    except (ValueError, pd.errors.EmptyDataError):
+        return corr
+    if not existing.index.equals(corr.index):
+        logger.warning("%s holds other dates; replacing it with this pair only", path)
+        return corr
+    merged = existing.copy()
+    for column in corr.columns:
+        merged[column] = corr[column]
+    return merged
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    defaults = schema_defaults()["correlation"]
+    parser = cli_parser(__doc__)
+    parser.add_argument("--prices", required=True, help="clean.parquet (levels); returns are computed here")
+    parser.add_argument("--eq-col", help="the equity column (with --bond-col: one pair)")
+    parser.add_argument("--bond-col", help="the bond (or other) column")
+    parser.add_argument("--pairs", type=load_json_arg, help='JSON list of pairs, e.g. [["SPY","TLT"]]')
+    parser.add_argument("--window", type=window_arg, help="one window in business days (same as --windows W)")
+    parser.add_argument("--windows", type=window_arg, nargs="+", help="windows in business days")
+    parser.add_argument(
+        "--ewma-halflife",
+        type=float,
+        default=defaults["ewma_halflife"],
+        help=f"EWMA correlation half-life (default {defaults['ewma_halflife']}; 0 for none)",
+    )
+    parser.add_argument(
+        "--spearman", type=parse_bool, default=defaults["spearman"], help="also rolling Spearman"
+    )
+    parser.add_argument(
+        "--confidence", type=float, default=defaults["confidence"], help="Fisher-z band level"
+    )
+    parser.add_argument("--out", required=True, help="output CSV (.csv)")
+    parser.add_argument(
+        "--gaps", help="also write the pairs' stretches without a value (too long a gap in a leg) here"
+    )
+    args = parser.parse_args(argv)
+    args.windows = args.windows or ([args.window] if args.window is not None else None)
+    if not args.windows:
+        parser.error("--window: missing; give --window W (e.g. 60) or --windows W [W ...]")
+    if args.eq_col or args.bond_col:
+        if not (args.eq_col and args.bond_col):
+            parser.error("--eq-col and --bond-col go together: give both columns of the pair")
+        args.pairs = [[args.eq_col, args.bond_col]]
+    if not args.pairs:
+        parser.error("--eq-col/--bond-col: missing; give the pair's two columns, or --pairs")
+    if not 0 < args.confidence < 1:
+        parser.error(f"--confidence: {args.confidence} is not between 0 and 1 (e.g. 0.95)")
+    if not str(args.out).endswith(".csv"):
+        parser.error(f"--out: {args.out} must end in .csv (the file is CSV text)")
+    return args
+
+
+def run(
+    *,
+    confidence,
+    eq_col,
+    ewma_halflife,
+    gaps,
+    out,
+    pairs,
+    prices,
+    spearman,
+    windows,
+) -> None:
+    """The rule's work, from files and settings to files (``corrflow rolling-corr``, and the
+    rule script with the ``snakemake`` object's input, output and params)."""
+    levels, metadata = read_parquet(prices)
+    absent = [s for pair in pairs for s in pair if s not in levels.columns]
+    if absent and eq_col:  # the seed's explicit pair; configured pairs are skipped with a warning
+        status = metadata.get("series", {}).get(absent[0], {}).get("status")
+        why = f"ingest marked it {status}" if status else "it is not in the universe"
+        raise InputDataError(
+            f"{prices}: no column {absent[0]!r} ({why}); available: {', '.join(levels.columns)}"
+        )
+    longest = max(windows)
+    if len(levels) < longest:
+        raise InputDataError(
+            f"rolling_corr: window {longest} is longer than the data ({len(levels)} days); "
+            f"shorten config key `correlation.windows` or widen start/end"
+        )
+    corr, skipped, gap_table = rolling_corr(
+        levels, metadata, pairs, windows, ewma_halflife or None, spearman, confidence
+    )
+    write_csv_atomic(merge_into_existing(corr, out), out, date_format="%Y-%m-%d")
+    if gaps:
+        write_csv_atomic(gap_table, gaps, index=False)
+    logger.info(
+        "wrote %s: %d rows, columns %s; skipped %s",
+        out,
+        len(corr),
+        list(corr.columns),
+        skipped or "none",
+    )
+
+
+def main(argv=None) -> None:
+    """``corrflow rolling-corr``: the command line of ``run``."""
+    call_with_arguments(run, parse_args(argv))

@@ -1,0 +1,63 @@
+"""Correlations of weekly and monthly returns (calendar-aware), beside the daily ones.
+
+For a pair, the levels on the pair's days (both markets open, both observed) are
+resampled to the last observation of each week (W-FRI) or month (ME); a period with no
+such day is left out, so the next return spans it. Returns between consecutive period
+ends are taken by kind (``_returns.kind_log_returns``: a yield's carry counts the
+weekdays elapsed), and their rolling Pearson correlation over ``window`` periods
+(min_periods = window) is labelled by the period end (Friday, month end).
+"""
+
+import pandas as pd
+
+from corrflow.analytics.returns import kind_log_returns
+from corrflow.data.calendars import open_mask
+
+FREQUENCIES = {"weekly": "W-FRI", "monthly": "ME"}  # _contracts.HORIZON_FREQUENCIES and their period ends
+
+
+def period_returns(
+    levels: pd.DataFrame, specs: dict, a: str, b: str, closed: dict, rule: str
+) -> pd.DataFrame:
+    """Both legs' log returns between the last joint observations of consecutive periods."""
+    both_open = open_mask(levels.index, closed.get(a, [])) & open_mask(levels.index, closed.get(b, []))
+    joint = levels.loc[both_open, [a, b]].dropna()
+    ends = joint.assign(day=joint.index).resample(rule).last().dropna()
+    # returns between the actual last days (a yield's carry counts their weekdays), labelled by period end
+    on_days = ends.set_index("day")
+    returns = pd.DataFrame({c: kind_log_returns(on_days[c], specs.get(c, {"kind": "price"})) for c in (a, b)})
+    return returns.set_axis(ends.index).iloc[1:]
+
+
+def horizon_correlations(
+    levels: pd.DataFrame, specs: dict, pairs: list[list[str]], closed: dict, windows: dict[str, int]
+) -> pd.DataFrame:
+    """Long table (HORIZON_COLUMNS): date, pair "A:B", frequency, window, corr (NaN rows left out)."""
+    from corrflow.data.contracts import HORIZON_COLUMNS, horizon_pair
+
+    frames = []
+    for a, b in pairs:
+        if a not in levels or b not in levels:
+            continue
+        for frequency, window in windows.items():
+            returns = period_returns(levels, specs, a, b, closed, FREQUENCIES[frequency])
+            corr = returns[a].rolling(window, min_periods=window).corr(returns[b]).dropna()
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "date": corr.index,
+                        "pair": horizon_pair(a, b),
+                        "frequency": frequency,
+                        "window": window,
+                        "corr": corr.to_numpy(),
+                    }
+                )
+            )
+    if not frames:
+        return pd.DataFrame(
+            {c: pd.Series(dtype="float64" if c == "corr" else "object") for c in HORIZON_COLUMNS}
+        )
+    out = pd.concat(frames, ignore_index=True)[HORIZON_COLUMNS]
+    out["window"] = out["window"].astype("int64")
+    out["corr"] = out["corr"].clip(-1.0, 1.0).astype("float64")
+    return out

@@ -1,0 +1,528 @@
+"""Regimes, stress episodes, DCC and horizon correlations (task E).
+
+regimes.parquet (index: date, the dates of rolling_corr.csv) holds per day:
+
+1. ``sign:A:B:W`` (primary window only): ``negative`` (the pair hedges), ``positive``
+   (it co-moves) or ``mixed``. A positive regime starts when the correlation rises above
+   +``enter`` and lasts until it falls below ``exit`` (hysteresis; mirrored for
+   negative); a regime, once entered, is held at least ``min_days`` observations unless
+   the correlation crosses ``hard_exit`` the other way, so no label contradicts the sign
+   (no ``negative`` day above +hard_exit, no ``positive`` day below -hard_exit). The rule
+   only looks back: the label of a day uses the correlations up to that day; after a
+   break of more than 10 weekdays without a correlation it starts afresh.
+2. ``pct:A:B:W`` (every Pearson column): today's percentile among the pair's last
+   ``unusual_history`` non-overlapping past values (W, 2W, ... observations back: windows
+   that share no day with today's), and ``relative:A:B:W``: ``unusually low`` below the
+   ``unusual_level`` percentile, ``unusually high`` above 100 - ``unusual_level``, else
+   ``normal``; NaN with fewer than half of ``unusual_history`` past values. Rare by
+   construction (about 2 x level % of days for a steady pair; at most ~10 % on the
+   snapshot, whose pairs changed regime), whatever the sign.
+3. Markov switching (``_markov``; switching mean and variance) on the equity's returns
+   x 100 (states ``calm``/``turbulent``, ordered by variance) and on each primary-window
+   correlation (``low``/``high``, ordered by mean): ``<prefix>:p_realtime:<state>``
+   from expanding-window refits (data and parameters up to the day) and
+   ``<prefix>:p_hindsight:<state>`` (full-sample smoothed). The metadata says whether
+   the states are well separated.
+4. ``dcc:A:B``: DCC-GARCH(1,1) conditional correlation of each configured pair on the
+   pair's days (``_dcc``).
+5. ``stress`` / ``stress_reason``: inside a stress episode, and what fired that day.
+
+stress_episodes.csv: one row per episode of the universe (``_stress``, over every day of
+clean.parquet, the equity extended back by the longest equity history) with each
+primary-window pair's return correlation before (a calm baseline), during and
+Forbes-Rigobon adjusted, their days and Fisher-z intervals.
+horizons.csv: weekly and monthly return correlations (``_horizons``).
+"""
+
+import argparse
+import logging
+
+import numpy as np
+import pandas as pd
+
+from corrflow.data.contracts import (
+    RELATIVE_LABELS,
+    SIGN_LABELS,
+    closed_by_series,
+    corr_adjusted_column,
+    corr_before_column,
+    corr_during_column,
+    dcc_column,
+    markov_column,
+    parse_corr_column,
+    pearson_columns,
+    percentile_column,
+    read_parquet,
+    read_rolling_corr,
+    relative_column,
+    sign_column,
+    write_parquet,
+)
+from corrflow.io import (
+    InputDataError,
+    call_with_arguments,
+    cli_parser,
+    load_json_arg,
+    schema_defaults,
+    write_csv_atomic,
+)
+
+logger = logging.getLogger("regimes")
+
+NEGATIVE, MIXED, POSITIVE = SIGN_LABELS
+RESTART_GAP = 10  # weekdays without a correlation after which a sign regime starts afresh
+LOW, NORMAL, HIGH = RELATIVE_LABELS
+MARKOV_THREADS = 2  # worker threads for the Markov fits (beside the rule's own thread)
+
+
+# ---------------------------------------------------------------- relative labels
+
+
+def own_history_percentile(corr: pd.Series, window: int, history: int) -> pd.Series:
+    """Percentile (0..100) of each observed value among the pair's last ``history``
+    non-overlapping past values: ``window``, 2 ``window``, ... observations before it,
+    whose windows share no day with today's (overlapping windows would make the past
+    look like today). 100 x (share below + half the share equal); NaN with fewer than
+    ``history // 2`` past values. NaN days (a market closed) are skipped."""
+    import bisect
+    from collections import deque
+
+    observed = corr.dropna()
+    values = observed.to_numpy(dtype="float64")
+    out = np.full(len(values), np.nan)
+    # one residue class of positions per offset: its past values, in order and sorted
+    recent = [deque() for _ in range(window)]
+    ranked: list[list[float]] = [[] for _ in range(window)]
+    for k, value in enumerate(values):
+        past, order = recent[k % window], ranked[k % window]
+        if len(order) >= max(history // 2, 1):
+            below = bisect.bisect_left(order, value)
+            equal = bisect.bisect_right(order, value) - below
+            out[k] = 100.0 * (below + 0.5 * equal) / len(order)
+        past.append(value)
+        bisect.insort(order, value)
+        if len(past) > history:
+            del order[bisect.bisect_left(order, past.popleft())]
+    return pd.Series(out, index=observed.index).reindex(corr.index)
+
+
+def relative_labels(percentile: pd.Series, level: float) -> pd.Series:
+    """``unusually low`` below the ``level`` percentile, ``unusually high`` above 100 - level."""
+    labels = np.where(percentile < level, LOW, np.where(percentile > 100.0 - level, HIGH, NORMAL))
+    return pd.Series(labels, index=percentile.index, dtype="str").where(percentile.notna())
+
+
+def relative_regimes(corr: pd.DataFrame, history: int, level: float) -> pd.DataFrame:
+    columns = {}
+    for name in pearson_columns(corr):
+        percentile = own_history_percentile(corr[name], int(parse_corr_column(name).window), history)
+        columns[percentile_column(name)] = percentile
+        columns[relative_column(name)] = relative_labels(percentile, level)
+    frame = pd.DataFrame(columns, index=corr.index)
+    frame.index.name = "date"
+    return frame
+
+
+# ---------------------------------------------------------------- sign regimes
+
+
+def check_sign_settings(settings: dict) -> None:
+    if not settings["exit"] < settings["enter"]:
+        raise InputDataError(
+            f"config key `regimes.sign`: exit ({settings['exit']}) must be below enter "
+            f"({settings['enter']}), "
+            f"or a regime would end the day it starts"
+        )
+
+
+def sign_regimes(corr: pd.Series, enter: float, exit: float, min_days: int, hard_exit: float) -> pd.Series:
+    """Sign regime of each observed day (module doc, item 1); NaN where ``corr`` is NaN."""
+    observed = corr.dropna()
+    values = observed.to_numpy()
+
+    def fresh(c: float) -> str:
+        return POSITIVE if c > enter else NEGATIVE if c < -enter else MIXED
+
+    # after a break in the data (no correlation for more than RESTART_GAP weekdays) a regime starts afresh
+    dates = observed.index.values.astype("datetime64[D]")
+    restart = np.r_[True, np.busday_count(dates[:-1], dates[1:]) > RESTART_GAP] if len(dates) else []
+    labels = np.empty(len(values), dtype=object)
+    state, held = None, 0
+    for t, c in enumerate(values):
+        if state is None or restart[t]:
+            state, held = fresh(c), 0
+        elif state == POSITIVE and (c < -hard_exit or (held >= min_days and c < exit)):
+            state, held = fresh(c), 0
+        elif state == NEGATIVE and (c > hard_exit or (held >= min_days and c > -exit)):
+            state, held = fresh(c), 0
+        elif state == MIXED and held >= min_days and fresh(c) != MIXED:
+            state, held = fresh(c), 0
+        held += 1
+        labels[t] = state
+    return pd.Series(labels, index=observed.index, dtype="str").reindex(corr.index)
+
+
+def run_lengths(labels: pd.Series) -> pd.Series:
+    """Length (observed days) of each run of one label; the index is the run's label."""
+    observed = labels.dropna()
+    if observed.empty:
+        return pd.Series(dtype="int64")
+    change = observed.ne(observed.shift()).cumsum()
+    grouped = observed.groupby(change.to_numpy())
+    return pd.Series(grouped.size().to_numpy(), index=grouped.first().to_numpy())
+
+
+# ---------------------------------------------------------------- Markov switching
+
+
+def markov_views(
+    series: pd.Series, prefix: str, order_by: str, labels: list[str], settings: dict, log: bool = True
+):
+    """Real-time and hindsight state probabilities of one series; (frame, info for the report).
+    ``log=False``: no log line (``log_markov`` writes it; the rule logs in the order of its series)."""
+    frame, info = _markov_views(series, prefix, order_by, labels, settings)
+    if log:
+        log_markov(info)
+    return frame, info
+
+
+def log_markov(info: dict) -> None:
+    if info["status"] != "ok":
+        logger.warning("markov %s: %s", info["series"], info["status"])
+        return
+    logger.info(
+        "markov %s: shares %s, separation %s (%s)",
+        info["series"],
+        {n: round(s["share_of_days"], 3) for n, s in info["states"].items()},
+        {key: round(v, 2) for key, v in info["separation"].items()},
+        "well separated" if info["well_separated"] else "NOT well separated",
+    )
+
+
+def _markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[str], settings: dict):
+    from corrflow.analytics.regimes import markov as _markov
+
+    values = series.dropna()
+    k = settings["k_regimes"]
+    names = labels if k == len(labels) else [f"state{i}" for i in range(k)]
+    views = ["p_realtime", "p_hindsight"] if settings["realtime"] else ["p_hindsight"]
+    columns = [markov_column(prefix, view, name) for view in views for name in names]
+    frame = pd.DataFrame(np.nan, index=series.index, columns=columns)
+    info = {"series": prefix, "observations": len(values), "ordered_by": order_by, "labels": names}
+    y = values.to_numpy(dtype="float64")
+    if len(values) < max(100, 50 * k):
+        info["status"] = f"skipped: only {len(values)} observations"
+    elif not np.isfinite(y).all() or np.std(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
+        info["status"] = "failed: the series does not vary; no Markov states for it"
+    if "status" in info:
+        return frame, info
+    full = _markov.fit(y, k, order_by, max_iter=settings["max_iter"])
+    smoothed = _markov.smoothed_probabilities(y, full)
+    frame.loc[values.index, [markov_column(prefix, "p_hindsight", n) for n in names]] = smoothed
+    state = np.argmax(smoothed, axis=1)
+    separation = _markov.separation(full)
+    well = (
+        separation["sd_ratio"] >= settings["min_sd_ratio"]
+        if order_by == "variance"
+        else separation["mean_gap_over_sd"] >= settings["min_mean_gap_sd"]
+    )
+    info.update(
+        {
+            "status": "ok",
+            "log_likelihood": full.loglik,
+            "em_iterations": full.iterations,
+            "separation": separation,
+            "well_separated": bool(well),
+            "states": {
+                name: {
+                    "mean": float(full.mu[i]),
+                    "variance": float(full.sigma2[i]),
+                    "stay_probability": float(full.transition[i, i]),
+                    "share_of_days": float((state == i).mean()),
+                }
+                for i, name in enumerate(names)
+            },
+        }
+    )
+    if settings["realtime"]:
+        probabilities, fits = _markov.realtime_probabilities(
+            y, values.index, k, order_by, settings["refit"], settings["min_obs"], settings["warm_iter"]
+        )
+        frame.loc[values.index, [markov_column(prefix, "p_realtime", n) for n in names]] = probabilities
+        first = np.flatnonzero(~np.isnan(probabilities[:, 0]))
+        info["realtime"] = {
+            "refit": settings["refit"],
+            "fits": len(fits),
+            "first_day": values.index[first[0]].date().isoformat() if len(first) else None,
+            "em_iterations": int(sum(f.iterations for f in fits)),
+        }
+    return frame, info
+
+
+# ---------------------------------------------------------------- glue
+
+
+def pair_returns_of(levels: pd.DataFrame, metadata: dict, a: str, b: str) -> pd.DataFrame:
+    from corrflow.analytics.returns import pair_returns
+
+    return pair_returns(
+        levels,
+        metadata.get("series", {}),
+        a,
+        b,
+        closed_by_series(metadata),
+        metadata.get("calendar", {}).get("max_gap_days"),
+    ).dropna()
+
+
+def dcc_regimes(levels: pd.DataFrame, metadata: dict, pairs: list[list[str]], min_obs: int):
+    """``dcc:A:B`` per configured pair with data, and the estimates."""
+    from corrflow.analytics.regimes import dcc as _dcc
+
+    columns, info = {}, {}
+    for a, b in pairs:
+        if a not in levels or b not in levels:
+            continue
+        returns = pair_returns_of(levels, metadata, a, b)
+        key = f"{a}:{b}"
+        if len(returns) < min_obs:
+            info[key] = {"status": f"skipped: only {len(returns)} days of the pair (needs {min_obs})"}
+            logger.warning("dcc %s: %s", key, info[key]["status"])
+            continue
+        try:
+            rho, estimates = _dcc.dcc_correlation(returns)
+        except (ValueError, np.linalg.LinAlgError, FloatingPointError) as err:  # degenerate data
+            info[key] = {"status": f"failed: {type(err).__name__}: {err}"}
+            logger.warning("dcc %s: %s; no dcc column for this pair", key, info[key]["status"])
+            continue
+        columns[dcc_column(a, b)] = rho.reindex(levels.index)
+        info[key] = {"status": "ok", **estimates}
+        logger.info("dcc %s: a=%.4f b=%.4f on %d days", key, estimates["a"], estimates["b"], len(returns))
+    return pd.DataFrame(columns, index=levels.index), info
+
+
+def episode_correlation_columns(
+    episodes: pd.DataFrame, levels: pd.DataFrame, metadata: dict, columns: list[str], stress: dict
+) -> pd.DataFrame:
+    """Per primary-window Pearson column: corr_before / corr_during / corr_adjusted, and
+    beside them (``_stress.episode_stat_column``) the days, the calm baseline's span, the
+    Fisher-z intervals and whether the episode is too short for inference."""
+    from corrflow.analytics.regimes.stress import EPISODE_STATS, episode_correlations, episode_stat_column
+
+    out = episodes.copy()
+    named = {"before": corr_before_column, "during": corr_during_column, "adjusted": corr_adjusted_column}
+    for column in columns:
+        a, b, _, _ = parse_corr_column(column)
+        if a not in levels or b not in levels or episodes.empty:
+            values = pd.DataFrame(np.nan, index=episodes.index, columns=EPISODE_STATS)
+        else:
+            pair = pair_returns_of(levels, metadata, a, b)
+            values = episode_correlations(
+                episodes,
+                pair,
+                stress["before_days"],
+                stress["min_days_for_corr"],
+                stress["min_days_for_inference"],
+            )
+        for stat in EPISODE_STATS:
+            name = named[stat](column) if stat in named else episode_stat_column(stat, column)
+            kind = {"n_before": "Int64", "n_during": "Int64", "too_short": "boolean"}.get(stat)
+            if stat.startswith("baseline_"):
+                kind = "object"
+            out[name] = values[stat].astype(kind or "float64")
+    return out
+
+
+def build_regimes(corr, levels, metadata, settings):
+    """Everything the rule writes: (regimes frame, its metadata, episodes table, horizons table)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from corrflow.analytics.returns import series_returns
+
+    # stress episodes come from every day of the data (an equity history may start long
+    # before the first pair); the daily flags then live on rolling_corr.csv's dates
+    all_levels = levels
+    levels = levels.reindex(corr.index)
+    primary = settings["primary_window"]
+    primary_columns = pearson_columns(corr, primary)
+    sign = settings["sign"]
+    check_sign_settings(sign)
+    markov, stress = settings["markov"], settings["stress"]
+    # the Markov fits (compiled, without the GIL) run on worker threads while this thread
+    # does the rest; their frames, info and log lines are taken in the series' order
+    jobs = []
+    if markov["enabled"]:
+        equity = stress.get("equity")
+        if equity in levels:
+            spec = metadata.get("series", {}).get(equity, {"kind": "price"})
+            closed = closed_by_series(metadata).get(equity)
+            returns = series_returns(
+                levels[equity], spec, closed, metadata.get("calendar", {}).get("max_gap_days")
+            )
+            jobs.append((100.0 * returns, f"mkv:ret:{equity}", "variance", ["calm", "turbulent"]))
+        for column in primary_columns:
+            jobs.append((corr[column], f"mkv:{column}", "mean", ["low", "high"]))
+    with ThreadPoolExecutor(max_workers=MARKOV_THREADS) as pool:
+        # the longest series first: its refits are the longest chain
+        by_length = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].notna().sum())
+        futures = {i: pool.submit(_markov_views, *jobs[i], markov) for i in by_length}
+        try:
+            regimes = relative_regimes(corr, settings["unusual_history"], settings["unusual_level"])
+            for column in primary_columns:
+                regimes[sign_column(column)] = sign_regimes(
+                    corr[column], sign["enter"], sign["exit"], sign["min_days"], sign["hard_exit"]
+                )
+            info = {
+                "primary_window": primary,
+                "unusual_history": settings["unusual_history"],
+                "unusual_level": settings["unusual_level"],
+                "sign": sign,
+                "markov": [],
+                "stress": stress,
+            }
+            frames = [regimes]
+            # this thread's own part (DCC, stress, horizons) while the workers fit
+            rest = _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns, info)
+            for i in range(len(jobs)):
+                frame, fit = futures[i].result()
+                log_markov(fit)
+                frames.append(frame)
+                info["markov"].append(fit)
+        except BaseException:
+            for future in futures.values():
+                future.cancel()
+            raise
+    dcc_frame, tags, episodes, horizons = rest
+    if dcc_frame is not None:
+        frames.append(dcc_frame)
+    frames.append(tags)
+    regimes = pd.concat(frames, axis=1)
+    regimes.index.name = "date"
+    info["horizons"] = settings["horizons"]
+    return regimes, info, episodes, horizons
+
+
+def _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns, info):
+    """The parts of ``build_regimes`` besides the Markov fits: DCC, stress episodes,
+    horizons; (dcc frame or None, stress tags, episodes table, horizons table)."""
+    from corrflow.analytics.regimes.horizons import horizon_correlations
+    from corrflow.analytics.regimes.stress import stress_episodes
+
+    stress = settings["stress"]
+    dcc_frame = None
+    if settings["dcc"]["enabled"]:
+        dcc_frame, info["dcc"] = dcc_regimes(levels, metadata, settings["pairs"], settings["dcc"]["min_obs"])
+    # info receives `data_errors`: values left out of (or unconfirmed in) the stress rules
+    episodes, tags = stress_episodes(all_levels, metadata, stress, info)
+    tags = tags.reindex(corr.index)
+    tags = tags.assign(stress=tags["stress"].fillna(False).astype(bool))
+    episodes = episode_correlation_columns(episodes, all_levels, metadata, primary_columns, stress)
+    horizon_settings = settings["horizons"]
+    windows = {f: horizon_settings[f] for f in ("weekly", "monthly")} if horizon_settings["enabled"] else {}
+    horizons = horizon_correlations(
+        levels, metadata.get("series", {}), settings["pairs"], closed_by_series(metadata), windows
+    )
+    return dcc_frame, tags, episodes, horizons
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    defaults = schema_defaults()
+    parser = cli_parser(__doc__)
+    parser.add_argument("--corr", required=True, help="rolling_corr.csv")
+    parser.add_argument("--clean", required=True, help="clean.parquet (levels, calendars)")
+    parser.add_argument(
+        "--pairs", type=load_json_arg, default=defaults["correlation"]["pairs"], help="JSON pairs"
+    )
+    parser.add_argument(
+        "--primary-window", type=int, default=None, help="default: the first window in the file"
+    )
+    parser.add_argument("--unusual-history", type=int, default=defaults["regimes"]["unusual_history"])
+    parser.add_argument("--unusual-level", type=float, default=defaults["regimes"]["unusual_level"])
+    for key in ("sign", "markov", "dcc"):
+        parser.add_argument(f"--{key}", type=load_json_arg, default={}, help=f"JSON: regimes.{key} settings")
+    parser.add_argument(
+        "--horizon-windows", type=load_json_arg, default={}, help="JSON: regimes.horizons settings"
+    )
+    parser.add_argument("--stress", type=load_json_arg, default={}, help="JSON: stress settings")
+    parser.add_argument("--out", required=True, help="regimes.parquet")
+    parser.add_argument("--episodes", required=True, help="stress_episodes.csv")
+    parser.add_argument("--horizons", required=True, help="horizons.csv")
+    args = parser.parse_args(argv)
+    # a command line may give part of a setting; the rest from the schema (a rule gives it whole)
+    defaults = schema_defaults()
+    for key, default in (
+        ("sign", defaults["regimes"]["sign"]),
+        ("markov", defaults["regimes"]["markov"]),
+        ("dcc", defaults["regimes"]["dcc"]),
+        ("horizon_windows", defaults["regimes"]["horizons"]),
+        ("stress", defaults["stress"]),
+    ):
+        setattr(args, key, {**default, **getattr(args, key)})
+    return args
+
+
+def run(
+    *,
+    clean,
+    corr,
+    dcc,
+    episodes,
+    horizon_windows,
+    horizons,
+    markov,
+    out,
+    pairs,
+    primary_window,
+    sign,
+    stress,
+    unusual_history,
+    unusual_level,
+) -> None:
+    """The rule's work, from files and settings to files (``corrflow regimes``, and the
+    rule script with the ``snakemake`` object's input, output and params)."""
+    corr_path = corr
+    corr = read_rolling_corr(corr_path)
+    levels, metadata = read_parquet(clean)
+    pearson = pearson_columns(corr)
+    primary = primary_window or (int(pearson[0].rsplit(":", 1)[1]) if pearson else None)
+    if pearson and not pearson_columns(corr, primary):
+        raise InputDataError(
+            f"{corr_path}: no column of the primary window {primary} (config key "
+            "correlation.primary_window); "
+            f"re-run rolling_corr or choose one of its windows"
+        )
+    settings = {
+        "primary_window": primary,
+        "pairs": pairs,
+        "unusual_history": unusual_history,
+        "unusual_level": unusual_level,
+        "sign": sign,
+        "markov": markov,
+        "dcc": dcc,
+        "horizons": horizon_windows,
+        "stress": stress,
+    }
+    regimes, info, episode_table, horizon_table = build_regimes(corr, levels, metadata, settings)
+    write_parquet(regimes, out, info)
+    write_csv_atomic(episode_table, episodes, index=False)
+    write_csv_atomic(
+        horizon_table.assign(date=horizon_table["date"].dt.strftime("%Y-%m-%d")), horizons, index=False
+    )
+    latest = {
+        c: regimes[c].dropna().iloc[-1] for c in regimes if c.startswith("sign:") and regimes[c].notna().any()
+    }
+    logger.info(
+        "wrote %s (%d rows; latest sign regimes %s), %s (%d stress episodes), %s (%d rows)",
+        out,
+        len(regimes),
+        latest,
+        episodes,
+        len(episode_table),
+        horizons,
+        len(horizon_table),
+    )
+
+
+def main(argv=None) -> None:
+    """``corrflow regimes``: the command line of ``run``."""
+    call_with_arguments(run, parse_args(argv))

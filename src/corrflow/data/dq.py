@@ -1,0 +1,469 @@
+"""Data-quality checks on the raw files (task H), beside clean and features.
+
+Per series, on its own market's calendar (``_calendars``): coverage (first/last date
+against the configured ``start``/``end``: a series that starts late or ends early is a
+named warning; sessions expected vs present), calendar (rows on days its market was
+closed, e.g. a Saturday: clean leaves them out), history (fail under 2 values, warn
+under a year of them), missing values (open days without a value) and the longest
+gap, duplicated dates,
+stale runs (the same value on ``stale_days`` or more observations in a row),
+non-positive values of prices (clean leaves those days out), outliers (|daily log
+return| with a robust z-score, median/MAD, above ``outlier_z``, listed with dates and
+values) and the ingest level that served it. Writes docs/dq_report.md (summary table,
+then details) and docs/dq_report.json;
+with ``--stop-on-fail true`` (config ``dq.stop_on_fail``) any failed check then ends the
+run with exit code 1 and the failures listed in the log.
+"""
+
+import argparse
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+
+from corrflow.data.calendars import (
+    TRADING_DAYS,  # a year of values
+    calendar_fit,
+    default_calendar,
+    sessions,
+)
+from corrflow.data.contracts import read_raw, read_statuses
+from corrflow.data.robust import robust_centre_scale
+from corrflow.io import (
+    InputDataError,
+    call_with_arguments,
+    cli_parser,
+    load_json_arg,
+    parse_bool,
+    schema_defaults,
+    write_json_atomic,
+    write_text_atomic,
+)
+
+logger = logging.getLogger("dq")
+
+CHECKS = (
+    "coverage",
+    "calendar",
+    "history",
+    "missing",
+    "duplicates",
+    "stale",
+    "non_positive",
+    "outliers",
+    "format",
+    "level",
+)
+CALENDAR_ADVICE_MARGIN = 0.02  # another calendar fits the rows this much better: name it
+
+
+def longest_run(mask: np.ndarray) -> tuple[int, int]:
+    """(length, start position) of the longest run of True."""
+    best, best_start, run, start = 0, -1, 0, 0
+    for i, flag in enumerate(mask):
+        if flag:
+            if run == 0:
+                start = i
+            run += 1
+            if run > best:
+                best, best_start = run, start
+        else:
+            run = 0
+    return best, best_start
+
+
+def coverage_notes(first, last, start: str | None, end: str | None, calendar: str) -> list[str]:
+    """Named warnings for a series that starts late or ends early against start/end."""
+    notes = []
+    slack = 5  # sessions: a few days' publication lag is not a coverage problem
+    if end is not None and last < pd.Timestamp(end):
+        behind = len(sessions(calendar, last, end)) - 1
+        if behind > slack:
+            notes.append(
+                f"ends early: last value {last.date()}, {behind} {calendar} sessions before `end` {end}"
+            )
+    if start is not None and first > pd.Timestamp(start):
+        late = len(sessions(calendar, start, first)) - 1
+        if late > slack:
+            notes.append(
+                f"starts late: first value {first.date()}, {late} {calendar} sessions after `start` {start}"
+            )
+    return notes
+
+
+def missing_runs(missing_mask: np.ndarray, open_days: pd.DatetimeIndex, longer_than: int) -> list[dict]:
+    """Every run of more than ``longer_than`` open days without a value: first, last, days."""
+    runs, start = [], None
+    for k, flag in enumerate(np.append(missing_mask, False)):
+        if flag and start is None:
+            start = k
+        elif not flag and start is not None:
+            if k - start > longer_than:
+                first, last = open_days[start].date(), open_days[k - 1].date()
+                runs.append({"from": str(first), "to": str(last), "days": k - start})
+            start = None
+    return runs
+
+
+def calendar_advice(series_id: str, dates: pd.DatetimeIndex, calendar: str) -> str | None:
+    """A better-fitting calendar for the series' rows, in one line, when one fits much
+    better than its own (``_calendars.calendar_fit``)."""
+    # a fit is at most 1 (days in both over days in either), so when the own calendar fits
+    # above 1 - margin no other can fit better by the margin: no advice, and no need for the
+    # day lists of the 15 candidate calendars (~2 s of pandas_market_calendars per process).
+    # The own fit as calendar_fit computes it.
+    days = sessions(calendar, dates[0], dates[-1])
+    own = len(dates.intersection(days)) / max(len(dates.union(days)), 1)
+    if 1.0 - own < CALENDAR_ADVICE_MARGIN:
+        return None
+    fits = calendar_fit(dates, calendar)
+    best = max(fits, key=fits.get)
+    if best == calendar or fits[best] - fits[calendar] < CALENDAR_ADVICE_MARGIN:
+        return None
+    return (
+        f"{series_id}'s rows match {best} on {fits[best]:.1%} of days, {calendar} on {fits[calendar]:.1%}: "
+        f"set `calendar: {best}` in config key `series` ({series_id})"
+    )
+
+
+def series_checks(
+    values: pd.Series,
+    kind: str,
+    status: str,
+    stale_days: int,
+    outlier_z: float,
+    duplicates: int = 0,
+    calendar: str = "NYSE",
+    start: str | None = None,
+    end: str | None = None,
+    max_gap_days: int | None = None,
+    series_id: str = "series",
+) -> dict:
+    """All checks of one series; ``values`` on its raw dates (NaN = a row without a value)."""
+    valid = values.dropna()
+    result: dict = {"kind": kind, "level": status, "rows": int(len(values)), "calendar": calendar}
+    if valid.empty:
+        result.update(first=None, last=None, checks={c: "n/a" for c in CHECKS} | {"level": "fail"})
+        return result
+    open_days = sessions(calendar, valid.index[0], valid.index[-1])
+    off_calendar = valid.index[~valid.index.isin(open_days)]
+    present = int(valid.index.isin(open_days).sum())
+    missing_mask = ~open_days.isin(valid.index)
+    gap, gap_start = longest_run(missing_mask)
+    unchanged = (valid.diff() == 0).to_numpy()
+    stale_len, stale_start = longest_run(unchanged)
+    stale_len = stale_len + 1 if stale_len else 0  # n equal differences = n + 1 equal values
+    non_positive = valid[valid <= 0] if kind != "yield" else valid.iloc[0:0]
+    outliers = []
+    positive = valid[valid > 0]
+    if kind in ("price", "fx", "level") and len(positive) > 10:
+        ret = np.log(positive / positive.shift(1)).dropna()
+        centre_scale = robust_centre_scale(ret.to_numpy())
+        if centre_scale is not None:
+            z = (ret - centre_scale[0]) / centre_scale[1]
+            for date in z.index[z.abs() > outlier_z]:
+                position = positive.index.get_loc(date)
+                outliers.append(
+                    {
+                        "date": str(date.date()),
+                        "value": float(positive.iloc[position]),
+                        "previous": float(positive.iloc[position - 1]),
+                        "return": float(np.expm1(ret[date])),
+                        "z": float(z[date]),
+                    }
+                )
+    notes = coverage_notes(valid.index[0], valid.index[-1], start, end, calendar)
+    long_gaps = missing_runs(missing_mask, open_days, max_gap_days) if max_gap_days is not None else []
+    advice = calendar_advice(series_id, valid.index, calendar) if len(off_calendar) or long_gaps else None
+    result.update(
+        {
+            "first": str(valid.index[0].date()),
+            "last": str(valid.index[-1].date()),
+            "sessions_expected": int(len(open_days)),
+            "sessions_present": present,
+            "values": int(len(valid)),
+            "coverage": present / len(open_days),
+            "coverage_notes": notes,
+            "off_calendar_rows": int(len(off_calendar)),
+            "off_calendar_dates": [str(d.date()) for d in off_calendar[:5]],
+            "weekend_rows": int((off_calendar.day_of_week >= 5).sum()),
+            "missing_values": int(missing_mask.sum()),
+            "blank_rows": int(values.isna().sum()),
+            "longest_gap_days": gap,
+            "longest_gap_from": str(open_days[gap_start].date()) if gap else None,
+            "gaps_beyond_max": long_gaps,
+            "max_gap_days": max_gap_days,
+            "calendar_advice": advice,
+            "duplicated_dates": duplicates,
+            "longest_stale_run": stale_len,
+            # difference i compares value i with value i-1, so the run starts one value earlier
+            "stale_from": str(valid.index[stale_start - 1].date()) if stale_len >= stale_days else None,
+            "non_positive": [{"date": str(d.date()), "value": float(v)} for d, v in non_positive.items()],
+            "outliers": outliers,
+        }
+    )
+    share_missing = result["missing_values"] / max(len(open_days), 1)
+    result["checks"] = {
+        # a series that starts after `start` (its history begins later) or a served snapshot is
+        # information: nothing the user can act on; one that ends early or has holes is a warning
+        "coverage": (
+            "fail"
+            if result["coverage"] < 0.8
+            else (
+                "warn"
+                if result["coverage"] < 0.95 or any(not n.startswith("starts late") for n in notes)
+                else "info"
+                if notes
+                else "pass"
+            )
+        ),
+        # real prints on days the calendar lists as holidays (a holiday applied before it
+        # existed) are information; weekend rows on a weekday calendar, or a calendar that
+        # another fits much better, are warnings
+        "calendar": ("warn" if advice or result["weekend_rows"] else "info" if len(off_calendar) else "pass"),
+        "history": "fail" if len(valid) < 2 else ("warn" if len(valid) < TRADING_DAYS else "pass"),
+        "missing": "pass" if share_missing <= 0.01 and gap <= 5 and not long_gaps else "warn",
+        "duplicates": "pass" if duplicates == 0 else "fail",
+        "stale": "pass" if stale_len < stale_days else "warn",
+        # clean leaves such a day out (a log return is undefined there): a warning, not a stop
+        "non_positive": "pass" if non_positive.empty else "warn",
+        "outliers": "pass" if not outliers else "warn",
+        "format": "pass",  # set from ingest's notes on the source file (quality_report)
+        # the bundled snapshot and the cache are what an offline run is for: information
+        "level": {"fresh": "pass", "local": "pass", "cached": "info", "snapshot": "info"}.get(status, "fail"),
+    }
+    return result
+
+
+def quality_report(
+    raw: pd.DataFrame,
+    specs: list[dict],
+    statuses: dict,
+    stale_days: int,
+    outlier_z: float,
+    start: str | None = None,
+    end: str | None = None,
+    max_gap_days: int | None = None,
+    pairs: list[list[str]] | None = None,
+) -> dict:
+    series = {}
+    # one grouping, not a scan of every row per series (1,000 series: seconds, not half a minute)
+    by_series = dict(iter(raw.groupby("series", sort=False))) if len(raw) else {}
+    for spec in specs:
+        rows = by_series.get(spec["id"], raw.iloc[:0])
+        duplicates = int(rows.duplicated("date").sum())
+        values = pd.Series(rows["value"].to_numpy(), index=pd.DatetimeIndex(rows["date"])).sort_index()
+        values = values[~values.index.duplicated(keep="last")]
+        ingest_status = statuses.get(spec["id"], {})
+        status = ingest_status.get("status", "missing")
+        result = series_checks(
+            values,
+            spec["kind"],
+            status,
+            stale_days,
+            outlier_z,
+            duplicates,
+            default_calendar(spec),
+            start,
+            end,
+            max_gap_days,
+            spec["id"],
+        )
+        result["pairs"] = [f"{a}-{b}" for a, b in pairs or [] if spec["id"] in (a, b)]
+        result["origin"] = ingest_status.get("origin")
+        result["column"] = ingest_status.get("column")
+        result["live_attempts"] = ingest_status.get("attempts", 0)
+        result["live_error"] = ingest_status.get("last_error")
+        result["refused"] = ingest_status.get("refused", [])
+        result["source_notes"] = ingest_status.get("notes", [])
+        if result["checks"]["format"] != "n/a":
+            result["checks"]["format"] = "warn" if result["source_notes"] else "pass"
+        series[spec["id"]] = result
+    return {
+        "thresholds": {"stale_days": stale_days, "outlier_z": float(outlier_z), "max_gap_days": max_gap_days},
+        "requested": {"start": start, "end": end},
+        "series": series,
+    }
+
+
+def render_markdown(report: dict) -> str:
+    marks = {"pass": "pass", "info": "info", "warn": "**warn**", "fail": "**FAIL**", "n/a": "n/a"}
+    lines = [
+        "# Data-quality report",
+        "",
+        f"Checks on the raw files (before cleaning). Thresholds: stale run >= "
+        f"{report['thresholds']['stale_days']} equal values; outlier |robust z| > "
+        f"{report['thresholds']['outlier_z']}.",
+        "The level check says which ingest level served the series: pass for a live download or a "
+        "local file, info for the local cache or the bundled snapshot, fail when nothing could. "
+        "info marks what is worth knowing but needs no action (a history that starts after `start`, "
+        "prints on days the calendar lists as holidays); warn what may need one. "
+        "Coverage and missing values are counted on each series' own market calendar.",
+        "",
+        "| series | " + " | ".join(CHECKS) + " |",
+        "|---|" + "---|" * len(CHECKS),
+    ]
+    for series_id, r in report["series"].items():
+        cells = [marks[r["checks"][c]] + (f" ({r['level']})" if c == "level" else "") for c in CHECKS]
+        lines.append(f"| {series_id} | " + " | ".join(cells) + " |")
+    lines += ["", "## Details", ""]
+    for series_id, r in report["series"].items():
+        served = r.get("origin") or r["level"]
+        column = f", column {r['column']!r}" if r.get("column") else ""
+        lines.append(
+            f"### {series_id} ({r['kind']}, {r.get('calendar', '-')} calendar, from: {served}{column})"
+        )
+        lines.append("")
+        for note in r.get("source_notes", []):
+            lines.append(f"- source file: {note}")
+        for reason in r.get("refused", []):
+            lines.append(f"- live download refused: {reason}")
+        for note in r.get("coverage_notes", []):
+            lines.append(f"- **{note}**")
+        if r.get("calendar_advice"):
+            lines.append(f"- **calendar: {r['calendar_advice']}**")
+        if r.get("off_calendar_rows"):
+            weekend = f" ({r['weekend_rows']} on a weekend)" if r.get("weekend_rows") else ""
+            why = (
+                "another calendar fits better (above)"
+                if r.get("calendar_advice")
+                else (
+                    "check the file's dates (weekend rows on a weekday calendar)"
+                    if r.get("weekend_rows")
+                    else f"real prints on days {r['calendar']} lists as holidays (e.g. a holiday applied "
+                    "before it existed)"
+                )
+            )
+            lines.append(
+                f"- {r['off_calendar_rows']} row(s) on days its market was closed{weekend}, first "
+                f"{', '.join(r['off_calendar_dates'])}: left out by clean; {why}"
+            )
+        for run in r.get("gaps_beyond_max", []):
+            pairs = ", ".join(r.get("pairs", [])) or "none configured"
+            lines.append(
+                f"- **no value on {run['days']} open {r['calendar']} days {run['from']}..{run['to']}, "
+                f"more than `clean.max_gap_days: {r['max_gap_days']}`: the return across is missing, "
+                f"so its pairs ({pairs}) have no value for a window's length of days after; if these "
+                f"were its market's holidays set its `calendar:`, else raise `clean.max_gap_days` or "
+                f"fill the file**"
+            )
+        if r.get("live_error"):
+            lines.append(f"- live download failed after {r['live_attempts']} attempt(s): {r['live_error']}")
+        if r.get("first") is None:
+            lines += ["No data at any level.", ""]
+            continue
+        lines.append(
+            f"- coverage: {r['first']} .. {r['last']}, {r['sessions_present']} of "
+            f"{r['sessions_expected']} {r['calendar']} sessions ({r['coverage']:.1%})"
+        )
+        gap = (
+            f", longest gap {r['longest_gap_days']} weekdays from {r['longest_gap_from']}"
+            if r["longest_gap_days"]
+            else ""
+        )
+        lines.append(
+            f"- missing values: {r['missing_values']} open day(s) without a value ({r['blank_rows']} blank "
+            f"row(s) in the file){gap}"
+        )
+        lines.append(f"- duplicated dates: {r['duplicated_dates']}")
+        stale = f" from {r['stale_from']}" if r["stale_from"] else ""
+        lines.append(f"- longest run of equal values: {r['longest_stale_run']}{stale}")
+        if r["non_positive"]:
+            first = r["non_positive"][0]
+            lines.append(
+                f"- non-positive values: {len(r['non_positive'])}, first {first['value']:g} on "
+                f"{first['date']}: "
+                f"a log return is undefined there, so clean leaves the day out"
+            )
+        if r["outliers"]:
+            lines.append(f"- outliers ({len(r['outliers'])}):")
+            lines.append("")
+            lines.append("  | date | previous | value | return | robust z |")
+            lines.append("  |---|---|---|---|---|")
+            for o in r["outliers"]:
+                lines.append(
+                    f"  | {o['date']} | {o['previous']:g} | {o['value']:g} | {o['return']:+.1%} | "
+                    f"{o['z']:+.1f} |"
+                )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = cli_parser(__doc__)
+    parser.add_argument("--raw", nargs="+", required=True)
+    parser.add_argument("--ok", nargs="+", required=True)
+    parser.add_argument("--series", type=load_json_arg, required=True, help="JSON list of series specs")
+    defaults = schema_defaults()["dq"]
+    parser.add_argument("--start", default=None, help="configured start (coverage check)")
+    parser.add_argument("--end", default=None, help="configured end, resolved (coverage check)")
+    parser.add_argument("--stale-days", type=int, default=defaults["stale_days"])
+    parser.add_argument(
+        "--max-gap-days",
+        type=int,
+        default=schema_defaults()["clean"]["max_gap_days"],
+        help="open days without a value a return may span (clean.max_gap_days)",
+    )
+    parser.add_argument("--pairs", type=load_json_arg, default=[], help="JSON list of the configured pairs")
+    parser.add_argument("--outlier-z", type=float, default=defaults["outlier_z"])
+    parser.add_argument(
+        "--stop-on-fail", type=parse_bool, default=defaults["stop_on_fail"], help="exit 1 when a check fails"
+    )
+    parser.add_argument("--md", required=True, help="docs/dq_report.md")
+    parser.add_argument("--json", dest="json_path", required=True, help="docs/dq_report.json")
+    return parser.parse_args(argv)
+
+
+def run(
+    *,
+    end,
+    json_path,
+    max_gap_days,
+    md,
+    ok,
+    outlier_z,
+    pairs,
+    raw,
+    series,
+    stale_days,
+    start,
+    stop_on_fail,
+) -> None:
+    """The rule's work, from files and settings to files (``corrflow dq``, and the
+    rule script with the ``snakemake`` object's input, output and params)."""
+    raw = pd.concat([read_raw(p, allow_duplicates=True) for p in raw], ignore_index=True)
+    report = quality_report(
+        raw,
+        series,
+        read_statuses(ok),
+        stale_days,
+        outlier_z,
+        start,
+        end,
+        max_gap_days,
+        pairs,
+    )
+    write_json_atomic(report, json_path)
+    write_text_atomic(render_markdown(report) + "\n", md)
+    flagged = {
+        s: [c for c, v in r["checks"].items() if v not in ("pass", "info")]
+        for s, r in report["series"].items()
+    }
+    logger.info("wrote %s and %s; flags %s", md, json_path, json.dumps(flagged))
+    failed = {s: [c for c, v in r["checks"].items() if v == "fail"] for s, r in report["series"].items()}
+    failed = {s: checks for s, checks in failed.items() if checks}
+    if failed and stop_on_fail:
+        for series_id, checks in failed.items():
+            logger.error("%s failed: %s", series_id, ", ".join(checks))
+        raise InputDataError(
+            f"dq: data-quality checks failed ({json.dumps(failed)}) and config key "
+            "`dq.stop_on_fail` is true; "
+            "details above in this log; fix the data, or set dq.stop_on_fail: false to carry on "
+            "with warnings"
+        )
+
+
+def main(argv=None) -> None:
+    """``corrflow dq``: the command line of ``run``."""
+    call_with_arguments(run, parse_args(argv))

@@ -1,0 +1,38 @@
+"""Ingest sources: one module per source behind ``base.Source``, and the one registry.
+
+Adding a source: write ``corrflow/data/sources/<name>.py`` with a ``Source`` subclass and add
+one line below. The registry gives ``corrflow ingest`` its ``--source`` choices, the
+Snakemake wildcard constraint and the start-up check of each series' ``source``
+(workflow/rules/common.smk, which reads it at parse time: naming a source imports nothing,
+its module is imported when it is used).
+"""
+
+from collections.abc import Iterator, Mapping
+from importlib import import_module
+
+SOURCES = {
+    "fred": "corrflow.data.sources.fred:FredSource",
+    "yahoo": "corrflow.data.sources.yahoo:YahooSource",
+    "csv": "corrflow.data.sources.local_csv:LocalCsvSource",
+    "french": "corrflow.data.sources.french:FrenchSource",
+}
+
+
+class SourceRegistry(Mapping):
+    """Source name -> its ``Source`` class, imported on first use."""
+
+    def __init__(self, paths: dict[str, str]):
+        self._paths = paths
+
+    def __getitem__(self, name: str):
+        module, attribute = self._paths[name].split(":")
+        return getattr(import_module(module), attribute)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+REGISTRY = SourceRegistry(SOURCES)

@@ -1,0 +1,588 @@
+"""Markdown report and charts (task F): docs/report.md, docs/report_summary.rst and docs/fig_*.png.
+
+The report opens with a one-screen summary: where each series came from (its origin:
+live FRED / live Yahoo / cache with its download date / local file / offline snapshot),
+the as-of date (the last date every configured pair has data), today's correlation of
+each pair against its own history with its sign regime in words, stale series marked,
+today's Markov states and stress flags. Then a section per pair (one figure: the
+primary window bold with its band, sign regimes as a strip, stress episodes as light
+bands, the other windows and the EWMA muted in a panel below; its stress episodes with
+the Forbes-Rigobon adjusted correlation), a heatmap of the universe where every pair is
+compared on the days both series traded, a regime figure (one Markov panel per series,
+sign regimes, stress days), the DQ summary, the model (today's forecast with its
+interval, against the naive rules) and the latest all-pairs matrix when that ran.
+
+Every number is read from the workflow's outputs, never retyped. An optional part that
+is switched off (a column family absent from regimes.parquet, no model) gives a
+sentence saying so, not an error. Each figure and its section come from a module in
+``_figures/`` (``_figures.REGISTRY``, in the report's order; the report rule declares the
+same files from it); figures use matplotlib's Agg backend, one style, 1300 px wide, and
+carry no timestamps, so the same inputs give the same bytes.
+``report_summary.rst`` holds the same headline and tables for Snakemake's HTML report.
+"""
+
+import argparse
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from corrflow.analytics.correlation.universe import READABLE_SERIES
+from corrflow.analytics.returns import gap_sentence
+from corrflow.data.contracts import (
+    HORIZON_COLUMNS,
+    is_missing,
+    read_parquet,
+    read_rolling_corr,
+)
+from corrflow.io import (
+    InputDataError,
+    call_with_arguments,
+    cli_parser,
+    load_json_arg,
+    write_text_atomic,
+)
+from corrflow.present import figures as _figures
+from corrflow.present.figures.base import ReportContext
+from corrflow.present.summary import (
+    DASHBOARD,
+    as_of_date,
+    currency_words,
+    current_state,
+    data_age_sentence,
+    data_provenance,
+    normalised_episodes,
+    series_origin,
+    stale_series,
+    today_table,
+)
+from corrflow.store.all_pairs import read_all_pairs
+
+logger = logging.getLogger("report")
+
+# ---------------------------------------------------------------- horizons
+
+
+def horizons_section(horizons: pd.DataFrame | None, as_of: str) -> list[str]:
+    """Each pair's latest weekly and monthly correlation on or before the as-of date
+    (horizons.csv: long ``date,pair,frequency,window,corr``)."""
+    lines = ["## Longer horizons", ""]
+    if horizons is None:
+        return lines + ["Weekly and monthly correlations: off (no horizons.csv in this run).", ""]
+    absent = [c for c in HORIZON_COLUMNS if c not in horizons.columns]
+    if absent:
+        raise InputDataError(f"horizons.csv: lacks column(s) {absent}; expected {HORIZON_COLUMNS}")
+    known = horizons.dropna(subset=["corr"])
+    known = known[pd.to_datetime(known["date"]) <= pd.Timestamp(as_of)]
+    if known.empty:
+        return lines + [f"No weekly or monthly correlation on or before {as_of}.", ""]
+    latest = (
+        known.sort_values("date", kind="stable").groupby(["pair", "frequency", "window"], sort=True).last()
+    )
+    lines += ["| pair | frequency | window (periods) | date | correlation |", "|---|---|---|---|---|"]
+    for (pair, frequency, window), row in latest.iterrows():
+        label = pair.replace(":", "-")  # A-B, as the rest of the report names a pair
+        lines.append(f"| {label} | {frequency} | {window} | {str(row['date'])[:10]} | {row['corr']:+.2f} |")
+    return lines + [
+        "",
+        "The same pairs measured on weekly and monthly returns: a daily correlation can hide "
+        "offsetting moves within the week that a longer horizon shows.",
+        "",
+    ]
+
+
+# ---------------------------------------------------------------- model
+
+
+def model_section(metrics: dict | None) -> list[str]:
+    """'## Model': the forecast, its errors against the naive rules, and a verdict that
+    follows the evidence: an RMSE or Brier gain is called a gain only with its
+    Diebold-Mariano test (HAC variance: the h-day targets overlap) beside it; the Logit is
+    judged by its Brier score (a proper score) first and its hit rate second."""
+    if not metrics:
+        return ["## Model", "", "Model: off (config key `model.enabled`).", ""]
+
+    def tested(test: dict | None) -> str:
+        if not test or test.get("p_value") is None:
+            return "no Diebold-Mariano test in models/metrics.json (re-run the model rule)"
+        p = test["p_value"]
+        verdict = "significant" if p < 0.05 else "not significant"
+        # three significant digits near the 5% line, so a p of 0.0497 never prints as 0.05
+        p_text = "< 0.001" if p < 0.001 else f"= {p:.3g}" if p < 0.1 else f"= {p:.2f}"
+        return (
+            f"Diebold-Mariano p {p_text} over {test['days']} days, Newey-West variance with "
+            f"{test['lags']} lags for the overlapping targets: {verdict} at 5%"
+        )
+
+    def significant(test: dict | None) -> bool:
+        return bool(test) and test.get("p_value") is not None and test["p_value"] < 0.05
+
+    lines = [
+        "## Model: next-month correlation forecast",
+        "",
+        f"{metrics['model_kind']} forecast of {metrics['pair']} {metrics['horizon']} business days "
+        f"ahead; walk-forward test over {metrics['test_days']} days ({metrics['test_first']} .. "
+        f"{metrics['test_last']}), refitted every {metrics['refit_every']} days on known targets only.",
+        "",
+    ]
+    today = metrics.get("forecast")
+    if today:
+        lines += [
+            f"**Forecast made on {today['date']} for about {today['target_date']}: {today['value']:+.2f} "
+            f"({today['level']:.0%} prediction interval {today['lower']:+.2f} .. {today['upper']:+.2f}; "
+            f"today {today['current']:+.2f}).**",
+            "",
+        ]
+    lines += ["| forecast | RMSE | MAE |", "|---|---|---|"]
+    for name in ("model", "last_value", "historical_mean"):
+        lines.append(
+            f"| {name.replace('_', ' ')} | {metrics[name]['rmse']:.4f} | {metrics[name]['mae']:.4f} |"
+        )
+    lines.append("")
+    test = metrics.get("dm_model_vs_last_value")
+    if metrics["model"]["rmse"] >= metrics["last_value"]["rmse"]:
+        lines += [
+            f"The model does not beat the naive rule: its RMSE {metrics['model']['rmse']:.3f} is no "
+            f"better than carrying today's correlation forward ({metrics['last_value']['rmse']:.3f}; "
+            f"{tested(test)}), so treat its forecast as no more informative than today's value.",
+            "",
+        ]
+    else:
+        gain = f"{1 - metrics['model']['rmse'] / metrics['last_value']['rmse']:.0%}"
+        if significant(test):
+            verdict = "the model forecasts better than today's value over the test period"
+        elif test and test.get("p_value") is not None:
+            verdict = (
+                "there is no evidence that the model forecasts better than today's value: the gain is "
+                "within what chance gives on this many overlapping targets"
+            )
+        else:
+            verdict = "the gain is untested: read it as no more than a difference in this sample"
+        lines += [f"The model's RMSE is {gain} below the last-value rule ({tested(test)}). So {verdict}.", ""]
+    if "logit" in metrics:
+        logit = metrics["logit"]
+        lines += [
+            f"{metrics['logit_kind']}: Brier score (lower is better; a proper score of the whole "
+            "probability), Brier skill score (1 - Brier / the baseline's Brier; above 0 is better) and "
+            "hit rate (the sign called at 50%).",
+            "",
+            "| probability | Brier | skill vs last sign | skill vs historical share | hit rate |",
+            "|---|---|---|---|---|",
+        ]
+        for name in ("logit", "last_sign", "historical_share"):
+            skills = [
+                (
+                    f"{logit[f'brier_skill_vs_{b}']:+.0%}"
+                    if name == "logit" and logit.get(f"brier_skill_vs_{b}") is not None
+                    else "-"
+                )
+                for b in ("last_sign", "historical_share")
+            ]
+            lines.append(
+                f"| {name.replace('_', ' ')} | {metrics[name]['brier']:.4f} | {skills[0]} | {skills[1]} | "
+                f"{metrics[name]['hit_rate']:.1%} |"
+            )
+        lines.append("")
+        sign_test = metrics.get("dm_logit_vs_last_sign")
+        lower = logit["brier"] < metrics["last_sign"]["brier"]
+        if lower and significant(sign_test):
+            brier_verdict = "the Logit gives better probabilities than today's sign"
+        elif lower:
+            brier_verdict = "the Logit's lower Brier score is not evidence of better probabilities"
+        else:
+            brier_verdict = "the Logit's probabilities are no better than today's sign"
+        lines.append(
+            f"Against the naive last-sign rule the Logit's Brier score is {logit['brier']:.3f} vs "
+            f"{metrics['last_sign']['brier']:.3f} ({tested(sign_test)}): {brier_verdict}."
+        )
+        if logit["hit_rate"] <= metrics["last_sign"]["hit_rate"]:
+            lines.append(
+                f"Its hit rate ({logit['hit_rate']:.1%}) does not beat the naive last-sign rule "
+                f"({metrics['last_sign']['hit_rate']:.1%}): as a yes/no call of the sign a month ahead it "
+                "adds nothing to today's sign"
+                + (", though its probabilities are better." if lower and significant(sign_test) else ".")
+            )
+        lines.append("")
+    elif metrics.get("logit_skipped"):
+        lines += [f"Logit skipped: {metrics['logit_skipped']}", ""]
+    return lines
+
+
+# ---------------------------------------------------------------- assembly
+
+ALL_PAIRS_LISTED = 5  # most positive and most negative pairs listed
+
+
+def folded_when_long(table: list[str], series_meta: dict) -> list[str]:
+    """A source table of more than READABLE_SERIES series behind a one-line count of its
+    calendars, kinds and currencies (click to unfold, in any markdown viewer with HTML)."""
+    if len(table) - 2 <= READABLE_SERIES:
+        return table
+    from collections import Counter
+
+    def counts(values) -> str:
+        return ", ".join(f"{n} {value}" for value, n in Counter(values).most_common())
+
+    present = [m for m in series_meta.values() if not is_missing(m)]
+    summary = (
+        f"{len(series_meta)} series ({len(series_meta) - len(present)} missing); calendars: "
+        f"{counts(m.get('calendar') or '-' for m in present)}; "
+        f"kinds: {counts(m.get('kind', '-') for m in present)}; "
+        f"currencies: {counts(currency_words(m) for m in present)}"
+    )
+    return [f"<details><summary>{summary} (every series: click)</summary>", "", *table, "", "</details>"]
+
+
+def share(flags: pd.Series) -> str:
+    """A share of pairs in words that never round a few pairs away: '31%', or '84 (<1%)'."""
+    count, share_ = int(flags.sum()), float(flags.mean())
+    return f"{share_:.0%}" if share_ >= 0.01 or count == 0 else f"{count} (<1%)"
+
+
+def stored_dates_phrase(manifest: dict) -> str:
+    """What an all-pairs store keeps, in words."""
+    dates = manifest.get("dates", "every_day")
+    kept = {"every_day": "every day", "month_ends": "month-end matrices", "latest": "the latest matrix"}
+    kept = kept[dates]
+    if dates != "every_day" and manifest.get("history_of"):
+        kept += f" and every day of the pairs of {', '.join(manifest['history_of'])}"
+    return kept
+
+
+def all_pairs_section(manifest_path: str | Path) -> list[str]:
+    """The all-pairs result on its latest date (``read_all_pairs(..., latest=True)``: each
+    pair's last value of the last month): how correlated the universe is, and its most
+    positive and most negative pairs (only the last row groups of each block are read)."""
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    matrix = read_all_pairs(manifest_path, latest=True)
+    if matrix.attrs["date"] is None:
+        return ["## All pairs", "", f"{len(matrix)} series: no pair has a full window of data.", ""]
+    upper = np.triu_indices(len(matrix), 1)
+    pairs = pd.Series(
+        matrix.to_numpy()[upper],
+        index=[f"{matrix.index[i]} / {matrix.columns[j]}" for i, j in zip(*upper, strict=False)],
+    )
+    valid = pairs.dropna().sort_values(kind="stable")
+    lines = [
+        "## All pairs",
+        "",
+        f"{len(matrix)} series, {manifest['pairs']} pairs, {manifest['window']}-day window, on "
+        f"{matrix.attrs['date']} (each pair's last value of "
+        f"{pd.Timestamp(matrix.attrs['date']).strftime('%B %Y')} up to that day; stored as "
+        f"{manifest['dtype']} in {len(manifest['files'])} block files, {stored_dates_phrase(manifest)}; "
+        f'`corrflow.read_all_pairs("{Path(manifest_path).as_posix()}", pair=(A, B))`, or any parquet '
+        "reader filtering columns a and b (a first in the universe's order, in the block file the "
+        "manifest lists for a), reads one pair's history).",
+        "",
+    ]
+    if valid.empty:
+        return lines + ["No pair has a full window of data on that date.", ""]
+    lines += [
+        f"Median correlation {valid.median():+.2f}; {share(valid > 0.5)} of pairs above +0.5, "
+        f"{share(valid < -0.5)} below -0.5; {len(pairs) - len(valid)} pairs without a value "
+        "that month.",
+        "",
+        "| most positive | corr | most negative | corr |",
+        "|---|---|---|---|",
+    ]
+    count = min(ALL_PAIRS_LISTED, (len(valid) + 1) // 2)
+    top, bottom = valid.iloc[::-1][:count], valid.iloc[:count]
+    for (high, high_value), (low, low_value) in zip(top.items(), bottom.items(), strict=False):
+        lines.append(f"| {high} | {high_value:+.3f} | {low} | {low_value:+.3f} |")
+    return lines + [""]
+
+
+def build_report(
+    clean_meta,
+    levels,
+    corr,
+    regimes,
+    regimes_meta,
+    episodes,
+    dq,
+    metrics,
+    pairs,
+    figures_dir: Path,
+    all_pairs_manifest: str | None = None,
+    window: int | None = None,
+    heatmap_exclude: list[str] | None = None,
+    horizons: pd.DataFrame | None = None,
+    gaps: pd.DataFrame | None = None,
+    today: str | None = None,
+) -> tuple[str, list[str]]:
+    """The markdown text and the file names of the charts it drew (all under ``figures_dir``;
+    a skipped pair's notice is drawn but not listed). Every figure in ``_figures.REGISTRY``
+    is drawn and its section embedded, in the registry's order."""
+    series_meta = clean_meta["series"]
+    names = {
+        k: (m.get("name") or k) + (" (bond return)" if m.get("kind") == "yield" else "")
+        for k, m in series_meta.items()
+    }
+    origins = {k: series_origin(m) for k, m in series_meta.items()}
+    as_of = as_of_date(clean_meta, pairs)
+    headline, series_rows = data_provenance(series_meta, as_of, clean_meta.get("data_through"), today)
+    episodes = normalised_episodes(episodes, regimes_meta)
+    stale = stale_series(series_meta, as_of)
+    unusual_history = regimes_meta.get("unusual_history", "the")
+    unusual_level = regimes_meta.get("unusual_level", 2.5)
+    context = ReportContext(
+        clean_meta=clean_meta,
+        levels=levels,
+        corr=corr,
+        regimes=regimes,
+        regimes_meta=regimes_meta,
+        episodes=episodes,
+        pairs=pairs,
+        window=window,
+        heatmap_exclude=heatmap_exclude or [],
+        as_of=as_of,
+        figures_dir=Path(figures_dir),
+        names=names,
+        origins=origins,
+    )
+    lines = [
+        "# Cross-asset correlation report",
+        "",
+        headline,
+        "",
+        f"Interactive version: [dashboard.html]({DASHBOARD}) (one file, works offline).",
+        "",
+        f"## At a glance: the latest values ({as_of})",
+        "",
+        *([age] if (age := data_age_sentence(as_of, today)) else []),
+        *([""] if age else []),
+        *today_table(corr, regimes, pairs, window, as_of, series_meta),
+        "",
+        *current_state(regimes, regimes_meta, as_of),
+        "",
+    ]
+    if stale:
+        lines += ["Stale on " + as_of + ": " + "; ".join(f"{s} {why}" for s, why in stale.items()) + ".", ""]
+    if gaps is not None and len(gaps):
+        calendar_of = {s: m.get("calendar") for s, m in series_meta.items()}
+        max_gap = clean_meta.get("calendar", {}).get("max_gap_days")
+        lines += [
+            f"**Pairs without a value ({len(gaps)} stretch(es), rolling_corr's pair_gaps.csv):**",
+            "",
+            *[f"- {gap_sentence(gap, calendar_of, max_gap)}." for gap in gaps.to_dict("records")],
+            "",
+        ]
+    lines += [
+        "Sign regime: the primary-window correlation's sign (negative: bonds hedge equities; positive: "
+        "they co-move; mixed: in between or changing), in words only when today's band excludes zero. "
+        f"Percentile: where today's value falls among the pair's last {unusual_history} non-overlapping "
+        "past windows (W, 2W, ... days back, so no day is counted twice); 'unusually high' above its "
+        f"{100 - unusual_level:g}th percentile, 'unusually low' below its {unusual_level:g}th (about "
+        f"{2 * unusual_level:g} % of a steady pair's days), n/a with less than half that history. "
+        "As of: the latest day a configured pair has both values; days behind: each series' market "
+        "sessions from its last value to the day this report was made. Synchronised (pairs whose "
+        "markets close hours apart, e.g. Tokyo and New York): the same-day covariance plus both "
+        "one-day cross-covariances over the two volatilities, so news one market trades a day later "
+        "still counts. "
+        "DCC: the DCC-GARCH(1,1) conditional correlation of the pair's daily returns "
+        "(regimes.dcc), which reacts faster than a rolling window.",
+        "",
+        "## Sources",
+        "",
+        *folded_when_long(series_rows, series_meta),
+        "",
+    ]
+    drawn = []
+    for figure in _figures.REGISTRY:
+        section, charts = figure.draw(context)
+        lines += section
+        drawn += charts
+    lines += horizons_section(horizons, as_of)
+    lines += [
+        "## Data quality",
+        "",
+        "Full report: [dq_report.md](dq_report.md).",
+        "",
+        "| series | flags |",
+        "|---|---|",
+    ]
+    passing = []
+    for series_id, r in dq["series"].items():
+        flags = [f"{check}: {state}" for check, state in r["checks"].items() if state in ("warn", "fail")]
+        if not flags and len(dq["series"]) > READABLE_SERIES:
+            passing.append(series_id)  # a large universe: the series with a flag, then a count
+            continue
+        lines.append(f"| {series_id} | {', '.join(flags) or 'all pass'} |")
+    if passing:
+        lines.append(f"| the other {len(passing)} series | no warning or failure |")
+    lines.append("")
+    lines += model_section(metrics)
+    if all_pairs_manifest:
+        lines += all_pairs_section(all_pairs_manifest)
+    return "\n".join(lines), drawn
+
+
+# ---------------------------------------------------------------- markdown -> rst (HTML report)
+
+
+def _rst_inline(text: str) -> str:
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
+    text = re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"``\1``", text)
+    # a lone * outside code (data/raw/*.ok) would open an emphasis docutils warns about;
+    # **bold** stays, and code spans keep theirs
+    parts = re.split(r"(`[^`]*`)", text)
+    text = "".join(p if p.startswith("`") else re.sub(r"(?<!\*)\*(?!\*)", r"\\*", p) for p in parts)
+    return re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", text)
+
+
+def markdown_to_rst(markdown: str) -> str:
+    """The report's own markdown (headings, paragraphs, bullets, pipe tables) as
+    reStructuredText, for Snakemake's HTML report. Images are left out (the figures are
+    report items of their own)."""
+    out, table = [], []
+    underline = {1: "=", 2: "-", 3: "~"}
+
+    def flush():
+        if not table:
+            return
+        cells = [[c.strip().replace('"', '""') for c in row.strip().strip("|").split("|")] for row in table]
+        header, body = cells[0], [r for r in cells[2:]]
+        out.append(".. csv-table::")
+        out.append("   :header: " + ", ".join(f'"{_rst_inline(c)}"' for c in header))
+        out.append("")
+        for row in body:
+            out.append("   " + ", ".join(f'"{_rst_inline(c)}"' for c in row))
+        out.append("")
+        table.clear()
+
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        heading = re.match(r"^(#+) (.*)$", line)
+        if heading:
+            level, title = len(heading.group(1)), _rst_inline(heading.group(2))
+            out += [title, underline.get(level, "^") * len(title), ""]
+        elif line.startswith("!["):
+            continue
+        else:
+            out.append(_rst_inline(line.strip()))
+    flush()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip() + "\n"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = cli_parser(__doc__)
+    parser.add_argument("--clean", required=True)
+    parser.add_argument("--corr", required=True)
+    parser.add_argument("--regimes", required=True)
+    parser.add_argument("--episodes", required=True, help="stress_episodes.csv")
+    parser.add_argument("--dq", required=True, help="dq_report.json")
+    parser.add_argument("--metrics", default=None, help="models/metrics.json (when task G ran)")
+    parser.add_argument(
+        "--all-pairs", default=None, help="data/processed/all_pairs/manifest.json (when all pairs ran)"
+    )
+    parser.add_argument("--pairs", type=load_json_arg, required=True)
+    parser.add_argument("--window", type=int, default=None, help="the primary window")
+    parser.add_argument(
+        "--windows",
+        type=int,
+        nargs="*",
+        default=None,
+        help="the configured windows (checked in rolling_corr.csv)",
+    )
+    parser.add_argument("--horizons", default=None, help="data/processed/horizons.csv (when it ran)")
+    parser.add_argument("--gaps", default=None, help="data/processed/pair_gaps.csv (rolling_corr)")
+    parser.add_argument(
+        "--today", default=None, help="the day the report is made (YYYY-MM-DD): how old the data is"
+    )
+    parser.add_argument("--heatmap-exclude", nargs="*", default=[], help="series left out of the heatmap")
+    parser.add_argument("--report", required=True, help="docs/report.md; figures go beside it")
+    parser.add_argument("--summary", default=None, help="docs/report_summary.rst for the HTML report")
+    for figure in _figures.REGISTRY:  # each figure's rule output, e.g. --heatmap docs/fig_heatmap.png
+        parser.add_argument(
+            f"--{figure.output.replace('_', '-')}",
+            dest=f"figure_{figure.output}",
+            nargs="*",
+            default=[],
+            help=f"{figure.file} (drawn beside the report)",
+        )
+    args = parser.parse_args(argv)
+    args.figures = {f.output: getattr(args, f"figure_{f.output}") for f in _figures.REGISTRY}
+    return args
+
+
+def run(
+    *,
+    all_pairs,
+    clean,
+    corr,
+    dq,
+    episodes,
+    figures,
+    gaps,
+    heatmap_exclude,
+    horizons,
+    metrics,
+    pairs,
+    regimes,
+    report,
+    summary,
+    today,
+    window,
+    windows,
+) -> None:
+    """The rule's work, from files and settings to files (``corrflow report``, and the
+    rule script with the ``snakemake`` object's input, output and params)."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    figures_dir = Path(report).parent
+    expected = {figures_dir / name for figure in _figures.REGISTRY for _, name in figure.files(pairs)}
+    declared = {Path(p) for paths in figures.values() for p in paths}
+    if not declared <= expected:
+        raise InputDataError(
+            f"report: figures are drawn beside the report as {sorted(map(str, expected))}; "
+            f"got {sorted(map(str, declared - expected))}"
+        )
+    levels, clean_meta = read_parquet(clean)
+    # every configured pair with data, at every configured window: a file written by another
+    # command (or an older config) is refused with the one command that rebuilds it
+    with_data = [[a, b] for a, b in pairs if a in levels.columns and b in levels.columns]
+    corr = read_rolling_corr(corr, with_data, windows) if windows else read_rolling_corr(corr)
+    regimes, regimes_meta = read_parquet(regimes)
+    episodes = pd.read_csv(episodes)
+    dq = json.loads(Path(dq).read_text(encoding="utf-8"))
+    metrics = json.loads(Path(metrics).read_text(encoding="utf-8")) if metrics else None
+    text, drawn = build_report(
+        clean_meta,
+        levels,
+        corr,
+        regimes,
+        regimes_meta,
+        episodes,
+        dq,
+        metrics,
+        pairs,
+        figures_dir,
+        all_pairs,
+        window,
+        heatmap_exclude,
+        pd.read_csv(horizons) if horizons else None,
+        pd.read_csv(gaps) if gaps else None,
+        today,
+    )
+    write_text_atomic(text + "\n", report)
+    if summary:
+        write_text_atomic(markdown_to_rst(text), summary)
+    # a figure of a pair no longer configured would stay beside the report, looking current
+    for stale in sorted(set(figures_dir.glob("fig_*.png")) - expected):
+        stale.unlink()
+        logger.info("removed %s: no figure of this run", stale)
+    logger.info("wrote %s with figures %s", report, drawn)
+
+
+def main(argv=None) -> None:
+    """``corrflow report``: the command line of ``run``."""
+    call_with_arguments(run, parse_args(argv))

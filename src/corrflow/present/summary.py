@@ -1,0 +1,464 @@
+"""What the report and the dashboard say in words and tables: where the data came from,
+the as-of date and the data's age, today's table, Markov states, stress episodes. One job:
+words and tables from the outputs (the universe's correlations for the heatmaps are
+``corrflow.analytics.correlation.universe``'s, the colours ``corrflow.present.figures._style``'s)."""
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from corrflow.data.contracts import (
+    STRESS_REASON,
+    band_of,
+    corr_adjusted_column,
+    corr_before_column,
+    corr_column,
+    corr_during_column,
+    dcc_column,
+    is_missing,
+    parse_corr_column,
+    pearson_columns,
+    percentile_column,
+    relative_column,
+    sign_column,
+    sync_column,
+)
+from corrflow.io import InputDataError
+
+DASHBOARD = "dashboard.html"
+TOP_EPISODES = 12
+
+
+# ---------------------------------------------------------------- provenance
+
+
+def series_origin(meta: dict) -> str:
+    """The human label of where a series came from (clean.parquet's `origin`, which clean
+    writes for every series)."""
+    return str(meta.get("origin") or "missing")
+
+
+def origin_group(label: str) -> str:
+    """An origin label as a headline counts it: every local file as one group."""
+    return "local CSV files" if label.startswith("local file ") else label
+
+
+def as_of_date(clean_meta: dict, pairs: list[list[str]]) -> str:
+    """The data's last common date: clean.parquet's `as_of`, else the earliest last date
+    of the series in configured pairs that have data."""
+    if clean_meta.get("as_of"):
+        return str(clean_meta["as_of"])[:10]
+    series_meta = clean_meta.get("series", {})
+    in_pairs = {s for pair in pairs for s in pair}
+    lasts = [m["last"] for k, m in series_meta.items() if k in in_pairs and not is_missing(m)]
+    lasts = lasts or [m["last"] for m in series_meta.values() if not is_missing(m)]
+    if not lasts:
+        raise InputDataError("report: clean.parquet's metadata has no series with data; re-run clean")
+    return min(str(d)[:10] for d in lasts)
+
+
+def stale_series(series_meta: dict, as_of: str) -> dict[str, str]:
+    """Series stale on the as-of date, each with a few words on why."""
+    stale = {}
+    for series_id, meta in series_meta.items():
+        if is_missing(meta):
+            continue
+        behind = meta.get("days_behind")
+        # behind the as-of date only if its own market traded after its last value (a Tokyo
+        # series is not stale on a New York day Tokyo was closed)
+        if meta.get("stale") or (
+            str(meta["last"])[:10] < as_of and business_days_since(meta["last"], as_of, meta.get("calendar"))
+        ):
+            stale[series_id] = f"last observed {str(meta['last'])[:10]}" + (
+                f", {behind} days behind" if behind else ""
+            )
+    return stale
+
+
+def business_days_since(last: str, today: str | None, calendar: str | None) -> int | None:
+    """The series' market sessions after ``last`` up to ``today`` (None without a today)."""
+    from corrflow.data.calendars import sessions
+
+    if today is None or not last:
+        return None
+    return max(len(sessions(calendar or "NYSE", str(last)[:10], today)) - 1, 0)
+
+
+def data_age_sentence(as_of: str, today: str | None) -> str | None:
+    """How old the data is on the day the report was made, when that is more than a week."""
+    if today is None:
+        return None
+    days = (pd.Timestamp(today) - pd.Timestamp(as_of)).days
+    if days <= 7:
+        return None
+    age = f"about {round(days / 30.44)} months" if days > 60 else f"{days} days"
+    return (
+        f"**The data is {age} old**: its latest values are of {as_of}, and this report was made on "
+        f"{today} (an offline snapshot, or sources that stopped: see Sources)."
+    )
+
+
+def data_provenance(
+    series_meta: dict, as_of: str, data_through: str | None = None, today: str | None = None
+) -> tuple[str, list[str]]:
+    """One headline sentence on where the data came from, plus the source table.
+
+    "data through" is the data's last common date (every served series has reached it);
+    when a pair's data runs further, the as-of date (the latest day a configured pair has
+    both values, the date of the table's values) is named beside it. "days behind" counts
+    each series' market sessions from its last value to ``today`` (the run's date)."""
+    origins = {k: origin_group(series_origin(m)) for k, m in series_meta.items() if not is_missing(m)}
+    labels = sorted(set(origins.values()))
+    through = data_through or as_of
+    dates = through if through == as_of else f"{through} (every series); latest {as_of}"
+    if labels == ["offline snapshot"]:
+        headline = f"**Data: offline snapshot, data through {dates}.**"
+    elif len(labels) == 1:
+        headline = f"**Data: {labels[0]}, data through {dates}.**"
+    else:
+        mix = ", ".join(f"{label} ({sum(o == label for o in origins.values())})" for label in labels)
+        headline = f"**Data: {mix}; data through {dates}.**"
+    missing = sorted(k for k, m in series_meta.items() if is_missing(m))
+    if missing:
+        headline += f" Missing at every level: {', '.join(missing)} (pairs with them are skipped)."
+    failed = {k: m["live_error"] for k, m in series_meta.items() if m.get("live_error")}
+    if failed:
+        headline += (
+            f" Live download failed for {len(failed)} series ({', '.join(sorted(failed))}; "
+            f"{'; '.join(sorted(set(map(str, failed.values()))))}): see data/raw/*.ok and logs/ingest/."
+        )
+    rows = [
+        "| series | name | kind | currency | origin | column used | calendar | first | last | days behind |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for series_id, m in series_meta.items():
+        behind = (
+            business_days_since(m.get("last"), today, m.get("calendar")) if today else m.get("days_behind")
+        )
+        stale = " (stale)" if m.get("stale") else ""
+        rows.append(
+            f"| {series_id} | {m.get('name') or ''} | {m.get('kind', '-')} | {currency_words(m)} | "
+            f"{'MISSING' if is_missing(m) else series_origin(m)} | {m.get('column') or '-'} | "
+            f"{m.get('calendar') or '-'} | {m.get('first') or '-'} | {m.get('last') or '-'} | "
+            f"{'-' if behind is None else behind}{stale} |"
+        )
+    return headline, rows
+
+
+def currency_words(meta: dict) -> str:
+    """A series' currency as stored, and its conversion: "USD (from JPY with DEXJPUS)"."""
+    currency = meta.get("currency") or "-"
+    if meta.get("kind") == "fx":
+        return f"{currency} per {meta.get('base') or '?'}"
+    if meta.get("kind") == "yield":
+        return f"percent ({currency} rates)"
+    if meta.get("kind") == "level":
+        return "index points"  # an indicator such as VIX, not an amount of money
+    if meta.get("converted_from"):
+        return f"{currency} (from {meta['converted_from']} with {meta.get('converted_with')})"
+    if meta.get("local_currency"):
+        return f"{currency} (local currency, not converted)"
+    return currency
+
+
+# ---------------------------------------------------------------- regimes in words
+
+
+def sign_words(label, bond_pair: bool = True) -> str:
+    """A sign-regime label in words (never a z-score label)."""
+    if not isinstance(label, str):
+        return "n/a"
+    if label == "negative":
+        return "negative (bonds hedge)" if bond_pair else "negative (offsetting)"
+    if label == "positive":
+        return "positive (co-move)"
+    return label
+
+
+def is_bond_pair(series_meta: dict, a: str, b: str) -> bool:
+    """A stock-bond pair: one leg a yield (a bond return) or a Treasury/bond fund."""
+
+    def bondish(s):
+        m = series_meta.get(s, {})
+        return m.get("kind") == "yield" or bool(re.search(r"treasury|bond", str(m.get("name", "")), re.I))
+
+    return bondish(a) != bondish(b)
+
+
+def primary_of(corr: pd.DataFrame, a: str, b: str, window: int | None) -> str | None:
+    """The primary-window Pearson column of a pair (the configured window, else its first)."""
+    columns = [c for c in pearson_columns(corr) if c.startswith(f"{a}:{b}:")]
+    if window is not None and corr_column(a, b, window) in columns:
+        return corr_column(a, b, window)
+    return columns[0] if columns else None
+
+
+def value_on(series: pd.Series, day: pd.Timestamp):
+    """(date, value) of the last observation on or before ``day``."""
+    known = series.loc[:day].dropna()
+    return (known.index[-1], known.iloc[-1]) if len(known) else (None, np.nan)
+
+
+def percentile_text(percentile: float) -> str:
+    """A percentile with the precision it has: ">99.9", "99.6", "57", "<0.1"."""
+    if not np.isfinite(percentile):
+        return "n/a (short history)"
+    if percentile > 99.9:
+        return ">99.9"
+    if percentile < 0.1:
+        return "<0.1"
+    return f"{percentile:.1f}" if percentile > 99 or percentile < 1 else f"{percentile:.0f}"
+
+
+def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> list[str]:
+    """Each pair on the one as-of date: primary-window correlation, its band, percentile
+    among its own non-overlapping past windows, sign regime (in words only where the band
+    excludes zero), whether today is unusual against that history, the other windows and
+    the DCC-GARCH correlation; stale legs marked."""
+    day = pd.Timestamp(as_of)
+    stale = stale_series(series_meta, as_of)
+    has_sign = any(c.startswith("sign:") for c in regimes.columns)
+    has_relative = any(c.startswith("relative:") for c in regimes.columns)
+    rows = [
+        "| pair | window | date | correlation | band | percentile vs own history | sign regime | "
+        "unusual vs own history | other windows, DCC | note |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for a, b in pairs:
+        column = primary_of(corr, a, b, window)
+        if column is None or corr[column].dropna().empty:
+            missing = [s for s in (a, b) if is_missing(series_meta.get(s, {}))]
+            why = f"no data for {', '.join(missing)}" if missing else "no correlation"
+            rows.append(f"| {a}-{b} | - | - | {why} | - | - | - | - | - | skipped |")
+            continue
+        date, latest = value_on(corr[column], day)
+        band = band_of(corr, column)
+        band_text = f"{corr.at[date, band[0]]:+.2f} .. {corr.at[date, band[1]]:+.2f}" if band else "-"
+        straddles_zero = bool(band) and corr.at[date, band[0]] <= 0 <= corr.at[date, band[1]]
+        percentile = (
+            regimes[percentile_column(column)].get(date, np.nan)
+            if percentile_column(column) in regimes
+            else np.nan
+        )
+        sign = regimes[sign_column(column)].get(date) if sign_column(column) in regimes else None
+        relative = regimes[relative_column(column)].get(date) if relative_column(column) in regimes else None
+        relative_text = relative if isinstance(relative, str) else "n/a (short history)"
+        if not has_relative:
+            relative_text = "off"
+        sign_text = sign_words(sign, is_bond_pair(series_meta, a, b)) if has_sign else "off"
+        if has_sign and isinstance(sign, str) and straddles_zero:
+            # the band includes zero: today's value does not show a sign, whatever the regime
+            sign_text = f"{sign} regime; today near zero (band includes 0)"
+        others = []
+        for other in pearson_columns(corr):
+            if other.startswith(f"{a}:{b}:") and other != column:
+                _, value = value_on(corr[other], day)
+                others.append(f"{parse_corr_column(other).window}d {value:+.2f}")
+        if sync_column(column) in corr:  # markets that close hours apart
+            _, value = value_on(corr[sync_column(column)], day)
+            others.append(f"synchronised {value:+.2f}")
+        dcc = dcc_column(a, b)
+        if dcc in regimes and regimes[dcc].loc[:day].notna().any():
+            # the DCC-GARCH conditional correlation beside the rolling windows
+            _, value = value_on(regimes[dcc], day)
+            others.append(f"DCC {value:+.2f}")
+        notes = [f"{s} stale ({stale[s]})" for s in (a, b) if s in stale]
+        if date.date() != day.date():
+            notes.append(f"last value {date.date()}")
+        rows.append(
+            f"| {a}-{b} | {parse_corr_column(column).window} | {date.date()} | {latest:+.2f} | {band_text} "
+            f"| {percentile_text(percentile)} | {sign_text} "
+            f"| {relative_text} | {', '.join(others) or '-'} | {'; '.join(notes) or '-'} |"
+        )
+    return rows
+
+
+def markov_panels(regimes: pd.DataFrame, regimes_meta: dict) -> list[dict]:
+    """One entry per Markov fit found in regimes.parquet: its prefix, states, the state
+    drawn (turbulent/high), and whether its states are well separated."""
+    found: dict[str, list[str]] = {}
+    for column in regimes.columns:
+        if ":p_realtime:" in column:
+            prefix, state = column.split(":p_realtime:")
+            found.setdefault(prefix, []).append(state)
+    fits = {
+        f.get("prefix") or f.get("series"): f for f in regimes_meta.get("markov", []) if isinstance(f, dict)
+    }
+    panels = []
+    for prefix, states in found.items():
+        fit = fits.get(prefix, {})
+        top = next((s for s in ("turbulent", "high") if s in states), states[-1])
+        separated = fit.get("well_separated", fit.get("separated", True))
+        panels.append(
+            {"prefix": prefix, "states": states, "top": top, "separated": bool(separated), "fit": fit}
+        )
+    return panels
+
+
+def markov_name(prefix: str) -> str:
+    """'mkv:ret:SPY' -> 'SPY returns'; 'mkv:SPY:TLT:60' -> 'SPY-TLT 60-day correlation'."""
+    parts = prefix.removeprefix("mkv:").split(":")
+    if parts[0] == "ret" and len(parts) == 2:
+        return f"{parts[1]} returns"
+    if len(parts) == 3:
+        return f"{parts[0]}-{parts[1]} {parts[2]}-day correlation"
+    return ":".join(parts)
+
+
+def current_state(regimes: pd.DataFrame, regimes_meta: dict, as_of: str) -> list[str]:
+    """Today's Markov states and stress flags on the as-of date, in words."""
+    day = pd.Timestamp(as_of)
+    lines = []
+    panels = markov_panels(regimes, regimes_meta)
+    if not panels:
+        lines.append("- Markov regimes: off (no Markov columns in regimes.parquet).")
+    for panel in panels:
+        realtime = regimes[f"{panel['prefix']}:p_realtime:{panel['top']}"]
+        date, p = value_on(realtime, day)
+        if date is None:
+            lines.append(f"- Markov {markov_name(panel['prefix'])}: no probability yet.")
+            continue
+        hindsight_column = f"{panel['prefix']}:p_hindsight:{panel['top']}"
+        _, q = value_on(regimes[hindsight_column], day) if hindsight_column in regimes else (None, np.nan)
+        caveat = "" if panel["separated"] else " (states not well separated: read with care)"
+        lines.append(
+            f"- Markov {markov_name(panel['prefix'])} on {date.date()}: P({panel['top']}) real-time {p:.2f}"
+            + (f", hindsight {q:.2f}" if pd.notna(q) else "")
+            + f"{caveat}."
+        )
+    if STRESS_REASON in regimes:
+        on_day = regimes.loc[:day]
+        reason = on_day[STRESS_REASON].iloc[-1] if len(on_day) else None
+        when = on_day.index[-1].date() if len(on_day) else as_of
+        if isinstance(reason, str) and reason:
+            lines.append(f"- **Stress flags on {when}: {reason}.**")
+        else:
+            lines.append(f"- No stress flag on {when}.")
+    else:
+        lines.append("- Stress flags: off (no stress column in regimes.parquet).")
+    return lines + data_error_lines(regimes_meta, as_of)
+
+
+MAX_DATA_ERRORS_NAMED = 3
+
+
+def data_error_lines(regimes_meta: dict, as_of: str) -> list[str]:
+    """The values DQ flags as outliers among the stress rules' inputs (regimes' ``data_errors``,
+    ``_stress.likely_data_errors``): confirmed ones were left out of the flags; an unconfirmed
+    last value on or before the as-of date may be what today's flags rest on."""
+    errors = regimes_meta.get("data_errors") or []
+    lines = []
+    left_out = [e for e in errors if e.get("confirmed")]
+    if left_out:
+        named = sorted(left_out, key=lambda e: e["date"])[-MAX_DATA_ERRORS_NAMED:]
+        words = "; ".join(
+            f"{e['series']} {e['value']:.6g} on {e['date']} (between {e['previous']:.6g} and "
+            f"{e['next']:.6g}, DQ robust z {e['z']:+.0f})"
+            for e in named
+        )
+        more = f" and {len(left_out) - len(named)} more" if len(left_out) > len(named) else ""
+        lines.append(
+            f"- Flagged as likely data errors and left out of the stress flags: {words}{more}; correlations "
+            "and Markov fits over those days still use them (see docs/dq_report.md and fix the file)."
+        )
+    for e in errors:
+        if e.get("confirmed") or e["date"] > as_of:
+            continue
+        what = "flagged as a likely data error" if e.get("likely_error") else "a DQ outlier"
+        lines.append(
+            f"- **{e['series']} {e['return']:+.0%} on {e['date']}, {what}** (from {e['previous']:.6g} to "
+            f"{e['value']:.6g}, DQ robust z {e['z']:+.0f}; its last value, so no later day confirms or "
+            "clears it): today's stress flags and Markov states may rest on it; check the file before acting "
+            "on them."
+        )
+    return lines
+
+
+def normalised_episodes(episodes: pd.DataFrame, regimes_meta: dict) -> pd.DataFrame:
+    """Episodes with name/start/end/business_days/reason (an older file: `reasons`, no name)."""
+    out = episodes.copy()
+    if "reason" not in out and "reasons" in out:
+        out["reason"] = out["reasons"]
+    if "name" not in out:
+        out["name"] = ""
+        named = regimes_meta.get("stress", {}).get("episodes", [])
+        extra = pd.DataFrame(
+            [
+                {
+                    "name": e["name"],
+                    "start": e["start"],
+                    "end": e["end"],
+                    "business_days": len(pd.bdate_range(e["start"], e["end"])),
+                    "reason": "named episode",
+                }
+                for e in named
+            ]
+        )
+        out = pd.concat([out, extra], ignore_index=True) if len(extra) else out
+    for column in ("name", "reason"):
+        out[column] = out[column].fillna("").astype(str) if column in out else ""
+    return out
+
+
+def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
+    """The longest stress episodes with the pair's correlation before (a calm baseline),
+    during and volatility-adjusted (Forbes-Rigobon), each with its days (n) and Fisher-z
+    interval; an episode too short for inference says so instead of an adjusted value;
+    then the method's assumptions in one sentence."""
+    from corrflow.analytics.regimes.stress import FR_ASSUMPTIONS, FR_CONFIDENCE, episode_stat_column
+
+    if episodes.empty:
+        return ["No stress episodes within this pair's data."]
+    top = episodes.sort_values(["business_days", "start"], ascending=[False, True]).head(TOP_EPISODES)
+    top = top.sort_values("start")
+    names = {
+        "before": corr_before_column(column) if column else None,
+        "during": corr_during_column(column) if column else None,
+        "adjusted": corr_adjusted_column(column) if column else None,
+    }
+
+    def stat(e, key):
+        name = names.get(key) or (episode_stat_column(key, column) if column else None)
+        return e[name] if name and name in e and pd.notna(e[name]) else None
+
+    def cell(e, key, n_key=None):
+        value = stat(e, key)
+        if value is None:
+            return "-"
+        text = f"{value:+.2f}"
+        lo, hi = stat(e, f"{key}_lo"), stat(e, f"{key}_hi")
+        if lo is not None and hi is not None:
+            text += f" [{lo:+.2f}, {hi:+.2f}]"
+        n = stat(e, n_key) if n_key else None
+        return text + (f" (n {int(n)})" if n is not None else "")
+
+    def adjusted_cell(e):
+        too_short = stat(e, "too_short")
+        if isinstance(too_short, str):  # read back from CSV without dtypes
+            too_short = too_short.strip().lower() == "true"
+        if too_short and stat(e, "n_during") is not None:
+            return f"too short for inference (n {int(stat(e, 'n_during'))})"
+        return cell(e, "adjusted")
+
+    level = f"{FR_CONFIDENCE:.0%}"
+    rows = [
+        f"| episode | start | end | business days | why | corr before [{level}] (n) "
+        f"| corr during [{level}] (n) | adjusted (Forbes-Rigobon) [{level}] |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for _, e in top.iterrows():
+        rows.append(
+            f"| {e['name'] or '-'} | {e['start']} | {e['end']} | {e['business_days']} | {e['reason'] or '-'} "
+            f"| {cell(e, 'before', 'n_before')} | {cell(e, 'during', 'n_during')} | {adjusted_cell(e)} |"
+        )
+    if len(episodes) > TOP_EPISODES:
+        rows.append(
+            f"\nThe {TOP_EPISODES} longest of {len(episodes)} episodes; all in "
+            "`data/processed/stress_episodes.csv`."
+        )
+    rows.append(
+        "\nCorr before: the pair's last days before the episode that lie in no stress episode (a calm "
+        f"baseline); intervals are Fisher z at {level} on n days. {FR_ASSUMPTIONS}"
+    )
+    return rows

@@ -1,0 +1,436 @@
+"""The all-pairs result on disk: writer (``write_all_pairs``) and reader (``read_all_pairs``,
+``read_month_ends``) of the parquet layout, one file per block of first series (and, with
+``history_of``, one file of the kept pairs' daily histories per block), listed by a manifest."""
+
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel
+from corrflow.data.contracts import METADATA_KEY
+from corrflow.io import InputDataError, atomic_path
+from corrflow.store.blocks import (
+    block_first_series,
+    series_blocks,
+    stored_bytes_per_row,
+    stored_dates,
+    stretch_rows,
+)
+
+logger = logging.getLogger("all_pairs")
+
+STORE_COLUMNS = ["date", "a", "b", "corr"]
+# How the store's columns are encoded (standard parquet, read by pandas, DuckDB, polars):
+# the series names as the dictionaries they are; the dates, which repeat for every pair of
+# a day, delta-encoded (a dictionary would hash every row: 5x the write time); the values
+# plain (random floats: a dictionary is tried, then given up, at a cost). No compression:
+# the values do not compress enough to pay for it. Statistics of the date only, which let a
+# reader skip row groups.
+PARQUET_OPTIONS = {
+    "compression": "none",
+    "use_dictionary": ["a", "b"],
+    "column_encoding": {"date": "DELTA_BINARY_PACKED", "corr": "PLAIN"},
+    "write_statistics": ["date"],
+}
+
+
+LATEST_AMONG_MONTHS = 4  # the latest matrix is the last of these months with half the pairs
+
+
+def month_end_rows(index: pd.DatetimeIndex) -> np.ndarray:
+    """Positions of the last date of each calendar month in ``index`` (sorted dates); the
+    last date of the index closes the last, possibly partial, month."""
+    if not len(index):
+        return np.empty(0, dtype="int64")
+    months = index.year.to_numpy() * 12 + index.month.to_numpy()
+    return np.flatnonzero(np.r_[months[1:] != months[:-1], True])
+
+
+def history_pairs(history_of: list[str], names: list[str]) -> set[tuple[int, int]]:
+    """Pairs (i < j, universe positions) whose daily history ``history_of`` keeps: a
+    series id keeps every pair with it, ``A:B`` that pair."""
+    position = {name: k for k, name in enumerate(names)}
+    kept: set[tuple[int, int]] = set()
+    for entry in history_of:
+        parts = entry.split(":")
+        unknown = [p for p in parts if p not in position]
+        if len(parts) > 2 or (len(parts) == 2 and parts[0] == parts[1]):
+            raise InputDataError(
+                f"all_pairs.history_of: {entry!r} is not a series id or a pair A:B of two series"
+            )
+        if unknown:
+            raise InputDataError(
+                f"all_pairs.history_of: {entry!r} names no series of the universe "
+                f"({', '.join(unknown)}); give a series id or A:B"
+            )
+        if len(parts) == 1:
+            k = position[parts[0]]
+            kept |= {(min(k, m), max(k, m)) for m in range(len(names)) if m != k}
+        else:
+            i, j = sorted(position[p] for p in parts)
+            kept.add((i, j))
+    return kept
+
+
+class LongColumns:
+    """Row groups of the long layout for a fixed list of pairs: the pair-code columns are
+    built once for the longest row group and the date column's buffer is reused (fresh
+    arrays of ~100 M rows per file would cost a page fault per page, ~1 s for 200 series)."""
+
+    def __init__(self, pair_a, pair_b, rows: int, dictionary, value_type, schema):
+        self.width = len(pair_a)
+        self.codes_a = np.tile(pair_a, rows)
+        self.codes_b = np.tile(pair_b, rows)
+        self.days = np.empty(rows * self.width, dtype="int64")
+        self.dictionary, self.value_type, self.schema = dictionary, value_type, schema
+
+    def table(self, day_values: np.ndarray, values: np.ndarray):
+        """A table of ``values`` (dates x pairs) on ``day_values`` (datetime64[ms]); its
+        columns are views of this object's buffers, valid until the next call."""
+        import pyarrow as pa
+
+        n_rows = values.size
+        days = self.days[:n_rows]
+        days.reshape(len(day_values), self.width)[:] = day_values.astype("int64")[:, None]
+        return pa.Table.from_arrays(
+            [
+                pa.Array.from_buffers(pa.timestamp("ms"), n_rows, [None, pa.py_buffer(days)]),
+                pa.DictionaryArray.from_arrays(pa.array(self.codes_a[:n_rows]), self.dictionary),
+                pa.DictionaryArray.from_arrays(pa.array(self.codes_b[:n_rows]), self.dictionary),
+                pa.array(np.ascontiguousarray(values).reshape(-1), type=self.value_type, from_pandas=False),
+            ],
+            schema=self.schema,
+        )
+
+
+def write_all_pairs(
+    levels: pd.DataFrame,
+    metadata: dict,
+    window: int,
+    path: str,
+    dtype: str = "float32",
+    block: int = 0,
+    n_blocks: int = 1,
+    dates: str = "every_day",
+    history_of: list[str] | None = None,
+    history_path: str | None = None,
+) -> int:
+    """Every pair's rolling correlation (or one block of them) into a parquet file;
+    returns the pair count. Each pair on its own joint days, from clean levels and
+    their metadata (``corrflow.analytics.correlation.rolling.JointDayPanel``): what rolling_corr.csv gives the
+    pair configured, on the levels' dates (NaN on the days that are not the pair's).
+
+    Layout, readable by any parquet reader without corrflow: long, one row per date and
+    pair, columns ``date`` (timestamp), ``a`` and ``b`` (the pair's series, a before b in
+    the universe's order; dictionary-encoded strings) and ``corr`` (float32, or float64
+    with ``dtype``), sorted by date and then pair, in row groups of about 256 dates (a
+    whole number of windows). So ``pd.read_parquet(path, filters=[("a", "==", "SPY"),
+    ("b", "==", "TLT")])``, DuckDB's ``SELECT date, corr FROM 'block.parquet' WHERE a =
+    'SPY' AND b = 'TLT'`` or polars give floats with dates and series names. The
+    metadata key ``corrflow`` names the series, window, dtype, block and dates kept.
+    float32 (the default) halves the file; its rounding error is below 6e-8 on values
+    in [-1, 1]. With ``n_blocks`` > 1 the file holds block ``block`` of the first series
+    (``series_blocks``), about 1/n_blocks of the pairs: the blocks are independent jobs.
+
+    ``dates`` (``stored_dates``): ``every_day``; ``month_ends``, one matrix per month
+    dated the month's last date of the levels, holding each pair's last value of the
+    month (its last joint day: the day before a Tokyo holiday that ends the month), the
+    last month's matrix being the latest; ``latest``, that last matrix only. The kernel
+    walks every date either way; only the rows written differ. ``history_of`` (series
+    ids, or ``A:B``) keeps those pairs' every day in ``history_path``, same layout.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = list(levels.columns)
+    try:
+        dates = stored_dates(dates, len(names))
+    except ValueError as err:
+        raise InputDataError(str(err)) from None
+    series = series_blocks(len(names), n_blocks)[block]
+    # row groups of whole windows (about 256 dates), each computed into one of two
+    # buffers on the kernel's thread while the previous one is written: memory stays at
+    # two row groups, and the buffers are reused, not faulted in afresh per date
+    rows = stretch_rows(window)
+    result = AllPairsBySeries(JointDayPanel(levels, metadata), window, dtype, series, rows, date_major=True)
+    index_dates = levels.index.to_numpy(dtype="datetime64[ms]")
+    n_pairs = len(result.pairs)
+    if dates == "every_day":
+        matrix_rows = np.arange(result.n_rows)
+    else:
+        matrix_rows = month_end_rows(levels.index)[-1:] if dates == "latest" else month_end_rows(levels.index)
+    kept = history_pairs(history_of or [], names) if dates != "every_day" else set()
+    history = np.array([(int(i), int(j)) in kept for i, j in result.pairs], dtype=bool)
+    metadata_out = {
+        "window": window,
+        "series": names,
+        "dtype": dtype,
+        "block": block,
+        "n_blocks": n_blocks,
+        "dates": dates,
+        "history_of": list(history_of or []),
+        "layout": "long: date, a, b, corr; a before b in `series` order; sorted by date, then pair",
+    }
+    dictionary = pa.array(names, type=pa.string())
+    # the block's pairs in the kernel's order (by first series, then second)
+    pair_a = result.pairs[:, 0].astype("int32")
+    pair_b = result.pairs[:, 1].astype("int32")
+    value_type = pa.float32() if dtype == "float32" else pa.float64()
+    schema = pa.schema(
+        [
+            ("date", pa.timestamp("ms")),
+            ("a", pa.dictionary(pa.int32(), pa.string())),
+            ("b", pa.dictionary(pa.int32(), pa.string())),
+            ("corr", value_type),
+        ]
+    ).with_metadata({METADATA_KEY: json.dumps(metadata_out).encode()})
+    history_schema = schema.with_metadata(
+        {METADATA_KEY: json.dumps({**metadata_out, "dates": "every_day", "history": True}).encode()}
+    )
+    n_history = int(history.sum())
+    planned_rows = len(matrix_rows) * n_pairs + (result.n_rows * n_history)
+    logger.info(
+        "writing %s: %s (up to %d dates; a month of no full window is skipped) x %d pairs%s = %d rows at "
+        "most, about %.0f MB",
+        path,
+        dates.replace("_", " "),
+        len(matrix_rows),
+        n_pairs,
+        f", and every day of {n_history} pairs kept by history_of" if n_history else "",
+        planned_rows,
+        planned_rows * stored_bytes_per_row(len(names), dtype) / 1e6,
+    )
+
+    # a month-end store's table holds the month-ends of one stretch at most, not its every day
+    stored_rows = (
+        rows if dates == "every_day" else max(1, int(np.bincount(matrix_rows // rows).max(initial=1)))
+    )
+    store_columns = LongColumns(pair_a, pair_b, stored_rows, dictionary, value_type, schema)
+    history_columns = LongColumns(
+        pair_a[history], pair_b[history], rows, dictionary, value_type, history_schema
+    )
+
+    # month-end matrices: each pair's last value so far in the month, carried across stretches
+    carry = np.full(n_pairs, np.nan, dtype=dtype)
+    is_matrix_row = np.zeros(result.n_rows, dtype=bool)
+    is_matrix_row[matrix_rows] = True
+    month_end = np.zeros(result.n_rows, dtype=bool)
+    month_end[month_end_rows(levels.index)] = True
+
+    written = {"store": 0, "history": 0}  # rows per file: an empty file still gets its schema
+
+    def write_stretch(t0: int, blocks: list[np.ndarray], writer, history_writer) -> None:
+        t1 = t0 + (len(blocks[0]) if blocks else 0)
+        values = blocks[0] if blocks else np.empty((t1 - t0, 0), dtype)  # dates x pairs
+        if dates == "every_day":
+            writer.write_table(
+                store_columns.table(index_dates[t0:t1], values), row_group_size=(rows * n_pairs) or 1
+            )
+            written["store"] += values.size
+            return
+        emitted_days, emitted = [], []
+        for t in range(t0, t1):
+            row = values[t - t0]
+            np.copyto(carry, row, where=~np.isnan(row))
+            if month_end[t]:
+                if is_matrix_row[t] and not np.isnan(carry).all():  # a month of no value is no matrix
+                    emitted_days.append(index_dates[t])
+                    emitted.append(carry.copy())
+                carry.fill(np.nan)
+        if emitted:  # a row group per month: the latest matrix is one row group's read
+            writer.write_table(
+                store_columns.table(np.array(emitted_days), np.vstack(emitted)), row_group_size=n_pairs or 1
+            )
+            written["store"] += len(emitted) * n_pairs
+        if n_history and history_writer is not None:
+            history_writer.write_table(history_columns.table(index_dates[t0:t1], values[:, history]))
+            written["history"] += (t1 - t0) * n_history
+
+    stretches = [(t0, min(t0 + rows, result.n_rows)) for t0 in range(0, result.n_rows, rows)]
+    buffers = [result.buffer() for _ in range(min(2, len(stretches)))]
+    with ExitStack() as files, ThreadPoolExecutor(max_workers=1) as compute:
+        writer = pq.ParquetWriter(files.enter_context(atomic_path(path)), schema, **PARQUET_OPTIONS)
+        history_writer = None
+        if history_path is not None:
+            history_writer = pq.ParquetWriter(
+                files.enter_context(atomic_path(history_path)), history_schema, **PARQUET_OPTIONS
+            )
+        pending = compute.submit(result.compute, buffers[0], *stretches[0]) if stretches else None
+        for k, (t0, _) in enumerate(stretches):
+            blocks = pending.result()
+            if k + 1 < len(stretches):
+                pending = compute.submit(result.compute, buffers[(k + 1) % 2], *stretches[k + 1])
+            write_stretch(t0, blocks, writer, history_writer)
+        for open_writer, open_schema, name in (
+            (writer, schema, "store"),
+            (history_writer, history_schema, "history"),
+        ):
+            if open_writer is not None:
+                if not written[name]:  # a file of no row is still a store
+                    open_writer.write_table(open_schema.empty_table())
+                open_writer.close()
+    return n_pairs
+
+
+def store_files(paths) -> tuple[list[Path], list[Path]]:
+    """(block files, history files) of one file, a list of files or a ``manifest.json``."""
+    if isinstance(paths, (str, os.PathLike)) and str(paths).endswith(".json"):
+        manifest = json.loads(Path(paths).read_text(encoding="utf-8"))
+        folder = Path(paths).parent
+        return (
+            [folder / entry["file"] for entry in manifest["files"]],
+            [folder / entry for entry in manifest.get("histories", [])],
+        )
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    return [Path(p) for p in paths], []
+
+
+def store_metadata(handle, path) -> dict:
+    schema = handle.schema_arrow
+    if METADATA_KEY not in (schema.metadata or {}) or schema.names != STORE_COLUMNS:
+        raise InputDataError(
+            f"{path}: not an all-pairs result of this version (no corrflow metadata, or columns other "
+            f"than {', '.join(STORE_COLUMNS)}); write it again with `corrflow all-pairs-block`"
+        )
+    return json.loads(schema.metadata[METADATA_KEY])
+
+
+def read_all_pairs(paths, pair: tuple[str, str] | None = None, latest: bool = False):
+    """A slice of an all-pairs result (one file, the block files of one run, or their
+    ``manifest.json``): one pair's history (Series named ``A:B``: every date of the
+    store, or every day for a pair ``history_of`` kept), or the latest N x N matrix
+    (DataFrame, its date in ``attrs["date"]``): each pair's last value in the store's
+    last month that holds at least half the pairs of its fullest recent month (the
+    month-end matrix of ``read_month_ends`` for that month)."""
+    import pyarrow.parquet as pq
+
+    blocks, histories = store_files(paths)
+    handles = [pq.ParquetFile(p) for p in blocks]
+    metas = [store_metadata(h, p) for h, p in zip(handles, blocks, strict=True)]
+    names = metas[0]["series"]
+    position = {name: k for k, name in enumerate(names)}
+    if pair is not None:
+        unknown = [s for s in pair if s not in position]
+        if unknown:
+            raise InputDataError(f"all-pairs result: no series {unknown}; it holds {', '.join(names)}")
+        a, b = sorted(pair, key=position.get)
+        block = next(k for k, meta in enumerate(metas) if a in block_first_series(meta, names))
+        source = blocks[block]
+        if metas[block].get("dates", "every_day") != "every_day":
+            kept = history_pairs(metas[block].get("history_of", []), names)
+            if (position[a], position[b]) in kept:  # its every day is in the block's history file
+                source = next(
+                    (
+                        p
+                        for p in histories
+                        if store_metadata(pq.ParquetFile(p), p)["block"] == metas[block]["block"]
+                    ),
+                    None,
+                )
+                if source is None:
+                    raise InputDataError(
+                        f"all-pairs result: {a}:{b}'s every day is in the history file of block "
+                        f"{metas[block]['block'] + 1}; read the run's manifest.json, not block files alone"
+                    )
+        table = pq.read_table(source, columns=["date", "corr"], filters=[("a", "==", a), ("b", "==", b)])
+        dates = pd.DatetimeIndex(table.column("date").to_numpy(), name="date").astype("datetime64[ns]")
+        values = table.column("corr").to_numpy(zero_copy_only=False).astype("float64", copy=False)
+        return pd.Series(values, index=dates, name=f"{a}:{b}")
+    if latest:
+        months, cube = read_month_ends(paths, last_only=True)
+        out = pd.DataFrame(cube[-1] if len(cube) else np.eye(len(names)), index=names, columns=names)
+        out.attrs["date"] = str(months[-1].date()) if len(months) else None
+        return out
+    raise ValueError("read_all_pairs: give pair=(A, B) or latest=True")
+
+
+def read_month_ends(
+    paths, series: list[str] | None = None, last_only: bool = False
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """The store's month-end matrices: (dates, array dates x N x N) of each pair's last
+    value in each month, dated the month's last date of the store: the stored rows of a
+    store of ``dates: month_ends`` or ``latest``, taken from every day's rows otherwise.
+    The diagonal is 1; a pair without a value in the month is NaN. ``series``: only
+    those (in that order; default the universe); ``last_only``: the last month."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    blocks, _ = store_files(paths)
+    handles = [pq.ParquetFile(p) for p in blocks]
+    metas = [store_metadata(h, p) for h, p in zip(handles, blocks, strict=True)]
+    names = metas[0]["series"]
+    series = names if series is None else list(series)
+    unknown = [s for s in series if s not in names]
+    if unknown:
+        raise InputDataError(f"all-pairs result: no series {unknown}; it holds {', '.join(names)}")
+    position = {name: k for k, name in enumerate(series)}
+    parts = []
+    for handle, meta in zip(handles, metas, strict=True):
+        every_day = meta.get("dates", "every_day") == "every_day"
+        groups = list(range(handle.num_row_groups))
+        if last_only:  # the last few months: a month-end store keeps a month per row group
+            groups = groups[-2:] if every_day else groups[-LATEST_AMONG_MONTHS:]
+        pieces = []
+        for group in groups:  # one row group at a time: memory follows the series asked for
+            table = handle.read_row_group(group)
+            if len(series) < len(names):
+                table = table.filter(
+                    pc.and_(among(table.column("a"), series), among(table.column("b"), series))
+                )
+            pieces.append(table.to_pandas())
+        if not pieces:
+            continue
+        frame = pd.concat(pieces, ignore_index=True)
+        frame["a"] = frame["a"].astype("str")
+        frame["b"] = frame["b"].astype("str")
+        if every_day and len(frame):
+            month = frame["date"].dt.to_period("M")
+            month_date = frame.groupby(month)["date"].transform("max")  # the store's last date of the month
+            frame = (
+                frame.assign(date=month_date)
+                .dropna(subset=["corr"])
+                .groupby(["date", "a", "b"], sort=False)["corr"]
+                .last()  # rows are in date order: the pair's last value of the month
+                .reset_index()
+            )
+        parts.append(frame.dropna(subset=["corr"]))  # a month of no value among these series is no matrix
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=STORE_COLUMNS)
+    dates = pd.DatetimeIndex(sorted(frame["date"].unique())).astype("datetime64[ns]")
+    if last_only and len(dates):
+        # the latest month with at least half the pairs of the fullest recent month: series
+        # that run past the others (a yield published a month on) do not make a blank latest
+        counts = frame.groupby("date")["corr"].count().reindex(dates).to_numpy()
+        recent = counts[-LATEST_AMONG_MONTHS:]
+        latest = dates[len(dates) - len(recent) + int(np.flatnonzero(recent >= 0.5 * recent.max())[-1])]
+        dates = pd.DatetimeIndex([latest])
+        frame = frame[frame["date"] == latest]
+    cube = np.full((len(dates), len(series), len(series)), np.nan)
+    cube[:, np.arange(len(series)), np.arange(len(series))] = 1.0
+    if len(frame):
+        d = dates.get_indexer(pd.DatetimeIndex(frame["date"]).astype("datetime64[ns]"))
+        i = frame["a"].map(position).to_numpy()
+        j = frame["b"].map(position).to_numpy()
+        values = frame["corr"].to_numpy(dtype="float64")
+        cube[d, i, j] = values
+        cube[d, j, i] = values
+    return dates, cube
+
+
+def among(column, names: list[str]):
+    """True where a dictionary-encoded series column names one of ``names`` (compared on
+    the dictionary's codes, not on a string per row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = set(names)
+    masks = []
+    for chunk in column.chunks:
+        codes = [k for k, name in enumerate(chunk.dictionary.to_pylist()) if name in wanted]
+        masks.append(pc.is_in(chunk.indices, value_set=pa.array(codes, type=chunk.indices.type)))
+    return pa.chunked_array(masks, type=pa.bool_())

@@ -1,0 +1,92 @@
+"""List the block files of an all-pairs run (the gather step of its scatter-gather).
+
+manifest.json: window, dtype, dates kept, history_of, series (the universe's order),
+pairs, per block file its first series, and the history files, so
+``corrflow.read_all_pairs("manifest.json", ...)`` (or any parquet reader) finds a pair's
+rows without opening every file.
+
+CLI:
+    python workflow/scripts/all_pairs_manifest.py --blocks data/processed/all_pairs/block_*.parquet \
+        --histories data/processed/all_pairs/history_*.parquet \
+        --manifest data/processed/all_pairs/manifest.json
+"""
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from corrflow.io import (
+    InputDataError,
+    call_with_arguments,
+    cli_parser,
+    write_json_atomic,
+)
+from corrflow.store.blocks import block_first_series
+
+logger = logging.getLogger("all_pairs")
+
+
+def block_number(path) -> int:
+    return int(Path(path).stem.split("_")[-1].split("-of-")[0])
+
+
+def manifest_of(paths: list[str], histories: list[str] = ()) -> dict:
+    import pyarrow.parquet as pq
+
+    files, series, settings, kept = [], None, None, None
+    for path in sorted(paths, key=block_number):
+        schema = pq.read_schema(path)
+        meta = json.loads((schema.metadata or {}).get(b"corrflow", b"{}"))
+        if "series" not in meta:
+            raise InputDataError(
+                f"{path}: not an all-pairs block (no corrflow metadata); re-run all_pairs_block"
+            )
+        if series is not None and (meta["series"] != series or (meta["window"], meta["dtype"]) != settings):
+            raise InputDataError(
+                f"{path}: a block of another run (series, window or dtype differ); re-run all"
+            )
+        series, settings = meta["series"], (meta["window"], meta["dtype"])
+        kept = (meta.get("dates", "every_day"), meta.get("history_of", []))
+        files.append({"file": Path(path).name, "first_series": block_first_series(meta, series)})
+    for path in histories:
+        meta = json.loads((pq.read_schema(path).metadata or {}).get(b"corrflow", b"{}"))
+        if meta.get("series") != series or (meta.get("window"), meta.get("dtype")) != settings:
+            raise InputDataError(f"{path}: not a history file of this all-pairs run; re-run all_pairs_block")
+    n = len(series)
+    return {
+        "window": settings[0],
+        "dtype": settings[1],
+        "dates": kept[0],
+        "history_of": kept[1],
+        "series": series,
+        "pairs": n * (n - 1) // 2,
+        "files": files,
+        "histories": [Path(p).name for p in sorted(histories, key=block_number)],
+    }
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = cli_parser(__doc__)
+    parser.add_argument("--blocks", nargs="+", required=True)
+    parser.add_argument("--histories", nargs="*", default=[])
+    parser.add_argument("--manifest", required=True)
+    return parser.parse_args(argv)
+
+
+def run(
+    *,
+    blocks,
+    histories,
+    manifest,
+) -> None:
+    """The rule's work, from files and settings to files (``corrflow all-pairs-manifest``, and the
+    rule script with the ``snakemake`` object's input, output and params)."""
+    listing = manifest_of(blocks, histories)
+    write_json_atomic(listing, manifest)
+    logger.info("wrote %s: %d pairs in %d files", manifest, listing["pairs"], len(listing["files"]))
+
+
+def main(argv=None) -> None:
+    """``corrflow all-pairs-manifest``: the command line of ``run``."""
+    call_with_arguments(run, parse_args(argv))
