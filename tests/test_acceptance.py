@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT
 from corrflow.data import ingest
 from corrflow.data.sources.cache import cache_path, sidecar_path, write_cache
-from corrflow.io import write_csv_atomic, write_json_atomic
+from corrflow.io import schema_defaults, write_csv_atomic, write_json_atomic
 from test_ingest import FAKE_KEY, FredServer, fred_csv, fred_xml
 
 SAMPLE = ROOT / "data" / "sample"
@@ -61,7 +61,7 @@ def setup(tmp_path, snapshot_ids=(), cached: pd.Series | None = None, **network)
 def run_ingest(tmp_path, name, specs, network, paths, start, end, base=None, key=None, offline=False):
     """ingest.py's main() minus its argument parsing: outcomes, raw CSV bytes, `.ok` record."""
     network = {**network, "fred_api_url": f"{base}/fred", "fred_csv_url": f"{base}/fredgraph.csv"}
-    policy = ingest.retry_policy({**ingest.schema_defaults()["network"], **network})
+    policy = ingest.retry_policy({**schema_defaults()["network"], **network})
     outcomes = ingest.ingest_source(
         "fred", specs, start, end, offline, network, paths, policy, api_key=key, throttle=ingest.Throttle(0)
     )

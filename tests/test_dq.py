@@ -116,7 +116,7 @@ def test_stop_on_fail_ends_the_run_with_the_failures_named(tmp_path):
         series,
         "--md",
         str(tmp_path / "dq.md"),
-        "--json",
+        "--json-path",
         str(tmp_path / "dq.json"),
     ]
     assert subprocess.run(base, capture_output=True, text=True).returncode == 0  # default: warn and carry on

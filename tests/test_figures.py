@@ -102,17 +102,20 @@ def test_every_registered_figure_has_its_caption_and_a_flag_of_its_own():
 
 
 def test_report_cli_takes_each_registered_output_and_refuses_a_figure_elsewhere(tmp_path, with_extra):
-    from corrflow.present.report import main, parse_args
+    from corrflow.cli import parse_step_arguments
+    from corrflow.present.report import run
+    from corrflow.steps import STEPS
 
     inputs = [f"--{name}={tmp_path / name}" for name in ("clean", "corr", "regimes", "episodes", "dq")]
     report = tmp_path / "docs" / "report.md"
-    args = parse_args([*inputs, "--pairs", '[["A", "B"]]', "--report", str(report), "--extra", "x.png"])
-    assert args.figure_extra == ["x.png"] and args.figure_figures == []
+    argv = [*inputs, "--pairs", '[["A", "B"]]', "--today", "2024-01-02", "--report", str(report)]
+    arguments, *_ = parse_step_arguments(STEPS["report"], [*argv, "--extra", "x.png"])
+    assert arguments["extra"] == ["x.png"] and "figures" not in arguments
+    arguments, *_ = parse_step_arguments(
+        STEPS["report"], [*argv, "--extra", str(tmp_path / "elsewhere" / "fig_extra.png")]
+    )
     with pytest.raises(InputDataError, match=r"drawn beside the report .*fig_extra\.png"):
-        main(
-            [*inputs, "--pairs", '[["A", "B"]]', "--report", str(report)]
-            + ["--extra", str(tmp_path / "elsewhere" / "fig_extra.png")]
-        )
+        run(**arguments)
 
 
 @pytest.mark.e2e
@@ -124,7 +127,7 @@ def test_a_new_module_and_registry_line_reach_the_rule_the_report_and_the_html_r
 
     workdir = tmp_path / "workflow"
     shutil.copytree(workflow_run[0], workdir, symlinks=True)
-    package = workdir / "src" / "corrflow" / "figures"
+    package = workdir / "src" / "corrflow" / "present" / "figures"
     (package / "extra.py").write_text(EXTRA_MODULE, encoding="utf-8")
     init = (package / "__init__.py").read_text(encoding="utf-8")
     line = (

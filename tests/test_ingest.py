@@ -835,11 +835,26 @@ def test_the_source_registry_drives_the_wildcard_the_config_check_and_the_cli_ch
     assert 'source="|".join(SOURCE_NAMES)' in rule
     for name, source_class in REGISTRY.items():
         assert source_class.name == name and source_class.label
-    rest = ["--series", "[]", "--start", "x", "--end", "y", "--csv", "a", "--ok", "b"]
+    from corrflow.cli import parse_step_arguments
+    from corrflow.steps import STEPS
+
+    rest = ["--series", "[]", "--start", "2020-01-02", "--end", "2020-01-03", "--csv", "a", "--ok", "b"]
     for name in REGISTRY:
-        assert ingest.parse_args(["--source", name, *rest]).source == name
-    with pytest.raises(SystemExit):
-        ingest.parse_args(["--source", "nosuch", *rest])
+        assert parse_step_arguments(STEPS["ingest"], ["--source", name, *rest])[0]["source"] == name
+    with pytest.raises(
+        ingest.InputDataError, match="unknown source 'nosuch'; choose one of csv, fred, french, yahoo"
+    ):
+        ingest.run(
+            source="nosuch",
+            series=[],
+            start="2020-01-02",
+            end="2020-01-03",
+            offline=True,
+            network={},
+            paths={},
+            csv=str(workflow_copy / "a.csv"),
+            ok=str(workflow_copy / "a.ok"),
+        )
     result = snakemake(
         workflow_copy,
         "-n",

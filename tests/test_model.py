@@ -122,10 +122,13 @@ def write_inputs(tmp_path, returns, corr):
 
 
 def run_model(tmp_path, *extra):
-    from corrflow.analytics import model
+    from corrflow.analytics.model import run
+    from corrflow.cli import parse_step_arguments
+    from corrflow.steps import STEPS
 
     (tmp_path / "models").mkdir(exist_ok=True)
-    model.main(
+    arguments, *_ = parse_step_arguments(
+        STEPS["model"],
         [
             "--features",
             str(tmp_path / "features.parquet"),
@@ -142,8 +145,9 @@ def run_model(tmp_path, *extra):
             "--metrics",
             str(tmp_path / "models/metrics.json"),
             *extra,
-        ]
+        ],
     )
+    run(**arguments)
     import json
 
     return json.loads((tmp_path / "models/metrics.json").read_text())

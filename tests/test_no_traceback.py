@@ -189,7 +189,7 @@ def dq_arguments(tmp_path: Path) -> list[str]:
         "--ok", str(tmp_path / "csv.ok"),
         "--series", json.dumps([spec]),
         "--md", str(tmp_path / "docs/dq_report.md"),
-        "--json", str(tmp_path / "docs/dq_report.json"),
+        "--json-path", str(tmp_path / "docs/dq_report.json"),
     ]  # fmt: skip
 
 

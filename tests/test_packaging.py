@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, snakemake
+from corrflow.steps import STEP_OF_RULE
 
 RULE_FILES = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
 
@@ -152,12 +153,16 @@ def shown(path: Path, scripts_dir: Path) -> str:
     return path.name
 
 
-def third_party_imports(script: Path) -> dict[str, str]:
+def third_party_imports(script: Path, step_module: str | None = None) -> dict[str, str]:
     """Top-level third-party module -> where it is imported ("a.py:12 via b.py"), following
-    local helper modules and packages transitively."""
+    local helper modules and packages transitively; from the rule's step module too (the one
+    rule script imports it by the rule's name, corrflow.steps)."""
     scripts_dir = script.parent
     found: dict[str, str] = {}
     queue, seen = [(script, script.name)], {script}
+    for file in local_files(step_module, scripts_dir) if step_module else []:
+        seen.add(file)
+        queue.append((file, f"{shown(file, scripts_dir)} via {script.name} (rule's step)"))
     while queue:
         path, chain = queue.pop(0)
         for module, line in module_imports(path):
@@ -203,7 +208,9 @@ def missing_from_envs(rule_files: list[Path]) -> list[str]:
             problems.append(f"rule {rule['rule']} ({rule['smk'].name}) runs a script but has no conda: env")
             continue
         declared = env_packages(rule["conda"])
-        for module, where in sorted(third_party_imports(rule["script"]).items()):
+        step = STEP_OF_RULE.get(rule["rule"])
+        imports = third_party_imports(rule["script"], step.module if step else None)
+        for module, where in sorted(imports.items()):
             accepted = CONDA_NAMES.get(module, (module,))
             if not any(name.lower() in declared for name in accepted):
                 problems.append(
@@ -217,6 +224,10 @@ def test_every_rule_script_import_is_in_its_conda_env():
     rules = rule_scripts(RULE_FILES)
     assert len([r for r in rules if r["script"]]) >= 8, "the rule parser found too few scripts"
     assert missing_from_envs(RULE_FILES) == []
+    report = next(r for r in rules if r["rule"] == "report")
+    assert {"matplotlib", "pandas"} <= set(
+        third_party_imports(report["script"], STEP_OF_RULE["report"].module)
+    )
 
 
 def write_synthetic_workflow(root: Path, env_lines: list[str]) -> list[Path]:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import corrflow_command, snakemake
-from corrflow.cli import SUBCOMMANDS
+from corrflow.steps import STEPS
 
 pytestmark = pytest.mark.e2e
 
@@ -146,7 +146,7 @@ def test_same_config_gives_the_same_bytes(workflow_run, workflow_copy):
     )  # 4 pair figures, 3 sources, pair gaps, the dashboard, summary
 
 
-@pytest.mark.parametrize("subcommand", [*SUBCOMMANDS, None])
+@pytest.mark.parametrize("subcommand", [*STEPS, None])
 def test_every_step_has_a_command(subcommand):
     """`corrflow SUBCOMMAND --help` for every step, and `corrflow --help` listing them."""
     import subprocess
@@ -155,7 +155,7 @@ def test_every_step_has_a_command(subcommand):
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0 and "usage:" in result.stdout, result.stderr
     if subcommand is None:
-        assert all(name in result.stdout for name in SUBCOMMANDS)
+        assert all(name in result.stdout for name in STEPS)
 
 
 def test_the_snapshot_builder_has_a_cli():

@@ -22,6 +22,15 @@ class InputDataError(Exception):
     """Bad input a user can fix: the message names the file, the column or row, and what to do."""
 
 
+class ArgumentError(InputDataError):
+    """A ``run()`` argument that cannot be used, named by its keyword: the workflow shows
+    it as one line, the command as a usage error on its flag (exit 2)."""
+
+    def __init__(self, name: str, detail: str):
+        self.name, self.detail = name, detail
+        super().__init__(f"{name}: {detail}")
+
+
 class DiskFullError(Exception):
     """An output did not fit on its disk: the message names the file and the space it needs."""
 
@@ -66,28 +75,6 @@ def run_main(main: Callable[[list[str] | None], Any], argv: list[str] | None = N
         main(argv)
 
 
-@contextmanager
-def rule_job(smk) -> Iterator[None]:
-    """A rule script's frame: its log file and thread count from the ``snakemake`` object,
-    and ``one_line_errors``. The script itself names every input, output and param it
-    hands to the package."""
-    configure_logging(smk.log[0] if len(smk.log) else None)
-    limit_threads(smk.threads)
-    with one_line_errors():
-        yield
-
-
-def call_with_arguments(run: Callable[..., Any], args) -> None:
-    """A command line's parsed arguments into a step's ``run``: its log and threads set,
-    and the arguments ``run`` takes passed by name."""
-    import inspect
-
-    configure_logging(getattr(args, "log", None))
-    limit_threads(getattr(args, "threads", None))
-    names = inspect.signature(run).parameters
-    run(**{name: getattr(args, name) for name in names if hasattr(args, name)})
-
-
 def cli_parser(doc: str | None):
     """The script's argument parser, its help text taken from the module docstring.
 
@@ -121,14 +108,6 @@ def limit_threads(threads: int | None) -> None:
     import numba
 
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-
-
-def parse_bool(text: str) -> bool:
-    if text.lower() in ("true", "1", "yes"):
-        return True
-    if text.lower() in ("false", "0", "no"):
-        return False
-    raise ValueError(f"expected true or false, got {text!r}")
 
 
 @contextmanager
@@ -198,11 +177,6 @@ def write_csv_atomic(frame: pd.DataFrame, path: str | os.PathLike, **kwargs) -> 
         frame.to_csv(tmp, lineterminator="\n", **kwargs)
 
 
-def load_json_arg(text: str) -> Any:
-    """argparse type for JSON arguments (lists of series, dicts of settings)."""
-    return json.loads(text)
-
-
 def schema_defaults(schema_path: str | os.PathLike | None = None) -> dict:
     """Every default of the config schema, nested like config.yaml: the one home of
     defaults, read by scripts run on their own (their CLI defaults come from here)."""
@@ -221,18 +195,3 @@ def schema_defaults(schema_path: str | os.PathLike | None = None) -> dict:
         return out
 
     return defaults(schema)
-
-
-def window_arg(text: str) -> int:
-    """argparse type of a rolling window: a whole number of days, at least 2 (the one check)."""
-    import argparse
-
-    try:
-        window = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days (e.g. 60)") from None
-    if window < 2:
-        raise argparse.ArgumentTypeError(
-            f"{window} is too short; a correlation needs at least 2 days (e.g. 60)"
-        )
-    return window

@@ -13,7 +13,7 @@ rule all_pairs_block:
         prices=rules.clean.output.out,
     output:
         out="data/processed/all_pairs/block_{scatteritem}.parquet",
-        history="data/processed/all_pairs/history_{scatteritem}.parquet",
+        history_out="data/processed/all_pairs/history_{scatteritem}.parquet",
     log:
         "logs/all_pairs/block_{scatteritem}.log",
     benchmark:
@@ -31,7 +31,7 @@ rule all_pairs_block:
         dates=config["all_pairs"]["dates"],
         history_of=config["all_pairs"]["history_of"],
     script:
-        "../scripts/all_pairs_block.py"
+        "../scripts/step.py"
 
 
 rule all_pairs:
@@ -49,4 +49,4 @@ rule all_pairs:
     resources:
         mem_mb=memory_mb(500, per_series_day=0),
     script:
-        "../scripts/all_pairs_manifest.py"
+        "../scripts/step.py"

@@ -26,7 +26,7 @@ rule clean:
         max_gap_days=config["clean"]["max_gap_days"],
         pairs=config["correlation"]["pairs"],
     script:
-        "../scripts/clean.py"
+        "../scripts/step.py"
 
 
 rule features:
@@ -46,7 +46,7 @@ rule features:
         lags=config["features"]["lags"],
         cash_rate=config["features"]["cash_rate"],
     script:
-        "../scripts/features.py"
+        "../scripts/step.py"
 
 
 rule rolling_corr:
@@ -71,7 +71,7 @@ rule rolling_corr:
         spearman=config["correlation"]["spearman"],
         confidence=config["correlation"]["confidence"],
     script:
-        "../scripts/rolling_corr.py"
+        "../scripts/step.py"
 
 
 rule regimes:
@@ -102,7 +102,7 @@ rule regimes:
         horizon_windows=config["regimes"]["horizons"],
         stress=stress_settings(),
     script:
-        "../scripts/regimes.py"
+        "../scripts/step.py"
 
 
 rule dq:
@@ -115,7 +115,7 @@ rule dq:
             caption="../report/dq_report.rst",
             category="Data quality",
         ),
-        json="docs/dq_report.json",
+        json_path="docs/dq_report.json",
     log:
         "logs/dq.log",
     benchmark:
@@ -134,7 +134,7 @@ rule dq:
         outlier_z=config["dq"]["outlier_z"],
         stop_on_fail=config["dq"]["stop_on_fail"],
     script:
-        "../scripts/dq.py"
+        "../scripts/step.py"
 
 
 rule model:
@@ -159,4 +159,4 @@ rule model:
         horizon=config["model"]["horizon"],
         train_fraction=config["model"]["train_fraction"],
     script:
-        "../scripts/model.py"
+        "../scripts/step.py"

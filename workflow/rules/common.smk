@@ -201,7 +201,11 @@ SERIES = {s["id"]: s for s in config["series"]}
 # from the workflow's own source tree with nothing beyond Snakemake installed (a dry run,
 # `--sdm conda`, a module deployment); the rule scripts import the whole package.
 sys.path.insert(0, os.path.normpath(os.path.join(str(workflow.current_basedir), "..", "..", "src")))
-from corrflow.store.blocks import series_blocks, stored_dates, stretch_rows  # noqa: E402  (the all-pairs blocks)
+from corrflow.store.blocks import (
+    series_blocks,
+    stored_dates,
+    stretch_rows,
+)  # noqa: E402  (the all-pairs blocks)
 from corrflow.data.dates import (  # noqa: E402  (one home for `latest` and business days)
     business_days,
     resolve_end,
@@ -566,7 +570,7 @@ def report_inputs(wildcards):
         "regimes": rules.regimes.output.out,
         "episodes": rules.regimes.output.episodes,
         "horizons": rules.regimes.output.horizons,
-        "dq": rules.dq.output.json,
+        "dq": rules.dq.output.json_path,
         "gaps": rules.rolling_corr.output.gaps,
     }
     if is_activated("model"):

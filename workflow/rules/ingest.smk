@@ -28,4 +28,4 @@ rule ingest:
         network=config["network"],
         paths=config["paths"],
     script:
-        "../scripts/ingest.py"
+        "../scripts/step.py"

@@ -27,7 +27,7 @@ rule report:
         heatmap_exclude=config["report"]["heatmap_exclude"],
         today=TODAY,
     script:
-        "../scripts/report.py"
+        "../scripts/step.py"
 
 
 rule dashboard:
@@ -53,4 +53,4 @@ rule dashboard:
         exclude=config["report"]["heatmap_exclude"],
         today=TODAY,
     script:
-        "../scripts/dashboard.py"
+        "../scripts/step.py"

@@ -20,7 +20,6 @@ Pairs are not compared on these columns: rolling_corr takes both legs' returns o
 days both markets traded (``_returns.pair_returns``).
 """
 
-import argparse
 import logging
 
 import numpy as np
@@ -28,7 +27,6 @@ import pandas as pd
 
 from corrflow.analytics.returns import TRADING_DAYS, series_returns, weekdays_elapsed
 from corrflow.data.contracts import closed_days, read_parquet, ret_column, write_parquet
-from corrflow.io import call_with_arguments, cli_parser, schema_defaults
 
 logger = logging.getLogger("features")
 
@@ -66,30 +64,13 @@ def build_features(
     return pd.DataFrame(columns, index=clean.index)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = cli_parser(__doc__)
-    parser.add_argument("--clean", required=True, help="clean.parquet (levels)")
-    parser.add_argument("--lags", type=int, nargs="*", default=schema_defaults()["features"]["lags"])
-    parser.add_argument("--cash-rate", default=None, help="yield series for excess returns (e.g. DGS3MO)")
-    parser.add_argument("--out", required=True, help="features.parquet")
-    return parser.parse_args(argv)
+def run(*, clean: str, lags: list[int], cash_rate: str | None, out: str) -> None:
+    """Returns, excess returns and lags from the clean levels (rule ``features``).
 
-
-def run(
-    *,
-    cash_rate,
-    clean,
-    lags,
-    out,
-) -> None:
-    """The rule's work, from files and settings to files (``corrflow features``, and the
-    rule script with the ``snakemake`` object's input, output and params)."""
+    clean: clean.parquet (levels)
+    out: features.parquet
+    """
     clean, metadata = read_parquet(clean)
     features = build_features(clean, metadata, lags, cash_rate)
     write_parquet(features, out, metadata | {"lags": lags})
     logger.info("wrote %s: %d rows x %d columns", out, *features.shape)
-
-
-def main(argv=None) -> None:
-    """``corrflow features``: the command line of ``run``."""
-    call_with_arguments(run, parse_args(argv))

@@ -35,7 +35,6 @@ and models/metrics.json (RMSE, MAE, Brier scores and hit rates of the models and
 baselines, coefficients, HAC errors, today's forecast).
 """
 
-import argparse
 import logging
 import pickle
 from pathlib import Path
@@ -48,10 +47,6 @@ from corrflow.data.contracts import pearson_columns, read_parquet, read_rolling_
 from corrflow.io import (
     InputDataError,
     atomic_path,
-    call_with_arguments,
-    cli_parser,
-    load_json_arg,
-    schema_defaults,
     write_json_atomic,
 )
 
@@ -318,35 +313,28 @@ def choose_pair(corr: pd.DataFrame, pair: list[str] | None, window: int) -> str:
     return candidates[0]
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = cli_parser(__doc__)
-    parser.add_argument("--features", required=True)
-    parser.add_argument("--corr", required=True, help="rolling_corr.csv")
-    parser.add_argument("--pair", type=load_json_arg, default=None, help='JSON pair, e.g. ["SPY","DGS10"]')
-    defaults = schema_defaults()
-    parser.add_argument("--window", type=int, default=defaults["correlation"]["windows"][0])
-    parser.add_argument("--horizon", type=int, default=defaults["model"]["horizon"])
-    parser.add_argument("--train-fraction", type=float, default=defaults["model"]["train_fraction"])
-    parser.add_argument("--model", required=True, help="models/corr_forecast.pkl")
-    parser.add_argument("--logit", required=True, help="models/comove_logit.pkl")
-    parser.add_argument("--metrics", required=True, help="models/metrics.json")
-    return parser.parse_args(argv)
-
-
 def run(
     *,
-    corr,
-    features,
-    horizon,
-    logit,
-    metrics,
-    model,
-    pair,
-    train_fraction,
-    window,
+    features: str,
+    corr: str,
+    pair: list | None,
+    window: int,
+    horizon: int,
+    train_fraction: float,
+    model: str,
+    logit: str,
+    metrics: str,
 ) -> None:
-    """The rule's work, from files and settings to files (``corrflow model``, and the
-    rule script with the ``snakemake`` object's input, output and params)."""
+    """Forecast a pair's rolling correlation ``horizon`` days ahead (rule ``model``).
+
+    features: features.parquet
+    corr: rolling_corr.csv
+    pair: JSON pair, e.g. ["SPY", "DGS10"]
+    window: the pair's window in rolling_corr.csv (business days)
+    model: models/corr_forecast.pkl
+    logit: models/comove_logit.pkl
+    metrics: models/metrics.json
+    """
     features, _ = read_parquet(features)
     corr = read_rolling_corr(corr)
     column = choose_pair(corr, pair, window)
@@ -397,8 +385,3 @@ def run(
         scores["historical_mean"]["rmse"],
         scores["test_days"],
     )
-
-
-def main(argv=None) -> None:
-    """``corrflow model``: the command line of ``run``."""
-    call_with_arguments(run, parse_args(argv))

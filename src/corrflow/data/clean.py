@@ -31,7 +31,6 @@ CLI:
         --start 1990-01-02 --end 2026-06-30 --out data/processed/clean.parquet
 """
 
-import argparse
 import logging
 
 import numpy as np
@@ -39,12 +38,9 @@ import pandas as pd
 
 from corrflow.data.calendars import check_calendar, closed_days, default_calendar, sessions
 from corrflow.data.contracts import read_raw, read_statuses, write_parquet
+from corrflow.data.dates import resolve_end
 from corrflow.io import (
     InputDataError,
-    call_with_arguments,
-    cli_parser,
-    load_json_arg,
-    schema_defaults,
 )
 
 logger = logging.getLogger("clean")
@@ -444,40 +440,26 @@ def clean_prices(
     return frame, metadata
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = cli_parser(__doc__)
-    parser.add_argument("--raw", nargs="+", required=True, help="raw source files (series,date,value)")
-    parser.add_argument("--ok", nargs="+", required=True, help="ingest status files (.ok)")
-    parser.add_argument("--series", type=load_json_arg, required=True, help="JSON list of series specs")
-    parser.add_argument("--start", required=True)
-    parser.add_argument("--end", required=True)
-    defaults = schema_defaults()
-    parser.add_argument("--base-currency", default=defaults["base_currency"])
-    parser.add_argument(
-        "--max-gap-days",
-        type=int,
-        default=defaults["clean"]["max_gap_days"],
-        help="open days of missing data a return may span (longer: the return is missing)",
-    )
-    parser.add_argument("--pairs", type=load_json_arg, default=[], help="JSON list of the configured pairs")
-    parser.add_argument("--out", required=True, help="clean.parquet")
-    return parser.parse_args(argv)
-
-
 def run(
     *,
-    base_currency,
-    end,
-    max_gap_days,
-    ok,
-    out,
-    pairs,
-    raw,
-    series,
-    start,
+    raw: list[str],
+    ok: list[str],
+    series: list,
+    start: str,
+    end: str,
+    base_currency: str,
+    max_gap_days: int,
+    pairs: list,
+    out: str,
 ) -> None:
-    """The rule's work, from files and settings to files (``corrflow clean``, and the
-    rule script with the ``snakemake`` object's input, output and params)."""
+    """Raw series on their markets' calendars, in one currency (rule ``clean``).
+
+    raw: raw source files (series,date,value), one per source
+    ok: ingest status files (.ok), one per source
+    series: JSON list of series specs
+    out: clean.parquet
+    """
+    end = resolve_end(end)
     frames, origins = [], {}
     for path in raw:
         raw = read_raw(path)
@@ -505,8 +487,3 @@ def run(
         ", ".join(metadata["calendar"]["calendars"]),
         list(clean.columns),
     )
-
-
-def main(argv=None) -> None:
-    """``corrflow clean``: the command line of ``run``."""
-    call_with_arguments(run, parse_args(argv))

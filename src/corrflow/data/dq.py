@@ -15,7 +15,6 @@ with ``--stop-on-fail true`` (config ``dq.stop_on_fail``) any failed check then 
 run with exit code 1 and the failures listed in the log.
 """
 
-import argparse
 import json
 import logging
 
@@ -29,14 +28,10 @@ from corrflow.data.calendars import (
     sessions,
 )
 from corrflow.data.contracts import read_raw, read_statuses
+from corrflow.data.dates import resolve_end
 from corrflow.data.robust import robust_centre_scale
 from corrflow.io import (
     InputDataError,
-    call_with_arguments,
-    cli_parser,
-    load_json_arg,
-    parse_bool,
-    schema_defaults,
     write_json_atomic,
     write_text_atomic,
 )
@@ -390,48 +385,32 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = cli_parser(__doc__)
-    parser.add_argument("--raw", nargs="+", required=True)
-    parser.add_argument("--ok", nargs="+", required=True)
-    parser.add_argument("--series", type=load_json_arg, required=True, help="JSON list of series specs")
-    defaults = schema_defaults()["dq"]
-    parser.add_argument("--start", default=None, help="configured start (coverage check)")
-    parser.add_argument("--end", default=None, help="configured end, resolved (coverage check)")
-    parser.add_argument("--stale-days", type=int, default=defaults["stale_days"])
-    parser.add_argument(
-        "--max-gap-days",
-        type=int,
-        default=schema_defaults()["clean"]["max_gap_days"],
-        help="open days without a value a return may span (clean.max_gap_days)",
-    )
-    parser.add_argument("--pairs", type=load_json_arg, default=[], help="JSON list of the configured pairs")
-    parser.add_argument("--outlier-z", type=float, default=defaults["outlier_z"])
-    parser.add_argument(
-        "--stop-on-fail", type=parse_bool, default=defaults["stop_on_fail"], help="exit 1 when a check fails"
-    )
-    parser.add_argument("--md", required=True, help="docs/dq_report.md")
-    parser.add_argument("--json", dest="json_path", required=True, help="docs/dq_report.json")
-    return parser.parse_args(argv)
-
-
 def run(
     *,
-    end,
-    json_path,
-    max_gap_days,
-    md,
-    ok,
-    outlier_z,
-    pairs,
-    raw,
-    series,
-    stale_days,
-    start,
-    stop_on_fail,
+    raw: list[str],
+    ok: list[str],
+    series: list,
+    start: str | None = None,
+    end: str | None = None,
+    stale_days: int,
+    max_gap_days: int,
+    pairs: list,
+    outlier_z: float,
+    stop_on_fail: bool,
+    md: str,
+    json_path: str,
 ) -> None:
-    """The rule's work, from files and settings to files (``corrflow dq``, and the
-    rule script with the ``snakemake`` object's input, output and params)."""
+    """Data-quality report of the raw files (rule ``dq``).
+
+    raw: raw source files (series,date,value)
+    ok: ingest status files (.ok)
+    series: JSON list of series specs
+    start: configured start (coverage check)
+    end: configured end (coverage check)
+    md: docs/dq_report.md
+    json_path: docs/dq_report.json
+    """
+    end = resolve_end(end) if end else end
     raw = pd.concat([read_raw(p, allow_duplicates=True) for p in raw], ignore_index=True)
     report = quality_report(
         raw,
@@ -462,8 +441,3 @@ def run(
             "details above in this log; fix the data, or set dq.stop_on_fail: false to carry on "
             "with warnings"
         )
-
-
-def main(argv=None) -> None:
-    """``corrflow dq``: the command line of ``run``."""
-    call_with_arguments(run, parse_args(argv))

@@ -24,43 +24,15 @@ import os
 
 import pandas as pd
 
+from corrflow.data.dates import resolve_end
 from corrflow.data.http_client import FetchError, NetworkDown, RetryPolicy, Throttle  # noqa: F401
 from corrflow.data.sources import REGISTRY
 from corrflow.data.sources.chain import Outcome, ingest_source, status_record, tidy_frame  # noqa: F401
 from corrflow.data.sources.csv_format import parse_series_csv  # noqa: F401
 from corrflow.data.sources.yahoo import normalise_yahoo_frame  # noqa: F401
-from corrflow.io import (  # noqa: F401 (InputDataError: part of this script's interface)
-    InputDataError,
-    call_with_arguments,
-    cli_parser,
-    configure_logging,
-    load_json_arg,
-    parse_bool,
-    schema_defaults,
-    write_csv_atomic,
-    write_json_atomic,
-)
+from corrflow.io import InputDataError, write_csv_atomic, write_json_atomic
 
 logger = logging.getLogger("ingest")
-
-
-def parse_args(argv=None):
-    parser = cli_parser(__doc__)
-    parser.add_argument("--source", required=True, choices=sorted(REGISTRY))
-    parser.add_argument("--series", type=load_json_arg, required=True, help="JSON list of series specs")
-    parser.add_argument("--start", required=True)
-    parser.add_argument("--end", required=True)
-    parser.add_argument("--offline", type=parse_bool, default=False)
-    parser.add_argument("--network", type=load_json_arg, default={}, help="JSON: timeout_s, retries, ...")
-    parser.add_argument("--paths", type=load_json_arg, default={}, help="JSON: cache, snapshot, local_csv")
-    parser.add_argument("--csv", required=True, help="tidy raw output (series,date,value)")
-    parser.add_argument("--ok", required=True, help="status JSON output")
-    args = parser.parse_args(argv)
-    # a command line may give part of a setting; the rest from the schema (a rule gives it whole)
-    defaults = schema_defaults()
-    args.network = {**defaults["network"], **args.network}
-    args.paths = {**defaults["paths"], **args.paths}
-    return args
 
 
 def retry_policy(network: dict) -> RetryPolicy:
@@ -75,18 +47,28 @@ def retry_policy(network: dict) -> RetryPolicy:
 
 def run(
     *,
-    csv,
-    end,
-    network,
-    offline,
-    ok,
-    paths,
-    series,
-    source,
-    start,
+    source: str,
+    series: list,
+    start: str,
+    end: str,
+    offline: bool,
+    network: dict,
+    paths: dict,
+    csv: str,
+    ok: str,
 ) -> None:
-    """The rule's work, from files and settings to files (``corrflow ingest``, and the
-    rule script with the ``snakemake`` object's input, output and params)."""
+    """One source's series into ``csv`` and its status record ``ok`` (rule ``ingest``).
+
+    source: the source to ingest: fred, yahoo, french or csv
+    series: JSON list of series specs; those of ``source`` are ingested
+    csv: tidy raw output (series,date,value)
+    ok: status record (JSON): each series' origin, attempts and refusals
+    """
+    if source not in REGISTRY:
+        raise InputDataError(
+            f"ingest: unknown source {source!r}; choose one of {', '.join(sorted(REGISTRY))}"
+        )
+    end = resolve_end(end)
     specs = [s for s in series if s["source"] == source]
     api_key = os.environ.get("FRED_API_KEY") or None
     if source == "fred" and not offline:
@@ -102,8 +84,3 @@ def run(
     write_json_atomic(status_record(source, outcomes, tidy), ok)
     counts = pd.Series([o.status for o in outcomes.values()]).value_counts().to_dict()
     logger.info("%s: wrote %s (%d rows); levels %s", source, csv, len(tidy), counts)
-
-
-def main(argv=None) -> None:
-    """``corrflow ingest``: the command line of ``run``."""
-    call_with_arguments(run, parse_args(argv))

@@ -18,7 +18,6 @@ plotly.js is inlined (``include_plotlyjs=True``: no CDN, works offline); every f
 div id is fixed and numbers are rounded, so the same inputs give the same bytes.
 """
 
-import argparse
 import html
 import json
 import logging
@@ -37,7 +36,7 @@ from corrflow.data.contracts import (
     read_rolling_corr,
     sign_column,
 )
-from corrflow.io import call_with_arguments, cli_parser, load_json_arg, write_text_atomic
+from corrflow.io import write_text_atomic
 from corrflow.present.figures._style import SIGN_COLOURS
 from corrflow.present.summary import (
     DASHBOARD,
@@ -592,38 +591,28 @@ SCRIPT = r"""
 """
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = cli_parser(__doc__)
-    parser.add_argument("--clean", required=True)
-    parser.add_argument("--corr", required=True)
-    parser.add_argument("--regimes", required=True)
-    parser.add_argument("--episodes", required=True)
-    parser.add_argument("--pairs", type=load_json_arg, required=True)
-    parser.add_argument("--window", type=int, default=None)
-    parser.add_argument("--exclude", nargs="*", default=[])
-    parser.add_argument("--today", default=None, help="the day the page is made (YYYY-MM-DD)")
-    parser.add_argument(
-        "--all-pairs", default=None, help="data/processed/all_pairs/manifest.json: its month-end matrices"
-    )
-    parser.add_argument("--html", required=True, help="docs/dashboard.html")
-    return parser.parse_args(argv)
-
-
 def run(
     *,
-    all_pairs,
-    clean,
-    corr,
-    episodes,
-    exclude,
-    html,
-    pairs,
-    regimes,
-    today,
-    window,
+    clean: str,
+    corr: str,
+    regimes: str,
+    episodes: str,
+    pairs: list,
+    window: int | None = None,
+    exclude: list[str],
+    today: str | None,
+    all_pairs: str | None = None,
+    html: str,
 ) -> None:
-    """The rule's work, from files and settings to files (``corrflow dashboard``, and the
-    rule script with the ``snakemake`` object's input, output and params)."""
+    """docs/dashboard.html, one self-contained page (rule ``dashboard``).
+
+    clean: clean.parquet
+    corr: rolling_corr.csv
+    regimes: regimes.parquet
+    episodes: stress_episodes.csv
+    all_pairs: data/processed/all_pairs/manifest.json: its month-end matrices
+    html: docs/dashboard.html
+    """
     levels, clean_meta = read_parquet(clean)
     corr = read_rolling_corr(corr)
     regimes, regimes_meta = read_parquet(regimes)
@@ -643,8 +632,3 @@ def run(
     )
     write_text_atomic(page, html)
     logger.info("wrote %s (%.1f MB)", html, len(page.encode()) / 1e6)
-
-
-def main(argv=None) -> None:
-    """``corrflow dashboard``: the command line of ``run``."""
-    call_with_arguments(run, parse_args(argv))

@@ -21,7 +21,6 @@ carry no timestamps, so the same inputs give the same bytes.
 ``report_summary.rst`` holds the same headline and tables for Snakemake's HTML report.
 """
 
-import argparse
 import json
 import logging
 import os
@@ -41,9 +40,6 @@ from corrflow.data.contracts import (
 )
 from corrflow.io import (
     InputDataError,
-    call_with_arguments,
-    cli_parser,
-    load_json_arg,
     write_text_atomic,
 )
 from corrflow.present import figures as _figures
@@ -471,69 +467,45 @@ def markdown_to_rst(markdown: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip() + "\n"
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = cli_parser(__doc__)
-    parser.add_argument("--clean", required=True)
-    parser.add_argument("--corr", required=True)
-    parser.add_argument("--regimes", required=True)
-    parser.add_argument("--episodes", required=True, help="stress_episodes.csv")
-    parser.add_argument("--dq", required=True, help="dq_report.json")
-    parser.add_argument("--metrics", default=None, help="models/metrics.json (when task G ran)")
-    parser.add_argument(
-        "--all-pairs", default=None, help="data/processed/all_pairs/manifest.json (when all pairs ran)"
-    )
-    parser.add_argument("--pairs", type=load_json_arg, required=True)
-    parser.add_argument("--window", type=int, default=None, help="the primary window")
-    parser.add_argument(
-        "--windows",
-        type=int,
-        nargs="*",
-        default=None,
-        help="the configured windows (checked in rolling_corr.csv)",
-    )
-    parser.add_argument("--horizons", default=None, help="data/processed/horizons.csv (when it ran)")
-    parser.add_argument("--gaps", default=None, help="data/processed/pair_gaps.csv (rolling_corr)")
-    parser.add_argument(
-        "--today", default=None, help="the day the report is made (YYYY-MM-DD): how old the data is"
-    )
-    parser.add_argument("--heatmap-exclude", nargs="*", default=[], help="series left out of the heatmap")
-    parser.add_argument("--report", required=True, help="docs/report.md; figures go beside it")
-    parser.add_argument("--summary", default=None, help="docs/report_summary.rst for the HTML report")
-    for figure in _figures.REGISTRY:  # each figure's rule output, e.g. --heatmap docs/fig_heatmap.png
-        parser.add_argument(
-            f"--{figure.output.replace('_', '-')}",
-            dest=f"figure_{figure.output}",
-            nargs="*",
-            default=[],
-            help=f"{figure.file} (drawn beside the report)",
-        )
-    args = parser.parse_args(argv)
-    args.figures = {f.output: getattr(args, f"figure_{f.output}") for f in _figures.REGISTRY}
-    return args
-
-
 def run(
     *,
-    all_pairs,
-    clean,
-    corr,
-    dq,
-    episodes,
-    figures,
-    gaps,
-    heatmap_exclude,
-    horizons,
-    metrics,
-    pairs,
-    regimes,
-    report,
-    summary,
-    today,
-    window,
-    windows,
+    clean: str,
+    corr: str,
+    regimes: str,
+    episodes: str,
+    horizons: str | None = None,
+    dq: str,
+    gaps: str | None = None,
+    metrics: str | None = None,
+    all_pairs: str | None = None,
+    pairs: list,
+    window: int | None = None,
+    windows: list[int] | None = None,
+    heatmap_exclude: list[str],
+    today: str | None,
+    report: str,
+    summary: str | None = None,
+    **figures: list[str],
 ) -> None:
-    """The rule's work, from files and settings to files (``corrflow report``, and the
-    rule script with the ``snakemake`` object's input, output and params)."""
+    """docs/report.md, its figures and the HTML report's summary (rule ``report``); each
+    figure's rule output by name (``--heatmap docs/fig_heatmap.png``).
+
+    clean: clean.parquet
+    corr: rolling_corr.csv
+    regimes: regimes.parquet
+    episodes: stress_episodes.csv
+    horizons: horizons.csv (when it ran)
+    dq: dq_report.json
+    gaps: pair_gaps.csv (rolling_corr)
+    metrics: models/metrics.json (when task G ran)
+    all_pairs: data/processed/all_pairs/manifest.json (when all pairs ran)
+    window: the primary window
+    windows: the configured windows (checked in rolling_corr.csv)
+    report: docs/report.md; figures go beside it
+    summary: docs/report_summary.rst for the HTML report
+    """
+    figures = {name: [paths] if isinstance(paths, str) else list(paths) for name, paths in figures.items()}
+    figures = {figure.output: [] for figure in _figures.REGISTRY} | figures
     os.environ.setdefault("MPLBACKEND", "Agg")
     import matplotlib
 
@@ -581,8 +553,3 @@ def run(
         stale.unlink()
         logger.info("removed %s: no figure of this run", stale)
     logger.info("wrote %s with figures %s", report, drawn)
-
-
-def main(argv=None) -> None:
-    """``corrflow report``: the command line of ``run``."""
-    call_with_arguments(run, parse_args(argv))

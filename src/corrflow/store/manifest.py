@@ -11,15 +11,12 @@ CLI:
         --manifest data/processed/all_pairs/manifest.json
 """
 
-import argparse
 import json
 import logging
 from pathlib import Path
 
 from corrflow.io import (
     InputDataError,
-    call_with_arguments,
-    cli_parser,
     write_json_atomic,
 )
 from corrflow.store.blocks import block_first_series
@@ -66,27 +63,13 @@ def manifest_of(paths: list[str], histories: list[str] = ()) -> dict:
     }
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = cli_parser(__doc__)
-    parser.add_argument("--blocks", nargs="+", required=True)
-    parser.add_argument("--histories", nargs="*", default=[])
-    parser.add_argument("--manifest", required=True)
-    return parser.parse_args(argv)
+def run(*, blocks: list[str], histories: list[str] = [], manifest: str) -> None:  # noqa: B006 (read only)
+    """List the block files of an all-pairs run (rule ``all_pairs``).
 
-
-def run(
-    *,
-    blocks,
-    histories,
-    manifest,
-) -> None:
-    """The rule's work, from files and settings to files (``corrflow all-pairs-manifest``, and the
-    rule script with the ``snakemake`` object's input, output and params)."""
+    blocks: the blocks' parquet files
+    histories: the blocks' history parquet files
+    manifest: manifest.json
+    """
     listing = manifest_of(blocks, histories)
     write_json_atomic(listing, manifest)
     logger.info("wrote %s: %d pairs in %d files", manifest, listing["pairs"], len(listing["files"]))
-
-
-def main(argv=None) -> None:
-    """``corrflow all-pairs-manifest``: the command line of ``run``."""
-    call_with_arguments(run, parse_args(argv))

@@ -32,7 +32,6 @@ workflow's own file it replaces only that pair's columns, so running it between 
         --eq-col SPY --bond-col TLT --window 60 --out data/processed/rolling_corr.csv
 """
 
-import argparse
 import logging
 from pathlib import Path
 
@@ -52,13 +51,8 @@ from corrflow.data.contracts import (
     sync_column,
 )
 from corrflow.io import (
+    ArgumentError,
     InputDataError,
-    call_with_arguments,
-    cli_parser,
-    load_json_arg,
-    parse_bool,
-    schema_defaults,
-    window_arg,
     write_csv_atomic,
 )
 
@@ -221,62 +215,44 @@ def merge_into_existing(corr: pd.DataFrame, path: str) -> pd.DataFrame:
     return merged
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    defaults = schema_defaults()["correlation"]
-    parser = cli_parser(__doc__)
-    parser.add_argument("--prices", required=True, help="clean.parquet (levels); returns are computed here")
-    parser.add_argument("--eq-col", help="the equity column (with --bond-col: one pair)")
-    parser.add_argument("--bond-col", help="the bond (or other) column")
-    parser.add_argument("--pairs", type=load_json_arg, help='JSON list of pairs, e.g. [["SPY","TLT"]]')
-    parser.add_argument("--window", type=window_arg, help="one window in business days (same as --windows W)")
-    parser.add_argument("--windows", type=window_arg, nargs="+", help="windows in business days")
-    parser.add_argument(
-        "--ewma-halflife",
-        type=float,
-        default=defaults["ewma_halflife"],
-        help=f"EWMA correlation half-life (default {defaults['ewma_halflife']}; 0 for none)",
-    )
-    parser.add_argument(
-        "--spearman", type=parse_bool, default=defaults["spearman"], help="also rolling Spearman"
-    )
-    parser.add_argument(
-        "--confidence", type=float, default=defaults["confidence"], help="Fisher-z band level"
-    )
-    parser.add_argument("--out", required=True, help="output CSV (.csv)")
-    parser.add_argument(
-        "--gaps", help="also write the pairs' stretches without a value (too long a gap in a leg) here"
-    )
-    args = parser.parse_args(argv)
-    args.windows = args.windows or ([args.window] if args.window is not None else None)
-    if not args.windows:
-        parser.error("--window: missing; give --window W (e.g. 60) or --windows W [W ...]")
-    if args.eq_col or args.bond_col:
-        if not (args.eq_col and args.bond_col):
-            parser.error("--eq-col and --bond-col go together: give both columns of the pair")
-        args.pairs = [[args.eq_col, args.bond_col]]
-    if not args.pairs:
-        parser.error("--eq-col/--bond-col: missing; give the pair's two columns, or --pairs")
-    if not 0 < args.confidence < 1:
-        parser.error(f"--confidence: {args.confidence} is not between 0 and 1 (e.g. 0.95)")
-    if not str(args.out).endswith(".csv"):
-        parser.error(f"--out: {args.out} must end in .csv (the file is CSV text)")
-    return args
-
-
 def run(
     *,
-    confidence,
-    eq_col,
-    ewma_halflife,
-    gaps,
-    out,
-    pairs,
-    prices,
-    spearman,
-    windows,
+    prices: str,
+    out: str,
+    gaps: str | None = None,
+    pairs: list,
+    windows: list[int],
+    eq_col: str | None = None,
+    bond_col: str | None = None,
+    window: int | None = None,
+    ewma_halflife: float,
+    spearman: bool,
+    confidence: float,
 ) -> None:
-    """The rule's work, from files and settings to files (``corrflow rolling-corr``, and the
-    rule script with the ``snakemake`` object's input, output and params)."""
+    """Rolling correlations of pairs on their joint days (rule ``rolling_corr``; the seed's
+    ``--eq-col --bond-col --window`` give one pair at one window).
+
+    prices: clean.parquet (levels); returns are computed here
+    out: output CSV (.csv); an existing file keeps its other pairs' columns
+    gaps: also write the pairs' stretches without a value (too long a gap in a leg) here
+    eq_col: the equity column (with bond_col: the one pair, instead of pairs)
+    bond_col: the bond (or other) column
+    window: one window in business days (instead of windows)
+    """
+    if eq_col or bond_col:
+        if not (eq_col and bond_col):
+            raise ArgumentError(
+                "eq_col", "--eq-col and --bond-col go together: give both columns of the pair"
+            )
+        pairs = [[eq_col, bond_col]]
+    if window is not None:
+        windows = [window]
+    if min(windows) < 2:
+        raise ArgumentError(
+            "window", f"{min(windows)} is too short; a correlation needs at least 2 days (e.g. 60)"
+        )
+    if not str(out).endswith(".csv"):
+        raise ArgumentError("out", f"{out} must end in .csv (the file is CSV text)")
     levels, metadata = read_parquet(prices)
     absent = [s for pair in pairs for s in pair if s not in levels.columns]
     if absent and eq_col:  # the seed's explicit pair; configured pairs are skipped with a warning
@@ -304,8 +280,3 @@ def run(
         list(corr.columns),
         skipped or "none",
     )
-
-
-def main(argv=None) -> None:
-    """``corrflow rolling-corr``: the command line of ``run``."""
-    call_with_arguments(run, parse_args(argv))

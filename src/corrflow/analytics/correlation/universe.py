@@ -23,7 +23,7 @@ def universe_correlations(
     joint days. Also each pair's period (first and last return, first recent one).
     Every pair on its own days whatever the universe's size: a common grid of the days
     all markets were open would leave a Tokyo-New York pair a fraction of its days. The
-    compiled kernel (``corrflow.analytics.correlation.kernels.joint_day_summary_corr``) walks each pair once."""
+    compiled kernel (``kernels.joint_day_summary_corr``) walks each pair once."""
     from corrflow.analytics.correlation.rolling import JointDayPanel, all_pairs
 
     levels = levels.loc[: pd.Timestamp(as_of), list(series_ids)]

@@ -34,7 +34,6 @@ Forbes-Rigobon adjusted, their days and Fisher-z intervals.
 horizons.csv: weekly and monthly return correlations (``_horizons``).
 """
 
-import argparse
 import logging
 
 import numpy as np
@@ -60,10 +59,6 @@ from corrflow.data.contracts import (
 )
 from corrflow.io import (
     InputDataError,
-    call_with_arguments,
-    cli_parser,
-    load_json_arg,
-    schema_defaults,
     write_csv_atomic,
 )
 
@@ -425,61 +420,32 @@ def _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns,
     return dcc_frame, tags, episodes, horizons
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    defaults = schema_defaults()
-    parser = cli_parser(__doc__)
-    parser.add_argument("--corr", required=True, help="rolling_corr.csv")
-    parser.add_argument("--clean", required=True, help="clean.parquet (levels, calendars)")
-    parser.add_argument(
-        "--pairs", type=load_json_arg, default=defaults["correlation"]["pairs"], help="JSON pairs"
-    )
-    parser.add_argument(
-        "--primary-window", type=int, default=None, help="default: the first window in the file"
-    )
-    parser.add_argument("--unusual-history", type=int, default=defaults["regimes"]["unusual_history"])
-    parser.add_argument("--unusual-level", type=float, default=defaults["regimes"]["unusual_level"])
-    for key in ("sign", "markov", "dcc"):
-        parser.add_argument(f"--{key}", type=load_json_arg, default={}, help=f"JSON: regimes.{key} settings")
-    parser.add_argument(
-        "--horizon-windows", type=load_json_arg, default={}, help="JSON: regimes.horizons settings"
-    )
-    parser.add_argument("--stress", type=load_json_arg, default={}, help="JSON: stress settings")
-    parser.add_argument("--out", required=True, help="regimes.parquet")
-    parser.add_argument("--episodes", required=True, help="stress_episodes.csv")
-    parser.add_argument("--horizons", required=True, help="horizons.csv")
-    args = parser.parse_args(argv)
-    # a command line may give part of a setting; the rest from the schema (a rule gives it whole)
-    defaults = schema_defaults()
-    for key, default in (
-        ("sign", defaults["regimes"]["sign"]),
-        ("markov", defaults["regimes"]["markov"]),
-        ("dcc", defaults["regimes"]["dcc"]),
-        ("horizon_windows", defaults["regimes"]["horizons"]),
-        ("stress", defaults["stress"]),
-    ):
-        setattr(args, key, {**default, **getattr(args, key)})
-    return args
-
-
 def run(
     *,
-    clean,
-    corr,
-    dcc,
-    episodes,
-    horizon_windows,
-    horizons,
-    markov,
-    out,
-    pairs,
-    primary_window,
-    sign,
-    stress,
-    unusual_history,
-    unusual_level,
+    corr: str,
+    clean: str,
+    pairs: list,
+    primary_window: int | None = None,
+    unusual_history: int,
+    unusual_level: float,
+    sign: dict,
+    markov: dict,
+    dcc: dict,
+    horizon_windows: dict,
+    stress: dict,
+    out: str,
+    episodes: str,
+    horizons: str,
 ) -> None:
-    """The rule's work, from files and settings to files (``corrflow regimes``, and the
-    rule script with the ``snakemake`` object's input, output and params)."""
+    """Sign regimes, Markov states, DCC, horizon correlations and stress episodes (rule ``regimes``).
+
+    corr: rolling_corr.csv
+    clean: clean.parquet (levels, calendars)
+    primary_window: the window regimes are read on (default: the first window in the file)
+    out: regimes.parquet
+    episodes: stress_episodes.csv
+    horizons: horizons.csv
+    """
     corr_path = corr
     corr = read_rolling_corr(corr_path)
     levels, metadata = read_parquet(clean)
@@ -521,8 +487,3 @@ def run(
         horizons,
         len(horizon_table),
     )
-
-
-def main(argv=None) -> None:
-    """``corrflow regimes``: the command line of ``run``."""
-    call_with_arguments(run, parse_args(argv))
