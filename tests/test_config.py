@@ -133,7 +133,15 @@ def test_validation_fills_every_default_once_and_keeps_what_is_given():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"correlation": {"windwos": [60]}}, "config key `correlation.windwos`: unknown key (did you mean "),
+        (
+            {"correlation": {"windwos": [60]}},
+            "config key `correlation.windwos`: unknown key (did you mean `correlation.windows`?); "
+            "allowed: pairs, windows",
+        ),
+        (
+            {"correlation": {"windows": "sixty"}},
+            "config key `correlation.windows`: got 'sixty' (str); expected array",
+        ),
         ({"pairs": [["SPY", "TLT"]]}, "config key `pairs`: unknown key (did you mean `correlation.pairs`?)"),
         ({"offline": "yes"}, "config key `offline`: got 'yes' (str); expected boolean"),
         (
@@ -150,7 +158,7 @@ def test_validation_fills_every_default_once_and_keeps_what_is_given():
             "config key `series[0].kind` (SPY): required, but missing",
         ),
     ],
-    ids=["typo", "moved", "type", "maximum", "unusual-history", "enum", "required"],
+    ids=["typo", "wrong-type", "moved", "type", "maximum", "unusual-history", "enum", "required"],
 )
 def test_a_schema_violation_is_one_line_naming_the_key(change, message):
     assert message in error_of(with_changes(**change))
