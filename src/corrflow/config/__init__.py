@@ -21,6 +21,7 @@ from corrflow.config.checks import (
     check_pairs,
     check_references,
     check_series,
+    check_series_kinds,
 )
 from corrflow.config.errors import ConfigError
 from corrflow.config.guard import MAX_ALIAS_GROWTH, check_alias_growth, check_config_files, duplicate_keys
@@ -57,6 +58,7 @@ __all__ = [
     "check_pairs",
     "check_references",
     "check_series",
+    "check_series_kinds",
     "clean_rows_at_most",
     "coerce_cli_value",
     "config_error_message",

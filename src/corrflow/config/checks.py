@@ -23,7 +23,7 @@ def check_calendar_name(name: str, where: str) -> None:
 
 
 def check_series(config: dict) -> None:
-    """Unique ids, known sources, the keys a kind needs, known calendars."""
+    """Unique ids and known sources."""
     ids = [s["id"] for s in config["series"]]
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
@@ -34,6 +34,10 @@ def check_series(config: dict) -> None:
                 f"config key `series` ({s['id']}): source {s['source']!r} is unknown; "
                 f"allowed: {', '.join(sorted(SOURCES))}"
             )
+
+
+def check_series_kinds(config: dict) -> None:
+    """The keys a kind needs (a yield's maturity, an fx rate's base), known calendars."""
     for s in config["series"]:
         if s["kind"] == "yield" and "maturity" not in s:
             raise ConfigError(f"config key `series`: yield series {s['id']!r} needs `maturity` (years)")
@@ -124,6 +128,7 @@ def check_config(config: dict, end: str, today: date) -> None:
     check_series(config)
     check_dates(config, end, today)
     check_pairs(config)
+    check_series_kinds(config)
     check_references(config)
 
 
