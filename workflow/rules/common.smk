@@ -33,7 +33,7 @@ envvars:
     "FRED_API_KEY",
 
 
-# the source wildcard and the config check both come from the sources' registry
+# the source wildcard, like the config's check of each series' source, from the sources' registry
 SOURCE_NAMES = sorted(SOURCES)
 # `end: latest` resolved once per run: a run on a later day asks for the new days
 END = SETTINGS.end
@@ -42,13 +42,13 @@ TODAY = SETTINGS.today
 
 
 scattergather:
-    all_pairs=config["all_pairs"]["n_blocks"],
+    all_pairs=SETTINGS.all_pairs.n_blocks,
 
 
 def all_pairs_mem_mb(wildcards, attempt):
     """The all-pairs block rule's mem_mb: the planned block's memory
     (``corrflow.config.AllPairsPlan.block_mb``), doubled on each retry."""
-    return SETTINGS.plan.block_mb(config["all_pairs"]["n_blocks"]) * 2 ** (attempt - 1)
+    return SETTINGS.plan.block_mb(SETTINGS.all_pairs.n_blocks) * 2 ** (attempt - 1)
 
 
 def memory_mb(base, per_series_day=150):
