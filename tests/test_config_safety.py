@@ -32,27 +32,24 @@ def one_clear_line(result, message: str) -> None:
     assert result.returncode != 0, output[-2000:]
     assert [line for line in output.splitlines() if message in line], output[-2000:]
     assert "Traceback" not in output and "Job stats" not in output, output[-2000:]
+    # Snakemake names the line of common.smk that stopped; no frames of the functions below it
+    assert len(re.findall(r'^  File "', output, re.M)) <= 1, output[-2000:]
 
 
 @pytest.mark.parametrize(
     "text, message",
     [
         (BOMB, "config: YAML anchors and aliases (&name / *name) expand it to "),
-        ("a: &a [*a]\nreport: {heatmap_exclude: *a}\n", "refers to the mapping or list that holds it"),
         (
             "offline: true\nmodel:\n  enabled: true\noffline: false\n",
             "config/extra.yaml, line 4: key `offline` given twice in one mapping (first on line 1)",
         ),
-        ("model:\n  horizon: 21\n  pair: null\n  horizon: 5\n", "line 4: key `horizon` given twice"),
         ("model:\n  horizon: 1.0e+8\n", "config key `model.horizon`: 100000000 is greater than the maximum"),
-        (
-            "regimes:\n  unusual_history: 100000000\n",
-            "config key `regimes.unusual_history`: 100000000 is greater",
-        ),
     ],
-    ids=["alias-bomb", "self-alias", "duplicate-top", "duplicate-nested", "horizon-1e8", "unusual-history"],
+    ids=["alias-bomb", "duplicate-top", "horizon-1e8"],
 )
 def test_a_hostile_or_mistaken_config_file_is_stopped_with_one_line(workflow_copy, text, message):
+    """One real run per kind of problem; every case of each kind: tests/test_config.py."""
     one_clear_line(dry_run_with(workflow_copy, text), message)
 
 

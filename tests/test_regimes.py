@@ -235,6 +235,22 @@ def test_realtime_probabilities_do_not_change_when_later_data_does():
         assert not before.loc[:cut, hindsight].equals(after.loc[:cut, hindsight])  # hindsight does look ahead
 
 
+def test_markov_max_iter_reaches_the_real_time_first_fit():
+    """Issue 27: `regimes.markov.max_iter` bounded the hindsight fit only; the real-time
+    first fit ran 1000 iterations whatever the config said."""
+    y, _ = simulated_switching(n=1500, seed=6)
+    settings = {**MARKOV, "min_obs": 300}
+    columns = [markov_column("mkv:x", "p_realtime", s) for s in ("low", "high")]
+    first_refit = _markov.refit_positions(y.index, settings["refit"], settings["min_obs"])[0]
+    segment = slice(first_refit, first_refit + 10)
+    frames = {}
+    for max_iter in (2, settings["max_iter"]):
+        frame, _ = markov_views(y, "mkv:x", "mean", ["low", "high"], {**settings, "max_iter": max_iter})
+        frames[max_iter] = frame[columns].iloc[segment].to_numpy()
+    assert np.isfinite(frames[2]).all()
+    assert not np.allclose(frames[2], frames[settings["max_iter"]])
+
+
 def test_refits_happen_at_period_ends_and_warm_start_saves_iterations():
     y, _ = simulated_switching(n=2000, seed=5)
     positions = _markov.refit_positions(y.index, "ME", 504)

@@ -69,9 +69,9 @@ def run_signature(module: str) -> tuple[str, list[Parameter], bool]:
 
 @lru_cache
 def schema() -> dict:
-    import yaml
+    from corrflow.config.schema import load_schema
 
-    return yaml.safe_load((PACKAGE / "config.schema.yaml").read_text(encoding="utf-8"))
+    return load_schema()
 
 
 def schema_node(key: str) -> dict | None:

@@ -180,18 +180,8 @@ def write_csv_atomic(frame: pd.DataFrame, path: str | os.PathLike, **kwargs) -> 
 def schema_defaults(schema_path: str | os.PathLike | None = None) -> dict:
     """Every default of the config schema, nested like config.yaml: the one home of
     defaults, read by scripts run on their own (their CLI defaults come from here)."""
-    import yaml
+    from corrflow.config.schema import load_schema
+    from corrflow.config.schema import schema_defaults as defaults_of
 
-    path = Path(schema_path) if schema_path else Path(__file__).resolve().parent / "config.schema.yaml"
-    schema = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return defaults_of(load_schema(schema_path))
 
-    def defaults(node: dict) -> dict:
-        out = dict(node["default"]) if isinstance(node.get("default"), dict) else {}
-        for key, child in node.get("properties", {}).items():
-            if "properties" in child:
-                out[key] = {**defaults(child), **out.get(key, {})}
-            elif "default" in child:
-                out.setdefault(key, child["default"])
-        return out
-
-    return defaults(schema)

@@ -93,14 +93,14 @@ rule regimes:
         mem_mb=memory_mb(3000),
     params:
         pairs=config["correlation"]["pairs"],
-        primary_window=primary_window(),
+        primary_window=config["correlation"]["primary_window"],
         unusual_history=config["regimes"]["unusual_history"],
         unusual_level=config["regimes"]["unusual_level"],
         sign=config["regimes"]["sign"],
         markov=config["regimes"]["markov"],
         dcc=config["regimes"]["dcc"],
         horizon_windows=config["regimes"]["horizons"],
-        stress=stress_settings(),
+        stress=config["stress"],
     script:
         "../scripts/step.py"
 
@@ -155,7 +155,7 @@ rule model:
         mem_mb=memory_mb(2000),
     params:
         pair=config["model"]["pair"],
-        window=primary_window(),
+        window=config["correlation"]["primary_window"],
         horizon=config["model"]["horizon"],
         train_fraction=config["model"]["train_fraction"],
     script:

@@ -22,7 +22,7 @@ rule report:
         mem_mb=memory_mb(2000),
     params:
         pairs=config["correlation"]["pairs"],
-        window=primary_window(),
+        window=config["correlation"]["primary_window"],
         windows=config["correlation"]["windows"],
         heatmap_exclude=config["report"]["heatmap_exclude"],
         today=TODAY,
@@ -49,7 +49,7 @@ rule dashboard:
         mem_mb=memory_mb(2000),
     params:
         pairs=config["correlation"]["pairs"],
-        window=primary_window(),
+        window=config["correlation"]["primary_window"],
         exclude=config["report"]["heatmap_exclude"],
         today=TODAY,
     script:

@@ -408,20 +408,23 @@ def realtime_probabilities(
     min_obs: int,
     warm_iter: int = 50,
     tol: float = 1e-9,
+    max_iter: int = 1000,
 ) -> tuple[np.ndarray, list[MarkovFit]]:
-    """Expanding-window filtered probabilities (n x k; NaN before the first fit) and the fits."""
+    """Expanding-window filtered probabilities (n x k; NaN before the first fit) and the fits;
+    the first fit runs at most ``max_iter`` EM iterations (`regimes.markov.max_iter`), each
+    later one ``warm_iter`` from the previous fit."""
     y = np.ascontiguousarray(y, dtype="float64")
     refits = refit_positions(dates, freq, min_obs)
     if k == 2 and len(refits) and warm_iter >= 1:
         # every refit in one compiled call (markov2), the same numbers as the loop below
         floors = [_variance_floor(y[: position + 1]) for position in refits]
         start = start_parameters(y[: refits[0] + 1], k, order_by)
-        return _markov2(y, refits, floors, start, 1000, warm_iter, tol, order_by, 0)
+        return _markov2(y, refits, floors, start, max_iter, warm_iter, tol, order_by, 0)
     fits: list[MarkovFit] = []
     previous = None
     for position in refits:
         window = y[: position + 1]
-        current = fit(window, k, order_by, previous, max_iter=warm_iter if previous else 1000, tol=tol)
+        current = fit(window, k, order_by, previous, max_iter=warm_iter if previous else max_iter, tol=tol)
         fits.append(current)
         previous = current
     if not fits:

@@ -241,7 +241,14 @@ def _markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[st
     )
     if settings["realtime"]:
         probabilities, fits = _markov.realtime_probabilities(
-            y, values.index, k, order_by, settings["refit"], settings["min_obs"], settings["warm_iter"]
+            y,
+            values.index,
+            k,
+            order_by,
+            settings["refit"],
+            settings["min_obs"],
+            settings["warm_iter"],
+            max_iter=settings["max_iter"],
         )
         frame.loc[values.index, [markov_column(prefix, "p_realtime", n) for n in names]] = probabilities
         first = np.flatnonzero(~np.isnan(probabilities[:, 0]))

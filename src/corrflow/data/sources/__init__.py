@@ -28,6 +28,10 @@ class SourceRegistry(Mapping):
         module, attribute = self._paths[name].split(":")
         return getattr(import_module(module), attribute)
 
+    def __contains__(self, name: object) -> bool:
+        # by name, importing nothing (Mapping's own `in` would import the source's module)
+        return name in self._paths
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._paths)
 
