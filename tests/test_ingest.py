@@ -578,13 +578,14 @@ def test_jitter_comes_from_an_unseeded_source_unless_a_test_injects_one():
 
 def test_a_call_is_abandoned_at_its_deadline_whatever_it_does():
     release = threading.Event()
-    started = time.monotonic()
     with pytest.raises(FetchError) as err:
-        call_with_deadline(lambda: release.wait(30), 0.2, "stuck")
-    elapsed = time.monotonic() - started
+        call_with_deadline(lambda: release.wait(300), 0.2, "stuck")
+    # the call came back while its worker still waited: abandoned, not waited for
+    stuck = [t for t in threading.enumerate() if t.name == "fetch stuck"]
+    still_waiting = bool(stuck) and stuck[0].is_alive() and not release.is_set()
     release.set()
-    logging.getLogger("ingest").info("measured: abandoned after %.2f s (deadline 0.2 s)", elapsed)
-    assert err.value.code == "DeadlineExceeded" and elapsed < 10 * 0.2 + 5
+    assert err.value.code == "DeadlineExceeded" and "within 0.20 s (call abandoned)" in str(err.value)
+    assert still_waiting
 
 
 def test_the_source_budget_stops_attempts_when_used_up(tmp_path):
