@@ -205,6 +205,10 @@ def test_a_memory_budget_plans_5000_series_into_blocks_that_fit_8_gb_nodes(workf
         result.returncode != 0
         and "config key `all_pairs.mem_mb`: 1000 MB is below the" in result.stdout + result.stderr
     )
+    # issue 30.4: that line alone, not followed by Snakemake's traceback of the parse
+    said = [line for line in (result.stdout + result.stderr).splitlines() if "mem_mb" in line]
+    assert len(said) == 1 and said[0].startswith("error: config key `all_pairs.mem_mb`: 1000 MB"), said
+    assert "Traceback" not in result.stderr and 'File "' not in result.stderr, result.stderr[-2000:]
 
 
 def test_the_latest_matrix_is_not_a_month_where_one_series_ran_on_alone(tmp_path):

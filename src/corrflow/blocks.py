@@ -5,6 +5,12 @@ from bisect import bisect_left
 from itertools import accumulate
 
 
+class PlanError(ValueError):
+    """A plan the configuration cannot meet (a memory budget below one block's need): its
+    message is one line naming the config key and the fix; the Snakefile stops with that
+    line alone (``sys.exit``), without a traceback."""
+
+
 def series_blocks(n_series: int, n_blocks: int) -> list[range]:
     """Split the first-series indices 0..N-2 into contiguous blocks of about equal pair
     counts (series i leads N-1-i pairs), for scatter-gather over a cluster."""

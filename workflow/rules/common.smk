@@ -201,7 +201,12 @@ SERIES = {s["id"]: s for s in config["series"]}
 # from the workflow's own source tree with nothing beyond Snakemake installed (a dry run,
 # `--sdm conda`, a module deployment); the rule scripts import the whole package.
 sys.path.insert(0, os.path.normpath(os.path.join(str(workflow.current_basedir), "..", "..", "src")))
-from corrflow.blocks import series_blocks, stored_dates, stretch_rows  # noqa: E402  (the all-pairs blocks)
+from corrflow.blocks import (
+    PlanError,
+    series_blocks,
+    stored_dates,
+    stretch_rows,
+)  # noqa: E402  (the all-pairs blocks)
 from corrflow.dates import (  # noqa: E402  (one home for `latest` and business days)
     business_days,
     resolve_end,
@@ -411,7 +416,7 @@ def blocks_within_budget(wanted, budget, n_series):
     a budget below a block of one first series stops the run with one line."""
     fewest = max(1, n_series - 1)
     if all_pairs_block_mb(fewest) > budget:
-        raise ValueError(
+        raise PlanError(
             f"config key `all_pairs.mem_mb`: {budget} MB is below the {all_pairs_block_mb(fewest)} MB a "
             f"block of one first series needs for {n_series} series from {config['start']} to {END}; raise "
             "it, or shorten the range"
@@ -458,7 +463,11 @@ def cap_all_pairs_blocks():
 
 
 check_numbers_fit_the_data()
-cap_all_pairs_blocks()
+try:
+    cap_all_pairs_blocks()
+except PlanError as error:
+    # the sentence says it all: one line, without Snakemake's traceback of the parse
+    sys.exit(f"error: {error}")
 
 
 scattergather:
