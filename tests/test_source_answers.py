@@ -8,8 +8,10 @@ snapshot, exactly as for a keyless malformed answer."""
 import http.server
 import json
 import threading
+import urllib.parse
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from corrflow import ingest
@@ -138,3 +140,112 @@ def test_any_error_while_reading_an_answer_is_a_refusal_not_a_crash():
     # a source's own refusals keep their code
     done = policy.call(lambda: (_ for _ in ()).throw(FetchError("WrongSeries: x", "WrongSeries", False)), "y")
     assert done.last_error == "WrongSeries" and done.attempts == 1
+
+
+# ---------------------------------------------------------------- Yahoo against a local stand-in
+
+HOSTILE_SYMBOL = "SPY/../../v1/test/getcrumb?crumb=x&period1=0#frag"
+YAHOO_DAYS = [("2020-01-02", 1577975400, 300.29), ("2020-01-03", 1578061800, 297.99)]  # 09:30 New York
+
+
+def yahoo_chart_json(symbol: str, rows=YAHOO_DAYS) -> bytes:
+    return json.dumps(
+        {
+            "chart": {
+                "result": [
+                    {
+                        "meta": {"symbol": symbol, "exchangeTimezoneName": "America/New_York"},
+                        "timestamp": [stamp for _, stamp, _ in rows],
+                        "indicators": {
+                            "quote": [{"close": [value + 1 for *_, value in rows]}],
+                            "adjclose": [{"adjclose": [value for *_, value in rows]}],
+                        },
+                    }
+                ],
+                "error": None,
+            }
+        }
+    ).encode()
+
+
+class YahooStandIn:
+    """Yahoo's chart API on 127.0.0.1: answers each symbol with its own chart, or with
+    ``body`` when given; records every request's raw path."""
+
+    def __init__(self, body: bytes | None = None):
+        server = self
+        self.paths = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.paths.append(self.path)
+                segment = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
+                answer = body if body is not None else yahoo_chart_json(urllib.parse.unquote(segment))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def ingest_yahoo(tmp_path, base, specs, cached=False):
+    network, paths = settings(tmp_path)
+    network = {**ingest.schema_defaults()["network"], **network, "yahoo_chart_url": base}
+    network.update(retries=1, backoff_s=0.01, max_retry_time_s=1)
+    if cached:
+        from corrflow.sources.cache import cache_path, write_cache
+
+        series = ingest.parse_series_csv("date,value\n2020-01-02,300.29\n2020-01-03,297.99\n", "SPY")
+        write_cache(series, cache_path(paths["cache"], "yahoo", "SPY"), "yahoo", "SPY", "Close", "2026-01-05")
+    return ingest.ingest_source(
+        "yahoo", specs, "2020-01-01", "2020-12-31", False, network, paths,
+        RetryPolicy(retries=1, backoff_s=0.01, sleep=lambda s: None),
+    )  # fmt: skip
+
+
+def test_yahoo_from_a_local_stand_in_with_a_hostile_symbol(tmp_path):
+    """Issue 30.4: the Yahoo request for a hostile symbol can be observed: the symbol is
+    one escaped path segment, the query holds only the range, and the answer is read."""
+    specs = [
+        {"id": "SPY", "source": "yahoo", "kind": "price"},
+        {"id": "ODD", "source": "yahoo", "kind": "price", "symbol": HOSTILE_SYMBOL},
+    ]
+    with YahooStandIn() as yahoo:
+        outcomes = ingest_yahoo(tmp_path, yahoo.base, specs)
+    assert {series_id: o.status for series_id, o in outcomes.items()} == {"SPY": "fresh", "ODD": "fresh"}
+    assert outcomes["SPY"].series.to_dict() == {
+        pd.Timestamp("2020-01-02"): 300.29,
+        pd.Timestamp("2020-01-03"): 297.99,
+    }  # adjusted closes, on New York's dates
+    hostile = next(path for path in yahoo.paths if "SPY%2F" in path)
+    route, query = hostile.split("?", 1)
+    assert route == "/v8/finance/chart/" + urllib.parse.quote(HOSTILE_SYMBOL, safe="")
+    assert urllib.parse.unquote(route.rsplit("/", 1)[-1]) == HOSTILE_SYMBOL
+    assert sorted(urllib.parse.parse_qs(query)) == ["events", "interval", "period1", "period2"]
+    assert urllib.parse.parse_qs(query)["period1"] == ["1577836800"]  # 2020-01-01, not the symbol's 0
+
+
+@pytest.mark.parametrize("body", ["maintenance_page", "json_of_another_shape", "binary", "another_symbol"])
+def test_yahoo_answers_no_parser_expects_are_refused_and_the_cache_serves(tmp_path, body):
+    answer = yahoo_chart_json("QQQ") if body == "another_symbol" else BODIES[body]
+    with YahooStandIn(answer) as yahoo:
+        outcome = ingest_yahoo(
+            tmp_path, yahoo.base, [{"id": "SPY", "source": "yahoo", "kind": "price"}], True
+        )["SPY"]
+    assert outcome.status == "cached" and outcome.last_error in REFUSAL_CODES and outcome.refused
+    assert outcome.attempts == len(yahoo.paths) >= 1
