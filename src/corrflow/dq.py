@@ -193,7 +193,6 @@ def series_checks(
             "off_calendar_dates": [str(d.date()) for d in off_calendar[:5]],
             "weekend_rows": int((off_calendar.day_of_week >= 5).sum()),
             "missing_values": int(missing_mask.sum()),
-            "unpublished_days": int(len(never_published)),
             "blank_rows": int(values.isna().sum()),
             "longest_gap_days": gap,
             "longest_gap_from": str(open_days[gap_start].date()) if gap else None,
@@ -208,6 +207,8 @@ def series_checks(
             "outliers": outliers,
         }
     )
+    if unpublished is not None:  # only where a source never publishes on some open days
+        result["unpublished_days"] = int(len(never_published))
     share_missing = result["missing_values"] / max(len(open_days), 1)
     result["checks"] = {
         # a series that starts after `start` (its history begins later) or a served snapshot is
