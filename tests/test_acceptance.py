@@ -22,7 +22,7 @@ YEAR = ("2020-01-01", "2020-12-31")
 
 @pytest.fixture(params=["csv", "api"])
 def key(request):
-    """Every test against the keyless CSV download and the keyed API (fredapi)."""
+    """Every test against the keyless CSV download and the keyed XML API."""
     return None if request.param == "csv" else FAKE_KEY
 
 

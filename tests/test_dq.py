@@ -144,3 +144,100 @@ def test_what_the_user_cannot_act_on_is_information_not_a_warning():
     assert (
         "real prints on days NYSE lists as holidays" in markdown and "check the file's dates" not in markdown
     )
+
+
+def yahoo_layout_file(path, days, null_days):
+    """A file as Yahoo's download writes it: Date,Open,High,Low,Close,Adj Close,Volume, a
+    day without a value as 'date,null,null,...'."""
+    lines = ["Date,Open,High,Low,Close,Adj Close,Volume"]
+    for k, day in enumerate(days):
+        if day in null_days:
+            marker = null_days[day]
+            lines.append(f"{day.date()}," + ",".join([marker] * 6))
+        else:
+            price = f"{100 + k * 0.1:.2f}"
+            lines.append(f"{day.date()},{price},{price},{price},{price},{price},1000")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_yahoo_null_rows_read_as_missing_and_counted_in_dq(tmp_path):
+    """Issue 29.6: a Yahoo-layout file's null rows stopped ingest, even outside start..end."""
+    days = pd.bdate_range("2019-12-02", "2020-12-31")
+    null_days = {
+        pd.Timestamp("2019-12-10"): "null",  # before start: once a stop, now left out with the range
+        pd.Timestamp("2020-03-02"): "null",
+        pd.Timestamp("2020-03-03"): "NaN",
+        pd.Timestamp("2020-06-01"): "N/A",
+        pd.Timestamp("2020-09-01"): "-",
+        pd.Timestamp("2020-10-01"): "",
+    }
+    folder = tmp_path / "local"
+    folder.mkdir()
+    yahoo_layout_file(folder / "IDX.csv", days, null_days)
+    spec = [{"id": "IDX", "source": "csv", "kind": "price"}]
+    paths = {"cache": str(tmp_path / "cache"), "snapshot": str(tmp_path), "local_csv": str(folder)}
+    outcomes = ingest.ingest_source(
+        "csv", spec, "2020-01-01", "2020-12-31", False, {}, paths, ingest.RetryPolicy()
+    )
+    series = outcomes["IDX"].series
+    assert series.isna().sum() == 5 and series.notna().sum() == len(series) - 5
+    assert outcomes["IDX"].notes == [
+        "Yahoo's missing-value markers read as missing: 5 row(s) in column 'Adj Close' "
+        "('null' x2, 'NaN' x1, 'N/A' x1, '-' x1), first on 2019-12-10"
+    ]
+    tidy = ingest.tidy_frame(outcomes)
+    status = ingest.status_record("csv", outcomes, tidy)["series"][0]
+    raw = tidy.assign(date=pd.to_datetime(tidy["date"]))
+    report = quality_report(raw, spec, {"IDX": status}, stale_days=10, outlier_z=8)
+    idx = report["series"]["IDX"]
+    assert idx["blank_rows"] == 5 and idx["checks"]["format"] == "info"
+    markdown = render_markdown(report)
+    assert "5 blank row(s) in the file" in markdown
+    assert "source file: Yahoo's missing-value markers read as missing: 5 row(s)" in markdown
+
+
+def test_a_date_value_file_keeps_nan_text_an_error(tmp_path):
+    """Only a Yahoo-layout file reads null/NaN/N/A/- as missing; in date,value a typo stays an error."""
+    import pytest
+
+    with pytest.raises(ingest.InputDataError, match="first at row 3: 'null'"):
+        ingest.parse_series_csv("date,value\n2020-01-02,1\n2020-01-03,null\n", "X")
+
+
+def test_h10_fx_rates_are_not_missing_on_us_federal_holidays():
+    """Issue 29.6: DEXUSUK and the other H.10 rates warned 'missing' on every US holiday
+    (223 days each), on which the Fed never publishes them: info, with the count."""
+    from corrflow.data.dq import fed_holidays
+
+    days = pd.bdate_range("2000-01-03", "2021-12-31")
+    holidays = fed_holidays(days)
+    values = pd.Series(1.5 + 0.001 * np.arange(len(days)), index=days)
+    values[values.index.isin(holidays)] = np.nan  # H.10 as FRED serves it: '.' on federal holidays
+    raw = pd.DataFrame({"series": "DEXUSUK", "date": days, "value": values.to_numpy()})
+    spec = [{"id": "DEXUSUK", "source": "fred", "kind": "fx"}]
+    report = quality_report(raw, spec, {"DEXUSUK": {"status": "fresh"}}, stale_days=10, outlier_z=8)
+    dex = report["series"]["DEXUSUK"]
+    assert dex["unpublished_days"] >= 200 and dex["missing_values"] == 0
+    assert dex["checks"]["missing"] == "info" and dex["checks"]["coverage"] == "pass"
+    assert "US federal holiday(s) without a value: the Fed's H.10 rates" in render_markdown(report)
+    # the same values under another id still warn: the rule is H.10's, not every fx series'
+    other = quality_report(
+        raw.assign(series="EURUSD"), [{"id": "EURUSD", "source": "csv", "kind": "fx"}],
+        {"EURUSD": {"status": "local"}}, stale_days=10, outlier_z=8,
+    )["series"]["EURUSD"]  # fmt: skip
+    assert other["checks"]["missing"] == "warn" and other["missing_values"] == dex["unpublished_days"]
+
+
+def test_a_huge_value_prints_at_a_sane_width_in_the_dq_table():
+    """Issue 30.4: a 1e308 value printed a 300-digit percentage in the outliers table."""
+    index = pd.bdate_range("2020-01-02", periods=40)
+    values = pd.Series(100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, 40))), index=index)
+    values.iloc[30] = 1e308
+    raw = pd.DataFrame({"series": "X", "date": index, "value": values.to_numpy()})
+    spec = [{"id": "X", "source": "csv", "kind": "price"}]
+    markdown = render_markdown(
+        quality_report(raw, spec, {"X": {"status": "local"}}, stale_days=10, outlier_z=8)
+    )
+    rows = [line for line in markdown.splitlines() if line.startswith("  | 2020-")]
+    assert rows and max(len(line) for line in rows) < 90, rows
+    assert any("| 98.0364 | 1e+308 | +1.02e+308% | +91072.4 |" in line for line in rows), rows

@@ -55,7 +55,7 @@ FRED_ERROR_XML = (
 
 
 class FredServer:
-    """FRED on 127.0.0.1: the CSV download and the API fredapi calls, playing a script of
+    """FRED on 127.0.0.1: the CSV download and the keyed XML API, playing a script of
     actions, one per request: ("ok", body), ("status", code, body), ("hang", seconds),
     ("truncate", body) (announces more bytes than it sends, then closes), ("close", body)
     (no Content-Length: a whole-looking body ended by closing), ("drip", body, seconds)
@@ -213,7 +213,7 @@ def info_logs(caplog):
 
 @pytest.fixture(params=["csv", "api"])
 def fred_mode(request):
-    """Every FRED test runs against the keyless CSV download and the keyed API (fredapi)."""
+    """Every FRED test runs against the keyless CSV download and the keyed XML API."""
     if request.param == "csv":
         return {
             "key": None,
@@ -578,13 +578,14 @@ def test_jitter_comes_from_an_unseeded_source_unless_a_test_injects_one():
 
 def test_a_call_is_abandoned_at_its_deadline_whatever_it_does():
     release = threading.Event()
-    started = time.monotonic()
     with pytest.raises(FetchError) as err:
-        call_with_deadline(lambda: release.wait(30), 0.2, "stuck")
-    elapsed = time.monotonic() - started
+        call_with_deadline(lambda: release.wait(300), 0.2, "stuck")
+    # the call came back while its worker still waited: abandoned, not waited for
+    stuck = [t for t in threading.enumerate() if t.name == "fetch stuck"]
+    still_waiting = bool(stuck) and stuck[0].is_alive() and not release.is_set()
     release.set()
-    logging.getLogger("ingest").info("measured: abandoned after %.2f s (deadline 0.2 s)", elapsed)
-    assert err.value.code == "DeadlineExceeded" and elapsed < 10 * 0.2 + 5
+    assert err.value.code == "DeadlineExceeded" and "within 0.20 s (call abandoned)" in str(err.value)
+    assert still_waiting
 
 
 def test_the_source_budget_stops_attempts_when_used_up(tmp_path):
@@ -785,7 +786,7 @@ def test_local_csv_missing_file_is_a_clear_error(tmp_path):
 
 OK_KEYS = {
     "series", "status", "origin", "downloaded_at", "path", "column", "attempts", "last_error", "refused",
-    "revisions", "attempt_s", "rows", "first", "last", "sha256", "notes",
+    "revisions", "attempt_s", "network_s", "parse_s", "rows", "first", "last", "sha256", "notes",
 }  # fmt: skip
 
 
@@ -800,8 +801,9 @@ def test_the_ok_record_labels_every_level_truthfully(tmp_path):
     json.dumps(record)
     entries = {e["series"]: e for e in record["series"]}
     assert all(set(e) == OK_KEYS for e in entries.values()) and record["partial"] is True
-    assert len(entries["CACHED"]["attempt_s"]) == 4
-    assert entries["CACHED"] | {"sha256": None, "attempt_s": None} == {
+    cached = entries["CACHED"]
+    assert len(cached["attempt_s"]) == len(cached["network_s"]) == len(cached["parse_s"]) == 4
+    assert cached | {"sha256": None, "attempt_s": None, "network_s": None, "parse_s": None} == {
         "series": "CACHED",
         "status": "cached",
         "origin": "cache (downloaded 2026-01-05)",
@@ -813,6 +815,8 @@ def test_the_ok_record_labels_every_level_truthfully(tmp_path):
         "refused": [],
         "revisions": [],
         "attempt_s": None,
+        "network_s": None,
+        "parse_s": None,
         "rows": 1,
         "first": "2020-01-02",
         "last": "2020-01-02",

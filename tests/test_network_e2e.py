@@ -90,14 +90,20 @@ def test_the_http_get_itself_streams_against_its_deadline():
     from corrflow.data.http_client import FetchError, http_get
 
     body = fred_csv(DRIP_ROWS)
+    readings = []
+
+    def clock():  # the call's own clock, recorded: what it measured, not the test's watch
+        readings.append(time.monotonic())
+        return readings[-1]
+
     with FredServer([("drip", body, 0.5)], body) as server:
-        started = time.monotonic()
         with pytest.raises(FetchError) as err:
-            http_get(f"{server.base}/fredgraph.csv?id=DGS10", 1.2)
-        elapsed = time.monotonic() - started
-    logger.info("measured: http_get cut a drip after %.2f s (deadline 1.2 s)", elapsed)
+            http_get(f"{server.base}/fredgraph.csv?id=DGS10", 1.2, clock=clock)
+    measured = readings[-1] - readings[0]
+    logger.info("measured: http_get cut a drip after %.2f s (deadline 1.2 s)", measured)
     assert err.value.code == "DeadlineExceeded" and "within 1.20 s" in str(err.value)
-    assert elapsed < 10 * 1.2
+    # it gave up at its first reading past the deadline, long before the 12.5 s drip ended
+    assert measured >= 1.2 and all(later - readings[0] < 1.2 for later in readings[:-1])
 
 
 @pytest.mark.parametrize("api_key", [None, FAKE_KEY], ids=["csv", "api"])
@@ -117,10 +123,15 @@ def test_a_black_hole_host_is_bounded_by_the_source_budget(tmp_path, api_key, ca
         "DeadlineExceeded",
     )
     assert outcomes["DGS2"].status == "missing" and outcomes["DGS2"].attempts == 0
-    assert outcomes["DGS2"].last_error == "BudgetExhausted" and accepted >= 3
+    assert outcomes["DGS2"].last_error == "BudgetExhausted"
     assert after == before and FAKE_KEY not in caplog.text
-    recorded = outcomes["DGS10"].attempt_s
-    assert within_deadline(recorded, timeout_s) and sum(recorded) <= budget_s + HEADROOM_S
+    # what the code measured, not how many connections fit in the test's clock (issue 30.3:
+    # only 2 fitted beside two CPU burners): every attempt reached the host, their network
+    # time used the budget up, each within its deadline
+    recorded, network = outcomes["DGS10"].attempt_s, outcomes["DGS10"].network_s
+    assert accepted == outcomes["DGS10"].attempts == len(recorded) >= 2
+    assert sum(network) >= budget_s - 1e-9 and within_deadline(recorded, timeout_s)
+    assert sum(network) <= budget_s + HEADROOM_S
 
 
 def test_yahoo_through_a_proxy_that_never_answers_is_abandoned_at_the_deadline(tmp_path):
@@ -239,26 +250,36 @@ def test_failing_network_falls_back_fast_and_leaks_no_key(workflow_copy):
     assert leaked == []
 
 
-def test_the_keyed_deadline_covers_the_transfer_not_the_parsing(tmp_path, monkeypatch):
-    """Issue 22: fredapi's parsing (about 3 s for DGS10 on a busy machine) ran inside the
-    5 s deadline, so a healthy server could time out. Parsing here takes 2 s on purpose
-    (0.3 s per observation) against a 1 s deadline: the answer is accepted."""
-    import fredapi
+def test_the_deadline_and_the_budget_count_the_network_not_the_parsing(tmp_path, monkeypatch):
+    """Issue 30.2: under load fredapi's parsing took 82-104 s per series against timeout_s
+    20, the source's budget was spent on it and three series went untried to the snapshot.
+    Parsing here takes 1.2 s per series on purpose, against a 1 s deadline and a 2 s
+    budget for three series: every series is fetched and accepted, and the `.ok` record
+    keeps each attempt's network and parse seconds apart."""
+    import corrflow.data.sources.fred as fred_module
 
-    parse = fredapi.Fred._parse
+    parse = fred_module.parse_fred_observations
 
-    def slow_parse(self, date_str, format="%Y-%m-%d"):
-        time.sleep(0.3)
-        return parse(self, date_str, format)
+    def slow_parse(body, symbol, series_id):
+        time.sleep(1.2)
+        return parse(body, symbol, series_id)
 
-    monkeypatch.setattr(fredapi.Fred, "_parse", slow_parse)
+    monkeypatch.setattr(fred_module, "parse_fred_observations", slow_parse)
+    specs = TWO_FRED + [{"id": "DGS5", "source": "fred", "kind": "yield", "maturity": 5}]
     network, paths = settings(tmp_path, timeout=1.0)
     with FredServer([], fred_xml(ROWS)) as server:
         network.update(fred_api_url=f"{server.base}/fred")
         outcomes = ingest.ingest_source(
-            "fred", SPEC, "2020-01-01", "2020-12-31", False, network, paths,
-            deadline_policy(1.0, 60.0), api_key=FAKE_KEY, throttle=ingest.Throttle(0.0),
+            "fred", specs, "2020-01-01", "2020-12-31", False, network, paths,
+            deadline_policy(1.0, 2.0), api_key=FAKE_KEY, throttle=ingest.Throttle(0.0),
         )  # fmt: skip
-    outcome = outcomes["DGS10"]
-    assert outcome.status == "fresh" and outcome.attempts == 1 and outcome.last_error is None
-    assert outcome.attempt_s[0] >= 0.3 * len(ROWS) > 1.0  # the attempt outlasted the deadline, by parsing
+        requests = len(server.requests)
+    record = {
+        e["series"]: e for e in ingest.status_record("fred", outcomes, ingest.tidy_frame(outcomes))["series"]
+    }
+    assert requests == 3 and {e["status"] for e in record.values()} == {"fresh"}
+    for entry in record.values():
+        assert entry["attempts"] == 1 and entry["last_error"] is None
+        # what the code measured: the parse outlasted the deadline, the transfer did not count it
+        assert entry["parse_s"][0] >= 1.2 and entry["network_s"][0] < entry["parse_s"][0]
+        assert entry["attempt_s"][0] == pytest.approx(entry["network_s"][0] + entry["parse_s"][0], abs=0.002)

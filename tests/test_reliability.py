@@ -97,6 +97,40 @@ def test_atomic_path_leaves_creating_the_temp_file_to_the_writer(tmp_path):
     assert target.read_text() == "new" and sorted(tmp_path.iterdir()) == [target]
 
 
+STOPPED_WRITER = """
+import sys, threading
+sys.path.insert(0, {scripts!r})
+from corrflow.io import atomic_path
+with atomic_path({target!r}) as tmp:
+    with open(tmp, "w") as handle:
+        handle.write("half of a block")
+        handle.flush()
+        print("writing", tmp, flush=True)
+        threading.Event().wait()  # a long write, stopped by the signal
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_write_stopped_by_sigterm_or_sigint_leaves_no_temp_file(tmp_path, signum):
+    """Issue 30.4: an all-pairs block stopped with SIGTERM left its hidden .tmp file. Every
+    writer goes through atomic_path, whose signal handler removes the temp file and then
+    lets the signal end the process as before (killed by it; SIGINT's KeyboardInterrupt)."""
+    target = tmp_path / "block.parquet"
+    target.write_text("old")
+    process = subprocess.Popen(
+        [sys.executable, "-c", STOPPED_WRITER.format(scripts=str(SCRIPTS), target=str(target))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    said, tmp = process.stdout.readline().split()
+    assert said == "writing" and Path(tmp).exists()  # the signal lands mid-write
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == -signum, stderr
+    assert sorted(tmp_path.iterdir()) == [target] and target.read_text() == "old"
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("bad_id", ["../etc", "a/b", "a b", "x;rm", "$(id)", "..", "-x"])
 def test_series_ids_that_could_escape_a_path_or_a_shell_are_refused(workflow_copy, bad_id):

@@ -6,7 +6,9 @@ import json
 import logging
 import os
 import secrets
+import signal
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -110,16 +112,56 @@ def limit_threads(threads: int | None) -> None:
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
+# temp files of writes under way: removed if SIGTERM or SIGINT ends the process mid-write
+LIVE_TEMP_FILES: set[Path] = set()
+CLEANUP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_previous_handlers: dict[int, Any] = {}
+
+
+def remove_live_temp_files_then_resume(signum: int, frame) -> None:
+    """A SIGTERM or SIGINT handler: remove every temp file being written, then do what the
+    signal did before (the default: end the process by that very signal, so a scheduler
+    sees it killed; a handler of Snakemake's or pytest's: call it)."""
+    for tmp in list(LIVE_TEMP_FILES):
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+    previous = _previous_handlers.get(signum, signal.SIG_DFL)
+    if callable(previous):
+        previous(signum, frame)
+    elif previous != signal.SIG_IGN:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+def install_temp_file_cleanup() -> None:
+    """Install ``remove_live_temp_files_then_resume`` once per process (main thread only:
+    Python delivers signals there), keeping the handlers found to resume them."""
+    if _previous_handlers or threading.current_thread() is not threading.main_thread():
+        return
+    for signum in CLEANUP_SIGNALS:
+        previous = signal.getsignal(signum)
+        if previous is None or previous == signal.SIG_IGN:
+            continue  # installed outside Python, or ignored: left as it is
+        _previous_handlers[signum] = previous
+        signal.signal(signum, remove_live_temp_files_then_resume)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path in the target's folder; rename it onto the target only on success.
 
     The temp file is not created here: the writer creates it. Opening an existing file
     for writing truncates it, and on ext4 (auto_da_alloc) closing a truncated file
-    starts its write-back at once: ~0.15 s for the 400 MB all-pairs file."""
+    starts its write-back at once: ~0.15 s for the 400 MB all-pairs file. A SIGTERM or
+    SIGINT while it is written removes it (``install_temp_file_cleanup``); only SIGKILL
+    can leave one behind (hidden, ``.<name>.<random>.tmp``)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
+    install_temp_file_cleanup()
+    LIVE_TEMP_FILES.add(tmp)
     try:
         yield tmp
         os.chmod(tmp, 0o644)
@@ -133,6 +175,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise DiskFullError(disk_full_message(target, written)) from None
     finally:
         tmp.unlink(missing_ok=True)
+        LIVE_TEMP_FILES.discard(tmp)
 
 
 def byte_words(size: float) -> str:
@@ -184,4 +227,3 @@ def schema_defaults(schema_path: str | os.PathLike | None = None) -> dict:
     from corrflow.config.schema import schema_defaults as defaults_of
 
     return defaults_of(load_schema(schema_path))
-

@@ -30,6 +30,7 @@ from corrflow.data.calendars import (
 from corrflow.data.contracts import read_raw, read_statuses
 from corrflow.data.dates import resolve_end
 from corrflow.data.robust import robust_centre_scale
+from corrflow.data.sources.csv_format import YAHOO_MARKERS_NOTE
 from corrflow.io import (
     InputDataError,
     write_json_atomic,
@@ -134,14 +135,21 @@ def series_checks(
     end: str | None = None,
     max_gap_days: int | None = None,
     series_id: str = "series",
+    unpublished: pd.DatetimeIndex | None = None,
 ) -> dict:
-    """All checks of one series; ``values`` on its raw dates (NaN = a row without a value)."""
+    """All checks of one series; ``values`` on its raw dates (NaN = a row without a value).
+    ``unpublished``: open days on which its source never publishes (the Fed's H.10 rates
+    on US federal holidays); without a value there they are information, not missing."""
     valid = values.dropna()
     result: dict = {"kind": kind, "level": status, "rows": int(len(values)), "calendar": calendar}
     if valid.empty:
         result.update(first=None, last=None, checks={c: "n/a" for c in CHECKS} | {"level": "fail"})
         return result
     open_days = sessions(calendar, valid.index[0], valid.index[-1])
+    never_published = pd.DatetimeIndex([])
+    if unpublished is not None:
+        never_published = open_days[open_days.isin(unpublished) & ~open_days.isin(valid.index)]
+        open_days = open_days[~open_days.isin(never_published)]
     off_calendar = valid.index[~valid.index.isin(open_days)]
     present = int(valid.index.isin(open_days).sum())
     missing_mask = ~open_days.isin(valid.index)
@@ -198,6 +206,8 @@ def series_checks(
             "outliers": outliers,
         }
     )
+    if unpublished is not None:  # only where a source never publishes on some open days
+        result["unpublished_days"] = int(len(never_published))
     share_missing = result["missing_values"] / max(len(open_days), 1)
     result["checks"] = {
         # a series that starts after `start` (its history begins later) or a served snapshot is
@@ -218,7 +228,13 @@ def series_checks(
         # another fits much better, are warnings
         "calendar": ("warn" if advice or result["weekend_rows"] else "info" if len(off_calendar) else "pass"),
         "history": "fail" if len(valid) < 2 else ("warn" if len(valid) < TRADING_DAYS else "pass"),
-        "missing": "pass" if share_missing <= 0.01 and gap <= 5 and not long_gaps else "warn",
+        "missing": (
+            "warn"
+            if share_missing > 0.01 or gap > 5 or long_gaps
+            else "info"
+            if len(never_published)
+            else "pass"
+        ),
         "duplicates": "pass" if duplicates == 0 else "fail",
         "stale": "pass" if stale_len < stale_days else "warn",
         # clean leaves such a day out (a log return is undefined there): a warning, not a stop
@@ -229,6 +245,58 @@ def series_checks(
         "level": {"fresh": "pass", "local": "pass", "cached": "info", "snapshot": "info"}.get(status, "fail"),
     }
     return result
+
+
+def is_h10_rate(spec: dict) -> bool:
+    """A FRED fx rate of the Fed's H.10 release (DEXUSUK, DEXUSEU, DEXJPUS, ...)."""
+    return spec.get("source") == "fred" and str(spec.get("symbol", spec["id"])).startswith("DEX")
+
+
+def fed_holidays(dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """US federal holidays as the Federal Reserve keeps them (H.10 publishes no rate on
+    them): one falling on a Sunday is kept the Monday after; one on a Saturday is not
+    moved to the Friday before (the Reserve Banks are open that Friday)."""
+    from pandas.tseries.holiday import (
+        AbstractHolidayCalendar,
+        Holiday,
+        USFederalHolidayCalendar,
+        sunday_to_monday,
+    )
+
+    if not len(dates):
+        return pd.DatetimeIndex([])
+
+    class FedHolidays(AbstractHolidayCalendar):
+        rules = [
+            Holiday(
+                rule.name,
+                month=rule.month,
+                day=rule.day,
+                offset=rule.offset,
+                observance=sunday_to_monday if rule.observance is not None else None,
+                start_date=rule.start_date,
+                end_date=rule.end_date,
+            )  # fmt: skip
+            for rule in USFederalHolidayCalendar.rules
+        ]
+
+    return FedHolidays().holidays(dates.min(), dates.max() + pd.Timedelta(days=7))
+
+
+def percent_text(fraction: float) -> str:
+    """A return as a percentage of sane width: +12.3 %, or +1.00e+310 % for a 1e308 jump."""
+    if not abs(fraction) >= 1e6:  # below 100 million per cent, and nan
+        return f"{fraction:+.1%}"
+    if np.isinf(fraction):
+        return f"{fraction:+}%"
+    mantissa, exponent = f"{fraction:+.2e}".split("e")
+    return f"{mantissa}e{int(exponent) + 2:+d}%"
+
+
+def number_text(value: float, spec: str = "g") -> str:
+    """A table's number in at most about 12 characters (``spec`` when it fits, else .3g)."""
+    text = format(value, spec)
+    return text if len(text) <= 12 else format(value, "+.3g" if spec.startswith("+") else ".3g")
 
 
 def quality_report(
@@ -264,6 +332,7 @@ def quality_report(
             end,
             max_gap_days,
             spec["id"],
+            unpublished=fed_holidays(values.index) if is_h10_rate(spec) else None,
         )
         result["pairs"] = [f"{a}-{b}" for a, b in pairs or [] if spec["id"] in (a, b)]
         result["origin"] = ingest_status.get("origin")
@@ -273,7 +342,11 @@ def quality_report(
         result["refused"] = ingest_status.get("refused", [])
         result["source_notes"] = ingest_status.get("notes", [])
         if result["checks"]["format"] != "n/a":
-            result["checks"]["format"] = "warn" if result["source_notes"] else "pass"
+            # Yahoo's null markers read as missing are counted, not a fault of the file
+            worth_a_look = [n for n in result["source_notes"] if not n.startswith(YAHOO_MARKERS_NOTE)]
+            result["checks"]["format"] = (
+                "warn" if worth_a_look else "info" if result["source_notes"] else "pass"
+            )
         series[spec["id"]] = result
     return {
         "thresholds": {"stale_days": stale_days, "outlier_z": float(outlier_z), "max_gap_days": max_gap_days},
@@ -361,13 +434,18 @@ def render_markdown(report: dict) -> str:
             f"- missing values: {r['missing_values']} open day(s) without a value ({r['blank_rows']} blank "
             f"row(s) in the file){gap}"
         )
+        if r.get("unpublished_days"):
+            lines.append(
+                f"- {r['unpublished_days']} US federal holiday(s) without a value: the Fed's H.10 rates "
+                f"are never published on them, so they are not counted as missing"
+            )
         lines.append(f"- duplicated dates: {r['duplicated_dates']}")
         stale = f" from {r['stale_from']}" if r["stale_from"] else ""
         lines.append(f"- longest run of equal values: {r['longest_stale_run']}{stale}")
         if r["non_positive"]:
             first = r["non_positive"][0]
             lines.append(
-                f"- non-positive values: {len(r['non_positive'])}, first {first['value']:g} on "
+                f"- non-positive values: {len(r['non_positive'])}, first {number_text(first['value'])} on "
                 f"{first['date']}: "
                 f"a log return is undefined there, so clean leaves the day out"
             )
@@ -378,8 +456,8 @@ def render_markdown(report: dict) -> str:
             lines.append("  |---|---|---|---|---|")
             for o in r["outliers"]:
                 lines.append(
-                    f"  | {o['date']} | {o['previous']:g} | {o['value']:g} | {o['return']:+.1%} | "
-                    f"{o['z']:+.1f} |"
+                    f"  | {o['date']} | {number_text(o['previous'])} | {number_text(o['value'])} | "
+                    f"{percent_text(o['return'])} | {number_text(o['z'], '+.1f')} |"
                 )
         lines.append("")
     return "\n".join(lines)

@@ -17,7 +17,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,11 +188,48 @@ def call_with_deadline(fetch: Callable[[], Any], deadline_s: float | None, label
     return outcome["value"]
 
 
+class AttemptClock:
+    """The seconds one attempt spent on the network, apart from the rest (parsing, checks).
+
+    ``RetryPolicy.call`` sets one per attempt; ``http_get_within`` (every source's transfer)
+    adds its time to it, so a source's budget counts the network only."""
+
+    def __init__(self, clock: Callable[[], float]):
+        self.clock = clock
+        self.network_s = 0.0
+        self.transfers = 0
+
+    @contextmanager
+    def on_network(self) -> Iterator[None]:
+        started = self.clock()
+        try:
+            yield
+        finally:
+            self.network_s += self.clock() - started
+            self.transfers += 1
+
+
+CURRENT_ATTEMPT: ContextVar[AttemptClock | None] = ContextVar("current_attempt", default=None)
+
+
 def http_get_within(url: str, deadline_s: float, label: str, secret: str | None = None) -> bytes:
     """``http_get`` in a worker thread abandoned at ``deadline_s``: the transfer alone,
     name resolution included (``getaddrinfo`` has no timeout of its own), ends by the
-    deadline; what the caller does with the bytes afterwards is not timed here."""
-    return call_with_deadline(lambda: http_get(url, deadline_s, secret=secret), deadline_s, label)
+    deadline; what the caller does with the bytes afterwards is not timed here. Its time
+    counts as the current attempt's network time (``AttemptClock``)."""
+    attempt = CURRENT_ATTEMPT.get()
+    if attempt is None:
+        return call_with_deadline(lambda: http_get(url, deadline_s, secret=secret), deadline_s, label)
+    with attempt.on_network():
+        return call_with_deadline(lambda: http_get(url, deadline_s, secret=secret), deadline_s, label)
+
+
+def unreadable_answer(err: Exception, label: str, secret: str | None = None) -> "FetchError":
+    """Any error while reading an answer that came (a parser's TypeError on a maintenance
+    page, a KeyError on JSON of another shape, a UnicodeDecodeError on binary): a refusal
+    with its reason, so the chain falls back to the cache and the snapshot."""
+    detail = redact(f"{type(err).__name__}: {err}", secret)[:300]
+    return FetchError(f"Malformed: {label}: the answer could not be read ({detail})", code="Malformed")
 
 
 @dataclass
@@ -202,6 +241,8 @@ class Attempts:
     last_error: str | None = None
     refused: list[str] = field(default_factory=list)  # answers that came but were not accepted
     durations: list[float] = field(default_factory=list)  # wall time of each attempt, in seconds
+    network_s: list[float] = field(default_factory=list)  # of each attempt: seconds on the network
+    parse_s: list[float] = field(default_factory=list)  # of each attempt: the rest (parsing, checks)
 
 
 # answers that came back but were not the data asked for (empty ones included): recorded as refusals
@@ -213,9 +254,10 @@ REFUSAL_CODES = {
 
 @dataclass
 class RetryPolicy:
-    """Exponential backoff with jitter, a wall-clock deadline per attempt and a budget
-    per source. Sleep, clock and random source are injectable so tests stay fast; the
-    jitter's random source is unseeded in real runs (spreads clients apart)."""
+    """Exponential backoff with jitter, a deadline per attempt and a budget per source,
+    both counting time on the network only (``AttemptClock``: parsing an answer on a busy
+    machine spends neither). Sleep, clock and random source are injectable so tests stay
+    fast; the jitter's random source is unseeded in real runs (spreads clients apart)."""
 
     retries: int = 3
     backoff_s: float = 1.0
@@ -227,7 +269,7 @@ class RetryPolicy:
     rng: random.Random = field(default_factory=random.Random)
     waited_s: float = 0.0  # total across this source, to cap the time offline machines lose
     stopped_by: str | None = None  # NetworkDown, SourceUnreachable or BudgetExhausted: no more attempts
-    started: float | None = None
+    network_used_s: float = 0.0  # this source's attempts' time on the network, against budget_s
 
     @property
     def network_down(self) -> bool:
@@ -240,9 +282,7 @@ class RetryPolicy:
     def time_left(self) -> float | None:
         if self.budget_s is None:
             return None
-        if self.started is None:
-            self.started = self.clock()
-        return self.budget_s - (self.clock() - self.started)
+        return self.budget_s - self.network_used_s
 
     def attempt_deadline(self) -> float | None:
         left = self.time_left()
@@ -250,14 +290,18 @@ class RetryPolicy:
             return self.timeout_s
         return left if self.timeout_s is None else min(self.timeout_s, left)
 
-    def call(self, fetch: Callable[..., Any], label: str, bounds_itself: bool = False) -> Attempts:
+    def call(
+        self, fetch: Callable[..., Any], label: str, bounds_itself: bool = False, secret: str | None = None
+    ) -> Attempts:
         """Run ``fetch`` with retries; each attempt ends by its deadline whatever the server does.
 
-        By default the whole attempt runs against the deadline in a worker thread. With
-        ``bounds_itself`` the attempt is called as ``fetch(deadline_s)`` in this thread and
-        bounds its own transfers by it (``http_get_within``), so that parsing a long
-        answer on a busy machine is not counted against the network's deadline; the
-        source's budget still counts it (``deadline_s`` is None: no deadline).
+        By default the whole attempt runs against the deadline in a worker thread, and
+        all of it counts as network time (a library such as yfinance fetches and parses
+        in one call). With ``bounds_itself`` the attempt is called as ``fetch(deadline_s)``
+        in this thread and bounds its own transfers by it (``http_get_within``): only
+        those count as network time, against the deadline and the source's budget;
+        parsing is recorded apart (``Attempts.parse_s``). Whatever an attempt raises
+        while reading an answer becomes a refusal (``unreadable_answer``), never a crash.
         """
         done = Attempts()
         if self.stopped_by:
@@ -276,18 +320,33 @@ class RetryPolicy:
                 done.last_error = done.last_error or self.stopped_by
                 break
             done.attempts = attempt
+            timing = AttemptClock(self.clock)
             started = self.clock()
+            token = CURRENT_ATTEMPT.set(timing)
             try:
-                if bounds_itself:
-                    done.result = fetch(deadline)
-                else:
-                    done.result = call_with_deadline(fetch, deadline, label)
+                try:
+                    if bounds_itself:
+                        done.result = fetch(deadline)
+                    else:
+                        with timing.on_network():
+                            done.result = call_with_deadline(fetch, deadline, label)
+                except FetchError:
+                    raise
+                except Exception as err:  # noqa: BLE001 (an answer no parser expected: refused)
+                    raise unreadable_answer(err, label, secret) from None
+                finally:
+                    CURRENT_ATTEMPT.reset(token)
+                    self.record(done, timing, started)
                 done.last_error = None
-                done.durations.append(self.clock() - started)
-                logger.info("%s: attempt %d answered in %.2f s", label, attempt, done.durations[-1])
+                logger.info(
+                    "%s: attempt %d answered in %.2f s (network %.2f s)",
+                    label,
+                    attempt,
+                    done.durations[-1],
+                    done.network_s[-1],
+                )
                 return done
             except FetchError as err:
-                done.durations.append(self.clock() - started)
                 done.last_error = err.code
                 if err.code in REFUSAL_CODES:
                     done.refused.append(str(err))
@@ -313,6 +372,15 @@ class RetryPolicy:
                 self.sleep(wait)
                 self.waited_s += wait
         return done
+
+    def record(self, done: Attempts, timing: AttemptClock, started: float) -> None:
+        """One attempt's seconds: in all, on the network (counted against the budget), the rest."""
+        total = self.clock() - started
+        network = min(timing.network_s, total)
+        done.durations.append(total)
+        done.network_s.append(network)
+        done.parse_s.append(total - network)
+        self.network_used_s += network
 
 
 class Throttle:

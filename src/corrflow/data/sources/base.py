@@ -55,6 +55,8 @@ class Live:
     path: str | None = None  # the file read, for sources that read files
     revisions: list[dict] = field(default_factory=list)  # accepted: {"date", "old", "new"}
     attempt_s: list[float] = field(default_factory=list)  # wall time of each attempt
+    network_s: list[float] = field(default_factory=list)  # of each attempt: seconds on the network
+    parse_s: list[float] = field(default_factory=list)  # of each attempt: parsing and checks
 
     @classmethod
     def from_attempts(cls, done: Attempts, **extra) -> "Live":
@@ -63,6 +65,8 @@ class Live:
             last_error=done.last_error,
             refused=list(done.refused),
             attempt_s=list(done.durations),
+            network_s=list(done.network_s),
+            parse_s=list(done.parse_s),
             **extra,
         )
 

@@ -48,6 +48,8 @@ class Outcome:
     refused: list[str] = field(default_factory=list)
     revisions: list[dict] = field(default_factory=list)  # accepted revisions: {"date", "old", "new"}
     attempt_s: list[float] = field(default_factory=list)  # wall time of each live attempt
+    network_s: list[float] = field(default_factory=list)  # of each attempt: on the network
+    parse_s: list[float] = field(default_factory=list)  # of each attempt: parsing and checks
     chunk: dict | None = None  # the live chunk it was in: number, of, status, finished_at
 
 
@@ -73,6 +75,8 @@ def serve_from_files(
         "last_error": live.last_error,
         "refused": live.refused,
         "attempt_s": live.attempt_s,
+        "network_s": live.network_s,
+        "parse_s": live.parse_s,
     }
     if cache_entry is not None:
         clipped = clip_to_range(cache_entry.series, start, end)
@@ -144,6 +148,8 @@ def serve_series(
             refused=live.refused,
             revisions=live.revisions,
             attempt_s=live.attempt_s,
+            network_s=live.network_s,
+            parse_s=live.parse_s,
         )
         for revision in live.revisions:
             logger.info(
@@ -309,7 +315,7 @@ def fetch_in_chunks(
                 why_not,
             )
         # each chunk its own deadline and budget; a network found down stays down
-        ctx.policy = dataclasses.replace(policy, waited_s=0.0, started=None, stopped_by=carried_stop)
+        ctx.policy = dataclasses.replace(policy, waited_s=0.0, network_used_s=0.0, stopped_by=carried_stop)
         chunk_started = time.monotonic()
         lives = adapter.fetch(chunk_specs, ctx)
         served = {spec["id"]: serve(spec, lives.get(spec["id"]) or Live()) for spec in chunk_specs}
@@ -400,6 +406,8 @@ def status_record(source: str, outcomes: dict[str, Outcome], tidy: pd.DataFrame)
                 "refused": o.refused,
                 "revisions": o.revisions,
                 "attempt_s": [round(seconds, 3) for seconds in o.attempt_s],
+                "network_s": [round(seconds, 3) for seconds in o.network_s],
+                "parse_s": [round(seconds, 3) for seconds in o.parse_s],
                 "rows": len(rows),
                 "first": rows["date"].iloc[0] if len(rows) else None,
                 "last": rows["date"].iloc[-1] if len(rows) else None,

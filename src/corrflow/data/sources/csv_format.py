@@ -1,6 +1,7 @@
 """Reading one series from CSV: the file's bytes (encodings, non-files), its layout
 (``date,value``, FRED's download, yfinance's one- and three-row headers) and its values
-(finite numbers only). Shared by every source and by the cache and snapshot levels."""
+(finite numbers only; empty and FRED's "." are missing, and in a Yahoo-layout file also
+null, NaN, N/A and -). Shared by every source and by the cache and snapshot levels."""
 
 import io
 import logging
@@ -21,6 +22,10 @@ UNADJUSTED_COLUMNS = ("Close", "close")
 YAHOO_ONLY_COLUMNS = {"Open", "High", "Low", "Volume"}
 NOT_A_CLOSE = {"Volume", "volume", "Open", "open", "High", "high", "Low", "low"}  # never taken as the value
 MISSING_MARKERS = ["", "."]  # empty, or FRED's "."; any other text (nan, NA, -) is an error
+# ...except in a Yahoo-layout file (its columns, or yfinance's 3-row header): Yahoo's
+# downloads write a day without a value as 'null', others NaN, N/A or '-'
+YAHOO_MISSING_MARKERS = ("null", "NaN", "N/A", "-")
+YAHOO_MARKERS_NOTE = "Yahoo's missing-value markers read as missing"  # how the note starts (DQ: info)
 
 
 class NonFiniteValueError(InputDataError):
@@ -207,8 +212,20 @@ def parse_series_csv(
             raise InputDataError(
                 f"{where}: no value column {column or list(VALUE_COLUMNS)}; found {header}; {hint}"
             )
+    yahoo_style = skip > 0 or bool(YAHOO_ONLY_COLUMNS & set(frame.columns))
     index = parse_dates(frame[date_col], where, date_col, skip)
-    values = finite_values(frame[value_col], where, value_col, skip)
+    raw_values = frame[value_col]
+    if yahoo_style:
+        marked = raw_values.str.strip().isin(YAHOO_MISSING_MARKERS)
+        if marked.any():
+            counts = raw_values[marked].str.strip().value_counts()
+            notes.append(
+                f"{YAHOO_MARKERS_NOTE}: {int(marked.sum())} row(s) in column {value_col!r} ("
+                + ", ".join(f"{marker!r} x{count}" for marker, count in counts.items())
+                + f"), first on {index[marked.to_numpy()][0].date()}"
+            )
+            raw_values = raw_values.mask(marked)
+    values = finite_values(raw_values, where, value_col, skip)
     if index.has_duplicates:
         repeated = sorted(set(index[index.duplicated()].strftime("%Y-%m-%d")))
         raise InputDataError(
@@ -219,7 +236,6 @@ def parse_series_csv(
         notes.append("rows were not in date order; sorted")
     if frame[date_col].astype(str).str.contains(r"\d[ T]\d\d:\d\d", regex=True).any():
         notes.append("times of day and UTC offsets dropped; each row's own local date kept")
-    yahoo_style = skip > 0 or bool(YAHOO_ONLY_COLUMNS & set(frame.columns))
     if kind == "price" and not column and value_col in UNADJUSTED_COLUMNS and yahoo_style:
         notes.append(
             f"unadjusted close: column {value_col!r} read (the file has no 'Adj Close'), so dividends and "

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from corrflow.data.http_client import FetchError, http_get
+from corrflow.data.http_client import FetchError, http_get_within
 from corrflow.data.sources.base import FetchContext, Live, Source
 from corrflow.io import InputDataError
 
@@ -90,7 +90,7 @@ def market_total_return_index(factors: pd.DataFrame) -> pd.Series:
 
 def fetch_french_market(url: str, deadline_s: float) -> pd.Series:
     """The zip from the library, its one CSV parsed into the total return index."""
-    body = http_get(url, deadline_s)
+    body = http_get_within(url, deadline_s, "french")
     try:
         with zipfile.ZipFile(io.BytesIO(body)) as archive:
             names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
@@ -114,13 +114,16 @@ class FrenchSource(Source):
         for spec in specs:
             series_id, label = spec["id"], f"french {spec['id']}"
 
-            def attempt(spec=spec, label=label):
-                series = fetch_french_market(ctx.network["french_url"], ctx.network["timeout_s"])
+            def attempt(deadline_s, spec=spec, label=label):
+                timeout_s = ctx.network["timeout_s"]
+                deadline_s = timeout_s if deadline_s is None else min(deadline_s, timeout_s)
+                series = fetch_french_market(ctx.network["french_url"], deadline_s)
                 series = series.rename(spec["id"]).loc[pd.Timestamp(ctx.start) : pd.Timestamp(ctx.end)]
                 # the index is rebuilt from each vintage's factors: dates are compared, not values
                 return series, ctx.accept(series, spec, label, compare_values=False).notes
 
-            done = ctx.policy.call(attempt, label)
+            # the deadline and budget count the transfer; unzipping and parsing run after it
+            done = ctx.policy.call(attempt, label, bounds_itself=True)
             live = Live.from_attempts(done, column="Mkt-RF + RF")
             if done.result is not None:
                 live.series, live.notes = done.result

@@ -2,11 +2,15 @@
 ``fetch`` ``network.chunk_size`` series at a time, each chunk with its own deadline),
 adjusted closes (``auto_adjust=True``); each symbol's answer is checked by
 ``accept_download`` (dates against the cache and the snapshot; values not, as adjusted
-history is re-scaled)."""
+history is re-scaled). With ``network.yahoo_chart_url`` set, the chart API at that root is
+fetched directly (``fetch_yahoo_chart``: a mirror, or a local stand-in in tests)."""
+
+import json
+import urllib.parse
 
 import pandas as pd
 
-from corrflow.data.http_client import FetchError, check_host_resolves
+from corrflow.data.http_client import FetchError, check_host_resolves, http_get, unreadable_answer
 from corrflow.data.sources.base import FetchContext, Live, Source
 
 COLUMN = "Close (auto_adjust=True: adjusted close)"
@@ -56,13 +60,75 @@ def fetch_yahoo_batch(symbols: list[str], start: str, end: str, network: dict) -
     )
 
 
+def yahoo_chart_request(root: str, symbol: str, start: str, end: str) -> str:
+    """The chart API's URL for one symbol: the symbol escaped into one path segment (a
+    hostile ``../x?crumb=`` stays the symbol), the range as Unix seconds, end inclusive."""
+    period1 = int(pd.Timestamp(start, tz="UTC").timestamp())
+    period2 = int((pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1)).timestamp())
+    query = urllib.parse.urlencode(
+        {"period1": period1, "period2": period2, "interval": "1d", "events": "div,split"}
+    )
+    return f"{root.rstrip('/')}/v8/finance/chart/{urllib.parse.quote(symbol, safe='')}?{query}"
+
+
+def parse_yahoo_chart(body: bytes, symbol: str) -> pd.Series | None:
+    """Yahoo's chart JSON -> adjusted closes on the exchange's local dates; None when
+    Yahoo says it has no data for the symbol. An answer for another symbol is WrongSeries;
+    any other shape raises (a refusal at ``RetryPolicy.call``'s boundary)."""
+    chart = json.loads(body)["chart"]
+    if chart.get("error"):
+        return None
+    result = chart["result"][0]
+    answered = result["meta"].get("symbol")
+    if answered != symbol:
+        raise FetchError(
+            f"WrongSeries: asked Yahoo for {symbol!r}, the answer is for {str(answered)[:40]!r}",
+            code="WrongSeries",
+            retryable=False,
+        )
+    stamps = result.get("timestamp") or []
+    adjusted = result["indicators"]["adjclose"][0]["adjclose"] if stamps else []
+    if len(adjusted) != len(stamps):
+        raise FetchError(
+            f"Malformed: Yahoo's chart for {symbol} has {len(stamps)} dates and {len(adjusted)} closes",
+            code="Malformed",
+        )
+    zone = result["meta"].get("exchangeTimezoneName") or "UTC"
+    local = pd.to_datetime(pd.Series(stamps, dtype="int64"), unit="s", utc=True).dt.tz_convert(zone)
+    index = pd.DatetimeIndex(local.dt.tz_localize(None).dt.normalize(), name="Date")
+    values = pd.to_numeric(pd.Series(adjusted, dtype="object"), errors="raise").to_numpy(dtype="float64")
+    return pd.Series(values, index=index, name=symbol)
+
+
+def fetch_yahoo_chart(symbols: list[str], start: str, end: str, network: dict) -> pd.DataFrame:
+    """yfinance's frame ((Close, ticker) columns: adjusted closes) from the chart API at
+    ``network.yahoo_chart_url``, one request per symbol; a symbol Yahoo has no data for
+    is left out, as yfinance leaves it."""
+    closes = {}
+    for symbol in symbols:
+        url = yahoo_chart_request(network["yahoo_chart_url"], symbol, start, end)
+        body = http_get(url, network["timeout_s"])
+        try:
+            series = parse_yahoo_chart(body, symbol)
+        except FetchError:
+            raise
+        except Exception as err:  # noqa: BLE001 (any shape but the chart's: refused, with its reason)
+            raise unreadable_answer(err, f"yahoo {symbol}") from None
+        if series is not None:
+            closes[("Close", symbol)] = series
+    if not closes:
+        return pd.DataFrame()
+    return pd.concat(closes, axis=1)
+
+
 class YahooSource(Source):
     name = "yahoo"
     label = "Yahoo"
 
     def fetch(self, specs: list[dict], ctx: FetchContext) -> dict[str, Live]:
         symbols = [spec.get("symbol", spec["id"]) for spec in specs]
-        yahoo_fetch = ctx.yahoo_fetch or fetch_yahoo_batch
+        chart_api = fetch_yahoo_chart if ctx.network.get("yahoo_chart_url") else fetch_yahoo_batch
+        yahoo_fetch = ctx.yahoo_fetch or chart_api
 
         def attempt() -> dict[str, tuple[pd.Series | None, list[str], str | None]]:
             try:
