@@ -311,7 +311,8 @@ def union_calendar_inputs(snapshot_frames):
 
 def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
     from corrflow.contracts import EPISODE_COLUMNS, HORIZON_COLUMNS
-    from corrflow.regimes import build_regimes
+    from corrflow.exceedance import COLUMNS as EXCEEDANCE_COLUMNS
+    from corrflow.regimes import build_regimes, pair_returns_of
 
     levels, metadata, corr = union_calendar_inputs(snapshot_frames)
     defaults = schema_defaults()
@@ -325,8 +326,9 @@ def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
         "dcc": defaults["regimes"]["dcc"],
         "horizons": defaults["regimes"]["horizons"],
         "stress": {**defaults["stress"], "equity": "SPY", "bond": "DGS10", "vix": "VIXCLS"},
+        "exceedance": defaults["regimes"]["exceedance"],
     }
-    regimes, info, episodes, horizons = build_regimes(corr, levels, metadata, settings)
+    regimes, info, episodes, horizons, exceedance = build_regimes(corr, levels, metadata, settings)
     closed = corr["SPY:DGS10:60"].isna()
     assert regimes.loc[closed, "sign:SPY:DGS10:60"].isna().all()
     assert regimes.loc[~closed, "sign:SPY:DGS10:60"].notna().all()
@@ -345,6 +347,13 @@ def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
     gfc = episodes[episodes["name"].str.contains("GFC")].iloc[0]
     assert gfc["corr_during:SPY:DGS10:60"] < 0  # bonds hedged stocks in 2008
     assert list(horizons.columns) == HORIZON_COLUMNS and set(horizons["frequency"]) == {"weekly", "monthly"}
+    # exceedance curves per configured pair and era, the tests in the metadata; DCC standard errors
+    assert list(exceedance.columns) == EXCEEDANCE_COLUMNS
+    assert set(exceedance["pair"]) == {"SPY:DGS10", "SPY:DCOILWTICO"} == set(info["exceedance"])
+    full = exceedance[(exceedance["pair"] == "SPY:DGS10") & (exceedance["era"] == "full")]
+    assert full["days"].iloc[0] == len(pair_returns_of(levels, metadata, "SPY", "DGS10"))
+    assert info["exceedance"]["SPY:DGS10"]["full"]["p_value"] is not None
+    assert 0 < info["dcc"]["SPY:DGS10"]["se_a"] < info["dcc"]["SPY:DGS10"]["a"]
     assert (
         regimes["stress"].dtype == bool and regimes["stress_reason"].notna().sum() == regimes["stress"].sum()
     )

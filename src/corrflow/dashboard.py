@@ -8,6 +8,9 @@
   sign regimes (configured pairs) and the stress episodes (each at least a few pixels
   wide, so a one-week shock on a 60-year axis stays visible); a cell of a pair without
   enough joint days (it can be clicked: gaps take clicks) says so and clears the chart.
+- Below it, the pair's exceedance correlations (regimes' exceedance.csv: configured
+  pairs, or every pair with ``regimes.exceedance.all_pairs``) against the bivariate
+  normal's, per era, and the Hong-Tu-Zhou test in words.
 - The absorption ratio through time: the first eigenvalue's share of the month-end
   correlation matrix of one fixed universe (``absorption_universe``: the series with data
   in the last month, near-duplicates left out, from the month all of them have data),
@@ -36,6 +39,7 @@ from corrflow.contracts import (
     read_rolling_corr,
     sign_column,
 )
+from corrflow.exceedance import read_exceedance
 from corrflow.figures._style import SIGN_COLOURS
 from corrflow.io import call_with_arguments, cli_parser, load_json_arg, write_text_atomic
 from corrflow.summary import (
@@ -216,6 +220,37 @@ def pair_payload(a, b, corr, regimes, window, rolling) -> dict | None:
     }
 
 
+def exceedance_payload(exceedance: pd.DataFrame | None, regimes_meta: dict) -> dict:
+    """{"A|B": the pair's exceedance curve per era as drawn (below the median: joint falls;
+    above: joint rises), the normal benchmark of the full sample, the test in words}."""
+    from corrflow.exceedance import asymmetry_sentence
+    from corrflow.figures.exceedance import FULL, curve_points, htz_sentences
+
+    if exceedance is None or exceedance.empty:
+        return {}
+    tests = regimes_meta.get("exceedance", {})
+    out = {}
+    for pair, rows in exceedance.groupby("pair", sort=False):
+        a, b = pair.split(":")
+        eras = []
+        for era, part in rows.groupby("era", sort=False):
+            points = curve_points(part)
+            eras.append(
+                {
+                    "era": f"{era} ({part['first'].iloc[0][:4]}..{part['last'].iloc[0][:4]}, {int(part['days'].iloc[0])} days)",
+                    "full": era == FULL,
+                    "q": rounded(100 * points["quantile"]),
+                    "corr": rounded(points["corr"]),
+                    "count": [int(c) for c in points["count"]],
+                    "normal": rounded(points["normal_corr"]) if era == FULL else None,
+                }
+            )
+        pair_tests = tests.get(pair, {})
+        rejected = [s for era, t in pair_tests.items() if (s := asymmetry_sentence(f"{a}-{b}", era, t))]
+        out[f"{a}|{b}"] = {"eras": eras, "test": " ".join(rejected or htz_sentences(pair_tests, f"{a}-{b}"))}
+    return out
+
+
 def markdown_table_html(rows: list[str]) -> str:
     cells = [[html.escape(c.strip()) for c in row.strip().strip("|").split("|")] for row in rows]
     head = "".join(f"<th>{c}</th>" for c in cells[0])
@@ -246,6 +281,7 @@ def build_dashboard(
     exclude,
     today=None,
     all_pairs=None,
+    exceedance=None,
 ) -> str:
     """The whole page as one HTML string. With ``all_pairs`` (the all-pairs store's
     manifest) of the same window, the heatmap's month-end matrices are the store's."""
@@ -327,6 +363,7 @@ def build_dashboard(
             for _, e in episodes.sort_values("start").iterrows()
         ],
         "sign_colours": [SIGN_COLOURS[label] for label in SIGN_LABELS],
+        "exceedance": exceedance_payload(exceedance, regimes_meta),
     }
     latest = frames[-1] if frames else [[None] * len(order)] * len(order)
     heatmap = go.Figure(
@@ -386,6 +423,13 @@ def build_dashboard(
     pair_html = pio.to_html(
         pair_figure, include_plotlyjs=False, full_html=False, div_id="pair", config=config
     )
+    exceedance_html = pio.to_html(
+        go.Figure().update_layout(height=360, template="plotly_white"),
+        include_plotlyjs=False,
+        full_html=False,
+        div_id="exceedance",
+        config=config,
+    )
     absorption_html = pio.to_html(
         absorption, include_plotlyjs=False, full_html=False, div_id="absorption", config=config
     )
@@ -402,6 +446,7 @@ def build_dashboard(
         headline=markdown_inline_html(headline),
         heatmap=heatmap_html,
         pair=pair_html,
+        exceedance=exceedance_html,
         absorption=absorption_html,
         absorption_left_out=(
             "<p class='note'>Not in the absorption ratio: "
@@ -455,6 +500,9 @@ aria-label="month"><span id="date-label">{last_label}</span></div>
 <h2 id="pair-title">Pair</h2>
 <p id="pair-note"></p>
 {pair}
+<h3 id="exceedance-title">Exceedance correlations</h3>
+<p id="exceedance-note"></p>
+{exceedance}
 <h2>How much the universe moves together</h2>
 {absorption}
 {absorption_left_out}
@@ -496,6 +544,7 @@ SCRIPT = r"""
     title.textContent = heading;
     delete title.dataset.pair;
     note.textContent = message;
+    drawExceedance(null, null);
     Plotly.react("pair", [], Object.assign({}, PAIR_LAYOUT, {
       xaxis: {visible: false}, yaxis: {visible: false},
       annotations: [{text: message, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5}],
@@ -581,6 +630,43 @@ SCRIPT = r"""
         marker: {color: "rgba(90,90,90,0.6)", symbol: "triangle-down", size: 7}, hovertemplate: "%{text}<extra></extra>"});
     }
     Plotly.react("pair", traces, layout, {displaylogo: false, responsive: true});
+    drawExceedance(x, y);
+  }
+  const ERA_COLOURS = ["#8fa9c7", "#c9a66b", "#9cc59a", "#b9a3cf"];
+  function drawExceedance(x, y) {
+    // the clicked pair's exceedance curve per era and the normal benchmark, or why there is none
+    const title = document.getElementById("exceedance-title");
+    const note = document.getElementById("exceedance-note");
+    const e = x === null ? null : (DATA.exceedance[x + "|" + y] || DATA.exceedance[y + "|" + x]);
+    const layout = Object.assign({}, PAIR_LAYOUT, {height: 360});
+    if (!e) {
+      title.textContent = "Exceedance correlations";
+      delete title.dataset.pair;
+      note.textContent = x === null ? "" : "No exceedance correlations for " + x + " vs " + y +
+        " (configured pairs only; regimes.exceedance.all_pairs adds every pair).";
+      Plotly.react("exceedance", [], Object.assign(layout, {xaxis: {visible: false}, yaxis: {visible: false}}),
+        {displaylogo: false, responsive: true});
+      return;
+    }
+    title.textContent = x + " vs " + y + ": exceedance correlations";
+    title.dataset.pair = x + "|" + y;
+    note.textContent = "Correlation on the days both legs are below (left: joint falls) or above (right) their " +
+      "own quantile, against a bivariate normal with the same correlation (dashed). " + e.test;
+    const traces = [];
+    let other = 0;
+    for (const era of e.eras) {
+      traces.push({x: era.q, y: era.corr, customdata: era.count, mode: era.full ? "lines+markers" : "lines",
+        name: era.era, line: {color: era.full ? "#17365d" : ERA_COLOURS[other++ % 4], width: era.full ? 2.2 : 1.2},
+        hovertemplate: "%{x}%: %{y:.2f} on %{customdata} days<extra>" + era.era + "</extra>"});
+      if (era.normal) {
+        traces.push({x: era.q, y: era.normal, mode: "lines", name: "bivariate normal",
+          line: {color: "black", dash: "dash", width: 1.2}, hovertemplate: "%{x}%: %{y:.2f}<extra>normal</extra>"});
+      }
+    }
+    Object.assign(layout, {xaxis: {range: [0, 100], title: {text: "quantile of each leg's standardised return (%)"}},
+      yaxis: {title: {text: "exceedance correlation"}}, legend: {orientation: "h", y: 1.12},
+      shapes: [{type: "line", x0: 50, x1: 50, yref: "paper", y0: 0, y1: 1, line: {color: "#999", width: 1}}]});
+    Plotly.react("exceedance", traces, layout, {displaylogo: false, responsive: true});
   }
   document.getElementById("heatmap").on("plotly_click", function (event) {
     const point = event.points[0];
@@ -605,6 +691,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--all-pairs", default=None, help="data/processed/all_pairs/manifest.json: its month-end matrices"
     )
+    parser.add_argument(
+        "--exceedance",
+        default=None,
+        help="data/processed/exceedance.csv (regimes): the curve of a clicked pair",
+    )
     parser.add_argument("--html", required=True, help="docs/dashboard.html")
     return parser.parse_args(argv)
 
@@ -615,6 +706,7 @@ def run(
     clean,
     corr,
     episodes,
+    exceedance,
     exclude,
     html,
     pairs,
@@ -640,6 +732,7 @@ def run(
         exclude,
         today,
         all_pairs,
+        read_exceedance(exceedance) if exceedance else None,
     )
     write_text_atomic(page, html)
     logger.info("wrote %s (%.1f MB)", html, len(page.encode()) / 1e6)

@@ -37,6 +37,7 @@ from corrflow.contracts import (
     read_parquet,
     read_rolling_corr,
 )
+from corrflow.exceedance import read_exceedance
 from corrflow.figures.base import ReportContext
 from corrflow.io import (
     InputDataError,
@@ -91,6 +92,37 @@ def horizons_section(horizons: pd.DataFrame | None, as_of: str) -> list[str]:
         "",
         "The same pairs measured on weekly and monthly returns: a daily correlation can hide "
         "offsetting moves within the week that a longer horizon shows.",
+        "",
+    ]
+
+
+# ---------------------------------------------------------------- DCC
+
+
+def dcc_section(regimes_meta: dict) -> list[str]:
+    """'## DCC-GARCH': each pair's a and b with their robust two-step standard errors."""
+    fits = {pair: fit for pair, fit in (regimes_meta.get("dcc") or {}).items() if fit.get("status") == "ok"}
+    if not fits:
+        return []
+    lines = [
+        "## DCC-GARCH parameters",
+        "",
+        "| pair | a (se) | b (se) | a + b | days |",
+        "|---|---|---|---|---|",
+    ]
+    for pair, fit in fits.items():
+        se_a, se_b = fit.get("se_a"), fit.get("se_b")
+        a_text = f"{fit['a']:.4f}" + (f" ({se_a:.4f})" if se_a is not None else "")
+        b_text = f"{fit['b']:.4f}" + (f" ({se_b:.4f})" if se_b is not None else "")
+        persistence = fit["a"] + fit["b"]
+        lines.append(
+            f"| {pair.replace(':', '-')} | {a_text} | {b_text} | {persistence:.4f} | {fit['observations']} |"
+        )
+    return lines + [
+        "",
+        "a: how much yesterday's joint shock moves today's correlation; b: how long it lasts. "
+        "Standard errors: the robust sandwich of the two-step estimator, counting the GARCH legs' "
+        "and the targets' estimation error (Engle and Sheppard 2001).",
         "",
     ]
 
@@ -313,6 +345,7 @@ def build_report(
     horizons: pd.DataFrame | None = None,
     gaps: pd.DataFrame | None = None,
     today: str | None = None,
+    exceedance: pd.DataFrame | None = None,
 ) -> tuple[str, list[str]]:
     """The markdown text and the file names of the charts it drew (all under ``figures_dir``;
     a skipped pair's notice is drawn but not listed). Every figure in ``_figures.REGISTRY``
@@ -343,6 +376,7 @@ def build_report(
         figures_dir=Path(figures_dir),
         names=names,
         origins=origins,
+        exceedance=exceedance,
     )
     lines = [
         "# Cross-asset correlation report",
@@ -397,6 +431,7 @@ def build_report(
         lines += section
         drawn += charts
     lines += horizons_section(horizons, as_of)
+    lines += dcc_section(regimes_meta)
     lines += [
         "## Data quality",
         "",
@@ -494,6 +529,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--horizons", default=None, help="data/processed/horizons.csv (when it ran)")
     parser.add_argument("--gaps", default=None, help="data/processed/pair_gaps.csv (rolling_corr)")
     parser.add_argument(
+        "--exceedance", default=None, help="data/processed/exceedance.csv (regimes; when it ran)"
+    )
+    parser.add_argument(
         "--today", default=None, help="the day the report is made (YYYY-MM-DD): how old the data is"
     )
     parser.add_argument("--heatmap-exclude", nargs="*", default=[], help="series left out of the heatmap")
@@ -519,6 +557,7 @@ def run(
     corr,
     dq,
     episodes,
+    exceedance,
     figures,
     gaps,
     heatmap_exclude,
@@ -572,6 +611,7 @@ def run(
         pd.read_csv(horizons) if horizons else None,
         pd.read_csv(gaps) if gaps else None,
         today,
+        read_exceedance(exceedance) if exceedance else None,
     )
     write_text_atomic(text + "\n", report)
     if summary:

@@ -20,5 +20,6 @@ with rule_job(snakemake):
         exclude=snakemake.params.exclude,
         today=snakemake.params.today,
         all_pairs=snakemake.input.get("all_pairs"),
+        exceedance=snakemake.input.get("exceedance"),
         html=snakemake.output.html,
     )

@@ -22,7 +22,9 @@ with rule_job(snakemake):
         dcc=snakemake.params.dcc,
         horizon_windows=snakemake.params.horizon_windows,
         stress=snakemake.params.stress,
+        exceedance_settings=snakemake.params.exceedance_settings,
         out=snakemake.output.out,
         episodes=snakemake.output.episodes,
         horizons=snakemake.output.horizons,
+        exceedance=snakemake.output.exceedance,
     )

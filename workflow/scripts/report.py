@@ -19,6 +19,7 @@ with rule_job(snakemake):
         horizons=snakemake.input.horizons,
         dq=snakemake.input.dq,
         gaps=snakemake.input.gaps,
+        exceedance=snakemake.input.get("exceedance"),
         metrics=snakemake.input.get("metrics"),
         all_pairs=snakemake.input.get("all_pairs"),
         pairs=snakemake.params.pairs,
