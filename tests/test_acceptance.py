@@ -167,9 +167,8 @@ def test_a_constant_wrong_series_is_refused_without_a_cache(tmp_path, key, serie
         assert outcome.last_error == code and outcome.attempts == 1, label
         assert outcome.status == ("snapshot" if snapshot_ids else "missing")
         assert cache_bytes(paths, series_id) is None and raw == offline_raw
-        assert (
-            record[series_id]["refused"][0].startswith(f"{code}: fred {series_id}: ")
-            and said in (record[series_id]["refused"][0])
+        assert record[series_id]["refused"][0].startswith(f"{code}: fred {series_id}: ") and said in (
+            record[series_id]["refused"][0]
         )
 
 

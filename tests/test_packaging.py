@@ -317,15 +317,15 @@ def test_env_pins_match_requirements(env_file):
     assert spec["channels"][0] == "conda-forge"
     for name, version in env_packages(env_file).items():
         if name == "python":
-            assert version == PYTHON_VERSION, (
-                f"{env_file.name}: python ={version}, Dockerfile and CI use {PYTHON_VERSION}"
-            )
+            assert (
+                version == PYTHON_VERSION
+            ), f"{env_file.name}: python ={version}, Dockerfile and CI use {PYTHON_VERSION}"
             continue
         pip_name = PIP_NAMES.get(name, name).replace("_", "-")
         assert version is not None, f"{env_file.name}: {name} is not pinned"
-        assert pins.get(pip_name) == version, (
-            f"{env_file.name}: {name} ={version}, requirements.txt pins {pip_name}=={pins.get(pip_name)}"
-        )
+        assert (
+            pins.get(pip_name) == version
+        ), f"{env_file.name}: {name} ={version}, requirements.txt pins {pip_name}=={pins.get(pip_name)}"
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:

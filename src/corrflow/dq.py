@@ -209,9 +209,7 @@ def series_checks(
             else (
                 "warn"
                 if result["coverage"] < 0.95 or any(not n.startswith("starts late") for n in notes)
-                else "info"
-                if notes
-                else "pass"
+                else "info" if notes else "pass"
             )
         ),
         # real prints on days the calendar lists as holidays (a holiday applied before it
