@@ -162,30 +162,45 @@ def two_step_covariance(x: np.ndarray, garch: list[tuple], a: float, b: float) -
     ``x``: T x 2 returns in percent; ``garch``: each leg's (mu, omega, alpha, beta).
     Returns the standard errors of a and b, their covariance and the second-step-only ones."""
     x = np.ascontiguousarray(x, dtype="float64")
-    backcasts = [arch_backcast(x[:, 0]), arch_backcast(x[:, 1])]
+    columns = [np.ascontiguousarray(x[:, 0]), np.ascontiguousarray(x[:, 1])]
+    backcasts = [arch_backcast(columns[0]), arch_backcast(columns[1])]
     n = len(x)
 
-    def terms(theta):
-        l1, z1 = garch_terms(x[:, 0], *theta[0:4], backcasts[0])
-        l2, z2 = garch_terms(x[:, 1], *theta[4:8], backcasts[1])
-        z = np.column_stack((z1, z2))
-        return l1, l2, dcc_terms(z, theta[11], theta[12], *theta[8:11]), z
+    def legs(theta):
+        l1, z1 = garch_terms(columns[0], theta[0], theta[1], theta[2], theta[3], backcasts[0])
+        l2, z2 = garch_terms(columns[1], theta[4], theta[5], theta[6], theta[7], backcasts[1])
+        return (l1, l2), np.column_stack((z1, z2))
 
-    _, _, _, z = terms(np.r_[garch[0], garch[1], 1.0, 1.0, 0.0, a, b])
+    _, z = legs(np.r_[garch[0], garch[1]])
     theta = np.r_[
         garch[0], garch[1], np.mean(z[:, 0] ** 2), np.mean(z[:, 1] ** 2), np.mean(z[:, 0] * z[:, 1]), a, b
     ]
     k = len(theta)
     step = 1e-5 * np.maximum(np.abs(theta), 1e-2)
 
-    def moments(theta):
+    def moments(theta, garch_scores=None):
+        """Each day's moments (T x 13); a leg's scores need only that leg's recursion, the
+        DCC's only the DCC's on the day's z; ``garch_scores`` (T x 8) when the GARCH
+        parameters are those they were computed at."""
+        _, z = legs(theta)
         scores = np.empty((n, k))
-        for j, which in [*((j, 0) for j in range(4)), *((j, 1) for j in range(4, 8)), (11, 2), (12, 2)]:
-            up, down = theta.copy(), theta.copy()
-            up[j] += step[j]
-            down[j] -= step[j]
-            scores[:, j] = (terms(up)[which] - terms(down)[which]) / (2.0 * step[j])
-        z = terms(theta)[3]
+        if garch_scores is not None:
+            scores[:, :8] = garch_scores
+        for j in range(8 if garch_scores is None else 0):
+            leg, first = divmod(j, 4)
+            values = []
+            for sign in (1.0, -1.0):
+                params = theta[4 * leg : 4 * leg + 4].copy()
+                params[first] += sign * step[j]
+                values.append(garch_terms(columns[leg], *params, backcasts[leg])[0])
+            scores[:, j] = (values[0] - values[1]) / (2.0 * step[j])
+        for j in (11, 12):
+            values = []
+            for sign in (1.0, -1.0):
+                shifted = theta.copy()
+                shifted[j] += sign * step[j]
+                values.append(dcc_terms(z, shifted[11], shifted[12], shifted[8], shifted[9], shifted[10]))
+            scores[:, j] = (values[0] - values[1]) / (2.0 * step[j])
         scores[:, 8] = z[:, 0] ** 2 - theta[8]
         scores[:, 9] = z[:, 1] ** 2 - theta[9]
         scores[:, 10] = z[:, 0] * z[:, 1] - theta[10]
@@ -198,7 +213,10 @@ def two_step_covariance(x: np.ndarray, garch: list[tuple], a: float, b: float) -
         up, down = theta.copy(), theta.copy()
         up[j] += outer[j]
         down[j] -= outer[j]
-        jacobian[:, j] = (moments(up).mean(axis=0) - moments(down).mean(axis=0)) / (2.0 * outer[j])
+        same = None if j < 8 else m[:, :8]  # the GARCH scores do not move with Qbar, a or b
+        jacobian[:, j] = (moments(up, same).mean(axis=0) - moments(down, same).mean(axis=0)) / (
+            2.0 * outer[j]
+        )
     spread = m.T @ m / n
     inverse = np.linalg.inv(jacobian)
     covariance = inverse @ spread @ inverse.T / n
