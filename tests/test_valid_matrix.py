@@ -165,3 +165,64 @@ def test_complete_block_drops_the_series_with_most_gaps():
     matrix[0, 3] = matrix[3, 0] = np.nan
     matrix[1, 3] = matrix[3, 1] = np.nan
     assert list(complete_block(matrix)) == [0, 1, 2]
+
+
+# ---------------------------------------------------------------- where the matrices are used
+
+NOT_PSD = np.array([[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]])
+
+
+def test_absorption_ratio_uses_the_repaired_month_and_says_so():
+    from corrflow.dashboard import absorption_ratio, repair_note
+
+    valid = np.corrcoef(np.random.default_rng(1).standard_normal((100, 3)).T)
+    cube = np.stack([valid, NOT_PSD])
+    repairs = []
+    shares, counts = absorption_ratio(cube, ["A", "B", "C"], repairs)
+    assert shares[0] == np.linalg.eigvalsh(valid)[-1] / 3  # a valid month exactly as before
+    nearest, _ = nearest_correlation(NOT_PSD)
+    assert shares[1] == pytest.approx(np.linalg.eigvalsh(nearest)[-1] / 3, abs=1e-9)
+    assert shares[1] < np.linalg.eigvalsh(NOT_PSD)[-1] / 3  # the negative eigenvalue no longer inflates it
+    assert [r.method for r in repairs] == ["unchanged", "nearest"] and list(counts) == [3, 3]
+    note = repair_note(repairs, ["2020-01", "2020-02"])
+    assert note.startswith("2020-02: not positive semidefinite") and "1 of 2 months' matrices" in note
+
+
+def test_clustering_orders_the_repaired_matrix():
+    from corrflow.dashboard import clustered_order
+
+    full = pd.DataFrame(NOT_PSD, index=list("ABC"), columns=list("ABC"))
+    repairs = []
+    clustered_order(full, repairs)
+    assert repairs[0].method == "nearest" and repairs[0].smallest_eigenvalue_after > -1e-12
+
+
+def test_ward_clusters_get_euclidean_distances():
+    from scipy.spatial.distance import squareform
+
+    from corrflow.universe import valid_distances
+
+    names = ["A", "B", "C"]
+    distance = squareform(1.0 - NOT_PSD, checks=False)
+    repairs = []
+    fixed = valid_distances(distance, names, repairs)
+    assert smallest_eigenvalue(1.0 - squareform(fixed, checks=False)) > -1e-9
+    assert repairs[0].method == "nearest"
+    valid = squareform(1.0 - np.corrcoef(np.random.default_rng(3).standard_normal((50, 3)).T), checks=False)
+    assert valid_distances(valid, names) is valid  # a valid matrix: the same distances
+
+
+def test_report_states_whether_the_latest_all_pairs_matrix_is_valid():
+    from corrflow.report import latest_matrix_validity
+
+    matrix = pd.DataFrame(NOT_PSD, index=list("ABC"), columns=list("ABC"))
+    (line,) = latest_matrix_validity(matrix)
+    assert (
+        "not positive semidefinite" in line
+        and "smallest eigenvalue -0.8" in line
+        and "largest change" in line
+    )
+    gappy = matrix.copy()
+    gappy.loc["A", "C"] = gappy.loc["C", "A"] = np.nan
+    (line,) = latest_matrix_validity(gappy)
+    assert "1 series without every pair left out" in line and "used as measured" in line

@@ -102,15 +102,22 @@ def month_end_matrices(rolling: dict, series_ids: list[str]) -> tuple[pd.Datetim
     return months, cube
 
 
-def clustered_order(full: pd.DataFrame) -> list[str]:
+def clustered_order(full: pd.DataFrame, repairs: list | None = None) -> list[str]:
     """Series in the leaf order of an average-linkage clustering on 1 - correlation
-    (a pair without joint data counts as uncorrelated)."""
+    (a pair without joint data counts as uncorrelated), of the matrix made a valid
+    correlation matrix first (``valid_matrix.repaired``: unchanged when it is one); what
+    was done is appended to ``repairs``."""
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.spatial.distance import squareform
 
+    from corrflow.valid_matrix import repaired
+
     if len(full) < 3:
         return list(full.index)
-    distance = 1.0 - full.fillna(0.0).to_numpy(dtype="float64")
+    valid, repair = repaired(full.fillna(0.0).to_numpy(dtype="float64"), list(full.index))
+    if repairs is not None:
+        repairs.append(repair)
+    distance = 1.0 - valid
     np.fill_diagonal(distance, 0.0)
     distance = np.clip((distance + distance.T) / 2.0, 0.0, 2.0)
     tree = linkage(squareform(distance, checks=False), method="average", optimal_ordering=True)
@@ -155,21 +162,48 @@ def absorption_universe(cube: np.ndarray, series_ids: list[str]) -> tuple[list[i
     return kept, first, left_out
 
 
-def absorption_ratio(cube: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def absorption_ratio(
+    cube: np.ndarray, names: list[str] | None = None, repairs: list | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per matrix: the largest eigenvalue over the number of series, on the series with
-    a complete row that month (dropping the series with most gaps first); and that count."""
+    a complete row that month (dropping the series with most gaps first), of that block
+    made a valid correlation matrix (``valid_matrix.repaired``: each pair is measured on its
+    own days, so the block need not be positive semidefinite; a valid one is used as it is);
+    and that count. ``repairs`` receives each month's ``Repair`` (None without a block)."""
+    from corrflow.valid_matrix import complete_block, repaired
+
     shares, counts = np.full(len(cube), np.nan), np.zeros(len(cube), dtype=int)
     for t, matrix in enumerate(cube):
-        keep = np.arange(len(matrix))
-        while len(keep) >= 2:
-            gaps = np.isnan(matrix[np.ix_(keep, keep)]).sum(axis=1)
-            if not gaps.any():
-                break
-            keep = np.delete(keep, int(np.argmax(gaps)))
+        keep = complete_block(matrix)
+        repair = None
         if len(keep) >= 2:
-            shares[t] = np.linalg.eigvalsh(matrix[np.ix_(keep, keep)])[-1] / len(keep)
+            labels = [names[k] for k in keep] if names is not None else None
+            valid, repair = repaired(matrix[np.ix_(keep, keep)], labels)
+            shares[t] = np.linalg.eigvalsh(valid)[-1] / len(keep)
             counts[t] = len(keep)
+        if repairs is not None:
+            repairs.append(repair)
     return shares, counts
+
+
+def repair_note(repairs: list, months: list[str]) -> str:
+    """The absorption ratio's matrices in words: the latest month's, and how many were repaired."""
+    known = [(m, r) for m, r in zip(months, repairs, strict=True) if r is not None]
+    if not known:
+        return ""
+    month, latest = known[-1]
+    changed = [m for m, r in known if r.method != "unchanged"]
+    text = f"{month}: {latest.sentence()}."
+    if changed:
+        worst = max((r for _, r in known if r.method != "unchanged"), key=lambda r: r.largest_change)
+        text += (
+            f" {len(changed)} of {len(known)} months' matrices were not positive semidefinite and were "
+            f"replaced by the nearest correlation matrix (largest change {worst.largest_change:.3f}, "
+            f"{' / '.join(worst.largest_change_pair)})."
+        )
+    else:
+        text += f" Every one of the {len(known)} months' matrices is a valid correlation matrix."
+    return text
 
 
 def thinned(values: pd.Series, every: int) -> pd.Series:
@@ -321,13 +355,17 @@ def build_dashboard(
     full = pd.DataFrame(
         np.nanmean(cube, axis=0) if len(cube) else np.eye(len(shown)), index=shown, columns=shown
     )
-    order = clustered_order(full)
+    order_repairs = []
+    order = clustered_order(full, order_repairs)
     index = [shown.index(s) for s in order]
     cube = cube[:, index][:, :, index] if len(cube) else cube
     frames = [[rounded(row) for row in matrix] for matrix in cube]
     month_labels = [m.strftime("%Y-%m") for m in months]
     members, first_month, not_absorbed = absorption_universe(cube, order)
-    shares, counts = absorption_ratio(cube[:, members][:, :, members] if len(cube) else cube)
+    month_repairs = []
+    shares, counts = absorption_ratio(
+        cube[:, members][:, :, members] if len(cube) else cube, [order[k] for k in members], month_repairs
+    )
     # before the last member starts, or a month a pair has no value: not the same universe
     shares = np.where((np.arange(len(shares)) >= first_month) & (counts == len(members)), shares, np.nan)
     absorption_note = (
@@ -448,6 +486,12 @@ def build_dashboard(
         pair=pair_html,
         exceedance=exceedance_html,
         absorption=absorption_html,
+        matrix_notes=(
+            "<p class='note'>Valid correlation matrices (each pair is measured on its own days, so a "
+            "matrix of them need not be positive semidefinite): clustered order from the mean month-end "
+            f"matrix, {html.escape(order_repairs[0].sentence()) if order_repairs else 'fewer than 3 series'}. "
+            f"Absorption ratio, {html.escape(repair_note(month_repairs, month_labels) or 'no month')}</p>"
+        ),
         absorption_left_out=(
             "<p class='note'>Not in the absorption ratio: "
             + "; ".join(html.escape(f"{s} ({why})") for s, why in not_absorbed.items())
@@ -506,6 +550,7 @@ aria-label="month"><span id="date-label">{last_label}</span></div>
 <h2>How much the universe moves together</h2>
 {absorption}
 {absorption_left_out}
+{matrix_notes}
 <h2>Sources</h2>
 <p>Each series' currency as stored (and what it was converted from), its origin and its exchange calendar.</p>
 {sources}

@@ -285,6 +285,30 @@ def stored_dates_phrase(manifest: dict) -> str:
     return kept
 
 
+def latest_matrix_validity(matrix: pd.DataFrame) -> list[str]:
+    """Whether the latest all-pairs matrix (pairs on their own days) is a valid correlation
+    matrix: its smallest eigenvalue on the series with a complete row and, up to
+    ``universe.REPAIR_MAX_SERIES`` series, what the nearest correlation matrix changes."""
+    from corrflow.universe import REPAIR_MAX_SERIES
+    from corrflow.valid_matrix import complete_block, repaired, smallest_eigenvalue
+
+    values = matrix.to_numpy(dtype="float64")
+    keep = complete_block(values)
+    if len(keep) < 2:
+        return ["Fewer than two series with every pair valued: no matrix to check."]
+    block, names = values[np.ix_(keep, keep)], [str(matrix.index[k]) for k in keep]
+    left = (
+        f" ({len(matrix) - len(keep)} series without every pair left out)" if len(keep) < len(matrix) else ""
+    )
+    if len(keep) > REPAIR_MAX_SERIES:
+        return [
+            f"As a matrix{left}: smallest eigenvalue {smallest_eigenvalue(block):+.3g} "
+            f"(not repaired above {REPAIR_MAX_SERIES} series)."
+        ]
+    _, repair = repaired(block, names)
+    return [f"As a matrix{left}: {repair.sentence()}."]
+
+
 def all_pairs_section(manifest_path: str | Path) -> list[str]:
     """The all-pairs result on its latest date (``read_all_pairs(..., latest=True)``: each
     pair's last value of the last month): how correlated the universe is, and its most
@@ -313,6 +337,7 @@ def all_pairs_section(manifest_path: str | Path) -> list[str]:
     ]
     if valid.empty:
         return lines + ["No pair has a full window of data on that date.", ""]
+    lines += [*latest_matrix_validity(matrix), ""]
     lines += [
         f"Median correlation {valid.median():+.2f}; {share(valid > 0.5)} of pairs above +0.5, "
         f"{share(valid < -0.5)} below -0.5; {len(pairs) - len(valid)} pairs without a value "
