@@ -1,5 +1,6 @@
 """Report (task F) and the committed snapshot's provenance."""
 
+import re
 import struct
 from pathlib import Path
 
@@ -541,7 +542,16 @@ def test_exceedance_figure_and_a_sentence_only_where_symmetry_is_rejected(tmp_pa
     rejected = [line for line in text.splitlines() if "test rejects" in line]
     assert rejected and all(line.startswith("A-B (") and "joint falls" in line for line in rejected)
     assert "A-B (full," in text
-    assert any(line.startswith("A-C: the Hong-Tu-Zhou test does not reject") for line in text.splitlines())
+    line = next(
+        line for line in text.splitlines() if line.startswith("A-C: the Hong-Tu-Zhou test does not reject")
+    )
+    eras = re.findall(r"(full|before 2000|since 2000|last 10 years) p = ", line)
+    assert eras == [
+        "full",
+        "before 2000",
+        "since 2000",
+        "last 10 years",
+    ]  # in time's order, not the metadata's
 
 
 def test_dcc_section_gives_the_standard_errors():
@@ -562,4 +572,7 @@ def test_dcc_section_gives_the_standard_errors():
     }
     lines = dcc_section(meta)
     assert "| SPY-TLT | 0.0535 (0.0060) | 0.9313 (0.0100) | 0.9848 | 6001 |" in lines
+    meta["dcc"]["AAA:B"] = {**meta["dcc"]["SPY:TLT"]}
+    rows = [line for line in dcc_section(meta, [["SPY", "TLT"], ["AAA", "B"]]) if line.startswith("| ")]
+    assert [row.split(" | ")[0] for row in rows[1:]] == ["| SPY-TLT", "| AAA-B"]  # the configured order
     assert not any("SPY-X" in line for line in lines) and dcc_section({}) == []

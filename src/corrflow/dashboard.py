@@ -258,7 +258,7 @@ def exceedance_payload(exceedance: pd.DataFrame | None, regimes_meta: dict) -> d
     """{"A|B": the pair's exceedance curve per era as drawn (below the median: joint falls;
     above: joint rises), the normal benchmark of the full sample, the test in words}."""
     from corrflow.exceedance import asymmetry_sentence
-    from corrflow.figures.exceedance import FULL, curve_points, htz_sentences
+    from corrflow.figures.exceedance import FULL, curve_points, era_order, htz_sentences
 
     if exceedance is None or exceedance.empty:
         return {}
@@ -279,7 +279,7 @@ def exceedance_payload(exceedance: pd.DataFrame | None, regimes_meta: dict) -> d
                     "normal": rounded(points["normal_corr"]) if era == FULL else None,
                 }
             )
-        pair_tests = tests.get(pair, {})
+        pair_tests = {era: t for era, t in sorted(tests.get(pair, {}).items(), key=lambda e: era_order(e[0]))}
         rejected = [s for era, t in pair_tests.items() if (s := asymmetry_sentence(f"{a}-{b}", era, t))]
         out[f"{a}|{b}"] = {"eras": eras, "test": " ".join(rejected or htz_sentences(pair_tests, f"{a}-{b}"))}
     return out

@@ -99,9 +99,16 @@ def horizons_section(horizons: pd.DataFrame | None, as_of: str) -> list[str]:
 # ---------------------------------------------------------------- DCC
 
 
-def dcc_section(regimes_meta: dict) -> list[str]:
-    """'## DCC-GARCH': each pair's a and b with their robust two-step standard errors."""
-    fits = {pair: fit for pair, fit in (regimes_meta.get("dcc") or {}).items() if fit.get("status") == "ok"}
+def dcc_section(regimes_meta: dict, pairs: list | None = None) -> list[str]:
+    """'## DCC-GARCH': each pair's a and b with their robust two-step standard errors, in
+    the configured pairs' order."""
+    rank = {f"{a}:{b}": k for k, (a, b) in enumerate(pairs or [])}
+    fitted = regimes_meta.get("dcc") or {}
+    fits = {
+        pair: fitted[pair]
+        for pair in sorted(fitted, key=lambda p: (rank.get(p, len(rank)), p))
+        if fitted[pair].get("status") == "ok"
+    }
     if not fits:
         return []
     lines = [
@@ -456,7 +463,7 @@ def build_report(
         lines += section
         drawn += charts
     lines += horizons_section(horizons, as_of)
-    lines += dcc_section(regimes_meta)
+    lines += dcc_section(regimes_meta, pairs)
     lines += [
         "## Data quality",
         "",

@@ -45,7 +45,7 @@ def plot_exceedance(table: pd.DataFrame, a: str, b: str, names: dict, path: Path
 
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 5.2))
-        fig.subplots_adjust(left=0.07, right=0.78, top=0.84, bottom=0.11)
+        fig.subplots_adjust(left=0.07, right=0.72, top=0.84, bottom=0.11)
         other = iter(MUTED_COLOURS * 3)
         for era, rows in table.groupby("era", sort=False):
             points = curve_points(rows)
@@ -69,7 +69,7 @@ def plot_exceedance(table: pd.DataFrame, a: str, b: str, names: dict, path: Path
                     color="black",
                     ls="--",
                     lw=1.2,
-                    label=f"bivariate normal at the full sample's {rows['unconditional_corr'].iloc[0]:+.2f}",
+                    label=f"bivariate normal, correlation {rows['unconditional_corr'].iloc[0]:+.2f} (full)",
                 )
         ax.axvline(50, color="#999999", lw=0.8)
         ax.axhline(0, color="black", lw=0.6)
@@ -92,9 +92,16 @@ def plot_exceedance(table: pd.DataFrame, a: str, b: str, names: dict, path: Path
         plt.close(fig)
 
 
+def era_order(era: str) -> tuple[int, str]:
+    """full, before, since, last: the eras in the order ``exceedance.eras`` makes them
+    (regimes.parquet's metadata keeps its keys sorted)."""
+    return (next((k for k, w in enumerate(("full", "before", "since", "last")) if era.startswith(w)), 4), era)
+
+
 def htz_sentences(tests: dict, label: str) -> list[str]:
     """One sentence per era whose Hong-Tu-Zhou test rejects symmetry at 5 %; one line
     saying so when none does."""
+    tests = {era: tests[era] for era in sorted(tests, key=era_order)}
     sentences = [s for era, test in tests.items() if (s := asymmetry_sentence(label, era, test))]
     if sentences:
         return sentences
