@@ -13,9 +13,9 @@ RECENT_DAYS = 252  # joint days of the "last year" heatmap
 READABLE_SERIES = 40  # series a heatmap shows by name; a larger universe shows one per cluster
 CLUSTER_PAIRS_PER_CALL = 1_000_000  # pairs per kernel call when clustering thousands of series
 # series up to which the clustering's matrix is made a valid correlation matrix (Higham's
-# projections take an eigendecomposition per iteration: ~3 s at 500 series); above, its
-# smallest eigenvalue is only logged
-REPAIR_MAX_SERIES = 500
+# projections take an eigendecomposition per iteration: ~1.7 CPU s at 200 series, ~20 at
+# 500, benchmarks/issue31.md); above, its smallest eigenvalue is only logged
+REPAIR_MAX_SERIES = 200
 
 
 def universe_correlations(
