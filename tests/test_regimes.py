@@ -418,3 +418,14 @@ def test_timeline_draws_each_markov_panel_over_its_own_data_and_keeps_short_epis
         assert width > 10  # three business days would be 5 days wide: widened to stay visible
     finally:
         plt.close(fig)
+
+
+def test_exceedance_pairs_on_request_every_pair_of_the_universe():
+    from corrflow.regimes import exceedance_pairs
+
+    levels = pd.DataFrame(columns=["SPY", "TLT", "DGS10", "GLD"], dtype="float64")
+    configured = [["SPY", "TLT"], ["DGS10", "SPY"], ["SPY", "NOPE"]]
+    assert exceedance_pairs(levels, configured, False) == [("SPY", "TLT"), ("DGS10", "SPY")]
+    every = exceedance_pairs(levels, configured, True)
+    assert every[:2] == [("SPY", "TLT"), ("DGS10", "SPY")] and len(every) == 6  # 4 series: 6 pairs, each once
+    assert ("SPY", "DGS10") not in every and ("TLT", "GLD") in every
