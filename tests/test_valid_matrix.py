@@ -186,6 +186,21 @@ def test_absorption_ratio_uses_the_repaired_month_and_says_so():
     assert [r.method for r in repairs] == ["unchanged", "nearest"] and list(counts) == [3, 3]
     note = repair_note(repairs, ["2020-01", "2020-02"])
     assert note.startswith("2020-02: not positive semidefinite") and "1 of 2 months' matrices" in note
+    assert "repaired (nearest; largest change" in note
+
+
+def test_absorption_ratio_shrinks_a_month_whose_series_share_enough_days():
+    from corrflow.dashboard import absorption_ratio
+
+    days = pd.bdate_range("2020-01-01", periods=120)
+    returns = pd.DataFrame(constant_correlation_returns(120, 3, 0.4, seed=7), index=days, columns=list("ABC"))
+    months = pd.DatetimeIndex([days[59], days[119]])
+    returns.iloc[:60, 2] = np.nan  # C has no return in the first window: too few shared days there
+    repairs = []
+    absorption_ratio(np.stack([NOT_PSD, NOT_PSD]), list("ABC"), repairs, returns, months, 60)
+    assert [r.method for r in repairs][0] == "nearest"
+    assert repairs[1].method.startswith("shrinkage") and 0 < repairs[1].shrinkage_intensity <= 1
+    assert repairs[1].smallest_eigenvalue_after > -1e-12
 
 
 def test_clustering_orders_the_repaired_matrix():

@@ -163,14 +163,23 @@ def absorption_universe(cube: np.ndarray, series_ids: list[str]) -> tuple[list[i
 
 
 def absorption_ratio(
-    cube: np.ndarray, names: list[str] | None = None, repairs: list | None = None
+    cube: np.ndarray,
+    names: list[str] | None = None,
+    repairs: list | None = None,
+    returns: pd.DataFrame | None = None,
+    months: pd.DatetimeIndex | None = None,
+    window: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per matrix: the largest eigenvalue over the number of series, on the series with
     a complete row that month (dropping the series with most gaps first), of that block
     made a valid correlation matrix (``valid_matrix.repaired``: each pair is measured on its
     own days, so the block need not be positive semidefinite; a valid one is used as it is);
-    and that count. ``repairs`` receives each month's ``Repair`` (None without a block)."""
-    from corrflow.valid_matrix import complete_block, repaired
+    and that count. ``repairs`` receives each month's ``Repair`` (None without a block).
+    With ``returns`` (series' returns by name), ``months`` and ``window``: a block that is
+    not valid is shrunk toward constant correlation where its series share at least half a
+    window of days among the window's last days up to the month-end, else replaced by the
+    nearest correlation matrix."""
+    from corrflow.valid_matrix import complete_block, repaired, smallest_eigenvalue
 
     shares, counts = np.full(len(cube), np.nan), np.zeros(len(cube), dtype=int)
     for t, matrix in enumerate(cube):
@@ -178,12 +187,34 @@ def absorption_ratio(
         repair = None
         if len(keep) >= 2:
             labels = [names[k] for k in keep] if names is not None else None
-            valid, repair = repaired(matrix[np.ix_(keep, keep)], labels)
+            block, shared = matrix[np.ix_(keep, keep)], None
+            if returns is not None and labels is not None and smallest_eigenvalue(block) < 0:
+                # the window's days every series of the block has a return on (the rare month that needs it)
+                shared = returns[labels].loc[: months[t]].tail(window).dropna().to_numpy()
+            valid, repair = repaired(block, labels, shared, window // 2 if window else None)
             shares[t] = np.linalg.eigvalsh(valid)[-1] / len(keep)
             counts[t] = len(keep)
         if repairs is not None:
             repairs.append(repair)
     return shares, counts
+
+
+def universe_returns(levels: pd.DataFrame, clean_meta: dict, series_ids: list[str]) -> pd.DataFrame:
+    """Each series' returns on its own days (``returns.series_returns``), on the levels' dates."""
+    from corrflow.contracts import closed_by_series
+    from corrflow.returns import series_returns
+
+    closed = closed_by_series(clean_meta)
+    max_gap = clean_meta.get("calendar", {}).get("max_gap_days")
+    return pd.DataFrame(
+        {
+            s: series_returns(
+                levels[s], clean_meta["series"].get(s, {"kind": "price"}), closed.get(s), max_gap
+            )
+            for s in series_ids
+        },
+        index=levels.index,
+    )
 
 
 def repair_note(repairs: list, months: list[str]) -> str:
@@ -195,10 +226,12 @@ def repair_note(repairs: list, months: list[str]) -> str:
     changed = [m for m, r in known if r.method != "unchanged"]
     text = f"{month}: {latest.sentence()}."
     if changed:
-        worst = max((r for _, r in known if r.method != "unchanged"), key=lambda r: r.largest_change)
+        fixed = [r for _, r in known if r.method != "unchanged"]
+        worst = max(fixed, key=lambda r: r.largest_change)
+        methods = ", ".join(sorted({r.method for r in fixed}))
         text += (
             f" {len(changed)} of {len(known)} months' matrices were not positive semidefinite and were "
-            f"replaced by the nearest correlation matrix (largest change {worst.largest_change:.3f}, "
+            f"repaired ({methods}; largest change {worst.largest_change:.3f}, "
             f"{' / '.join(worst.largest_change_pair)})."
         )
     else:
@@ -363,8 +396,14 @@ def build_dashboard(
     month_labels = [m.strftime("%Y-%m") for m in months]
     members, first_month, not_absorbed = absorption_universe(cube, order)
     month_repairs = []
+    absorbed = [order[k] for k in members]
     shares, counts = absorption_ratio(
-        cube[:, members][:, :, members] if len(cube) else cube, [order[k] for k in members], month_repairs
+        cube[:, members][:, :, members] if len(cube) else cube,
+        absorbed,
+        month_repairs,
+        universe_returns(levels, clean_meta, absorbed),
+        months,
+        window,
     )
     # before the last member starts, or a month a pair has no value: not the same universe
     shares = np.where((np.arange(len(shares)) >= first_month) & (counts == len(members)), shares, np.nan)
