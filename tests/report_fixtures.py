@@ -191,7 +191,7 @@ METRICS = {
 }
 
 
-def build_synthetic_report(figures_dir, outputs=None, metrics=None, exclude=(), today=None):
+def build_synthetic_report(figures_dir, outputs=None, metrics=None, exclude=(), today=None, exceedance=None):
     """report.build_report on synthetic outputs (primary window 60): (markdown, files drawn)."""
     import matplotlib
 
@@ -214,4 +214,5 @@ def build_synthetic_report(figures_dir, outputs=None, metrics=None, exclude=(), 
         60,
         list(exclude),
         today=today,
+        exceedance=exceedance,
     )

@@ -62,7 +62,7 @@ def test_each_run_keyword_is_a_flag_with_the_schema_default_and_help():
 
 def test_a_setting_given_in_part_is_completed_from_the_schema_and_checked_against_it(capsys):
     base = ["--corr", "c.csv", "--clean", "p.parquet", "--out", "r.parquet"]
-    base += ["--episodes", "e.csv", "--horizons", "h.csv"]
+    base += ["--episodes", "e.csv", "--horizons", "h.csv", "--exceedance", "x.csv"]
     arguments, *_ = parse_step_arguments(STEPS["regimes"], [*base, "--dcc", '{"min_obs": 250}'])
     assert arguments["dcc"] == {**schema_default(schema_node("regimes.dcc")), "min_obs": 250}
     assert arguments["stress"] == schema_default(schema_node("stress"))

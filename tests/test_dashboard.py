@@ -503,3 +503,41 @@ def test_the_default_runs_absorption_ratio_is_on_a_stated_fixed_universe(workflo
     members = title.group(2).split(", ")
     assert int(title.group(1)) == len(members) and "SP500" not in members and "FF_MKT" not in members
     assert "Not in the absorption ratio:" in page
+
+
+def test_a_clicked_pair_carries_its_exceedance_curve_and_test():
+    """exceedance.csv's curve per era (as the report draws it) and the test in words, per pair."""
+    import json
+
+    from corrflow.analytics.correlation.exceedance import pair_exceedance
+    from corrflow.present.dashboard import build_dashboard
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    rng = np.random.default_rng(8)
+    returns = pd.DataFrame(
+        rng.multivariate_normal([0, 0], [[1, 0.5], [0.5, 1]], 5000),
+        index=pd.bdate_range("1995-01-02", periods=5000),
+        columns=["A", "B"],
+    )
+    table, tests = pair_exceedance(returns, "A:B")
+    meta = {**o["regimes_meta"], "exceedance": {"A:B": tests}}
+    page = build_dashboard(
+        o["clean_meta"], o["levels"], o["corr"], o["regimes"], o["episodes"], meta, o["pairs"], 60, [],
+        exceedance=table,
+    )  # fmt: skip
+    data = json.loads(
+        re.search(r'<script id="dashboard-data" type="application/json">(.*?)</script>', page).group(1)
+    )
+    assert set(data["exceedance"]) == {"A|B"}
+    curve = data["exceedance"]["A|B"]
+    full = next(e for e in curve["eras"] if e["full"])
+    rows = table[table["era"] == "full"]
+    assert full["q"] == [round(100 * q, 3) for q in np.round(sorted(set(rows["quantile"])), 2)]
+    low = rows[(rows["side"] == "below") & (rows["quantile"] == 0.1)].iloc[0]
+    assert full["corr"][1] == round(low["corr"], 3) and full["count"][1] == low["count"]
+    assert full["normal"][1] == round(low["normal_corr"], 3)
+    assert all(e["normal"] is None for e in curve["eras"] if not e["full"])
+    assert "Hong-Tu-Zhou test" in curve["test"]
+    assert 'id="exceedance"' in page and 'id="exceedance-title"' in page and "drawExceedance(x, y)" in page
+    assert "Valid correlation matrices" in page

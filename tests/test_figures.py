@@ -81,6 +81,7 @@ def test_rule_outputs_name_every_registered_file_with_its_caption(with_extra):
     outputs = rule_outputs([["A", "B"], ["A", "D"]], "docs", {"D"}, fake_report)
     assert outputs == {
         "figures": ["report:docs/fig_corr_A_vs_B.png", "docs/fig_corr_A_vs_D.png"],  # D has no data
+        "exceedance_figures": ["report:docs/fig_exceedance_A_vs_B.png", "docs/fig_exceedance_A_vs_D.png"],
         "heatmap": "report:docs/fig_heatmap.png",
         "timeline": "report:docs/fig_regimes.png",
         "extra": "report:docs/fig_extra.png",
@@ -95,8 +96,16 @@ def test_rule_outputs_name_every_registered_file_with_its_caption(with_extra):
 
 
 def test_every_registered_figure_has_its_caption_and_a_flag_of_its_own():
+    import inspect
+
+    from corrflow.present.report import run
+
     outputs = [figure.output for figure in _figures.REGISTRY]
     assert len(set(outputs)) == len(outputs) and not {"report", "summary"} & set(outputs)
+    # a figure's --<output> flag must not take an input's or setting's (``--exceedance`` is the csv)
+    assert not set(outputs) & (
+        set(inspect.signature(run).parameters) - {"figures"}
+    )  # run(figures=) holds them
     for figure in _figures.REGISTRY:
         assert (ROOT / "workflow" / "report" / figure.caption).is_file(), figure.caption
 

@@ -326,7 +326,8 @@ def union_calendar_inputs(snapshot_frames):
 
 
 def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
-    from corrflow.analytics.regimes.regimes import build_regimes
+    from corrflow.analytics.correlation.exceedance import COLUMNS as EXCEEDANCE_COLUMNS
+    from corrflow.analytics.regimes.regimes import build_regimes, pair_returns_of
     from corrflow.data.contracts import EPISODE_COLUMNS, HORIZON_COLUMNS
 
     levels, metadata, corr = union_calendar_inputs(snapshot_frames)
@@ -341,8 +342,9 @@ def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
         "dcc": defaults["regimes"]["dcc"],
         "horizons": defaults["regimes"]["horizons"],
         "stress": {**defaults["stress"], "equity": "SPY", "bond": "DGS10", "vix": "VIXCLS"},
+        "exceedance": defaults["regimes"]["exceedance"],
     }
-    regimes, info, episodes, horizons = build_regimes(corr, levels, metadata, settings)
+    regimes, info, episodes, horizons, exceedance = build_regimes(corr, levels, metadata, settings)
     closed = corr["SPY:DGS10:60"].isna()
     assert regimes.loc[closed, "sign:SPY:DGS10:60"].isna().all()
     assert regimes.loc[~closed, "sign:SPY:DGS10:60"].notna().all()
@@ -361,6 +363,13 @@ def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
     gfc = episodes[episodes["name"].str.contains("GFC")].iloc[0]
     assert gfc["corr_during:SPY:DGS10:60"] < 0  # bonds hedged stocks in 2008
     assert list(horizons.columns) == HORIZON_COLUMNS and set(horizons["frequency"]) == {"weekly", "monthly"}
+    # exceedance curves per configured pair and era, the tests in the metadata; DCC standard errors
+    assert list(exceedance.columns) == EXCEEDANCE_COLUMNS
+    assert set(exceedance["pair"]) == {"SPY:DGS10", "SPY:DCOILWTICO"} == set(info["exceedance"])
+    full = exceedance[(exceedance["pair"] == "SPY:DGS10") & (exceedance["era"] == "full")]
+    assert full["days"].iloc[0] == len(pair_returns_of(levels, metadata, "SPY", "DGS10"))
+    assert info["exceedance"]["SPY:DGS10"]["full"]["p_value"] is not None
+    assert 0 < info["dcc"]["SPY:DGS10"]["se_a"] < info["dcc"]["SPY:DGS10"]["a"]
     assert (
         regimes["stress"].dtype == bool and regimes["stress_reason"].notna().sum() == regimes["stress"].sum()
     )
@@ -425,3 +434,14 @@ def test_timeline_draws_each_markov_panel_over_its_own_data_and_keeps_short_epis
         assert width > 10  # three business days would be 5 days wide: widened to stay visible
     finally:
         plt.close(fig)
+
+
+def test_exceedance_pairs_on_request_every_pair_of_the_universe():
+    from corrflow.analytics.regimes.regimes import exceedance_pairs
+
+    levels = pd.DataFrame(columns=["SPY", "TLT", "DGS10", "GLD"], dtype="float64")
+    configured = [["SPY", "TLT"], ["DGS10", "SPY"], ["SPY", "NOPE"]]
+    assert exceedance_pairs(levels, configured, False) == [("SPY", "TLT"), ("DGS10", "SPY")]
+    every = exceedance_pairs(levels, configured, True)
+    assert every[:2] == [("SPY", "TLT"), ("DGS10", "SPY")] and len(every) == 6  # 4 series: 6 pairs, each once
+    assert ("SPY", "DGS10") not in every and ("TLT", "GLD") in every

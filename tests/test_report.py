@@ -1,5 +1,6 @@
 """Report (task F) and the committed snapshot's provenance."""
 
+import re
 import struct
 from pathlib import Path
 
@@ -100,10 +101,10 @@ def test_html_report_carries_the_tables_and_no_placeholder_for_a_skipped_pair(wo
 # ---------------------------------------------------------------- unit tests on synthetic outputs
 
 
-def build(tmp_path, outputs=None, metrics=None, exclude=(), today=None):
+def build(tmp_path, outputs=None, metrics=None, exclude=(), today=None, exceedance=None):
     from report_fixtures import build_synthetic_report
 
-    return build_synthetic_report(tmp_path, outputs, metrics, exclude, today)
+    return build_synthetic_report(tmp_path, outputs, metrics, exclude, today, exceedance)
 
 
 def test_headline_says_offline_snapshot_and_the_as_of_date(tmp_path):
@@ -185,6 +186,9 @@ def test_figures_are_deterministic_and_wide(tmp_path):
         "fig_corr_A_vs_B.png",
         "fig_corr_A_vs_C.png",
         "fig_corr_A_vs_D.png",
+        "fig_exceedance_A_vs_B.png",  # notices: no exceedance.csv given
+        "fig_exceedance_A_vs_C.png",
+        "fig_exceedance_A_vs_D.png",
         "fig_heatmap.png",
         "fig_regimes.png",
     ]
@@ -505,3 +509,70 @@ def test_the_data_age_and_days_behind_count_from_today(tmp_path):
     assert f"| 2016-02-29 | 2018-11-02 | {behind_c} (stale) |" in text
     fresh, _ = build(tmp_path, today="2018-12-31")
     assert "old**" not in fresh  # three days later: nothing to say
+
+
+def test_exceedance_figure_and_a_sentence_only_where_symmetry_is_rejected(tmp_path):
+    """A-B joined by a Clayton copula (joint falls) is rejected and said so in one sentence;
+    A-C, bivariate normal, gets the figure and a line that the test does not reject."""
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import norm
+
+    from corrflow.analytics.correlation.exceedance import pair_exceedance
+    from report_fixtures import synthetic_outputs
+
+    rng = np.random.default_rng(4)
+    index = pd.bdate_range("1995-01-02", periods=6000)
+    u, w = rng.uniform(size=6000), rng.uniform(size=6000)
+    v = ((w ** (-1.5 / 2.5) - 1) * u ** (-1.5) + 1) ** (-1 / 1.5)
+    clayton = pd.DataFrame({"A": norm.ppf(u), "B": norm.ppf(v)}, index=index)
+    normal = pd.DataFrame(
+        rng.multivariate_normal([0, 0], [[1, 0.3], [0.3, 1]], 6000), index=index, columns=["A", "C"]
+    )
+    o = synthetic_outputs()
+    tables, tests = [], {}
+    for key, returns in (("A:B", clayton), ("A:C", normal)):
+        table, tests[key] = pair_exceedance(returns, key)
+        tables.append(table)
+    o["regimes_meta"] = {**o["regimes_meta"], "exceedance": tests}
+    text, drawn = build(tmp_path, o, exceedance=pd.concat(tables, ignore_index=True))
+    assert {"fig_exceedance_A_vs_B.png", "fig_exceedance_A_vs_C.png"} <= set(drawn)
+    assert "fig_exceedance_A_vs_D.png" not in drawn  # D has no data: a notice, not a chart
+    assert png_size(tmp_path / "fig_exceedance_A_vs_B.png")[0] >= 1000
+    rejected = [line for line in text.splitlines() if "test rejects" in line]
+    assert rejected and all(line.startswith("A-B (") and "joint falls" in line for line in rejected)
+    assert "A-B (full," in text
+    line = next(
+        line for line in text.splitlines() if line.startswith("A-C: the Hong-Tu-Zhou test does not reject")
+    )
+    eras = re.findall(r"(full|before 2000|since 2000|last 10 years) p = ", line)
+    assert eras == [
+        "full",
+        "before 2000",
+        "since 2000",
+        "last 10 years",
+    ]  # in time's order, not the metadata's
+
+
+def test_dcc_section_gives_the_standard_errors():
+    from corrflow.present.report import dcc_section
+
+    meta = {
+        "dcc": {
+            "SPY:TLT": {
+                "status": "ok",
+                "a": 0.0535,
+                "b": 0.9313,
+                "se_a": 0.006,
+                "se_b": 0.01,
+                "observations": 6001,
+            },
+            "SPY:X": {"status": "skipped: only 10 days of the pair (needs 500)"},
+        }
+    }
+    lines = dcc_section(meta)
+    assert "| SPY-TLT | 0.0535 (0.0060) | 0.9313 (0.0100) | 0.9848 | 6001 |" in lines
+    meta["dcc"]["AAA:B"] = {**meta["dcc"]["SPY:TLT"]}
+    rows = [line for line in dcc_section(meta, [["SPY", "TLT"], ["AAA", "B"]]) if line.startswith("| ")]
+    assert [row.split(" | ")[0] for row in rows[1:]] == ["| SPY-TLT", "| AAA-B"]  # the configured order
+    assert not any("SPY-X" in line for line in lines) and dcc_section({}) == []

@@ -60,7 +60,7 @@ STEPS = {
             "corrflow.analytics.regimes.regimes",
             "sign regimes, Markov states, DCC, stress episodes",
             ("regimes", "correlation", ""),
-            {"horizon_windows": "regimes.horizons"},
+            {"horizon_windows": "regimes.horizons", "exceedance_settings": "regimes.exceedance"},
         ),
         Step(
             "dq",

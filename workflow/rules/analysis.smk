@@ -82,6 +82,7 @@ rule regimes:
         out="data/processed/regimes.parquet",
         episodes="data/processed/stress_episodes.csv",
         horizons="data/processed/horizons.csv",
+        exceedance="data/processed/exceedance.csv",
     log:
         "logs/regimes.log",
     benchmark:
@@ -101,6 +102,7 @@ rule regimes:
         dcc=config["regimes"]["dcc"],
         horizon_windows=config["regimes"]["horizons"],
         stress=config["stress"],
+        exceedance_settings=config["regimes"]["exceedance"],
     script:
         "../scripts/step.py"
 

@@ -135,6 +135,7 @@ def report_inputs(wildcards):
         "horizons": rules.regimes.output.horizons,
         "dq": rules.dq.output.json_path,
         "gaps": rules.rolling_corr.output.gaps,
+        "exceedance": rules.regimes.output.exceedance,
     }
     if is_activated("model"):
         inputs["metrics"] = rules.model.output.metrics
@@ -149,6 +150,7 @@ def dashboard_inputs(wildcards):
         "corr": rules.rolling_corr.output.out,
         "regimes": rules.regimes.output.out,
         "episodes": rules.regimes.output.episodes,
+        "exceedance": rules.regimes.output.exceedance,
     }
     if is_activated("all_pairs"):
         inputs["all_pairs"] = rules.all_pairs.output.manifest

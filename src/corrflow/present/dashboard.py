@@ -8,6 +8,9 @@
   sign regimes (configured pairs) and the stress episodes (each at least a few pixels
   wide, so a one-week shock on a 60-year axis stays visible); a cell of a pair without
   enough joint days (it can be clicked: gaps take clicks) says so and clears the chart.
+- Below it, the pair's exceedance correlations (regimes' exceedance.csv: configured
+  pairs, or every pair with ``regimes.exceedance.all_pairs``) against the bivariate
+  normal's, per era, and the Hong-Tu-Zhou test in words.
 - The absorption ratio through time: the first eigenvalue's share of the month-end
   correlation matrix of one fixed universe (``absorption_universe``: the series with data
   in the last month, near-duplicates left out, from the month all of them have data),
@@ -27,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from corrflow.analytics.correlation.exceedance import read_exceedance
 from corrflow.analytics.correlation.universe import READABLE_SERIES, cluster_representatives, heatmap_series
 from corrflow.data.contracts import (
     SIGN_LABELS,
@@ -97,15 +101,22 @@ def month_end_matrices(rolling: dict, series_ids: list[str]) -> tuple[pd.Datetim
     return months, cube
 
 
-def clustered_order(full: pd.DataFrame) -> list[str]:
+def clustered_order(full: pd.DataFrame, repairs: list | None = None) -> list[str]:
     """Series in the leaf order of an average-linkage clustering on 1 - correlation
-    (a pair without joint data counts as uncorrelated)."""
+    (a pair without joint data counts as uncorrelated), of the matrix made a valid
+    correlation matrix first (``valid_matrix.repaired``: unchanged when it is one); what
+    was done is appended to ``repairs``."""
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.spatial.distance import squareform
 
+    from corrflow.analytics.correlation.valid_matrix import repaired
+
     if len(full) < 3:
         return list(full.index)
-    distance = 1.0 - full.fillna(0.0).to_numpy(dtype="float64")
+    valid, repair = repaired(full.fillna(0.0).to_numpy(dtype="float64"), list(full.index))
+    if repairs is not None:
+        repairs.append(repair)
+    distance = 1.0 - valid
     np.fill_diagonal(distance, 0.0)
     distance = np.clip((distance + distance.T) / 2.0, 0.0, 2.0)
     tree = linkage(squareform(distance, checks=False), method="average", optimal_ordering=True)
@@ -150,21 +161,81 @@ def absorption_universe(cube: np.ndarray, series_ids: list[str]) -> tuple[list[i
     return kept, first, left_out
 
 
-def absorption_ratio(cube: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def absorption_ratio(
+    cube: np.ndarray,
+    names: list[str] | None = None,
+    repairs: list | None = None,
+    returns: pd.DataFrame | None = None,
+    months: pd.DatetimeIndex | None = None,
+    window: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per matrix: the largest eigenvalue over the number of series, on the series with
-    a complete row that month (dropping the series with most gaps first); and that count."""
+    a complete row that month (dropping the series with most gaps first), of that block
+    made a valid correlation matrix (``valid_matrix.repaired``: each pair is measured on its
+    own days, so the block need not be positive semidefinite; a valid one is used as it is);
+    and that count. ``repairs`` receives each month's ``Repair`` (None without a block).
+    With ``returns`` (series' returns by name), ``months`` and ``window``: a block that is
+    not valid is shrunk toward constant correlation where its series share at least half a
+    window of days among the window's last days up to the month-end, else replaced by the
+    nearest correlation matrix."""
+    from corrflow.analytics.correlation.valid_matrix import complete_block, repaired, smallest_eigenvalue
+
     shares, counts = np.full(len(cube), np.nan), np.zeros(len(cube), dtype=int)
     for t, matrix in enumerate(cube):
-        keep = np.arange(len(matrix))
-        while len(keep) >= 2:
-            gaps = np.isnan(matrix[np.ix_(keep, keep)]).sum(axis=1)
-            if not gaps.any():
-                break
-            keep = np.delete(keep, int(np.argmax(gaps)))
+        keep = complete_block(matrix)
+        repair = None
         if len(keep) >= 2:
-            shares[t] = np.linalg.eigvalsh(matrix[np.ix_(keep, keep)])[-1] / len(keep)
+            labels = [names[k] for k in keep] if names is not None else None
+            block, shared = matrix[np.ix_(keep, keep)], None
+            if returns is not None and labels is not None and smallest_eigenvalue(block) < 0:
+                # the window's days every series of the block has a return on (the rare month that needs it)
+                shared = returns[labels].loc[: months[t]].tail(window).dropna().to_numpy()
+            valid, repair = repaired(block, labels, shared, window // 2 if window else None)
+            shares[t] = np.linalg.eigvalsh(valid)[-1] / len(keep)
             counts[t] = len(keep)
+        if repairs is not None:
+            repairs.append(repair)
     return shares, counts
+
+
+def universe_returns(levels: pd.DataFrame, clean_meta: dict, series_ids: list[str]) -> pd.DataFrame:
+    """Each series' returns on its own days (``returns.series_returns``), on the levels' dates."""
+    from corrflow.analytics.returns import series_returns
+    from corrflow.data.contracts import closed_by_series
+
+    closed = closed_by_series(clean_meta)
+    max_gap = clean_meta.get("calendar", {}).get("max_gap_days")
+    return pd.DataFrame(
+        {
+            s: series_returns(
+                levels[s], clean_meta["series"].get(s, {"kind": "price"}), closed.get(s), max_gap
+            )
+            for s in series_ids
+        },
+        index=levels.index,
+    )
+
+
+def repair_note(repairs: list, months: list[str]) -> str:
+    """The absorption ratio's matrices in words: the latest month's, and how many were repaired."""
+    known = [(m, r) for m, r in zip(months, repairs, strict=True) if r is not None]
+    if not known:
+        return ""
+    month, latest = known[-1]
+    changed = [m for m, r in known if r.method != "unchanged"]
+    text = f"{month}: {latest.sentence()}."
+    if changed:
+        fixed = [r for _, r in known if r.method != "unchanged"]
+        worst = max(fixed, key=lambda r: r.largest_change)
+        methods = ", ".join(sorted({r.method for r in fixed}))
+        text += (
+            f" {len(changed)} of {len(known)} months' matrices were not positive semidefinite and were "
+            f"repaired ({methods}; largest change {worst.largest_change:.3f}, "
+            f"{' / '.join(worst.largest_change_pair)})."
+        )
+    else:
+        text += f" Every one of the {len(known)} months' matrices is a valid correlation matrix."
+    return text
 
 
 def thinned(values: pd.Series, every: int) -> pd.Series:
@@ -215,6 +286,37 @@ def pair_payload(a, b, corr, regimes, window, rolling) -> dict | None:
     }
 
 
+def exceedance_payload(exceedance: pd.DataFrame | None, regimes_meta: dict) -> dict:
+    """{"A|B": the pair's exceedance curve per era as drawn (below the median: joint falls;
+    above: joint rises), the normal benchmark of the full sample, the test in words}."""
+    from corrflow.analytics.correlation.exceedance import asymmetry_sentence
+    from corrflow.present.figures.exceedance import FULL, curve_points, era_order, htz_sentences
+
+    if exceedance is None or exceedance.empty:
+        return {}
+    tests = regimes_meta.get("exceedance", {})
+    out = {}
+    for pair, rows in exceedance.groupby("pair", sort=False):
+        a, b = pair.split(":")
+        eras = []
+        for era, part in rows.groupby("era", sort=False):
+            points = curve_points(part)
+            eras.append(
+                {
+                    "era": f"{era} ({part['first'].iloc[0][:4]}..{part['last'].iloc[0][:4]}, {int(part['days'].iloc[0])} days)",
+                    "full": era == FULL,
+                    "q": rounded(100 * points["quantile"]),
+                    "corr": rounded(points["corr"]),
+                    "count": [int(c) for c in points["count"]],
+                    "normal": rounded(points["normal_corr"]) if era == FULL else None,
+                }
+            )
+        pair_tests = {era: t for era, t in sorted(tests.get(pair, {}).items(), key=lambda e: era_order(e[0]))}
+        rejected = [s for era, t in pair_tests.items() if (s := asymmetry_sentence(f"{a}-{b}", era, t))]
+        out[f"{a}|{b}"] = {"eras": eras, "test": " ".join(rejected or htz_sentences(pair_tests, f"{a}-{b}"))}
+    return out
+
+
 def markdown_table_html(rows: list[str]) -> str:
     cells = [[html.escape(c.strip()) for c in row.strip().strip("|").split("|")] for row in rows]
     head = "".join(f"<th>{c}</th>" for c in cells[0])
@@ -245,6 +347,7 @@ def build_dashboard(
     exclude,
     today=None,
     all_pairs=None,
+    exceedance=None,
 ) -> str:
     """The whole page as one HTML string. With ``all_pairs`` (the all-pairs store's
     manifest) of the same window, the heatmap's month-end matrices are the store's."""
@@ -284,13 +387,23 @@ def build_dashboard(
     full = pd.DataFrame(
         np.nanmean(cube, axis=0) if len(cube) else np.eye(len(shown)), index=shown, columns=shown
     )
-    order = clustered_order(full)
+    order_repairs = []
+    order = clustered_order(full, order_repairs)
     index = [shown.index(s) for s in order]
     cube = cube[:, index][:, :, index] if len(cube) else cube
     frames = [[rounded(row) for row in matrix] for matrix in cube]
     month_labels = [m.strftime("%Y-%m") for m in months]
     members, first_month, not_absorbed = absorption_universe(cube, order)
-    shares, counts = absorption_ratio(cube[:, members][:, :, members] if len(cube) else cube)
+    month_repairs = []
+    absorbed = [order[k] for k in members]
+    shares, counts = absorption_ratio(
+        cube[:, members][:, :, members] if len(cube) else cube,
+        absorbed,
+        month_repairs,
+        universe_returns(levels, clean_meta, absorbed),
+        months,
+        window,
+    )
     # before the last member starts, or a month a pair has no value: not the same universe
     shares = np.where((np.arange(len(shares)) >= first_month) & (counts == len(members)), shares, np.nan)
     absorption_note = (
@@ -326,6 +439,7 @@ def build_dashboard(
             for _, e in episodes.sort_values("start").iterrows()
         ],
         "sign_colours": [SIGN_COLOURS[label] for label in SIGN_LABELS],
+        "exceedance": exceedance_payload(exceedance, regimes_meta),
     }
     latest = frames[-1] if frames else [[None] * len(order)] * len(order)
     heatmap = go.Figure(
@@ -385,6 +499,13 @@ def build_dashboard(
     pair_html = pio.to_html(
         pair_figure, include_plotlyjs=False, full_html=False, div_id="pair", config=config
     )
+    exceedance_html = pio.to_html(
+        go.Figure().update_layout(height=360, template="plotly_white"),
+        include_plotlyjs=False,
+        full_html=False,
+        div_id="exceedance",
+        config=config,
+    )
     absorption_html = pio.to_html(
         absorption, include_plotlyjs=False, full_html=False, div_id="absorption", config=config
     )
@@ -401,7 +522,14 @@ def build_dashboard(
         headline=markdown_inline_html(headline),
         heatmap=heatmap_html,
         pair=pair_html,
+        exceedance=exceedance_html,
         absorption=absorption_html,
+        matrix_notes=(
+            "<p class='note'>Valid correlation matrices (each pair is measured on its own days, so a "
+            "matrix of them need not be positive semidefinite): clustered order from the mean month-end "
+            f"matrix, {html.escape(order_repairs[0].sentence()) if order_repairs else 'fewer than 3 series'}. "
+            f"Absorption ratio, {html.escape(repair_note(month_repairs, month_labels) or 'no month')}</p>"
+        ),
         absorption_left_out=(
             "<p class='note'>Not in the absorption ratio: "
             + "; ".join(html.escape(f"{s} ({why})") for s, why in not_absorbed.items())
@@ -454,9 +582,13 @@ aria-label="month"><span id="date-label">{last_label}</span></div>
 <h2 id="pair-title">Pair</h2>
 <p id="pair-note"></p>
 {pair}
+<h3 id="exceedance-title">Exceedance correlations</h3>
+<p id="exceedance-note"></p>
+{exceedance}
 <h2>How much the universe moves together</h2>
 {absorption}
 {absorption_left_out}
+{matrix_notes}
 <h2>Sources</h2>
 <p>Each series' currency as stored (and what it was converted from), its origin and its exchange calendar.</p>
 {sources}
@@ -495,6 +627,7 @@ SCRIPT = r"""
     title.textContent = heading;
     delete title.dataset.pair;
     note.textContent = message;
+    drawExceedance(null, null);
     Plotly.react("pair", [], Object.assign({}, PAIR_LAYOUT, {
       xaxis: {visible: false}, yaxis: {visible: false},
       annotations: [{text: message, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5}],
@@ -580,6 +713,43 @@ SCRIPT = r"""
         marker: {color: "rgba(90,90,90,0.6)", symbol: "triangle-down", size: 7}, hovertemplate: "%{text}<extra></extra>"});
     }
     Plotly.react("pair", traces, layout, {displaylogo: false, responsive: true});
+    drawExceedance(x, y);
+  }
+  const ERA_COLOURS = ["#8fa9c7", "#c9a66b", "#9cc59a", "#b9a3cf"];
+  function drawExceedance(x, y) {
+    // the clicked pair's exceedance curve per era and the normal benchmark, or why there is none
+    const title = document.getElementById("exceedance-title");
+    const note = document.getElementById("exceedance-note");
+    const e = x === null ? null : (DATA.exceedance[x + "|" + y] || DATA.exceedance[y + "|" + x]);
+    const layout = Object.assign({}, PAIR_LAYOUT, {height: 360});
+    if (!e) {
+      title.textContent = "Exceedance correlations";
+      delete title.dataset.pair;
+      note.textContent = x === null ? "" : "No exceedance correlations for " + x + " vs " + y +
+        " (configured pairs only; regimes.exceedance.all_pairs adds every pair).";
+      Plotly.react("exceedance", [], Object.assign(layout, {xaxis: {visible: false}, yaxis: {visible: false}}),
+        {displaylogo: false, responsive: true});
+      return;
+    }
+    title.textContent = x + " vs " + y + ": exceedance correlations";
+    title.dataset.pair = x + "|" + y;
+    note.textContent = "Correlation on the days both legs are below (left: joint falls) or above (right) their " +
+      "own quantile, against a bivariate normal with the same correlation (dashed). " + e.test;
+    const traces = [];
+    let other = 0;
+    for (const era of e.eras) {
+      traces.push({x: era.q, y: era.corr, customdata: era.count, mode: era.full ? "lines+markers" : "lines",
+        name: era.era, line: {color: era.full ? "#17365d" : ERA_COLOURS[other++ % 4], width: era.full ? 2.2 : 1.2},
+        hovertemplate: "%{x}%: %{y:.2f} on %{customdata} days<extra>" + era.era + "</extra>"});
+      if (era.normal) {
+        traces.push({x: era.q, y: era.normal, mode: "lines", name: "bivariate normal",
+          line: {color: "black", dash: "dash", width: 1.2}, hovertemplate: "%{x}%: %{y:.2f}<extra>normal</extra>"});
+      }
+    }
+    Object.assign(layout, {xaxis: {range: [0, 100], title: {text: "quantile of each leg's standardised return (%)"}},
+      yaxis: {title: {text: "exceedance correlation"}}, legend: {orientation: "h", y: 1.12},
+      shapes: [{type: "line", x0: 50, x1: 50, yref: "paper", y0: 0, y1: 1, line: {color: "#999", width: 1}}]});
+    Plotly.react("exceedance", traces, layout, {displaylogo: false, responsive: true});
   }
   document.getElementById("heatmap").on("plotly_click", function (event) {
     const point = event.points[0];
@@ -602,6 +772,7 @@ def run(
     exclude: list[str],
     today: str | None,
     all_pairs: str | None = None,
+    exceedance: str | None = None,
     html: str,
 ) -> None:
     """docs/dashboard.html, one self-contained page (rule ``dashboard``).
@@ -611,6 +782,7 @@ def run(
     regimes: regimes.parquet
     episodes: stress_episodes.csv
     all_pairs: data/processed/all_pairs/manifest.json: its month-end matrices
+    exceedance: data/processed/exceedance.csv (regimes): the curve of a clicked pair
     html: docs/dashboard.html
     """
     levels, clean_meta = read_parquet(clean)
@@ -629,6 +801,7 @@ def run(
         exclude,
         today,
         all_pairs,
+        read_exceedance(exceedance) if exceedance else None,
     )
     write_text_atomic(page, html)
     logger.info("wrote %s (%.1f MB)", html, len(page.encode()) / 1e6)

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from corrflow.analytics.correlation.exceedance import read_exceedance
 from corrflow.analytics.correlation.universe import READABLE_SERIES
 from corrflow.analytics.returns import gap_sentence
 from corrflow.data.contracts import (
@@ -87,6 +88,44 @@ def horizons_section(horizons: pd.DataFrame | None, as_of: str) -> list[str]:
         "",
         "The same pairs measured on weekly and monthly returns: a daily correlation can hide "
         "offsetting moves within the week that a longer horizon shows.",
+        "",
+    ]
+
+
+# ---------------------------------------------------------------- DCC
+
+
+def dcc_section(regimes_meta: dict, pairs: list | None = None) -> list[str]:
+    """'## DCC-GARCH': each pair's a and b with their robust two-step standard errors, in
+    the configured pairs' order."""
+    rank = {f"{a}:{b}": k for k, (a, b) in enumerate(pairs or [])}
+    fitted = regimes_meta.get("dcc") or {}
+    fits = {
+        pair: fitted[pair]
+        for pair in sorted(fitted, key=lambda p: (rank.get(p, len(rank)), p))
+        if fitted[pair].get("status") == "ok"
+    }
+    if not fits:
+        return []
+    lines = [
+        "## DCC-GARCH parameters",
+        "",
+        "| pair | a (se) | b (se) | a + b | days |",
+        "|---|---|---|---|---|",
+    ]
+    for pair, fit in fits.items():
+        se_a, se_b = fit.get("se_a"), fit.get("se_b")
+        a_text = f"{fit['a']:.4f}" + (f" ({se_a:.4f})" if se_a is not None else "")
+        b_text = f"{fit['b']:.4f}" + (f" ({se_b:.4f})" if se_b is not None else "")
+        persistence = fit["a"] + fit["b"]
+        lines.append(
+            f"| {pair.replace(':', '-')} | {a_text} | {b_text} | {persistence:.4f} | {fit['observations']} |"
+        )
+    return lines + [
+        "",
+        "a: how much yesterday's joint shock moves today's correlation; b: how long it lasts. "
+        "Standard errors: the robust sandwich of the two-step estimator, counting the GARCH legs' "
+        "and the targets' estimation error (Engle and Sheppard 2001).",
         "",
     ]
 
@@ -249,6 +288,30 @@ def stored_dates_phrase(manifest: dict) -> str:
     return kept
 
 
+def latest_matrix_validity(matrix: pd.DataFrame) -> list[str]:
+    """Whether the latest all-pairs matrix (pairs on their own days) is a valid correlation
+    matrix: its smallest eigenvalue on the series with a complete row and, up to
+    ``universe.REPAIR_MAX_SERIES`` series, what the nearest correlation matrix changes."""
+    from corrflow.analytics.correlation.universe import REPAIR_MAX_SERIES
+    from corrflow.analytics.correlation.valid_matrix import complete_block, repaired, smallest_eigenvalue
+
+    values = matrix.to_numpy(dtype="float64")
+    keep = complete_block(values)
+    if len(keep) < 2:
+        return ["Fewer than two series with every pair valued: no matrix to check."]
+    block, names = values[np.ix_(keep, keep)], [str(matrix.index[k]) for k in keep]
+    left = (
+        f" ({len(matrix) - len(keep)} series without every pair left out)" if len(keep) < len(matrix) else ""
+    )
+    if len(keep) > REPAIR_MAX_SERIES:
+        return [
+            f"As a matrix{left}: smallest eigenvalue {smallest_eigenvalue(block):+.3g} "
+            f"(not repaired above {REPAIR_MAX_SERIES} series)."
+        ]
+    _, repair = repaired(block, names)
+    return [f"As a matrix{left}: {repair.sentence()}."]
+
+
 def all_pairs_section(manifest_path: str | Path) -> list[str]:
     """The all-pairs result on its latest date (``read_all_pairs(..., latest=True)``: each
     pair's last value of the last month): how correlated the universe is, and its most
@@ -277,6 +340,7 @@ def all_pairs_section(manifest_path: str | Path) -> list[str]:
     ]
     if valid.empty:
         return lines + ["No pair has a full window of data on that date.", ""]
+    lines += [*latest_matrix_validity(matrix), ""]
     lines += [
         f"Median correlation {valid.median():+.2f}; {share(valid > 0.5)} of pairs above +0.5, "
         f"{share(valid < -0.5)} below -0.5; {len(pairs) - len(valid)} pairs without a value "
@@ -309,6 +373,7 @@ def build_report(
     horizons: pd.DataFrame | None = None,
     gaps: pd.DataFrame | None = None,
     today: str | None = None,
+    exceedance: pd.DataFrame | None = None,
 ) -> tuple[str, list[str]]:
     """The markdown text and the file names of the charts it drew (all under ``figures_dir``;
     a skipped pair's notice is drawn but not listed). Every figure in ``_figures.REGISTRY``
@@ -339,6 +404,7 @@ def build_report(
         figures_dir=Path(figures_dir),
         names=names,
         origins=origins,
+        exceedance=exceedance,
     )
     lines = [
         "# Cross-asset correlation report",
@@ -393,6 +459,7 @@ def build_report(
         lines += section
         drawn += charts
     lines += horizons_section(horizons, as_of)
+    lines += dcc_section(regimes_meta, pairs)
     lines += [
         "## Data quality",
         "",
@@ -476,6 +543,7 @@ def run(
     horizons: str | None = None,
     dq: str,
     gaps: str | None = None,
+    exceedance: str | None = None,
     metrics: str | None = None,
     all_pairs: str | None = None,
     pairs: list,
@@ -497,6 +565,7 @@ def run(
     horizons: horizons.csv (when it ran)
     dq: dq_report.json
     gaps: pair_gaps.csv (rolling_corr)
+    exceedance: data/processed/exceedance.csv (regimes; when it ran)
     metrics: models/metrics.json (when task G ran)
     all_pairs: data/processed/all_pairs/manifest.json (when all pairs ran)
     window: the primary window
@@ -544,6 +613,7 @@ def run(
         pd.read_csv(horizons) if horizons else None,
         pd.read_csv(gaps) if gaps else None,
         today,
+        read_exceedance(exceedance) if exceedance else None,
     )
     write_text_atomic(text + "\n", report)
     if summary:

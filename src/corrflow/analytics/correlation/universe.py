@@ -12,6 +12,10 @@ RECENT_DAYS = 252  # joint days of the "last year" heatmap
 
 READABLE_SERIES = 40  # series a heatmap shows by name; a larger universe shows one per cluster
 CLUSTER_PAIRS_PER_CALL = 1_000_000  # pairs per kernel call when clustering thousands of series
+# series up to which the clustering's matrix is made a valid correlation matrix (Higham's
+# projections take an eigendecomposition per iteration: ~1.7 CPU s at 200 series, ~20 at
+# 500, benchmarks/issue31.md); above, its smallest eigenvalue is only logged
+REPAIR_MAX_SERIES = 200
 
 
 def universe_correlations(
@@ -71,6 +75,32 @@ def recent_correlation_distances(
     return np.clip(distance, 0.0, 2.0)
 
 
+def valid_distances(distance: np.ndarray, series_ids: list[str], repairs: list | None = None) -> np.ndarray:
+    """1 - r of the condensed ``distance`` (1 - r) made a valid correlation matrix (up to
+    REPAIR_MAX_SERIES series; the same vector when it already is one or is larger)."""
+    import logging
+
+    from scipy.spatial.distance import squareform
+
+    from corrflow.analytics.correlation.valid_matrix import repaired, smallest_eigenvalue
+
+    matrix = 1.0 - squareform(distance, checks=False)
+    if len(series_ids) > REPAIR_MAX_SERIES:
+        logging.getLogger("universe").info(
+            "clustering %d series: smallest eigenvalue %.3g (not repaired above %d series)",
+            len(series_ids),
+            smallest_eigenvalue(matrix),
+            REPAIR_MAX_SERIES,
+        )
+        return distance
+    valid, repair = repaired(matrix, series_ids)
+    if repairs is not None:
+        repairs.append(repair)
+    if repair.method == "unchanged":
+        return distance
+    return np.clip(squareform(1.0 - valid, checks=False), 0.0, 2.0)
+
+
 def cluster_representatives(
     levels: pd.DataFrame,
     clean_meta: dict,
@@ -78,17 +108,22 @@ def cluster_representatives(
     as_of: str,
     n_clusters: int = READABLE_SERIES,
     prefer: list[str] = (),
+    repairs: list | None = None,
 ) -> tuple[list[str], dict[str, list[str]]]:
     """A universe too large to read, as ``n_clusters`` series: Ward clusters of the last
     year's correlations (on sqrt(2 (1 - r))), each shown by its most central member (least
     total distance 1 - r to the rest of its cluster) or by a ``prefer`` series in it (the
     configured pairs'), in the dendrogram's order. Returns (the representatives, each
-    one's cluster members)."""
+    one's cluster members). Ward needs Euclidean distances, which a correlation matrix
+    gives only when it is positive semidefinite: up to REPAIR_MAX_SERIES series the
+    pairwise matrix is first made a valid one (``valid_matrix.repaired``, unchanged when
+    it is); what was done is appended to ``repairs``."""
     from scipy.cluster.hierarchy import fcluster, leaves_list, linkage
     from scipy.spatial.distance import squareform
 
     series_ids = list(series_ids)
     distance = recent_correlation_distances(levels, clean_meta, series_ids, as_of)
+    distance = valid_distances(distance, series_ids, repairs)
     # Ward on sqrt(2 (1 - r)), the Euclidean distance of standardised returns: clusters of
     # comparable size (average linkage leaves every outlier a cluster of its own, so a
     # universe of five markets came out as five clusters and 35 single series)

@@ -32,6 +32,9 @@ clean.parquet, the equity extended back by the longest equity history) with each
 primary-window pair's return correlation before (a calm baseline), during and
 Forbes-Rigobon adjusted, their days and Fisher-z intervals.
 horizons.csv: weekly and monthly return correlations (``_horizons``).
+exceedance.csv: each configured pair's exceedance correlations per era beside the
+bivariate-normal benchmark (``corrflow.analytics.correlation.exceedance``); the Hong-Tu-Zhou tests go into
+regimes.parquet's metadata (``exceedance``), the DCC's standard errors into its ``dcc``.
 """
 
 import logging
@@ -299,8 +302,64 @@ def dcc_regimes(levels: pd.DataFrame, metadata: dict, pairs: list[list[str]], mi
             continue
         columns[dcc_column(a, b)] = rho.reindex(levels.index)
         info[key] = {"status": "ok", **estimates}
-        logger.info("dcc %s: a=%.4f b=%.4f on %d days", key, estimates["a"], estimates["b"], len(returns))
+        logger.info(
+            "dcc %s: a=%.4f (se %.4f) b=%.4f (se %.4f) on %d days",
+            key,
+            estimates["a"],
+            estimates["se_a"],
+            estimates["b"],
+            estimates["se_b"],
+            len(returns),
+        )
     return pd.DataFrame(columns, index=levels.index), info
+
+
+def exceedance_pairs(levels: pd.DataFrame, pairs: list[list[str]], all_pairs: bool) -> list[tuple[str, str]]:
+    """The configured pairs with data, then (``all_pairs``) every other pair of the
+    universe's series in its order."""
+    chosen = [(a, b) for a, b in pairs if a in levels and b in levels]
+    if all_pairs:
+        from itertools import combinations
+
+        known = set(chosen) | {(b, a) for a, b in chosen}
+        chosen += [pair for pair in combinations(levels.columns, 2) if pair not in known]
+    return chosen
+
+
+def exceedance_regimes(levels: pd.DataFrame, metadata: dict, pairs: list[list[str]], settings: dict):
+    """Exceedance curves (tidy table) and Hong-Tu-Zhou tests ({"A:B": {era: test}}) of
+    the pairs on their joint days over the whole of their data."""
+    from corrflow.analytics.correlation import exceedance as _exceedance
+
+    frames, tests = [], {}
+    for a, b in exceedance_pairs(levels, pairs, settings["all_pairs"]):
+        key = f"{a}:{b}"
+        table, tests[key] = _exceedance.pair_exceedance(
+            pair_returns_of(levels, metadata, a, b),
+            key,
+            min_count=settings["min_count"],
+            split_year=settings["split_year"],
+            recent_years=settings["recent_years"],
+            min_days=settings["min_days"],
+        )
+        frames.append(table)
+        for era, test in tests[key].items():
+            if test["status"] != "ok" or test["p_value"] is None:
+                logger.info(
+                    "exceedance %s %s: %s", key, era, test["status"] if test["status"] != "ok" else "no test"
+                )
+                continue
+            logger.info(
+                "exceedance %s %s: Hong-Tu-Zhou J=%.2f (%d df) p=%.4f on %d days",
+                key,
+                era,
+                test["statistic"],
+                test["df"],
+                test["p_value"],
+                test["days"],
+            )
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_exceedance.COLUMNS)
+    return table, tests
 
 
 def episode_correlation_columns(
@@ -394,19 +453,20 @@ def build_regimes(corr, levels, metadata, settings):
             for future in futures.values():
                 future.cancel()
             raise
-    dcc_frame, tags, episodes, horizons = rest
+    dcc_frame, tags, episodes, horizons, exceedance = rest
     if dcc_frame is not None:
         frames.append(dcc_frame)
     frames.append(tags)
     regimes = pd.concat(frames, axis=1)
     regimes.index.name = "date"
     info["horizons"] = settings["horizons"]
-    return regimes, info, episodes, horizons
+    return regimes, info, episodes, horizons, exceedance
 
 
 def _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns, info):
     """The parts of ``build_regimes`` besides the Markov fits: DCC, stress episodes,
-    horizons; (dcc frame or None, stress tags, episodes table, horizons table)."""
+    horizons, exceedance; (dcc frame or None, stress tags, episodes table, horizons table,
+    exceedance table)."""
     from corrflow.analytics.regimes.horizons import horizon_correlations
     from corrflow.analytics.regimes.stress import stress_episodes
 
@@ -424,7 +484,16 @@ def _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns,
     horizons = horizon_correlations(
         levels, metadata.get("series", {}), settings["pairs"], closed_by_series(metadata), windows
     )
-    return dcc_frame, tags, episodes, horizons
+    exceedance_settings = settings["exceedance"]
+    if exceedance_settings["enabled"]:
+        exceedance, info["exceedance"] = exceedance_regimes(
+            all_levels, metadata, settings["pairs"], exceedance_settings
+        )
+    else:
+        from corrflow.analytics.correlation.exceedance import COLUMNS
+
+        exceedance = pd.DataFrame(columns=COLUMNS)
+    return dcc_frame, tags, episodes, horizons, exceedance
 
 
 def run(
@@ -443,8 +512,10 @@ def run(
     out: str,
     episodes: str,
     horizons: str,
+    exceedance_settings: dict,
+    exceedance: str,
 ) -> None:
-    """Sign regimes, Markov states, DCC, horizon correlations and stress episodes (rule ``regimes``).
+    """Sign regimes, Markov states, DCC, horizons, exceedance and stress episodes (rule ``regimes``).
 
     corr: rolling_corr.csv
     clean: clean.parquet (levels, calendars)
@@ -452,6 +523,7 @@ def run(
     out: regimes.parquet
     episodes: stress_episodes.csv
     horizons: horizons.csv
+    exceedance: exceedance.csv: each pair's exceedance correlations per era
     """
     corr_path = corr
     corr = read_rolling_corr(corr_path)
@@ -474,18 +546,22 @@ def run(
         "dcc": dcc,
         "horizons": horizon_windows,
         "stress": stress,
+        "exceedance": exceedance_settings,
     }
-    regimes, info, episode_table, horizon_table = build_regimes(corr, levels, metadata, settings)
+    regimes, info, episode_table, horizon_table, exceedance_table = build_regimes(
+        corr, levels, metadata, settings
+    )
     write_parquet(regimes, out, info)
     write_csv_atomic(episode_table, episodes, index=False)
     write_csv_atomic(
         horizon_table.assign(date=horizon_table["date"].dt.strftime("%Y-%m-%d")), horizons, index=False
     )
+    write_csv_atomic(exceedance_table, exceedance, index=False)
     latest = {
         c: regimes[c].dropna().iloc[-1] for c in regimes if c.startswith("sign:") and regimes[c].notna().any()
     }
     logger.info(
-        "wrote %s (%d rows; latest sign regimes %s), %s (%d stress episodes), %s (%d rows)",
+        "wrote %s (%d rows; latest sign regimes %s), %s (%d stress episodes), %s (%d rows), %s (%d rows)",
         out,
         len(regimes),
         latest,
@@ -493,4 +569,6 @@ def run(
         len(episode_table),
         horizons,
         len(horizon_table),
+        exceedance,
+        len(exceedance_table),
     )

@@ -61,6 +61,14 @@ REGISTRY: list[Figure] = [
         per_pair=True,
     ),
     Figure(
+        output="exceedance_figures",
+        file="fig_exceedance_{a}_vs_{b}.png",
+        caption="fig_exceedance.rst",
+        category="Correlations",
+        section="corrflow.present.figures.exceedance:section",
+        per_pair=True,
+    ),
+    Figure(
         output="heatmap",
         file="fig_heatmap.png",
         caption="fig_heatmap.rst",

@@ -29,6 +29,7 @@ class ReportContext:
     figures_dir: Path
     names: dict[str, str] = field(default_factory=dict)  # series id -> name shown in titles
     origins: dict[str, str] = field(default_factory=dict)  # series id -> where its data came from
+    exceedance: pd.DataFrame | None = None  # exceedance.csv (regimes), None when it is off
 
     @property
     def series_meta(self) -> dict:

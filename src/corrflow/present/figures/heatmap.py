@@ -121,11 +121,11 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
     """'## The universe': the heatmap and the series left out of it."""
     series_meta = context.series_meta
     shown, left_out = context.heatmap_series
-    clusters = None
+    clusters, repairs = None, []
     if len(shown) > READABLE_SERIES:  # one row per cluster, chosen on every pair's last year
         prefer = [s for pair in context.pairs for s in pair]
         shown, clusters = cluster_representatives(
-            context.levels, context.clean_meta, shown, context.as_of, READABLE_SERIES, prefer
+            context.levels, context.clean_meta, shown, context.as_of, READABLE_SERIES, prefer, repairs
         )
     full, recent, periods = universe_correlations(context.levels, context.clean_meta, shown, context.as_of)
     coverage = {s: (str(series_meta[s]["first"]), str(series_meta[s]["last"])) for s in shown}
@@ -144,6 +144,8 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
     lines = ["## The universe", "", f"![correlation heatmap]({FIGURE.file})", ""]
     if clusters:
         lines += cluster_lines(clusters, prefer)
+        if repairs:
+            lines += [f"The clustering's correlation matrix: {repairs[0].sentence()}.", ""]
     if left_out:
         lines += ["Not in the heatmap: " + "; ".join(f"{s} ({why})" for s, why in left_out.items()) + ".", ""]
     return lines, [FIGURE.file]
