@@ -379,3 +379,21 @@ def test_the_package_schema_is_the_one_the_workflow_reads():
     workflow_copy = ROOT / "workflow/schemas/config.schema.yaml"
     assert SCHEMA_PATH == ROOT / "src/corrflow/config.schema.yaml"
     assert Path(workflow_copy).read_bytes() == SCHEMA_PATH.read_bytes()
+
+
+def test_a_relative_snapshot_missing_here_is_the_workflows_own(tmp_path, monkeypatch):
+    """A module deployment runs in a folder without data/sample: the bundled snapshot beside
+    the workflow is used; a snapshot that exists here, or an absolute one, is kept."""
+    from corrflow.config.settings import resolve_snapshot
+
+    root = tmp_path / "corrflow"
+    (root / "data/sample").mkdir(parents=True)
+    here = tmp_path / "project"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert resolve_snapshot("data/sample", str(root)) == str(root / "data/sample")
+    assert resolve_snapshot("data/sample", None) == "data/sample"
+    assert resolve_snapshot("/elsewhere/sample", str(root)) == "/elsewhere/sample"
+    assert resolve_snapshot("no/such", str(root)) == "no/such"
+    (here / "data/sample").mkdir(parents=True)
+    assert resolve_snapshot("data/sample", str(root)) == "data/sample"

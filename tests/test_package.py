@@ -3,6 +3,7 @@ the seed's command through the installed command, the Snakefile parsed with noth
 Snakemake, and the workflow deployed as a module the way the catalog deploys it."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -130,21 +131,70 @@ def test_the_snakefile_parses_with_only_snakemake(workflow_copy, tmp_path):
     assert "rolling_corr" in result.stdout and "report" in result.stdout
 
 
+def readme_module_snakefile(snakefile_source: str) -> str:
+    """The README's module snippet, exactly as printed, with its Snakefile path replaced."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = re.search(r"```python\n(configfile:.*?use rule \* from corrflow\n)```", readme, re.S).group(1)
+    assert '"path/to/corrflow/workflow/Snakefile"' in snippet
+    return snippet.replace('"path/to/corrflow/workflow/Snakefile"', snippet_source(snakefile_source))
+
+
+def snippet_source(source: str) -> str:
+    return source if source.startswith("gitfile(") else f'"{source}"'
+
+
 def test_the_workflow_deploys_as_a_module(tmp_path, workflow_run):
-    """The catalog's way: a Snakefile elsewhere that names workflow/Snakefile as a module
-    and uses every rule; the default workflow runs offline there to the same report."""
+    """The catalog's way, from a folder holding nothing but the README's Snakefile and the
+    default config: the workflow's own bundled snapshot is found (paths.snapshot is
+    relative to the workflow when the folder has none), and the run gives the same report."""
     workdir, _ = workflow_run
     (tmp_path / "config").mkdir()
-    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    config["paths"] = {**config.get("paths", {}), "snapshot": str(ROOT / "data/sample")}
-    (tmp_path / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    (tmp_path / "Snakefile").write_text(
-        'configfile: "config/config.yaml"\n\n\n'
-        "module corrflow:\n"
-        f'    snakefile:\n        "{ROOT / "workflow" / "Snakefile"}"\n'
-        "    config:\n        config\n\n\n"
-        "use rule * from corrflow\n"
-    )
+    shutil.copy(ROOT / "config/config.yaml", tmp_path / "config/config.yaml")
+    (tmp_path / "Snakefile").write_text(readme_module_snakefile(str(ROOT / "workflow" / "Snakefile")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Snakefile", "config"]
     snakemake(tmp_path, "--cores", "2", "--config", "offline=true")
     assert (tmp_path / "docs/report.md").read_text() == (workdir / "docs/report.md").read_text()
+    assert not (tmp_path / "data/sample").exists()
     shutil.rmtree(tmp_path / ".snakemake", ignore_errors=True)
+
+
+def test_the_workflow_deploys_as_a_module_from_a_git_remote(tmp_path, installed, workflow_run):
+    """As the catalog deploys it from git: a module named with a git source (a local remote
+    here), run by a Python that has corrflow installed (a wheel) and no checkout on any
+    path: the rule scripts take the installed package."""
+    venv, env, _ = installed
+    workdir, _ = workflow_run
+    repo = tmp_path / "remote"
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file() and not name.startswith(".venv"):
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    git = ["git", "-c", "user.email=ci@example.org", "-c", "user.name=ci"]
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "corrflow"], cwd=repo, check=True)
+    user = tmp_path / "user"
+    (user / "config").mkdir(parents=True)
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    config["paths"] = {"snapshot": str(ROOT / "data/sample")}  # a git source has no local folder
+    (user / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (user / "Snakefile").write_text(
+        readme_module_snakefile(f'gitfile("{repo}", path="workflow/Snakefile", ref="main")')
+    )
+    result = subprocess.run(
+        [venv / "bin/python", "-m", "snakemake", "--cores", "2", "--config", "offline=true"],
+        cwd=user,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if "expected str instance, LocalSourceFile found" in result.stderr:
+        # Snakemake 9.27.1 (the newest release) cannot run a script rule of a module named
+        # with gitfile(): LocalGitFile.join (snakemake/sourcecache.py) takes no SourceFile,
+        # as its siblings do. Any other failure fails; a fixed release runs the checks below.
+        pytest.xfail("Snakemake's LocalGitFile.join takes no SourceFile (script rules of git modules)")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (user / "docs/report.md").read_text() == (workdir / "docs/report.md").read_text()

@@ -312,3 +312,19 @@ def test_a_later_end_fetches_again_and_a_fixed_end_changes_nothing_else(workflow
     assert re.search(r"^ingest\s+\d+$", later.stdout, re.M), later.stdout[-2000:]
     same = snakemake(workdir, "-n", "--config", "offline=true")
     assert "Nothing to be done" in same.stdout + same.stderr
+
+
+def test_the_small_ci_config_runs_from_its_own_folder(tmp_path):
+    """The catalog's `.test/` convention: `snakemake --directory .test` runs the small config
+    there, the bundled snapshot found beside the workflow, to a report."""
+    import shutil
+
+    from conftest import ROOT, copy_workflow
+
+    workdir = copy_workflow(tmp_path / "workflow")
+    shutil.copytree(ROOT / ".test" / "config", workdir / ".test" / "config")
+    snakemake(workdir, "--directory", ".test", "--cores", "2")
+    report = (workdir / ".test" / "docs" / "report.md").read_text(encoding="utf-8")
+    assert "SPY" in report and "TLT" in report
+    assert not (workdir / ".test" / "data" / "sample").exists()
+    assert not (workdir / "data" / "processed").exists()  # everything went to .test/

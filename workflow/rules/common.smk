@@ -6,15 +6,23 @@
 import os
 import sys
 
+# the folder holding workflow/ (this file is workflow/rules/common.smk); for a workflow
+# used from a git or http source it is no local folder
+WORKFLOW_ROOT = os.path.normpath(os.path.join(str(workflow.current_basedir), "..", ".."))
 # the package from the workflow's own source tree (a dry run, `--sdm conda`, a module
 # deployment: only Snakemake may be installed); the rule scripts import the whole package
-sys.path.insert(0, os.path.normpath(os.path.join(str(workflow.current_basedir), "..", "..", "src")))
+sys.path.insert(0, os.path.join(WORKFLOW_ROOT, "src"))
 from corrflow.config import ConfigError, resolve, universe_days_at_most  # noqa: E402
 from corrflow.data.sources import SOURCES  # noqa: E402  (the one list of sources: names only)
 from corrflow.present.figures import rule_outputs  # noqa: E402  (the report's figures: one registry)
 
 try:
-    SETTINGS = resolve(config, workflow.configfiles)
+    SETTINGS = resolve(
+        config,
+        workflow.configfiles,
+        # its data/sample: the snapshot of a module deployment run from another folder
+        workflow_root=WORKFLOW_ROOT if os.path.isdir(WORKFLOW_ROOT) else None,
+    )
 except ConfigError as error:
     # raised here, at the top level, so that Snakemake prints the one line and no frames
     raise ValueError(str(error)) from None

@@ -4,6 +4,7 @@ primary window, the stress series, the all-pairs blocks), and one typed object p
 section for code that reads settings."""
 
 import dataclasses
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -173,6 +174,16 @@ def resolve_stress(config: dict) -> dict:
     return settings
 
 
+def resolve_snapshot(snapshot: str, workflow_root: str | None) -> str:
+    """`paths.snapshot`: as given where it exists from the working directory (or is
+    absolute); a relative one that does not exist there but does beside the workflow is the
+    workflow's own bundled snapshot, as a module deployment from another folder needs it."""
+    if os.path.isabs(snapshot) or os.path.isdir(snapshot) or not workflow_root:
+        return snapshot
+    beside_workflow = os.path.join(workflow_root, snapshot)
+    return os.path.normpath(beside_workflow) if os.path.isdir(beside_workflow) else snapshot
+
+
 def resolve(
     config: dict,
     config_files: Iterable[str] = (),
@@ -180,11 +191,14 @@ def resolve(
     schema: dict | None = None,
     now: datetime | None = None,
     clean_rows: int | None = None,
+    workflow_root: str | None = None,
 ) -> Settings:
     """Check, validate and resolve ``config`` (as Snakemake read it from ``config_files``
     and `--config`); any problem is a ConfigError of one line. ``config`` itself is left
     as it was; ``now`` (default: the clock) fixes `latest` and today; ``clean_rows``
-    replaces the count of clean.parquet's rows the all-pairs plan makes from the calendars."""
+    replaces the count of clean.parquet's rows the all-pairs plan makes from the calendars;
+    ``workflow_root`` (the folder holding workflow/) is where the bundled snapshot is found
+    when the working directory has none (a module deployment, see resolve_snapshot)."""
     check_config_files(config_files)
     check_alias_growth(config)
     schema = schema if schema is not None else load_schema()
@@ -196,6 +210,7 @@ def resolve(
     check_numbers_fit_the_data(resolved, end, primary)
     resolved["correlation"]["primary_window"] = primary
     resolved["stress"] = resolve_stress(resolved)
+    resolved["paths"]["snapshot"] = resolve_snapshot(resolved["paths"]["snapshot"], workflow_root)
     plan = AllPairsPlan.from_config(resolved, end, clean_rows)
     all_pairs = resolved["all_pairs"]
     all_pairs["n_blocks"] = plan.blocks(all_pairs["n_blocks"], all_pairs["mem_mb"], all_pairs["enabled"])
