@@ -1,5 +1,5 @@
-"""Plumbing shared by every step: errors a user can fix, logging, atomic writes, the
-frame of a rule script (``rule_job``) and of a command (``call_with_arguments``)."""
+"""Plumbing shared by every step: errors a user can fix, logging, progress of long work,
+atomic writes and the config schema's defaults."""
 
 import errno
 import json
@@ -9,6 +9,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -96,6 +97,65 @@ def cli_parser(doc: str | None):
     )
     parser.add_argument("--log", default=None, help="log file (default: stderr only)")
     return parser
+
+
+class Progress:
+    """Progress of long work, counted in ``unit``: a bar redrawn in place on a terminal
+    (``stream`` a TTY), otherwise a log line at most every ``every_s`` seconds and one at
+    the end (a rule's log, a cluster job's output). ``clock`` is injectable for tests."""
+
+    def __init__(
+        self,
+        label: str,
+        total: int,
+        unit: str = "",
+        every_s: float = 10.0,
+        stream=None,
+        clock: Callable[[], float] = time.monotonic,
+        log: logging.Logger | None = None,
+    ):
+        self.label, self.total, self.unit, self.every_s = label, total, unit, every_s
+        self.stream = stream if stream is not None else sys.stderr
+        self.clock, self.log = clock, log or logger
+        self.done, self.started = 0, clock()
+        self.last_line = self.started
+        self.on_terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def advance(self, count: int = 1, detail: str = "") -> None:
+        self.done += count
+        now = self.clock()
+        if self.on_terminal:
+            width = 30
+            filled = int(width * self.done / self.total) if self.total else width
+            self.stream.write(
+                f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
+                f"{self.done}/{self.total} {self.unit} {detail}".rstrip()[:120].ljust(80)
+            )
+            self.stream.flush()
+        elif now - self.last_line >= self.every_s:
+            self.last_line = now
+            self.log.info(
+                "%s: %d of %d %s done (%.0f s)%s",
+                self.label,
+                self.done,
+                self.total,
+                self.unit,
+                now - self.started,
+                f"; {detail}" if detail else "",
+            )
+
+    def close(self) -> None:
+        if self.on_terminal:
+            self.stream.write("\n")
+            self.stream.flush()
+        self.log.info(
+            "%s: %d of %d %s done in %.1f s",
+            self.label,
+            self.done,
+            self.total,
+            self.unit,
+            self.clock() - self.started,
+        )
 
 
 def limit_threads(threads: int | None) -> None:

@@ -62,6 +62,7 @@ from corrflow.data.contracts import (
 )
 from corrflow.io import (
     InputDataError,
+    Progress,
     write_csv_atomic,
 )
 
@@ -444,11 +445,14 @@ def build_regimes(corr, levels, metadata, settings):
             frames = [regimes]
             # this thread's own part (DCC, stress, horizons) while the workers fit
             rest = _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns, info)
+            progress = Progress("regimes: Markov fits", len(jobs), "series")
             for i in range(len(jobs)):
                 frame, fit = futures[i].result()
                 log_markov(fit)
                 frames.append(frame)
                 info["markov"].append(fit)
+                progress.advance(detail=jobs[i][1])
+            progress.close()
         except BaseException:
             for future in futures.values():
                 future.cancel()
