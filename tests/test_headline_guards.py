@@ -20,7 +20,13 @@ FAT_FINGER_DAY = "2019-10-08"
 
 
 def stress_settings(equity: str = "SPY") -> dict:
-    return {**schema_defaults()["stress"], "equity": equity, "bond": None, "vix": None}
+    return {
+        **schema_defaults()["stress"],
+        "equity": equity,
+        "bond": None,
+        "vix": None,
+        "outlier_z": OUTLIER_Z,
+    }
 
 
 def test_a_value_typed_x100_or_1e308_between_ordinary_closes_is_a_likely_data_error():

@@ -343,6 +343,7 @@ def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
         "horizons": defaults["regimes"]["horizons"],
         "stress": {**defaults["stress"], "equity": "SPY", "bond": "DGS10", "vix": "VIXCLS"},
         "exceedance": defaults["regimes"]["exceedance"],
+        "outlier_z": defaults["dq"]["outlier_z"],
     }
     regimes, info, episodes, horizons, exceedance = build_regimes(corr, levels, metadata, settings)
     closed = corr["SPY:DGS10:60"].isna()
@@ -445,3 +446,36 @@ def test_exceedance_pairs_on_request_every_pair_of_the_universe():
     every = exceedance_pairs(levels, configured, True)
     assert every[:2] == [("SPY", "TLT"), ("DGS10", "SPY")] and len(every) == 6  # 4 series: 6 pairs, each once
     assert ("SPY", "DGS10") not in every and ("TLT", "GLD") in every
+
+
+def test_dqs_outlier_threshold_reaches_the_stress_rules(snapshot_frames, monkeypatch):
+    """`dq.outlier_z` is the rule's param `outlier_z`: the stress rules screen data errors
+    with the user's threshold (they read the schema's default before, whatever was set)."""
+    from corrflow.analytics.regimes import stress as stress_module
+    from corrflow.analytics.regimes.regimes import build_regimes
+
+    levels, metadata, corr = union_calendar_inputs(snapshot_frames)
+    defaults = schema_defaults()
+    seen = []
+    real = stress_module.without_data_errors
+    monkeypatch.setattr(
+        stress_module,
+        "without_data_errors",
+        lambda levels, metadata, outlier_z: seen.append(outlier_z) or real(levels, metadata, outlier_z),
+    )
+    settings = {
+        "primary_window": 60,
+        "pairs": [["SPY", "DGS10"]],
+        "unusual_history": 40,
+        "unusual_level": 2.5,
+        "sign": SIGN,
+        "markov": {**MARKOV, "enabled": False},
+        "dcc": {**defaults["regimes"]["dcc"], "enabled": False},
+        "horizons": {**defaults["regimes"]["horizons"], "enabled": False},
+        "stress": {**defaults["stress"], "equity": "SPY", "bond": "DGS10", "vix": "VIXCLS"},
+        "exceedance": {**defaults["regimes"]["exceedance"], "enabled": False},
+        "outlier_z": 5.5,
+    }
+    _, info, *_ = build_regimes(corr, levels, metadata, settings)
+    assert seen == [5.5]
+    assert "outlier_z" not in info["stress"]  # the stress settings recorded as configured

@@ -22,7 +22,8 @@ from corrflow.data.contracts import EPISODE_COLUMNS
 from corrflow.io import schema_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
-STRESS = schema_defaults()["stress"]
+# stress settings as the regimes step hands them over: with DQ's outlier threshold
+STRESS = {**schema_defaults()["stress"], "outlier_z": schema_defaults()["dq"]["outlier_z"]}
 
 
 def path_of(points: list[tuple[int, float]], start="2020-01-01") -> pd.Series:

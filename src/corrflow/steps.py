@@ -59,7 +59,7 @@ STEPS = {
             "regimes",
             "corrflow.analytics.regimes.regimes",
             "sign regimes, Markov states, DCC, stress episodes",
-            ("regimes", "correlation", ""),
+            ("regimes", "correlation", "dq", ""),
             {"horizon_windows": "regimes.horizons", "exceedance_settings": "regimes.exceedance"},
         ),
         Step(

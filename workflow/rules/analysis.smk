@@ -103,6 +103,7 @@ rule regimes:
         horizon_windows=config["regimes"]["horizons"],
         stress=config["stress"],
         exceedance_settings=config["regimes"]["exceedance"],
+        outlier_z=config["dq"]["outlier_z"],
     script:
         "../scripts/step.py"
 

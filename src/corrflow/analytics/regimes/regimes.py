@@ -479,7 +479,10 @@ def _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns,
     if settings["dcc"]["enabled"]:
         dcc_frame, info["dcc"] = dcc_regimes(levels, metadata, settings["pairs"], settings["dcc"]["min_obs"])
     # info receives `data_errors`: values left out of (or unconfirmed in) the stress rules
-    episodes, tags = stress_episodes(all_levels, metadata, stress, info)
+    # DQ's outlier threshold decides which values are data errors (not in the stress metadata)
+    episodes, tags = stress_episodes(
+        all_levels, metadata, {**stress, "outlier_z": settings["outlier_z"]}, info
+    )
     tags = tags.reindex(corr.index)
     tags = tags.assign(stress=tags["stress"].fillna(False).astype(bool))
     episodes = episode_correlation_columns(episodes, all_levels, metadata, primary_columns, stress)
@@ -513,6 +516,7 @@ def run(
     dcc: dict,
     horizon_windows: dict,
     stress: dict,
+    outlier_z: float,
     out: str,
     episodes: str,
     horizons: str,
@@ -550,6 +554,7 @@ def run(
         "dcc": dcc,
         "horizons": horizon_windows,
         "stress": stress,
+        "outlier_z": outlier_z,
         "exceedance": exceedance_settings,
     }
     regimes, info, episode_table, horizon_table, exceedance_table = build_regimes(

@@ -515,15 +515,6 @@ def spliced_equity(
 DATA_ERROR_FACTOR = 2.0  # a value this many times off both neighbours is typed wrong, not traded
 
 
-def dq_outlier_z(settings: dict) -> float:
-    """DQ's outlier threshold: the settings' ``outlier_z`` if given, else the schema's dq default."""
-    if settings.get("outlier_z") is not None:
-        return float(settings["outlier_z"])
-    from corrflow.io import schema_defaults
-
-    return float(schema_defaults()["dq"]["outlier_z"])
-
-
 def likely_data_errors(levels: pd.Series, outlier_z: float) -> list[dict]:
     """Values of one price, fx or level series that DQ's outlier rule flags (|daily log
     return - median| / (1.4826 MAD) above ``outlier_z``) and that look typed wrong
@@ -608,7 +599,7 @@ def stress_episodes(
     equity, bond, vix = settings.get("equity"), settings.get("bond"), settings.get("vix")
     gap = settings["merge_gap_days"]
     intervals: list[Interval] = []
-    levels, errors = without_data_errors(levels, metadata, dq_outlier_z(settings))
+    levels, errors = without_data_errors(levels, metadata, float(settings["outlier_z"]))
     history = history_equity(levels, metadata, equity, settings.get("history_equity"))
     if notes is not None:
         read = {equity, bond, vix, history} - {None}
