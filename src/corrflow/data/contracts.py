@@ -115,6 +115,16 @@ def pearson_columns(corr: pd.DataFrame, window: int | None = None) -> list[str]:
     ]
 
 
+def primary_window_of(corr: pd.DataFrame, window: int | None) -> int | None:
+    """The primary window, the one home of its rule: the configured one (the workflow always
+    passes `correlation.primary_window`, resolved), else, for a rolling_corr.csv read on its
+    own (a command, a notebook), the first window in the file; None for a file without one."""
+    if window is not None:
+        return int(window)
+    pearson = pearson_columns(corr)
+    return int(parse_corr_column(pearson[0]).window) if pearson else None
+
+
 def band_of(corr: pd.DataFrame, column: str) -> tuple[str, str] | None:
     """The (lo, hi) band columns of a Pearson column, if the file has them."""
     lo = next((c for c in corr.columns if c.startswith(f"{column}:lo")), None)

@@ -36,6 +36,7 @@ from corrflow.data.contracts import (
     SIGN_LABELS,
     band_of,
     pair_days,
+    primary_window_of,
     read_parquet,
     read_rolling_corr,
     sign_column,
@@ -354,7 +355,7 @@ def build_dashboard(
     import plotly.graph_objects as go
     import plotly.io as pio
 
-    window = window or 60
+    window = primary_window_of(corr, window)
     series_meta = clean_meta["series"]
     as_of = as_of_date(clean_meta, pairs)
     levels = levels.loc[: pd.Timestamp(as_of)]

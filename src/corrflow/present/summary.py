@@ -20,6 +20,7 @@ from corrflow.data.contracts import (
     parse_corr_column,
     pearson_columns,
     percentile_column,
+    primary_window_of,
     relative_column,
     sign_column,
     sync_column,
@@ -187,11 +188,10 @@ def is_bond_pair(series_meta: dict, a: str, b: str) -> bool:
 
 
 def primary_of(corr: pd.DataFrame, a: str, b: str, window: int | None) -> str | None:
-    """The primary-window Pearson column of a pair (the configured window, else its first)."""
-    columns = [c for c in pearson_columns(corr) if c.startswith(f"{a}:{b}:")]
-    if window is not None and corr_column(a, b, window) in columns:
-        return corr_column(a, b, window)
-    return columns[0] if columns else None
+    """The pair's Pearson column at the primary window (data.contracts.primary_window_of),
+    None where the file has none: never another window's column under the primary's name."""
+    column = corr_column(a, b, primary_window_of(corr, window) or 0)
+    return column if column in pearson_columns(corr) else None
 
 
 def value_on(series: pd.Series, day: pd.Timestamp):

@@ -54,6 +54,7 @@ from corrflow.data.contracts import (
     parse_corr_column,
     pearson_columns,
     percentile_column,
+    primary_window_of,
     read_parquet,
     read_rolling_corr,
     relative_column,
@@ -537,7 +538,7 @@ def run(
     corr = read_rolling_corr(corr_path)
     levels, metadata = read_parquet(clean)
     pearson = pearson_columns(corr)
-    primary = primary_window or (int(pearson[0].rsplit(":", 1)[1]) if pearson else None)
+    primary = primary_window_of(corr, primary_window)
     if pearson and not pearson_columns(corr, primary):
         raise InputDataError(
             f"{corr_path}: no column of the primary window {primary} (config key "
