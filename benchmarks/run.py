@@ -155,10 +155,11 @@ def kernel_table(sizes, windows, n_rows: int, repeat: int, pandas_limit: int) ->
 MIXED_CALENDARS = ("NYSE", "XTKS", "24/7", "SIFMA_US")
 
 
-def universe_levels(n_series: int, n_rows: int, calendars=("NYSE",), seed: int = 1):
+def universe_levels(n_series: int, n_rows: int, calendars=("NYSE",), seed: int = 1, holes: int = 5):
     """Clean levels and their metadata as clean.parquet holds them: ``n_series`` random
     walks spread over ``calendars`` (each on its own sessions, NaN on the others), over
-    the first ``n_rows`` NYSE sessions from 2000, a few missing days in every series."""
+    the first ``n_rows`` NYSE sessions from 2000, ``holes`` missing days in every series
+    (each such series' pairs take the general joint-day walk, see ``JointDayPlan``)."""
     from corrflow.calendars import closed_days, sessions
 
     rng = np.random.default_rng(seed)
@@ -173,7 +174,7 @@ def universe_levels(n_series: int, n_rows: int, calendars=("NYSE",), seed: int =
     values = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (len(days), n_series)), axis=0))
     for k, name in enumerate(names):
         values[~days.isin(own[calendar_of[name]]), k] = np.nan
-        values[rng.choice(len(days), 5, replace=False), k] = np.nan  # a few missing days
+        values[rng.choice(len(days), holes, replace=False), k] = np.nan  # missing days of its own
     metadata = {
         "series": {name: {"kind": "price", "calendar": calendar_of[name]} for name in names},
         "calendars": {name: closed_days(name, days) for name in calendars},

@@ -243,6 +243,156 @@ class JointDayPanel:
         return state, np.zeros((n_pairs, 2, window))
 
 
+LOCKSTEP_BLOCKS = 8  # blocks of a lock-step group's moments held at a time (memory: 8 x 3 windows x members)
+
+
+LOCKSTEP_RUN = 512  # pairs per parallel task of the lock-step kernel at most
+
+
+class _LockstepGroup:
+    """Pairs whose joint days are one row set ``days`` (see ``JointDayPlan``), run in
+    lock-step: the members ordered by calendar, then as in the universe, so that a
+    series' pairs with the later members of a calendar are consecutive members (runs)."""
+
+    def __init__(self, plan_pairs, pairs, members, codes, days, both):
+        self.pairs = plan_pairs  # positions in the plan's pairs
+        self.members = np.array(sorted(members, key=lambda s: (codes[s], s)), dtype="int64")
+        local = {s: m for m, s in enumerate(self.members)}
+        left = np.array([local[i] for i in pairs[:, 0]], dtype="int64")
+        right = np.array([local[j] for j in pairs[:, 1]], dtype="int64")
+        # a run: the same left member with consecutive right members, at most LOCKSTEP_RUN
+        starts = [0]
+        for p in range(1, len(left)):
+            if left[p] != left[p - 1] or right[p] != right[p - 1] + 1 or p - starts[-1] >= LOCKSTEP_RUN:
+                starts.append(p)
+        self.run_start = np.array(starts if len(left) else [], dtype="int64")
+        self.run_length = np.diff(np.append(self.run_start, len(left))).astype("int64")
+        self.run_left = left[self.run_start]
+        self.run_right = right[self.run_start]
+        self.days, self.both = days, both
+        self.cross = np.zeros(len(plan_pairs))
+        self.done = 0  # days of ``days`` computed so far
+
+
+class JointDayPlan:
+    """Every pair of ``pairs`` (P x 2 series positions) on its own joint days, as
+    ``joint_day_corr`` computes it, but split by what the pairs' days are.
+
+    A series is regular when it has a value on every row of its calendar group (the rows
+    where some series of its calendar has one) from its first value to its last: one
+    calendar's series with no holes of their own, whatever their start and end. Two
+    regular series' joint days are the rows both groups share, within both series'
+    spans; so all regular pairs of two calendar groups run in lock-step on those rows
+    (``kernels.lockstep_moments`` once per series and block, then
+    ``kernels.lockstep_corr`` across the pairs), each pair NaN outside its span exactly
+    as its own walk would give. Pairs with a series that has holes of its own (a missing
+    day the rest of its calendar has) keep the general walk (``joint_day_corr``). Rows
+    are processed in stretches, in order (``run``), each pair's window carried across."""
+
+    def __init__(self, panel: JointDayPanel, pairs: np.ndarray, window: int):
+        self.panel, self.window = panel, window
+        pairs = np.ascontiguousarray(pairs, dtype="int64").reshape(-1, 2)
+        has = ~np.isnan(panel.level)
+        codes = panel.calendar_of
+        involved = np.unique(pairs)
+        base, regular = {}, np.zeros(len(codes), dtype=bool)
+        for code in np.unique(codes[involved]) if len(involved) else []:
+            base[code] = has[codes == code].any(axis=0)
+            for s in involved[codes[involved] == code]:
+                rows = np.flatnonzero(has[s])
+                regular[s] = bool(len(rows)) and np.array_equal(
+                    has[s, rows[0] : rows[-1] + 1], base[code][rows[0] : rows[-1] + 1]
+                )
+        lockstep = regular[pairs[:, 0]] & regular[pairs[:, 1]] if len(pairs) else np.zeros(0, dtype=bool)
+        self.general = np.flatnonzero(~lockstep)
+        self.state, self.ring = panel.start_state(len(self.general), window)
+        self.groups = []
+        keys = np.sort(codes[pairs[lockstep]], axis=1) if lockstep.any() else np.zeros((0, 2), dtype="int64")
+        positions = np.flatnonzero(lockstep)
+        for c1, c2 in np.unique(keys, axis=0):
+            chosen = positions[(keys[:, 0] == c1) & (keys[:, 1] == c2)]
+            members = np.unique(pairs[chosen])
+            days = np.flatnonzero(base[c1] & base[c2]).astype("int64")
+            self.groups.append(
+                _LockstepGroup(chosen, pairs[chosen], members, codes, days, int(panel.pair_calendar[c1, c2]))
+            )
+        self.pairs = pairs
+
+    def run(self, out, offsets, strides, t_start: int = 0, t_stop: int | None = None) -> None:
+        """Rows t_start <= t < t_stop of every pair into ``out``: pair p's value on row t
+        goes to ``out[offsets[p] + t * strides[p]]`` (every cell of those rows written)."""
+        from corrflow.kernels import fill_nan_rows, joint_day_corr, lockstep_corr, lockstep_moments
+
+        t_stop = len(self.panel.index) if t_stop is None else t_stop
+        offsets = np.asarray(offsets, dtype="int64")
+        strides = np.asarray(strides, dtype="int64")
+        arrays = self.panel.panel_arrays()
+        if len(self.general):
+            joint_day_corr(
+                *arrays,
+                self.pairs[self.general],
+                self.window,
+                t_start,
+                t_stop,
+                out,
+                offsets[self.general],
+                strides[self.general],
+                self.state,
+                self.ring,
+            )
+        window = self.window
+        for group in self.groups:
+            group_offsets, group_strides = offsets[group.pairs], strides[group.pairs]
+            k_start = group.done
+            k_stop = int(np.searchsorted(group.days, t_stop))
+            in_group = np.zeros(t_stop - t_start, dtype=bool)
+            in_group[group.days[k_start:k_stop] - t_start] = True
+            fill_nan_rows(out, group_offsets, group_strides, np.flatnonzero(~in_group) + t_start)
+            k0 = k_start
+            while k0 < k_stop:  # at most LOCKSTEP_BLOCKS blocks' moments at a time
+                k1 = min(k_stop, (k0 // window + LOCKSTEP_BLOCKS) * window)
+                b_first = k0 // window
+                n_blocks = (k1 - 1) // window - b_first + 1
+                shape = (n_blocks, window, len(group.members))
+                centred = np.empty((n_blocks, 2 * window, len(group.members)))
+                sums, means, inv_sd = np.empty(shape), np.empty(shape), np.empty(shape)
+                lockstep_moments(
+                    *arrays[:6],
+                    arrays[8],
+                    group.both,
+                    arrays[9],
+                    group.members,
+                    group.days,
+                    window,
+                    b_first,
+                    centred,
+                    sums,
+                    means,
+                    inv_sd,
+                )
+                lockstep_corr(
+                    centred,
+                    sums,
+                    means,
+                    inv_sd,
+                    group.run_left,
+                    group.run_right,
+                    group.run_start,
+                    group.run_length,
+                    window,
+                    k0,
+                    k1,
+                    b_first,
+                    group.days,
+                    out,
+                    group_offsets,
+                    group_strides,
+                    group.cross,
+                )
+                k0 = k1
+            group.done = k_stop
+
+
 def joint_day_rolling_corr(panel: JointDayPanel, pairs: list[tuple[str, str]], window: int) -> pd.DataFrame:
     """Each pair's rolling Pearson correlation on its own joint days, one column ``A:B``
     per pair on the universe's dates (NaN on days that are not the pair's)."""
@@ -322,7 +472,7 @@ class AllPairsBySeries:
         if date_major:  # one (dates x pairs) array instead of one block per first series
             self.offsets = np.arange(len(self.pairs), dtype="int64")
             self.strides = np.full(len(self.pairs), len(self.pairs), dtype="int64")
-        self.state, self.ring = panel.start_state(len(self.pairs), window)
+        self.plan = JointDayPlan(panel, self.pairs, window)
 
     def buffer(self) -> np.ndarray:
         return np.empty(len(self.pairs) * self.rows, dtype=self.dtype)
@@ -341,17 +491,7 @@ class AllPairsBySeries:
                 for s, w in zip(self.block_start, self.widths, strict=False)
             ]
         if len(self.pairs):
-            self.panel.run(
-                self.pairs,
-                self.window,
-                out,
-                self.offsets - t_start * self.strides,
-                self.strides,
-                self.state,
-                self.ring,
-                t_start,
-                t_stop,
-            )
+            self.plan.run(out, self.offsets - t_start * self.strides, self.strides, t_start, t_stop)
         return blocks
 
 
