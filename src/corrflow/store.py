@@ -100,6 +100,15 @@ class LongColumns:
         self.days = np.empty(rows * self.width, dtype="int64")
         self.value_type, self.schema = value_type, schema
 
+    def twin(self) -> "LongColumns":
+        """The same columns with a date buffer of their own (the code columns shared): one
+        table built while the other is written."""
+        import copy
+
+        other = copy.copy(self)
+        other.days = np.empty_like(self.days)
+        return other
+
     def table(self, day_values: np.ndarray, values: np.ndarray):
         """A table of ``values`` (dates x pairs, NaN where a pair has no value: written as
         null) on ``day_values`` (datetime64[ms]); its columns are views of this object's
@@ -243,13 +252,22 @@ def write_all_pairs(
 
     written = {"store": 0, "history": 0}  # rows per file: an empty file still gets its schema
 
-    def write_stretch(t0: int, blocks: list[np.ndarray], writer, history_writer) -> None:
+    # every day: the kernel's thread also builds the stretch's table (dates, validity), so
+    # the main thread does nothing but encode (pyarrow, without the GIL) on the other core
+    every_day_columns = [store_columns, store_columns.twin() if dates == "every_day" else store_columns]
+
+    def compute_stretch(k: int, t0: int, t1: int):
+        blocks = result.compute(buffers[k % 2], t0, t1)
+        if dates != "every_day":
+            return blocks, None
+        values = blocks[0] if blocks else np.empty((t1 - t0, 0), dtype)  # dates x pairs
+        return blocks, every_day_columns[k % 2].table(index_dates[t0:t1], values)
+
+    def write_stretch(t0: int, blocks: list[np.ndarray], table, writer, history_writer) -> None:
         t1 = t0 + (len(blocks[0]) if blocks else 0)
         values = blocks[0] if blocks else np.empty((t1 - t0, 0), dtype)  # dates x pairs
         if dates == "every_day":
-            writer.write_table(
-                store_columns.table(index_dates[t0:t1], values), row_group_size=(rows * n_pairs) or 1
-            )
+            writer.write_table(table, row_group_size=(rows * n_pairs) or 1)
             written["store"] += values.size
             return
         emitted_days, emitted = [], []
@@ -279,12 +297,12 @@ def write_all_pairs(
             history_writer = pq.ParquetWriter(
                 files.enter_context(atomic_path(history_path)), history_schema, **PARQUET_OPTIONS
             )
-        pending = compute.submit(result.compute, buffers[0], *stretches[0]) if stretches else None
+        pending = compute.submit(compute_stretch, 0, *stretches[0]) if stretches else None
         for k, (t0, _) in enumerate(stretches):
-            blocks = pending.result()
+            blocks, table = pending.result()
             if k + 1 < len(stretches):
-                pending = compute.submit(result.compute, buffers[(k + 1) % 2], *stretches[k + 1])
-            write_stretch(t0, blocks, writer, history_writer)
+                pending = compute.submit(compute_stretch, k + 1, *stretches[k + 1])
+            write_stretch(t0, blocks, table, writer, history_writer)
         for open_writer, open_schema, name in (
             (writer, schema, "store"),
             (history_writer, history_schema, "history"),
