@@ -247,6 +247,7 @@ LOCKSTEP_BLOCKS = 8  # blocks of a lock-step group's moments held at a time (mem
 
 
 LOCKSTEP_RUN = 512  # pairs per parallel task of the lock-step kernel at most
+SMALL_WORK = 1 << 18  # pair-days of a lock-step group's call below which it runs on one thread
 
 
 class _LockstepGroup:
@@ -321,6 +322,8 @@ class JointDayPlan:
     def run(self, out, offsets, strides, t_start: int = 0, t_stop: int | None = None) -> None:
         """Rows t_start <= t < t_stop of every pair into ``out``: pair p's value on row t
         goes to ``out[offsets[p] + t * strides[p]]`` (every cell of those rows written)."""
+        import numba
+
         from corrflow.kernels import fill_nan_rows, joint_day_corr, lockstep_corr, lockstep_moments
 
         t_stop = len(self.panel.index) if t_stop is None else t_stop
@@ -341,10 +344,14 @@ class JointDayPlan:
                 self.ring,
             )
         window = self.window
+        threads = numba.get_num_threads()
         for group in self.groups:
             group_offsets, group_strides = offsets[group.pairs], strides[group.pairs]
             k_start = group.done
             k_stop = int(np.searchsorted(group.days, t_stop))
+            # a small group's work is a few microseconds: one thread, no waiting for the
+            # others (with the cores busy, each parallel call can wait milliseconds)
+            numba.set_num_threads(1 if len(group.pairs) * (k_stop - k_start) < SMALL_WORK else threads)
             in_group = np.zeros(t_stop - t_start, dtype=bool)
             in_group[group.days[k_start:k_stop] - t_start] = True
             fill_nan_rows(out, group_offsets, group_strides, np.flatnonzero(~in_group) + t_start)
@@ -391,6 +398,7 @@ class JointDayPlan:
                 )
                 k0 = k1
             group.done = k_stop
+        numba.set_num_threads(threads)
 
 
 def joint_day_rolling_corr(panel: JointDayPanel, pairs: list[tuple[str, str]], window: int) -> pd.DataFrame:
