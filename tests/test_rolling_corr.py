@@ -498,7 +498,7 @@ def test_lockstep_pairs_equal_the_general_walk(window):
     in_general = {tuple(p) for p in plan.pairs[plan.general]}
     assert in_general == {p for p in map(tuple, all_pairs(names)) if 5 in p}  # only the holed series
     # every pair of the calendar groups NYSE, XTKS, 24/7, SIFMA_US and none (one series: no pair within)
-    assert len(plan.groups) == 14
+    assert len(plan.group_days) == 14
     pairs = [(names[i], names[j]) for i, j in all_pairs(names)]
     general = joint_day_rolling_corr(panel, pairs, window).to_numpy()
     assert np.isfinite(general).sum() > 1000
