@@ -6,7 +6,9 @@
   ``joint_day_rolling_corr``, and every pair by first series: ``AllPairsBySeries``): the
   compiled ``_kernels.joint_day_corr`` walks each pair's dates, so a series on another
   exchange's calendar, a 24/7 series or one with a missing day gets exactly what the
-  pair gets configured (``pair_rolling_corr``), with no common grid.
+  pair gets configured (``pair_rolling_corr``), with no common grid. ``AllPairsBySeries``
+  runs the pairs whose legs share their days in lock-step (``JointDayPlan``:
+  ``_kernels.lockstep_moments`` and ``_kernels.lockstep_corr``) and the rest on that walk.
 """
 
 from statistics import NormalDist
