@@ -160,10 +160,11 @@ def kernel_table(sizes, windows, n_rows: int, repeat: int, pandas_limit: int) ->
 MIXED_CALENDARS = ("NYSE", "XTKS", "24/7", "SIFMA_US")
 
 
-def universe_levels(n_series: int, n_rows: int, calendars=("NYSE",), seed: int = 1):
+def universe_levels(n_series: int, n_rows: int, calendars=("NYSE",), seed: int = 1, holes: int = 5):
     """Clean levels and their metadata as clean.parquet holds them: ``n_series`` random
     walks spread over ``calendars`` (each on its own sessions, NaN on the others), over
-    the first ``n_rows`` NYSE sessions from 2000, a few missing days in every series."""
+    the first ``n_rows`` NYSE sessions from 2000, ``holes`` missing days in every series
+    (each such series' pairs take the general joint-day walk, see ``JointDayPlan``)."""
     from corrflow.data.calendars import closed_days, sessions
 
     rng = np.random.default_rng(seed)
@@ -178,7 +179,7 @@ def universe_levels(n_series: int, n_rows: int, calendars=("NYSE",), seed: int =
     values = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (len(days), n_series)), axis=0))
     for k, name in enumerate(names):
         values[~days.isin(own[calendar_of[name]]), k] = np.nan
-        values[rng.choice(len(days), 5, replace=False), k] = np.nan  # a few missing days
+        values[rng.choice(len(days), holes, replace=False), k] = np.nan  # missing days of its own
     metadata = {
         "series": {name: {"kind": "price", "calendar": calendar_of[name]} for name in names},
         "calendars": {name: closed_days(name, days) for name in calendars},
@@ -187,34 +188,124 @@ def universe_levels(n_series: int, n_rows: int, calendars=("NYSE",), seed: int =
     return pd.DataFrame(values, index=days, columns=names), metadata
 
 
+def plain_streaming_kernel():
+    """The plain streaming kernel, the yardstick of the joint-day kernel (issue 28): every
+    pair's five running sums moved one date at a time over one common grid of returns,
+    vectorised across pairs, written date-major as the store's stretches; no NaN
+    handling, no re-centring, no calendars. Compiled on first use (not cached)."""
+    import numba
+
+    @numba.njit(parallel=True, nogil=True)
+    def streaming(returns, left, right, window, t_start, t_stop, out, sums):
+        n_pairs = left.shape[0]
+        for chunk in numba.prange((n_pairs + 511) // 512):
+            p0 = chunk * 512
+            p1 = min(n_pairs, p0 + 512)
+            for t in range(t_start, t_stop):
+                row = out[(t - t_start) * n_pairs : (t - t_start + 1) * n_pairs]
+                for p in range(p0, p1):
+                    x = returns[t, left[p]]
+                    y = returns[t, right[p]]
+                    sums[0, p] += x
+                    sums[1, p] += y
+                    sums[2, p] += x * x
+                    sums[3, p] += y * y
+                    sums[4, p] += x * y
+                    if t >= window:
+                        x = returns[t - window, left[p]]
+                        y = returns[t - window, right[p]]
+                        sums[0, p] -= x
+                        sums[1, p] -= y
+                        sums[2, p] -= x * x
+                        sums[3, p] -= y * y
+                        sums[4, p] -= x * y
+                    sx = sums[0, p]
+                    sy = sums[1, p]
+                    vx = sums[2, p] - sx * sx / window
+                    vy = sums[3, p] - sy * sy / window
+                    row[p] = (sums[4, p] - sx * sy / window) / np.sqrt(vx * vy)
+
+    return streaming
+
+
 def joint_day_rows(n_series: int, n_rows: int, repeat: int) -> list[dict]:
     """The joint-day kernel (every pair on its own days, as the all-pairs store computes
-    it) on one calendar and on four mixed ones (NYSE, Tokyo, 24/7, US bonds)."""
-    from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel
+    it, in stretches of 240 dates into a reused float32 buffer) beside, in the same run,
+    the plain streaming kernel and merely filling that buffer (the memory floor): on one
+    calendar (every pair's legs on the same days: the lock-step path), on four mixed
+    ones (NYSE, Tokyo, 24/7, US bonds: lock-step per pair of calendars) and on one
+    calendar with 5 missing days of its own in every series (every pair on the general
+    walk)."""
+    from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel, all_pairs
 
-    rows, single = [], None
-    for calendars in (("NYSE",), MIXED_CALENDARS):
-        levels, metadata = universe_levels(n_series, n_rows, calendars)
+    stretch = 240
+    rows, timings = [], {}
+    levels, _ = universe_levels(n_series, n_rows, holes=0)
+    returns = np.ascontiguousarray(np.diff(np.log(levels.to_numpy()), axis=0))
+    pairs = all_pairs(list(range(n_series))).astype("int32")
+    left, right = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+    streaming = plain_streaming_kernel()
+    out = np.empty(stretch * len(pairs), dtype="float32")
+
+    def plain():
+        sums = np.zeros((5, len(pairs)))
+        for t0 in range(0, len(returns), stretch):
+            streaming(returns, left, right, 60, t0, min(t0 + stretch, len(returns)), out, sums)
+
+    def fill():
+        for _ in range(0, len(returns), stretch):
+            out.fill(0.5)
+
+    plain()  # compile
+    for name, call in (("plain streaming kernel", plain), ("fill", fill)):
+        timings[name], _ = best_of(call, repeat)
+    cases = (
+        ("single", ("NYSE",), 0, "one calendar, no holes of a series' own (lock-step)"),
+        (
+            "mixed",
+            MIXED_CALENDARS,
+            0,
+            f"calendars {', '.join(MIXED_CALENDARS)} (lock-step per pair of calendars)",
+        ),
+        ("holes", ("NYSE",), 5, "one calendar, 5 missing days of its own in every series (the general walk)"),
+    )
+    for key, calendars, holes, what in cases:
+        levels, metadata = universe_levels(n_series, n_rows, calendars, holes=holes)
 
         def compute(levels=levels, metadata=metadata):
-            result = AllPairsBySeries(JointDayPanel(levels, metadata), 60, "float32", rows=256)
+            result = AllPairsBySeries(
+                JointDayPanel(levels, metadata), 60, "float32", rows=stretch, date_major=True
+            )
             buffer = result.buffer()
-            for t0 in range(0, result.n_rows, 256):
-                result.compute(buffer, t0, min(t0 + 256, result.n_rows))
+            for t0 in range(0, result.n_rows, stretch):
+                result.compute(buffer, t0, min(t0 + stretch, result.n_rows))
 
         compute()  # compile once
-        seconds, _ = best_of(compute, repeat)
-        single = single or seconds
+        timings[key], _ = best_of(compute, repeat)
+        timings[key + " dates"] = len(levels)
         rows.append(
             {
-                "step": (
-                    f"joint-day kernel, all pairs on their own days, N = {n_series}, {len(levels)} dates, "
-                    f"calendars {', '.join(calendars)}"
+                "step": f"joint-day kernel, N = {n_series}, {len(levels)} dates, {what}",
+                "seconds": timings[key],
+                "note": (
+                    f"{timings[key] / timings['plain streaming kernel']:.2f}x the plain streaming kernel, "
+                    f"{timings[key] / timings['fill']:.1f}x the fill, "
+                    f"{timings[key] / timings['single']:.2f}x the single-calendar run"
                 ),
-                "seconds": seconds,
-                "note": f"{seconds / single:.2f}x the single-calendar run",
             }
         )
+    rows += [
+        {
+            "step": f"plain streaming kernel (running sums per pair), N = {n_series}, {n_rows - 1} dates",
+            "seconds": timings["plain streaming kernel"],
+            "note": "the yardstick: no NaN, no calendars, no re-centring",
+        },
+        {
+            "step": f"fill the kernels' float32 stretch buffer, N = {n_series}, {n_rows} dates",
+            "seconds": timings["fill"],
+            "note": "the memory floor",
+        },
+    ]
     return rows
 
 
@@ -306,7 +397,7 @@ def store_layout_rows(n_series: int, n_rows: int, repeat: int, workdir: Path) ->
     process (the kernel's time is in both)."""
     from corrflow.store.all_pairs import write_all_pairs
 
-    levels, metadata = universe_levels(n_series, n_rows)
+    levels, metadata = universe_levels(n_series, n_rows, holes=0)
     out = workdir / "layout.parquet"
     rows = []
     for what, write in (
@@ -337,7 +428,7 @@ def cli_rows(
     """The all-pairs CLI, whole process, writing a new file (as in a workflow run, where
     Snakemake removes a job's outputs before it starts) and replacing an existing one;
     ``dates``: every day's matrix, or the month-end matrices (``all_pairs.dates``)."""
-    levels, metadata = universe_levels(n_series, n_rows, calendars)
+    levels, metadata = universe_levels(n_series, n_rows, calendars, holes=0)
     prices = workdir / f"prices{n_series}.parquet"
     write_parquet(levels, prices, metadata)
     out = workdir / "all.parquet"
@@ -514,13 +605,20 @@ def machine_cpu() -> str:
     return next(models, platform.processor())
 
 
-def markdown(kernels: list[dict], steps: list[dict], n_rows: int) -> str:
+def load_average() -> str:
+    """The 1-minute load average (Linux), what else competed for the cores."""
+    loadavg = Path("/proc/loadavg")
+    return loadavg.read_text().split()[0] if loadavg.exists() else "unknown"
+
+
+def markdown(kernels: list[dict], steps: list[dict], n_rows: int, loads: tuple[str, str]) -> str:
     import numba
 
     cpu = machine_cpu()
     lines = [
         f"Machine: {cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-        f"numpy {np.__version__}, pandas {pd.__version__}, numba {numba.__version__}; {dt.date.today()}.",
+        f"numpy {np.__version__}, pandas {pd.__version__}, numba {numba.__version__}; {dt.date.today()}; "
+        f"load average (1 min, /proc/loadavg) {loads[0]} at the start, {loads[1]} at the end.",
         "",
         f"All pairs, T = {n_rows} days, float64:",
         "",
@@ -563,6 +661,7 @@ def main(argv=None) -> int:
             (200, 5000),
         )
         summary_n = 1000
+    load_at_start = load_average()
     kernels = kernel_table(sizes, windows, n_rows, args.repeat, pandas_limit)
     pandas_big = next(
         (
@@ -581,7 +680,7 @@ def main(argv=None) -> int:
         steps += universe_summary_rows(summary_n, n_rows, args.repeat, pandas_limit)
         if args.workflow:
             steps += workflow_rows(Path(tmp), *universe)
-    text = markdown(kernels, steps, n_rows)
+    text = markdown(kernels, steps, n_rows, (load_at_start, load_average()))
     print(text)
     if args.out:
         args.out.write_text(text)

@@ -465,3 +465,63 @@ def test_the_kernel_streams_in_stretches_as_in_one_go(snapshot_frames):
             parts[k].append(block.copy())
     for k, block in enumerate(expected):
         np.testing.assert_array_equal(np.concatenate(parts[k]), block)
+
+
+def lockstep_universe():
+    """Four calendars and a series with none, series that start and end apart, a yield, a
+    series with a hole of its own, a flat stretch, a price that goes to zero and a gap
+    of six NYSE days beyond max_gap_days (3) in every NYSE series."""
+    from run import universe_levels
+
+    levels, metadata = universe_levels(13, 700, ("NYSE", "XTKS", "24/7", "SIFMA_US"), seed=3, holes=0)
+    calendar = {name: spec["calendar"] for name, spec in metadata["series"].items()}
+    nyse = [name for name in levels.columns if calendar[name] == "NYSE"]
+    gap = levels.index[levels[nyse[0]].notna().to_numpy()][200:206]
+    levels.loc[gap, nyse] = np.nan
+    levels.iloc[:90, 1] = np.nan  # starts late
+    levels.iloc[600:, 2] = np.nan  # ends early
+    levels.iloc[np.flatnonzero(levels.iloc[:, 5].notna())[300], 5] = np.nan  # a hole of its own
+    flat = np.flatnonzero(levels.iloc[:, 6].notna())[400:470]
+    levels.iloc[flat, 6] = levels.iloc[flat[0], 6]
+    zero = np.flatnonzero(levels.iloc[:, 7].notna())[500:]
+    levels.iloc[zero, 7] = 0.0  # log of 0: NaN returns
+    sifma = levels["S003"].notna().to_numpy()
+    levels["S011"] = np.where(
+        sifma, 4 + np.cumsum(np.random.default_rng(9).normal(0, 0.05, len(levels))), np.nan
+    )
+    metadata["series"]["S011"] = {"kind": "yield", "calendar": "SIFMA_US", "maturity": 10}
+    metadata["series"]["S004"] = {"kind": "price"}  # no calendar: a group of its own
+    return levels, metadata
+
+
+@pytest.mark.parametrize("window", [5, 60])
+def test_lockstep_pairs_equal_the_general_walk(window):
+    """Pairs whose series share their calendar's days run in lock-step
+    (``JointDayPlan``); every pair equals the general joint-day walk within 1e-12 and
+    is NaN on exactly its days, however the rows are split into stretches."""
+    from corrflow.analytics.correlation.rolling import (
+        AllPairsBySeries,
+        JointDayPanel,
+        JointDayPlan,
+        joint_day_rolling_corr,
+    )
+
+    levels, metadata = lockstep_universe()
+    panel = JointDayPanel(levels, metadata)
+    names = list(levels.columns)
+    plan = JointDayPlan(panel, all_pairs(names), window)
+    in_general = {tuple(p) for p in plan.pairs[plan.general]}
+    assert in_general == {p for p in map(tuple, all_pairs(names)) if 5 in p}  # only the holed series
+    # every pair of the calendar groups NYSE, XTKS, 24/7, SIFMA_US and none (one series: no pair within)
+    assert len(plan.group_days) == 14
+    pairs = [(names[i], names[j]) for i, j in all_pairs(names)]
+    general = joint_day_rolling_corr(panel, pairs, window).to_numpy()
+    assert np.isfinite(general).sum() > 1000
+    for rows in (None, 97, 240):
+        result = AllPairsBySeries(panel, window, rows=rows, date_major=True)
+        buffer = result.buffer()
+        parts = []
+        for t0 in range(0, result.n_rows, result.rows):
+            parts.append(result.compute(buffer, t0, min(t0 + result.rows, result.n_rows))[0].copy())
+        assert_matches(np.concatenate(parts), general, 1e-12)
+        np.testing.assert_array_equal(np.isnan(np.concatenate(parts)), np.isnan(general))

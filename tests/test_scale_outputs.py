@@ -218,3 +218,28 @@ def test_the_latest_matrix_is_not_a_month_where_one_series_ran_on_alone(tmp_path
     latest = read_all_pairs(path, latest=True)
     assert latest.attrs["date"] == "2021-04-30"  # April: every pair; May, June: NY1-NY2 alone
     assert latest.notna().all().all()
+
+
+def test_a_value_a_pair_does_not_have_is_stored_as_null(stores):
+    """Every day a pair has no value (not its joint day, before a full window) is a null,
+    not a NaN: pandas reads NaN, and a null filter (DuckDB's, polars', arrow's) drops
+    exactly those rows; the corrflow readers give the same answers."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from corrflow.store.all_pairs import read_all_pairs, store_files
+
+    levels, manifests = stores
+    blocks, histories = store_files(manifests["month_ends"])  # month-ends keep every day of some pairs
+    for path in [*store_files(manifests["every_day"])[0], *blocks, *histories]:
+        table = pq.read_table(path)
+        if not len(table):  # a block without a kept pair has an empty history file
+            continue
+        values = table.column("corr")
+        assert pc.sum(pc.is_nan(values.filter(pc.is_valid(values)))).as_py() in (0, None)  # no NaN left
+        assert values.null_count > 0
+        frame = table.to_pandas()
+        assert frame["corr"].isna().sum() == values.null_count  # pandas: NaN
+        assert len(table.filter(pc.is_valid(values))) == len(table) - values.null_count
+    tokyo = read_all_pairs(manifests["every_day"], pair=("NY1", "TOKYO"))
+    assert tokyo.index.equals(levels.index) and tokyo.isna().any() and tokyo.notna().any()

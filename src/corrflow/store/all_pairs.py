@@ -27,16 +27,22 @@ logger = logging.getLogger("all_pairs")
 
 STORE_COLUMNS = ["date", "a", "b", "corr"]
 # How the store's columns are encoded (standard parquet, read by pandas, DuckDB, polars):
-# the series names as the dictionaries they are; the dates, which repeat for every pair of
-# a day, delta-encoded (a dictionary would hash every row: 5x the write time); the values
-# plain (random floats: a dictionary is tried, then given up, at a cost). No compression:
-# the values do not compress enough to pay for it. Statistics of the date only, which let a
-# reader skip row groups.
+# the series names as the dictionaries they are (written as the codes they already are,
+# no hashing); the dates, which repeat for every pair of a day, delta-encoded (a
+# dictionary would hash every row: 5x the write time); the values plain (random floats: a
+# dictionary is tried, then given up, at a cost), a value a pair does not have as null
+# (no bytes; pandas reads NaN, DuckDB and polars NULL). No compression: the values do not
+# compress enough to pay for it. Statistics of the date only, which let a reader skip row
+# groups (statistics of the codes and values cost ~40 % of the write). Batches and pages
+# of 64 Ki values and 8 MB instead of 1 Ki and 1 MB: fewer calls per value (measured in
+# docs/performance.md, "The all-pairs store's writer").
 PARQUET_OPTIONS = {
     "compression": "none",
     "use_dictionary": ["a", "b"],
     "column_encoding": {"date": "DELTA_BINARY_PACKED", "corr": "PLAIN"},
     "write_statistics": ["date"],
+    "write_batch_size": 1 << 16,
+    "data_page_size": 1 << 23,
 }
 
 
@@ -80,30 +86,49 @@ def history_pairs(history_of: list[str], names: list[str]) -> set[tuple[int, int
 
 class LongColumns:
     """Row groups of the long layout for a fixed list of pairs: the pair-code columns are
-    built once for the longest row group and the date column's buffer is reused (fresh
-    arrays of ~100 M rows per file would cost a page fault per page, ~1 s for 200 series)."""
+    built once for the longest row group (as arrow arrays, sliced per row group without a
+    copy or a check) and the date column's buffer is reused (fresh arrays of ~100 M rows
+    per file would cost a page fault per page, ~1 s for 200 series)."""
 
     def __init__(self, pair_a, pair_b, rows: int, dictionary, value_type, schema):
+        import pyarrow as pa
+
         self.width = len(pair_a)
-        self.codes_a = np.tile(pair_a, rows)
-        self.codes_b = np.tile(pair_b, rows)
+        # codes below len(dictionary) by construction: no check per row (safe=False)
+        self.codes_a = pa.DictionaryArray.from_arrays(pa.array(np.tile(pair_a, rows)), dictionary, safe=False)
+        self.codes_b = pa.DictionaryArray.from_arrays(pa.array(np.tile(pair_b, rows)), dictionary, safe=False)
         self.days = np.empty(rows * self.width, dtype="int64")
-        self.dictionary, self.value_type, self.schema = dictionary, value_type, schema
+        self.value_type, self.schema = value_type, schema
+
+    def twin(self) -> "LongColumns":
+        """The same columns with a date buffer of their own (the code columns shared): one
+        table built while the other is written."""
+        import copy
+
+        other = copy.copy(self)
+        other.days = np.empty_like(self.days)
+        return other
 
     def table(self, day_values: np.ndarray, values: np.ndarray):
-        """A table of ``values`` (dates x pairs) on ``day_values`` (datetime64[ms]); its
-        columns are views of this object's buffers, valid until the next call."""
+        """A table of ``values`` (dates x pairs, NaN where a pair has no value: written as
+        null) on ``day_values`` (datetime64[ms]); its columns are views of this object's
+        buffers, valid until the next call."""
         import pyarrow as pa
 
         n_rows = values.size
         days = self.days[:n_rows]
         days.reshape(len(day_values), self.width)[:] = day_values.astype("int64")[:, None]
+        flat = np.ascontiguousarray(values).reshape(-1)
+        missing = np.isnan(flat)
+        valid = None
+        if missing.any():  # a validity bitmap, bit-packed as arrow wants it (little-endian bits)
+            valid = pa.py_buffer(np.packbits(~missing, bitorder="little"))
         return pa.Table.from_arrays(
             [
                 pa.Array.from_buffers(pa.timestamp("ms"), n_rows, [None, pa.py_buffer(days)]),
-                pa.DictionaryArray.from_arrays(pa.array(self.codes_a[:n_rows]), self.dictionary),
-                pa.DictionaryArray.from_arrays(pa.array(self.codes_b[:n_rows]), self.dictionary),
-                pa.array(np.ascontiguousarray(values).reshape(-1), type=self.value_type, from_pandas=False),
+                self.codes_a.slice(0, n_rows),
+                self.codes_b.slice(0, n_rows),
+                pa.Array.from_buffers(self.value_type, n_rows, [valid, pa.py_buffer(flat)]),
             ],
             schema=self.schema,
         )
@@ -124,15 +149,17 @@ def write_all_pairs(
     """Every pair's rolling correlation (or one block of them) into a parquet file;
     returns the pair count. Each pair on its own joint days, from clean levels and
     their metadata (``corrflow.analytics.correlation.rolling.JointDayPanel``): what rolling_corr.csv gives the
-    pair configured, on the levels' dates (NaN on the days that are not the pair's).
+    pair configured, on the levels' dates (null on the days that are not the pair's).
 
     Layout, readable by any parquet reader without corrflow: long, one row per date and
     pair, columns ``date`` (timestamp), ``a`` and ``b`` (the pair's series, a before b in
     the universe's order; dictionary-encoded strings) and ``corr`` (float32, or float64
-    with ``dtype``), sorted by date and then pair, in row groups of about 256 dates (a
-    whole number of windows). So ``pd.read_parquet(path, filters=[("a", "==", "SPY"),
-    ("b", "==", "TLT")])``, DuckDB's ``SELECT date, corr FROM 'block.parquet' WHERE a =
-    'SPY' AND b = 'TLT'`` or polars give floats with dates and series names. The
+    with ``dtype``; null where the pair has no value: pandas reads NaN, DuckDB and
+    polars NULL, so their null filters drop it), sorted by date and then pair, in row
+    groups of about 256 dates (a whole number of windows). So ``pd.read_parquet(path,
+    filters=[("a", "==", "SPY"), ("b", "==", "TLT")])``, DuckDB's ``SELECT date, corr
+    FROM 'block.parquet' WHERE a = 'SPY' AND b = 'TLT'`` or polars give floats with
+    dates and series names. The
     metadata key ``corrflow`` names the series, window, dtype, block and dates kept.
     float32 (the default) halves the file; its rounding error is below 6e-8 on values
     in [-1, 1]. With ``n_blocks`` > 1 the file holds block ``block`` of the first series
@@ -225,13 +252,22 @@ def write_all_pairs(
 
     written = {"store": 0, "history": 0}  # rows per file: an empty file still gets its schema
 
-    def write_stretch(t0: int, blocks: list[np.ndarray], writer, history_writer) -> None:
+    # every day: the kernel's thread also builds the stretch's table (dates, validity), so
+    # the main thread does nothing but encode (pyarrow, without the GIL) on the other core
+    every_day_columns = [store_columns, store_columns.twin() if dates == "every_day" else store_columns]
+
+    def compute_stretch(k: int, t0: int, t1: int):
+        blocks = result.compute(buffers[k % 2], t0, t1)
+        if dates != "every_day":
+            return blocks, None
+        values = blocks[0] if blocks else np.empty((t1 - t0, 0), dtype)  # dates x pairs
+        return blocks, every_day_columns[k % 2].table(index_dates[t0:t1], values)
+
+    def write_stretch(t0: int, blocks: list[np.ndarray], table, writer, history_writer) -> None:
         t1 = t0 + (len(blocks[0]) if blocks else 0)
         values = blocks[0] if blocks else np.empty((t1 - t0, 0), dtype)  # dates x pairs
         if dates == "every_day":
-            writer.write_table(
-                store_columns.table(index_dates[t0:t1], values), row_group_size=(rows * n_pairs) or 1
-            )
+            writer.write_table(table, row_group_size=(rows * n_pairs) or 1)
             written["store"] += values.size
             return
         emitted_days, emitted = [], []
@@ -261,12 +297,12 @@ def write_all_pairs(
             history_writer = pq.ParquetWriter(
                 files.enter_context(atomic_path(history_path)), history_schema, **PARQUET_OPTIONS
             )
-        pending = compute.submit(result.compute, buffers[0], *stretches[0]) if stretches else None
+        pending = compute.submit(compute_stretch, 0, *stretches[0]) if stretches else None
         for k, (t0, _) in enumerate(stretches):
-            blocks = pending.result()
+            blocks, table = pending.result()
             if k + 1 < len(stretches):
-                pending = compute.submit(result.compute, buffers[(k + 1) % 2], *stretches[k + 1])
-            write_stretch(t0, blocks, writer, history_writer)
+                pending = compute.submit(compute_stretch, k + 1, *stretches[k + 1])
+            write_stretch(t0, blocks, table, writer, history_writer)
         for open_writer, open_schema, name in (
             (writer, schema, "store"),
             (history_writer, history_schema, "history"),

@@ -338,3 +338,208 @@ def joint_day_summary_corr(
             recent_first_row[p] = recent_first
             recent_corr[p] = _pearson(xs, ys, min(n, recent))
             full_corr[p] = np.nan if recent_only else _pearson(xs, ys, n)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def lockstep_moments(
+    log_level,
+    level,
+    yield_row,
+    duration,
+    convexity,
+    weekday_ordinal,
+    open_prefix,
+    max_gap,
+    slot_series,
+    slot_group,
+    days,
+    group_day0,
+    group_days,
+    group_both,
+    group_b_first,
+    group_blocks,
+    window,
+    centred,
+    sums,
+    means,
+    inv_sd,
+):
+    """Per-series moments of every lock-step group at once (one parallel call, whatever
+    the number of groups): slot m is series ``slot_series[m]`` of group
+    g = ``slot_group[m]``, whose pairs all run on the rows ``days[group_day0[g]:][:group_days[g]]``;
+    ``group_blocks[g]`` blocks of ``window`` of those days from block ``group_b_first[g]``.
+
+    A member's return on day k of its group's days runs from day k - 1 (NaN on day 0,
+    where either day lacks a level, or across more than ``max_gap`` rows on which both of
+    the group's calendars were open, ``open_prefix[group_both[g]]``): on a pair's joint
+    days these are exactly ``joint_day_corr``'s returns, and a day where one leg lacks a
+    level makes every window over it NaN, as the pair has no return there. Block b's
+    segment holds days (b-1)*window .. (b+1)*window - 1 centred on their mean (missing as
+    0): ``centred[bb, u, m]`` (bb = b - b_first); for the window ending on day
+    b*window + r, ``sums``/``means`` the centred sum and mean and ``inv_sd``
+    1 / sqrt(centred sum of squares), NaN where the window holds a missing return or a
+    leg that does not change (``rolling_corr_pairs``' moments, per block)."""
+    span = 2 * window
+    for m in numba.prange(slot_series.shape[0]):
+        s = slot_series[m]
+        g = slot_group[m]
+        day0 = group_day0[g]
+        n_days = group_days[g]
+        both = group_both[g]
+        values = np.empty(span)
+        total = np.empty(span + 1)
+        squares = np.empty(span + 1)
+        missing = np.zeros(span + 1, dtype=np.int64)
+        changed = np.zeros(span + 1, dtype=np.int64)
+        for bb in range(group_blocks[g]):
+            b = group_b_first[g] + bb
+            acc = 0.0
+            count = 0
+            for u in range(span):
+                k = (b - 1) * window + u
+                v = np.nan
+                if k >= 1 and k < n_days:
+                    t = days[day0 + k]
+                    prev = days[day0 + k - 1]
+                    if not (np.isnan(level[s, t]) or np.isnan(level[s, prev])) and not (
+                        max_gap >= 0 and open_prefix[both, t] - open_prefix[both, prev + 1] > max_gap
+                    ):
+                        v = _leg_return(
+                            log_level, level, yield_row, duration, convexity, weekday_ordinal, s, prev, t
+                        )
+                values[u] = v
+                if not np.isnan(v):
+                    acc += v
+                    count += 1
+            centre = acc / count if count > 0 else 0.0
+            # inclusive prefix sums and counts over the segment, position u at index u + 1
+            total[0] = 0.0
+            squares[0] = 0.0
+            for u in range(span):
+                v = values[u]
+                c = 0.0 if np.isnan(v) else v - centre
+                centred[bb, u, m] = c
+                total[u + 1] = total[u] + c
+                squares[u + 1] = squares[u] + c * c
+                missing[u + 1] = missing[u] + (1 if np.isnan(v) else 0)
+                changed[u + 1] = changed[u] + (1 if u > 0 and v != values[u - 1] else 0)
+            for r in range(window):
+                # the window ending at segment position window + r: positions r+1 .. window+r,
+                # its window - 1 changes at positions r+2 .. window+r
+                sm = total[window + r + 1] - total[r + 1]
+                sums[bb, r, m] = sm
+                means[bb, r, m] = sm / window
+                inv = np.nan
+                if (
+                    missing[window + r + 1] - missing[r + 1] == 0
+                    and changed[window + r + 1] - changed[r + 2] > 0
+                ):
+                    variance = squares[window + r + 1] - squares[r + 1] - sm * sm / window
+                    if variance > 0.0:
+                        inv = 1.0 / np.sqrt(variance)
+                inv_sd[bb, r, m] = inv
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def lockstep_corr(
+    centred,
+    sums,
+    means,
+    inv_sd,
+    run_group,
+    run_left,
+    run_right,
+    run_start,
+    run_length,
+    days,
+    group_day0,
+    group_k_start,
+    group_k_stop,
+    group_b_first,
+    window,
+    out,
+    offsets,
+    strides,
+    cross,
+):
+    """Rolling Pearson correlation of every lock-step group's pairs on days
+    ``group_k_start[g] <= k < group_k_stop[g]`` of their group's days, from
+    ``lockstep_moments`` (one parallel call for all groups). The pairs come in runs: run
+    q is the pairs run_start[q] .. run_start[q] + run_length[q] - 1 of group
+    run_group[q], of slot run_left[q] with the consecutive slots from run_right[q]; pair
+    p's value on row t goes to ``out[offsets[p] + t * strides[p]]``. Every pair takes the
+    same step on the same day, so the inner loop runs along a run: contiguous moments
+    and sums, and output at one step apart where the run's cells of a row are (contiguous
+    in the all-pairs store's rows).
+
+    ``cross[p]``: the pair's centred cross sum over the window ending on the last day
+    done, taken afresh at each block's first day (sum over the block's segment positions
+    1 .. window) and moved one day at a time within the block (add the day entering,
+    subtract the one leaving), so rounding never spans more than one block; it carries a
+    block from one call to the next (calls in day order), so results do not depend on
+    how the days are split into calls."""
+    for q in numba.prange(run_left.shape[0]):
+        g = run_group[q]
+        i = run_left[q]
+        j0 = run_right[q]
+        p0 = run_start[q]
+        n = run_length[q]
+        # the run's cells of a row at one step apart (1 in the store's rows, the calendars'
+        # interleave across groups): a strided view, no index per cell
+        step = offsets[p0 + 1] - offsets[p0] if n > 1 else 1
+        regular = step > 0
+        for m in range(1, n):
+            if offsets[p0 + m] != offsets[p0] + m * step or strides[p0 + m] != strides[p0]:
+                regular = False
+        run_cross = cross[p0 : p0 + n]
+        for k in range(group_k_start[g], group_k_stop[g]):
+            b = k // window
+            r = k - b * window
+            bb = b - group_b_first[g]
+            t = days[group_day0[g] + k]
+            if r == 0:
+                run_cross[:] = 0.0
+                for u in range(1, window + 1):
+                    ci = centred[bb, u, i]
+                    others = centred[bb, u, j0 : j0 + n]
+                    for m in range(n):
+                        run_cross[m] += ci * others[m]
+            else:
+                ei = centred[bb, window + r, i]
+                li = centred[bb, r, i]
+                entering = centred[bb, window + r, j0 : j0 + n]
+                leaving = centred[bb, r, j0 : j0 + n]
+                for m in range(n):
+                    run_cross[m] += ei * entering[m] - li * leaving[m]
+            si = sums[bb, r, i]
+            vi = inv_sd[bb, r, i]
+            mean_j = means[bb, r, j0 : j0 + n]
+            inv_j = inv_sd[bb, r, j0 : j0 + n]
+            if regular:
+                first = offsets[p0] + t * strides[p0]
+                cells = out[first : first + (n - 1) * step + 1 : step]
+                for m in range(n):
+                    cells[m] = _clipped((run_cross[m] - si * mean_j[m]) * vi * inv_j[m])
+            else:
+                for m in range(n):
+                    out[offsets[p0 + m] + t * strides[p0 + m]] = _clipped(
+                        (run_cross[m] - si * mean_j[m]) * vi * inv_j[m]
+                    )
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _clipped(value):
+    """``value`` clipped to [-1, 1]; NaN stays NaN."""
+    if value > 1.0:
+        return 1.0
+    if value < -1.0:
+        return -1.0
+    return value
+
+
+@numba.njit(cache=True, nogil=True)
+def fill_nan_rows(out, offsets, strides, rows):
+    """NaN into every pair's cell (``out[offsets[p] + t * strides[p]]``) of rows ``rows``."""
+    for t in rows:
+        for p in range(offsets.shape[0]):
+            out[offsets[p] + t * strides[p]] = np.nan

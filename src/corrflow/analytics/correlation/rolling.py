@@ -6,7 +6,9 @@
   ``joint_day_rolling_corr``, and every pair by first series: ``AllPairsBySeries``): the
   compiled ``_kernels.joint_day_corr`` walks each pair's dates, so a series on another
   exchange's calendar, a 24/7 series or one with a missing day gets exactly what the
-  pair gets configured (``pair_rolling_corr``), with no common grid.
+  pair gets configured (``pair_rolling_corr``), with no common grid. ``AllPairsBySeries``
+  runs the pairs whose legs share their days in lock-step (``JointDayPlan``:
+  ``_kernels.lockstep_moments`` and ``_kernels.lockstep_corr``) and the rest on that walk.
 """
 
 from statistics import NormalDist
@@ -243,6 +245,191 @@ class JointDayPanel:
         return state, np.zeros((n_pairs, 2, window))
 
 
+LOCKSTEP_BLOCKS = 8  # blocks of lock-step moments held at a time (memory: 8 x 5 windows x slots)
+LOCKSTEP_RUN = 128  # pairs per parallel task of the lock-step kernel at most (equal shares per thread)
+
+
+class JointDayPlan:
+    """Every pair of ``pairs`` (P x 2 series positions) on its own joint days, as
+    ``joint_day_corr`` computes it, but split by what the pairs' days are.
+
+    A series is regular when it has a value on every row of its calendar group (the rows
+    where some series of its calendar has one) from its first value to its last: one
+    calendar's series with no holes of their own, whatever their start and end. Two
+    regular series' joint days are the rows both groups share, within both series'
+    spans; so all regular pairs of two calendar groups run in lock-step on those rows
+    (``kernels.lockstep_moments`` once per series and block, then
+    ``kernels.lockstep_corr`` across the pairs; every group in one parallel call, as
+    each call can wait milliseconds for a busy core), each pair NaN outside its span
+    exactly as its own walk would give. Pairs with a series that has holes of its own (a
+    missing day the rest of its calendar has) keep the general walk
+    (``joint_day_corr``). Rows are processed in stretches, in order (``run``), each
+    pair's window carried across.
+
+    Within a group the members are ordered by calendar, then as in the universe, so that
+    a series' pairs with a calendar's later members are consecutive members: runs of at
+    most LOCKSTEP_RUN pairs, the kernel's parallel tasks."""
+
+    def __init__(self, panel: JointDayPanel, pairs: np.ndarray, window: int):
+        self.panel, self.window = panel, window
+        pairs = np.ascontiguousarray(pairs, dtype="int64").reshape(-1, 2)
+        has = ~np.isnan(panel.level)
+        codes = panel.calendar_of
+        involved = np.unique(pairs)
+        base, regular = {}, np.zeros(len(codes), dtype=bool)
+        for code in np.unique(codes[involved]) if len(involved) else []:
+            base[code] = has[codes == code].any(axis=0)
+            for s in involved[codes[involved] == code]:
+                rows = np.flatnonzero(has[s])
+                regular[s] = bool(len(rows)) and np.array_equal(
+                    has[s, rows[0] : rows[-1] + 1], base[code][rows[0] : rows[-1] + 1]
+                )
+        lockstep = regular[pairs[:, 0]] & regular[pairs[:, 1]] if len(pairs) else np.zeros(0, dtype=bool)
+        self.pairs = pairs
+        self.general = np.flatnonzero(~lockstep)
+        self.state, self.ring = panel.start_state(len(self.general), window)
+        keys = np.sort(codes[pairs[lockstep]], axis=1) if lockstep.any() else np.zeros((0, 2), dtype="int64")
+        positions = np.flatnonzero(lockstep)
+        order, slots, slot_group, days, day0, n_days, both = [], [], [], [], [], [], []
+        run_group, run_left, run_right, run_start = [], [], [], []
+        for g, (c1, c2) in enumerate(np.unique(keys, axis=0)):
+            chosen = positions[(keys[:, 0] == c1) & (keys[:, 1] == c2)]
+            members = sorted(np.unique(pairs[chosen]), key=lambda s: (codes[s], s))
+            slot = {s: len(slots) + m for m, s in enumerate(members)}
+            slots += members
+            slot_group += [g] * len(members)
+            group_days = np.flatnonzero(base[c1] & base[c2])
+            day0.append(sum(len(d) for d in days))
+            days.append(group_days)
+            n_days.append(len(group_days))
+            both.append(int(panel.pair_calendar[c1, c2]))
+            left = [slot[i] for i in pairs[chosen, 0]]
+            right = [slot[j] for j in pairs[chosen, 1]]
+            run_length = 0
+            for p in range(len(chosen)):  # a run: one left slot, consecutive right slots
+                if (
+                    p == 0
+                    or left[p] != left[p - 1]
+                    or right[p] != right[p - 1] + 1
+                    or run_length >= LOCKSTEP_RUN
+                ):
+                    run_group.append(g)
+                    run_left.append(left[p])
+                    run_right.append(right[p])
+                    run_start.append(len(order) + p)
+                    run_length = 0
+                run_length += 1
+            order += list(chosen)
+        as_int = lambda values: np.array(values, dtype="int64")  # noqa: E731
+        self.lockstep = as_int(order)  # positions in ``pairs``, in the kernel's pair order
+        self.slot_series, self.slot_group = as_int(slots), as_int(slot_group)
+        self.days = np.concatenate(days).astype("int64") if days else as_int([])
+        self.group_day0, self.group_days, self.group_both = as_int(day0), as_int(n_days), as_int(both)
+        self.run_group, self.run_left, self.run_right = as_int(run_group), as_int(run_left), as_int(run_right)
+        self.run_start = as_int(run_start)
+        self.run_length = np.diff(np.append(self.run_start, len(order))).astype("int64")
+        self.cross = np.zeros(len(order))
+        self.done = np.zeros(len(n_days), dtype="int64")  # days of each group computed so far
+
+    def run(self, out, offsets, strides, t_start: int = 0, t_stop: int | None = None) -> None:
+        """Rows t_start <= t < t_stop of every pair into ``out``: pair p's value on row t
+        goes to ``out[offsets[p] + t * strides[p]]`` (every cell of those rows written)."""
+        from corrflow.analytics.correlation.kernels import (
+            fill_nan_rows,
+            joint_day_corr,
+            lockstep_corr,
+            lockstep_moments,
+        )
+
+        t_stop = len(self.panel.index) if t_stop is None else t_stop
+        offsets = np.asarray(offsets, dtype="int64")
+        strides = np.asarray(strides, dtype="int64")
+        arrays = self.panel.panel_arrays()
+        if len(self.general):
+            joint_day_corr(
+                *arrays,
+                self.pairs[self.general],
+                self.window,
+                t_start,
+                t_stop,
+                out,
+                offsets[self.general],
+                strides[self.general],
+                self.state,
+                self.ring,
+            )
+        if not len(self.lockstep):
+            return
+        window = self.window
+        lock_offsets, lock_strides = offsets[self.lockstep], strides[self.lockstep]
+        stop = np.array(
+            [
+                np.searchsorted(self.days[d0 : d0 + n], t_stop)
+                for d0, n in zip(self.group_day0, self.group_days, strict=True)
+            ],
+            dtype="int64",
+        )
+        for g, (d0, start) in enumerate(zip(self.group_day0, self.done, strict=True)):
+            # the stretch's rows that are not the group's days: NaN for its pairs
+            in_group = np.zeros(t_stop - t_start, dtype=bool)
+            in_group[self.days[d0 + start : d0 + stop[g]] - t_start] = True
+            pairs = slice(*np.searchsorted(self.run_group, [g, g + 1]))
+            first = self.run_start[pairs.start] if pairs.start < len(self.run_start) else 0
+            last = self.run_start[pairs.stop] if pairs.stop < len(self.run_start) else len(self.lockstep)
+            fill_nan_rows(
+                out, lock_offsets[first:last], lock_strides[first:last], np.flatnonzero(~in_group) + t_start
+            )
+        slots = len(self.slot_series)
+        while (self.done < stop).any():  # at most LOCKSTEP_BLOCKS blocks of every group per pass
+            k_start = self.done
+            k_stop = np.minimum(stop, (k_start // window + LOCKSTEP_BLOCKS) * window)
+            b_first = k_start // window
+            blocks = np.where(k_stop > k_start, (k_stop - 1) // window - b_first + 1, 0)
+            n_blocks = int(blocks.max())
+            centred = np.empty((n_blocks, 2 * window, slots))
+            sums, means, inv_sd = (np.empty((n_blocks, window, slots)) for _ in range(3))
+            lockstep_moments(
+                *arrays[:6],
+                arrays[8],
+                arrays[9],
+                self.slot_series,
+                self.slot_group,
+                self.days,
+                self.group_day0,
+                self.group_days,
+                self.group_both,
+                b_first,
+                blocks,
+                window,
+                centred,
+                sums,
+                means,
+                inv_sd,
+            )
+            lockstep_corr(
+                centred,
+                sums,
+                means,
+                inv_sd,
+                self.run_group,
+                self.run_left,
+                self.run_right,
+                self.run_start,
+                self.run_length,
+                self.days,
+                self.group_day0,
+                k_start,
+                k_stop,
+                b_first,
+                window,
+                out,
+                lock_offsets,
+                lock_strides,
+                self.cross,
+            )
+            self.done = k_stop
+
+
 def joint_day_rolling_corr(panel: JointDayPanel, pairs: list[tuple[str, str]], window: int) -> pd.DataFrame:
     """Each pair's rolling Pearson correlation on its own joint days, one column ``A:B``
     per pair on the universe's dates (NaN on days that are not the pair's)."""
@@ -322,7 +509,7 @@ class AllPairsBySeries:
         if date_major:  # one (dates x pairs) array instead of one block per first series
             self.offsets = np.arange(len(self.pairs), dtype="int64")
             self.strides = np.full(len(self.pairs), len(self.pairs), dtype="int64")
-        self.state, self.ring = panel.start_state(len(self.pairs), window)
+        self.plan = JointDayPlan(panel, self.pairs, window)
 
     def buffer(self) -> np.ndarray:
         return np.empty(len(self.pairs) * self.rows, dtype=self.dtype)
@@ -341,17 +528,7 @@ class AllPairsBySeries:
                 for s, w in zip(self.block_start, self.widths, strict=False)
             ]
         if len(self.pairs):
-            self.panel.run(
-                self.pairs,
-                self.window,
-                out,
-                self.offsets - t_start * self.strides,
-                self.strides,
-                self.state,
-                self.ring,
-                t_start,
-                t_stop,
-            )
+            self.plan.run(out, self.offsets - t_start * self.strides, self.strides, t_start, t_stop)
         return blocks
 
 
