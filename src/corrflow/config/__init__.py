@@ -13,61 +13,37 @@ nested dict (``.config``), ``.end``, ``.today``, one frozen dataclass per sectio
 all-pairs ``.plan`` and the ``.notes`` to print.
 """
 
-from corrflow.config.checks import (
-    EARLIEST_DATE,
-    check_config,
-    check_dates,
-    check_numbers_fit_the_data,
-    check_pairs,
-    check_references,
-    check_series,
-    check_series_kinds,
-)
-from corrflow.config.errors import ConfigError
-from corrflow.config.guard import MAX_ALIAS_GROWTH, check_alias_growth, check_config_files, duplicate_keys
-from corrflow.config.memory import AllPairsPlan, clean_rows_at_most, universe_days_at_most
-from corrflow.config.schema import (
-    SCHEMA_PATH,
-    coerce_cli_value,
-    config_error_message,
-    load_schema,
-    schema_defaults,
-    validate,
-)
-from corrflow.config.settings import (
-    SECTIONS,
-    Settings,
-    resolve,
-    resolve_primary_window,
-    resolve_stress,
-)
+from corrflow._api import lazy_api
 
-__all__ = [
-    "EARLIEST_DATE",
-    "MAX_ALIAS_GROWTH",
-    "SCHEMA_PATH",
-    "SECTIONS",
-    "AllPairsPlan",
-    "ConfigError",
-    "Settings",
-    "check_alias_growth",
-    "check_config",
-    "check_config_files",
-    "check_dates",
-    "check_numbers_fit_the_data",
-    "check_pairs",
-    "check_references",
-    "check_series",
-    "check_series_kinds",
-    "clean_rows_at_most",
-    "coerce_cli_value",
-    "config_error_message",
-    "duplicate_keys",
-    "load_schema",
-    "resolve",
-    "resolve_primary_window",
-    "resolve_stress",
-    "schema_defaults",
-    "universe_days_at_most",
-    "validate",
-]
+# each name imported on first use: reading the schema (io.schema_defaults) loads no checks
+_API = {
+    "EARLIEST_DATE": "checks",
+    "MAX_ALIAS_GROWTH": "guard",
+    "SCHEMA_PATH": "schema",
+    "SECTIONS": "settings",
+    "AllPairsPlan": "memory",
+    "ConfigError": "errors",
+    "Settings": "settings",
+    "check_alias_growth": "guard",
+    "check_config": "checks",
+    "check_config_files": "guard",
+    "check_dates": "checks",
+    "check_numbers_fit_the_data": "checks",
+    "check_pairs": "checks",
+    "check_references": "checks",
+    "check_series": "checks",
+    "check_series_kinds": "checks",
+    "clean_rows_at_most": "memory",
+    "coerce_cli_value": "schema",
+    "config_error_message": "schema",
+    "duplicate_keys": "guard",
+    "load_schema": "schema",
+    "resolve": "settings",
+    "resolve_primary_window": "settings",
+    "resolve_stress": "settings",
+    "schema_defaults": "schema",
+    "universe_days_at_most": "memory",
+    "validate": "schema",
+}
+__all__ = list(_API)
+__getattr__, __dir__ = lazy_api(__name__, _API)
