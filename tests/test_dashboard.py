@@ -326,9 +326,15 @@ def click_every_cell(page) -> dict:
                     const traces = {};
                     for (const t of gd.data) if (t.meta) traces[t.meta] = {x: t.x, y: t.y};
                     const shapes = (gd.layout.shapes || []).map(s => ({name: s.name, x0: s.x0, x1: s.x1}));
+                    const ex = document.getElementById('exceedance');
+                    const exceedance = ex === null ? null : {
+                        pair: document.getElementById('exceedance-title').dataset.pair || null,
+                        note: document.getElementById('exceedance-note').textContent,
+                        curves: (ex.data || []).map(t => ({name: t.name, x: t.x, y: t.y}))};
                     return {title: title.textContent, pair: title.dataset.pair || null,
                             note: document.getElementById('pair-note').textContent,
-                            traces: traces, n_traces: gd.data.length, shapes: shapes};
+                            traces: traces, n_traces: gd.data.length, shapes: shapes,
+                            exceedance: exceedance};
                 }""")
     return shown
 
@@ -431,6 +437,27 @@ def test_every_heatmap_cell_of_the_default_run_shows_its_own_pair(workflow_run, 
         ]
     }
     check_every_cell(shown, data, corr, configured)
+    check_exceedance_of_every_cell(shown, data, configured)
+
+
+def check_exceedance_of_every_cell(shown: dict, data: dict, configured: set):
+    """A click on a configured pair's cell draws that pair's exceedance curves (each era's
+    as the page's data holds them, and the normal benchmark); any other cell says why none."""
+    for (row, column), view in shown.items():
+        ex = view["exceedance"]
+        pair = (row, column) if (row, column) in configured else (column, row)
+        if pair not in configured or row == column:
+            assert ex["pair"] is None and ex["curves"] == [], (row, column)
+            continue
+        key = "|".join(pair) if "|".join(pair) in data["exceedance"] else f"{pair[1]}|{pair[0]}"
+        assert ex["pair"] == f"{row}|{column}", (row, column, ex["pair"])
+        eras = data["exceedance"][key]["eras"]
+        drawn = [c for c in ex["curves"] if c["name"] != "bivariate normal"]
+        assert [c["name"] for c in drawn] == [e["era"] for e in eras]
+        for curve, era in zip(drawn, eras, strict=True):
+            assert curve["x"] == era["q"] and curve["y"] == era["corr"], (row, column, era["era"])
+        assert any(c["name"] == "bivariate normal" for c in ex["curves"]), (row, column)
+        assert "bivariate normal" in ex["note"]
 
 
 @pytest.mark.e2e
