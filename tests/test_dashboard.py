@@ -541,3 +541,23 @@ def test_a_clicked_pair_carries_its_exceedance_curve_and_test():
     assert "Hong-Tu-Zhou test" in curve["test"]
     assert 'id="exceedance"' in page and 'id="exceedance-title"' in page and "drawExceedance(x, y)" in page
     assert "Valid correlation matrices" in page
+
+
+def test_a_pair_whose_markets_close_apart_carries_its_synchronised_line():
+    """The pair chart draws A:B:W:sync (dashed) beside the daily line, the values as stored."""
+    import json
+
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    corr = o["corr"].copy()
+    corr["A:B:60:sync"] = (corr["A:B:60"] * 0.5 + 0.4).clip(-1, 1)
+    page = build_page({**o, "corr": corr})
+    data = json.loads(
+        re.search(r'<script id="dashboard-data" type="application/json">(.*?)</script>', page).group(1)
+    )
+    ab = data["pairs"]["A|B"]
+    stored = corr["A:B:60:sync"].reindex(pd.to_datetime(ab["dates"]))
+    assert ab["sync"] == [None if np.isnan(v) else round(v, 3) for v in stored]
+    assert data["pairs"].get("A|C", {}).get("sync") is None  # synchronous markets: no such line
+    assert 'meta: "sync"' in page

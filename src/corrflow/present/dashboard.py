@@ -39,6 +39,7 @@ from corrflow.data.contracts import (
     read_parquet,
     read_rolling_corr,
     sign_column,
+    sync_column,
 )
 from corrflow.io import write_text_atomic
 from corrflow.present.figures._style import SIGN_COLOURS
@@ -267,11 +268,13 @@ def pair_payload(a, b, corr, regimes, window, rolling) -> dict | None:
             else (None, None)
         )
         sign = regimes[sign_column(column)].reindex(values.index) if sign_column(column) in regimes else None
+        # markets that close hours apart: the synchronised correlation beside the daily one
+        synced = corr[sync_column(column)].reindex(values.index) if sync_column(column) in corr else None
         source = "configured pair (rolling_corr.csv)" + ("" if sign is not None else "; sign regimes: off")
     elif days is not None:  # correlation is symmetric
         values = thinned(days, THIN_EVERY)
         lo, hi = fisher_band(values, window, CONFIDENCE)
-        sign = None
+        sign = synced = None
         source = f"computed for the dashboard (every {THIN_EVERY}th joint day); sign regimes: configured pairs only"
     else:
         return None
@@ -282,6 +285,7 @@ def pair_payload(a, b, corr, regimes, window, rolling) -> dict | None:
         "lo": rounded(lo) if lo is not None else None,
         "hi": rounded(hi) if hi is not None else None,
         "sign": [codes.get(v) if isinstance(v, str) else None for v in sign] if sign is not None else None,
+        "sync": rounded(synced) if synced is not None else None,
         "source": source,
     }
 
@@ -686,6 +690,11 @@ SCRIPT = r"""
     // null values (no correlation that day) break the line: connectgaps stays off
     traces.push({x: p.dates, y: p.corr, mode: "lines", line: {color: "#17365d", width: 1.5}, meta: "corr",
       name: DATA.window + "-day correlation", hovertemplate: "%{x}: %{y:.2f}<extra></extra>"});
+    if (p.sync) {
+      // markets that close hours apart: the synchronised correlation, dashed as in the report
+      traces.push({x: p.dates, y: p.sync, mode: "lines", line: {color: "#c0504d", width: 1.2, dash: "dash"},
+        meta: "sync", name: "synchronised (closes apart)", hovertemplate: "%{x}: %{y:.2f} synchronised<extra></extra>"});
+    }
     const layout = Object.assign({}, PAIR_LAYOUT, {
       yaxis: {range: [-1, 1], domain: p.sign ? [0.12, 1] : [0, 1], title: {text: "correlation"}, zeroline: true},
       legend: {orientation: "h", y: 1.08}, shapes: [], hovermode: "x",
