@@ -491,6 +491,31 @@ def test_percentiles_keep_the_precision_they_have():
         "<0.1",
         "n/a (short history)",
     ]
+    # ranked among 40 past windows: steps of 2.5 points, said as such
+    assert [percentile_text(p, 40) for p in (100.0, 98.75, 0.0)] == [
+        "above all 40 past windows",
+        "99 (of 40 past windows)",
+        "below all 40 past windows",
+    ]
+
+
+def test_the_today_table_says_how_many_past_windows_a_percentile_ranks_among():
+    """A pair at the edge of its history: today's value above every one of its 40 past
+    non-overlapping windows reads "above all 40 past windows", never ">99.9"."""
+    import numpy as np
+    import pandas as pd
+
+    from corrflow.analytics.regimes.regimes import own_history_percentile
+    from corrflow.present.summary import today_table
+
+    index = pd.bdate_range("2000-01-03", periods=60 * 45)
+    values = pd.Series(np.linspace(-0.5, 0.9, len(index)), index=index)  # rising: today the highest
+    corr = pd.DataFrame({"A:B:60": values})
+    regimes = pd.DataFrame({"pct:A:B:60": own_history_percentile(values, 60, 40)})
+    as_of = index[-1].strftime("%Y-%m-%d")
+    meta = {s: {"kind": "price", "last": as_of, "status": "ok"} for s in "AB"}
+    row = today_table(corr, regimes, [["A", "B"]], 60, as_of, meta, 40)[-1]
+    assert "| above all 40 past windows |" in row and ">99.9" not in row
 
 
 def test_the_data_age_and_days_behind_count_from_today(tmp_path):

@@ -513,7 +513,9 @@ def build_dashboard(
     absorption_html = pio.to_html(
         absorption, include_plotlyjs=False, full_html=False, div_id="absorption", config=config
     )
-    table = markdown_table_html(today_table(corr, regimes, pairs, window, as_of, series_meta))
+    table = markdown_table_html(
+        today_table(corr, regimes, pairs, window, as_of, series_meta, regimes_meta.get("unusual_history"))
+    )
     left_out_text = (
         "<p class='note'>Not in the heatmap: "
         + "; ".join(html.escape(f"{s} ({why})") for s, why in left_out.items())

@@ -417,7 +417,7 @@ def build_report(
         "",
         *([age] if (age := data_age_sentence(as_of, today)) else []),
         *([""] if age else []),
-        *today_table(corr, regimes, pairs, window, as_of, series_meta),
+        *today_table(corr, regimes, pairs, window, as_of, series_meta, regimes_meta.get("unusual_history")),
         "",
         *current_state(regimes, regimes_meta, as_of),
         "",

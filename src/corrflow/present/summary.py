@@ -200,10 +200,19 @@ def value_on(series: pd.Series, day: pd.Timestamp):
     return (known.index[-1], known.iloc[-1]) if len(known) else (None, np.nan)
 
 
-def percentile_text(percentile: float) -> str:
-    """A percentile with the precision it has: ">99.9", "99.6", "57", "<0.1"."""
+def percentile_text(percentile: float, past: int | None = None) -> str:
+    """A percentile with the precision it has. Among ``past`` past windows its steps are
+    100 / past points: "above all 40 past windows", "98 (of 40 past windows)", "below
+    all 40 past windows"; with no count: ">99.9", "99.6", "57", "<0.1"."""
     if not np.isfinite(percentile):
         return "n/a (short history)"
+    if past:
+        if percentile >= 100.0:
+            return f"above all {past} past windows"
+        if percentile <= 0.0:
+            return f"below all {past} past windows"
+        digits = 0 if past <= 100 else 1
+        return f"{percentile:.{digits}f} (of {past} past windows)"
     if percentile > 99.9:
         return ">99.9"
     if percentile < 0.1:
@@ -211,7 +220,21 @@ def percentile_text(percentile: float) -> str:
     return f"{percentile:.1f}" if percentile > 99 or percentile < 1 else f"{percentile:.0f}"
 
 
-def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> list[str]:
+def past_windows(corr: pd.Series, date: pd.Timestamp, window: int, history: int | None) -> int | None:
+    """How many non-overlapping past values the percentile of ``date`` was ranked among
+    (``own_history_percentile``: every ``window``-th observed value before it, at most
+    ``history``); None when the history length is not known."""
+    if not history:
+        return None
+    observed = corr.dropna()
+    if date not in observed.index:
+        return None
+    return min(history, observed.index.get_loc(date) // window)
+
+
+def today_table(
+    corr, regimes, pairs, window, as_of: str, series_meta: dict, history: int | None = None
+) -> list[str]:
     """Each pair on the one as-of date: primary-window correlation, its band, percentile
     among its own non-overlapping past windows, sign regime (in words only where the band
     excludes zero), whether today is unusual against that history, the other windows and
@@ -241,6 +264,7 @@ def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> 
             if percentile_column(column) in regimes
             else np.nan
         )
+        past = past_windows(corr[column], date, int(parse_corr_column(column).window), history)
         sign = regimes[sign_column(column)].get(date) if sign_column(column) in regimes else None
         relative = regimes[relative_column(column)].get(date) if relative_column(column) in regimes else None
         relative_text = relative if isinstance(relative, str) else "n/a (short history)"
@@ -268,7 +292,7 @@ def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> 
             notes.append(f"last value {date.date()}")
         rows.append(
             f"| {a}-{b} | {parse_corr_column(column).window} | {date.date()} | {latest:+.2f} | {band_text} "
-            f"| {percentile_text(percentile)} | {sign_text} "
+            f"| {percentile_text(percentile, past)} | {sign_text} "
             f"| {relative_text} | {', '.join(others) or '-'} | {'; '.join(notes) or '-'} |"
         )
     return rows
