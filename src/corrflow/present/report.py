@@ -205,34 +205,52 @@ def model_section(metrics: dict | None) -> list[str]:
             "probability), Brier skill score (1 - Brier / the baseline's Brier; above 0 is better) and "
             "hit rate (the sign called at 50%).",
             "",
-            "| probability | Brier | skill vs last sign | skill vs historical share | hit rate |",
-            "|---|---|---|---|---|",
         ]
-        for name in ("logit", "last_sign", "historical_share"):
+        # the fitted persistence probability (P(positive ahead | today's sign)) is the fair
+        # reference; a metrics.json from before it has the last sign and the share only
+        baselines = [b for b in ("persistence", "last_sign", "historical_share") if b in metrics]
+        header = {
+            "persistence": "skill vs fitted persistence",
+            "last_sign": "skill vs last sign (0/1)",
+            "historical_share": "skill vs historical share",
+        }
+        if "persistence" not in metrics:
+            header["last_sign"] = "skill vs last sign"
+        lines += [
+            "| probability | Brier | " + " | ".join(header[b] for b in baselines) + " | hit rate |",
+            "|---|---|" + "---|" * len(baselines) + "---|",
+        ]
+        for name in ("logit", *baselines):
             skills = [
                 (
                     f"{logit[f'brier_skill_vs_{b}']:+.0%}"
                     if name == "logit" and logit.get(f"brier_skill_vs_{b}") is not None
                     else "-"
                 )
-                for b in ("last_sign", "historical_share")
+                for b in baselines
             ]
+            label = "persistence (fitted)" if name == "persistence" else name.replace("_", " ")
             lines.append(
-                f"| {name.replace('_', ' ')} | {metrics[name]['brier']:.4f} | {skills[0]} | {skills[1]} | "
+                f"| {label} | {metrics[name]['brier']:.4f} | {' | '.join(skills)} | "
                 f"{metrics[name]['hit_rate']:.1%} |"
             )
         lines.append("")
-        sign_test = metrics.get("dm_logit_vs_last_sign")
-        lower = logit["brier"] < metrics["last_sign"]["brier"]
+        reference = "persistence" if "persistence" in metrics else "last_sign"
+        reference_words = {
+            "persistence": ("the fitted persistence probability", "a persistence probability"),
+            "last_sign": ("the naive last-sign rule", "today's sign"),
+        }[reference]
+        sign_test = metrics.get(f"dm_logit_vs_{reference}")
+        lower = logit["brier"] < metrics[reference]["brier"]
         if lower and significant(sign_test):
-            brier_verdict = "the Logit gives better probabilities than today's sign"
+            brier_verdict = f"the Logit gives better probabilities than {reference_words[1]}"
         elif lower:
             brier_verdict = "the Logit's lower Brier score is not evidence of better probabilities"
         else:
-            brier_verdict = "the Logit's probabilities are no better than today's sign"
+            brier_verdict = f"the Logit's probabilities are no better than {reference_words[1]}"
         lines.append(
-            f"Against the naive last-sign rule the Logit's Brier score is {logit['brier']:.3f} vs "
-            f"{metrics['last_sign']['brier']:.3f} ({tested(sign_test)}): {brier_verdict}."
+            f"Against {reference_words[0]} the Logit's Brier score is {logit['brier']:.3f} vs "
+            f"{metrics[reference]['brier']:.3f} ({tested(sign_test)}): {brier_verdict}."
         )
         if logit["hit_rate"] <= metrics["last_sign"]["hit_rate"]:
             lines.append(
