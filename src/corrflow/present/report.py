@@ -437,7 +437,7 @@ def build_report(
         *([""] if age else []),
         *today_table(corr, regimes, pairs, window, as_of, series_meta, regimes_meta.get("unusual_history")),
         "",
-        *current_state(regimes, regimes_meta, as_of),
+        *current_state(regimes, regimes_meta, as_of, corr),
         "",
     ]
     if stale:

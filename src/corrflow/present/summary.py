@@ -330,8 +330,34 @@ def markov_name(prefix: str) -> str:
     return ":".join(parts)
 
 
-def current_state(regimes: pd.DataFrame, regimes_meta: dict, as_of: str) -> list[str]:
-    """Today's Markov states and stress flags on the as-of date, in words."""
+OUTSIDE_STATES_SD = 3.0  # today's value further than this from every state: no state describes it
+
+
+def outside_states(value: float, fit: dict) -> str:
+    """Words for a value further than ``OUTSIDE_STATES_SD`` of its own standard deviations
+    from every fitted state's mean (the filter's probability then only says which state is
+    less unlikely, not that the value fits it); "" when a state describes it."""
+    states = fit.get("states") or {}
+    distances = {
+        name: abs(value - state["mean"]) / np.sqrt(state["variance"])
+        for name, state in states.items()
+        if state.get("variance", 0) > 0
+    }
+    if not np.isfinite(value) or not distances or min(distances.values()) <= OUTSIDE_STATES_SD:
+        return ""
+    means = ", ".join(f"{name} {states[name]['mean']:+.2f}" for name in states)
+    return (
+        f"; today's value {value:+.2f} lies {min(distances.values()):.1f} state standard deviations "
+        f"or more from both states (means {means}): the probability only says which state is less "
+        "unlikely, and neither describes today"
+    )
+
+
+def current_state(
+    regimes: pd.DataFrame, regimes_meta: dict, as_of: str, corr: pd.DataFrame | None = None
+) -> list[str]:
+    """Today's Markov states and stress flags on the as-of date, in words; with ``corr``,
+    a correlation's fit whose states are all far from today's value says so."""
     day = pd.Timestamp(as_of)
     lines = []
     panels = markov_panels(regimes, regimes_meta)
@@ -346,6 +372,9 @@ def current_state(regimes: pd.DataFrame, regimes_meta: dict, as_of: str) -> list
         hindsight_column = f"{panel['prefix']}:p_hindsight:{panel['top']}"
         _, q = value_on(regimes[hindsight_column], day) if hindsight_column in regimes else (None, np.nan)
         caveat = "" if panel["separated"] else " (states not well separated: read with care)"
+        column = panel["prefix"].removeprefix("mkv:")
+        if corr is not None and column in corr:  # a correlation's fit: today's value against its states
+            caveat += outside_states(corr[column].get(date, np.nan), panel["fit"])
         lines.append(
             f"- Markov {markov_name(panel['prefix'])} on {date.date()}: P({panel['top']}) real-time {p:.2f}"
             + (f", hindsight {q:.2f}" if pd.notna(q) else "")
