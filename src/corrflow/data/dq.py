@@ -247,6 +247,38 @@ def series_checks(
     return result
 
 
+def conversion_rate(spec: dict, specs: list[dict], base_currency: str) -> str | None:
+    """The fx series clean converts a price with (``clean.convert_currency``'s choice), or None."""
+    currency = spec.get("currency", base_currency)
+    if spec["kind"] != "price" or currency == base_currency or spec.get("local_currency"):
+        return None
+    fx = {(s.get("base"), s.get("currency")): s["id"] for s in specs if s["kind"] == "fx"}
+    return fx.get((currency, base_currency)) or fx.get((base_currency, currency))
+
+
+def note_conversion_ends(series: dict, specs: list[dict], by_series: dict, base_currency: str) -> None:
+    """A price converted with an fx rate that ends before it: its closes after the rate's
+    end are dropped by clean, so the converted series ends with the rate, not its file.
+    Named on the price's coverage (a warning: extending the rate keeps them)."""
+    for spec in specs:
+        rate_id = conversion_rate(spec, specs, base_currency)
+        own, rate = series.get(spec["id"], {}), series.get(rate_id or "", {})
+        if rate_id is None or not own.get("last") or not rate.get("last") or own["last"] <= rate["last"]:
+            continue
+        rows = by_series[spec["id"]]
+        dates = pd.DatetimeIndex(rows["date"][rows["value"].notna().to_numpy()])
+        # the closes clean would keep: on its market's open days after the rate's last value
+        open_days = sessions(own["calendar"], rate["last"], own["last"])
+        after = int(dates[dates > pd.Timestamp(rate["last"])].isin(open_days).sum())
+        own["ends_with_rate"] = {"rate": rate_id, "rate_last": rate["last"], "dropped": after}
+        own.setdefault("coverage_notes", []).append(
+            f"converted to {base_currency} with {rate_id}, which ends on {rate['last']}: its {after} "
+            f"close(s) after that (to {own['last']}) are dropped by clean, so the converted series "
+            f"ends on {rate['last']}; extend {rate_id}'s data or set `local_currency: true`"
+        )
+        own["checks"]["coverage"] = "warn" if own["checks"]["coverage"] != "fail" else "fail"
+
+
 def is_h10_rate(spec: dict) -> bool:
     """A FRED fx rate of the Fed's H.10 release (DEXUSUK, DEXUSEU, DEXJPUS, ...)."""
     return spec.get("source") == "fred" and str(spec.get("symbol", spec["id"])).startswith("DEX")
@@ -309,6 +341,7 @@ def quality_report(
     end: str | None = None,
     max_gap_days: int | None = None,
     pairs: list[list[str]] | None = None,
+    base_currency: str | None = None,
 ) -> dict:
     series = {}
     # one grouping, not a scan of every row per series (1,000 series: seconds, not half a minute)
@@ -348,6 +381,8 @@ def quality_report(
                 "warn" if worth_a_look else "info" if result["source_notes"] else "pass"
             )
         series[spec["id"]] = result
+    if base_currency:
+        note_conversion_ends(series, specs, by_series, base_currency)
     return {
         "thresholds": {"stale_days": stale_days, "outlier_z": float(outlier_z), "max_gap_days": max_gap_days},
         "requested": {"start": start, "end": end},
@@ -475,6 +510,7 @@ def run(
     pairs: list,
     outlier_z: float,
     stop_on_fail: bool,
+    base_currency: str | None = None,
     md: str,
     json_path: str,
 ) -> None:
@@ -500,6 +536,7 @@ def run(
         end,
         max_gap_days,
         pairs,
+        base_currency,
     )
     write_json_atomic(report, json_path)
     write_text_atomic(render_markdown(report) + "\n", md)

@@ -441,7 +441,10 @@ def build_report(
         "",
     ]
     if stale:
-        lines += ["Stale on " + as_of + ": " + "; ".join(f"{s} {why}" for s, why in stale.items()) + ".", ""]
+        lines += [
+            "Stale on " + as_of + ": " + "; ".join(f"{s} {why}" for s, why in stale.items()) + ".",
+            "",
+        ]
     if gaps is not None and len(gaps):
         calendar_of = {s: m.get("calendar") for s, m in series_meta.items()}
         max_gap = clean_meta.get("calendar", {}).get("max_gap_days")

@@ -73,6 +73,8 @@ def stale_series(series_meta: dict, as_of: str) -> dict[str, str]:
             stale[series_id] = f"last observed {str(meta['last'])[:10]}" + (
                 f", {behind} days behind" if behind else ""
             )
+            if meta.get("ends_because"):  # a converted series ends where its fx rate ends
+                stale[series_id] = f"ends {str(meta['last'])[:10]}: {meta['ends_because']}"
     return stale
 
 
@@ -287,7 +289,11 @@ def today_table(
             # the DCC-GARCH conditional correlation beside the rolling windows
             _, value = value_on(regimes[dcc], day)
             others.append(f"DCC {value:+.2f}")
-        notes = [f"{s} stale ({stale[s]})" for s in (a, b) if s in stale]
+        notes = [
+            f"{s} {stale[s]}" if series_meta.get(s, {}).get("ends_because") else f"{s} stale ({stale[s]})"
+            for s in (a, b)
+            if s in stale
+        ]
         if date.date() != day.date():
             notes.append(f"last value {date.date()}")
         rows.append(
