@@ -601,3 +601,18 @@ def test_dcc_section_gives_the_standard_errors():
     rows = [line for line in dcc_section(meta, [["SPY", "TLT"], ["AAA", "B"]]) if line.startswith("| ")]
     assert [row.split(" | ")[0] for row in rows[1:]] == ["| SPY-TLT", "| AAA-B"]  # the configured order
     assert not any("SPY-X" in line for line in lines) and dcc_section({}) == []
+
+
+def test_one_clock_per_page_every_count_of_days_behind_is_to_the_as_of_date(tmp_path):
+    """Made months after its data ends, the report counts C's sessions behind the as-of
+    date in the source table as in the today table (not to the day it was made), says the
+    data's age once, and its headline names the as-of date with the range of last dates."""
+    from report_fixtures import build_synthetic_report
+
+    text = build_synthetic_report(tmp_path, today="2019-06-28")[0]
+    assert "C stale (last observed 2018-11-02, 39 days behind)" in text
+    source_row = next(line for line in text.splitlines() if line.startswith("| C |"))
+    assert source_row.endswith("| 39 (stale) |")
+    assert "| sessions behind 2018-12-28 |" in text
+    assert "data as of 2018-12-28 (the series end 2018-11-02 .. 2018-12-28: see Sources)" in text
+    assert text.count("this report was made on 2019-06-28") == 1

@@ -106,21 +106,26 @@ def data_provenance(
 ) -> tuple[str, list[str]]:
     """One headline sentence on where the data came from, plus the source table.
 
-    "data through" is the data's last common date (every served series has reached it);
-    when a pair's data runs further, the as-of date (the latest day a configured pair has
-    both values, the date of the table's values) is named beside it. "days behind" counts
-    each series' market sessions from its last value to ``today`` (the run's date)."""
+    One clock per page: the as-of date (the latest day a configured pair has both values,
+    the date of the table's values). The headline names it, and the range of the series'
+    last dates when they differ; the source table counts each series' market sessions
+    behind the as-of date ("after" where a series runs past it), as the today table does.
+    How old the as-of date is on the day the report was made (``today``) is said once,
+    by ``data_age_sentence``. ``data_through`` (the last day every series has reached) is
+    kept for callers that pass it; the range of last dates says the same, and more."""
     origins = {k: origin_group(series_origin(m)) for k, m in series_meta.items() if not is_missing(m)}
     labels = sorted(set(origins.values()))
-    through = data_through or as_of
-    dates = through if through == as_of else f"{through} (every series); latest {as_of}"
+    lasts = sorted(str(m["last"])[:10] for m in series_meta.values() if not is_missing(m) and m.get("last"))
+    dates = as_of
+    if lasts and (lasts[0] != as_of or lasts[-1] != as_of):
+        dates = f"{as_of} (the series end {lasts[0]} .. {lasts[-1]}: see Sources)"
     if labels == ["offline snapshot"]:
-        headline = f"**Data: offline snapshot, data through {dates}.**"
+        headline = f"**Data: offline snapshot, data as of {dates}.**"
     elif len(labels) == 1:
-        headline = f"**Data: {labels[0]}, data through {dates}.**"
+        headline = f"**Data: {labels[0]}, data as of {dates}.**"
     else:
         mix = ", ".join(f"{label} ({sum(o == label for o in origins.values())})" for label in labels)
-        headline = f"**Data: {mix}; data through {dates}.**"
+        headline = f"**Data: {mix}; data as of {dates}.**"
     missing = sorted(k for k, m in series_meta.items() if is_missing(m))
     if missing:
         headline += f" Missing at every level: {', '.join(missing)} (pairs with them are skipped)."
@@ -131,13 +136,17 @@ def data_provenance(
             f"{'; '.join(sorted(set(map(str, failed.values()))))}): see data/raw/*.ok and logs/ingest/."
         )
     rows = [
-        "| series | name | kind | currency | origin | column used | calendar | first | last | days behind |",
+        "| series | name | kind | currency | origin | column used | calendar | first | last | "
+        f"sessions behind {as_of} |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for series_id, m in series_meta.items():
-        behind = (
-            business_days_since(m.get("last"), today, m.get("calendar")) if today else m.get("days_behind")
-        )
+        # clean's count to the as-of date (what the today table says), else counted here
+        behind = m.get("days_behind")
+        if behind is None and m.get("last"):
+            behind = business_days_since(m.get("last"), as_of, m.get("calendar"))
+        if m.get("last") and str(m["last"])[:10] > as_of:
+            behind = "after"  # runs past the as-of date (a series in no configured pair)
         stale = " (stale)" if m.get("stale") else ""
         rows.append(
             f"| {series_id} | {m.get('name') or ''} | {m.get('kind', '-')} | {currency_words(m)} | "
