@@ -32,7 +32,7 @@ def test_report_numbers_come_from_the_outputs(workflow_run):
     report = (workdir / "docs/report.md").read_text()
     as_of = report.split("## At a glance: the latest values (")[1][:10]
     latest = corr["SPY:DGS10:60"].loc[:as_of].dropna()
-    assert f"latest {as_of}" in report.splitlines()[2] or f"data through {as_of}." in report.splitlines()[2]
+    assert f"data as of {as_of}" in report.splitlines()[2]
     assert f"| SPY-DGS10 | 60 | {latest.index[-1].date()} | {latest.iloc[-1]:+.2f} |" in report
 
 

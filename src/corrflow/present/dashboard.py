@@ -676,7 +676,7 @@ SCRIPT = r"""
     title.textContent = x + " vs " + y + ": " + DATA.window + "-day rolling correlation";
     title.dataset.pair = x + "|" + y;
     note.textContent = (DATA.names[x] || x) + " vs " + (DATA.names[y] || y) + "; " + p.source +
-      (p.sign ? "; strip: sign regime (blue negative = hedge, grey mixed, red positive = co-move)" : "");
+      (p.sign ? "; strip: sign regime (blue negative, grey mixed, red positive)" : "");
     const traces = [];
     if (p.lo) {
       // the band's edges (no fill of their own), then the band as one closed polygon per

@@ -455,17 +455,19 @@ def build_report(
             "",
         ]
     lines += [
-        "Sign regime: the primary-window correlation's sign (negative: bonds hedge equities; positive: "
-        "they co-move; mixed: in between or changing), in words only when today's band excludes zero. "
+        "Sign regime: the primary-window correlation's sign (for a stock-bond pair negative: bonds hedge "
+        "equities, positive: they co-move; for any other pair negative: they move opposite, positive: "
+        "together; mixed: in between or changing), in words only when today's band excludes zero. "
         f"Percentile: where today's value falls among the pair's last {unusual_history} non-overlapping "
         "past windows (W, 2W, ... days back, so no day is counted twice); 'unusually high' above its "
         f"{100 - unusual_level:g}th percentile, 'unusually low' below its {unusual_level:g}th (about "
         f"{2 * unusual_level:g} % of a steady pair's days), n/a with less than half that history. "
-        "As of: the latest day a configured pair has both values; days behind: each series' market "
-        "sessions from its last value to the day this report was made. Synchronised (pairs whose "
-        "markets close hours apart, e.g. Tokyo and New York): the same-day covariance plus both "
-        "one-day cross-covariances over the two volatilities, so news one market trades a day later "
-        "still counts. "
+        "As of: the latest day a configured pair has both values, the one date every count on this "
+        "page is made against; days behind: each series' market sessions from its last value to "
+        "the as-of date. Synchronised (pairs whose markets close hours apart, e.g. Tokyo and New "
+        "York): the correlation of synchronised returns, each leg's return plus the share of the "
+        "other's it trades a day late, so news one market trades a day later still counts; a "
+        "correlation, so within -1 .. +1 by construction. "
         "DCC: the DCC-GARCH(1,1) conditional correlation of the pair's daily returns "
         "(regimes.dcc), which reacts faster than a rolling window.",
         "",

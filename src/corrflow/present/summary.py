@@ -176,15 +176,50 @@ def currency_words(meta: dict) -> str:
 # ---------------------------------------------------------------- regimes in words
 
 
+def sign_meaning(bond_pair: bool) -> dict[str, str]:
+    """What each sign means for a pair, by its legs' asset classes: a stock-bond pair's
+    negative sign is the bond hedging, its positive one co-moving; any other pair (two
+    equity markets, equity and crypto or oil) simply moves together or opposite."""
+    if bond_pair:
+        return {"negative": "bonds hedge", "positive": "co-move"}
+    return {"negative": "move opposite", "positive": "move together"}
+
+
 def sign_words(label, bond_pair: bool = True) -> str:
-    """A sign-regime label in words (never a z-score label)."""
+    """A sign-regime label in words (never a z-score label), by the pair's asset classes."""
     if not isinstance(label, str):
         return "n/a"
-    if label == "negative":
-        return "negative (bonds hedge)" if bond_pair else "negative (offsetting)"
-    if label == "positive":
-        return "positive (co-move)"
+    if label in ("negative", "positive"):
+        return f"{label} ({sign_meaning(bond_pair)[label]})"
     return label
+
+
+def return_currency(meta: dict) -> str:
+    """The currency a series' returns are in, short, for figure titles and labels:
+    "USD", "USD from GBP" (converted), "GBP, local" (kept in its own currency), "USD
+    bond return" (a yield), "index points" (a level such as VIX)."""
+    currency = meta.get("currency") or "?"
+    if meta.get("kind") == "yield":
+        return f"{currency} bond return"
+    if meta.get("kind") == "level":
+        return "index points"
+    if meta.get("kind") == "fx":
+        return f"{currency} per {meta.get('base') or '?'}"
+    if meta.get("converted_from"):
+        return f"{currency} from {meta['converted_from']}"
+    if meta.get("local_currency"):
+        return f"{currency}, local"
+    return currency
+
+
+def pair_currency_text(series_meta: dict, a: str, b: str) -> str:
+    """A pair's currencies for its figure's title: "in USD" when both legs' returns are in
+    one currency, else each leg's ("FTSE in GBP, local; SPY in USD")."""
+    words = {s: return_currency(series_meta.get(s, {})) for s in (a, b)}
+    money = {w.split(" ")[0].rstrip(",") for w in words.values() if w != "index points"}
+    if len(money) <= 1 and all("from" not in w and "local" not in w for w in words.values()):
+        return f"in {next(iter(money))}" if money else "in index points"
+    return f"{a} in {words[a]}; {b} in {words[b]}"
 
 
 def is_bond_pair(series_meta: dict, a: str, b: str) -> bool:
