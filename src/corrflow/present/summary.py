@@ -504,17 +504,33 @@ def normalised_episodes(episodes: pd.DataFrame, regimes_meta: dict) -> pd.DataFr
     return out
 
 
+def episode_severity(episodes: pd.DataFrame, column: str | None) -> pd.Series:
+    """How severe each episode was for the pair: |corr during - corr before| (NaN where
+    either is missing: ranked after every measured one)."""
+    if not column:
+        return pd.Series(np.nan, index=episodes.index)
+    during, before = corr_during_column(column), corr_before_column(column)
+    if during not in episodes or before not in episodes:
+        return pd.Series(np.nan, index=episodes.index)
+    return (pd.to_numeric(episodes[during]) - pd.to_numeric(episodes[before])).abs()
+
+
 def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
-    """The longest stress episodes with the pair's correlation before (a calm baseline),
-    during and volatility-adjusted (Forbes-Rigobon), each with its days (n) and Fisher-z
-    interval; an episode too short for inference says so instead of an adjusted value;
-    then the method's assumptions in one sentence."""
+    """The pair's most severe stress episodes (``TOP_EPISODES``, by ``episode_severity``:
+    how far its correlation moved from the calm baseline, never by length, which kept slow
+    bear markets and dropped Black Monday) in date order, with the pair's correlation before
+    (a calm baseline), during and volatility-adjusted (Forbes-Rigobon), each with its days
+    (n) and Fisher-z interval; an episode too short for inference says so instead of an
+    adjusted value; then the method's assumptions in one sentence."""
     from corrflow.analytics.regimes.stress import FR_ASSUMPTIONS, FR_CONFIDENCE, episode_stat_column
 
     if episodes.empty:
         return ["No stress episodes within this pair's data."]
-    top = episodes.sort_values(["business_days", "start"], ascending=[False, True]).head(TOP_EPISODES)
-    top = top.sort_values("start")
+    severity = episode_severity(episodes, column)
+    ranked = episodes.assign(_severity=severity).sort_values(
+        ["_severity", "business_days", "start"], ascending=[False, False, True], na_position="last"
+    )
+    top = ranked.head(TOP_EPISODES).sort_values("start").drop(columns="_severity")
     names = {
         "before": corr_before_column(column) if column else None,
         "during": corr_during_column(column) if column else None,
@@ -557,7 +573,8 @@ def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
         )
     if len(episodes) > TOP_EPISODES:
         rows.append(
-            f"\nThe {TOP_EPISODES} longest of {len(episodes)} episodes; all in "
+            f"\nThe {TOP_EPISODES} of {len(episodes)} episodes in which this pair's correlation moved "
+            "furthest from its calm baseline (|during - before|), in date order; all in "
             "`data/processed/stress_episodes.csv`."
         )
     rows.append(
