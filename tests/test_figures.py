@@ -299,3 +299,36 @@ def test_the_heatmap_labels_a_converted_or_local_series_with_its_currency(tmp_pa
         plt.close = original
     labels = [t.get_text() for t in captured["fig"].axes[0].get_yticklabels()]
     assert labels == ["SPY (2000-2021)", "FTSE (USD from GBP, 2000-2021)", "DAX (EUR, local, 2000-2021)"]
+
+
+def test_every_drawn_episode_of_a_pair_figure_is_labelled(tmp_path):
+    """Twenty episodes, among them a configured short one (Covid 2020): the names that fit
+    are written above (configured ones first), every other episode carries its start month
+    in its band; none is drawn without a label."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from corrflow.present.figures.pair import plot_pair
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    days = o["corr"]["A:B:60"].dropna().index
+    starts = days[:: len(days) // 20][:20]
+    episodes = pd.DataFrame(
+        {
+            "name": [f"drawdown {d:%Y-%m}" for d in starts],
+            "start": [str(d.date()) for d in starts],
+            "end": [str((d + pd.Timedelta(days=6)).date()) for d in starts],
+            "business_days": range(30, 50),
+            "rule": "drawdown",
+            "reason": "-",
+        }
+    )
+    episodes.loc[7, ["name", "rule", "business_days"]] = ["Covid 2020", "named", 5]
+    fig = plot_pair(o["corr"], o["regimes"], episodes, "A", "B", 60, {}, {}, tmp_path / "f.png")
+    top = fig.axes[0]
+    written = {t.get_text() for t in top.texts}
+    assert "Covid 2020" in written  # a configured episode's name comes first
+    for _, e in episodes.iterrows():
+        assert e["name"] in written or e["start"][:7] in written, e["name"]
+    assert any(t == e["start"][:7] for t in written for _, e in episodes.iterrows())  # some by tag

@@ -418,3 +418,21 @@ def test_forbes_rigobon_takes_the_volatility_rise_out_and_recovers_the_calm_corr
     assert row["during"] > row["before"] + 0.3  # the volatility rise alone lifts it
     assert row["adjusted"] == pytest.approx(row["before"], abs=0.04)  # adjusted-during against calm
     assert row["adjusted_lo"] < row["before"] < row["adjusted_hi"]
+
+
+def test_a_blip_joins_the_episode_beside_it_and_an_isolated_one_stays():
+    """A one-day VIX print 15 weekdays after a drawdown is part of that stress (one
+    episode); one a year away from anything stays an episode of its own."""
+    from corrflow.analytics.regimes.stress import BLIP_REACH_WEEKDAYS, Interval, merge_blips, merge_intervals
+
+    def interval(start, end, rule):
+        return Interval(start=pd.Timestamp(start), end=pd.Timestamp(end), rule=rule, reason=rule, daily={})
+
+    drawdown = interval("2020-02-24", "2020-03-23", "drawdown")
+    near_blip = interval("2020-04-14", "2020-04-14", "VIX")  # 15 weekdays after the trough
+    far_blip = interval("2021-06-01", "2021-06-01", "VIX")
+    groups = merge_intervals([drawdown, near_blip, far_blip], 10)
+    assert len(groups) == 3  # the merge gap (10) alone leaves the near blip apart
+    merged = merge_blips(groups)
+    assert [[i["rule"] for i in g] for g in merged] == [["drawdown", "VIX"], ["VIX"]]
+    assert 15 <= BLIP_REACH_WEEKDAYS

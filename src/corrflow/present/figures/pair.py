@@ -24,6 +24,7 @@ from corrflow.present.figures._style import (
     STYLE,
     date_axis,
     drawn_span,
+    episode_tag,
     label_rows,
     save_figure,
     shade_sign,
@@ -116,7 +117,28 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path,
         if len(shown):
             handles.append(Patch(color=EPISODE_COLOUR, alpha=0.25, label="stress episode"))
         axis_px = FIGURE_WIDTH * 100 * (0.80 - 0.06)
-        for e, row, left in label_rows(shown, start, end, axis_px):
+        labelled = label_rows(shown, start, end, axis_px)
+        named_above = {(e["name"], e["start"]) for e, _, _ in labelled}
+        for _, e in shown.iterrows():
+            if (e["name"], e["start"]) in named_above:
+                continue
+            # every drawn episode is labelled: a name that does not fit above gets its start
+            # month, upright at the foot of its band
+            e0, e1 = drawn_span(
+                max(pd.Timestamp(e["start"]), start), min(pd.Timestamp(e["end"]), end), start, end
+            )
+            ax.text(
+                e0 + (e1 - e0) / 2,
+                -0.97,
+                episode_tag(e),
+                rotation=90,
+                fontsize=6.5,
+                color="#555555",
+                ha="center",
+                va="bottom",
+                zorder=4,
+            )
+        for e, row, left in labelled:
             ax.annotate(
                 e["name"],
                 xy=(left, 1.0),
