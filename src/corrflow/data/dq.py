@@ -165,8 +165,13 @@ def series_checks(
         centre_scale = robust_centre_scale(ret.to_numpy())
         if centre_scale is not None:
             z = (ret - centre_scale[0]) / centre_scale[1]
-            for date in z.index[z.abs() > outlier_z]:
+            flagged = z.abs() > outlier_z
+            for date in z.index[flagged]:
                 position = positive.index.get_loc(date)
+                k = z.index.get_loc(date)
+                # one value out of line: the move in and the move out both outliers, opposite
+                # signs (a price typed x100); a crash day the market did not take back is real
+                back = k + 1 < len(z) and flagged.iloc[k + 1] and z.iloc[k + 1] * z.iloc[k] < 0
                 outliers.append(
                     {
                         "date": str(date.date()),
@@ -174,9 +179,19 @@ def series_checks(
                         "previous": float(positive.iloc[position - 1]),
                         "return": float(np.expm1(ret[date])),
                         "z": float(z[date]),
+                        "likely_error": bool(back),
                     }
                 )
     notes = coverage_notes(valid.index[0], valid.index[-1], start, end, calendar)
+    if status in ("snapshot", "cached"):
+        # a snapshot or a cache ends where it was taken: nothing in the file to fix
+        notes = [
+            n + f" (the {'bundled snapshot' if status == 'snapshot' else 'local cache'} ends there; "
+            "a live run with `offline: false` gets the newer days)"
+            if n.startswith("ends early")
+            else n
+            for n in notes
+        ]
     long_gaps = missing_runs(missing_mask, open_days, max_gap_days) if max_gap_days is not None else []
     advice = calendar_advice(series_id, valid.index, calendar) if len(off_calendar) or long_gaps else None
     result.update(
@@ -208,6 +223,11 @@ def series_checks(
     )
     if unpublished is not None:  # only where a source never publishes on some open days
         result["unpublished_days"] = int(len(never_published))
+    # a run of equal values that reaches the last observation may be a feed that stopped
+    # updating (worth a look); one inside the history is the source's own record (rates
+    # held at the zero bound, prices quoted coarsely): information
+    stale_at_end = stale_len >= stale_days and stale_start - 1 + stale_len == len(valid)
+    result["stale_at_end"] = bool(stale_at_end)
     share_missing = result["missing_values"] / max(len(open_days), 1)
     result["checks"] = {
         # a series that starts after `start` (its history begins later) or a served snapshot is
@@ -217,7 +237,8 @@ def series_checks(
             if result["coverage"] < 0.8
             else (
                 "warn"
-                if result["coverage"] < 0.95 or any(not n.startswith("starts late") for n in notes)
+                if result["coverage"] < 0.95
+                or any(not n.startswith("starts late") and "a live run" not in n for n in notes)
                 else "info"
                 if notes
                 else "pass"
@@ -236,10 +257,13 @@ def series_checks(
             else "pass"
         ),
         "duplicates": "pass" if duplicates == 0 else "fail",
-        "stale": "pass" if stale_len < stale_days else "warn",
+        "stale": "pass" if stale_len < stale_days else ("warn" if stale_at_end else "info"),
         # clean leaves such a day out (a log return is undefined there): a warning, not a stop
         "non_positive": "pass" if non_positive.empty else "warn",
-        "outliers": "pass" if not outliers else "warn",
+        # a likely typing error is worth a look; real market moves (a crash day) are information
+        "outliers": (
+            "pass" if not outliers else "warn" if any(o["likely_error"] for o in outliers) else "info"
+        ),
         "format": "pass",  # set from ingest's notes on the source file (quality_report)
         # the bundled snapshot and the cache are what an offline run is for: information
         "level": {"fresh": "pass", "local": "pass", "cached": "info", "snapshot": "info"}.get(status, "fail"),
@@ -401,7 +425,10 @@ def render_markdown(report: dict) -> str:
         "The level check says which ingest level served the series: pass for a live download or a "
         "local file, info for the local cache or the bundled snapshot, fail when nothing could. "
         "info marks what is worth knowing but needs no action (a history that starts after `start`, "
-        "prints on days the calendar lists as holidays); warn what may need one. "
+        "a snapshot that ends before `end`, prints on days the calendar lists as closed, equal values "
+        "inside the history, market moves the market did not take back); warn what the user can act "
+        "on (a value out and straight back, a feed that stopped, an fx rate that ends first, a better "
+        "calendar). "
         "Coverage and missing values are counted on each series' own market calendar.",
         "",
         "| series | " + " | ".join(CHECKS) + " |",
@@ -434,8 +461,9 @@ def render_markdown(report: dict) -> str:
                 else (
                     "check the file's dates (weekend rows on a weekday calendar)"
                     if r.get("weekend_rows")
-                    else f"real prints on days {r['calendar']} lists as holidays (e.g. a holiday applied "
-                    "before it existed)"
+                    else f"prints on days {r['calendar']} lists as closed: its own market traded then "
+                    f"(WTI on NYMEX trades on some NYSE holidays) or the holiday was applied before it "
+                    "existed; nothing to fix unless its `calendar:` is wrong"
                 )
             )
             lines.append(
@@ -476,7 +504,14 @@ def render_markdown(report: dict) -> str:
             )
         lines.append(f"- duplicated dates: {r['duplicated_dates']}")
         stale = f" from {r['stale_from']}" if r["stale_from"] else ""
-        lines.append(f"- longest run of equal values: {r['longest_stale_run']}{stale}")
+        why_stale = ""
+        if r["stale_from"]:
+            why_stale = (
+                ": it reaches the last value, so the source may have stopped updating; check it"
+                if r.get("stale_at_end")
+                else ": inside the source's history (e.g. rates held at the zero bound), nothing to fix"
+            )
+        lines.append(f"- longest run of equal values: {r['longest_stale_run']}{stale}{why_stale}")
         if r["non_positive"]:
             first = r["non_positive"][0]
             lines.append(
@@ -485,14 +520,24 @@ def render_markdown(report: dict) -> str:
                 f"a log return is undefined there, so clean leaves the day out"
             )
         if r["outliers"]:
-            lines.append(f"- outliers ({len(r['outliers'])}):")
+            errors = sum(bool(o.get("likely_error")) for o in r["outliers"])
+            lines.append(
+                f"- outliers ({len(r['outliers'])}; "
+                + (
+                    f"{errors} likely data error(s): a move out and straight back, check the file"
+                    if errors
+                    else "each a move the market did not take back: real, nothing to fix"
+                )
+                + "):"
+            )
             lines.append("")
-            lines.append("  | date | previous | value | return | robust z |")
-            lines.append("  |---|---|---|---|---|")
+            lines.append("  | date | previous | value | return | robust z | reading |")
+            lines.append("  |---|---|---|---|---|---|")
             for o in r["outliers"]:
+                reading = "likely data error" if o.get("likely_error") else "market move"
                 lines.append(
                     f"  | {o['date']} | {number_text(o['previous'])} | {number_text(o['value'])} | "
-                    f"{percent_text(o['return'])} | {number_text(o['z'], '+.1f')} |"
+                    f"{percent_text(o['return'])} | {number_text(o['z'], '+.1f')} | {reading} |"
                 )
         lines.append("")
     return "\n".join(lines)

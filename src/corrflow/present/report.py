@@ -501,10 +501,55 @@ def build_report(
     if passing:
         lines.append(f"| the other {len(passing)} series | no warning or failure |")
     lines.append("")
+    lines += calendar_advice_lines(dq, series_meta, pairs, as_of)
     lines += model_section(metrics)
     if all_pairs_manifest:
         lines += all_pairs_section(all_pairs_manifest)
     return "\n".join(lines), drawn
+
+
+def calendar_advice_lines(dq: dict, series_meta: dict, pairs: list, as_of: str) -> list[str]:
+    """DQ's calendar suggestion for a series, in the report with what it changes for the
+    series' pairs: the days their returns are taken on, and whether the pair's markets then
+    close hours apart (the synchronised estimate appears) or no longer do."""
+    from corrflow.data.calendars import ASYNC_CLOSE_HOURS, closes_apart_hours
+
+    lines = []
+    for series_id, r in dq.get("series", {}).items():
+        advice = r.get("calendar_advice")
+        found = re.search(r"`calendar: ([^`]+)`", advice or "")
+        if not found:
+            continue
+        suggested, current = found.group(1), r.get("calendar") or "?"
+        effects = []
+        for a, b in pairs:
+            if series_id not in (a, b):
+                continue
+            other = b if series_id == a else a
+            other_calendar = series_meta.get(other, {}).get("calendar")
+            if not other_calendar:
+                continue
+            try:
+                before = closes_apart_hours(current, other_calendar, as_of)
+                after = closes_apart_hours(suggested, other_calendar, as_of)
+            except Exception:  # an unknown calendar name: DQ's own line still says what to set
+                continue
+            sync_now, sync_then = before >= ASYNC_CLOSE_HOURS, after >= ASYNC_CLOSE_HOURS
+            change = (
+                f"gets the synchronised estimate (closes {after:.1f} h apart)"
+                if sync_then and not sync_now
+                else f"loses the synchronised estimate (closes {after:.1f} h apart)"
+                if sync_now and not sync_then
+                else "keeps its estimates"
+            )
+            effects.append(f"{a}-{b} is computed on {suggested}'s days instead of {current}'s and {change}")
+        lines.append(
+            f"- **{series_id}: {advice}.**"
+            + (f" With it, {'; '.join(effects)}." if effects else "")
+            + " Until then its returns follow the wrong market's holidays, which can move a pair's"
+            " correlation (see dq_report.md)."
+        )
+    return lines + ([""] if lines else [])
 
 
 # ---------------------------------------------------------------- markdown -> rst (HTML report)
