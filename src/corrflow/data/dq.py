@@ -51,6 +51,7 @@ CHECKS = (
     "format",
     "level",
 )
+DATA_ERROR_FACTOR = 2.0  # a value x2 or /2 out and straight back: typed wrong (as the stress step's)
 CALENDAR_ADVICE_MARGIN = 0.02  # another calendar fits the rows this much better: name it
 
 
@@ -169,9 +170,20 @@ def series_checks(
             for date in z.index[flagged]:
                 position = positive.index.get_loc(date)
                 k = z.index.get_loc(date)
-                # one value out of line: the move in and the move out both outliers, opposite
-                # signs (a price typed x100); a crash day the market did not take back is real
-                back = k + 1 < len(z) and flagged.iloc[k + 1] and z.iloc[k + 1] * z.iloc[k] < 0
+                # one value out of line (a price typed x100): the move in and the opposite move
+                # out both outliers of at least DATA_ERROR_FACTOR, the day before and the day
+                # after agreeing (the rule of the stress step's likely data errors); a crash
+                # that whipsaws by ~10 % is a market move
+                back = False
+                if k + 1 < len(z):
+                    move_in, move_out = ret.iloc[k], ret.iloc[k + 1]
+                    across = (move_in + move_out - centre_scale[0]) / centre_scale[1]
+                    back = bool(
+                        flagged.iloc[k + 1]
+                        and move_in * move_out < 0
+                        and min(abs(move_in), abs(move_out)) >= np.log(DATA_ERROR_FACTOR)
+                        and abs(across) <= outlier_z
+                    )
                 outliers.append(
                     {
                         "date": str(date.date()),
