@@ -31,7 +31,7 @@ STYLE = {
 }
 SIGN_COLOURS = {"negative": "#2b83ba", "mixed": "#e3e3e3", "positive": "#d7191c"}  # figures and dashboard
 FIGURE_WIDTH = 13.0  # inches at 100 dpi: 1300 px
-LABELLED_EPISODES = 10  # episode labels on a pair figure, longest first
+LABELLED_EPISODES = 20  # episode names tried above a pair figure (configured first, then longest)
 LABEL_ROWS = 3  # rows of episode labels above a pair figure
 
 

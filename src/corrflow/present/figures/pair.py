@@ -42,6 +42,7 @@ logger = logging.getLogger("report")
 
 
 SYNC_COLOUR = "#b8860b"
+TAG_PX = 10  # upright date tags closer than this (pixels) share one label
 
 
 def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path, days=None, series_meta=None):
@@ -119,18 +120,27 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path,
         axis_px = FIGURE_WIDTH * 100 * (0.80 - 0.06)
         labelled = label_rows(shown, start, end, axis_px)
         named_above = {(e["name"], e["start"]) for e, _, _ in labelled}
-        for _, e in shown.iterrows():
+        # every drawn episode is labelled: one whose name does not fit above gets its start
+        # month, upright at the foot of its band; tags that would overlap share one label
+        # naming the first and last month ("2020-02..2021-01")
+        tags: list[list] = []
+        min_apart = (end - start) * (TAG_PX / axis_px)
+        for _, e in shown.sort_values("start").iterrows():
             if (e["name"], e["start"]) in named_above:
                 continue
-            # every drawn episode is labelled: a name that does not fit above gets its start
-            # month, upright at the foot of its band
             e0, e1 = drawn_span(
                 max(pd.Timestamp(e["start"]), start), min(pd.Timestamp(e["end"]), end), start, end
             )
+            middle = e0 + (e1 - e0) / 2
+            if tags and middle - tags[-1][0] < min_apart:
+                tags[-1][2] = episode_tag(e)
+            else:
+                tags.append([middle, episode_tag(e), episode_tag(e)])
+        for middle, first_tag, last_tag in tags:
             ax.text(
-                e0 + (e1 - e0) / 2,
+                middle,
                 -0.97,
-                episode_tag(e),
+                first_tag if first_tag == last_tag else f"{first_tag}..{last_tag}",
                 rotation=90,
                 fontsize=6.5,
                 color="#555555",
