@@ -616,3 +616,21 @@ def test_one_clock_per_page_every_count_of_days_behind_is_to_the_as_of_date(tmp_
     assert "| sessions behind 2018-12-28 |" in text
     assert "data as of 2018-12-28 (the series end 2018-11-02 .. 2018-12-28: see Sources)" in text
     assert text.count("this report was made on 2019-06-28") == 1
+
+
+def test_the_today_table_says_when_daily_and_synchronised_differ_in_sign():
+    """S&P-Ethereum on the as-of date: daily -0.32, synchronised +0.07 (the issue's case):
+    the row says they differ in sign and which to read."""
+    import pandas as pd
+
+    from corrflow.present.summary import today_table
+
+    index = pd.bdate_range("2026-06-01", periods=5)
+    corr = pd.DataFrame({"SPY:ETH:60": -0.32, "SPY:ETH:60:sync": 0.07}, index=index)
+    meta = {s: {"kind": "price", "last": "2026-06-05", "status": "ok"} for s in ("SPY", "ETH")}
+    row = today_table(corr, pd.DataFrame(index=index), [["SPY", "ETH"]], 60, "2026-06-05", meta)[-1]
+    assert "synchronised +0.07" in row
+    assert "daily -0.32 and synchronised +0.07 differ in sign" in row
+    corr["SPY:ETH:60:sync"] = -0.2
+    row = today_table(corr, pd.DataFrame(index=index), [["SPY", "ETH"]], 60, "2026-06-05", meta)[-1]
+    assert "differ in sign" not in row

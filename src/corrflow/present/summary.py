@@ -28,6 +28,7 @@ from corrflow.io import InputDataError
 
 DASHBOARD = "dashboard.html"
 TOP_EPISODES = 12
+SIGN_SPLIT_MIN = 0.05  # daily and synchronised both at least this far from 0 with opposite signs: said
 
 
 # ---------------------------------------------------------------- provenance
@@ -325,9 +326,10 @@ def today_table(
             if other.startswith(f"{a}:{b}:") and other != column:
                 _, value = value_on(corr[other], day)
                 others.append(f"{parse_corr_column(other).window}d {value:+.2f}")
+        synced = np.nan
         if sync_column(column) in corr:  # markets that close hours apart
-            _, value = value_on(corr[sync_column(column)], day)
-            others.append(f"synchronised {value:+.2f}")
+            _, synced = value_on(corr[sync_column(column)], day)
+            others.append(f"synchronised {synced:+.2f}")
         dcc = dcc_column(a, b)
         if dcc in regimes and regimes[dcc].loc[:day].notna().any():
             # the DCC-GARCH conditional correlation beside the rolling windows
@@ -340,6 +342,12 @@ def today_table(
         ]
         if date.date() != day.date():
             notes.append(f"last value {date.date()}")
+        if np.isfinite(synced) and synced * latest < 0 and min(abs(synced), abs(latest)) >= SIGN_SPLIT_MIN:
+            # the same-day value misses what the later market trades a day late
+            notes.append(
+                f"daily {latest:+.2f} and synchronised {synced:+.2f} differ in sign: the markets close hours "
+                "apart, read the synchronised one"
+            )
         rows.append(
             f"| {a}-{b} | {parse_corr_column(column).window} | {date.date()} | {latest:+.2f} | {band_text} "
             f"| {percentile_text(percentile, past)} | {sign_text} "
