@@ -86,8 +86,8 @@ def test_html_report_carries_the_tables_and_no_placeholder_for_a_skipped_pair(wo
     snakemake(workdir, "--report", str(tmp_path / "report.html"), "--config", "offline=true")
     page = (tmp_path / "report.html").read_text(encoding="utf-8", errors="replace")
     headline = (workdir / "docs/report.md").read_text().splitlines()[2]
-    through = headline.split("data through ")[1][:10]
-    assert "At a glance: the latest values" in page and f"data through {through}" in page
+    as_of = headline.split("data as of ")[1][:10]
+    assert "At a glance: the latest values" in page and f"data as of {as_of}" in page
     _, meta = read_parquet(workdir / "data/processed/clean.parquet", columns=[])
     missing = {k for k, m in meta["series"].items() if m.get("status") == "missing"}
     categories = json.loads(re.search(r"var categories = (\{.*?\});\n", page).group(1))
@@ -110,8 +110,8 @@ def build(tmp_path, outputs=None, metrics=None, exclude=(), today=None, exceedan
 def test_headline_says_offline_snapshot_and_the_as_of_date(tmp_path):
     text, drawn = build(tmp_path)
     assert text.splitlines()[2] == (
-        "**Data: offline snapshot, data through 2018-12-28.** Missing at every level: D (pairs "
-        "with them are skipped)."
+        "**Data: offline snapshot, data as of 2018-12-28 (the series end 2018-11-02 .. 2018-12-28: see "
+        "Sources).** Missing at every level: D (pairs with them are skipped)."
     )
     # the skipped pair (A-D) is drawn as a notice, not listed as a chart
     assert drawn == ["fig_corr_A_vs_B.png", "fig_corr_A_vs_C.png", "fig_heatmap.png", "fig_regimes.png"]
@@ -124,7 +124,7 @@ def test_headline_names_a_mix_of_origins(tmp_path):
         origins={"A": "live Yahoo", "B": "cache (downloaded 2026-11-20)", "C": "live Yahoo"}
     )
     text, _ = build(tmp_path, outputs)
-    assert "**Data: cache (downloaded 2026-11-20) (1), live Yahoo (2); data through 2018-12-28.**" in text
+    assert "**Data: cache (downloaded 2026-11-20) (1), live Yahoo (2); data as of 2018-12-28 (" in text
     assert "offline snapshot" not in text
 
 
@@ -518,20 +518,17 @@ def test_the_today_table_says_how_many_past_windows_a_percentile_ranks_among():
     assert "| above all 40 past windows |" in row and ">99.9" not in row
 
 
-def test_the_data_age_and_days_behind_count_from_today(tmp_path):
-    """A run on 2019-06-28 of data through 2018-12-28: the table says the data is six
-    months old, and C (last value 2018-11-02) is that many sessions behind today."""
-    from corrflow.data.calendars import sessions
-
+def test_the_data_age_is_said_once_and_days_behind_count_to_the_as_of_date(tmp_path):
+    """A run on 2019-06-28 of data through 2018-12-28: the page says the data is six
+    months old once, and the source table counts sessions behind the as-of date (one
+    clock for the page), not behind the day the report was made."""
     text, _ = build(tmp_path, today="2019-06-28")
     assert (
         "**The data is about 6 months old**: its latest values are of 2018-12-28, and this report was made "
         "on 2019-06-28" in text
     )
-    behind_a = len(sessions("XNYS", "2018-12-28", "2019-06-28")) - 1
-    behind_c = len(sessions("XNYS", "2018-11-02", "2019-06-28")) - 1
-    assert f"| 2015-01-02 | 2018-12-28 | {behind_a} |" in text
-    assert f"| 2016-02-29 | 2018-11-02 | {behind_c} (stale) |" in text
+    assert "| 2015-01-02 | 2018-12-28 | 0 |" in text
+    assert "| 2016-02-29 | 2018-11-02 | 39 (stale) |" in text  # as the today table: 39 days behind
     fresh, _ = build(tmp_path, today="2018-12-31")
     assert "old**" not in fresh  # three days later: nothing to say
 
