@@ -180,7 +180,11 @@ def test_fx_conversion_both_quote_directions():
     out, used = convert_currency(frame, specs, "USD")
     np.testing.assert_allclose(out["DAX"], [110.0, 132.0, 120.0])  # EUR * USD per EUR
     np.testing.assert_allclose(out["NKY"], [10.0, 10.0, 10.0])  # JPY / JPY per USD
-    assert used == {"DAX": {"from": "EUR", "with": "DEXUSEU"}, "NKY": {"from": "JPY", "with": "DEXJPUS"}}
+    assert {k: {"from": v["from"], "with": v["with"]} for k, v in used.items()} == {
+        "DAX": {"from": "EUR", "with": "DEXUSEU"},
+        "NKY": {"from": "JPY", "with": "DEXJPUS"},
+    }
+    assert used["DAX"]["dropped_after_rate_end"] == used["DAX"]["dropped_without_rate"] == 0
     # a local-currency series keeps its own values
     local = [{**s, "local_currency": True} if s["id"] == "NKY" else s for s in specs]
     out, used = convert_currency(frame, local, "USD")
@@ -262,3 +266,55 @@ def test_cli_error_is_one_clear_line_without_traceback(tmp_path):
     assert result.returncode == 1
     assert "schema drift" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_a_price_whose_fx_rate_ends_early_ends_with_it_and_the_cause_is_named(caplog):
+    """FTSE in GBP converted with DEXUSUK, which ends months before FTSE's own file: the
+    closes after the rate's end are dropped with a log line naming the rate, the metadata
+    says why the series ends, the report's words name the rate (not 'FTSE stale') and DQ
+    warns on FTSE's coverage with the same cause."""
+    import logging
+
+    from corrflow.data.dq import quality_report
+    from corrflow.present.summary import stale_series
+
+    days = pd.bdate_range("2021-01-04", "2021-12-31")
+    rate_days = days[days <= "2021-07-02"]
+    raw = tidy(
+        {
+            "SPY": [(d, 100.0 + i) for i, d in enumerate(days)],
+            "FTSE": [(d, 7000.0 + i) for i, d in enumerate(days)],
+            "DEXUSUK": [(d, 1.30 + i / 1000) for i, d in enumerate(rate_days)],
+        }
+    )
+    specs = [
+        {"id": "SPY", "kind": "price", "currency": "USD"},
+        {"id": "FTSE", "kind": "price", "currency": "GBP", "calendar": "XLON"},
+        {"id": "DEXUSUK", "kind": "fx", "base": "GBP", "currency": "USD"},
+    ]
+    with caplog.at_level(logging.WARNING, logger="clean"):
+        frame, meta = clean_prices(raw, specs, {}, "2021-01-01", "2021-12-31", pairs=[["SPY", "FTSE"]])
+    ftse = meta["series"]["FTSE"]
+    own_after = frame.index[(frame.index > "2021-07-02")]
+    from corrflow.data.calendars import sessions
+
+    london = sessions("XLON", "2021-07-03", "2021-12-31")
+    dropped = int(raw[(raw["series"] == "FTSE") & raw["date"].isin(london)].shape[0])
+    assert frame.loc[own_after, "FTSE"].isna().all() and ftse["last"] == "2021-07-02"
+    assert ftse["dropped_after_rate_end"] == dropped > 100
+    assert ftse["ends_because"] == "its fx rate DEXUSUK ends on 2021-07-02 (its own data runs to 2021-12-31)"
+    assert any(
+        f"FTSE: {dropped} closes after 2021-07-02 dropped" in line and "DEXUSUK ends" in line
+        for line in (r.getMessage() for r in caplog.records)
+    )
+    words = stale_series(meta["series"], "2021-12-31")["FTSE"]
+    assert words.startswith("ends 2021-07-02: its fx rate DEXUSUK ends") and "stale" not in words
+    # DQ reads the raw files, where FTSE runs to December: it names the rate as the cause
+    dq = quality_report(raw, specs, {}, 10, 10.0, "2021-01-01", "2021-12-31", pairs=[], base_currency="USD")
+    ftse_dq = dq["series"]["FTSE"]
+    assert ftse_dq["last"] == "2021-12-31" and ftse_dq["checks"]["coverage"] == "warn"
+    assert ftse_dq["ends_with_rate"] == {"rate": "DEXUSUK", "rate_last": "2021-07-02", "dropped": dropped}
+    assert any("with DEXUSUK, which ends on 2021-07-02" in n for n in ftse_dq["coverage_notes"])
+    # the default universe converts nothing: no such keys in its metadata
+    _, plain = clean_prices(raw[raw["series"] == "SPY"], specs[:1], {}, "2021-01-01", "2021-12-31")
+    assert "ends_because" not in plain["series"]["SPY"] and "own_last" not in plain["series"]["SPY"]

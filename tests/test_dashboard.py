@@ -568,3 +568,59 @@ def test_a_clicked_pair_carries_its_exceedance_curve_and_test():
     assert "Hong-Tu-Zhou test" in curve["test"]
     assert 'id="exceedance"' in page and 'id="exceedance-title"' in page and "drawExceedance(x, y)" in page
     assert "Valid correlation matrices" in page
+
+
+def test_a_pair_whose_markets_close_apart_carries_its_synchronised_line():
+    """The pair chart draws A:B:W:sync (dashed) beside the daily line, the values as stored."""
+    import json
+
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    corr = o["corr"].copy()
+    corr["A:B:60:sync"] = (corr["A:B:60"] * 0.5 + 0.4).clip(-1, 1)
+    page = build_page({**o, "corr": corr})
+    data = json.loads(
+        re.search(r'<script id="dashboard-data" type="application/json">(.*?)</script>', page).group(1)
+    )
+    ab = data["pairs"]["A|B"]
+    stored = corr["A:B:60:sync"].reindex(pd.to_datetime(ab["dates"]))
+    assert ab["sync"] == [None if np.isnan(v) else round(v, 3) for v in stored]
+    assert data["pairs"].get("A|C", {}).get("sync") is None  # synchronous markets: no such line
+    assert 'meta: "sync"' in page
+
+
+def test_the_synchronised_line_is_drawn_in_a_real_browser(tmp_path):
+    """The pair chart of a pair whose markets close apart plots A:B:W:sync as stored: the
+    browser's trace holds the payload's values."""
+    chromium_or_skip()
+    import json
+
+    from playwright.sync_api import sync_playwright
+
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    corr = o["corr"].copy()
+    corr["A:B:60:sync"] = (corr["A:B:60"] * 0.5 + 0.4).clip(-1, 1)
+    page_text = build_page({**o, "corr": corr})
+    data = json.loads(
+        re.search(r'<script id="dashboard-data" type="application/json">(.*?)</script>', page_text).group(1)
+    )
+    path = tmp_path / "dashboard.html"
+    path.write_text(page_text, encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(path.as_uri())
+            page.wait_for_function(
+                "document.getElementById('pair').data && document.getElementById('pair').data.length > 0"
+            )
+            drawn = page.evaluate(
+                "document.getElementById('pair').data.filter(t => t.meta === 'sync').map(t => t.y)"
+            )
+        finally:
+            browser.close()
+    assert data["first"] == "A|B" and len(drawn) == 1
+    assert drawn[0] == data["pairs"]["A|B"]["sync"]

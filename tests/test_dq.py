@@ -29,15 +29,35 @@ def test_each_check_flags_what_it_should():
         "history": "warn",
         "missing": "warn",
         "duplicates": "fail",
-        "stale": "warn",
+        "stale": "info",  # inside the history: the source's own record, nothing to fix
         "non_positive": "pass",
-        "outliers": "warn",
+        "outliers": "info",  # a crash the market did not take back: a real move
         "format": "pass",
         "level": "info",  # served by the bundled snapshot: worth knowing, nothing to do
     }
     assert result["longest_stale_run"] == 12 and result["stale_from"] == str(index[10].date())
     assert [o["date"] for o in result["outliers"]] == [str(index[40].date())]
+    assert result["outliers"][0]["likely_error"] is False
     assert result["missing_values"] == 1
+
+
+def test_dq_warns_only_where_the_user_can_act():
+    """A value typed x100 (out and straight back) and a feed that stopped updating (equal
+    values up to the last) are warnings; a snapshot that ends before `end` is information
+    that says how to get newer days; the markdown says which reading each outlier has."""
+    index = pd.bdate_range("2021-03-01", periods=80)
+    rng = np.random.default_rng(4)
+    values = pd.Series(100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(index)))), index=index)
+    values.iloc[30] *= 100  # a fat finger
+    values.iloc[-12:] = values.iloc[-13]  # the feed stopped: 13 equal values to the end
+    result = series_checks(values, "price", "fresh", stale_days=10, outlier_z=8, calendar="XNYS")
+    assert result["checks"]["outliers"] == "warn" and result["outliers"][0]["likely_error"] is True
+    assert result["checks"]["stale"] == "warn" and result["stale_at_end"] is True
+    snapshot = series_checks(values.iloc[:25], "price", "snapshot", 10, 8, calendar="XNYS", end="2021-12-31")
+    assert snapshot["checks"]["coverage"] == "info"
+    assert "a live run with `offline: false` gets the newer days" in snapshot["coverage_notes"][0]
+    markdown = render_markdown({"thresholds": {"stale_days": 10, "outlier_z": 8}, "series": {"X": result}})
+    assert "likely data error" in markdown and "the source may have stopped updating" in markdown
 
 
 def test_non_positive_prices_are_flagged_not_fatal():
@@ -142,7 +162,8 @@ def test_what_the_user_cannot_act_on_is_information_not_a_warning():
     )
     markdown = render_markdown({"thresholds": {"stale_days": 10, "outlier_z": 8}, "series": {"X": result}})
     assert (
-        "real prints on days NYSE lists as holidays" in markdown and "check the file's dates" not in markdown
+        "prints on days NYSE lists as closed: its own market traded then" in markdown
+        and "check the file's dates" not in markdown
     )
 
 
@@ -241,3 +262,31 @@ def test_a_huge_value_prints_at_a_sane_width_in_the_dq_table():
     rows = [line for line in markdown.splitlines() if line.startswith("  | 2020-")]
     assert rows and max(len(line) for line in rows) < 90, rows
     assert any("| 98.0364 | 1e+308 | +1.02e+308% | +91072.4 |" in line for line in rows), rows
+
+
+def test_the_report_gives_the_calendar_suggestion_and_its_effect_on_the_pair():
+    """A London index left on the NYSE's calendar: the report names the calendar to set and
+    that SPY-FTSE would then get the synchronised estimate (London closes 4.5 h before New
+    York), not only "calendar: warn"."""
+    from corrflow.present.report import calendar_advice_lines
+
+    dq = {
+        "series": {
+            "FTSE": {
+                "calendar": "NYSE",
+                "calendar_advice": "FTSE's rows match XLON on 99.0% of days, NYSE on 93.0%: set "
+                "`calendar: XLON` in config key `series` (FTSE)",
+            },
+            "SPY": {"calendar": "NYSE", "calendar_advice": None},
+        }
+    }
+    meta = {"SPY": {"calendar": "NYSE"}, "FTSE": {"calendar": "NYSE"}}
+    lines = calendar_advice_lines(dq, meta, [["SPY", "FTSE"]], "2021-06-30")
+    assert lines[0].startswith("- **FTSE: FTSE's rows match XLON")
+    assert (
+        "SPY-FTSE is computed on XLON's days instead of NYSE's and gets the synchronised estimate" in lines[0]
+    )
+    assert (
+        calendar_advice_lines({"series": {"SPY": dq["series"]["SPY"]}}, meta, [["SPY", "FTSE"]], "2021-06-30")
+        == []
+    )

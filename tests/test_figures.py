@@ -229,3 +229,108 @@ def test_the_pair_figure_keeps_a_short_episode_visible(tmp_path):
     first, last = top.get_xlim()
     spans = [p for p in top.patches if p.get_width() < (last - first) / 2]  # the episode's band
     assert spans and min(p.get_width() for p in spans) >= MIN_EPISODE_SHARE * (last - first) * 0.99
+
+
+def test_pair_figures_name_their_currency_fit_their_legend_and_use_the_pairs_sign_words(tmp_path):
+    """The same pair in USD and in local currency gets two titles; the synchronised line's
+    legend entry (the longest) lies inside the figure; an equity-equity pair's strip says
+    'move together / opposite', a stock-bond pair's 'bonds hedge / co-move'."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from corrflow.present.figures.pair import plot_pair
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    corr = o["corr"].copy()
+    corr["A:B:60:sync"] = corr["A:B:60"]
+    meta_usd = {"A": {"kind": "price", "currency": "USD"}, "B": {"kind": "price", "currency": "USD",
+                                                              "converted_from": "GBP"}}  # fmt: skip
+    meta_local = {**meta_usd, "B": {"kind": "price", "currency": "GBP", "local_currency": True}}
+    titles, legends = [], []
+    for meta in (meta_usd, meta_local):
+        fig = plot_pair(corr, o["regimes"], o["episodes"], "A", "B", 60, {}, {}, tmp_path / "f.png",
+                        series_meta=meta)  # fmt: skip
+        titles.append(fig.texts[0].get_text())
+        legends.append([t.get_text() for t in fig.legends[0].get_texts()])
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        width = fig.bbox.width
+        for text in fig.legends[0].get_texts():
+            assert text.get_window_extent(renderer).x1 <= width, text.get_text()  # nothing cut off
+    assert titles[0] == "A vs B: 60-day rolling correlation (A in USD; B in USD from GBP)"
+    assert titles[1] == "A vs B: 60-day rolling correlation (A in USD; B in GBP, local)"
+    assert "negative (move opposite)" in legends[0] and "positive (move together)" in legends[0]
+    assert not any("hedge" in entry or "co-move" in entry for entry in legends[0])
+    assert "synchronised\n(closes hours apart)" in legends[0]
+    bond = {"A": {"kind": "price", "currency": "USD"}, "B": {"kind": "yield", "currency": "USD"}}
+    fig = plot_pair(
+        corr, o["regimes"], o["episodes"], "A", "B", 60, {}, {}, tmp_path / "f.png", series_meta=bond
+    )
+    entries = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "negative (bonds hedge)" in entries and "positive (co-move)" in entries
+    assert fig.texts[0].get_text().endswith("(in USD)")
+
+
+def test_the_heatmap_labels_a_converted_or_local_series_with_its_currency(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from corrflow.present.figures.heatmap import plot_heatmaps
+
+    names = ["SPY", "FTSE", "DAX"]
+    matrix = pd.DataFrame(np.eye(3), index=names, columns=names)
+    coverage = {s: ("2000-01-03", "2021-07-02") for s in names}
+    captured = {}
+    original = plt.close
+
+    def keep(fig=None):
+        captured["fig"] = fig
+        return original(fig)
+
+    plt.close = keep
+    try:
+        plot_heatmaps(matrix, matrix, {}, {}, "2021-07-02", coverage, tmp_path / "h.png", yields=False,
+                      currencies={"FTSE": "USD from GBP", "DAX": "EUR, local"})  # fmt: skip
+    finally:
+        plt.close = original
+    labels = [t.get_text() for t in captured["fig"].axes[0].get_yticklabels()]
+    assert labels == ["SPY (2000-2021)", "FTSE (USD from GBP, 2000-2021)", "DAX (EUR, local, 2000-2021)"]
+
+
+def test_every_drawn_episode_of_a_pair_figure_is_labelled(tmp_path):
+    """Twenty episodes, among them a configured short one (Covid 2020): the names that fit
+    are written above (configured ones first), every other episode carries its start month
+    in its band; none is drawn without a label."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from corrflow.present.figures.pair import plot_pair
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    days = o["corr"]["A:B:60"].dropna().index
+    starts = days[:: len(days) // 20][:20]
+    episodes = pd.DataFrame(
+        {
+            "name": [f"drawdown {d:%Y-%m}" for d in starts],
+            "start": [str(d.date()) for d in starts],
+            "end": [str((d + pd.Timedelta(days=6)).date()) for d in starts],
+            "business_days": range(30, 50),
+            "rule": "drawdown",
+            "reason": "-",
+        }
+    )
+    episodes.loc[7, ["name", "rule", "business_days"]] = ["Covid 2020", "named", 5]
+    fig = plot_pair(o["corr"], o["regimes"], episodes, "A", "B", 60, {}, {}, tmp_path / "f.png")
+    top = fig.axes[0]
+    written = {t.get_text() for t in top.texts}
+    assert "Covid 2020" in written  # a configured episode's name comes first
+    ranges = [(t.split("..")[0], t.split("..")[-1]) for t in written if t[:4].isdigit()]
+    assert ranges  # some by their start month
+    for _, e in episodes.iterrows():
+        month = e["start"][:7]
+        assert e["name"] in written or any(lo <= month <= hi for lo, hi in ranges), e["name"]

@@ -368,3 +368,84 @@ def test_the_dashboard_line_and_band_break_at_the_gap_in_a_real_browser(wrong_ca
     assert len(polygons) >= 2
     for polygon in polygons:  # each lies wholly before or after the blank stretch
         assert max(polygon) < "2019-05-07" or min(polygon) > "2019-07-31", (min(polygon), max(polygon))
+
+
+RATE_END = "2019-06-28"
+
+
+@pytest.fixture(scope="module")
+def edge_universe(tmp_path_factory):
+    """The issue's edges: a London index in pounds whose fx rate (DEXUSUK's direction:
+    dollars per pound) ends 18 months before the index's own file, on London's calendar
+    4.5 hours ahead of New York and trading half of New York's news a day late, beside
+    the 24/7 coin."""
+    rng = np.random.default_rng(29)
+    workdir = tmp_path_factory.mktemp("edges")
+    series = [s for s in SERIES if s["id"] in ("SPY", "TLT", "DGS10", "BTC")] + [
+        {
+            "id": "FTSE",
+            "source": "csv",
+            "kind": "price",
+            "currency": "GBP",
+            "calendar": "XLON",
+            "name": "FTSE",
+        },
+        {
+            "id": "DEXUSUK",
+            "source": "csv",
+            "kind": "fx",
+            "base": "GBP",
+            "currency": "USD",
+            "name": "$ per pound",
+        },
+    ]
+    workdir, files = make_universe(workdir, series, [["SPY", "FTSE"], ["SPY", "BTC"], ["SPY", "TLT"]])
+    spy = np.log(files["SPY"]).diff()
+    london = sessions("XLON", START, END)
+    late = spy.reindex(spy.index.union(london)).ffill().shift(1).reindex(london).fillna(0).to_numpy()
+    same = spy.reindex(london).fillna(0).to_numpy()
+    ftse = pd.Series(
+        7000 * np.exp(np.cumsum(0.5 * same + 0.5 * late + rng.normal(0, 0.004, len(london)))), london
+    )
+    rate_days = pd.bdate_range(START, RATE_END)
+    rate = pd.Series(1.3 * np.exp(np.cumsum(rng.normal(0, 0.004, len(rate_days)))), rate_days)
+    write_csv(ftse, workdir / "data/local/FTSE.csv")
+    write_csv(rate, workdir / "data/local/DEXUSUK.csv")
+    snakemake(workdir, "--cores", "2")
+    return workdir, ftse
+
+
+def test_a_series_ending_with_its_fx_rate_is_named_with_the_rate_everywhere(edge_universe):
+    workdir, ftse = edge_universe
+    dropped = int((ftse.index > RATE_END).sum())
+    log = (workdir / "logs/clean.log").read_text()
+    assert f"FTSE: {dropped} closes after {RATE_END} dropped" in log and f"DEXUSUK ends on {RATE_END}" in log
+    dq = json.loads((workdir / "docs/dq_report.json").read_text())["series"]["FTSE"]
+    assert dq["ends_with_rate"] == {"rate": "DEXUSUK", "rate_last": RATE_END, "dropped": dropped}
+    report = (workdir / "docs/report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| SPY-FTSE |"))
+    assert f"FTSE ends {RATE_END}: its fx rate DEXUSUK ends on {RATE_END}" in row and "FTSE stale" not in row
+    assert "with DEXUSUK, which ends on" in (workdir / "docs/dq_report.md").read_text()
+
+
+def test_the_synchronised_estimate_of_the_edge_universe_is_a_bounded_correlation(edge_universe):
+    from corrflow.analytics.correlation.rolling_corr import synchronised_corr
+
+    workdir, _ = edge_universe
+    corr = pd.read_csv(workdir / "data/processed/rolling_corr.csv", index_col="date", parse_dates=["date"])
+    synced = corr[f"SPY:FTSE:{WINDOW}:sync"].dropna()
+    daily = corr[f"SPY:FTSE:{WINDOW}"].dropna()
+    assert len(synced) > 300 and synced.between(-1, 1).all() and (synced < 1).all()
+    assert synced.mean() > daily.mean() + 0.1  # half of each day's news reaches London a day late
+    assert corr[f"SPY:BTC:{WINDOW}:sync"].dropna().between(-1, 1).all()
+    report = (workdir / "docs/report.md").read_text()
+    assert ">99.9" not in report and "<0.1 " not in report
+    # the stored value is the function's, on the pair's joint returns
+    from corrflow.analytics.returns import pair_returns
+    from corrflow.data.contracts import closed_by_series, read_parquet
+
+    levels, meta = read_parquet(workdir / "data/processed/clean.parquet")
+    max_gap = meta["calendar"]["max_gap_days"]
+    joint = pair_returns(levels, meta["series"], "SPY", "FTSE", closed_by_series(meta), max_gap)
+    expected = synchronised_corr(joint["SPY"], joint["FTSE"], WINDOW).dropna()
+    np.testing.assert_allclose(synced.reindex(expected.index), expected, atol=1e-9)

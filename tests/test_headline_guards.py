@@ -143,3 +143,26 @@ def test_one_fat_fingered_price_in_a_real_run_is_named_not_a_99_percent_drawdown
     dq = (workdir / "docs/dq_report.md").read_text()
     assert FAT_FINGER_DAY in dq and "2020-12-31" in dq  # the same values DQ lists as outliers
     assert not np.isnan(pd.read_parquet(workdir / "data/processed/clean.parquet").loc[FAT_FINGER_DAY, "SPY"])
+
+
+def test_a_markov_probability_says_when_todays_value_fits_neither_state():
+    """P(high) = 1.00 where today's correlation lies 3.5 state-sds above the high state:
+    the line says neither state describes today; a value inside a state gets no such words."""
+    from corrflow.present.summary import current_state
+
+    index = pd.bdate_range("2026-01-01", periods=5)
+    regimes = pd.DataFrame({"mkv:A:B:60:p_realtime:low": 0.0, "mkv:A:B:60:p_realtime:high": 1.0}, index=index)
+    fit = {
+        "series": "mkv:A:B:60",
+        "well_separated": True,
+        "states": {"low": {"mean": -0.3, "variance": 0.01}, "high": {"mean": 0.2, "variance": 0.01}},
+    }
+    meta = {"markov": [fit]}
+    as_of = str(index[-1].date())
+    far = pd.DataFrame({"A:B:60": [0.2, 0.2, 0.2, 0.2, 0.55]}, index=index)
+    line = next(x for x in current_state(regimes, meta, as_of, far) if "Markov" in x)
+    assert "P(high) real-time 1.00" in line
+    assert "today's value +0.55 lies 3.5 state standard deviations or more from both states" in line
+    near = far.assign(**{"A:B:60": 0.25})
+    line = next(x for x in current_state(regimes, meta, as_of, near) if "Markov" in x)
+    assert "neither describes today" not in line

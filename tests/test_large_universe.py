@@ -148,4 +148,7 @@ def test_a_series_is_not_stale_on_a_day_its_own_market_was_closed():
     }
     assert list(stale_series(meta, "2025-12-31")) == ["SPY"]
     headline, _ = data_provenance(meta, "2025-12-31")
-    assert headline == "**Data: local CSV files, data through 2025-12-31.**"
+    assert headline == (
+        "**Data: local CSV files, data as of 2025-12-31 (the series end 2025-12-30 .. 2025-12-31: "
+        "see Sources).**"
+    )

@@ -299,3 +299,48 @@ def test_the_model_frame_is_on_the_pairs_days_when_a_24_7_series_makes_every_day
     assert with_coin["target"].iloc[100] == corr.iloc[121]  # 21 of the pair's days ahead
     expected = legs["A"].iloc[:21].std() * np.sqrt(252) * 100
     assert abs(with_coin["vol_a"].iloc[20] - expected) < 1e-12
+
+
+def test_the_brier_skill_is_measured_against_a_fitted_persistence_probability():
+    """A hard 0/1 'the sign stays' forecast loses a whole point of Brier on every flip; the
+    fitted persistence probability (share of positive targets given today's sign, from the
+    training rows only) is the fair reference, and the report names it first."""
+    from corrflow.analytics.model import persistence_probability
+    from corrflow.present.report import model_section
+
+    rng = np.random.default_rng(8)
+    n = 1500
+    index = pd.bdate_range("2000-01-03", periods=n)
+    common = rng.normal(size=n)
+    loading = np.sin(2 * np.pi * np.arange(n) / 250)
+    returns = pd.DataFrame(
+        {"A": common + rng.normal(size=n), "B": loading * common + rng.normal(size=n)}, index=index
+    )
+    corr = returns["A"].rolling(60, min_periods=60).corr(returns["B"])
+    frame = model_frame(returns, corr, "A", "B", 21)
+    forecasts = walk_forward(frame, 21, 0.6)
+    # the first test block's persistence probability, by hand from its training rows
+    usable = frame.dropna(subset=FEATURES)
+    first = int(len(usable) * 0.6)
+    train = usable.iloc[: first - 21].dropna(subset=["target"])
+    up = train["corr"] > 0
+    p_up = (train.loc[up, "target"] > 0).mean()
+    p_down = (train.loc[~up, "target"] > 0).mean()
+    day = usable.index[first]
+    expected = p_up if usable.at[day, "corr"] > 0 else p_down
+    assert forecasts.at[day, "persistence"] == pytest.approx(expected, rel=1e-12)
+    assert 0 < p_down < p_up < 1  # a probability, not 0/1
+    # the hard rule is beaten by more than the fitted one: its skill flatters the Logit
+    metrics = forecast_metrics(forecasts, 21)
+    assert metrics["persistence"]["brier"] < metrics["last_sign"]["brier"]
+    assert metrics["logit"]["brier_skill_vs_persistence"] < metrics["logit"]["brier_skill_vs_last_sign"]
+    assert metrics["dm_logit_vs_persistence"]["days"] == metrics["logit"]["days"]
+    from report_fixtures import METRICS
+
+    text = "\n".join(model_section({**METRICS, **metrics}))
+    assert "| skill vs fitted persistence | skill vs last sign (0/1) |" in text
+    assert "Against the fitted persistence probability the Logit's Brier score" in text
+    # a sign never seen in training: the overall share
+    only_up = pd.DataFrame({"target": [0.2, -0.1, 0.3], "corr": [0.5, 0.4, 0.6]})
+    today = pd.Series([-0.3], index=[0])
+    assert persistence_probability(only_up, today).iloc[0] == pytest.approx(2 / 3)

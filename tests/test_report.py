@@ -32,7 +32,7 @@ def test_report_numbers_come_from_the_outputs(workflow_run):
     report = (workdir / "docs/report.md").read_text()
     as_of = report.split("## At a glance: the latest values (")[1][:10]
     latest = corr["SPY:DGS10:60"].loc[:as_of].dropna()
-    assert f"latest {as_of}" in report.splitlines()[2] or f"data through {as_of}." in report.splitlines()[2]
+    assert f"data as of {as_of}" in report.splitlines()[2]
     assert f"| SPY-DGS10 | 60 | {latest.index[-1].date()} | {latest.iloc[-1]:+.2f} |" in report
 
 
@@ -86,8 +86,8 @@ def test_html_report_carries_the_tables_and_no_placeholder_for_a_skipped_pair(wo
     snakemake(workdir, "--report", str(tmp_path / "report.html"), "--config", "offline=true")
     page = (tmp_path / "report.html").read_text(encoding="utf-8", errors="replace")
     headline = (workdir / "docs/report.md").read_text().splitlines()[2]
-    through = headline.split("data through ")[1][:10]
-    assert "At a glance: the latest values" in page and f"data through {through}" in page
+    as_of = headline.split("data as of ")[1][:10]
+    assert "At a glance: the latest values" in page and f"data as of {as_of}" in page
     _, meta = read_parquet(workdir / "data/processed/clean.parquet", columns=[])
     missing = {k for k, m in meta["series"].items() if m.get("status") == "missing"}
     categories = json.loads(re.search(r"var categories = (\{.*?\});\n", page).group(1))
@@ -110,8 +110,8 @@ def build(tmp_path, outputs=None, metrics=None, exclude=(), today=None, exceedan
 def test_headline_says_offline_snapshot_and_the_as_of_date(tmp_path):
     text, drawn = build(tmp_path)
     assert text.splitlines()[2] == (
-        "**Data: offline snapshot, data through 2018-12-28.** Missing at every level: D (pairs "
-        "with them are skipped)."
+        "**Data: offline snapshot, data as of 2018-12-28 (the series end 2018-11-02 .. 2018-12-28: see "
+        "Sources).** Missing at every level: D (pairs with them are skipped)."
     )
     # the skipped pair (A-D) is drawn as a notice, not listed as a chart
     assert drawn == ["fig_corr_A_vs_B.png", "fig_corr_A_vs_C.png", "fig_heatmap.png", "fig_regimes.png"]
@@ -124,7 +124,7 @@ def test_headline_names_a_mix_of_origins(tmp_path):
         origins={"A": "live Yahoo", "B": "cache (downloaded 2026-11-20)", "C": "live Yahoo"}
     )
     text, _ = build(tmp_path, outputs)
-    assert "**Data: cache (downloaded 2026-11-20) (1), live Yahoo (2); data through 2018-12-28.**" in text
+    assert "**Data: cache (downloaded 2026-11-20) (1), live Yahoo (2); data as of 2018-12-28 (" in text
     assert "offline snapshot" not in text
 
 
@@ -491,22 +491,44 @@ def test_percentiles_keep_the_precision_they_have():
         "<0.1",
         "n/a (short history)",
     ]
+    # ranked among 40 past windows: steps of 2.5 points, said as such
+    assert [percentile_text(p, 40) for p in (100.0, 98.75, 0.0)] == [
+        "above all 40 past windows",
+        "99 (of 40 past windows)",
+        "below all 40 past windows",
+    ]
 
 
-def test_the_data_age_and_days_behind_count_from_today(tmp_path):
-    """A run on 2019-06-28 of data through 2018-12-28: the table says the data is six
-    months old, and C (last value 2018-11-02) is that many sessions behind today."""
-    from corrflow.data.calendars import sessions
+def test_the_today_table_says_how_many_past_windows_a_percentile_ranks_among():
+    """A pair at the edge of its history: today's value above every one of its 40 past
+    non-overlapping windows reads "above all 40 past windows", never ">99.9"."""
+    import numpy as np
+    import pandas as pd
 
+    from corrflow.analytics.regimes.regimes import own_history_percentile
+    from corrflow.present.summary import today_table
+
+    index = pd.bdate_range("2000-01-03", periods=60 * 45)
+    values = pd.Series(np.linspace(-0.5, 0.9, len(index)), index=index)  # rising: today the highest
+    corr = pd.DataFrame({"A:B:60": values})
+    regimes = pd.DataFrame({"pct:A:B:60": own_history_percentile(values, 60, 40)})
+    as_of = index[-1].strftime("%Y-%m-%d")
+    meta = {s: {"kind": "price", "last": as_of, "status": "ok"} for s in "AB"}
+    row = today_table(corr, regimes, [["A", "B"]], 60, as_of, meta, 40)[-1]
+    assert "| above all 40 past windows |" in row and ">99.9" not in row
+
+
+def test_the_data_age_is_said_once_and_days_behind_count_to_the_as_of_date(tmp_path):
+    """A run on 2019-06-28 of data through 2018-12-28: the page says the data is six
+    months old once, and the source table counts sessions behind the as-of date (one
+    clock for the page), not behind the day the report was made."""
     text, _ = build(tmp_path, today="2019-06-28")
     assert (
         "**The data is about 6 months old**: its latest values are of 2018-12-28, and this report was made "
         "on 2019-06-28" in text
     )
-    behind_a = len(sessions("XNYS", "2018-12-28", "2019-06-28")) - 1
-    behind_c = len(sessions("XNYS", "2018-11-02", "2019-06-28")) - 1
-    assert f"| 2015-01-02 | 2018-12-28 | {behind_a} |" in text
-    assert f"| 2016-02-29 | 2018-11-02 | {behind_c} (stale) |" in text
+    assert "| 2015-01-02 | 2018-12-28 | 0 |" in text
+    assert "| 2016-02-29 | 2018-11-02 | 39 (stale) |" in text  # as the today table: 39 days behind
     fresh, _ = build(tmp_path, today="2018-12-31")
     assert "old**" not in fresh  # three days later: nothing to say
 
@@ -576,3 +598,36 @@ def test_dcc_section_gives_the_standard_errors():
     rows = [line for line in dcc_section(meta, [["SPY", "TLT"], ["AAA", "B"]]) if line.startswith("| ")]
     assert [row.split(" | ")[0] for row in rows[1:]] == ["| SPY-TLT", "| AAA-B"]  # the configured order
     assert not any("SPY-X" in line for line in lines) and dcc_section({}) == []
+
+
+def test_one_clock_per_page_every_count_of_days_behind_is_to_the_as_of_date(tmp_path):
+    """Made months after its data ends, the report counts C's sessions behind the as-of
+    date in the source table as in the today table (not to the day it was made), says the
+    data's age once, and its headline names the as-of date with the range of last dates."""
+    from report_fixtures import build_synthetic_report
+
+    text = build_synthetic_report(tmp_path, today="2019-06-28")[0]
+    assert "C stale (last observed 2018-11-02, 39 days behind)" in text
+    source_row = next(line for line in text.splitlines() if line.startswith("| C |"))
+    assert source_row.endswith("| 39 (stale) |")
+    assert "| sessions behind 2018-12-28 |" in text
+    assert "data as of 2018-12-28 (the series end 2018-11-02 .. 2018-12-28: see Sources)" in text
+    assert text.count("this report was made on 2019-06-28") == 1
+
+
+def test_the_today_table_says_when_daily_and_synchronised_differ_in_sign():
+    """S&P-Ethereum on the as-of date: daily -0.32, synchronised +0.07 (the issue's case):
+    the row says they differ in sign and which to read."""
+    import pandas as pd
+
+    from corrflow.present.summary import today_table
+
+    index = pd.bdate_range("2026-06-01", periods=5)
+    corr = pd.DataFrame({"SPY:ETH:60": -0.32, "SPY:ETH:60:sync": 0.07}, index=index)
+    meta = {s: {"kind": "price", "last": "2026-06-05", "status": "ok"} for s in ("SPY", "ETH")}
+    row = today_table(corr, pd.DataFrame(index=index), [["SPY", "ETH"]], 60, "2026-06-05", meta)[-1]
+    assert "synchronised +0.07" in row
+    assert "daily -0.32 and synchronised +0.07 differ in sign" in row
+    corr["SPY:ETH:60:sync"] = -0.2
+    row = today_table(corr, pd.DataFrame(index=index), [["SPY", "ETH"]], 60, "2026-06-05", meta)[-1]
+    assert "differ in sign" not in row

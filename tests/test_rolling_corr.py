@@ -525,3 +525,42 @@ def test_lockstep_pairs_equal_the_general_walk(window):
             parts.append(result.compute(buffer, t0, min(t0 + result.rows, result.n_rows))[0].copy())
         assert_matches(np.concatenate(parts), general, 1e-12)
         np.testing.assert_array_equal(np.isnan(np.concatenate(parts)), np.isnan(general))
+
+
+def _dimson(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
+    """The former estimator: same-day plus both one-day cross-covariances over the two
+    standard deviations (not a correlation of anything: unbounded)."""
+    x_lag, y_lag = x.shift(1), y.shift(1)
+    r = lambda s: s.rolling(window, min_periods=window)  # noqa: E731
+    numerator = r(x).cov(y) + r(x).cov(y_lag) + r(x_lag).cov(y)
+    return numerator / (r(x).std() * r(y).std())
+
+
+def test_the_synchronised_estimate_stays_in_bounds_where_the_lead_lag_sum_exceeds_one():
+    """London and New York hours apart: half of each day's news reaches the earlier market
+    a day late, the true correlation near 1. The lead-lag sum exceeds 1 on many windows
+    (the issue's 1.50 on S&P-FTSE); the synchronised correlation never does, and it is the
+    Pearson correlation of the synchronised returns, computed here by hand for one window."""
+    from corrflow.analytics.correlation.rolling_corr import synchronised_corr
+
+    rng = np.random.default_rng(11)
+    n, window = 1500, 20
+    early, late = rng.normal(size=n), rng.normal(size=n)
+    index = pd.bdate_range("2010-01-04", periods=n)
+    new_york = pd.Series(early + late + 0.2 * rng.normal(size=n), index=index)
+    london = pd.Series(early + np.r_[0.0, late[:-1]] + 0.2 * rng.normal(size=n), index=index)
+    old = _dimson(new_york, london, window).dropna()
+    assert (old > 1).mean() > 0.05  # the old estimate leaves [-1, 1]
+    synced = synchronised_corr(new_york, london, window)
+    assert synced.notna().sum() == len(old)
+    assert synced.between(-1, 1).sum() == len(old)
+    assert synced.mean() > new_york.rolling(window).corr(london).mean() + 0.2
+    # one window by hand: the Pearson correlation of the synchronised returns
+    day = 700
+    frame = pd.DataFrame({"x": new_york, "y": london, "X": new_york.shift(1), "Y": london.shift(1)})
+    w = frame.iloc[day - window + 1 : day + 1]
+    b_x = np.cov(w.x, w.Y)[0, 1] / w.Y.var()
+    b_y = np.cov(w.y, w.X)[0, 1] / w.X.var()
+    sx = w.x + b_x * (w.y - w.Y)
+    sy = w.y + b_y * (w.x - w.X)
+    assert synced.iloc[day] == pytest.approx(np.corrcoef(sx, sy)[0, 1], abs=1e-12)

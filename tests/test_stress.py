@@ -362,3 +362,78 @@ def test_the_episodes_table_shows_n_intervals_short_episodes_and_the_assumptions
     assert f"[{lo:+.2f}, {hi:+.2f}] (n 60)" in long_row
     assert short_row.endswith("| too short for inference (n 13) |")
     assert FR_ASSUMPTIONS in rows[-1] and "no stress episode" in rows[-1]
+
+
+def test_the_episodes_table_keeps_the_most_severe_episodes_not_the_longest():
+    """Thirteen long, mild episodes and one three-day crash that flips the pair's sign
+    (Black Monday: +0.63 before, -0.05 during): the crash is in the table, the shortest
+    of the mild ones (the least severe) is not, and the note says how they were chosen."""
+    from corrflow.data.contracts import corr_before_column, corr_during_column
+    from corrflow.present.summary import TOP_EPISODES, episodes_table
+
+    column = "EQ:BOND:60"
+    starts = pd.date_range("1970-01-01", periods=TOP_EPISODES + 1, freq="YS")
+    mild = pd.DataFrame(
+        {
+            "name": [f"bear {d.year}" for d in starts],
+            "start": [str(d.date()) for d in starts],
+            "end": [str((d + pd.Timedelta(days=200)).date()) for d in starts],
+            "business_days": [140 + k for k in range(len(starts))],
+            "rule": "drawdown",
+            "reason": "slow",
+            corr_before_column(column): 0.30,
+            corr_during_column(column): [0.30 + 0.01 * k for k in range(len(starts))],
+        }
+    )
+    crash = pd.DataFrame(
+        {
+            "name": ["Black Monday"], "start": ["1987-10-19"], "end": ["1987-10-21"], "business_days": [3],
+            "rule": ["drawdown"], "reason": ["crash"],
+            corr_before_column(column): [0.63], corr_during_column(column): [-0.05],
+        }
+    )  # fmt: skip
+    rows = episodes_table(pd.concat([mild, crash], ignore_index=True), column)
+    shown = [r.split("|")[1].strip() for r in rows[2 : 2 + TOP_EPISODES]]
+    assert "Black Monday" in shown and "bear 1970" not in shown  # the least severe is left out
+    assert shown == sorted(shown, key=lambda n: n.split()[-1] if n != "Black Monday" else "1987")
+    assert any("moved furthest from its calm baseline" in r for r in rows)
+
+
+def test_forbes_rigobon_takes_the_volatility_rise_out_and_recovers_the_calm_correlation():
+    """A shock that triples the first leg's volatility with the same underlying model: the
+    raw correlation during the episode rises well above the calm one, the Forbes-Rigobon
+    adjusted value falls back to it (within sampling error), through episode_correlations."""
+    from corrflow.analytics.regimes.stress import episode_correlations
+
+    rng = np.random.default_rng(21)
+    n_calm, n_shock, beta = 3000, 3000, 0.4
+    shock = np.r_[np.ones(n_calm), 3 * np.ones(n_shock)]
+    x = rng.normal(size=n_calm + n_shock) * shock
+    y = beta * x + rng.normal(size=n_calm + n_shock)
+    index = pd.bdate_range("1990-01-01", periods=n_calm + n_shock)
+    pair = pd.DataFrame({"EQ": x, "BOND": y}, index=index)
+    episodes = pd.DataFrame({"start": [str(index[n_calm].date())], "end": [str(index[-1].date())]})
+    row = episode_correlations(episodes, pair, n_calm, 20, 20).iloc[0]
+    calm = beta / np.sqrt(beta**2 + 1)
+    assert row["before"] == pytest.approx(calm, abs=0.03)
+    assert row["during"] > row["before"] + 0.3  # the volatility rise alone lifts it
+    assert row["adjusted"] == pytest.approx(row["before"], abs=0.04)  # adjusted-during against calm
+    assert row["adjusted_lo"] < row["before"] < row["adjusted_hi"]
+
+
+def test_a_blip_joins_the_episode_beside_it_and_an_isolated_one_stays():
+    """A one-day VIX print 15 weekdays after a drawdown is part of that stress (one
+    episode); one a year away from anything stays an episode of its own."""
+    from corrflow.analytics.regimes.stress import BLIP_REACH_WEEKDAYS, Interval, merge_blips, merge_intervals
+
+    def interval(start, end, rule):
+        return Interval(start=pd.Timestamp(start), end=pd.Timestamp(end), rule=rule, reason=rule, daily={})
+
+    drawdown = interval("2020-02-24", "2020-03-23", "drawdown")
+    near_blip = interval("2020-04-14", "2020-04-14", "VIX")  # 15 weekdays after the trough
+    far_blip = interval("2021-06-01", "2021-06-01", "VIX")
+    groups = merge_intervals([drawdown, near_blip, far_blip], 10)
+    assert len(groups) == 3  # the merge gap (10) alone leaves the near blip apart
+    merged = merge_blips(groups)
+    assert [[i["rule"] for i in g] for g in merged] == [["drawdown", "VIX"], ["VIX"]]
+    assert 15 <= BLIP_REACH_WEEKDAYS

@@ -87,8 +87,12 @@ def test_ok_files_say_which_level_served_each_series(workflow_run):
 def test_report_states_offline_snapshot_and_the_seed_pair(workflow_run):
     workdir, _ = workflow_run
     report = (workdir / "docs/report.md").read_text()
-    # every series reaches 2026-04-30 (SP500, FF_MKT); the pairs with SPY run to 2026-06-05
-    assert "**Data: offline snapshot, data through 2026-04-30 (every series); latest 2026-06-05.**" in report
+    # one clock: the as-of date (the pairs with SPY run to 2026-06-05), and the series' last dates
+    headline = (
+        "**Data: offline snapshot, data as of 2026-06-05 (the series end 2026-04-30 .. 2026-08-18: "
+        "see Sources).**"
+    )
+    assert headline in report
     assert "## At a glance: the latest values (2026-06-05)" in report
     assert "| SPY-TLT | 60 |" in report  # TLT is in the snapshot: the seed's pair is not skipped
     assert "skipped none" in (workdir / "logs/rolling_corr.log").read_text()

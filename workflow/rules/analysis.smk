@@ -136,6 +136,7 @@ rule dq:
         pairs=config["correlation"]["pairs"],
         outlier_z=config["dq"]["outlier_z"],
         stop_on_fail=config["dq"]["stop_on_fail"],
+        base_currency=config["base_currency"],
     script:
         "../scripts/step.py"
 

@@ -13,8 +13,9 @@ the historical mean (expanding mean of the correlation up to today).
 
 A second model, a Logit on the same features, gives the probability that the
 correlation ``horizon`` days ahead is positive (for stocks and bonds: that bonds stop
-hedging), scored by Brier score and hit rate against the last sign and the historical
-share of positive days. When the correlation has the same sign on every day with a
+hedging), scored by Brier score and hit rate against the fitted persistence probability
+(P(positive ahead | today's sign) from the training rows), the last sign as a hard 0/1
+and the historical share of positive days. When the correlation has the same sign on every day with a
 known target there is nothing to predict (and the Logit cannot be fitted: perfect
 separation): the Logit is skipped and the reason recorded, not a crash.
 
@@ -55,6 +56,10 @@ logger = logging.getLogger("model")
 SHORT_WINDOW = 21
 REFIT_EVERY = 63
 INTERVAL_LEVEL = 0.90
+# the Logit's probability baselines: today's sign as a hard 0/1, the historical share of
+# positive days, and the fitted persistence probability (the fair reference)
+BRIER_BASELINES = ("persistence", "last_sign", "historical_share")
+BRIER_BASELINES_AND_LOGIT = ("logit", *BRIER_BASELINES)
 
 
 def model_frame(returns: pd.DataFrame, corr: pd.Series, a: str, b: str, horizon: int) -> pd.DataFrame:
@@ -155,6 +160,7 @@ def walk_forward(
         # only rows whose target was known at the refit date: t + horizon <= fit date
         train = usable.iloc[: max(0, fit_at - horizon)].dropna(subset=["target"])
         test = usable.iloc[fit_at : fit_at + REFIT_EVERY]
+        persistence = persistence_probability(train, test["corr"])
         design = add_constant(test[FEATURES], has_constant="add")
         logit = pd.Series(np.nan, index=test.index)
         if not skip_logit:  # skipped as a whole: stated once by the caller
@@ -179,6 +185,7 @@ def walk_forward(
                     "logit": logit,
                     "last_sign": (test["corr"] > 0).astype("float64"),
                     "historical_share": expanding_share.loc[test.index],
+                    "persistence": persistence,
                 },
                 index=test.index,
             )
@@ -188,6 +195,22 @@ def walk_forward(
     if skip_logit:
         forecasts = forecasts.drop(columns=["logit"])
     return forecasts
+
+
+def persistence_probability(train: pd.DataFrame, corr_today: pd.Series) -> pd.Series:
+    """The fitted persistence forecast: P(positive ``horizon`` days ahead | today's sign),
+    the share of positive targets among the training rows with today's sign (a hard 0/1
+    "the sign stays" forecast is punished for every flip it cannot foresee, which flatters
+    any probability scored against it). A sign never seen in training: the overall share."""
+    known = train.dropna(subset=["target", "corr"])
+    positive_target = (known["target"] > 0).astype("float64")
+    overall = float(positive_target.mean()) if len(known) else 0.5
+    today_positive = known["corr"] > 0
+    share_if = {
+        True: float(positive_target[today_positive].mean()) if today_positive.any() else overall,
+        False: float(positive_target[~today_positive].mean()) if (~today_positive).any() else overall,
+    }
+    return pd.Series([share_if[bool(v > 0)] for v in corr_today], index=corr_today.index, dtype="float64")
 
 
 def newey_west_variance(values: np.ndarray, lags: int) -> float:
@@ -246,7 +269,7 @@ def forecast_metrics(forecasts: pd.DataFrame, horizon: int) -> dict:
         probabilities = scored.dropna(subset=["logit"])
         metrics["positive_share"] = float(scored["positive"].mean())
         losses = {}
-        for name in ("logit", "last_sign", "historical_share"):
+        for name in BRIER_BASELINES_AND_LOGIT:
             losses[name] = (probabilities[name] - probabilities["positive"]) ** 2
             hits = ((probabilities[name] > 0.5) == (probabilities["positive"] > 0.5)).mean()
             metrics[name] = {
@@ -254,7 +277,7 @@ def forecast_metrics(forecasts: pd.DataFrame, horizon: int) -> dict:
                 "hit_rate": float(hits),
                 "days": int(len(probabilities)),
             }
-        for baseline in ("last_sign", "historical_share"):
+        for baseline in BRIER_BASELINES:
             reference = metrics[baseline]["brier"]
             metrics["logit"][f"brier_skill_vs_{baseline}"] = (
                 1.0 - metrics["logit"]["brier"] / reference if reference > 0 else None

@@ -191,9 +191,48 @@ def convert_currency(
                 f"{base_currency}, e.g. FRED DEXUSEU for EUR), or set `local_currency: true` to keep "
                 f"it in {ccy}"
             )
-        converted[spec["id"]] = {"from": ccy, "with": rate_id}
+        converted[spec["id"]] = {"from": ccy, "with": rate_id} | conversion_losses(
+            spec["id"], frame[spec["id"]], rate_id, frame[rate_id]
+        )
         logger.info("%s: converted from %s to %s with %s", spec["id"], ccy, base_currency, rate_id)
     return out, converted
+
+
+def conversion_losses(price_id: str, price: pd.Series, rate_id: str, rate: pd.Series) -> dict:
+    """What a conversion drops: the price's closes on days its rate has no value, and
+    those after the rate's last value (the converted series then ends where the rate ends,
+    not where its own file does: the cause named, in the log and in the metadata)."""
+    observed = price.dropna()
+    lost = observed.index[rate.reindex(observed.index).isna().to_numpy()]
+    rate_last = rate.last_valid_index()
+    after_end = lost[lost > rate_last] if rate_last is not None else lost
+    losses = {
+        "own_last": str(observed.index[-1].date()) if len(observed) else None,
+        "rate_last": str(rate_last.date()) if rate_last is not None else None,
+        "dropped_without_rate": int(len(lost)),
+        "dropped_after_rate_end": int(len(after_end)),
+    }
+    if len(after_end):
+        logger.warning(
+            "%s: %d closes after %s dropped (%s .. %s): its fx rate %s ends on %s; extend %s's data "
+            "(or set `local_currency: true`) to keep them",
+            price_id,
+            len(after_end),
+            losses["rate_last"],
+            after_end[0].date(),
+            after_end[-1].date(),
+            rate_id,
+            losses["rate_last"],
+            rate_id,
+        )
+    if len(lost) > len(after_end):
+        logger.info(
+            "%s: %d closes on days %s has no value dropped in conversion",
+            price_id,
+            len(lost) - len(after_end),
+            rate_id,
+        )
+    return losses
 
 
 def origin_label(status: dict, source: str | None) -> str:
@@ -350,6 +389,15 @@ def series_metadata(
         "currency": base_currency if sid in converted else spec.get("currency"),
         "converted_from": converted.get(sid, {}).get("from"),
         "converted_with": converted.get(sid, {}).get("with"),
+        # a converted series ends where its rate ends: the closes dropped, and the cause
+        **(
+            {
+                k: converted[sid][k]
+                for k in ("own_last", "rate_last", "dropped_without_rate", "dropped_after_rate_end")
+            }
+            if sid in converted
+            else {}
+        ),
         "local_currency": bool(spec.get("local_currency")),
         **(left_out or {"off_calendar_observations": 0, "off_calendar_dates": [], "non_positive": []}),
     }
@@ -361,14 +409,25 @@ def series_metadata(
         own_days.searchsorted(as_of, side="right") - own_days.searchsorted(observed.index[-1], side="right")
     )
     within = own_days[own_days <= observed.index[-1]]
-    return meta | {
-        "first": str(observed.index[0].date()),
-        "last": str(observed.index[-1].date()),
-        "observations": int(len(observed)),
-        "missing_open_days": int(len(within) - len(observed)),
-        "days_behind": max(behind, 0),
-        "stale": behind >= STALE_SESSIONS,
-    }
+    ends_early = {}
+    if meta.get("dropped_after_rate_end"):
+        # why the stored series ends where it does: its fx rate's end, not its own data's
+        ends_early["ends_because"] = (
+            f"its fx rate {meta['converted_with']} ends on {meta['rate_last']} "
+            f"(its own data runs to {meta['own_last']})"
+        )
+    return (
+        meta
+        | ends_early
+        | {
+            "first": str(observed.index[0].date()),
+            "last": str(observed.index[-1].date()),
+            "observations": int(len(observed)),
+            "missing_open_days": int(len(within) - len(observed)),
+            "days_behind": max(behind, 0),
+            "stale": behind >= STALE_SESSIONS,
+        }
+    )
 
 
 def clean_prices(

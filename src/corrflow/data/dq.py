@@ -51,6 +51,7 @@ CHECKS = (
     "format",
     "level",
 )
+DATA_ERROR_FACTOR = 2.0  # a value x2 or /2 out and straight back: typed wrong (as the stress step's)
 CALENDAR_ADVICE_MARGIN = 0.02  # another calendar fits the rows this much better: name it
 
 
@@ -165,8 +166,24 @@ def series_checks(
         centre_scale = robust_centre_scale(ret.to_numpy())
         if centre_scale is not None:
             z = (ret - centre_scale[0]) / centre_scale[1]
-            for date in z.index[z.abs() > outlier_z]:
+            flagged = z.abs() > outlier_z
+            for date in z.index[flagged]:
                 position = positive.index.get_loc(date)
+                k = z.index.get_loc(date)
+                # one value out of line (a price typed x100): the move in and the opposite move
+                # out both outliers of at least DATA_ERROR_FACTOR, the day before and the day
+                # after agreeing (the rule of the stress step's likely data errors); a crash
+                # that whipsaws by ~10 % is a market move
+                back = False
+                if k + 1 < len(z):
+                    move_in, move_out = ret.iloc[k], ret.iloc[k + 1]
+                    across = (move_in + move_out - centre_scale[0]) / centre_scale[1]
+                    back = bool(
+                        flagged.iloc[k + 1]
+                        and move_in * move_out < 0
+                        and min(abs(move_in), abs(move_out)) >= np.log(DATA_ERROR_FACTOR)
+                        and abs(across) <= outlier_z
+                    )
                 outliers.append(
                     {
                         "date": str(date.date()),
@@ -174,9 +191,19 @@ def series_checks(
                         "previous": float(positive.iloc[position - 1]),
                         "return": float(np.expm1(ret[date])),
                         "z": float(z[date]),
+                        "likely_error": bool(back),
                     }
                 )
     notes = coverage_notes(valid.index[0], valid.index[-1], start, end, calendar)
+    if status in ("snapshot", "cached"):
+        # a snapshot or a cache ends where it was taken: nothing in the file to fix
+        notes = [
+            n + f" (the {'bundled snapshot' if status == 'snapshot' else 'local cache'} ends there; "
+            "a live run with `offline: false` gets the newer days)"
+            if n.startswith("ends early")
+            else n
+            for n in notes
+        ]
     long_gaps = missing_runs(missing_mask, open_days, max_gap_days) if max_gap_days is not None else []
     advice = calendar_advice(series_id, valid.index, calendar) if len(off_calendar) or long_gaps else None
     result.update(
@@ -208,6 +235,11 @@ def series_checks(
     )
     if unpublished is not None:  # only where a source never publishes on some open days
         result["unpublished_days"] = int(len(never_published))
+    # a run of equal values that reaches the last observation may be a feed that stopped
+    # updating (worth a look); one inside the history is the source's own record (rates
+    # held at the zero bound, prices quoted coarsely): information
+    stale_at_end = stale_len >= stale_days and stale_start - 1 + stale_len == len(valid)
+    result["stale_at_end"] = bool(stale_at_end)
     share_missing = result["missing_values"] / max(len(open_days), 1)
     result["checks"] = {
         # a series that starts after `start` (its history begins later) or a served snapshot is
@@ -217,7 +249,8 @@ def series_checks(
             if result["coverage"] < 0.8
             else (
                 "warn"
-                if result["coverage"] < 0.95 or any(not n.startswith("starts late") for n in notes)
+                if result["coverage"] < 0.95
+                or any(not n.startswith("starts late") and "a live run" not in n for n in notes)
                 else "info"
                 if notes
                 else "pass"
@@ -236,15 +269,50 @@ def series_checks(
             else "pass"
         ),
         "duplicates": "pass" if duplicates == 0 else "fail",
-        "stale": "pass" if stale_len < stale_days else "warn",
+        "stale": "pass" if stale_len < stale_days else ("warn" if stale_at_end else "info"),
         # clean leaves such a day out (a log return is undefined there): a warning, not a stop
         "non_positive": "pass" if non_positive.empty else "warn",
-        "outliers": "pass" if not outliers else "warn",
+        # a likely typing error is worth a look; real market moves (a crash day) are information
+        "outliers": (
+            "pass" if not outliers else "warn" if any(o["likely_error"] for o in outliers) else "info"
+        ),
         "format": "pass",  # set from ingest's notes on the source file (quality_report)
         # the bundled snapshot and the cache are what an offline run is for: information
         "level": {"fresh": "pass", "local": "pass", "cached": "info", "snapshot": "info"}.get(status, "fail"),
     }
     return result
+
+
+def conversion_rate(spec: dict, specs: list[dict], base_currency: str) -> str | None:
+    """The fx series clean converts a price with (``clean.convert_currency``'s choice), or None."""
+    currency = spec.get("currency", base_currency)
+    if spec["kind"] != "price" or currency == base_currency or spec.get("local_currency"):
+        return None
+    fx = {(s.get("base"), s.get("currency")): s["id"] for s in specs if s["kind"] == "fx"}
+    return fx.get((currency, base_currency)) or fx.get((base_currency, currency))
+
+
+def note_conversion_ends(series: dict, specs: list[dict], by_series: dict, base_currency: str) -> None:
+    """A price converted with an fx rate that ends before it: its closes after the rate's
+    end are dropped by clean, so the converted series ends with the rate, not its file.
+    Named on the price's coverage (a warning: extending the rate keeps them)."""
+    for spec in specs:
+        rate_id = conversion_rate(spec, specs, base_currency)
+        own, rate = series.get(spec["id"], {}), series.get(rate_id or "", {})
+        if rate_id is None or not own.get("last") or not rate.get("last") or own["last"] <= rate["last"]:
+            continue
+        rows = by_series[spec["id"]]
+        dates = pd.DatetimeIndex(rows["date"][rows["value"].notna().to_numpy()])
+        # the closes clean would keep: on its market's open days after the rate's last value
+        open_days = sessions(own["calendar"], rate["last"], own["last"])
+        after = int(dates[dates > pd.Timestamp(rate["last"])].isin(open_days).sum())
+        own["ends_with_rate"] = {"rate": rate_id, "rate_last": rate["last"], "dropped": after}
+        own.setdefault("coverage_notes", []).append(
+            f"converted to {base_currency} with {rate_id}, which ends on {rate['last']}: its {after} "
+            f"close(s) after that (to {own['last']}) are dropped by clean, so the converted series "
+            f"ends on {rate['last']}; extend {rate_id}'s data or set `local_currency: true`"
+        )
+        own["checks"]["coverage"] = "warn" if own["checks"]["coverage"] != "fail" else "fail"
 
 
 def is_h10_rate(spec: dict) -> bool:
@@ -309,6 +377,7 @@ def quality_report(
     end: str | None = None,
     max_gap_days: int | None = None,
     pairs: list[list[str]] | None = None,
+    base_currency: str | None = None,
 ) -> dict:
     series = {}
     # one grouping, not a scan of every row per series (1,000 series: seconds, not half a minute)
@@ -348,6 +417,8 @@ def quality_report(
                 "warn" if worth_a_look else "info" if result["source_notes"] else "pass"
             )
         series[spec["id"]] = result
+    if base_currency:
+        note_conversion_ends(series, specs, by_series, base_currency)
     return {
         "thresholds": {"stale_days": stale_days, "outlier_z": float(outlier_z), "max_gap_days": max_gap_days},
         "requested": {"start": start, "end": end},
@@ -366,7 +437,10 @@ def render_markdown(report: dict) -> str:
         "The level check says which ingest level served the series: pass for a live download or a "
         "local file, info for the local cache or the bundled snapshot, fail when nothing could. "
         "info marks what is worth knowing but needs no action (a history that starts after `start`, "
-        "prints on days the calendar lists as holidays); warn what may need one. "
+        "a snapshot that ends before `end`, prints on days the calendar lists as closed, equal values "
+        "inside the history, market moves the market did not take back); warn what the user can act "
+        "on (a value out and straight back, a feed that stopped, an fx rate that ends first, a better "
+        "calendar). "
         "Coverage and missing values are counted on each series' own market calendar.",
         "",
         "| series | " + " | ".join(CHECKS) + " |",
@@ -399,8 +473,9 @@ def render_markdown(report: dict) -> str:
                 else (
                     "check the file's dates (weekend rows on a weekday calendar)"
                     if r.get("weekend_rows")
-                    else f"real prints on days {r['calendar']} lists as holidays (e.g. a holiday applied "
-                    "before it existed)"
+                    else f"prints on days {r['calendar']} lists as closed: its own market traded then "
+                    f"(WTI on NYMEX trades on some NYSE holidays) or the holiday was applied before it "
+                    "existed; nothing to fix unless its `calendar:` is wrong"
                 )
             )
             lines.append(
@@ -441,7 +516,14 @@ def render_markdown(report: dict) -> str:
             )
         lines.append(f"- duplicated dates: {r['duplicated_dates']}")
         stale = f" from {r['stale_from']}" if r["stale_from"] else ""
-        lines.append(f"- longest run of equal values: {r['longest_stale_run']}{stale}")
+        why_stale = ""
+        if r["stale_from"]:
+            why_stale = (
+                ": it reaches the last value, so the source may have stopped updating; check it"
+                if r.get("stale_at_end")
+                else ": inside the source's history (e.g. rates held at the zero bound), nothing to fix"
+            )
+        lines.append(f"- longest run of equal values: {r['longest_stale_run']}{stale}{why_stale}")
         if r["non_positive"]:
             first = r["non_positive"][0]
             lines.append(
@@ -450,14 +532,24 @@ def render_markdown(report: dict) -> str:
                 f"a log return is undefined there, so clean leaves the day out"
             )
         if r["outliers"]:
-            lines.append(f"- outliers ({len(r['outliers'])}):")
+            errors = sum(bool(o.get("likely_error")) for o in r["outliers"])
+            lines.append(
+                f"- outliers ({len(r['outliers'])}; "
+                + (
+                    f"{errors} likely data error(s): a move out and straight back, check the file"
+                    if errors
+                    else "each a move the market did not take back: real, nothing to fix"
+                )
+                + "):"
+            )
             lines.append("")
-            lines.append("  | date | previous | value | return | robust z |")
-            lines.append("  |---|---|---|---|---|")
+            lines.append("  | date | previous | value | return | robust z | reading |")
+            lines.append("  |---|---|---|---|---|---|")
             for o in r["outliers"]:
+                reading = "likely data error" if o.get("likely_error") else "market move"
                 lines.append(
                     f"  | {o['date']} | {number_text(o['previous'])} | {number_text(o['value'])} | "
-                    f"{percent_text(o['return'])} | {number_text(o['z'], '+.1f')} |"
+                    f"{percent_text(o['return'])} | {number_text(o['z'], '+.1f')} | {reading} |"
                 )
         lines.append("")
     return "\n".join(lines)
@@ -475,6 +567,7 @@ def run(
     pairs: list,
     outlier_z: float,
     stop_on_fail: bool,
+    base_currency: str | None = None,
     md: str,
     json_path: str,
 ) -> None:
@@ -500,6 +593,7 @@ def run(
         end,
         max_gap_days,
         pairs,
+        base_currency,
     )
     write_json_atomic(report, json_path)
     write_text_atomic(render_markdown(report) + "\n", md)

@@ -40,6 +40,7 @@ from corrflow.data.contracts import (
     read_parquet,
     read_rolling_corr,
     sign_column,
+    sync_column,
 )
 from corrflow.io import write_text_atomic
 from corrflow.present.figures._style import SIGN_COLOURS
@@ -268,11 +269,13 @@ def pair_payload(a, b, corr, regimes, window, rolling) -> dict | None:
             else (None, None)
         )
         sign = regimes[sign_column(column)].reindex(values.index) if sign_column(column) in regimes else None
+        # markets that close hours apart: the synchronised correlation beside the daily one
+        synced = corr[sync_column(column)].reindex(values.index) if sync_column(column) in corr else None
         source = "configured pair (rolling_corr.csv)" + ("" if sign is not None else "; sign regimes: off")
     elif days is not None:  # correlation is symmetric
         values = thinned(days, THIN_EVERY)
         lo, hi = fisher_band(values, window, CONFIDENCE)
-        sign = None
+        sign = synced = None
         source = f"computed for the dashboard (every {THIN_EVERY}th joint day); sign regimes: configured pairs only"
     else:
         return None
@@ -283,6 +286,7 @@ def pair_payload(a, b, corr, regimes, window, rolling) -> dict | None:
         "lo": rounded(lo) if lo is not None else None,
         "hi": rounded(hi) if hi is not None else None,
         "sign": [codes.get(v) if isinstance(v, str) else None for v in sign] if sign is not None else None,
+        "sync": rounded(synced) if synced is not None else None,
         "source": source,
     }
 
@@ -510,7 +514,9 @@ def build_dashboard(
     absorption_html = pio.to_html(
         absorption, include_plotlyjs=False, full_html=False, div_id="absorption", config=config
     )
-    table = markdown_table_html(today_table(corr, regimes, pairs, window, as_of, series_meta))
+    table = markdown_table_html(
+        today_table(corr, regimes, pairs, window, as_of, series_meta, regimes_meta.get("unusual_history"))
+    )
     left_out_text = (
         "<p class='note'>Not in the heatmap: "
         + "; ".join(html.escape(f"{s} ({why})") for s, why in left_out.items())
@@ -671,7 +677,7 @@ SCRIPT = r"""
     title.textContent = x + " vs " + y + ": " + DATA.window + "-day rolling correlation";
     title.dataset.pair = x + "|" + y;
     note.textContent = (DATA.names[x] || x) + " vs " + (DATA.names[y] || y) + "; " + p.source +
-      (p.sign ? "; strip: sign regime (blue negative = hedge, grey mixed, red positive = co-move)" : "");
+      (p.sign ? "; strip: sign regime (blue negative, grey mixed, red positive)" : "");
     const traces = [];
     if (p.lo) {
       // the band's edges (no fill of their own), then the band as one closed polygon per
@@ -687,6 +693,11 @@ SCRIPT = r"""
     // null values (no correlation that day) break the line: connectgaps stays off
     traces.push({x: p.dates, y: p.corr, mode: "lines", line: {color: "#17365d", width: 1.5}, meta: "corr",
       name: DATA.window + "-day correlation", hovertemplate: "%{x}: %{y:.2f}<extra></extra>"});
+    if (p.sync) {
+      // markets that close hours apart: the synchronised correlation, dashed as in the report
+      traces.push({x: p.dates, y: p.sync, mode: "lines", line: {color: "#c0504d", width: 1.2, dash: "dash"},
+        meta: "sync", name: "synchronised (closes apart)", hovertemplate: "%{x}: %{y:.2f} synchronised<extra></extra>"});
+    }
     const layout = Object.assign({}, PAIR_LAYOUT, {
       yaxis: {range: [-1, 1], domain: p.sign ? [0.12, 1] : [0, 1], title: {text: "correlation"}, zeroline: true},
       legend: {orientation: "h", y: 1.08}, shapes: [], hovermode: "x",

@@ -205,34 +205,52 @@ def model_section(metrics: dict | None) -> list[str]:
             "probability), Brier skill score (1 - Brier / the baseline's Brier; above 0 is better) and "
             "hit rate (the sign called at 50%).",
             "",
-            "| probability | Brier | skill vs last sign | skill vs historical share | hit rate |",
-            "|---|---|---|---|---|",
         ]
-        for name in ("logit", "last_sign", "historical_share"):
+        # the fitted persistence probability (P(positive ahead | today's sign)) is the fair
+        # reference; a metrics.json from before it has the last sign and the share only
+        baselines = [b for b in ("persistence", "last_sign", "historical_share") if b in metrics]
+        header = {
+            "persistence": "skill vs fitted persistence",
+            "last_sign": "skill vs last sign (0/1)",
+            "historical_share": "skill vs historical share",
+        }
+        if "persistence" not in metrics:
+            header["last_sign"] = "skill vs last sign"
+        lines += [
+            "| probability | Brier | " + " | ".join(header[b] for b in baselines) + " | hit rate |",
+            "|---|---|" + "---|" * len(baselines) + "---|",
+        ]
+        for name in ("logit", *baselines):
             skills = [
                 (
                     f"{logit[f'brier_skill_vs_{b}']:+.0%}"
                     if name == "logit" and logit.get(f"brier_skill_vs_{b}") is not None
                     else "-"
                 )
-                for b in ("last_sign", "historical_share")
+                for b in baselines
             ]
+            label = "persistence (fitted)" if name == "persistence" else name.replace("_", " ")
             lines.append(
-                f"| {name.replace('_', ' ')} | {metrics[name]['brier']:.4f} | {skills[0]} | {skills[1]} | "
+                f"| {label} | {metrics[name]['brier']:.4f} | {' | '.join(skills)} | "
                 f"{metrics[name]['hit_rate']:.1%} |"
             )
         lines.append("")
-        sign_test = metrics.get("dm_logit_vs_last_sign")
-        lower = logit["brier"] < metrics["last_sign"]["brier"]
+        reference = "persistence" if "persistence" in metrics else "last_sign"
+        reference_words = {
+            "persistence": ("the fitted persistence probability", "a persistence probability"),
+            "last_sign": ("the naive last-sign rule", "today's sign"),
+        }[reference]
+        sign_test = metrics.get(f"dm_logit_vs_{reference}")
+        lower = logit["brier"] < metrics[reference]["brier"]
         if lower and significant(sign_test):
-            brier_verdict = "the Logit gives better probabilities than today's sign"
+            brier_verdict = f"the Logit gives better probabilities than {reference_words[1]}"
         elif lower:
             brier_verdict = "the Logit's lower Brier score is not evidence of better probabilities"
         else:
-            brier_verdict = "the Logit's probabilities are no better than today's sign"
+            brier_verdict = f"the Logit's probabilities are no better than {reference_words[1]}"
         lines.append(
-            f"Against the naive last-sign rule the Logit's Brier score is {logit['brier']:.3f} vs "
-            f"{metrics['last_sign']['brier']:.3f} ({tested(sign_test)}): {brier_verdict}."
+            f"Against {reference_words[0]} the Logit's Brier score is {logit['brier']:.3f} vs "
+            f"{metrics[reference]['brier']:.3f} ({tested(sign_test)}): {brier_verdict}."
         )
         if logit["hit_rate"] <= metrics["last_sign"]["hit_rate"]:
             lines.append(
@@ -417,13 +435,16 @@ def build_report(
         "",
         *([age] if (age := data_age_sentence(as_of, today)) else []),
         *([""] if age else []),
-        *today_table(corr, regimes, pairs, window, as_of, series_meta),
+        *today_table(corr, regimes, pairs, window, as_of, series_meta, regimes_meta.get("unusual_history")),
         "",
-        *current_state(regimes, regimes_meta, as_of),
+        *current_state(regimes, regimes_meta, as_of, corr),
         "",
     ]
     if stale:
-        lines += ["Stale on " + as_of + ": " + "; ".join(f"{s} {why}" for s, why in stale.items()) + ".", ""]
+        lines += [
+            "Stale on " + as_of + ": " + "; ".join(f"{s} {why}" for s, why in stale.items()) + ".",
+            "",
+        ]
     if gaps is not None and len(gaps):
         calendar_of = {s: m.get("calendar") for s, m in series_meta.items()}
         max_gap = clean_meta.get("calendar", {}).get("max_gap_days")
@@ -434,17 +455,19 @@ def build_report(
             "",
         ]
     lines += [
-        "Sign regime: the primary-window correlation's sign (negative: bonds hedge equities; positive: "
-        "they co-move; mixed: in between or changing), in words only when today's band excludes zero. "
+        "Sign regime: the primary-window correlation's sign (for a stock-bond pair negative: bonds hedge "
+        "equities, positive: they co-move; for any other pair negative: they move opposite, positive: "
+        "together; mixed: in between or changing), in words only when today's band excludes zero. "
         f"Percentile: where today's value falls among the pair's last {unusual_history} non-overlapping "
         "past windows (W, 2W, ... days back, so no day is counted twice); 'unusually high' above its "
         f"{100 - unusual_level:g}th percentile, 'unusually low' below its {unusual_level:g}th (about "
         f"{2 * unusual_level:g} % of a steady pair's days), n/a with less than half that history. "
-        "As of: the latest day a configured pair has both values; days behind: each series' market "
-        "sessions from its last value to the day this report was made. Synchronised (pairs whose "
-        "markets close hours apart, e.g. Tokyo and New York): the same-day covariance plus both "
-        "one-day cross-covariances over the two volatilities, so news one market trades a day later "
-        "still counts. "
+        "As of: the latest day a configured pair has both values, the one date every count on this "
+        "page is made against; days behind: each series' market sessions from its last value to "
+        "the as-of date. Synchronised (pairs whose markets close hours apart, e.g. Tokyo and New "
+        "York): the correlation of synchronised returns, each leg's return plus the share of the "
+        "other's it trades a day late, so news one market trades a day later still counts; a "
+        "correlation, so within -1 .. +1 by construction. "
         "DCC: the DCC-GARCH(1,1) conditional correlation of the pair's daily returns "
         "(regimes.dcc), which reacts faster than a rolling window.",
         "",
@@ -478,10 +501,55 @@ def build_report(
     if passing:
         lines.append(f"| the other {len(passing)} series | no warning or failure |")
     lines.append("")
+    lines += calendar_advice_lines(dq, series_meta, pairs, as_of)
     lines += model_section(metrics)
     if all_pairs_manifest:
         lines += all_pairs_section(all_pairs_manifest)
     return "\n".join(lines), drawn
+
+
+def calendar_advice_lines(dq: dict, series_meta: dict, pairs: list, as_of: str) -> list[str]:
+    """DQ's calendar suggestion for a series, in the report with what it changes for the
+    series' pairs: the days their returns are taken on, and whether the pair's markets then
+    close hours apart (the synchronised estimate appears) or no longer do."""
+    from corrflow.data.calendars import ASYNC_CLOSE_HOURS, closes_apart_hours
+
+    lines = []
+    for series_id, r in dq.get("series", {}).items():
+        advice = r.get("calendar_advice")
+        found = re.search(r"`calendar: ([^`]+)`", advice or "")
+        if not found:
+            continue
+        suggested, current = found.group(1), r.get("calendar") or "?"
+        effects = []
+        for a, b in pairs:
+            if series_id not in (a, b):
+                continue
+            other = b if series_id == a else a
+            other_calendar = series_meta.get(other, {}).get("calendar")
+            if not other_calendar:
+                continue
+            try:
+                before = closes_apart_hours(current, other_calendar, as_of)
+                after = closes_apart_hours(suggested, other_calendar, as_of)
+            except Exception:  # an unknown calendar name: DQ's own line still says what to set
+                continue
+            sync_now, sync_then = before >= ASYNC_CLOSE_HOURS, after >= ASYNC_CLOSE_HOURS
+            change = (
+                f"gets the synchronised estimate (closes {after:.1f} h apart)"
+                if sync_then and not sync_now
+                else f"loses the synchronised estimate (closes {after:.1f} h apart)"
+                if sync_now and not sync_then
+                else "keeps its estimates"
+            )
+            effects.append(f"{a}-{b} is computed on {suggested}'s days instead of {current}'s and {change}")
+        lines.append(
+            f"- **{series_id}: {advice}.**"
+            + (f" With it, {'; '.join(effects)}." if effects else "")
+            + " Until then its returns follow the wrong market's holidays, which can move a pair's"
+            " correlation (see dq_report.md)."
+        )
+    return lines + ([""] if lines else [])
 
 
 # ---------------------------------------------------------------- markdown -> rst (HTML report)

@@ -29,6 +29,7 @@ from corrflow.io import InputDataError
 
 DASHBOARD = "dashboard.html"
 TOP_EPISODES = 12
+SIGN_SPLIT_MIN = 0.05  # daily and synchronised both at least this far from 0 with opposite signs: said
 
 
 # ---------------------------------------------------------------- provenance
@@ -74,6 +75,8 @@ def stale_series(series_meta: dict, as_of: str) -> dict[str, str]:
             stale[series_id] = f"last observed {str(meta['last'])[:10]}" + (
                 f", {behind} days behind" if behind else ""
             )
+            if meta.get("ends_because"):  # a converted series ends where its fx rate ends
+                stale[series_id] = f"ends {str(meta['last'])[:10]}: {meta['ends_because']}"
     return stale
 
 
@@ -105,21 +108,26 @@ def data_provenance(
 ) -> tuple[str, list[str]]:
     """One headline sentence on where the data came from, plus the source table.
 
-    "data through" is the data's last common date (every served series has reached it);
-    when a pair's data runs further, the as-of date (the latest day a configured pair has
-    both values, the date of the table's values) is named beside it. "days behind" counts
-    each series' market sessions from its last value to ``today`` (the run's date)."""
+    One clock per page: the as-of date (the latest day a configured pair has both values,
+    the date of the table's values). The headline names it, and the range of the series'
+    last dates when they differ; the source table counts each series' market sessions
+    behind the as-of date ("after" where a series runs past it), as the today table does.
+    How old the as-of date is on the day the report was made (``today``) is said once,
+    by ``data_age_sentence``. ``data_through`` (the last day every series has reached) is
+    kept for callers that pass it; the range of last dates says the same, and more."""
     origins = {k: origin_group(series_origin(m)) for k, m in series_meta.items() if not is_missing(m)}
     labels = sorted(set(origins.values()))
-    through = data_through or as_of
-    dates = through if through == as_of else f"{through} (every series); latest {as_of}"
+    lasts = sorted(str(m["last"])[:10] for m in series_meta.values() if not is_missing(m) and m.get("last"))
+    dates = as_of
+    if lasts and (lasts[0] != as_of or lasts[-1] != as_of):
+        dates = f"{as_of} (the series end {lasts[0]} .. {lasts[-1]}: see Sources)"
     if labels == ["offline snapshot"]:
-        headline = f"**Data: offline snapshot, data through {dates}.**"
+        headline = f"**Data: offline snapshot, data as of {dates}.**"
     elif len(labels) == 1:
-        headline = f"**Data: {labels[0]}, data through {dates}.**"
+        headline = f"**Data: {labels[0]}, data as of {dates}.**"
     else:
         mix = ", ".join(f"{label} ({sum(o == label for o in origins.values())})" for label in labels)
-        headline = f"**Data: {mix}; data through {dates}.**"
+        headline = f"**Data: {mix}; data as of {dates}.**"
     missing = sorted(k for k, m in series_meta.items() if is_missing(m))
     if missing:
         headline += f" Missing at every level: {', '.join(missing)} (pairs with them are skipped)."
@@ -130,13 +138,17 @@ def data_provenance(
             f"{'; '.join(sorted(set(map(str, failed.values()))))}): see data/raw/*.ok and logs/ingest/."
         )
     rows = [
-        "| series | name | kind | currency | origin | column used | calendar | first | last | days behind |",
+        "| series | name | kind | currency | origin | column used | calendar | first | last | "
+        f"sessions behind {as_of} |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for series_id, m in series_meta.items():
-        behind = (
-            business_days_since(m.get("last"), today, m.get("calendar")) if today else m.get("days_behind")
-        )
+        # clean's count to the as-of date (what the today table says), else counted here
+        behind = m.get("days_behind")
+        if behind is None and m.get("last"):
+            behind = business_days_since(m.get("last"), as_of, m.get("calendar"))
+        if m.get("last") and str(m["last"])[:10] > as_of:
+            behind = "after"  # runs past the as-of date (a series in no configured pair)
         stale = " (stale)" if m.get("stale") else ""
         rows.append(
             f"| {series_id} | {m.get('name') or ''} | {m.get('kind', '-')} | {currency_words(m)} | "
@@ -166,15 +178,50 @@ def currency_words(meta: dict) -> str:
 # ---------------------------------------------------------------- regimes in words
 
 
+def sign_meaning(bond_pair: bool) -> dict[str, str]:
+    """What each sign means for a pair, by its legs' asset classes: a stock-bond pair's
+    negative sign is the bond hedging, its positive one co-moving; any other pair (two
+    equity markets, equity and crypto or oil) simply moves together or opposite."""
+    if bond_pair:
+        return {"negative": "bonds hedge", "positive": "co-move"}
+    return {"negative": "move opposite", "positive": "move together"}
+
+
 def sign_words(label, bond_pair: bool = True) -> str:
-    """A sign-regime label in words (never a z-score label)."""
+    """A sign-regime label in words (never a z-score label), by the pair's asset classes."""
     if not isinstance(label, str):
         return "n/a"
-    if label == "negative":
-        return "negative (bonds hedge)" if bond_pair else "negative (offsetting)"
-    if label == "positive":
-        return "positive (co-move)"
+    if label in ("negative", "positive"):
+        return f"{label} ({sign_meaning(bond_pair)[label]})"
     return label
+
+
+def return_currency(meta: dict) -> str:
+    """The currency a series' returns are in, short, for figure titles and labels:
+    "USD", "USD from GBP" (converted), "GBP, local" (kept in its own currency), "USD
+    bond return" (a yield), "index points" (a level such as VIX)."""
+    currency = meta.get("currency") or "?"
+    if meta.get("kind") == "yield":
+        return f"{currency} bond return"
+    if meta.get("kind") == "level":
+        return "index points"
+    if meta.get("kind") == "fx":
+        return f"{currency} per {meta.get('base') or '?'}"
+    if meta.get("converted_from"):
+        return f"{currency} from {meta['converted_from']}"
+    if meta.get("local_currency"):
+        return f"{currency}, local"
+    return currency
+
+
+def pair_currency_text(series_meta: dict, a: str, b: str) -> str:
+    """A pair's currencies for its figure's title: "in USD" when both legs' returns are in
+    one currency, else each leg's ("FTSE in GBP, local; SPY in USD")."""
+    words = {s: return_currency(series_meta.get(s, {})) for s in (a, b)}
+    money = {w.split(" ")[0].rstrip(",") for w in words.values() if w != "index points"}
+    if len(money) <= 1 and all("from" not in w and "local" not in w for w in words.values()):
+        return f"in {next(iter(money))}" if money else "in index points"
+    return f"{a} in {words[a]}; {b} in {words[b]}"
 
 
 def is_bond_pair(series_meta: dict, a: str, b: str) -> bool:
@@ -200,10 +247,19 @@ def value_on(series: pd.Series, day: pd.Timestamp):
     return (known.index[-1], known.iloc[-1]) if len(known) else (None, np.nan)
 
 
-def percentile_text(percentile: float) -> str:
-    """A percentile with the precision it has: ">99.9", "99.6", "57", "<0.1"."""
+def percentile_text(percentile: float, past: int | None = None) -> str:
+    """A percentile with the precision it has. Among ``past`` past windows its steps are
+    100 / past points: "above all 40 past windows", "98 (of 40 past windows)", "below
+    all 40 past windows"; with no count: ">99.9", "99.6", "57", "<0.1"."""
     if not np.isfinite(percentile):
         return "n/a (short history)"
+    if past:
+        if percentile >= 100.0:
+            return f"above all {past} past windows"
+        if percentile <= 0.0:
+            return f"below all {past} past windows"
+        digits = 0 if past <= 100 else 1
+        return f"{percentile:.{digits}f} (of {past} past windows)"
     if percentile > 99.9:
         return ">99.9"
     if percentile < 0.1:
@@ -211,7 +267,21 @@ def percentile_text(percentile: float) -> str:
     return f"{percentile:.1f}" if percentile > 99 or percentile < 1 else f"{percentile:.0f}"
 
 
-def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> list[str]:
+def past_windows(corr: pd.Series, date: pd.Timestamp, window: int, history: int | None) -> int | None:
+    """How many non-overlapping past values the percentile of ``date`` was ranked among
+    (``own_history_percentile``: every ``window``-th observed value before it, at most
+    ``history``); None when the history length is not known."""
+    if not history:
+        return None
+    observed = corr.dropna()
+    if date not in observed.index:
+        return None
+    return min(history, observed.index.get_loc(date) // window)
+
+
+def today_table(
+    corr, regimes, pairs, window, as_of: str, series_meta: dict, history: int | None = None
+) -> list[str]:
     """Each pair on the one as-of date: primary-window correlation, its band, percentile
     among its own non-overlapping past windows, sign regime (in words only where the band
     excludes zero), whether today is unusual against that history, the other windows and
@@ -241,6 +311,7 @@ def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> 
             if percentile_column(column) in regimes
             else np.nan
         )
+        past = past_windows(corr[column], date, int(parse_corr_column(column).window), history)
         sign = regimes[sign_column(column)].get(date) if sign_column(column) in regimes else None
         relative = regimes[relative_column(column)].get(date) if relative_column(column) in regimes else None
         relative_text = relative if isinstance(relative, str) else "n/a (short history)"
@@ -255,20 +326,31 @@ def today_table(corr, regimes, pairs, window, as_of: str, series_meta: dict) -> 
             if other.startswith(f"{a}:{b}:") and other != column:
                 _, value = value_on(corr[other], day)
                 others.append(f"{parse_corr_column(other).window}d {value:+.2f}")
+        synced = np.nan
         if sync_column(column) in corr:  # markets that close hours apart
-            _, value = value_on(corr[sync_column(column)], day)
-            others.append(f"synchronised {value:+.2f}")
+            _, synced = value_on(corr[sync_column(column)], day)
+            others.append(f"synchronised {synced:+.2f}")
         dcc = dcc_column(a, b)
         if dcc in regimes and regimes[dcc].loc[:day].notna().any():
             # the DCC-GARCH conditional correlation beside the rolling windows
             _, value = value_on(regimes[dcc], day)
             others.append(f"DCC {value:+.2f}")
-        notes = [f"{s} stale ({stale[s]})" for s in (a, b) if s in stale]
+        notes = [
+            f"{s} {stale[s]}" if series_meta.get(s, {}).get("ends_because") else f"{s} stale ({stale[s]})"
+            for s in (a, b)
+            if s in stale
+        ]
         if date.date() != day.date():
             notes.append(f"last value {date.date()}")
+        if np.isfinite(synced) and synced * latest < 0 and min(abs(synced), abs(latest)) >= SIGN_SPLIT_MIN:
+            # the same-day value misses what the later market trades a day late
+            notes.append(
+                f"daily {latest:+.2f} and synchronised {synced:+.2f} differ in sign: the markets close hours "
+                "apart, read the synchronised one"
+            )
         rows.append(
             f"| {a}-{b} | {parse_corr_column(column).window} | {date.date()} | {latest:+.2f} | {band_text} "
-            f"| {percentile_text(percentile)} | {sign_text} "
+            f"| {percentile_text(percentile, past)} | {sign_text} "
             f"| {relative_text} | {', '.join(others) or '-'} | {'; '.join(notes) or '-'} |"
         )
     return rows
@@ -306,8 +388,34 @@ def markov_name(prefix: str) -> str:
     return ":".join(parts)
 
 
-def current_state(regimes: pd.DataFrame, regimes_meta: dict, as_of: str) -> list[str]:
-    """Today's Markov states and stress flags on the as-of date, in words."""
+OUTSIDE_STATES_SD = 3.0  # today's value further than this from every state: no state describes it
+
+
+def outside_states(value: float, fit: dict) -> str:
+    """Words for a value further than ``OUTSIDE_STATES_SD`` of its own standard deviations
+    from every fitted state's mean (the filter's probability then only says which state is
+    less unlikely, not that the value fits it); "" when a state describes it."""
+    states = fit.get("states") or {}
+    distances = {
+        name: abs(value - state["mean"]) / np.sqrt(state["variance"])
+        for name, state in states.items()
+        if state.get("variance", 0) > 0
+    }
+    if not np.isfinite(value) or not distances or min(distances.values()) <= OUTSIDE_STATES_SD:
+        return ""
+    means = ", ".join(f"{name} {states[name]['mean']:+.2f}" for name in states)
+    return (
+        f"; today's value {value:+.2f} lies {min(distances.values()):.1f} state standard deviations "
+        f"or more from both states (means {means}): the probability only says which state is less "
+        "unlikely, and neither describes today"
+    )
+
+
+def current_state(
+    regimes: pd.DataFrame, regimes_meta: dict, as_of: str, corr: pd.DataFrame | None = None
+) -> list[str]:
+    """Today's Markov states and stress flags on the as-of date, in words; with ``corr``,
+    a correlation's fit whose states are all far from today's value says so."""
     day = pd.Timestamp(as_of)
     lines = []
     panels = markov_panels(regimes, regimes_meta)
@@ -322,6 +430,9 @@ def current_state(regimes: pd.DataFrame, regimes_meta: dict, as_of: str) -> list
         hindsight_column = f"{panel['prefix']}:p_hindsight:{panel['top']}"
         _, q = value_on(regimes[hindsight_column], day) if hindsight_column in regimes else (None, np.nan)
         caveat = "" if panel["separated"] else " (states not well separated: read with care)"
+        column = panel["prefix"].removeprefix("mkv:")
+        if corr is not None and column in corr:  # a correlation's fit: today's value against its states
+            caveat += outside_states(corr[column].get(date, np.nan), panel["fit"])
         lines.append(
             f"- Markov {markov_name(panel['prefix'])} on {date.date()}: P({panel['top']}) real-time {p:.2f}"
             + (f", hindsight {q:.2f}" if pd.notna(q) else "")
@@ -401,17 +512,33 @@ def normalised_episodes(episodes: pd.DataFrame, regimes_meta: dict) -> pd.DataFr
     return out
 
 
+def episode_severity(episodes: pd.DataFrame, column: str | None) -> pd.Series:
+    """How severe each episode was for the pair: |corr during - corr before| (NaN where
+    either is missing: ranked after every measured one)."""
+    if not column:
+        return pd.Series(np.nan, index=episodes.index)
+    during, before = corr_during_column(column), corr_before_column(column)
+    if during not in episodes or before not in episodes:
+        return pd.Series(np.nan, index=episodes.index)
+    return (pd.to_numeric(episodes[during]) - pd.to_numeric(episodes[before])).abs()
+
+
 def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
-    """The longest stress episodes with the pair's correlation before (a calm baseline),
-    during and volatility-adjusted (Forbes-Rigobon), each with its days (n) and Fisher-z
-    interval; an episode too short for inference says so instead of an adjusted value;
-    then the method's assumptions in one sentence."""
+    """The pair's most severe stress episodes (``TOP_EPISODES``, by ``episode_severity``:
+    how far its correlation moved from the calm baseline, never by length, which kept slow
+    bear markets and dropped Black Monday) in date order, with the pair's correlation before
+    (a calm baseline), during and volatility-adjusted (Forbes-Rigobon), each with its days
+    (n) and Fisher-z interval; an episode too short for inference says so instead of an
+    adjusted value; then the method's assumptions in one sentence."""
     from corrflow.analytics.regimes.stress import FR_ASSUMPTIONS, FR_CONFIDENCE, episode_stat_column
 
     if episodes.empty:
         return ["No stress episodes within this pair's data."]
-    top = episodes.sort_values(["business_days", "start"], ascending=[False, True]).head(TOP_EPISODES)
-    top = top.sort_values("start")
+    severity = episode_severity(episodes, column)
+    ranked = episodes.assign(_severity=severity).sort_values(
+        ["_severity", "business_days", "start"], ascending=[False, False, True], na_position="last"
+    )
+    top = ranked.head(TOP_EPISODES).sort_values("start").drop(columns="_severity")
     names = {
         "before": corr_before_column(column) if column else None,
         "during": corr_during_column(column) if column else None,
@@ -454,7 +581,8 @@ def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
         )
     if len(episodes) > TOP_EPISODES:
         rows.append(
-            f"\nThe {TOP_EPISODES} longest of {len(episodes)} episodes; all in "
+            f"\nThe {TOP_EPISODES} of {len(episodes)} episodes in which this pair's correlation moved "
+            "furthest from its calm baseline (|during - before|), in date order; all in "
             "`data/processed/stress_episodes.csv`."
         )
     rows.append(

@@ -88,23 +88,40 @@ def rolling_spearman(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
 
 def synchronised_corr(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
     """Correlation of two markets that close at different times, over each trailing
-    window of their joint returns: the same-day covariance plus both one-day
-    cross-covariances, over the two standard deviations,
+    window of their joint returns, as the Pearson correlation of synchronised returns
+    (after Burns, Engle and Mezrich 1998): each leg's return plus the part of the other
+    leg's return that it trades a day late, minus yesterday's late part,
 
-        (cov(x_t, y_t) + cov(x_t, y_t-1) + cov(x_t-1, y_t)) / (sd(x) sd(y)),
+        x~_t = x_t + b_x (y_t - y_t-1),   b_x = cov(x_t, y_t-1) / var(y),
+        y~_t = y_t + b_y (x_t - x_t-1),   b_y = cov(y_t, x_t-1) / var(x),
 
-    so news that reaches the earlier-closing market a day later still counts (Burns,
-    Engle and Mezrich 1998 synchronise such closes; this is the lead-lag adjusted form
-    of Dimson's estimator). Clipped to [-1, 1]; NaN until a window and a lag are full."""
+    every moment over the same window. It is a correlation of two series, so it lies in
+    [-1, 1] by construction (the clip below only removes rounding); where one market trades the other's news
+    a day late it recovers the correlation the daily one misses, and for synchronous
+    markets (b near 0) it is the daily one. NaN until a window and a lag are full, and
+    where a leg does not move."""
     x_lag, y_lag = x.shift(1), y.shift(1)
     complete = x.notna() & y.notna() & x_lag.notna() & y_lag.notna()
-    x, y, x_lag, y_lag = (s.where(complete) for s in (x, y, x_lag, y_lag))
-    same_day = x.rolling(window, min_periods=window).cov(y)
-    lead = x.rolling(window, min_periods=window).cov(y_lag)
-    lag = x_lag.rolling(window, min_periods=window).cov(y)
-    scale = x.rolling(window, min_periods=window).std() * y.rolling(window, min_periods=window).std()
+    legs = [s.where(complete).to_numpy(dtype="float64") for s in (x, y, x_lag, y_lag)]
+    frame = pd.DataFrame(dict(zip("xyXY", legs, strict=True)), index=x.index)
+    rolling = frame.rolling(window, min_periods=window)
+    # the window's 4 x 4 covariance matrix of (x, y, x_-1, y_-1), one per day
+    cov = rolling.cov().to_numpy().reshape(len(frame), 4, 4)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return ((same_day + lead + lag) / scale.where(scale > 0)).clip(-1.0, 1.0)
+        var_x, var_y = cov[:, 2, 2], cov[:, 3, 3]
+        b_x = np.where(var_y > 0, cov[:, 0, 3] / var_y, np.nan)
+        b_y = np.where(var_x > 0, cov[:, 1, 2] / var_x, np.nan)
+        zero = np.zeros(len(frame))
+        one = np.ones(len(frame))
+        w_x = np.stack([one, b_x, zero, -b_x], axis=1)
+        w_y = np.stack([b_y, one, -b_y, zero], axis=1)
+        covariance = np.einsum("ti,tij,tj->t", w_x, cov, w_y)
+        var_sx = np.einsum("ti,tij,tj->t", w_x, cov, w_x)
+        var_sy = np.einsum("ti,tij,tj->t", w_y, cov, w_y)
+        scale = np.sqrt(var_sx * var_sy)
+        value = np.where(scale > 0, covariance / scale, np.nan)
+    # the ratio is a correlation: any excess over 1 is rounding (below 1e-12)
+    return pd.Series(np.clip(value, -1.0, 1.0), index=x.index)
 
 
 def is_asynchronous(metadata: dict, a: str, b: str) -> bool:

@@ -25,7 +25,9 @@ each reason names the series of its day. The joint-fall rule uses the equity's o
 - named: the configured episodes (hindsight labels).
 
 Intervals of all rules that overlap or lie at most ``merge_gap_days`` weekdays apart
-form one episode. An episode longer than a year says why in its reason.
+form one episode; an episode of fewer than ``BLIP_WEEKDAYS`` weekdays (a one-day VIX
+print, a one-day drawdown) joins the nearest episode at most ``BLIP_REACH_WEEKDAYS``
+weekdays away (``merge_blips``). An episode longer than a year says why in its reason.
 
 Likely data errors (``likely_data_errors``) drive no rule: a value DQ's outlier rule (robust z
 of the daily log return) flags on the way in and on the way out, the days around it
@@ -293,6 +295,44 @@ def merge_intervals(intervals: list[Interval], merge_gap_days: int) -> list[list
         else:
             groups.append([interval])
             end = interval["end"]
+    return groups
+
+
+BLIP_WEEKDAYS = 5  # an episode this short (a one-day VIX print, a one-day drawdown) is a blip ...
+BLIP_REACH_WEEKDAYS = 21  # ... merged into the nearest episode at most a month of weekdays away
+
+
+def merge_blips(groups: list[list[Interval]]) -> list[list[Interval]]:
+    """Each blip (a group spanning fewer than ``BLIP_WEEKDAYS`` weekdays) merged into the
+    nearest other group at most ``BLIP_REACH_WEEKDAYS`` weekdays away (the stress it belongs
+    to, as one episode); a blip with nothing that near stays an episode of its own."""
+
+    def span(group):
+        return min(i["start"] for i in group), max(i["end"] for i in group)
+
+    groups = [list(g) for g in groups]
+    changed = True
+    while changed:
+        changed = False
+        for k, group in enumerate(groups):
+            start, end = span(group)
+            if weekdays_between(start, end) >= BLIP_WEEKDAYS:
+                continue
+            near = []
+            for j in (k - 1, k + 1):
+                if 0 <= j < len(groups):
+                    other_start, other_end = span(groups[j])
+                    apart = (
+                        weekdays_between(other_end, start) if j < k else weekdays_between(end, other_start)
+                    ) - 2
+                    if apart <= BLIP_REACH_WEEKDAYS:
+                        near.append((apart, j))
+            if near:
+                _, j = min(near)
+                groups[j] = sorted(groups[j] + group, key=lambda i: (i["start"], i["end"], i["rule"]))
+                del groups[k]
+                changed = True
+                break
     return groups
 
 
@@ -632,7 +672,7 @@ def stress_episodes(
             )
     if len(levels.index):
         intervals += named_intervals(settings.get("episodes", []), levels.index[0], levels.index[-1])
-    groups = merge_intervals(intervals, gap)
+    groups = merge_blips(merge_intervals(intervals, gap))
     rows = [episode_row(g, gap) for g in groups]
     seen: dict[str, int] = {}
     for row in rows:  # two unnamed episodes in one month: "joint fall 1999-02", "joint fall 1999-02 (2)"

@@ -31,7 +31,7 @@ STYLE = {
 }
 SIGN_COLOURS = {"negative": "#2b83ba", "mixed": "#e3e3e3", "positive": "#d7191c"}  # figures and dashboard
 FIGURE_WIDTH = 13.0  # inches at 100 dpi: 1300 px
-LABELLED_EPISODES = 10  # episode labels on a pair figure, longest first
+LABELLED_EPISODES = 20  # episode names tried above a pair figure (configured first, then longest)
 LABEL_ROWS = 3  # rows of episode labels above a pair figure
 
 
@@ -69,14 +69,18 @@ def shade_sign(ax, labels: pd.Series) -> None:
 
 def label_rows(episodes: pd.DataFrame, start, end, axis_px: float, max_rows: int = LABEL_ROWS) -> list:
     """(episode, row) for the labels that fit above the axis without overlapping: the
-    longest episodes first, each in the lowest row whose last label ends before it."""
+    configured (named) episodes first, then the longest, each in the lowest row whose last
+    label ends before it. The episodes left out get a short date tag (``episode_tag``)
+    from the figure, so every drawn episode is labelled."""
     span_days = max((end - start).days, 1)
     day_per_px = span_days / axis_px
     placed, row_ends = [], [[] for _ in range(max_rows)]
     named = episodes[episodes["name"].str.len() > 0]
-    for _, e in (
-        named.sort_values("business_days", ascending=False, kind="stable").head(LABELLED_EPISODES).iterrows()
-    ):
+    configured = named["rule"].astype("str").str.contains("named") if "rule" in named else False
+    order = named.assign(_configured=configured).sort_values(
+        ["_configured", "business_days"], ascending=[False, False], kind="stable"
+    )
+    for _, e in order.head(LABELLED_EPISODES).iterrows():
         left = max(pd.Timestamp(e["start"]), start)
         width = pd.Timedelta(days=(len(e["name"]) * 7.0 + 12) * day_per_px)
         right = left + width
@@ -88,6 +92,12 @@ def label_rows(episodes: pd.DataFrame, start, end, axis_px: float, max_rows: int
                 placed.append((e, row, left))
                 break
     return placed
+
+
+def episode_tag(episode) -> str:
+    """The short label of an episode whose name does not fit above a figure: its start
+    month ("1987-10"), drawn upright inside its band."""
+    return str(episode["start"])[:7]
 
 
 GAP_WEEKDAYS = 5  # a longer stretch without a value is a gap in the data, not a market holiday

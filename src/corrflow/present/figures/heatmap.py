@@ -15,6 +15,7 @@ from corrflow.analytics.correlation.universe import (
 from corrflow.present.figures import figure
 from corrflow.present.figures._style import FIGURE_WIDTH, STYLE, save_figure
 from corrflow.present.figures.base import ReportContext
+from corrflow.present.summary import return_currency
 
 MAX_ANNOTATED = 20  # heatmap cells with numbers up to this many series
 MAX_LABELLED = 60  # heatmap tick labels up to this many series
@@ -31,17 +32,21 @@ def plot_heatmaps(
     source: str = "",
     clusters: dict | None = None,
     yields: bool = True,
+    currencies: dict | None = None,
 ) -> None:
     """Two heatmaps (all joint days of each pair; the last year of each pair), with the
     periods in the titles and a note on every series left out; with ``clusters`` (a
     universe too large to read) each row is a cluster's representative, its label
-    counting the cluster's other members."""
+    counting the cluster's other members. ``currencies``: the series whose returns are not
+    in the base currency as stored (converted, or kept local), with theirs ("USD from GBP",
+    "EUR, local"), named in their labels."""
     import matplotlib.pyplot as plt
 
     n = len(full)
     labels = [
         f"{s}{f' +{len(clusters[s]) - 1}' if clusters and len(clusters[s]) > 1 else ''} "
-        f"({coverage[s][0][:4]}-{coverage[s][1][:4]})"
+        f"({f'{currencies[s]}, ' if currencies and s in currencies else ''}"
+        f"{coverage[s][0][:4]}-{coverage[s][1][:4]})"
         for s in full.index
     ]
     recent_from = min((p[2] for p in periods.values()), default=None)
@@ -140,6 +145,11 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
         context.source,
         clusters,
         any(series_meta.get(s, {}).get("kind") == "yield" for s in shown),
+        {
+            s: return_currency(series_meta[s])
+            for s in shown
+            if series_meta[s].get("converted_from") or series_meta[s].get("local_currency")
+        },
     )
     lines = ["## The universe", "", f"![correlation heatmap]({FIGURE.file})", ""]
     if clusters:

@@ -24,27 +24,37 @@ from corrflow.present.figures._style import (
     STYLE,
     date_axis,
     drawn_span,
+    episode_tag,
     label_rows,
     save_figure,
     shade_sign,
 )
 from corrflow.present.figures.base import ReportContext
-from corrflow.present.summary import episodes_table, primary_of
+from corrflow.present.summary import (
+    episodes_table,
+    is_bond_pair,
+    pair_currency_text,
+    primary_of,
+    sign_meaning,
+)
 
 logger = logging.getLogger("report")
 
 
 SYNC_COLOUR = "#b8860b"
+TAG_PX = 10  # upright date tags closer than this (pixels) share one label
 
 
-def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path, days=None):
+def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path, days=None, series_meta=None):
     """One pair: the primary window bold with its band, sign regimes as a strip under it,
     stress episodes as light bands, other windows and the EWMA thin in a panel below; for
     markets that close hours apart the synchronised correlation dashed beside it.
 
     Every line is drawn on the pair's ``days`` (both markets open; default: the days with
     a value), so a day without a value breaks it and its band: nothing is drawn across a
-    gap. Returns the figure (closed), whose artists hold what was drawn."""
+    gap. The title names the returns' currency (a pair in USD and the same pair in local
+    currency are different curves), the sign strip's words follow the legs' asset classes.
+    Returns the figure (closed), whose artists hold what was drawn."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
@@ -87,7 +97,8 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path,
                 ls="--",
                 color=SYNC_COLOUR,
                 zorder=3,
-                label="synchronised (closes hours apart)",
+                # two lines: the legend column is narrow, one line ran off the figure
+                label="synchronised\n(closes hours apart)",
             )
             handles.insert(1, synced)
         ax.axhline(0, color="black", lw=0.7, zorder=2)
@@ -107,7 +118,37 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path,
         if len(shown):
             handles.append(Patch(color=EPISODE_COLOUR, alpha=0.25, label="stress episode"))
         axis_px = FIGURE_WIDTH * 100 * (0.80 - 0.06)
-        for e, row, left in label_rows(shown, start, end, axis_px):
+        labelled = label_rows(shown, start, end, axis_px)
+        named_above = {(e["name"], e["start"]) for e, _, _ in labelled}
+        # every drawn episode is labelled: one whose name does not fit above gets its start
+        # month, upright at the foot of its band; tags that would overlap share one label
+        # naming the first and last month ("2020-02..2021-01")
+        tags: list[list] = []
+        min_apart = (end - start) * (TAG_PX / axis_px)
+        for _, e in shown.sort_values("start").iterrows():
+            if (e["name"], e["start"]) in named_above:
+                continue
+            e0, e1 = drawn_span(
+                max(pd.Timestamp(e["start"]), start), min(pd.Timestamp(e["end"]), end), start, end
+            )
+            middle = e0 + (e1 - e0) / 2
+            if tags and middle - tags[-1][0] < min_apart:
+                tags[-1][2] = episode_tag(e)
+            else:
+                tags.append([middle, episode_tag(e), episode_tag(e)])
+        for middle, first_tag, last_tag in tags:
+            ax.text(
+                middle,
+                -0.97,
+                first_tag if first_tag == last_tag else f"{first_tag}..{last_tag}",
+                rotation=90,
+                fontsize=6.5,
+                color="#555555",
+                ha="center",
+                va="bottom",
+                zorder=4,
+            )
+        for e, row, left in labelled:
             ax.annotate(
                 e["name"],
                 xy=(left, 1.0),
@@ -124,10 +165,11 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path,
         if sign in regimes:
             shade_sign(strip, regimes[sign].reindex(view.index))
             strip.set_ylabel("sign", rotation=0, ha="right", va="center", fontsize=9)
+            meaning = sign_meaning(is_bond_pair(series_meta or {}, a, b))
             handles += [
-                Patch(color=SIGN_COLOURS["negative"], label="negative (hedge)"),
+                Patch(color=SIGN_COLOURS["negative"], label=f"negative ({meaning['negative']})"),
                 Patch(color=SIGN_COLOURS["mixed"], label="mixed"),
-                Patch(color=SIGN_COLOURS["positive"], label="positive (co-move)"),
+                Patch(color=SIGN_COLOURS["positive"], label=f"positive ({meaning['positive']})"),
             ]
         else:
             strip.set_yticks([])
@@ -160,8 +202,14 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path,
         low.set_xlim(start, end)
         date_axis(low)
         fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.815, 0.80), frameon=False)
+        currency = f" ({pair_currency_text(series_meta, a, b)})" if series_meta else ""
         fig.text(
-            0.06, 0.975, f"{a} vs {b}: {w}-day rolling correlation", fontsize=14, fontweight="bold", va="top"
+            0.06,
+            0.975,
+            f"{a} vs {b}: {w}-day rolling correlation{currency}",
+            fontsize=14,
+            fontweight="bold",
+            va="top",
         )
         latest_note = f"latest {corr.loc[end, column]:+.2f} on {end.date()}"
         # the long names on a line of their own, wrapped, so nothing runs off the figure
@@ -224,6 +272,7 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
             context.origins,
             context.figures_dir / name,
             pair_days(context.clean_meta, corr.index, a, b),
+            context.series_meta,
         )
         drawn.append(name)
         span = corr[column].dropna().index

@@ -17,7 +17,7 @@ from corrflow.present.figures._style import (
     save_figure,
 )
 from corrflow.present.figures.base import ReportContext
-from corrflow.present.summary import markov_name, markov_panels, primary_of
+from corrflow.present.summary import is_bond_pair, markov_name, markov_panels, primary_of, sign_meaning
 
 
 def stress_runs(flags: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
@@ -34,22 +34,33 @@ def sign_label(column: str) -> str:
 
 
 def plot_regime_timeline(
-    regimes: pd.DataFrame, regimes_meta: dict, sign_columns: list[str], path: Path, source: str = ""
+    regimes: pd.DataFrame,
+    regimes_meta: dict,
+    sign_columns: list[str],
+    path: Path,
+    source: str = "",
+    meaning: dict | None = None,
 ) -> None:
     """The regime timeline (``draw_regime_timeline``) saved to ``path``."""
     import matplotlib.pyplot as plt
 
     with plt.rc_context(STYLE):
-        fig = draw_regime_timeline(regimes, regimes_meta, sign_columns, source)
+        fig = draw_regime_timeline(regimes, regimes_meta, sign_columns, source, meaning)
         save_figure(fig, path)
     plt.close(fig)
 
 
 def draw_regime_timeline(
-    regimes: pd.DataFrame, regimes_meta: dict, sign_columns: list[str], source: str = ""
+    regimes: pd.DataFrame,
+    regimes_meta: dict,
+    sign_columns: list[str],
+    source: str = "",
+    meaning: dict | None = None,
 ):
     """One Markov panel per series (real-time probability shaded, hindsight as a line) over
-    its own data's range, a sign-regime strip per pair, and the stress days; the figure."""
+    its own data's range, a sign-regime strip per pair, and the stress days; the figure.
+    ``meaning``: the signs' words shared by every strip's pair (``summary.sign_meaning``),
+    None when the pairs' asset classes differ (the legend then names the signs only)."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -159,10 +170,11 @@ def draw_regime_timeline(
                 Line2D([], [], color="#888888", lw=0.8, label="P(state) hindsight\n(full-sample smoothed)"),
             ]
         if signs:
+            words = {k: f" ({v})" for k, v in (meaning or {}).items()}
             handles += [
-                Patch(color=SIGN_COLOURS["negative"], label="negative (hedge)"),
+                Patch(color=SIGN_COLOURS["negative"], label=f"negative{words.get('negative', '')}"),
                 Patch(color=SIGN_COLOURS["mixed"], label="mixed"),
-                Patch(color=SIGN_COLOURS["positive"], label="positive (co-move)"),
+                Patch(color=SIGN_COLOURS["positive"], label=f"positive{words.get('positive', '')}"),
             ]
         if STRESS in regimes:
             handles.append(Patch(color="#555555", label="stress day"))
@@ -189,8 +201,15 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
         for a, b in context.pairs
         if (a, b) not in context.skipped and primary_of(corr, a, b, window)
     ]
+    drawn_pairs = [(a, b) for a, b in context.pairs if (a, b) not in context.skipped]
+    kinds = {is_bond_pair(context.series_meta, a, b) for a, b in drawn_pairs}
     plot_regime_timeline(
-        regimes, regimes_meta, sign_columns, context.figures_dir / FIGURE.file, context.source
+        regimes,
+        regimes_meta,
+        sign_columns,
+        context.figures_dir / FIGURE.file,
+        context.source,
+        sign_meaning(kinds.pop()) if len(kinds) == 1 else None,
     )
     lines = [
         "## Regimes",
