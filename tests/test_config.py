@@ -379,3 +379,36 @@ def test_the_package_schema_is_the_one_the_workflow_reads():
     workflow_copy = ROOT / "workflow/schemas/config.schema.yaml"
     assert SCHEMA_PATH == ROOT / "src/corrflow/config.schema.yaml"
     assert Path(workflow_copy).read_bytes() == SCHEMA_PATH.read_bytes()
+
+
+def test_fetch_only_settings_are_invisible_to_the_params_trigger_and_reach_the_step_plain():
+    """Issue 28.5: Snakemake records a param as the repr of a built-in value and skips any
+    other; an untracked value is skipped at the top level, has one repr inside a dict, and
+    pickles (as the rule script receives it) as the plain value."""
+    import pickle
+
+    from snakemake.persistence import UNREPRESENTABLE, PersistenceBase
+
+    from corrflow.config import FETCH_ONLY_NETWORK_KEYS, Untracked, untracked, untracked_keys
+
+    def recorded(value):
+        return PersistenceBase._serialize_param_builtin(None, value)
+
+    assert recorded(untracked(True)) is UNREPRESENTABLE and recorded(True) == "True"
+    network = schema_defaults()["network"]
+    assert set(FETCH_ONLY_NETWORK_KEYS) < set(network)
+    slow, fast = (
+        untracked_keys({**network, "timeout_s": s, "retries": r}, FETCH_ONLY_NETWORK_KEYS)
+        for s, r in [(60, 9), (1, 0)]
+    )
+    assert (
+        recorded(slow)
+        == recorded(fast)
+        != recorded(untracked_keys({**network, "max_revision_share": 0.2}, FETCH_ONLY_NETWORK_KEYS))
+    )
+    reordered = dict(reversed(list({**network, "timeout_s": 1, "retries": 0}.items())))
+    assert recorded(untracked_keys(reordered, FETCH_ONLY_NETWORK_KEYS)) == recorded(fast)
+    assert pickle.loads(pickle.dumps(untracked(True), protocol=4)) is True
+    plain = pickle.loads(pickle.dumps(slow, protocol=4))
+    assert plain == {**network, "timeout_s": 60, "retries": 9}
+    assert not any(isinstance(value, Untracked) for value in plain.values())

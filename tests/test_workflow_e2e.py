@@ -312,3 +312,31 @@ def test_a_later_end_fetches_again_and_a_fixed_end_changes_nothing_else(workflow
     assert re.search(r"^ingest\s+\d+$", later.stdout, re.M), later.stdout[-2000:]
     same = snakemake(workdir, "-n", "--config", "offline=true")
     assert "Nothing to be done" in same.stdout + same.stderr
+
+
+def output_mtimes(workdir):
+    return {
+        str(path.relative_to(workdir)): path.stat().st_mtime_ns
+        for folder in ["data/raw", "data/processed", "docs", "models"]
+        for path in sorted((workdir / folder).rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_settings_of_how_data_is_fetched_rerun_no_job(workflow_run):
+    """Issue 28.5: `offline` and the network's deadlines, retries and chunk size change how
+    ingest fetches, not what it yields: switching them plans no job and a real run touches
+    no output; a setting that changes what a download yields (a revision limit) still
+    re-runs ingest and what follows."""
+    workdir, _ = workflow_run
+    before = output_mtimes(workdir)
+    # planned only: offline=false would try the network if a job ran
+    online = snakemake(workdir, "-n", "--config", "offline=false")
+    assert "Nothing to be done" in online.stdout + online.stderr, online.stdout[-2000:]
+    fetch_only = '{"timeout_s": 5, "retries": 0, "backoff_s": 0, "chunk_size": 7}'
+    ran = snakemake(workdir, "--cores", "2", "--config", "offline=true", f"network={fetch_only}")
+    assert "Nothing to be done" in ran.stdout + ran.stderr, ran.stdout[-2000:]
+    assert output_mtimes(workdir) == before
+    revisions = snakemake(workdir, "-n", "--config", "offline=true", 'network={"max_revision_share": 0.02}')
+    assert re.search(r"^ingest\s+\d+$", revisions.stdout, re.M), revisions.stdout[-2000:]
+    assert re.search(r"^clean\s+1$", revisions.stdout, re.M) and "Params have changed" in revisions.stdout

@@ -9,7 +9,14 @@ import sys
 # the package from the workflow's own source tree (a dry run, `--sdm conda`, a module
 # deployment: only Snakemake may be installed); the rule scripts import the whole package
 sys.path.insert(0, os.path.normpath(os.path.join(str(workflow.current_basedir), "..", "..", "src")))
-from corrflow.config import ConfigError, resolve, universe_days_at_most  # noqa: E402
+from corrflow.config import (  # noqa: E402
+    FETCH_ONLY_NETWORK_KEYS,
+    ConfigError,
+    resolve,
+    universe_days_at_most,
+    untracked,
+    untracked_keys,
+)
 from corrflow.data.sources import SOURCES  # noqa: E402  (the one list of sources: names only)
 from corrflow.present.figures import rule_outputs  # noqa: E402  (the report's figures: one registry)
 

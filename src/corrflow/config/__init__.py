@@ -41,15 +41,18 @@ from corrflow.config.settings import (
     resolve_primary_window,
     resolve_stress,
 )
+from corrflow.config.untracked import FETCH_ONLY_NETWORK_KEYS, Untracked, untracked, untracked_keys
 
 __all__ = [
     "EARLIEST_DATE",
+    "FETCH_ONLY_NETWORK_KEYS",
     "MAX_ALIAS_GROWTH",
     "SCHEMA_PATH",
     "SECTIONS",
     "AllPairsPlan",
     "ConfigError",
     "Settings",
+    "Untracked",
     "check_alias_growth",
     "check_config",
     "check_config_files",
@@ -69,5 +72,7 @@ __all__ = [
     "resolve_stress",
     "schema_defaults",
     "universe_days_at_most",
+    "untracked",
+    "untracked_keys",
     "validate",
 ]
