@@ -412,3 +412,34 @@ def test_fetch_only_settings_are_invisible_to_the_params_trigger_and_reach_the_s
     plain = pickle.loads(pickle.dumps(slow, protocol=4))
     assert plain == {**network, "timeout_s": 60, "retries": 9}
     assert not any(isinstance(value, Untracked) for value in plain.values())
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (["unknown_key=1"], "unknown_key"),
+        (["end=1960-01-01"], "config key `end`"),
+        (["end=2017-02-30"], "config key `end`: '2017-02-30' is not a calendar date"),
+        (["correlation={'pairs': [['SPY', 'NOPE']]}"], "NOPE"),
+        (["offline=maybe"], "offline"),
+        (["correlation={'windows': ['sixty']}"], "windows"),
+        (
+            ["start=2016-01-04", "end=2016-06-30", "correlation={'windows': [300]}"],
+            "config key `correlation.windows`: window 300 is longer than the 129 business days",
+        ),
+        (["stress={'vix': 'NOPE'}"], "config key `stress.vix`: 'NOPE' is not in `series`"),
+        (["features={'cash_rate': 'SPY'}"], "config key `features.cash_rate`: 'SPY' must be a yield series"),
+        (["all_pairs={'n_blocks': 0}"], "n_blocks"),
+        (["regimes={'unusual_level': -1}"], "unusual_level"),
+    ],
+)
+def test_a_bad_command_line_override_is_one_line(override, message):
+    """What `snakemake --config ...` hands the Snakefile (Snakemake's own parser and merge
+    over config/config.yaml) stops resolution with one line naming the key; three of
+    these through a real Snakemake run: tests/test_workflow_e2e.py."""
+    from snakemake.cli import parse_config
+    from snakemake.utils import update_config
+
+    config = copy.deepcopy(SHIPPED)
+    update_config(config, parse_config(override))
+    assert message in error_of(config, config_files=[str(ROOT / "config/config.yaml")])
