@@ -13,28 +13,12 @@ from corrflow.config import (  # noqa: E402
     FETCH_ONLY_NETWORK_KEYS,
     ConfigError,
     resolve,
-    schema_defaults,
     universe_days_at_most,
     untracked,
     untracked_keys,
 )
 from corrflow.data.sources import SOURCES  # noqa: E402  (the one list of sources: names only)
 from corrflow.present.figures import rule_outputs  # noqa: E402  (the report's figures: one registry)
-
-
-def calendar_cache_folder(config):
-    """`<paths.cache>/calendars` (read before validation: the schema's default if unset or
-    not a text): the trading calendars' day lists, computed by the first process of a run
-    (this parse, or a step) and read by the rest (corrflow.data.calendars)."""
-    paths = config.get("paths")
-    folder = paths.get("cache") if isinstance(paths, dict) else None
-    if not isinstance(folder, str):
-        folder = schema_defaults()["paths"]["cache"]
-    return os.path.abspath(os.path.join(folder, "calendars"))
-
-
-# inherited by every job this Snakemake process starts; a value already set wins
-os.environ.setdefault("CORRFLOW_CALENDAR_CACHE", calendar_cache_folder(config))
 
 try:
     SETTINGS = resolve(config, workflow.configfiles)
@@ -46,6 +30,12 @@ for note in SETTINGS.notes:
 # resolved in place: every default filled in, `correlation.primary_window` an integer,
 # `stress.equity`/`bond` named, `all_pairs.n_blocks` planned (the rules read these)
 config.update(SETTINGS.config)
+# the trading calendars' day lists, computed by the first job of a run that needs them and
+# read by the others (corrflow.data.calendars); inherited by every job this Snakemake
+# process starts; a value already set wins
+os.environ.setdefault(
+    "CORRFLOW_CALENDAR_CACHE", os.path.abspath(os.path.join(config["paths"]["cache"], "calendars"))
+)
 
 # The FRED key is optional (no key: FRED's public CSV download). envvars: requires the
 # variable to exist, so an absent key becomes an empty one; scripts treat "" as no key.
