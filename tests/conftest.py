@@ -103,6 +103,15 @@ def workflow_copy(tmp_path):
     return copy_workflow(tmp_path)
 
 
+@pytest.fixture
+def finished_copy(workflow_run, tmp_path):
+    """A copy of the session's finished default run (outputs and Snakemake's records):
+    for a test that changes the config and needs only what the change re-runs."""
+    workdir = tmp_path / "finished"
+    shutil.copytree(workflow_run[0], workdir, symlinks=True)
+    return workdir
+
+
 @pytest.fixture(scope="session")
 def snapshot_frames(tmp_path_factory):
     """The bundled snapshot through ingest (offline), clean and features, in-process:
