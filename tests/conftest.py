@@ -1,6 +1,7 @@
 """Shared fixtures: the package on the path, the command, and a real Snakemake run on a temp copy."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,54 @@ def corrflow_command(subcommand: str) -> list[str]:
 
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from run import copy_workflow  # noqa: E402  (one copy of the workflow for tests and benchmarks)
+from run import copy_workflow as clean_copy  # noqa: E402  (one copy of the workflow for tests and benchmarks)
+
+# Compiled kernels shared by the workflow copies of this test process (issue 28.4): numba
+# caches each kernel beside its source (src/**/__pycache__/*.nbi, *.nbc), keyed by the
+# source file's mtime and size, which a copy keeps; so a kernel compiled in one copy loads
+# in every later copy instead of being compiled again (~2 s of CPU per parallel kernel and
+# job). The session's first default run (`workflow_run`) starts cold; every copy's kernels
+# are gathered here after each of its Snakemake runs.
+KERNEL_POOL: Path | None = None
+
+
+def kernel_files(src: Path):
+    return sorted(src.rglob("__pycache__/*.nb[ic]"))
+
+
+def harvest_kernels(workdir: Path) -> None:
+    """Add the kernels compiled in ``workdir`` to the pool: each function's data files
+    first, then its index, each replaced whole (a copy made meanwhile sees old or new)."""
+    if KERNEL_POOL is None or not (workdir / "src").is_dir():
+        return
+    for path in sorted(kernel_files(workdir / "src"), key=lambda p: p.suffix == ".nbi"):
+        target = KERNEL_POOL / path.relative_to(workdir / "src")
+        if target.exists() and target.read_bytes() == path.read_bytes():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        shutil.copy2(path, partial)
+        os.replace(partial, target)
+
+
+def copy_workflow(dest: Path, cold: bool = False) -> Path:
+    """A clean copy of the workflow (benchmarks/run.py), with the pool's compiled kernels
+    unless ``cold``."""
+    workdir = clean_copy(dest)
+    if KERNEL_POOL is not None and not cold:
+        for path in kernel_files(KERNEL_POOL):
+            target = workdir / "src" / path.relative_to(KERNEL_POOL)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    return workdir
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kernel_pool(tmp_path_factory):
+    global KERNEL_POOL
+    KERNEL_POOL = tmp_path_factory.mktemp("kernels")
+    yield KERNEL_POOL
+    KERNEL_POOL = None
 
 
 def snakemake(workdir: Path, *args: str, env: dict | None = None, check: bool = True):
@@ -33,6 +81,7 @@ def snakemake(workdir: Path, *args: str, env: dict | None = None, check: bool = 
         **(env or {}),
     }
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=full_env, timeout=900)
+    harvest_kernels(Path(workdir))
     if check and result.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
@@ -42,8 +91,9 @@ def snakemake(workdir: Path, *args: str, env: dict | None = None, check: bool = 
 
 @pytest.fixture(scope="session")
 def workflow_run(tmp_path_factory):
-    """One full offline run of the default workflow, shared by the end-to-end tests."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    """One full offline run of the default workflow, shared by the end-to-end tests; cold
+    (every kernel compiled in its jobs), as a fresh checkout runs."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"), cold=True)
     result = snakemake(workdir, "--cores", "2", "--config", "offline=true")
     return workdir, result
 
@@ -51,6 +101,15 @@ def workflow_run(tmp_path_factory):
 @pytest.fixture
 def workflow_copy(tmp_path):
     return copy_workflow(tmp_path)
+
+
+@pytest.fixture
+def finished_copy(workflow_run, tmp_path):
+    """A copy of the session's finished default run (outputs and Snakemake's records):
+    for a test that changes the config and needs only what the change re-runs."""
+    workdir = tmp_path / "finished"
+    shutil.copytree(workflow_run[0], workdir, symlinks=True)
+    return workdir
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Trading calendars from pandas_market_calendars, and `end: latest`."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -84,3 +85,36 @@ def test_the_best_fitting_calendar_of_a_foreign_series():
     rows = sessions("XTKS", "2015-01-01", "2019-12-31").delete([10, 400])  # two missing days
     fits = calendar_fit(rows, "NYSE")
     assert max(fits, key=fits.get) == "XTKS" and fits["XTKS"] > 0.99 and fits["NYSE"] < 0.95
+
+
+def test_session_lists_are_kept_across_processes_in_the_cache_folder(tmp_path, monkeypatch):
+    """Issue 28.3: with CORRFLOW_CALENDAR_CACHE set (the workflow sets `<paths.cache>/calendars`)
+    the first process writes each calendar's days, later ones read them without the library;
+    an unreadable file is computed and written again."""
+    from corrflow.data import calendars
+
+    monkeypatch.setenv(calendars.SESSIONS_CACHE_ENV, str(tmp_path))
+    calendars._all_sessions.cache_clear()
+    computed = calendars._all_sessions("24/7")
+    (written,) = tmp_path.glob("24_7-*.npy")
+
+    def no_library(name):
+        raise AssertionError(f"the library was asked for {name}")
+
+    monkeypatch.setattr(calendars, "_library_calendar", no_library)
+    calendars._all_sessions.cache_clear()
+    read = calendars._all_sessions("24/7")
+    assert read.equals(computed) and read.name == computed.name == "date" and read.dtype == computed.dtype
+    assert calendars.sessions("24/7", "2020-02-28", "2020-03-01").strftime("%m-%d").tolist() == [
+        "02-28",
+        "02-29",
+        "03-01",
+    ]
+
+    written.write_bytes(b"not an array")
+    monkeypatch.undo()
+    monkeypatch.setenv(calendars.SESSIONS_CACHE_ENV, str(tmp_path))
+    calendars._all_sessions.cache_clear()
+    assert calendars._all_sessions("24/7").equals(computed)
+    assert np.load(written).dtype == np.dtype("datetime64[ns]")
+    calendars._all_sessions.cache_clear()

@@ -397,3 +397,67 @@ def test_a_relative_snapshot_missing_here_is_the_workflows_own(tmp_path, monkeyp
     assert resolve_snapshot("no/such", str(root)) == "no/such"
     (here / "data/sample").mkdir(parents=True)
     assert resolve_snapshot("data/sample", str(root)) == "data/sample"
+
+
+def test_fetch_only_settings_are_invisible_to_the_params_trigger_and_reach_the_step_plain():
+    """Issue 28.5: Snakemake records a param as the repr of a built-in value and skips any
+    other; an untracked value is skipped at the top level, has one repr inside a dict, and
+    pickles (as the rule script receives it) as the plain value."""
+    import pickle
+
+    from snakemake.persistence import UNREPRESENTABLE, PersistenceBase
+
+    from corrflow.config import FETCH_ONLY_NETWORK_KEYS, Untracked, untracked, untracked_keys
+
+    def recorded(value):
+        return PersistenceBase._serialize_param_builtin(None, value)
+
+    assert recorded(untracked(True)) is UNREPRESENTABLE and recorded(True) == "True"
+    network = schema_defaults()["network"]
+    assert set(FETCH_ONLY_NETWORK_KEYS) < set(network)
+    slow, fast = (
+        untracked_keys({**network, "timeout_s": s, "retries": r}, FETCH_ONLY_NETWORK_KEYS)
+        for s, r in [(60, 9), (1, 0)]
+    )
+    assert (
+        recorded(slow)
+        == recorded(fast)
+        != recorded(untracked_keys({**network, "max_revision_share": 0.2}, FETCH_ONLY_NETWORK_KEYS))
+    )
+    reordered = dict(reversed(list({**network, "timeout_s": 1, "retries": 0}.items())))
+    assert recorded(untracked_keys(reordered, FETCH_ONLY_NETWORK_KEYS)) == recorded(fast)
+    assert pickle.loads(pickle.dumps(untracked(True), protocol=4)) is True
+    plain = pickle.loads(pickle.dumps(slow, protocol=4))
+    assert plain == {**network, "timeout_s": 60, "retries": 9}
+    assert not any(isinstance(value, Untracked) for value in plain.values())
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (["unknown_key=1"], "unknown_key"),
+        (["end=1960-01-01"], "config key `end`"),
+        (["end=2017-02-30"], "config key `end`: '2017-02-30' is not a calendar date"),
+        (["correlation={'pairs': [['SPY', 'NOPE']]}"], "NOPE"),
+        (["offline=maybe"], "offline"),
+        (["correlation={'windows': ['sixty']}"], "windows"),
+        (
+            ["start=2016-01-04", "end=2016-06-30", "correlation={'windows': [300]}"],
+            "config key `correlation.windows`: window 300 is longer than the 129 business days",
+        ),
+        (["stress={'vix': 'NOPE'}"], "config key `stress.vix`: 'NOPE' is not in `series`"),
+        (["features={'cash_rate': 'SPY'}"], "config key `features.cash_rate`: 'SPY' must be a yield series"),
+        (["all_pairs={'n_blocks': 0}"], "n_blocks"),
+        (["regimes={'unusual_level': -1}"], "unusual_level"),
+    ],
+)
+def test_a_bad_command_line_override_is_one_line(override, message):
+    """What `snakemake --config ...` hands the Snakefile (Snakemake's own parser and merge
+    over config/config.yaml) stops resolution with one line naming the key; three of
+    these through a real Snakemake run: tests/test_workflow_e2e.py."""
+    from snakemake.cli import parse_config
+    from snakemake.utils import update_config
+
+    config = copy.deepcopy(SHIPPED)
+    update_config(config, parse_config(override))
+    assert message in error_of(config, config_files=[str(ROOT / "config/config.yaml")])

@@ -35,7 +35,7 @@ def write_yahoo_csv(series: pd.Series, path, column="Adj Close") -> None:
 
 @pytest.fixture(scope="module")
 def user_universe(tmp_path_factory):
-    from run import copy_workflow
+    from conftest import copy_workflow
 
     for series_id in ("SPY", "TLT", "SP500"):
         if not (ROOT / "data/sample" / f"{series_id}.csv").exists():

@@ -72,7 +72,7 @@ PAIRS = [["SPY", "TLT"], ["SPY", "N225"], ["SPY", "BTC"], ["N225", "DGS10"], ["B
 
 
 def make_universe(workdir, series, pairs, extra=None):
-    from run import copy_workflow
+    from conftest import copy_workflow
 
     workdir = copy_workflow(workdir)
     local = workdir / "data/local"

@@ -1,7 +1,6 @@
 """Ingest (task A): real HTTP against a local server, download acceptance, the verified
 cache, the fallback chain, the `.ok` record, CSV variants and the source registry."""
 
-import http.server
 import json
 import logging
 import random
@@ -21,6 +20,7 @@ from corrflow.data.http_client import FetchError, RetryPolicy, call_with_deadlin
 from corrflow.data.ingest import ingest_source, parse_series_csv
 from corrflow.data.sources import REGISTRY
 from corrflow.data.sources.cache import cache_path, read_cache, sidecar_path, write_cache
+from http_standin import LocalServer, send
 
 ROWS = [
     ("2020-01-02", "1.88"),
@@ -54,7 +54,7 @@ FRED_ERROR_XML = (
 )
 
 
-class FredServer:
+class FredServer(LocalServer):
     """FRED on 127.0.0.1: the CSV download and the keyed XML API, playing a script of
     actions, one per request: ("ok", body), ("status", code, body), ("hang", seconds),
     ("truncate", body) (announces more bytes than it sends, then closes), ("close", body)
@@ -62,58 +62,32 @@ class FredServer:
     (one line every so many seconds)."""
 
     def __init__(self, script, good_body):
+        super().__init__()
         self.script = list(script)
+        self.good_body = good_body
         self.requests = []
-        server = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.requests.append(urllib.parse.urlparse(self.path))
-                action = server.script.pop(0) if server.script else ("ok", good_body)
-                try:
-                    self.answer(action)
-                except OSError:  # the client gave up (deadline): fine
-                    pass
-
-            def answer(self, action):
-                if action[0] == "hang":
-                    time.sleep(action[1])
-                    return
-                if action[0] in ("drip", "close"):
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/plain")
-                    self.end_headers()
-                    for line in action[1].splitlines(keepends=True):
-                        self.wfile.write(line.encode())
-                        self.wfile.flush()
-                        if action[0] == "drip":
-                            time.sleep(action[2])
-                    self.close_connection = True
-                    return
-                status, body = (200, action[1]) if action[0] in ("ok", "truncate") else (action[1], action[2])
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(data) + (100 if action[0] == "truncate" else 0)))
-                self.end_headers()
-                self.wfile.write(data)
-                if action[0] == "truncate":
-                    self.close_connection = True
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def answer(self, handler):
+        self.requests.append(urllib.parse.urlparse(handler.path))
+        action = self.script.pop(0) if self.script else ("ok", self.good_body)
+        if action[0] == "hang":
+            time.sleep(action[1])
+            return
+        if action[0] in ("drip", "close"):
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/plain")
+            handler.end_headers()
+            for line in action[1].splitlines(keepends=True):
+                handler.wfile.write(line.encode())
+                handler.wfile.flush()
+                if action[0] == "drip":
+                    time.sleep(action[2])
+            handler.close_connection = True
+            return
+        status, body = (200, action[1]) if action[0] in ("ok", "truncate") else (action[1], action[2])
+        send(handler, status, body.encode(), "text/plain", 100 if action[0] == "truncate" else 0)
+        if action[0] == "truncate":
+            handler.close_connection = True
 
 
 class BlackHole:

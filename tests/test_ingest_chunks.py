@@ -4,11 +4,9 @@ HTTP server on 127.0.0.1 (FRED's CSV download, and a Yahoo stand-in reached thro
 its record in ``<cache>/<source>/chunks.json``, and the rerun that fetches only the
 chunks that failed. No request leaves this machine."""
 
-import http.server
 import io
 import json
 import logging
-import threading
 import urllib.parse
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from corrflow.data import ingest
 from corrflow.data.http_client import RetryPolicy, http_get
 from corrflow.data.sources.cache import cache_path, read_cache, sidecar_path, write_cache
 from corrflow.data.sources.chunks import chunks_path
+from http_standin import LocalServer, send
 from test_ingest import closed_port_url, fake_policy, fred_csv, settings
 
 START, END = "2020-01-01", "2020-12-31"
@@ -46,54 +45,33 @@ def specs_of(source: str) -> list[dict]:
     return [{"id": i, "source": "yahoo", "kind": "price"} for i in IDS]
 
 
-class UniverseServer:
+class UniverseServer(LocalServer):
     """FRED's CSV download (``/fredgraph.csv?id=S1``, one series a request) and a Yahoo
     stand-in (``/yahoo?symbols=S1,S2,S3``: one batch a request, a CSV of closes). A
     request naming a symbol in ``failing`` is answered HTTP 503. ``requests`` logs the
     symbols of every request, in order."""
 
     def __init__(self, failing=()):
+        super().__init__()
         self.failing = set(failing)
         self.requests: list[list[str]] = []
-        server = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                url = urllib.parse.urlparse(self.path)
-                query = urllib.parse.parse_qs(url.query)
-                symbols = (query.get("id") or query.get("symbols"))[0].split(",")
-                server.requests.append(symbols)
-                if server.failing & set(symbols):
-                    status, body = 503, "Service Unavailable (injected)"
-                elif url.path == "/fredgraph.csv":
-                    status, body = 200, fred_csv(rows_of(symbols[0], "fred"), symbols[0])
-                else:
-                    closes = {s: [value(s, i, "yahoo") for i in range(len(DAYS))] for s in symbols}
-                    status, body = 200, pd.DataFrame(closes, index=pd.Index(DAYS, name="Date")).to_csv()
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/csv")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+    def answer(self, handler):
+        url = urllib.parse.urlparse(handler.path)
+        query = urllib.parse.parse_qs(url.query)
+        symbols = (query.get("id") or query.get("symbols"))[0].split(",")
+        self.requests.append(symbols)
+        if self.failing & set(symbols):
+            status, body = 503, "Service Unavailable (injected)"
+        elif url.path == "/fredgraph.csv":
+            status, body = 200, fred_csv(rows_of(symbols[0], "fred"), symbols[0])
+        else:
+            closes = {s: [value(s, i, "yahoo") for i in range(len(DAYS))] for s in symbols}
+            status, body = 200, pd.DataFrame(closes, index=pd.Index(DAYS, name="Date")).to_csv()
+        send(handler, status, body.encode(), "text/csv")
 
     def requested(self) -> set[str]:
         return {symbol for request in self.requests for symbol in request}
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def yahoo_through(base: str):

@@ -93,5 +93,10 @@ def test_each_package_names_its_public_api_and_each_name_exists():
         if package.__name__ in ("corrflow.data.sources", "corrflow.present.figures"):
             continue  # registries: their members are the API
         assert package.__doc__ and package.__all__, package.__name__
+        # a public name that is also a submodule's becomes the module once that is imported
+        submodules = {p.stem for p in init.parent.glob("*.py")} | {
+            p.name for p in init.parent.iterdir() if p.is_dir()
+        }
+        assert not set(package.__all__) & submodules, (package.__name__, set(package.__all__) & submodules)
         for name in package.__all__:
             assert getattr(package, name) is not None, (package.__name__, name)

@@ -33,7 +33,7 @@ def write_csv(series: pd.Series, path: Path) -> None:
 
 def local_universe(workdir: Path, files: dict, series: list[dict], pairs: list[list[str]]) -> Path:
     """The workflow with local CSV files (a Series, or a file's text) and a small config."""
-    from run import copy_workflow
+    from conftest import copy_workflow
 
     workdir = copy_workflow(workdir)
     local = workdir / "data/local"

@@ -131,18 +131,45 @@ def test_a_write_stopped_by_sigterm_or_sigint_leaves_no_temp_file(tmp_path, sign
     assert sorted(tmp_path.iterdir()) == [target] and target.read_text() == "old"
 
 
-@pytest.mark.e2e
-@pytest.mark.parametrize("bad_id", ["../etc", "a/b", "a b", "x;rm", "$(id)", "..", "-x"])
-def test_series_ids_that_could_escape_a_path_or_a_shell_are_refused(workflow_copy, bad_id):
-    (workflow_copy / "config" / "bad.yaml").write_text(
+BAD_IDS = ["../etc", "a/b", "a b", "x;rm", "$(id)", "..", "-x"]
+
+
+def bad_id_config(bad_id: str) -> str:
+    return (
         f"series:\n  - {{id: {bad_id!r}, source: csv, kind: price}}\n  - "
         f"{{id: B, source: csv, kind: price}}\n"
         f"correlation: {{pairs: [[B, B]]}}\n"
     )
+
+
+@pytest.mark.e2e
+def test_a_series_id_that_could_escape_a_path_is_refused_by_snakemake(workflow_copy):
+    """One through a real run; every id of BAD_IDS as Snakemake merges the files, below."""
+    (workflow_copy / "config" / "bad.yaml").write_text(bad_id_config(BAD_IDS[0]))
     result = snakemake(
         workflow_copy, "-n", "--configfile", "config/config.yaml", "config/bad.yaml", check=False
     )
     assert result.returncode != 0 and "does not match" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("bad_id", BAD_IDS)
+def test_series_ids_that_could_escape_a_path_or_a_shell_are_refused(tmp_path, bad_id):
+    """`--configfile config/config.yaml bad.yaml` as Snakemake reads and merges the files,
+    then the Snakefile's resolve()."""
+    import yaml
+    from snakemake.utils import update_config
+
+    from conftest import ROOT
+    from corrflow.config import ConfigError, resolve
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(bad_id_config(bad_id))
+    files = [ROOT / "config/config.yaml", bad]
+    config: dict = {}
+    for path in files:
+        update_config(config, yaml.safe_load(path.read_text()))
+    with pytest.raises(ConfigError, match="does not match"):
+        resolve(config, [str(path) for path in files])
 
 
 @pytest.mark.e2e

@@ -31,11 +31,13 @@ def big_universe_config(path, n_series: int, n_blocks: int) -> None:
     )
 
 
-def test_all_pairs_blocks_run_and_agree_with_the_pair_columns(workflow_copy):
+def test_all_pairs_blocks_run_and_agree_with_the_pair_columns(finished_copy):
+    """On a copy of the finished default run: the blocks and the report are what the
+    switch re-runs."""
     from corrflow.store.all_pairs import read_all_pairs
 
     snakemake(
-        workflow_copy,
+        finished_copy,
         "data/processed/all_pairs/manifest.json",
         "--cores",
         "2",
@@ -43,11 +45,11 @@ def test_all_pairs_blocks_run_and_agree_with_the_pair_columns(workflow_copy):
         "offline=true",
         "all_pairs={'enabled': True, 'n_blocks': 3}",
     )
-    manifest = json.loads((workflow_copy / "data/processed/all_pairs/manifest.json").read_text())
+    manifest = json.loads((finished_copy / "data/processed/all_pairs/manifest.json").read_text())
     assert len(manifest["files"]) == 3 and manifest["pairs"] == 36 and manifest["window"] == 60
-    files = [workflow_copy / "data/processed/all_pairs" / f["file"] for f in manifest["files"]]
+    files = [finished_copy / "data/processed/all_pairs" / f["file"] for f in manifest["files"]]
     snakemake(
-        workflow_copy,
+        finished_copy,
         "docs/report.md",
         "--cores",
         "2",
@@ -56,16 +58,16 @@ def test_all_pairs_blocks_run_and_agree_with_the_pair_columns(workflow_copy):
         "all_pairs={'enabled': True, 'n_blocks': 3}",
         "model={'enabled': False}",
     )
-    report = (workflow_copy / "docs/report.md").read_text()
+    report = (finished_copy / "docs/report.md").read_text()
     assert "## All pairs" in report and "9 series, 36 pairs, 60-day window" in report
-    corr = pd.read_csv(workflow_copy / "data/processed/rolling_corr.csv", index_col="date", parse_dates=True)
+    corr = pd.read_csv(finished_copy / "data/processed/rolling_corr.csv", index_col="date", parse_dates=True)
     stored = read_all_pairs(files, pair=("SPY", "DGS10"))
-    manifest_path = workflow_copy / "data/processed/all_pairs/manifest.json"
+    manifest_path = finished_copy / "data/processed/all_pairs/manifest.json"
     pd.testing.assert_series_equal(read_all_pairs(manifest_path, pair=("DGS10", "SPY")), stored)
     # every pair on its own joint days: the stored pair is the configured pair of rolling_corr.csv
     from corrflow.data.contracts import read_parquet
 
-    levels, _ = read_parquet(workflow_copy / "data/processed/clean.parquet")
+    levels, _ = read_parquet(finished_copy / "data/processed/clean.parquet")
     assert stored.index.equals(levels.index) and corr.index.equals(levels.index)
     configured = corr["SPY:DGS10:60"].to_numpy()
     np.testing.assert_array_equal(np.isnan(stored.to_numpy()), np.isnan(configured))

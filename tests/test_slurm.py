@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import snakemake
-from run import copy_workflow, generated_universe
+from conftest import copy_workflow, snakemake
+from run import generated_universe
 
 pytestmark = pytest.mark.e2e
 

@@ -5,9 +5,7 @@ keyless, with a cache copy and with only the snapshot: each is refused with its 
 recorded in `.ok` (``last_error``, ``refused``), and the chain serves the cache or the
 snapshot, exactly as for a keyless malformed answer."""
 
-import http.server
 import json
-import threading
 import urllib.parse
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import pytest
 from corrflow.data import ingest
 from corrflow.data.http_client import REFUSAL_CODES, FetchError, RetryPolicy
 from corrflow.io import schema_defaults
+from http_standin import LocalServer, send
 from test_ingest import FAKE_KEY, OTHER_SERIES, ROWS, fred_csv, fred_xml, seed_cache, settings
 
 MAINTENANCE_PAGE = (
@@ -37,36 +36,17 @@ def other_series_body(keyed: bool) -> bytes:
     return (fred_xml(OTHER_SERIES) if keyed else fred_csv(OTHER_SERIES, "DGS2")).encode()
 
 
-class OneAnswer:
+class OneAnswer(LocalServer):
     """Every request answered 200 with the same bytes."""
 
     def __init__(self, body: bytes):
-        server = self
+        super().__init__()
+        self.body = body
         self.requests = 0
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def answer(self, handler):
+        self.requests += 1
+        send(handler, 200, self.body, "text/html")
 
 
 def run_ingest(tmp_path, base, keyed, monkeypatch):
@@ -169,39 +149,18 @@ def yahoo_chart_json(symbol: str, rows=YAHOO_DAYS) -> bytes:
     ).encode()
 
 
-class YahooStandIn:
+class YahooStandIn(LocalServer):
     """Yahoo's chart API on 127.0.0.1: answers each symbol with its own chart, or with
-    ``body`` when given; records every request's raw path."""
+    ``body`` when given; records every request's raw path (``paths``)."""
 
     def __init__(self, body: bytes | None = None):
-        server = self
-        self.paths = []
+        super().__init__()
+        self.body = body
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.paths.append(self.path)
-                segment = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
-                answer = body if body is not None else yahoo_chart_json(urllib.parse.unquote(segment))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def answer(self, handler):
+        segment = handler.path.split("?", 1)[0].rsplit("/", 1)[-1]
+        body = self.body if self.body is not None else yahoo_chart_json(urllib.parse.unquote(segment))
+        send(handler, 200, body, "application/json")
 
 
 def ingest_yahoo(tmp_path, base, specs, cached=False):

@@ -1,9 +1,7 @@
 """The Ken French source (FF_MKT) over real local HTTP: a zip of the daily factors file,
 parsed into the market's total return index; a bad answer falls back to the snapshot."""
 
-import http.server
 import io
-import threading
 import zipfile
 
 import numpy as np
@@ -14,6 +12,7 @@ from corrflow.data.http_client import RetryPolicy
 from corrflow.data.sources import REGISTRY
 from corrflow.data.sources.chain import ingest_source
 from corrflow.data.sources.french import french_daily_factors, market_total_return_index
+from http_standin import LocalServer, send
 
 SPEC = [{"id": "FF_MKT", "source": "french", "kind": "price"}]
 ROWS = [
@@ -44,29 +43,19 @@ def zipped(text: str) -> bytes:
     return buffer.getvalue()
 
 
-class BytesServer:
+class BytesServer(LocalServer):
+    """Every request answered 200 with the same bytes, at ``url`` (started at once)."""
+
     def __init__(self, body: bytes):
-        served = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                served.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
+        super().__init__()
+        self.body = body
         self.requests = 0
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/factors.zip"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        self.url = f"{self.base}/factors.zip"
+        self.start()
 
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def answer(self, handler):
+        self.requests += 1
+        send(handler, 200, self.body)
 
 
 def run(tmp_path, body: bytes):

@@ -12,7 +12,14 @@ WORKFLOW_ROOT = os.path.normpath(os.path.join(str(workflow.current_basedir), "..
 # the package from the workflow's own source tree (a dry run, `--sdm conda`, a module
 # deployment: only Snakemake may be installed); the rule scripts import the whole package
 sys.path.insert(0, os.path.join(WORKFLOW_ROOT, "src"))
-from corrflow.config import ConfigError, resolve, universe_days_at_most  # noqa: E402
+from corrflow.config import (  # noqa: E402
+    FETCH_ONLY_NETWORK_KEYS,
+    ConfigError,
+    resolve,
+    universe_days_at_most,
+    untracked,
+    untracked_keys,
+)
 from corrflow.data.sources import SOURCES  # noqa: E402  (the one list of sources: names only)
 from corrflow.present.figures import rule_outputs  # noqa: E402  (the report's figures: one registry)
 
@@ -31,6 +38,12 @@ for note in SETTINGS.notes:
 # resolved in place: every default filled in, `correlation.primary_window` an integer,
 # `stress.equity`/`bond` named, `all_pairs.n_blocks` planned (the rules read these)
 config.update(SETTINGS.config)
+# the trading calendars' day lists, computed by the first job of a run that needs them and
+# read by the others (corrflow.data.calendars); inherited by every job this Snakemake
+# process starts; a value already set wins
+os.environ.setdefault(
+    "CORRFLOW_CALENDAR_CACHE", os.path.abspath(os.path.join(config["paths"]["cache"], "calendars"))
+)
 
 # The FRED key is optional (no key: FRED's public CSV download). envvars: requires the
 # variable to exist, so an absent key becomes an empty one; scripts treat "" as no key.

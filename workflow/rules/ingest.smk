@@ -24,8 +24,10 @@ rule ingest:
         series=source_series,
         start=config["start"],
         end=END,
-        offline=config["offline"],
-        network=config["network"],
+        # how the data is fetched, not what it is: switching these re-runs no job
+        # (corrflow.config.rerun; `--forcerun ingest` fetches again)
+        offline=untracked(config["offline"]),
+        network=untracked_keys(config["network"], FETCH_ONLY_NETWORK_KEYS),
         paths=config["paths"],
     script:
         "../scripts/step.py"

@@ -18,6 +18,10 @@ from corrflow._api import lazy_api
 # each name imported on first use: reading the schema (io.schema_defaults) loads no checks
 _API = {
     "EARLIEST_DATE": "checks",
+    "FETCH_ONLY_NETWORK_KEYS": "rerun",
+    "Untracked": "rerun",
+    "untracked": "rerun",
+    "untracked_keys": "rerun",
     "MAX_ALIAS_GROWTH": "guard",
     "SCHEMA_PATH": "schema",
     "SECTIONS": "settings",

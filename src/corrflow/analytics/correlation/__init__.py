@@ -11,7 +11,6 @@ _API = {
     "all_pairs_rolling_corr": "rolling",
     "JointDayPanel": "rolling",
     "fisher_band": "rolling",
-    "rolling_corr": "rolling_corr",
     "synchronised_corr": "rolling_corr",
     "universe_correlations": "universe",
     "cluster_representatives": "universe",
