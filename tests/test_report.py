@@ -325,8 +325,8 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
         in text
     )
     assert (
-        f"15 of 21 pairs with a value on {returns.index[-1].date()}: median correlation {values.median():+.2f}"
-        in text
+        f"15 of 21 pairs with a value on {returns.index[-1].date()}: "
+        f"median correlation {values.median():+.2f}" in text
     )
     assert "6 pairs without a value that month" in text
     assert f"| {values.idxmax()} | {values.max():+.3f} | {values.idxmin()} | {values.min():+.3f} |" in text

@@ -302,18 +302,13 @@ def all_pairs_section(summary: dict | None) -> list[str]:
         return ["## All pairs", "", f"{summary['series']} series: no pair has a full window of data.", ""]
     date, valued = summary["date"], summary["valued"]
     held = f"{valued:,} of {summary['pairs']:,} pairs"
-    beyond = (
-        f"; the store runs to {summary['last_date']}, where fewer pairs have a value"
-        if summary.get("last_date") and summary["last_date"] != date
-        else ""
-    )
     lines = [
         "## All pairs",
         "",
         f"{summary['series']} series, {summary['pairs']} pairs, {summary['window']}-day window. The latest "
         f"matrix: {date}, {held} with a value (each pair's last value of "
         f"{pd.Timestamp(date).strftime('%B %Y')} up to that day, the last month in which at least half "
-        f"the pairs have one{beyond}; stored as {summary['dtype']} in {summary['files']} block files, "
+        f"the pairs have one; stored as {summary['dtype']} in {summary['files']} block files, "
         f"{stored_dates_phrase(summary)}; "
         f'`corrflow.read_all_pairs("{Path(summary["manifest"]).as_posix()}", pair=(A, B))`, or any parquet '
         "reader filtering columns a and b (a first in the universe's order, in the block file the "

@@ -344,20 +344,24 @@ def all_pairs_summary(manifest_path: str) -> dict:
         "dates": manifest.get("dates", "every_day"),
         "history_of": manifest.get("history_of", []),
         "date": matrix.attrs["date"],
-        "last_date": matrix.attrs.get("last_date"),
         "valued": 0,
     }
     if matrix.attrs["date"] is None:
         return out
-    values = matrix.to_numpy(dtype="float64")
+    return out | matrix_summary(matrix.to_numpy(dtype="float64"), names)
+
+
+def matrix_summary(values: np.ndarray, names: list[str]) -> dict:
+    """How many pairs of an N x N matrix have a value, their median, how many lie beyond
+    +-0.5, the ALL_PAIRS_LISTED most positive and most negative (labels built for those
+    only: a stable argsort of the valued pairs, no Python loop over the pairs) and whether
+    it is a valid correlation matrix."""
     i, j = np.triu_indices(len(names), 1)
     upper = values[i, j]
     valued = np.flatnonzero(np.isfinite(upper))
-    out["valued"] = int(len(valued))
     if not len(valued):
-        return out
+        return {"valued": 0}
     finite = upper[valued]
-    # the extremes by a stable sort of the valued pairs' values: labels only for those listed
     ranked = valued[np.argsort(finite, kind="stable")]
     count = min(ALL_PAIRS_LISTED, len(ranked) // 2) or 1  # one pair is listed once, never twice
     lowest, highest = ranked[:count], ranked[::-1][:count]
@@ -365,7 +369,8 @@ def all_pairs_summary(manifest_path: str) -> dict:
     def listed(picks):
         return [[f"{names[i[p]]} / {names[j[p]]}", float(upper[p])] for p in picks]
 
-    out |= {
+    return {
+        "valued": int(len(valued)),
         "median": float(np.median(finite)),
         "above": int((finite > 0.5).sum()),
         "below": int((finite < -0.5).sum()),
@@ -373,7 +378,6 @@ def all_pairs_summary(manifest_path: str) -> dict:
         "most_negative": listed(lowest) if len(ranked) > 1 else [],
         "validity": latest_matrix_validity(values, names),
     }
-    return out
 
 
 def latest_matrix_validity(values: np.ndarray, names: list[str]) -> str:
