@@ -124,6 +124,9 @@ def test_the_latest_matrix_is_the_last_month_with_half_the_pairs_however_far_bac
     assert data["titles"][-1].endswith("; 1 of 21 pairs")
     frame = np.array(data["frames"][opened], dtype="float64")
     assert np.isfinite(frame).all()  # no blank matrix with 1.00 on the diagonal of series without data
+    last = np.array(data["frames"][-1], dtype="float64")  # December: BTC-DGS10 only
+    valued = sorted(data["order"][k] for k in np.flatnonzero(np.isfinite(np.diag(last))))
+    assert valued == ["BTC", "DGS10"] and np.isfinite(last).sum() == 4
     page = (workdir / "docs/dashboard.html").read_text()
     assert f'value="{opened}"' in page  # the slider starts there too
     # the report: its date, how many pairs it holds, and the extremes are different pairs
@@ -305,3 +308,28 @@ def test_the_latest_all_pairs_matrix_is_found_however_far_back_and_one_pair_is_l
     one = {"valued": 1, "median": 0.07, "above": 0, "below": 0, "most_negative": [], "validity": "x"}
     text = "\n".join(all_pairs_section({**summary, **one, "most_positive": [["S0 / S1", 0.07]]}))
     assert "The one pair with a value: S0 / S1 +0.070." in text and "| most positive" not in text
+
+
+def test_the_universe_step_gives_the_previous_numbers_where_nothing_changed_by_design():
+    """Against what the report and the dashboard computed themselves before: the heatmap's
+    matrices are universe_correlations' on the same series, and every month-end matrix
+    before the as-of day's month is the one of the pairs' histories cut at the as-of day
+    (the old dashboard's); the as-of month's cells are each pair's own last value."""
+    from corrflow.analytics.correlation.universe import heatmap_series, universe_correlations
+    from corrflow.data.contracts import as_of_date
+    from corrflow.store.universe import build_universe, month_end_matrices, pair_rolling
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    summary, frames, _ = build_universe(o["levels"], o["clean_meta"], o["pairs"], 60, [], None)
+    as_of = as_of_date(o["clean_meta"], o["pairs"])
+    shown, _ = heatmap_series(o["clean_meta"]["series"], o["levels"], [])
+    full, recent, _ = universe_correlations(o["levels"], o["clean_meta"], shown, as_of)
+    np.testing.assert_array_equal(np.array(summary["heatmap"]["full"]), full.to_numpy())
+    np.testing.assert_array_equal(np.array(summary["heatmap"]["recent"]), recent.to_numpy())
+    order = summary["dashboard"]["order"]
+    cut = o["levels"].loc[:as_of]
+    months, cube = month_end_matrices(pair_rolling(cut, o["clean_meta"], order, 60), order)
+    i, j = np.triu_indices(len(order), 1)
+    before = months.to_period("M") < pd.Period(as_of[:7])
+    np.testing.assert_array_equal(frames.to_numpy()[: before.sum()], cube[before][:, i, j])

@@ -1,9 +1,14 @@
 """Interactive dashboard (task F): docs/dashboard.html, one self-contained file.
 
+It reads files and computes no correlation: everything about the universe (the clustered
+order, the month-end matrices, the latest matrix, the clusters, the pairs' histories, the
+absorption ratio) is the universe rule's (``corrflow.store.universe``).
+
 - The universe's correlation heatmap (the primary window's rolling Pearson correlation
-  of every pair of series, each pair on the days both markets traded) with a date
-  slider over month-ends, its rows in a clustered order (average-linkage hierarchical
-  clustering of the full-sample correlations, ``scipy``).
+  of every pair of series, each pair on the days both markets traded, its last value in
+  each month) with a date slider over the months: each month titled with its real date,
+  "partial month" where the data end within it, and the pairs it holds; the page opens
+  on the latest matrix, the last month at least half the pairs have a value.
 - A click on a cell shows that pair's rolling correlation with its Fisher-z band, its
   sign regimes (configured pairs) and the stress episodes (each at least a few pixels
   wide, so a one-week shock on a 60-year axis stays visible); a cell of a pair without
@@ -12,13 +17,13 @@
   pairs, or every pair with ``regimes.exceedance.all_pairs``) against the bivariate
   normal's, per era, and the Hong-Tu-Zhou test in words.
 - The absorption ratio through time: the first eigenvalue's share of the month-end
-  correlation matrix of one fixed universe (``absorption_universe``: the series with data
-  in the last month, near-duplicates left out, from the month all of them have data),
+  correlation matrix of the assets (never a `level` such as VIX) of one fixed universe,
   a one-number gauge of how much the universe moves together; its n and members stated.
 - Today's table and the data's provenance, as in the report.
 
-plotly.js is inlined (``include_plotlyjs=True``: no CDN, works offline); every figure's
-div id is fixed and numbers are rounded, so the same inputs give the same bytes.
+plotly.js is inlined (``include_plotlyjs=True``: no CDN, works offline); the page and its
+script are package data (``templates/dashboard.html``, ``templates/dashboard.js``); every
+figure's div id is fixed and numbers are rounded, so the same inputs give the same bytes.
 """
 
 import html
@@ -198,7 +203,11 @@ def build_dashboard(
             for member in members
             if member != representative
         }
-    cube = universe["cube"]
+    cube = universe["cube"].copy()
+    if len(cube):  # a series without any value that month: no 1.00 on its diagonal either
+        off_diagonal = np.isfinite(cube).sum(axis=2) > 1  # months x series
+        months_idx, series_idx = np.nonzero(~off_diagonal)
+        cube[months_idx, series_idx, series_idx] = np.nan
     frames = [[rounded(row) for row in matrix] for matrix in cube]
     frame_info = dashboard["frames"]
     month_labels = [f["month"] for f in frame_info]
