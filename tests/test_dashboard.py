@@ -516,6 +516,7 @@ def test_the_default_runs_absorption_ratio_is_on_a_stated_fixed_universe(workflo
     assert title, "the absorption chart states its universe"
     members = title.group(2).split(", ")
     assert int(title.group(1)) == len(members) and "SP500" not in members and "FF_MKT" not in members
+    assert "VIXCLS" not in members  # a level, never an asset (issue 29.11)
     assert "Not in the absorption ratio:" in page
 
 

@@ -259,7 +259,7 @@ def test_the_latest_frame_is_the_last_with_half_the_pairs_however_far_back():
     assert latest_frame([], 21) is None
 
 
-def test_month_labels_carry_the_real_date_and_mark_only_the_data_ends_month_partial():
+def test_month_labels_carry_the_real_date_and_mark_only_the_last_month_partial():
     from corrflow.store.universe import frame_labels, last_value_days
 
     days = pd.date_range("2024-02-01", "2024-04-05")
@@ -268,7 +268,7 @@ def test_month_labels_carry_the_real_date_and_mark_only_the_data_ends_month_part
     months = pd.DatetimeIndex(["2024-02-29", "2024-03-31", "2024-04-30"])
     cube = np.tile(np.eye(2), (3, 1, 1))
     cube[:, 0, 1] = cube[:, 1, 0] = 0.5
-    labels = frame_labels(months, last_value_days({("A", "B"): ab}), cube, pd.Timestamp("2024-04-05"))
+    labels = frame_labels(months, last_value_days({("A", "B"): ab}), cube)
     assert [(f["month"], f["date"], f["partial"], f["pairs"]) for f in labels] == [
         ("2024-02", "2024-02-29", False, 1),
         ("2024-03", "2024-03-28", False, 1),  # a holiday before a month's end is not a partial month
@@ -333,3 +333,31 @@ def test_the_universe_step_gives_the_previous_numbers_where_nothing_changed_by_d
     i, j = np.triu_indices(len(order), 1)
     before = months.to_period("M") < pd.Period(as_of[:7])
     np.testing.assert_array_equal(frames.to_numpy()[: before.sum()], cube[before][:, i, j])
+
+
+@pytest.mark.e2e
+def test_the_default_run_opens_on_a_described_month_of_each_pairs_own_last_values(workflow_run):
+    """The default run (data through 2026-07-01, the as-of day 2026-06-05): the dashboard
+    opens on June 2026, the last month at least half of the 36 pairs have a value, dated
+    June 30 and not partial; each June cell is the pair's own last June value (not its
+    value on the as-of day: DCOILWTICO-VIXCLS); July is marked partial; horizons.csv
+    dates SPY-TLT's 5-day June by its real day."""
+    from corrflow.analytics.correlation.rolling import pair_rolling_corr
+    from corrflow.data.contracts import read_parquet
+
+    workdir, _ = workflow_run
+    data = page_data(workdir)
+    opened = data["latest"]
+    assert data["months"][opened] == "2026-06" and data["frame_dates"][opened] == "2026-06-30"
+    assert not data["partial"][opened] and data["titles"][opened].endswith("; 21 of 36 pairs")
+    assert data["partial"][-1] and "(partial month)" in data["titles"][-1]
+    levels, meta = read_parquet(workdir / "data/processed/clean.parquet")
+    order = data["order"]
+    for a, b in (("DCOILWTICO", "VIXCLS"), ("SPY", "TLT"), ("DGS10", "DGS2")):
+        own = pair_rolling_corr(levels, meta, a, b, 60).dropna()
+        june = own[own.index.to_period("M") == pd.Period("2026-06")]
+        assert data["frames"][opened][order.index(a)][order.index(b)] == round(june.iloc[-1], 3), (a, b)
+    horizons = pd.read_csv(workdir / "data/processed/horizons.csv")
+    monthly = horizons[(horizons["pair"] == "SPY:TLT") & (horizons["frequency"] == "monthly")]
+    assert monthly["date"].iloc[-1] == "2026-06-05"
+    assert "| SPY-TLT | monthly | 36 | 2026-06-05 (partial) |" in (workdir / "docs/report.md").read_text()

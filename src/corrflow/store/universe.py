@@ -97,13 +97,11 @@ def last_value_days(rolling: dict) -> pd.Series:
     return pd.concat(last).groupby(level=0).max()
 
 
-def frame_labels(
-    months: pd.DatetimeIndex, real_days: pd.Series, cube: np.ndarray, data_end: pd.Timestamp | None
-) -> list[dict]:
+def frame_labels(months: pd.DatetimeIndex, real_days: pd.Series, cube: np.ndarray) -> list[dict]:
     """Per month-end matrix: its month, its real date (the last day a pair has a value in
-    it), whether the month is partial (the data end in it, before its last weekday; a
-    holiday on an earlier month's last weekday does not make it partial) and how many of
-    its pairs have a value."""
+    it), whether the month is partial (the last matrix, its pairs' values ending before
+    the month's last weekday: no pair has a value after it; a holiday on an earlier month's
+    last weekday does not make that month partial) and how many of its pairs have a value."""
     n = cube.shape[1] if cube.ndim == 3 else 0
     upper = np.triu_indices(n, 1)
     labels = []
@@ -118,11 +116,7 @@ def frame_labels(
             {
                 "month": period.strftime("%Y-%m"),
                 "date": str(real.date()),
-                "partial": bool(
-                    data_end is not None
-                    and period == data_end.to_period("M")
-                    and real.normalize() < last_business
-                ),
+                "partial": bool(t == len(months) - 1 and real.normalize() < last_business),
                 "pairs": int(np.isfinite(cube[t][upper]).sum()),
             }
         )
@@ -450,7 +444,7 @@ def build_universe(
     order = clustered_order(mean, order_repairs)
     index = [dashboard_shown.index(s) for s in order]
     cube = cube[:, index][:, :, index] if len(cube) else cube
-    labels = frame_labels(months, last_value_days(rolling), cube, levels.index[-1] if len(levels) else None)
+    labels = frame_labels(months, last_value_days(rolling), cube)
     n = len(order)
     latest = latest_frame([f["pairs"] for f in labels], n * (n - 1) // 2)
     month_labels = [f["month"] for f in labels]
