@@ -6,6 +6,8 @@ union calendar with holes; rolling correlations computed the workflow's way (eac
 on its joint days); regimes with every column family of the contract.
 """
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -191,6 +193,16 @@ METRICS = {
 }
 
 
+def synthetic_universe(o: dict, exclude=(), window: int = 60, all_pairs=None) -> dict:
+    """The universe step's result on synthetic outputs, as the report and dashboard read it."""
+    from corrflow.store.universe import build_universe, loaded_universe
+
+    summary, frames, history = build_universe(
+        o["levels"], o["clean_meta"], o["pairs"], window, list(exclude), all_pairs
+    )
+    return loaded_universe(json.loads(json.dumps(summary, default=str)), frames, history)
+
+
 def build_synthetic_report(figures_dir, outputs=None, metrics=None, exclude=(), today=None, exceedance=None):
     """report.build_report on synthetic outputs (primary window 60): (markdown, files drawn)."""
     import matplotlib
@@ -210,7 +222,7 @@ def build_synthetic_report(figures_dir, outputs=None, metrics=None, exclude=(), 
         metrics,
         o["pairs"],
         figures_dir,
-        None,
+        synthetic_universe(o, exclude),
         60,
         list(exclude),
         today=today,

@@ -29,19 +29,18 @@ CHROMIUM_ARGS = [
 
 def build_page(outputs=None, exclude=()):
     from corrflow.present.dashboard import build_dashboard
-    from report_fixtures import synthetic_outputs
+    from report_fixtures import synthetic_outputs, synthetic_universe
 
     o = outputs or synthetic_outputs()
     return build_dashboard(
         o["clean_meta"],
-        o["levels"],
         o["corr"],
         o["regimes"],
         o["episodes"],
         o["regimes_meta"],
         o["pairs"],
         60,
-        list(exclude),
+        synthetic_universe(o, exclude),
     )
 
 
@@ -53,7 +52,7 @@ def page_file(tmp_path_factory):
 
 
 def test_absorption_ratio_is_the_first_eigenvalue_share():
-    from corrflow.present.dashboard import absorption_ratio
+    from corrflow.store.universe import absorption_ratio
 
     block = np.array([[1.0, 0.8, 0.0], [0.8, 1.0, 0.0], [0.0, 0.0, 1.0]])
     gappy = block.copy()
@@ -65,7 +64,7 @@ def test_absorption_ratio_is_the_first_eigenvalue_share():
 
 
 def test_clustered_order_puts_correlated_series_together():
-    from corrflow.present.dashboard import clustered_order
+    from corrflow.store.universe import clustered_order
 
     names = ["x1", "y1", "x2", "y2", "x3"]  # two groups, interleaved
     full = pd.DataFrame(
@@ -80,7 +79,7 @@ def test_clustered_order_puts_correlated_series_together():
 
 
 def test_month_end_matrices_take_each_pairs_last_value_in_the_month():
-    from corrflow.present.dashboard import month_end_matrices
+    from corrflow.store.universe import month_end_matrices
 
     days = pd.bdate_range("2020-01-01", "2020-03-31")
     ab = pd.Series(np.linspace(-1, 1, len(days)), index=days)
@@ -169,6 +168,16 @@ def test_dashboard_in_a_real_browser(page_file):
             )
             z_latest = page.evaluate("document.getElementById('heatmap').data[0].z")
             label_latest = page.inner_text("#date-label")
+            data = page.evaluate("JSON.parse(document.getElementById('dashboard-data').textContent)")
+            # the page opens on the latest matrix that describes the universe: half its pairs or more
+            opened = data["latest"]
+            assert label_latest.startswith(data["months"][opened] + " (to " + data["frame_dates"][opened])
+            assert data["titles"][opened] == page.evaluate(
+                "document.getElementById('heatmap').layout.title.text"
+            )
+            assert opened == max(
+                k for k, t in enumerate(data["titles"]) if re.search(r"; [23] of 3 pairs$", t)
+            )
 
             page.focus("#date-slider")
             page.keyboard.press("Home")  # a real key press on the range input: to the first month
@@ -176,14 +185,19 @@ def test_dashboard_in_a_real_browser(page_file):
             z_first = page.evaluate("document.getElementById('heatmap').data[0].z")
             title = page.evaluate("document.getElementById('heatmap').layout.title.text")
             first_month = page.inner_text("#date-label")
-            assert z_first != z_latest and first_month < label_latest and first_month in title
+            assert z_first != z_latest and first_month < label_latest and first_month[:7] in title
 
-            page.keyboard.press("End")  # back to the latest month
+            page.keyboard.press("End")  # to the last month, after the latest full one
+            page.wait_for_function(
+                f"document.getElementById('date-label').textContent.startsWith({data['months'][-1]!r})"
+            )
+            for _ in range(len(data["months"]) - 1 - opened):  # back to the one the page opened on
+                page.keyboard.press("ArrowLeft")
             page.wait_for_function(f"document.getElementById('date-label').textContent === {label_latest!r}")
             assert page.evaluate("document.getElementById('heatmap').data[0].z") == z_latest
-            for _ in range(3):  # C is stale: its last values are three months back
+            for _ in range(opened - data["months"].index("2018-09")):  # C's last values: September
                 page.keyboard.press("ArrowLeft")
-            page.wait_for_function("document.getElementById('date-label').textContent === '2018-09'")
+            page.wait_for_function("document.getElementById('date-label').textContent.startsWith('2018-09')")
             before = page.inner_text("#pair-title")
             # click the cell (row C, column B) at its pixel position
             target = page.evaluate("""() => {
@@ -484,9 +498,9 @@ def test_a_large_universe_shows_one_series_per_cluster(monkeypatch):
     is named with the one that stands for it (the fixture's D has no data)."""
     import json
 
-    from corrflow.present import dashboard
+    from corrflow.store import universe
 
-    monkeypatch.setattr(dashboard, "READABLE_SERIES", 2)
+    monkeypatch.setattr(universe, "READABLE_SERIES", 2)
     page = build_page()
     order = json.loads(re.search(r'"order":(\[[^\]]*\])', page).group(1))
     assert len(order) == 2 and set(order) < {"A", "B", "C"}
@@ -501,7 +515,7 @@ def test_a_large_universe_shows_one_series_per_cluster(monkeypatch):
 def test_the_absorption_ratio_keeps_one_fixed_universe():
     """A series that starts late, one that ends early and a near-duplicate: the ratio is
     drawn on one set of series from the month the last of them starts, n constant."""
-    from corrflow.present.dashboard import absorption_universe
+    from corrflow.store.universe import absorption_universe
 
     names = ["A", "B", "DUP", "GONE"]
     months = 24
@@ -525,10 +539,11 @@ def test_the_absorption_ratio_keeps_one_fixed_universe():
 def test_the_default_runs_absorption_ratio_is_on_a_stated_fixed_universe(workflow_run):
     workdir, _ = workflow_run
     page = (workdir / "docs/dashboard.html").read_text()
-    title = re.search(r"one fixed universe: (\d+) series \(([^)]*)\), from (\d{4}-\d\d)", page)
+    title = re.search(r"one fixed universe: (\d+) assets \(([^)]*)\), from (\d{4}-\d\d)", page)
     assert title, "the absorption chart states its universe"
     members = title.group(2).split(", ")
     assert int(title.group(1)) == len(members) and "SP500" not in members and "FF_MKT" not in members
+    assert "VIXCLS" not in members  # a level, never an asset (issue 29.11)
     assert "Not in the absorption ratio:" in page
 
 
@@ -538,7 +553,7 @@ def test_a_clicked_pair_carries_its_exceedance_curve_and_test():
 
     from corrflow.analytics.correlation.exceedance import pair_exceedance
     from corrflow.present.dashboard import build_dashboard
-    from report_fixtures import synthetic_outputs
+    from report_fixtures import synthetic_outputs, synthetic_universe
 
     o = synthetic_outputs()
     rng = np.random.default_rng(8)
@@ -550,7 +565,7 @@ def test_a_clicked_pair_carries_its_exceedance_curve_and_test():
     table, tests = pair_exceedance(returns, "A:B")
     meta = {**o["regimes_meta"], "exceedance": {"A:B": tests}}
     page = build_dashboard(
-        o["clean_meta"], o["levels"], o["corr"], o["regimes"], o["episodes"], meta, o["pairs"], 60, [],
+        o["clean_meta"], o["corr"], o["regimes"], o["episodes"], meta, o["pairs"], 60, synthetic_universe(o),
         exceedance=table,
     )  # fmt: skip
     data = json.loads(

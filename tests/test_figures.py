@@ -115,7 +115,9 @@ def test_report_cli_takes_each_registered_output_and_refuses_a_figure_elsewhere(
     from corrflow.present.report import run
     from corrflow.steps import STEPS
 
-    inputs = [f"--{name}={tmp_path / name}" for name in ("clean", "corr", "regimes", "episodes", "dq")]
+    inputs = [
+        f"--{name}={tmp_path / name}" for name in ("clean", "corr", "regimes", "episodes", "dq", "universe")
+    ]
     report = tmp_path / "docs" / "report.md"
     argv = [*inputs, "--pairs", '[["A", "B"]]', "--today", "2024-01-02", "--report", str(report)]
     arguments, *_ = parse_step_arguments(STEPS["report"], [*argv, "--extra", "x.png"])

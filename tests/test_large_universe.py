@@ -54,10 +54,11 @@ def test_cluster_representatives_find_the_groups_and_prefer_configured_series(mo
 
 def test_the_report_heatmap_of_a_large_universe_shows_clusters(monkeypatch, tmp_path):
     from corrflow.present.figures import heatmap
+    from corrflow.store import universe
 
     levels = grouped_universe()
     names = list(levels.columns)
-    monkeypatch.setattr(heatmap, "READABLE_SERIES", 3)
+    monkeypatch.setattr(universe, "READABLE_SERIES", 3)
 
     class Context:
         series_meta = {s: {"first": "2020-01-01", "last": "2022-04-19"} for s in names}
@@ -69,6 +70,10 @@ def test_the_report_heatmap_of_a_large_universe_shows_clusters(monkeypatch, tmp_
         source = ""
 
     Context.levels = levels
+    summary, _, _ = universe.build_universe(
+        levels, {"series": Context.series_meta}, Context.pairs, 60, [], None
+    )
+    Context.universe = summary
     lines, files = heatmap.section(Context)
     text = "\n".join(lines)
     assert "12 series are too many to read one by one: the heatmap shows 3 clusters" in text

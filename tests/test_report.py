@@ -288,6 +288,7 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
     from corrflow.present.report import all_pairs_section
     from corrflow.store.all_pairs import write_all_pairs
     from corrflow.store.manifest import manifest_of
+    from corrflow.store.universe import all_pairs_summary
 
     rng = np.random.default_rng(3)
     names = [f"S{k}" for k in range(7)]
@@ -307,7 +308,7 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
         write_all_pairs(100 * np.exp(returns.cumsum()), {"series": {}}, 60, path, "float64", k, 3)
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(manifest_of([str(p) for p in blocks])))
-    text = "\n".join(all_pairs_section(manifest))
+    text = "\n".join(all_pairs_section(all_pairs_summary(manifest)))
     last = returns.iloc[-60:].corr(min_periods=60)
     with_s4 = returns.iloc[-63:-3].corr(min_periods=60)
     values = pd.Series(
@@ -319,10 +320,14 @@ def test_all_pairs_section_reads_the_latest_matrix_of_every_block(tmp_path):
     )
     assert len(values.dropna()) == 15
     assert (
-        f"7 series, 21 pairs, 60-day window, on {returns.index[-1].date()} (each pair's last value of "
-        f"{returns.index[-1].strftime('%B %Y')} up to that day" in text
+        f"7 series, 21 pairs, 60-day window. The latest matrix: {returns.index[-1].date()}, 15 of 21 pairs "
+        f"with a value (each pair's last value of {returns.index[-1].strftime('%B %Y')} up to that day"
+        in text
     )
-    assert f"Median correlation {values.median():+.2f}" in text
+    assert (
+        f"15 of 21 pairs with a value on {returns.index[-1].date()}: "
+        f"median correlation {values.median():+.2f}" in text
+    )
     assert "6 pairs without a value that month" in text
     assert f"| {values.idxmax()} | {values.max():+.3f} | {values.idxmin()} | {values.min():+.3f} |" in text
     table = [line for line in text.splitlines() if line.startswith("| S")]
@@ -408,6 +413,7 @@ def test_a_rolling_corr_file_without_the_configured_pairs_stops_the_report(workf
             "--regimes", str(processed / "regimes.parquet"),
             "--episodes", str(processed / "stress_episodes.csv"),
             "--dq", str(workdir / "docs/dq_report.json"),
+            "--universe", str(processed / "universe/universe.json"),
             "--pairs", '[["SPY", "TLT"], ["SPY", "DGS10"]]',
             "--windows", "60", "20",
             "--report", str(tmp_path / "report.md"),
@@ -452,6 +458,7 @@ def test_a_figure_of_a_pair_no_longer_configured_is_removed(workflow_run, tmp_pa
             "--regimes", str(processed / "regimes.parquet"),
             "--episodes", str(processed / "stress_episodes.csv"),
             "--dq", str(workdir / "docs/dq_report.json"),
+            "--universe", str(processed / "universe/universe.json"),
             "--pairs", '[["SPY", "TLT"]]',
             "--report", str(tmp_path / "report.md"),
         ],

@@ -173,7 +173,7 @@ NOT_PSD = np.array([[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]])
 
 
 def test_absorption_ratio_uses_the_repaired_month_and_says_so():
-    from corrflow.present.dashboard import absorption_ratio, repair_note
+    from corrflow.store.universe import absorption_ratio, repair_note
 
     valid = np.corrcoef(np.random.default_rng(1).standard_normal((100, 3)).T)
     cube = np.stack([valid, NOT_PSD])
@@ -190,7 +190,7 @@ def test_absorption_ratio_uses_the_repaired_month_and_says_so():
 
 
 def test_absorption_ratio_shrinks_a_month_whose_series_share_enough_days():
-    from corrflow.present.dashboard import absorption_ratio
+    from corrflow.store.universe import absorption_ratio
 
     days = pd.bdate_range("2020-01-01", periods=120)
     returns = pd.DataFrame(constant_correlation_returns(120, 3, 0.4, seed=7), index=days, columns=list("ABC"))
@@ -204,7 +204,7 @@ def test_absorption_ratio_shrinks_a_month_whose_series_share_enough_days():
 
 
 def test_clustering_orders_the_repaired_matrix():
-    from corrflow.present.dashboard import clustered_order
+    from corrflow.store.universe import clustered_order
 
     full = pd.DataFrame(NOT_PSD, index=list("ABC"), columns=list("ABC"))
     repairs = []
@@ -228,10 +228,10 @@ def test_ward_clusters_get_euclidean_distances():
 
 
 def test_report_states_whether_the_latest_all_pairs_matrix_is_valid():
-    from corrflow.present.report import latest_matrix_validity
+    from corrflow.store.universe import latest_matrix_validity
 
     matrix = pd.DataFrame(NOT_PSD, index=list("ABC"), columns=list("ABC"))
-    (line,) = latest_matrix_validity(matrix)
+    line = latest_matrix_validity(matrix.to_numpy(), list("ABC"))
     assert (
         "not positive semidefinite" in line
         and "smallest eigenvalue -0.8" in line
@@ -239,5 +239,5 @@ def test_report_states_whether_the_latest_all_pairs_matrix_is_valid():
     )
     gappy = matrix.copy()
     gappy.loc["A", "C"] = gappy.loc["C", "A"] = np.nan
-    (line,) = latest_matrix_validity(gappy)
+    line = latest_matrix_validity(gappy.to_numpy(), list("ABC"))
     assert "1 series without every pair left out" in line and "used as measured" in line

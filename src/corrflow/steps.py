@@ -63,6 +63,13 @@ STEPS = {
             {"horizon_windows": "regimes.horizons", "exceedance_settings": "regimes.exceedance"},
         ),
         Step(
+            "universe",
+            "corrflow.store.universe",
+            "the universe's matrices, clusters and absorption ratio for the report and the dashboard",
+            ("correlation", "report", ""),
+            {"window": "correlation.primary_window", "exclude": "report.heatmap_exclude"},
+        ),
+        Step(
             "dq",
             "corrflow.data.dq",
             "data-quality report of the raw files",
@@ -85,7 +92,6 @@ STEPS = {
             "corrflow.present.dashboard",
             "docs/dashboard.html",
             ("report", "correlation", ""),
-            {"exclude": "report.heatmap_exclude"},
         ),
     )
 }

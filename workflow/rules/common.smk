@@ -160,22 +160,30 @@ def report_inputs(wildcards):
     }
     if is_activated("model"):
         inputs["metrics"] = rules.model.output.metrics
+    inputs["universe"] = rules.universe.output.summary
+    return inputs
+
+
+def universe_inputs(wildcards):
+    """The universe rule reads the all-pairs store's matrices when it runs, and computes them otherwise."""
+    inputs = {"clean": rules.clean.output.out}
     if is_activated("all_pairs"):
         inputs["all_pairs"] = rules.all_pairs.output.manifest
     return inputs
 
 
 def dashboard_inputs(wildcards):
-    inputs = {
+    """Files only: the universe rule did the correlation work the dashboard shows."""
+    return {
         "clean": rules.clean.output.out,
         "corr": rules.rolling_corr.output.out,
         "regimes": rules.regimes.output.out,
         "episodes": rules.regimes.output.episodes,
         "exceedance": rules.regimes.output.exceedance,
+        "universe": rules.universe.output.summary,
+        "universe_frames": rules.universe.output.frames,
+        "universe_pairs": rules.universe.output.pair_history,
     }
-    if is_activated("all_pairs"):
-        inputs["all_pairs"] = rules.all_pairs.output.manifest
-    return inputs
 
 
 def final_outputs():

@@ -1,4 +1,30 @@
-# Task F: the markdown report, its figures and the interactive dashboard.
+# Task F: the universe's matrices (once), the markdown report, its figures and the
+# interactive dashboard. The report and the dashboard read files; the universe rule does
+# the correlation work they show (from the all-pairs store when it ran).
+
+
+rule universe:
+    input:
+        unpack(universe_inputs),
+    output:
+        summary="data/processed/universe/universe.json",
+        frames="data/processed/universe/month_ends.parquet",
+        pair_history="data/processed/universe/pair_history.parquet",
+    log:
+        "logs/universe.log",
+    benchmark:
+        "logs/benchmarks/universe.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=memory_mb(2000),
+    params:
+        pairs=config["correlation"]["pairs"],
+        window=config["correlation"]["primary_window"],
+        confidence=config["correlation"]["confidence"],
+        exclude=config["report"]["heatmap_exclude"],
+    script:
+        "../scripts/step.py"
 
 
 rule report:
@@ -50,7 +76,6 @@ rule dashboard:
     params:
         pairs=config["correlation"]["pairs"],
         window=config["correlation"]["primary_window"],
-        exclude=config["report"]["heatmap_exclude"],
         today=TODAY,
     script:
         "../scripts/step.py"

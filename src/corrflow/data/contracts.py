@@ -323,3 +323,17 @@ def is_missing(meta: dict) -> bool:
     """Whether a series' clean.parquet metadata says it has no data (ingest found none, clean
     dropped it, or it has no last date)."""
     return meta.get("status") == "missing" or meta.get("in_clean") is False or not meta.get("last")
+
+
+def as_of_date(clean_meta: dict, pairs: list[list[str]]) -> str:
+    """The data's last common date: clean.parquet's `as_of`, else the earliest last date
+    of the series in configured pairs that have data."""
+    if clean_meta.get("as_of"):
+        return str(clean_meta["as_of"])[:10]
+    series_meta = clean_meta.get("series", {})
+    in_pairs = {s for pair in pairs for s in pair}
+    lasts = [m["last"] for k, m in series_meta.items() if k in in_pairs and not is_missing(m)]
+    lasts = lasts or [m["last"] for m in series_meta.values() if not is_missing(m)]
+    if not lasts:
+        raise InputDataError("report: clean.parquet's metadata has no series with data; re-run clean")
+    return min(str(d)[:10] for d in lasts)

@@ -27,7 +27,6 @@ import os
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from corrflow.analytics.correlation.exceedance import read_exceedance
@@ -57,7 +56,7 @@ from corrflow.present.summary import (
     stale_series,
     today_table,
 )
-from corrflow.store.all_pairs import read_all_pairs
+from corrflow.store.universe import read_universe
 
 logger = logging.getLogger("report")
 
@@ -81,13 +80,25 @@ def horizons_section(horizons: pd.DataFrame | None, as_of: str) -> list[str]:
         known.sort_values("date", kind="stable").groupby(["pair", "frequency", "window"], sort=True).last()
     )
     lines += ["| pair | frequency | window (periods) | date | correlation |", "|---|---|---|---|---|"]
+    partial = False
     for (pair, frequency, window), row in latest.iterrows():
         label = pair.replace(":", "-")  # A-B, as the rest of the report names a pair
-        lines.append(f"| {label} | {frequency} | {window} | {str(row['date'])[:10]} | {row['corr']:+.2f} |")
+        day = pd.Timestamp(row["date"])
+        # a period is dated by its end (Friday, month end) unless the pair's data end within it
+        cut = day.weekday() != 4 if frequency == "weekly" else not day.is_month_end
+        partial |= cut
+        date = f"{str(row['date'])[:10]}{' (partial)' if cut else ''}"
+        lines.append(f"| {label} | {frequency} | {window} | {date} | {row['corr']:+.2f} |")
     return lines + [
         "",
         "The same pairs measured on weekly and monthly returns: a daily correlation can hide "
-        "offsetting moves within the week that a longer horizon shows.",
+        "offsetting moves within the week that a longer horizon shows."
+        + (
+            " Partial: the pair's data end within that week or month; its last period is dated by "
+            "its real last day and its return covers only the days up to it."
+            if partial
+            else ""
+        ),
         "",
     ]
 
@@ -267,8 +278,6 @@ def model_section(metrics: dict | None) -> list[str]:
 
 # ---------------------------------------------------------------- assembly
 
-ALL_PAIRS_LISTED = 5  # most positive and most negative pairs listed
-
 
 def folded_when_long(table: list[str], series_meta: dict) -> list[str]:
     """A source table of more than READABLE_SERIES series behind a one-line count of its
@@ -290,12 +299,6 @@ def folded_when_long(table: list[str], series_meta: dict) -> list[str]:
     return [f"<details><summary>{summary} (every series: click)</summary>", "", *table, "", "</details>"]
 
 
-def share(flags: pd.Series) -> str:
-    """A share of pairs in words that never round a few pairs away: '31%', or '84 (<1%)'."""
-    count, share_ = int(flags.sum()), float(flags.mean())
-    return f"{share_:.0%}" if share_ >= 0.01 or count == 0 else f"{count} (<1%)"
-
-
 def stored_dates_phrase(manifest: dict) -> str:
     """What an all-pairs store keeps, in words."""
     dates = manifest.get("dates", "every_day")
@@ -306,70 +309,52 @@ def stored_dates_phrase(manifest: dict) -> str:
     return kept
 
 
-def latest_matrix_validity(matrix: pd.DataFrame) -> list[str]:
-    """Whether the latest all-pairs matrix (pairs on their own days) is a valid correlation
-    matrix: its smallest eigenvalue on the series with a complete row and, up to
-    ``universe.REPAIR_MAX_SERIES`` series, what the nearest correlation matrix changes."""
-    from corrflow.analytics.correlation.universe import REPAIR_MAX_SERIES
-    from corrflow.analytics.correlation.valid_matrix import complete_block, repaired, smallest_eigenvalue
-
-    values = matrix.to_numpy(dtype="float64")
-    keep = complete_block(values)
-    if len(keep) < 2:
-        return ["Fewer than two series with every pair valued: no matrix to check."]
-    block, names = values[np.ix_(keep, keep)], [str(matrix.index[k]) for k in keep]
-    left = (
-        f" ({len(matrix) - len(keep)} series without every pair left out)" if len(keep) < len(matrix) else ""
-    )
-    if len(keep) > REPAIR_MAX_SERIES:
-        return [
-            f"As a matrix{left}: smallest eigenvalue {smallest_eigenvalue(block):+.3g} "
-            f"(not repaired above {REPAIR_MAX_SERIES} series)."
-        ]
-    _, repair = repaired(block, names)
-    return [f"As a matrix{left}: {repair.sentence()}."]
-
-
-def all_pairs_section(manifest_path: str | Path) -> list[str]:
-    """The all-pairs result on its latest date (``read_all_pairs(..., latest=True)``: each
-    pair's last value of the last month): how correlated the universe is, and its most
-    positive and most negative pairs (only the last row groups of each block are read)."""
-    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
-    matrix = read_all_pairs(manifest_path, latest=True)
-    if matrix.attrs["date"] is None:
-        return ["## All pairs", "", f"{len(matrix)} series: no pair has a full window of data.", ""]
-    upper = np.triu_indices(len(matrix), 1)
-    pairs = pd.Series(
-        matrix.to_numpy()[upper],
-        index=[f"{matrix.index[i]} / {matrix.columns[j]}" for i, j in zip(*upper, strict=False)],
-    )
-    valid = pairs.dropna().sort_values(kind="stable")
+def all_pairs_section(summary: dict | None) -> list[str]:
+    """The all-pairs result's latest matrix as the universe step summarised it
+    (``corrflow.store.universe.all_pairs_summary``): the last month in which at least half
+    the pairs have a value, its date and how many pairs it holds, how correlated those
+    pairs are, and the most positive and most negative of them."""
+    if not summary:
+        return []
+    if summary["date"] is None:
+        return ["## All pairs", "", f"{summary['series']} series: no pair has a full window of data.", ""]
+    date, valued = summary["date"], summary["valued"]
+    held = f"{valued:,} of {summary['pairs']:,} pairs"
     lines = [
         "## All pairs",
         "",
-        f"{len(matrix)} series, {manifest['pairs']} pairs, {manifest['window']}-day window, on "
-        f"{matrix.attrs['date']} (each pair's last value of "
-        f"{pd.Timestamp(matrix.attrs['date']).strftime('%B %Y')} up to that day; stored as "
-        f"{manifest['dtype']} in {len(manifest['files'])} block files, {stored_dates_phrase(manifest)}; "
-        f'`corrflow.read_all_pairs("{Path(manifest_path).as_posix()}", pair=(A, B))`, or any parquet '
+        f"{summary['series']} series, {summary['pairs']} pairs, {summary['window']}-day window. The latest "
+        f"matrix: {date}, {held} with a value (each pair's last value of "
+        f"{pd.Timestamp(date).strftime('%B %Y')} up to that day, the last month in which at least half "
+        f"the pairs have one; stored as {summary['dtype']} in {summary['files']} block files, "
+        f"{stored_dates_phrase(summary)}; "
+        f'`corrflow.read_all_pairs("{Path(summary["manifest"]).as_posix()}", pair=(A, B))`, or any parquet '
         "reader filtering columns a and b (a first in the universe's order, in the block file the "
         "manifest lists for a), reads one pair's history).",
         "",
     ]
-    if valid.empty:
+    if not valued:
         return lines + ["No pair has a full window of data on that date.", ""]
-    lines += [*latest_matrix_validity(matrix), ""]
+
+    def share_of(count: int) -> str:
+        """A share that never rounds a few pairs away: '31%', or '84 (<1%)'."""
+        return f"{count / valued:.0%}" if count / valued >= 0.01 or count == 0 else f"{count} (<1%)"
+
     lines += [
-        f"Median correlation {valid.median():+.2f}; {share(valid > 0.5)} of pairs above +0.5, "
-        f"{share(valid < -0.5)} below -0.5; {len(pairs) - len(valid)} pairs without a value "
-        "that month.",
+        summary["validity"],
         "",
-        "| most positive | corr | most negative | corr |",
-        "|---|---|---|---|",
+        f"Over the {held} with a value on {date}: median correlation {summary['median']:+.2f}; "
+        f"{share_of(summary['above'])} of them above +0.5, {share_of(summary['below'])} below -0.5; "
+        f"{summary['pairs'] - valued} pairs without a value that month.",
+        "",
     ]
-    count = min(ALL_PAIRS_LISTED, (len(valid) + 1) // 2)
-    top, bottom = valid.iloc[::-1][:count], valid.iloc[:count]
-    for (high, high_value), (low, low_value) in zip(top.items(), bottom.items(), strict=False):
+    if not summary["most_negative"]:  # one pair: listed once, never as both extremes
+        pair, value = summary["most_positive"][0]
+        return lines + [f"The one pair with a value: {pair} {value:+.3f}.", ""]
+    lines += ["| most positive | corr | most negative | corr |", "|---|---|---|---|"]
+    for (high, high_value), (low, low_value) in zip(
+        summary["most_positive"], summary["most_negative"], strict=False
+    ):
         lines.append(f"| {high} | {high_value:+.3f} | {low} | {low_value:+.3f} |")
     return lines + [""]
 
@@ -385,7 +370,7 @@ def build_report(
     metrics,
     pairs,
     figures_dir: Path,
-    all_pairs_manifest: str | None = None,
+    universe: dict | None = None,
     window: int | None = None,
     heatmap_exclude: list[str] | None = None,
     horizons: pd.DataFrame | None = None,
@@ -423,6 +408,7 @@ def build_report(
         names=names,
         origins=origins,
         exceedance=exceedance,
+        universe=universe,
     )
     lines = [
         "# Cross-asset correlation report",
@@ -503,8 +489,7 @@ def build_report(
     lines.append("")
     lines += calendar_advice_lines(dq, series_meta, pairs, as_of)
     lines += model_section(metrics)
-    if all_pairs_manifest:
-        lines += all_pairs_section(all_pairs_manifest)
+    lines += all_pairs_section(universe.get("all_pairs") if universe else None)
     return "\n".join(lines), drawn
 
 
@@ -613,7 +598,7 @@ def run(
     gaps: str | None = None,
     exceedance: str | None = None,
     metrics: str | None = None,
-    all_pairs: str | None = None,
+    universe: str,
     pairs: list,
     window: int | None = None,
     windows: list[int] | None = None,
@@ -635,7 +620,7 @@ def run(
     gaps: pair_gaps.csv (rolling_corr)
     exceedance: data/processed/exceedance.csv (regimes; when it ran)
     metrics: models/metrics.json (when task G ran)
-    all_pairs: data/processed/all_pairs/manifest.json (when all pairs ran)
+    universe: universe.json (rule universe): the heatmaps' matrices, the latest all-pairs matrix
     window: the primary window
     windows: the configured windows (checked in rolling_corr.csv)
     report: docs/report.md; figures go beside it
@@ -675,7 +660,7 @@ def run(
         metrics,
         pairs,
         figures_dir,
-        all_pairs,
+        read_universe(universe),
         window,
         heatmap_exclude,
         pd.read_csv(horizons) if horizons else None,

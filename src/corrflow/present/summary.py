@@ -10,6 +10,7 @@ import pandas as pd
 
 from corrflow.data.contracts import (
     STRESS_REASON,
+    as_of_date,  # noqa: F401  (its home is data.contracts; the report and dashboard import it here)
     band_of,
     corr_adjusted_column,
     corr_before_column,
@@ -25,7 +26,6 @@ from corrflow.data.contracts import (
     sign_column,
     sync_column,
 )
-from corrflow.io import InputDataError
 
 DASHBOARD = "dashboard.html"
 TOP_EPISODES = 12
@@ -44,20 +44,6 @@ def series_origin(meta: dict) -> str:
 def origin_group(label: str) -> str:
     """An origin label as a headline counts it: every local file as one group."""
     return "local CSV files" if label.startswith("local file ") else label
-
-
-def as_of_date(clean_meta: dict, pairs: list[list[str]]) -> str:
-    """The data's last common date: clean.parquet's `as_of`, else the earliest last date
-    of the series in configured pairs that have data."""
-    if clean_meta.get("as_of"):
-        return str(clean_meta["as_of"])[:10]
-    series_meta = clean_meta.get("series", {})
-    in_pairs = {s for pair in pairs for s in pair}
-    lasts = [m["last"] for k, m in series_meta.items() if k in in_pairs and not is_missing(m)]
-    lasts = lasts or [m["last"] for m in series_meta.values() if not is_missing(m)]
-    if not lasts:
-        raise InputDataError("report: clean.parquet's metadata has no series with data; re-run clean")
-    return min(str(d)[:10] for d in lasts)
 
 
 def stale_series(series_meta: dict, as_of: str) -> dict[str, str]:

@@ -46,7 +46,7 @@ PARQUET_OPTIONS = {
 }
 
 
-LATEST_AMONG_MONTHS = 4  # the latest matrix is the last of these months with half the pairs
+LATEST_AMONG_MONTHS = 4  # row groups per block read first for the latest matrix (then twice as many)
 
 
 def month_end_rows(index: pd.DatetimeIndex) -> np.ndarray:
@@ -341,8 +341,9 @@ def read_all_pairs(paths, pair: tuple[str, str] | None = None, latest: bool = Fa
     """A slice of an all-pairs result (one file, the block files of one run, or their
     ``manifest.json``): one pair's history (Series named ``A:B``: every date of the
     store, or every day for a pair ``history_of`` kept), or the latest N x N matrix
-    (DataFrame, its date in ``attrs["date"]``): each pair's last value in the store's
-    last month that holds at least half the pairs of its fullest recent month (the
+    (DataFrame, its date in ``attrs["date"]``, the pairs with a value in
+    ``attrs["valued"]`` of ``attrs["pairs"]``): each pair's last value in the store's last
+    month in which at least half of all pairs have a value, however far back (the
     month-end matrix of ``read_month_ends`` for that month)."""
     import pyarrow.parquet as pq
 
@@ -382,6 +383,9 @@ def read_all_pairs(paths, pair: tuple[str, str] | None = None, latest: bool = Fa
         months, cube = read_month_ends(paths, last_only=True)
         out = pd.DataFrame(cube[-1] if len(cube) else np.eye(len(names)), index=names, columns=names)
         out.attrs["date"] = str(months[-1].date()) if len(months) else None
+        upper = np.triu_indices(len(names), 1)
+        out.attrs["valued"] = int(np.isfinite(out.to_numpy()[upper]).sum())
+        out.attrs["pairs"] = len(upper[0])
         return out
     raise ValueError("read_all_pairs: give pair=(A, B) or latest=True")
 
@@ -393,11 +397,13 @@ def read_month_ends(
     value in each month, dated the month's last date of the store: the stored rows of a
     store of ``dates: month_ends`` or ``latest``, taken from every day's rows otherwise.
     The diagonal is 1; a pair without a value in the month is NaN. ``series``: only
-    those (in that order; default the universe); ``last_only``: the last month."""
-    import pyarrow.compute as pc
+    those (in that order; default the universe); ``last_only``: the latest matrix, the
+    last month in which at least half of all the pairs have a value, however far back
+    (the fullest month when none has half): row groups are read from the end, twice as
+    many each round, until such a month is found."""
+    blocks, _ = store_files(paths)
     import pyarrow.parquet as pq
 
-    blocks, _ = store_files(paths)
     handles = [pq.ParquetFile(p) for p in blocks]
     metas = [store_metadata(h, p) for h, p in zip(handles, blocks, strict=True)]
     names = metas[0]["series"]
@@ -405,13 +411,45 @@ def read_month_ends(
     unknown = [s for s in series if s not in names]
     if unknown:
         raise InputDataError(f"all-pairs result: no series {unknown}; it holds {', '.join(names)}")
-    position = {name: k for k, name in enumerate(series)}
+    if not last_only:
+        frame = month_end_rows_of(handles, metas, names, series, None)
+        return month_end_cube(frame, series)
+    total = len(series) * (len(series) - 1) // 2
+    most = max((h.num_row_groups for h in handles), default=0)
+    groups = LATEST_AMONG_MONTHS
+    while True:
+        frame = month_end_rows_of(handles, metas, names, series, groups)
+        read_all = groups >= most
+        dates = pd.DatetimeIndex(sorted(frame["date"].unique())).astype("datetime64[ns]")
+        counts = frame.groupby("date")["corr"].count().reindex(dates).to_numpy()
+        # the earliest month read may be cut by the row groups' edge: it counts once all are read
+        settled = counts if read_all else counts[1:]
+        enough = np.flatnonzero(settled >= 0.5 * total) if total else np.array([], dtype=int)
+        if len(enough) or read_all:
+            if not len(dates):
+                return month_end_cube(frame, series)
+            offset = 0 if read_all else 1
+            if len(enough):
+                pick = int(enough[-1]) + offset
+            else:  # no month has half the pairs: the last of the fullest months
+                pick = int(len(counts) - 1 - np.argmax(counts[::-1]))
+            latest = dates[pick]
+            return month_end_cube(frame[frame["date"] == latest], series, pd.DatetimeIndex([latest]))
+        groups *= 2
+
+
+def month_end_rows_of(handles, metas, names, series, last_groups: int | None) -> pd.DataFrame:
+    """Long rows (date, a, b, corr) of each pair's last value per month, from every row
+    group or the last ``last_groups`` of each block file (a month-end store keeps a month
+    per row group; an every-day store about 256 days)."""
+    import pyarrow.compute as pc
+
     parts = []
     for handle, meta in zip(handles, metas, strict=True):
         every_day = meta.get("dates", "every_day") == "every_day"
         groups = list(range(handle.num_row_groups))
-        if last_only:  # the last few months: a month-end store keeps a month per row group
-            groups = groups[-2:] if every_day else groups[-LATEST_AMONG_MONTHS:]
+        if last_groups is not None:
+            groups = groups[-last_groups:]
         pieces = []
         for group in groups:  # one row group at a time: memory follows the series asked for
             table = handle.read_row_group(group)
@@ -436,16 +474,16 @@ def read_month_ends(
                 .reset_index()
             )
         parts.append(frame.dropna(subset=["corr"]))  # a month of no value among these series is no matrix
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=STORE_COLUMNS)
-    dates = pd.DatetimeIndex(sorted(frame["date"].unique())).astype("datetime64[ns]")
-    if last_only and len(dates):
-        # the latest month with at least half the pairs of the fullest recent month: series
-        # that run past the others (a yield published a month on) do not make a blank latest
-        counts = frame.groupby("date")["corr"].count().reindex(dates).to_numpy()
-        recent = counts[-LATEST_AMONG_MONTHS:]
-        latest = dates[len(dates) - len(recent) + int(np.flatnonzero(recent >= 0.5 * recent.max())[-1])]
-        dates = pd.DatetimeIndex([latest])
-        frame = frame[frame["date"] == latest]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=STORE_COLUMNS)
+
+
+def month_end_cube(
+    frame: pd.DataFrame, series: list[str], dates: pd.DatetimeIndex | None = None
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """(dates, dates x N x N) of the long rows ``frame``: 1 on the diagonal, NaN without a value."""
+    if dates is None:
+        dates = pd.DatetimeIndex(sorted(frame["date"].unique())).astype("datetime64[ns]")
+    position = {name: k for k, name in enumerate(series)}
     cube = np.full((len(dates), len(series), len(series)), np.nan)
     cube[:, np.arange(len(series)), np.arange(len(series))] = 1.0
     if len(frame):

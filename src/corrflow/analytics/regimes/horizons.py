@@ -5,7 +5,10 @@ resampled to the last observation of each week (W-FRI) or month (ME); a period w
 such day is left out, so the next return spans it. Returns between consecutive period
 ends are taken by kind (``_returns.kind_log_returns``: a yield's carry counts the
 weekdays elapsed), and their rolling Pearson correlation over ``window`` periods
-(min_periods = window) is labelled by the period end (Friday, month end).
+(min_periods = window) is labelled by the period end (Friday, month end), except a pair's
+last period when it is partial (its last joint day before the period's last weekday: the
+data end within it): that one is dated by its real last day, so a 5-day June is not
+dated June 30 (the report marks it partial).
 """
 
 import pandas as pd
@@ -26,7 +29,18 @@ def period_returns(
     # returns between the actual last days (a yield's carry counts their weekdays), labelled by period end
     on_days = ends.set_index("day")
     returns = pd.DataFrame({c: kind_log_returns(on_days[c], specs.get(c, {"kind": "price"})) for c in (a, b)})
-    return returns.set_axis(ends.index).iloc[1:]
+    labels = ends.index
+    if len(ends) and ends["day"].iloc[-1] < last_weekday(labels[-1]):
+        labels = labels[:-1].append(pd.DatetimeIndex([ends["day"].iloc[-1]]))  # partial: its real date
+    return returns.set_axis(labels).iloc[1:]
+
+
+def last_weekday(period_end: pd.Timestamp) -> pd.Timestamp:
+    """The last Monday-to-Friday day on or before a period's end label (a Friday, a month's end)."""
+    day = period_end.normalize()
+    while day.weekday() >= 5:
+        day -= pd.Timedelta(days=1)
+    return day
 
 
 def horizon_correlations(

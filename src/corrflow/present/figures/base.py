@@ -30,6 +30,7 @@ class ReportContext:
     names: dict[str, str] = field(default_factory=dict)  # series id -> name shown in titles
     origins: dict[str, str] = field(default_factory=dict)  # series id -> where its data came from
     exceedance: pd.DataFrame | None = None  # exceedance.csv (regimes), None when it is off
+    universe: dict | None = None  # universe.json (rule universe): the heatmaps' matrices and clusters
 
     @property
     def series_meta(self) -> dict:

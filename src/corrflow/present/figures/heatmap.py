@@ -4,14 +4,9 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from corrflow.analytics.correlation.universe import (
-    READABLE_SERIES,
-    RECENT_DAYS,
-    cluster_representatives,
-    period_sentence,
-    universe_correlations,
-)
+from corrflow.analytics.correlation.universe import RECENT_DAYS, period_sentence
 from corrflow.present.figures import figure
 from corrflow.present.figures._style import FIGURE_WIDTH, STYLE, save_figure
 from corrflow.present.figures.base import ReportContext
@@ -122,18 +117,38 @@ def plot_heatmaps(
         plt.close(fig)
 
 
+def heatmap_matrices(heatmap: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(full, recent, periods) of universe.json's ``heatmap`` part, as
+    ``universe.universe_correlations`` returned them when the universe step ran."""
+    from datetime import date
+
+    shown = heatmap["shown"]
+    full = pd.DataFrame(
+        np.array(heatmap["full"], dtype="float64").reshape(len(shown), len(shown)), index=shown, columns=shown
+    )
+    recent = pd.DataFrame(
+        np.array(heatmap["recent"], dtype="float64").reshape(len(shown), len(shown)),
+        index=shown,
+        columns=shown,
+    )
+    periods = {
+        (a, b): (date.fromisoformat(first), date.fromisoformat(last), date.fromisoformat(recent_first))
+        for a, b, first, last, recent_first in heatmap["periods"]
+    }
+    return full, recent, periods
+
+
 def section(context: ReportContext) -> tuple[list[str], list[str]]:
-    """'## The universe': the heatmap and the series left out of it."""
-    series_meta = context.series_meta
-    shown, left_out = context.heatmap_series
-    clusters, repairs = None, []
-    if len(shown) > READABLE_SERIES:  # one row per cluster, chosen on every pair's last year
-        prefer = [s for pair in context.pairs for s in pair]
-        shown, clusters = cluster_representatives(
-            context.levels, context.clean_meta, shown, context.as_of, READABLE_SERIES, prefer, repairs
-        )
-    full, recent, periods = universe_correlations(context.levels, context.clean_meta, shown, context.as_of)
-    coverage = {s: (str(series_meta[s]["first"]), str(series_meta[s]["last"])) for s in shown}
+    """'## The universe': the heatmap and the series left out of it, read from the universe
+    step's universe.json (its matrices and clusters are computed there, once)."""
+    if context.universe is None:
+        raise ValueError("the heatmap is drawn from the universe step's universe.json: give it to the report")
+    heatmap = context.universe["heatmap"]
+    _, left_out = context.heatmap_series
+    clusters = heatmap["clusters"]
+    full, recent, periods = heatmap_matrices(heatmap)
+    shown = list(full.index)
+    coverage = {s: tuple(heatmap["coverage"][s]) for s in shown}
     plot_heatmaps(
         full,
         recent,
@@ -144,18 +159,19 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
         context.figures_dir / FIGURE.file,
         context.source,
         clusters,
-        any(series_meta.get(s, {}).get("kind") == "yield" for s in shown),
+        any(context.series_meta.get(s, {}).get("kind") == "yield" for s in shown),
         {
-            s: return_currency(series_meta[s])
+            s: return_currency(context.series_meta[s])
             for s in shown
-            if series_meta[s].get("converted_from") or series_meta[s].get("local_currency")
+            if context.series_meta[s].get("converted_from") or context.series_meta[s].get("local_currency")
         },
     )
     lines = ["## The universe", "", f"![correlation heatmap]({FIGURE.file})", ""]
     if clusters:
+        prefer = [s for pair in context.pairs for s in pair]
         lines += cluster_lines(clusters, prefer)
-        if repairs:
-            lines += [f"The clustering's correlation matrix: {repairs[0].sentence()}.", ""]
+        if heatmap["cluster_repair"]:
+            lines += [f"The clustering's correlation matrix: {heatmap['cluster_repair']}.", ""]
     if left_out:
         lines += ["Not in the heatmap: " + "; ".join(f"{s} ({why})" for s, why in left_out.items()) + ".", ""]
     return lines, [FIGURE.file]

@@ -1,0 +1,614 @@
+"""The universe step (rule ``universe``): everything the report and the dashboard show about
+the universe, computed once. Read from the all-pairs store when it exists (its month-end
+matrices, its latest matrix), computed with the joint-day kernel otherwise; the report and
+the dashboard only read these files.
+
+- ``summary`` (JSON): the series shown and why any other is left out; the clusters and
+  their representatives (a universe over ``READABLE_SERIES``); the heatmap's full-period
+  and recent matrices with their periods; the dashboard's clustered order, the month-end
+  frames' labels (each frame's real last date, partial months marked, the pairs each
+  holds), the latest frame chosen to describe the universe (the last month at least half
+  the pairs have a value, however far back); the absorption ratio over assets only; and,
+  with a store, the latest all-pairs matrix summarised (date, pairs valued, median,
+  extremes picked by array selection).
+- ``frames`` (parquet, wide): the month-end matrices of the dashboard's series: one row
+  per month, one column ``A:B`` per pair (each pair's last value in that month).
+- ``pair_history`` (parquet, long ``a, b, date, corr``): the click-through history of
+  every pair shown, on the pair's days from its first value: configured pairs daily (the
+  dashboard takes rolling_corr.csv's columns on these days), the others every
+  ``THIN_EVERY``-th day, NaN where any day it stands for had no value.
+"""
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from corrflow.analytics.correlation.universe import (
+    READABLE_SERIES,
+    cluster_representatives,
+    heatmap_series,
+    universe_correlations,
+)
+from corrflow.data.contracts import as_of_date, pair_days, read_parquet
+from corrflow.io import InputDataError, atomic_path, write_json_atomic
+
+logger = logging.getLogger("universe")
+
+THIN_EVERY = 5  # pairs that are not configured: every 5th joint day in the click-through chart
+ASSET_KINDS = ("price", "yield", "fx")  # the absorption ratio's universe: assets, never a `level`
+DUPLICATE_CORRELATION = 0.95  # mean month-end correlation at which two series count as one
+LATEST_SHARE = 0.5  # the latest matrix: the last month at least this share of the pairs has a value
+ALL_PAIRS_LISTED = 5  # most positive and most negative pairs of the latest all-pairs matrix
+
+
+# ---------------------------------------------------------------- month-end matrices
+
+
+def pair_rolling(levels: pd.DataFrame, clean_meta: dict, series_ids: list[str], window: int) -> dict:
+    """Rolling ``window``-day Pearson correlation of every pair on its own joint days (the
+    kernel behind the all-pairs store, equal to rolling_corr.csv for a configured pair),
+    on the days both markets were open: NaN there where the pair has no value, so a line
+    breaks at a gap; from the pair's first value on."""
+    from corrflow.analytics.correlation.rolling import JointDayPanel, joint_day_rolling_corr
+
+    pairs = [(a, b) for i, a in enumerate(series_ids) for b in series_ids[i + 1 :]]
+    if not pairs:
+        return {}
+    corr = joint_day_rolling_corr(JointDayPanel(levels[series_ids], clean_meta), pairs, window)
+    out = {}
+    for a, b in pairs:
+        values = corr[f"{a}:{b}"].reindex(pair_days(clean_meta, levels.index, a, b))
+        first = values.first_valid_index()
+        if first is not None:
+            out[(a, b)] = values.loc[first:]
+    return out
+
+
+def month_end_matrices(rolling: dict, series_ids: list[str]) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """(month-ends, array months x N x N) of each pair's last correlation in the month."""
+    monthly = {pair: values.resample("ME").last() for pair, values in rolling.items()}
+    if not monthly:
+        return pd.DatetimeIndex([]), np.empty((0, len(series_ids), len(series_ids)))
+    months = pd.DatetimeIndex(sorted(set().union(*(m.dropna().index for m in monthly.values()))))
+    position = {s: k for k, s in enumerate(series_ids)}
+    cube = np.full((len(months), len(series_ids), len(series_ids)), np.nan)
+    for k in range(len(series_ids)):
+        cube[:, k, k] = 1.0
+    for (a, b), values in monthly.items():
+        aligned = values.reindex(months).to_numpy()
+        cube[:, position[a], position[b]] = cube[:, position[b], position[a]] = aligned
+    return months, cube
+
+
+def last_value_days(rolling: dict) -> pd.Series:
+    """Per calendar month (period "M"), the last day any pair has a value in it: the real
+    date of that month's matrix (each pair's last joint day in the month, the latest of them)."""
+    last = [
+        values.dropna().index.to_series().groupby(values.dropna().index.to_period("M")).max()
+        for values in rolling.values()
+    ]
+    last = [s for s in last if len(s)]
+    if not last:
+        return pd.Series(dtype="datetime64[ns]")
+    return pd.concat(last).groupby(level=0).max()
+
+
+def frame_labels(months: pd.DatetimeIndex, real_days: pd.Series, cube: np.ndarray) -> list[dict]:
+    """Per month-end matrix: its month, its real date (the last day a pair has a value in
+    it), whether the month is partial (the last matrix, its pairs' values ending before
+    the month's last weekday: no pair has a value after it; a holiday on an earlier month's
+    last weekday does not make that month partial) and how many of its pairs have a value."""
+    n = cube.shape[1] if cube.ndim == 3 else 0
+    upper = np.triu_indices(n, 1)
+    labels = []
+    for t, month in enumerate(months):
+        period = month.to_period("M")
+        real = real_days.get(period, month)
+        real = pd.Timestamp(real)
+        last_business = period.end_time.normalize()
+        while last_business.weekday() >= 5:  # a month ending on a weekend: its last Friday
+            last_business -= pd.Timedelta(days=1)
+        labels.append(
+            {
+                "month": period.strftime("%Y-%m"),
+                "date": str(real.date()),
+                "partial": bool(t == len(months) - 1 and real.normalize() < last_business),
+                "pairs": int(np.isfinite(cube[t][upper]).sum()),
+            }
+        )
+    return labels
+
+
+def latest_frame(pair_counts: list[int], total_pairs: int) -> int | None:
+    """The matrix that describes the universe today: the last month at least half of all
+    pairs have a value, however far back (the fullest month when none has half); None
+    without a month."""
+    if not pair_counts:
+        return None
+    counts = np.asarray(pair_counts)
+    enough = np.flatnonzero(counts >= LATEST_SHARE * total_pairs) if total_pairs else np.array([])
+    if len(enough):
+        return int(enough[-1])
+    return int(len(counts) - 1 - np.argmax(counts[::-1]))  # the last of the fullest months
+
+
+# ---------------------------------------------------------------- order and absorption ratio
+
+
+def clustered_order(full: pd.DataFrame, repairs: list | None = None) -> list[str]:
+    """Series in the leaf order of an average-linkage clustering on 1 - correlation
+    (a pair without joint data counts as uncorrelated), of the matrix made a valid
+    correlation matrix first (``valid_matrix.repaired``: unchanged when it is one); what
+    was done is appended to ``repairs``."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    from corrflow.analytics.correlation.valid_matrix import repaired
+
+    if len(full) < 3:
+        return list(full.index)
+    valid, repair = repaired(full.fillna(0.0).to_numpy(dtype="float64"), list(full.index))
+    if repairs is not None:
+        repairs.append(repair)
+    distance = 1.0 - valid
+    np.fill_diagonal(distance, 0.0)
+    distance = np.clip((distance + distance.T) / 2.0, 0.0, 2.0)
+    tree = linkage(squareform(distance, checks=False), method="average", optimal_ordering=True)
+    return [full.index[k] for k in leaves_list(tree)]
+
+
+def absorption_universe(cube: np.ndarray, series_ids: list[str]) -> tuple[list[int], int, dict[str, str]]:
+    """A fixed universe for the absorption ratio, so that its changes are the market's and
+    not the universe's: (positions of the series, the first month all have data, why each
+    other series is left out). Kept: the series with data in the last month; of two whose
+    mean month-end correlation is DUPLICATE_CORRELATION or more (SPY, the S&P 500 index,
+    the CRSP market), the one with the longer history; from the month the last of them
+    starts."""
+    if not len(cube):
+        return [], 0, {}
+    off_diagonal = cube.copy()
+    for k in range(len(series_ids)):
+        off_diagonal[:, k, k] = np.nan
+    has_data = np.isfinite(off_diagonal).any(axis=2)  # months x series
+    months_with_data = has_data.sum(axis=0)
+    left_out = {series_ids[k]: "no data in the last month" for k in np.flatnonzero(~has_data[-1])}
+    kept = [k for k in range(len(series_ids)) if has_data[-1, k]]
+    with warnings.catch_warnings():  # a pair without any value: NaN, said so below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(off_diagonal, axis=0)
+    pairs = sorted(
+        ((abs(mean[i, j]), i, j) for i in kept for j in kept if i < j and np.isfinite(mean[i, j])),
+        reverse=True,
+    )
+    for value, i, j in pairs:
+        if value < DUPLICATE_CORRELATION or i not in kept or j not in kept:
+            continue
+        shorter, longer = (i, j) if months_with_data[i] < months_with_data[j] else (j, i)
+        kept.remove(shorter)
+        left_out[series_ids[shorter]] = (
+            f"near-duplicate of {series_ids[longer]} (mean correlation {mean[i, j]:+.2f})"
+        )
+    first = int(max((np.argmax(has_data[:, k]) for k in kept), default=0))
+    return kept, first, left_out
+
+
+def absorption_ratio(
+    cube: np.ndarray,
+    names: list[str] | None = None,
+    repairs: list | None = None,
+    returns: pd.DataFrame | None = None,
+    months: pd.DatetimeIndex | None = None,
+    window: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per matrix: the largest eigenvalue over the number of series, on the series with
+    a complete row that month (dropping the series with most gaps first), of that block
+    made a valid correlation matrix (``valid_matrix.repaired``: each pair is measured on its
+    own days, so the block need not be positive semidefinite; a valid one is used as it is);
+    and that count. ``repairs`` receives each month's ``Repair`` (None without a block).
+    With ``returns`` (series' returns by name), ``months`` and ``window``: a block that is
+    not valid is shrunk toward constant correlation where its series share at least half a
+    window of days among the window's last days up to the month-end, else replaced by the
+    nearest correlation matrix."""
+    from corrflow.analytics.correlation.valid_matrix import complete_block, repaired, smallest_eigenvalue
+
+    shares, counts = np.full(len(cube), np.nan), np.zeros(len(cube), dtype=int)
+    for t, matrix in enumerate(cube):
+        keep = complete_block(matrix)
+        repair = None
+        if len(keep) >= 2:
+            labels = [names[k] for k in keep] if names is not None else None
+            block, shared = matrix[np.ix_(keep, keep)], None
+            if returns is not None and labels is not None and smallest_eigenvalue(block) < 0:
+                # the window's days every series of the block has a return on (the rare month that needs it)
+                shared = returns[labels].loc[: months[t]].tail(window).dropna().to_numpy()
+            valid, repair = repaired(block, labels, shared, window // 2 if window else None)
+            shares[t] = np.linalg.eigvalsh(valid)[-1] / len(keep)
+            counts[t] = len(keep)
+        if repairs is not None:
+            repairs.append(repair)
+    return shares, counts
+
+
+def universe_returns(levels: pd.DataFrame, clean_meta: dict, series_ids: list[str]) -> pd.DataFrame:
+    """Each series' returns on its own days (``returns.series_returns``), on the levels' dates."""
+    from corrflow.analytics.returns import series_returns
+    from corrflow.data.contracts import closed_by_series
+
+    closed = closed_by_series(clean_meta)
+    max_gap = clean_meta.get("calendar", {}).get("max_gap_days")
+    return pd.DataFrame(
+        {
+            s: series_returns(
+                levels[s], clean_meta["series"].get(s, {"kind": "price"}), closed.get(s), max_gap
+            )
+            for s in series_ids
+        },
+        index=levels.index,
+    )
+
+
+def repair_note(repairs: list, months: list[str]) -> str:
+    """The absorption ratio's matrices in words: the latest month's, and how many were repaired."""
+    known = [(m, r) for m, r in zip(months, repairs, strict=True) if r is not None]
+    if not known:
+        return ""
+    month, latest = known[-1]
+    changed = [m for m, r in known if r.method != "unchanged"]
+    text = f"{month}: {latest.sentence()}."
+    if changed:
+        fixed = [r for _, r in known if r.method != "unchanged"]
+        worst = max(fixed, key=lambda r: r.largest_change)
+        methods = ", ".join(sorted({r.method for r in fixed}))
+        text += (
+            f" {len(changed)} of {len(known)} months' matrices were not positive semidefinite and were "
+            f"repaired ({methods}; largest change {worst.largest_change:.3f}, "
+            f"{' / '.join(worst.largest_change_pair)})."
+        )
+    else:
+        text += f" Every one of the {len(known)} months' matrices is a valid correlation matrix."
+    return text
+
+
+def absorption_section(
+    cube: np.ndarray,
+    order: list[str],
+    month_labels: list[str],
+    months: pd.DatetimeIndex,
+    latest: int | None,
+    series_meta: dict,
+    levels: pd.DataFrame,
+    clean_meta: dict,
+    window: int,
+) -> dict:
+    """The absorption ratio over the assets (kinds ASSET_KINDS; an indicator such as VIX
+    is a `level`, never an asset) of one fixed universe chosen on the months up to the
+    latest frame (a month after it holds too few pairs to choose from)."""
+    assets = [k for k, s in enumerate(order) if series_meta.get(s, {}).get("kind", "price") in ASSET_KINDS]
+    not_assets = {
+        s: f"not an asset (kind {series_meta.get(s, {}).get('kind')})"
+        for k, s in enumerate(order)
+        if k not in assets
+    }
+    sub = cube[:, assets][:, :, assets] if len(cube) else cube
+    names = [order[k] for k in assets]
+    upto = (latest + 1) if latest is not None else 0
+    members, first_month, not_absorbed = absorption_universe(sub[:upto], names)
+    repairs: list = []
+    absorbed = [names[k] for k in members]
+    block = sub[:, members][:, :, members] if len(sub) else sub
+    shares, counts = absorption_ratio(
+        block, absorbed, repairs, universe_returns(levels, clean_meta, absorbed), months, window
+    )
+    # before the last member starts, or a month a pair has no value: not the same universe
+    shares = np.where((np.arange(len(shares)) >= first_month) & (counts == len(members)), shares, np.nan)
+    return {
+        "members": absorbed,
+        "first": month_labels[first_month] if month_labels else None,
+        "shares": [None if not np.isfinite(v) else float(v) for v in shares],
+        "counts": [int(c) for c in counts],
+        "left_out": not_assets | {s: why for s, why in not_absorbed.items()},
+        "repair_note": repair_note(repairs, month_labels),
+    }
+
+
+# ---------------------------------------------------------------- the latest all-pairs matrix
+
+
+def all_pairs_summary(manifest_path: str) -> dict:
+    """The store's latest matrix in numbers (``read_all_pairs(..., latest=True)``): its
+    date, how many of its pairs have a value, their median and shares beyond +-0.5, the
+    most positive and most negative pairs (picked by array selection, no loop over the
+    pairs) and whether it is a valid correlation matrix."""
+    from corrflow.store.all_pairs import read_all_pairs
+
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    matrix = read_all_pairs(manifest_path, latest=True)
+    names = [str(s) for s in matrix.index]
+    out = {
+        "manifest": str(manifest_path),
+        "series": len(names),
+        "pairs": manifest["pairs"],
+        "window": manifest["window"],
+        "dtype": manifest["dtype"],
+        "files": len(manifest["files"]),
+        "dates": manifest.get("dates", "every_day"),
+        "history_of": manifest.get("history_of", []),
+        "date": matrix.attrs["date"],
+        "valued": 0,
+    }
+    if matrix.attrs["date"] is None:
+        return out
+    return out | matrix_summary(matrix.to_numpy(dtype="float64"), names)
+
+
+def matrix_summary(values: np.ndarray, names: list[str]) -> dict:
+    """How many pairs of an N x N matrix have a value, their median, how many lie beyond
+    +-0.5, the ALL_PAIRS_LISTED most positive and most negative (labels built for those
+    only: a stable argsort of the valued pairs, no Python loop over the pairs) and whether
+    it is a valid correlation matrix."""
+    i, j = np.triu_indices(len(names), 1)
+    upper = values[i, j]
+    valued = np.flatnonzero(np.isfinite(upper))
+    if not len(valued):
+        return {"valued": 0}
+    finite = upper[valued]
+    ranked = valued[np.argsort(finite, kind="stable")]
+    count = min(ALL_PAIRS_LISTED, len(ranked) // 2) or 1  # one pair is listed once, never twice
+    lowest, highest = ranked[:count], ranked[::-1][:count]
+
+    def listed(picks):
+        return [[f"{names[i[p]]} / {names[j[p]]}", float(upper[p])] for p in picks]
+
+    return {
+        "valued": int(len(valued)),
+        "median": float(np.median(finite)),
+        "above": int((finite > 0.5).sum()),
+        "below": int((finite < -0.5).sum()),
+        "most_positive": listed(highest),
+        "most_negative": listed(lowest) if len(ranked) > 1 else [],
+        "validity": latest_matrix_validity(values, names),
+    }
+
+
+def latest_matrix_validity(values: np.ndarray, names: list[str]) -> str:
+    """Whether the latest all-pairs matrix (pairs on their own days) is a valid correlation
+    matrix: its smallest eigenvalue on the series with a complete row and, up to
+    ``universe.REPAIR_MAX_SERIES`` series, what the nearest correlation matrix changes."""
+    from corrflow.analytics.correlation.universe import REPAIR_MAX_SERIES
+    from corrflow.analytics.correlation.valid_matrix import complete_block, repaired, smallest_eigenvalue
+
+    keep = complete_block(values)
+    if len(keep) < 2:
+        return "Fewer than two series with every pair valued: no matrix to check."
+    block, kept = values[np.ix_(keep, keep)], [names[k] for k in keep]
+    left = f" ({len(names) - len(keep)} series without every pair left out)" if len(keep) < len(names) else ""
+    if len(keep) > REPAIR_MAX_SERIES:
+        return (
+            f"As a matrix{left}: smallest eigenvalue {smallest_eigenvalue(block):+.3g} "
+            f"(not repaired above {REPAIR_MAX_SERIES} series)."
+        )
+    _, repair = repaired(block, kept)
+    return f"As a matrix{left}: {repair.sentence()}."
+
+
+# ---------------------------------------------------------------- the step
+
+
+def build_universe(
+    levels: pd.DataFrame,
+    clean_meta: dict,
+    pairs: list,
+    window: int,
+    exclude: list[str],
+    all_pairs: str | None = None,
+    confidence: float = 0.95,
+) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """(summary, month-end frames, pair histories): see the module's docstring."""
+    series_meta = clean_meta["series"]
+    as_of = as_of_date(clean_meta, pairs)
+    shown, left_out = heatmap_series(series_meta, levels, exclude)
+    clusters, cluster_repairs = None, []
+    prefer = [s for pair in pairs for s in pair]
+    if len(shown) > READABLE_SERIES:  # one row per cluster, chosen on every pair's last year
+        representatives, clusters = cluster_representatives(
+            levels, clean_meta, shown, as_of, READABLE_SERIES, prefer, cluster_repairs
+        )
+        shown = representatives  # in the dendrogram's order, as the heatmap draws them
+    full, recent, periods = universe_correlations(levels, clean_meta, shown, as_of)
+    coverage = {s: [str(series_meta[s]["first"]), str(series_meta[s]["last"])] for s in shown}
+
+    # the dashboard's month-end matrices: each pair's last value in each month, every month
+    # of the data (a pair's own last June value, not its value on the as-of day)
+    dashboard_shown = [s for s in heatmap_series(series_meta, levels, exclude)[0] if s in shown]
+    rolling = pair_rolling(levels, clean_meta, dashboard_shown, window)
+    store = (
+        all_pairs is not None and json.loads(Path(all_pairs).read_text(encoding="utf-8"))["window"] == window
+    )
+    if store:
+        from corrflow.store.all_pairs import read_month_ends
+
+        months, cube = read_month_ends(all_pairs, series=dashboard_shown)
+        logger.info("month-end matrices: the store's %s (%d months)", all_pairs, len(months))
+    else:
+        months, cube = month_end_matrices(rolling, dashboard_shown)
+    mean = pd.DataFrame(
+        np.nanmean(cube, axis=0) if len(cube) else np.eye(len(dashboard_shown)),
+        index=dashboard_shown,
+        columns=dashboard_shown,
+    )
+    order_repairs: list = []
+    order = clustered_order(mean, order_repairs)
+    index = [dashboard_shown.index(s) for s in order]
+    cube = cube[:, index][:, :, index] if len(cube) else cube
+    labels = frame_labels(months, last_value_days(rolling), cube)
+    n = len(order)
+    latest = latest_frame([f["pairs"] for f in labels], n * (n - 1) // 2)
+    month_labels = [f["month"] for f in labels]
+    absorption = absorption_section(
+        cube, order, month_labels, months, latest, series_meta, levels, clean_meta, window
+    )
+    summary = {
+        "as_of": as_of,
+        "window": window,
+        "source": "all-pairs store" if store else "kernel",
+        "heatmap": {
+            "shown": list(shown),
+            "left_out": left_out,
+            "clusters": clusters,
+            "cluster_repair": cluster_repairs[0].sentence() if cluster_repairs else None,
+            "full": full.to_numpy().tolist(),
+            "recent": recent.to_numpy().tolist(),
+            "periods": [[a, b, str(p[0]), str(p[1]), str(p[2])] for (a, b), p in periods.items()],
+            "coverage": coverage,
+        },
+        "dashboard": {
+            "order": order,
+            "order_repair": order_repairs[0].sentence() if order_repairs else None,
+            "frames": labels,
+            "latest": latest,
+            "total_pairs": n * (n - 1) // 2,
+        },
+        "absorption": absorption,
+        "all_pairs": all_pairs_summary(all_pairs) if all_pairs is not None else None,
+    }
+    i, j = np.triu_indices(n, 1)
+    frames = pd.DataFrame(
+        cube[:, i, j] if len(cube) else np.empty((0, len(i))),
+        index=pd.DatetimeIndex(months, name="month"),
+        columns=[f"{order[a]}:{order[b]}" for a, b in zip(i, j, strict=True)],
+    )
+    history = pair_histories(rolling, pairs, window, confidence)
+    return summary, frames, history
+
+
+def thinned(values: pd.Series, every: int) -> pd.Series:
+    """Every ``every``-th value (the latest kept), NaN where any day it stands for had no
+    value, so a gap still breaks the line."""
+    gap_near = values.isna().astype("int8").rolling(every, min_periods=1).max().astype(bool)
+    kept = values.where(~gap_near)
+    return kept.iloc[::-1].iloc[::every].iloc[::-1]
+
+
+def pair_histories(rolling: dict, configured_pairs: list, window: int, confidence: float) -> pd.DataFrame:
+    """The click-through histories, long (a, b, date, corr, lo, hi): a configured pair
+    every day of its own (its band is rolling_corr.csv's), any other every THIN_EVERY-th
+    day with its Fisher-z band at ``confidence``."""
+    from corrflow.analytics.correlation.rolling import fisher_band
+
+    configured = {frozenset(p) for p in configured_pairs}
+    parts = []
+    for (a, b), values in rolling.items():
+        if frozenset((a, b)) in configured:
+            kept, lo, hi = values, np.nan, np.nan
+        else:
+            kept = thinned(values, THIN_EVERY)
+            lo, hi = fisher_band(kept, window, confidence)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "a": a,
+                    "b": b,
+                    "date": kept.index,
+                    "corr": kept.to_numpy(dtype="float64"),
+                    "lo": lo,
+                    "hi": hi,
+                }
+            ).astype({"lo": "float64", "hi": "float64"})
+        )
+    if not parts:
+        empty = {
+            "a": "str",
+            "b": "str",
+            "date": "datetime64[ns]",
+            "corr": "float64",
+            "lo": "float64",
+            "hi": "float64",
+        }
+        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in empty.items()})
+    return pd.concat(parts, ignore_index=True)
+
+
+def read_universe(summary: str, frames: str | None = None, pair_history: str | None = None) -> dict:
+    """The universe step's files as the report and the dashboard read them: the summary
+    (``summary``: universe.json), with the month-end matrices and the pair histories
+    added when their files are given (``loaded_universe``)."""
+    data = json.loads(Path(summary).read_text(encoding="utf-8"))
+    return loaded_universe(
+        data,
+        pd.read_parquet(frames) if frames else None,
+        pd.read_parquet(pair_history) if pair_history else None,
+    )
+
+
+def loaded_universe(data: dict, wide: pd.DataFrame | None, long: pd.DataFrame | None) -> dict:
+    """The summary with ``months`` and ``cube`` (the month-end matrices, months x N x N in
+    the dashboard's order) from ``wide`` and ``history`` ({(a, b): frame of corr, lo, hi
+    on the pair's days}) from ``long``, where given."""
+    data = dict(data)
+    if wide is not None:
+        order = data["dashboard"]["order"]
+        n = len(order)
+        cube = np.full((len(wide), n, n), np.nan)
+        cube[:, np.arange(n), np.arange(n)] = 1.0
+        i, j = np.triu_indices(n, 1)
+        if len(i):
+            columns = [f"{order[a]}:{order[b]}" for a, b in zip(i, j, strict=True)]
+            values = wide[columns].to_numpy(dtype="float64")
+            cube[:, i, j] = values
+            cube[:, j, i] = values
+        data["months"] = pd.DatetimeIndex(wide.index)
+        data["cube"] = cube
+    if long is not None:
+        data["history"] = {
+            (a, b): part[["corr", "lo", "hi"]].set_axis(pd.DatetimeIndex(part["date"]))
+            for (a, b), part in long.groupby(["a", "b"], sort=False)
+        }
+    return data
+
+
+def run(
+    *,
+    clean: str,
+    all_pairs: str | None = None,
+    pairs: list,
+    window: int,
+    confidence: float,
+    exclude: list[str],
+    summary: str,
+    frames: str,
+    pair_history: str,
+) -> None:
+    """What the report and the dashboard show about the universe (rule ``universe``).
+
+    clean: clean.parquet
+    all_pairs: data/processed/all_pairs/manifest.json (when all pairs ran): its matrices are read
+    window: the primary window
+    confidence: the band of the pairs that are not configured
+    summary: data/processed/universe/universe.json
+    frames: data/processed/universe/month_ends.parquet
+    pair_history: data/processed/universe/pair_history.parquet
+    """
+    if not isinstance(window, int) or window < 3:
+        raise InputDataError(f"universe: window {window!r} is not a number of days of at least 3")
+    levels, clean_meta = read_parquet(clean)
+    data, wide, history = build_universe(
+        levels, clean_meta, pairs, window, list(exclude), all_pairs, confidence
+    )
+    write_json_atomic(data, summary)
+    for table, path in ((wide, frames), (history, pair_history)):
+        with atomic_path(path) as tmp:
+            table.to_parquet(tmp)
+    latest = data["dashboard"]["latest"]
+    logger.info(
+        "wrote %s: %d series shown, %d month-end matrices, latest %s (%s pairs of %d)",
+        summary,
+        len(data["dashboard"]["order"]),
+        len(wide),
+        data["dashboard"]["frames"][latest]["date"] if latest is not None else "-",
+        data["dashboard"]["frames"][latest]["pairs"] if latest is not None else 0,
+        data["dashboard"]["total_pairs"],
+    )
