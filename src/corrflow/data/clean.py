@@ -26,7 +26,7 @@ as-of date (``as_of``: the latest day on which any configured pair has both valu
 series has reached.
 
 CLI:
-    python workflow/scripts/clean.py --raw data/raw/fred.csv data/raw/yahoo.csv \
+    corrflow clean --raw data/raw/fred.csv data/raw/yahoo.csv \
         --ok data/raw/fred.ok data/raw/yahoo.ok --series "$(python -c ...)" \
         --start 1990-01-02 --end 2026-06-30 --out data/processed/clean.parquet
 """

@@ -14,7 +14,7 @@ The sources live in ``_sources/`` (one module each, one registry), the network i
 ``_http.py``.
 
 CLI:
-    python workflow/scripts/ingest.py --source fred --offline true \
+    corrflow ingest --source fred --offline true \
         --series '[{"id": "DGS10", "source": "fred", "kind": "yield", "maturity": 10}]' \
         --start 1990-01-02 --end 2017-03-31 --csv data/raw/fred.csv --ok data/raw/fred.ok
 """

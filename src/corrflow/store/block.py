@@ -7,7 +7,7 @@ The compiled kernel walks every pair's dates at once (``_rolling.JointDayPanel``
 of the parquet file: ``corrflow.store.all_pairs.write_all_pairs``.
 
 CLI:
-    python workflow/scripts/all_pairs_block.py --prices data/processed/clean.parquet \
+    corrflow all-pairs-block --prices data/processed/clean.parquet \
         --window 60 --block 0 --n-blocks 1 --out data/processed/all_pairs/block_1-of-1.parquet
 """
 

@@ -6,7 +6,7 @@ pairs, per block file its first series, and the history files, so
 rows without opening every file.
 
 CLI:
-    python workflow/scripts/all_pairs_manifest.py --blocks data/processed/all_pairs/block_*.parquet \
+    corrflow all-pairs-manifest --blocks data/processed/all_pairs/block_*.parquet \
         --histories data/processed/all_pairs/history_*.parquet \
         --manifest data/processed/all_pairs/manifest.json
 """

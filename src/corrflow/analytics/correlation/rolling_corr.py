@@ -28,7 +28,7 @@ for that pair, with the workflow's defaults (from the config schema); given the
 workflow's own file it replaces only that pair's columns, so running it between two
 `snakemake` runs changes nothing:
 
-    python workflow/scripts/rolling_corr.py --prices data/processed/clean.parquet \
+    corrflow rolling-corr --prices data/processed/clean.parquet \
         --eq-col SPY --bond-col TLT --window 60 --out data/processed/rolling_corr.csv
 """
 
