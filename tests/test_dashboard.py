@@ -480,8 +480,8 @@ def test_workflow_builds_the_dashboard(workflow_run):
     page = (workdir / "docs/dashboard.html").read_text(encoding="utf-8")
     assert 'id="heatmap"' in page and not re.search(r"<script[^>]+src=", page)
     headline = (workdir / "docs/report.md").read_text().splitlines()[2]
-    through = headline.split("data through ")[1][:10]
-    assert f"data through {through}" in page  # the same headline as the report
+    said = headline.split("data as of ")[1].rstrip("*")  # the date and the series' span
+    assert f"data as of {said}" in page  # the same headline as the report
 
 
 def test_dashboard_script_has_a_cli():
