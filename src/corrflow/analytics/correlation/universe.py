@@ -14,7 +14,7 @@ READABLE_SERIES = 40  # series a heatmap shows by name; a larger universe shows 
 CLUSTER_PAIRS_PER_CALL = 1_000_000  # pairs per kernel call when clustering thousands of series
 # series up to which the clustering's matrix is made a valid correlation matrix (Higham's
 # projections take an eigendecomposition per iteration: ~1.7 CPU s at 200 series, ~20 at
-# 500, benchmarks/issue31.md); above, its smallest eigenvalue is only logged
+# 500, benchmarks/exceedance_and_matrices.md); above, its smallest eigenvalue is only logged
 REPAIR_MAX_SERIES = 200
 
 

@@ -3,9 +3,9 @@
 CPU seconds (``time.process_time``, best of three, warm numba cache) on the default
 offline run's outputs (run ``snakemake --config offline=true`` first), and Higham's
 nearest correlation matrix on pairwise matrices of growing size. The machine is shared,
-so CPU seconds, not wall clock, are quoted. Writes benchmarks/issue31.md.
+so CPU seconds, not wall clock, are quoted. Writes benchmarks/exceedance_and_matrices.md.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/issue31_analytics.py
+    PYTHONPATH=src .venv/bin/python benchmarks/exceedance_and_matrices.py
 """
 
 import platform
@@ -82,14 +82,14 @@ def main() -> int:
         "",
         f"Machine: {platform.machine()}, Python {platform.python_version()}, numpy {np.__version__}; "
         f"{time.strftime('%Y-%m-%d')}. CPU seconds, best of three, warm numba cache, on the default "
-        "offline run's clean.parquet (`benchmarks/issue31_analytics.py`).",
+        "offline run's clean.parquet (`benchmarks/exceedance_and_matrices.py`).",
         "",
         "| part | CPU s |",
         "|---|---|",
         *[f"| {name} | {seconds:.2f} |" for name, seconds in rows],
         "",
     ]
-    (ROOT / "benchmarks/issue31.md").write_text("\n".join(lines), encoding="utf-8")
+    (ROOT / "benchmarks/exceedance_and_matrices.md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
     return 0
 
