@@ -266,8 +266,9 @@ def test_a_huge_value_prints_at_a_sane_width_in_the_dq_table():
 
 def test_the_report_gives_the_calendar_suggestion_and_its_effect_on_the_pair():
     """A London index left on the NYSE's calendar: the report names the calendar to set and
-    that SPY-FTSE would then get the synchronised estimate (London closes 4.5 h before New
-    York), not only "calendar: warn"."""
+    what the calendar_effect step measured for SPY-FTSE (its change, the synchronised
+    estimate that appears), not only "calendar: warn"; it parses no advice text."""
+    from corrflow.analytics.correlation.calendar_effect import COLUMNS
     from corrflow.present.report import calendar_advice_lines
 
     dq = {
@@ -276,17 +277,37 @@ def test_the_report_gives_the_calendar_suggestion_and_its_effect_on_the_pair():
                 "calendar": "NYSE",
                 "calendar_advice": "FTSE's rows match XLON on 99.0% of days, NYSE on 93.0%: set "
                 "`calendar: XLON` in config key `series` (FTSE)",
+                "calendar_suggestion": "XLON",
             },
-            "SPY": {"calendar": "NYSE", "calendar_advice": None},
+            "SPY": {"calendar": "NYSE", "calendar_advice": None, "calendar_suggestion": None},
         }
     }
-    meta = {"SPY": {"calendar": "NYSE"}, "FTSE": {"calendar": "NYSE"}}
-    lines = calendar_advice_lines(dq, meta, [["SPY", "FTSE"]], "2021-06-30")
+    effect = dict.fromkeys(COLUMNS) | {
+        "series": "FTSE",
+        "suggested_calendar": "XLON",
+        "current_calendar": "NYSE",
+        "pair": "SPY-FTSE",
+        "other_leg_calendar": "NYSE",
+        "other_leg_suggested": False,
+        "window": 60,
+        "days_compared": 1200,
+        "max_abs_change": 0.1171,
+        "max_change_date": "2020-03-18",
+        "mean_change": 0.01,
+        "mean_abs_change": 0.0204,
+        "last_common_day": "2021-06-30",
+        "last_change": -0.004,
+        "synchronised": "appears",
+        "closes_apart_hours": 4.5,
+        "closes_apart_hours_current": 0.0,
+    }
+    lines = calendar_advice_lines(dq, [effect])
     assert lines[0].startswith("- **FTSE: FTSE's rows match XLON")
     assert (
-        "SPY-FTSE is computed on XLON's days instead of NYSE's and gets the synchronised estimate" in lines[0]
+        "With it, SPY-FTSE is computed on XLON's days instead of NYSE's: its 60-day correlation changes "
+        "by up to 0.117 (2020-03-18), 0.020 on average over the 1200 days both versions have a value "
+        "(-0.004 on 2021-06-30), and it gets the synchronised estimate (closes 4.5 h apart)." in lines[0]
     )
-    assert (
-        calendar_advice_lines({"series": {"SPY": dq["series"]["SPY"]}}, meta, [["SPY", "FTSE"]], "2021-06-30")
-        == []
-    )
+    assert calendar_advice_lines({"series": {"SPY": dq["series"]["SPY"]}}, [effect]) == []
+    # without calendar_effect.csv (a report made by hand): DQ's advice alone
+    assert "With it" not in calendar_advice_lines(dq, None)[0]

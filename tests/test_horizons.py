@@ -72,3 +72,50 @@ def test_a_yield_leg_earns_carry_over_the_weekdays_of_the_period():
     duration, convexity = par_bond_duration_convexity(np.array([y0]), 10)
     expected = np.log1p(y0 * weekdays / 252 - duration[0] * (y1 - y0) + 0.5 * convexity[0] * (y1 - y0) ** 2)
     assert abs(monthly["Y"].iloc[0] - expected) < 1e-12
+
+
+def levels_until(last_day: str, calendar: str = "NYSE") -> tuple[pd.DataFrame, dict]:
+    """Two prices on ``calendar``'s sessions from 2023 to ``last_day`` (the data's end)."""
+    from corrflow.data.calendars import sessions
+
+    days = sessions(calendar, "2023-01-02", last_day)
+    rng = np.random.default_rng(7)
+    levels = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.01, (len(days), 2)), axis=0)), index=days, columns=["A", "B"]
+    )
+    specs = {"A": {"kind": "price", "calendar": calendar}, "B": {"kind": "price", "calendar": calendar}}
+    return levels, specs
+
+
+def test_a_week_and_month_ending_on_a_holiday_of_both_markets_are_whole():
+    """Issue 29: data through Thursday 2024-03-28, the day before Good Friday (the NYSE
+    closed, and March's last weekday): the week and the month are whole, dated by their
+    ends, not called partial."""
+    levels, specs = levels_until("2024-03-28")
+    weekly = period_returns(levels, specs, "A", "B", {}, "W-FRI")
+    monthly = period_returns(levels, specs, "A", "B", {}, "ME")
+    assert weekly.index[-1] == pd.Timestamp("2024-03-29")
+    assert monthly.index[-1] == pd.Timestamp("2024-03-31")
+
+
+def test_a_data_end_before_an_open_day_of_both_markets_is_partial():
+    """Data through Wednesday 2024-03-27: Thursday is open on both calendars, so the week
+    and the month are partial and dated by their real last day."""
+    levels, specs = levels_until("2024-03-27")
+    weekly = period_returns(levels, specs, "A", "B", {}, "W-FRI")
+    monthly = period_returns(levels, specs, "A", "B", {}, "ME")
+    assert weekly.index[-1] == pd.Timestamp("2024-03-27")
+    assert monthly.index[-1] == pd.Timestamp("2024-03-27")
+    assert weekly.index[-2] == pd.Timestamp("2024-03-22")  # earlier weeks keep their Friday
+
+
+def test_a_24_7_leg_is_open_on_the_other_legs_holiday_only_when_both_are():
+    """A 24/7 leg beside the NYSE: Good Friday is closed for the pair (the NYSE), so data
+    through Thursday is a whole week; two 24/7 legs trade on Good Friday: partial."""
+    levels, specs = levels_until("2024-03-28")
+    specs = {"A": {"kind": "price", "calendar": "NYSE"}, "B": {"kind": "price", "calendar": "24/7"}}
+    assert period_returns(levels, specs, "A", "B", {}, "W-FRI").index[-1] == pd.Timestamp("2024-03-29")
+    crypto = {"A": {"kind": "price", "calendar": "24/7"}, "B": {"kind": "price", "calendar": "24/7"}}
+    assert period_returns(levels, crypto, "A", "B", {}, "W-FRI").index[-1] == pd.Timestamp("2024-03-28")
+    # a month through the 28th: the weekend after Good Friday is open for two 24/7 legs
+    assert period_returns(levels, crypto, "A", "B", {}, "ME").index[-1] == pd.Timestamp("2024-03-28")

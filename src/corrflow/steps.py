@@ -41,6 +41,13 @@ STEPS = {
             "lay raw series on their calendars, convert currencies",
             ("", "clean", "correlation"),
         ),
+        Step(
+            "calendar_effect",
+            "corrflow.analytics.correlation.calendar_effect",
+            "what DQ's calendar suggestions change in each pair's correlation",
+            ("", "clean", "correlation"),
+            {"window": "correlation.primary_window"},
+        ),
         Step("features", "corrflow.analytics.features", "returns, excess returns and lags", ("features",)),
         Step(
             "rolling_corr",

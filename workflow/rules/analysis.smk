@@ -141,6 +141,35 @@ rule dq:
         "../scripts/step.py"
 
 
+# DQ's calendar suggestions (if any) applied one at a time: how each pair's correlation
+# changes; the report says it. dq reads the raw files only, so this adds no cycle.
+rule calendar_effect:
+    input:
+        raw=raw_files(),
+        ok=ok_files(),
+        dq=rules.dq.output.json_path,
+    output:
+        out="data/processed/calendar_effect.csv",
+    log:
+        "logs/calendar_effect.log",
+    benchmark:
+        "logs/benchmarks/calendar_effect.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=memory_mb(2000),
+    params:
+        series=config["series"],
+        start=config["start"],
+        end=END,
+        base_currency=config["base_currency"],
+        max_gap_days=config["clean"]["max_gap_days"],
+        pairs=config["correlation"]["pairs"],
+        window=config["correlation"]["primary_window"],
+    script:
+        "../scripts/step.py"
+
+
 rule model:
     input:
         features=rules.features.output.out,

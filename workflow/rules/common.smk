@@ -157,6 +157,7 @@ def report_inputs(wildcards):
         "dq": rules.dq.output.json_path,
         "gaps": rules.rolling_corr.output.gaps,
         "exceedance": rules.regimes.output.exceedance,
+        "calendar_effect": rules.calendar_effect.output.out,
     }
     if is_activated("model"):
         inputs["metrics"] = rules.model.output.metrics

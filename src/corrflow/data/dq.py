@@ -103,9 +103,9 @@ def missing_runs(missing_mask: np.ndarray, open_days: pd.DatetimeIndex, longer_t
     return runs
 
 
-def calendar_advice(series_id: str, dates: pd.DatetimeIndex, calendar: str) -> str | None:
-    """A better-fitting calendar for the series' rows, in one line, when one fits much
-    better than its own (``_calendars.calendar_fit``)."""
+def calendar_advice(series_id: str, dates: pd.DatetimeIndex, calendar: str) -> tuple[str, str] | None:
+    """A better-fitting calendar for the series' rows when one fits much better than its
+    own (``_calendars.calendar_fit``): (its name, the advice in one line), else None."""
     # a fit is at most 1 (days in both over days in either), so when the own calendar fits
     # above 1 - margin no other can fit better by the margin: no advice, and no need for the
     # day lists of the 15 candidate calendars (~2 s of pandas_market_calendars per process).
@@ -119,8 +119,9 @@ def calendar_advice(series_id: str, dates: pd.DatetimeIndex, calendar: str) -> s
     if best == calendar or fits[best] - fits[calendar] < CALENDAR_ADVICE_MARGIN:
         return None
     return (
+        best,
         f"{series_id}'s rows match {best} on {fits[best]:.1%} of days, {calendar} on {fits[calendar]:.1%}: "
-        f"set `calendar: {best}` in config key `series` ({series_id})"
+        f"set `calendar: {best}` in config key `series` ({series_id})",
     )
 
 
@@ -205,7 +206,9 @@ def series_checks(
             for n in notes
         ]
     long_gaps = missing_runs(missing_mask, open_days, max_gap_days) if max_gap_days is not None else []
-    advice = calendar_advice(series_id, valid.index, calendar) if len(off_calendar) or long_gaps else None
+    suggestion, advice = (
+        calendar_advice(series_id, valid.index, calendar) if len(off_calendar) or long_gaps else None
+    ) or (None, None)
     result.update(
         {
             "first": str(valid.index[0].date()),
@@ -225,6 +228,8 @@ def series_checks(
             "gaps_beyond_max": long_gaps,
             "max_gap_days": max_gap_days,
             "calendar_advice": advice,
+            # the suggested calendar's name, for the steps that read it (calendar_effect)
+            "calendar_suggestion": suggestion,
             "duplicated_dates": duplicates,
             "longest_stale_run": stale_len,
             # difference i compares value i with value i-1, so the run starts one value earlier

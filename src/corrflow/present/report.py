@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from corrflow.analytics.correlation.calendar_effect import read_calendar_effect
 from corrflow.analytics.correlation.exceedance import read_exceedance
 from corrflow.analytics.correlation.universe import READABLE_SERIES
 from corrflow.analytics.returns import gap_sentence
@@ -377,6 +378,7 @@ def build_report(
     gaps: pd.DataFrame | None = None,
     today: str | None = None,
     exceedance: pd.DataFrame | None = None,
+    calendar_effect: list[dict] | None = None,
 ) -> tuple[str, list[str]]:
     """The markdown text and the file names of the charts it drew (all under ``figures_dir``;
     a skipped pair's notice is drawn but not listed). Every figure in ``_figures.REGISTRY``
@@ -487,54 +489,66 @@ def build_report(
     if passing:
         lines.append(f"| the other {len(passing)} series | no warning or failure |")
     lines.append("")
-    lines += calendar_advice_lines(dq, series_meta, pairs, as_of)
+    lines += calendar_advice_lines(dq, calendar_effect)
     lines += model_section(metrics)
     lines += all_pairs_section(universe.get("all_pairs") if universe else None)
     return "\n".join(lines), drawn
 
 
-def calendar_advice_lines(dq: dict, series_meta: dict, pairs: list, as_of: str) -> list[str]:
-    """DQ's calendar suggestion for a series, in the report with what it changes for the
-    series' pairs: the days their returns are taken on, and whether the pair's markets then
-    close hours apart (the synchronised estimate appears) or no longer do."""
-    from corrflow.data.calendars import ASYNC_CLOSE_HOURS, closes_apart_hours
-
+def calendar_advice_lines(dq: dict, effects: list[dict] | None = None) -> list[str]:
+    """DQ's calendar suggestion for a series, in the report with what it changes for each of
+    the series' pairs, as the calendar_effect step measured it (calendar_effect.csv): the
+    days the pair's returns are taken on, how much its correlation moves, and whether the
+    synchronised estimate appears or disappears."""
     lines = []
     for series_id, r in dq.get("series", {}).items():
         advice = r.get("calendar_advice")
-        found = re.search(r"`calendar: ([^`]+)`", advice or "")
-        if not found:
+        if not advice:
             continue
-        suggested, current = found.group(1), r.get("calendar") or "?"
-        effects = []
-        for a, b in pairs:
-            if series_id not in (a, b):
-                continue
-            other = b if series_id == a else a
-            other_calendar = series_meta.get(other, {}).get("calendar")
-            if not other_calendar:
-                continue
-            try:
-                before = closes_apart_hours(current, other_calendar, as_of)
-                after = closes_apart_hours(suggested, other_calendar, as_of)
-            except Exception:  # an unknown calendar name: DQ's own line still says what to set
-                continue
-            sync_now, sync_then = before >= ASYNC_CLOSE_HOURS, after >= ASYNC_CLOSE_HOURS
-            change = (
-                f"gets the synchronised estimate (closes {after:.1f} h apart)"
-                if sync_then and not sync_now
-                else f"loses the synchronised estimate (closes {after:.1f} h apart)"
-                if sync_now and not sync_then
-                else "keeps its estimates"
-            )
-            effects.append(f"{a}-{b} is computed on {suggested}'s days instead of {current}'s and {change}")
+        found = [e for e in effects or [] if e["series"] == series_id]
+        said = "; ".join(calendar_effect_phrase(e) for e in found)
         lines.append(
             f"- **{series_id}: {advice}.**"
-            + (f" With it, {'; '.join(effects)}." if effects else "")
+            + (f" With it, {said}." if said else "")
             + " Until then its returns follow the wrong market's holidays, which can move a pair's"
             " correlation (see dq_report.md)."
         )
     return lines + ([""] if lines else [])
+
+
+def calendar_effect_phrase(effect: dict) -> str:
+    """One pair's row of calendar_effect.csv in words."""
+    other = effect["pair"].split("-")
+    other = other[1] if other[0] == effect["series"] else other[0]
+    days = (
+        f"{effect['pair']} is computed on {effect['suggested_calendar']}'s days instead of "
+        f"{effect['current_calendar']}'s"
+        + (
+            f" (with {other} on {effect['other_leg_calendar']}, DQ's suggestion for it too)"
+            if effect.get("other_leg_suggested")
+            else ""
+        )
+    )
+    window = f"its {effect['window']}-day correlation"
+    if not effect.get("days_compared"):
+        change = f"{window} has no day with a value in both versions"
+    elif not effect.get("max_change_date"):
+        change = f"{window} does not change on the {effect['days_compared']} days both versions have a value"
+    else:
+        change = (
+            f"{window} changes by up to {effect['max_abs_change']:.3f} ({effect['max_change_date']}), "
+            f"{effect['mean_abs_change']:.3f} on average over the {effect['days_compared']} days both "
+            f"versions have a value ({effect['last_change']:+.3f} on {effect['last_common_day']})"
+        )
+    hours = effect.get("closes_apart_hours")
+    if hours is None:  # a version without the pair's data
+        return f"{days}: {change}"
+    synchronised = {
+        "appears": "it gets the synchronised estimate",
+        "disappears": "it loses the synchronised estimate",
+        "kept": "it keeps the synchronised estimate",
+    }.get(effect.get("synchronised"), "it has no synchronised estimate either way")
+    return f"{days}: {change}, and {synchronised} (closes {hours:.1f} h apart)"
 
 
 # ---------------------------------------------------------------- markdown -> rst (HTML report)
@@ -598,6 +612,7 @@ def run(
     gaps: str | None = None,
     exceedance: str | None = None,
     metrics: str | None = None,
+    calendar_effect: str | None = None,
     universe: str,
     pairs: list,
     window: int | None = None,
@@ -620,6 +635,7 @@ def run(
     gaps: pair_gaps.csv (rolling_corr)
     exceedance: data/processed/exceedance.csv (regimes; when it ran)
     metrics: models/metrics.json (when task G ran)
+    calendar_effect: calendar_effect.csv: what DQ's calendar suggestions change in each pair
     universe: universe.json (rule universe): the heatmaps' matrices, the latest all-pairs matrix
     window: the primary window
     windows: the configured windows (checked in rolling_corr.csv)
@@ -667,6 +683,7 @@ def run(
         pd.read_csv(gaps) if gaps else None,
         today,
         read_exceedance(exceedance) if exceedance else None,
+        read_calendar_effect(calendar_effect) if calendar_effect else None,
     )
     write_text_atomic(text + "\n", report)
     if summary:

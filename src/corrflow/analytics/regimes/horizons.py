@@ -6,15 +6,16 @@ such day is left out, so the next return spans it. Returns between consecutive p
 ends are taken by kind (``_returns.kind_log_returns``: a yield's carry counts the
 weekdays elapsed), and their rolling Pearson correlation over ``window`` periods
 (min_periods = window) is labelled by the period end (Friday, month end), except a pair's
-last period when it is partial (its last joint day before the period's last weekday: the
-data end within it): that one is dated by its real last day, so a 5-day June is not
-dated June 30 (the report marks it partial).
+last period when it is partial (a day after its last joint day, within the period, is
+open on both legs' calendars: the data end within it): that one is dated by its real
+last day, so a 5-day June is not dated June 30 (the report marks it partial). A period
+whose last weekdays are holidays of the pair's markets (Good Friday) is whole.
 """
 
 import pandas as pd
 
 from corrflow.analytics.returns import kind_log_returns
-from corrflow.data.calendars import open_mask
+from corrflow.data.calendars import default_calendar, open_mask, sessions
 
 FREQUENCIES = {"weekly": "W-FRI", "monthly": "ME"}  # _contracts.HORIZON_FREQUENCIES and their period ends
 
@@ -30,17 +31,26 @@ def period_returns(
     on_days = ends.set_index("day")
     returns = pd.DataFrame({c: kind_log_returns(on_days[c], specs.get(c, {"kind": "price"})) for c in (a, b)})
     labels = ends.index
-    if len(ends) and ends["day"].iloc[-1] < last_weekday(labels[-1]):
+    if len(ends) and both_open_after(specs, a, b, ends["day"].iloc[-1], labels[-1]):
         labels = labels[:-1].append(pd.DatetimeIndex([ends["day"].iloc[-1]]))  # partial: its real date
     return returns.set_axis(labels).iloc[1:]
 
 
-def last_weekday(period_end: pd.Timestamp) -> pd.Timestamp:
-    """The last Monday-to-Friday day on or before a period's end label (a Friday, a month's end)."""
-    day = period_end.normalize()
-    while day.weekday() >= 5:
-        day -= pd.Timedelta(days=1)
-    return day
+def both_open_after(specs: dict, a: str, b: str, last_day: pd.Timestamp, period_end: pd.Timestamp) -> bool:
+    """Whether a day after ``last_day``, up to ``period_end``, is a session of both legs'
+    calendars (their specs' ``calendar``, else the default by kind; a 24/7 leg is open
+    every day): the pair could have had a value there, so its period is partial."""
+    first = pd.Timestamp(last_day).normalize() + pd.Timedelta(days=1)
+    end = pd.Timestamp(period_end).normalize()
+    if first > end:
+        return False
+    calendars = [
+        specs.get(s, {}).get("calendar") or default_calendar(specs.get(s, {"kind": "price"})) for s in (a, b)
+    ]
+    open_days = sessions(calendars[0], first, end)
+    for name in calendars[1:]:
+        open_days = open_days.intersection(sessions(name, first, end))
+    return len(open_days) > 0
 
 
 def horizon_correlations(
