@@ -276,6 +276,26 @@ def test_month_labels_carry_the_real_date_and_mark_only_the_last_month_partial()
     ]
 
 
+def test_the_last_month_ending_on_its_markets_holiday_is_whole_and_a_later_joint_session_makes_it_partial():
+    """March 2024's data end on Thursday the 28th: Good Friday closes NYSE, so a NYSE
+    universe's March is whole; a 24/7 leg alone cannot make a pair, two 24/7 legs can."""
+    from corrflow.store.universe import frame_labels, last_value_days
+
+    ab = pd.Series(0.5, index=pd.date_range("2024-02-01", "2024-03-28"))
+    months = pd.DatetimeIndex(["2024-02-29", "2024-03-31"])
+    cube = np.tile(np.eye(2), (2, 1, 1))
+    cube[:, 0, 1] = cube[:, 1, 0] = 0.5
+
+    def march_partial(calendars):
+        return frame_labels(months, last_value_days({("A", "B"): ab}), cube, calendars)[-1]["partial"]
+
+    assert not march_partial(["NYSE", "NYSE"])
+    assert not march_partial(["NYSE", "24/7"])
+    assert march_partial(["24/7", "24/7"])
+    assert march_partial(["NYSE", "NYSE", "XLON", "XLON"]) is False  # London also keeps Good Friday
+    assert march_partial(["XTKS", "XTKS"])  # Tokyo trades on Good Friday
+
+
 def test_the_latest_all_pairs_matrix_is_found_however_far_back_and_one_pair_is_listed_once(tmp_path):
     """A store whose last 7 months hold 1 of 21 pairs: the latest matrix is the month before
     them (the old look-back read 4 months and summarised one pair as the universe)."""

@@ -33,6 +33,7 @@ from corrflow.analytics.correlation.universe import (
     heatmap_series,
     universe_correlations,
 )
+from corrflow.data.calendars import default_calendar
 from corrflow.data.contracts import as_of_date, pair_days, read_parquet
 from corrflow.io import InputDataError, atomic_path, write_json_atomic
 
@@ -97,30 +98,48 @@ def last_value_days(rolling: dict) -> pd.Series:
     return pd.concat(last).groupby(level=0).max()
 
 
-def frame_labels(months: pd.DatetimeIndex, real_days: pd.Series, cube: np.ndarray) -> list[dict]:
+def frame_labels(
+    months: pd.DatetimeIndex, real_days: pd.Series, cube: np.ndarray, calendars: list[str] | None = None
+) -> list[dict]:
     """Per month-end matrix: its month, its real date (the last day a pair has a value in
-    it), whether the month is partial (the last matrix, its pairs' values ending before
-    the month's last weekday: no pair has a value after it; a holiday on an earlier month's
-    last weekday does not make that month partial) and how many of its pairs have a value."""
+    it), whether the month is partial and how many of its pairs have a value. Only the last
+    matrix can be partial: when a day after its real date, within the month, is a session
+    of two of the shown series' ``calendars`` (one per series), so a pair could have had a
+    value there; a holiday of those markets at the month's end (or, without calendars, a
+    weekend) does not make the month partial."""
     n = cube.shape[1] if cube.ndim == 3 else 0
     upper = np.triu_indices(n, 1)
     labels = []
     for t, month in enumerate(months):
         period = month.to_period("M")
-        real = real_days.get(period, month)
-        real = pd.Timestamp(real)
-        last_business = period.end_time.normalize()
-        while last_business.weekday() >= 5:  # a month ending on a weekend: its last Friday
-            last_business -= pd.Timedelta(days=1)
+        real = pd.Timestamp(real_days.get(period, month))
+        last = t == len(months) - 1
         labels.append(
             {
                 "month": period.strftime("%Y-%m"),
                 "date": str(real.date()),
-                "partial": bool(t == len(months) - 1 and real.normalize() < last_business),
+                "partial": bool(last and pair_could_trade_after(real, period.end_time, calendars)),
                 "pairs": int(np.isfinite(cube[t][upper]).sum()),
             }
         )
     return labels
+
+
+def pair_could_trade_after(day: pd.Timestamp, period_end: pd.Timestamp, calendars: list[str] | None) -> bool:
+    """Whether a day after ``day``, up to ``period_end``, is a session of at least two of
+    the series' ``calendars`` (one entry per series; None: every weekday counts)."""
+    first = pd.Timestamp(day).normalize() + pd.Timedelta(days=1)
+    end = pd.Timestamp(period_end).normalize()
+    if first > end:
+        return False
+    if calendars is None:
+        return bool(len(pd.bdate_range(first, end)))
+    from corrflow.data.calendars import sessions
+
+    open_series = pd.Series(0, index=pd.date_range(first, end))
+    for name, count in pd.Series(calendars).value_counts().items():
+        open_series.loc[open_series.index.isin(sessions(name, first, end))] += count
+    return bool((open_series >= 2).any())
 
 
 def latest_frame(pair_counts: list[int], total_pairs: int) -> int | None:
@@ -444,7 +463,8 @@ def build_universe(
     order = clustered_order(mean, order_repairs)
     index = [dashboard_shown.index(s) for s in order]
     cube = cube[:, index][:, :, index] if len(cube) else cube
-    labels = frame_labels(months, last_value_days(rolling), cube)
+    calendars = [default_calendar(series_meta[s]) for s in order]
+    labels = frame_labels(months, last_value_days(rolling), cube, calendars)
     n = len(order)
     latest = latest_frame([f["pairs"] for f in labels], n * (n - 1) // 2)
     month_labels = [f["month"] for f in labels]
