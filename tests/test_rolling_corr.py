@@ -40,15 +40,22 @@ def random_returns(n=600, seed=1):
     return frame
 
 
-def exact_rolling_corr(x: np.ndarray, y: np.ndarray, window: int) -> np.ndarray:
-    """Two-pass Pearson per window in extended precision: the reference for accuracy."""
-    out = np.full(len(x), np.nan)
-    xw = np.lib.stride_tricks.sliding_window_view(x.astype(np.longdouble), window)
-    yw = np.lib.stride_tricks.sliding_window_view(y.astype(np.longdouble), window)
-    xc = xw - xw.mean(axis=1, keepdims=True)
-    yc = yw - yw.mean(axis=1, keepdims=True)
+def centred_windows(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each window of ``x`` minus its own mean, in extended precision, and its sum of
+    squares: the per-series half of the two-pass reference (computed once per series)."""
+    windows = np.lib.stride_tricks.sliding_window_view(x.astype(np.longdouble), window)
+    centred = windows - windows.mean(axis=1, keepdims=True)
+    return centred, (centred * centred).sum(axis=1)
+
+
+def exact_rolling_corr(x, y, window: int) -> np.ndarray:
+    """Two-pass Pearson per window in extended precision: the reference for accuracy.
+    ``x`` and ``y`` are arrays or ``centred_windows`` of them."""
+    xc, xx = x if isinstance(x, tuple) else centred_windows(x, window)
+    yc, yy = y if isinstance(y, tuple) else centred_windows(y, window)
+    out = np.full(len(xc) + window - 1, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = (xc * yc).sum(axis=1) / np.sqrt((xc * xc).sum(axis=1) * (yc * yc).sum(axis=1))
+        r = (xc * yc).sum(axis=1) / np.sqrt(xx * yy)
     out[window - 1 :] = r.astype("float64")
     return out
 
@@ -92,9 +99,9 @@ def test_real_data_with_gaps_and_flat_stretches(snapshot_frames, window):
     pairs = all_pairs(list(returns.columns))
     ours = rolling_corr_pairs(returns.to_numpy(), pairs, window)
     np.testing.assert_array_equal(ours, rolling_corr_pairs_numpy(returns.to_numpy(), pairs, window))
+    centred = [centred_windows(returns.iloc[:, i].to_numpy(), window) for i in range(returns.shape[1])]
     for k, (i, j) in enumerate(pairs):
-        x, y = returns.iloc[:, i].to_numpy(), returns.iloc[:, j].to_numpy()
-        reference = exact_rolling_corr(x, y, window)
+        reference = exact_rolling_corr(centred[i], centred[j], window)
         flat = np.isnan(ours[k]) & np.isfinite(reference)  # exactly flat windows: NaN by design
         reference[flat] = np.nan
         assert_matches(ours[k], reference, 1e-13)
