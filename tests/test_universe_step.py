@@ -97,6 +97,9 @@ def early_enders(tmp_path_factory):
         stress={"equity": "SPY", "bond": "DGS10", "vix": None},
         model={"enabled": False},
         all_pairs={"enabled": True, "dtype": "float64", "window": WINDOW, "n_blocks": 2},
+        # what these tests read comes from the universe rule; the real-time Markov refits
+        # and DCC are beside the point (and the most of the run's CPU)
+        regimes={"markov": {"realtime": False}, "dcc": {"enabled": False}},
     )
     (workdir / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     snakemake(workdir, "--cores", "2")
