@@ -390,6 +390,8 @@ def test_blocks_split_pairs_evenly_and_read_back_as_one(tmp_path):
             str(out),
         )
         assert result.returncode == 0, result.stderr
+        # progress of long work: log lines off a terminal, the last one the whole block
+        assert f"all pairs, block {block + 1} of 3: 300 of 300 dates done in" in result.stderr
         files.append(out)
     whole = tmp_path / "whole.parquet"
     assert (

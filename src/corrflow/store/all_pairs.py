@@ -14,7 +14,7 @@ import pandas as pd
 
 from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel
 from corrflow.data.contracts import METADATA_KEY
-from corrflow.io import InputDataError, atomic_path
+from corrflow.io import InputDataError, Progress, atomic_path
 from corrflow.store.blocks import (
     block_first_series,
     series_blocks,
@@ -297,12 +297,16 @@ def write_all_pairs(
             history_writer = pq.ParquetWriter(
                 files.enter_context(atomic_path(history_path)), history_schema, **PARQUET_OPTIONS
             )
+        # a bar on a terminal (the command), a log line every 10 s otherwise (a rule's log)
+        progress = Progress(f"all pairs, block {block + 1} of {n_blocks}", result.n_rows, "dates", log=logger)
         pending = compute.submit(compute_stretch, 0, *stretches[0]) if stretches else None
-        for k, (t0, _) in enumerate(stretches):
+        for k, (t0, t1) in enumerate(stretches):
             blocks, table = pending.result()
             if k + 1 < len(stretches):
                 pending = compute.submit(compute_stretch, k + 1, *stretches[k + 1])
             write_stretch(t0, blocks, table, writer, history_writer)
+            progress.advance(t1 - t0, f"{n_pairs:,} pairs")
+        progress.close()
         for open_writer, open_schema, name in (
             (writer, schema, "store"),
             (history_writer, history_schema, "history"),
