@@ -42,10 +42,10 @@ import logging
 import numpy as np
 import pandas as pd
 
+from corrflow.analytics.panel import CleanPanel
 from corrflow.data.contracts import (
     RELATIVE_LABELS,
     SIGN_LABELS,
-    closed_by_series,
     corr_adjusted_column,
     corr_before_column,
     corr_during_column,
@@ -55,7 +55,6 @@ from corrflow.data.contracts import (
     pearson_columns,
     percentile_column,
     primary_window_of,
-    read_parquet,
     read_rolling_corr,
     relative_column,
     sign_column,
@@ -270,16 +269,8 @@ def _markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[st
 
 
 def pair_returns_of(levels: pd.DataFrame, metadata: dict, a: str, b: str) -> pd.DataFrame:
-    from corrflow.analytics.returns import pair_returns
-
-    return pair_returns(
-        levels,
-        metadata.get("series", {}),
-        a,
-        b,
-        closed_by_series(metadata),
-        metadata.get("calendar", {}).get("max_gap_days"),
-    ).dropna()
+    """The pair's joint returns (``CleanPanel.pair_returns``), the days without one left out."""
+    return CleanPanel(levels, metadata).pair_returns(a, b).dropna()
 
 
 def dcc_regimes(levels: pd.DataFrame, metadata: dict, pairs: list[list[str]], min_obs: int):
@@ -400,8 +391,6 @@ def build_regimes(corr, levels, metadata, settings):
     """Everything the rule writes: (regimes frame, its metadata, episodes table, horizons table)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from corrflow.analytics.returns import series_returns
-
     # stress episodes come from every day of the data (an equity history may start long
     # before the first pair); the daily flags then live on rolling_corr.csv's dates
     all_levels = levels
@@ -417,11 +406,7 @@ def build_regimes(corr, levels, metadata, settings):
     if markov["enabled"]:
         equity = stress.get("equity")
         if equity in levels:
-            spec = metadata.get("series", {}).get(equity, {"kind": "price"})
-            closed = closed_by_series(metadata).get(equity)
-            returns = series_returns(
-                levels[equity], spec, closed, metadata.get("calendar", {}).get("max_gap_days")
-            )
+            returns = CleanPanel(levels, metadata).series_returns(equity)
             jobs.append((100.0 * returns, f"mkv:ret:{equity}", "variance", ["calm", "turbulent"]))
         for column in primary_columns:
             jobs.append((corr[column], f"mkv:{column}", "mean", ["low", "high"]))
@@ -489,9 +474,8 @@ def _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns,
     episodes = episode_correlation_columns(episodes, all_levels, metadata, primary_columns, stress)
     horizon_settings = settings["horizons"]
     windows = {f: horizon_settings[f] for f in ("weekly", "monthly")} if horizon_settings["enabled"] else {}
-    horizons = horizon_correlations(
-        levels, metadata.get("series", {}), settings["pairs"], closed_by_series(metadata), windows
-    )
+    panel = CleanPanel(levels, metadata)
+    horizons = horizon_correlations(levels, panel.specs, settings["pairs"], panel.closed, windows)
     exceedance_settings = settings["exceedance"]
     if exceedance_settings["enabled"]:
         exceedance, info["exceedance"] = exceedance_regimes(
@@ -536,7 +520,7 @@ def run(
     """
     corr_path = corr
     corr = read_rolling_corr(corr_path)
-    levels, metadata = read_parquet(clean)
+    panel = CleanPanel.read(clean)
     pearson = pearson_columns(corr)
     primary = primary_window_of(corr, primary_window)
     if pearson and not pearson_columns(corr, primary):
@@ -559,7 +543,7 @@ def run(
         "exceedance": exceedance_settings,
     }
     regimes, info, episode_table, horizon_table, exceedance_table = build_regimes(
-        corr, levels, metadata, settings
+        corr, panel.levels, panel.meta, settings
     )
     write_parquet(regimes, out, info)
     write_csv_atomic(episode_table, episodes, index=False)
