@@ -48,6 +48,7 @@ import pandas as pd
 
 from corrflow.analytics.panel import CleanPanel
 from corrflow.analytics.returns import TRADING_DAYS
+from corrflow.config.sections import Stress
 from corrflow.data.robust import robust_centre_scale
 
 YEAR_WEEKDAYS = 261
@@ -617,18 +618,19 @@ def without_data_errors(
 
 
 def stress_episodes(
-    levels: pd.DataFrame, metadata: dict, settings: dict, notes: dict | None = None
+    levels: pd.DataFrame, metadata: dict, settings: Stress, outlier_z: float, notes: dict | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(episodes table with EPISODE_COLUMNS, daily ``stress`` / ``stress_reason`` on levels' index).
+    ``outlier_z``: DQ's outlier threshold, which decides what is a likely data error.
     ``notes``, when given, receives ``data_errors``: the likely data errors of the series
     the rules read (module doc), left out when confirmed."""
     from corrflow.data.contracts import EPISODE_COLUMNS
 
-    equity, bond, vix = settings.get("equity"), settings.get("bond"), settings.get("vix")
-    gap = settings["merge_gap_days"]
+    equity, bond, vix = settings.equity, settings.bond, settings.vix
+    gap = settings.merge_gap_days
     intervals: list[Interval] = []
-    levels, errors = without_data_errors(levels, metadata, float(settings["outlier_z"]))
-    history = history_equity(levels, metadata, equity, settings.get("history_equity"))
+    levels, errors = without_data_errors(levels, metadata, float(outlier_z))
+    history = history_equity(levels, metadata, equity, settings.history_equity)
     if notes is not None:
         read = {equity, bond, vix, history} - {None}
         notes["data_errors"] = [e for e in errors if e["series"] in read]
@@ -636,18 +638,18 @@ def stress_episodes(
         equity_levels, equity_returns, splice = spliced_equity(levels, metadata, equity, history)
         intervals += drawdown_intervals(
             equity_levels,
-            settings["drawdown_pct"],
-            settings["fall_pct"],
-            settings["fall_days"],
-            settings["recovery_share"],
+            settings.drawdown_pct,
+            settings.fall_pct,
+            settings.fall_days,
+            settings.recovery_share,
             splice,
         )
         intervals += volatility_intervals(
             levels[vix] if vix in levels else None,
             equity_returns,
-            settings["vix_level"],
-            settings["realised_vol_days"],
-            settings["realised_vol_level"],
+            settings.vix_level,
+            settings.realised_vol_days,
+            settings.realised_vol_level,
             gap,
             splice,
         )
@@ -655,11 +657,9 @@ def stress_episodes(
         # in for drawdown and volatility (a bear market, a crash) where the equity has no data
         if equity in levels and bond in levels and bond != equity:
             pair = CleanPanel(levels, metadata).pair_returns(equity, bond)
-            intervals += joint_fall_intervals(
-                pair, settings["joint_fall_days"], settings["joint_fall_pct"], gap
-            )
+            intervals += joint_fall_intervals(pair, settings.joint_fall_days, settings.joint_fall_pct, gap)
     if len(levels.index):
-        intervals += named_intervals(settings.get("episodes", []), levels.index[0], levels.index[-1])
+        intervals += named_intervals(settings.episodes, levels.index[0], levels.index[-1])
     groups = merge_blips(merge_intervals(intervals, gap))
     rows = [episode_row(g, gap) for g in groups]
     seen: dict[str, int] = {}
