@@ -71,12 +71,9 @@ def test_an_unknown_key_is_one_line_naming_it():
         as_section(Sign, [0.1, -0.1], "sign")
 
 
-def test_a_missing_key_is_named_unless_defaults_fill_it():
-    partial = {"max_iter": 5}
-    with pytest.raises(ConfigError, match=r"setting `markov`: key 'enabled' is missing"):
-        as_section(Markov, partial, "markov")
-    filled = as_section(Markov, partial, "markov", DEFAULTS["regimes"]["markov"])
-    assert filled.max_iter == 5 and filled.min_obs == DEFAULTS["regimes"]["markov"]["min_obs"]
+def test_a_missing_key_is_one_line_naming_it():
+    with pytest.raises(ConfigError, match=r"^setting `markov`: key 'enabled' is missing; give it"):
+        as_section(Markov, {"max_iter": 5}, "markov")
 
 
 def test_only_keywords_annotated_with_a_section_are_converted():

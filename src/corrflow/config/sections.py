@@ -219,10 +219,10 @@ def section_class(annotation: Any) -> type[Section] | None:
     return None
 
 
-def as_section(kind: type[Section], value: Any, name: str, defaults: dict | None = None) -> Section:
-    """``value`` (a mapping of the section's keys) as ``kind``; ``defaults`` fills keys
-    ``value`` leaves out. One ConfigError line names a key that is not the section's, a
-    key missing, or a value that is not a mapping."""
+def as_section(kind: type[Section], value: Any, name: str) -> Section:
+    """``value`` (a mapping of every key of the section) as ``kind``. One ConfigError line
+    names a key that is not the section's, a key missing, or a value that is not a mapping
+    (the command completes a partial setting from the schema's defaults before this)."""
     if isinstance(value, kind):
         return value
     fields = {f.name: f for f in dataclasses.fields(kind)}
@@ -236,8 +236,7 @@ def as_section(kind: type[Section], value: Any, name: str, defaults: dict | None
         raise ConfigError(
             f"setting `{name}`: unknown key {unknown[0]!r}; {kind.__name__} has {', '.join(fields)}"
         )
-    values = {**(defaults or {}), **value}
-    missing = [key for key in fields if key not in values]
+    missing = [key for key in fields if key not in value]
     if missing:
         raise ConfigError(
             f"setting `{name}`: key {missing[0]!r} is missing; give it (the config fills it from the schema)"
@@ -245,24 +244,19 @@ def as_section(kind: type[Section], value: Any, name: str, defaults: dict | None
     out = {}
     for key, field in fields.items():
         nested = section_class(field.type)
-        nested_defaults = (defaults or {}).get(key) if nested else None
-        out[key] = (
-            as_section(nested, values[key], f"{name}.{key}", nested_defaults) if nested else values[key]
-        )
+        out[key] = as_section(nested, value[key], f"{name}.{key}") if nested else value[key]
     return kind(**out)
 
 
-def typed_arguments(
-    run, arguments: dict[str, Any], defaults: dict[str, dict] | None = None
-) -> dict[str, Any]:
+def typed_arguments(run, arguments: dict[str, Any]) -> dict[str, Any]:
     """``arguments`` for ``run()`` with each keyword annotated by a Section made that
-    section (``as_section``; ``defaults``: per keyword, the mapping that fills keys left
-    out); every other argument as it is. The one adapter of rule params and command flags."""
+    section (``as_section``); every other argument as it is. The one adapter of rule
+    params and command flags."""
     parameters = inspect.signature(run).parameters
     typed = dict(arguments)
     for name, value in arguments.items():
         parameter = parameters.get(name)
         kind = section_class(parameter.annotation) if parameter is not None else None
         if kind is not None and value is not None:
-            typed[name] = as_section(kind, value, name, (defaults or {}).get(name))
+            typed[name] = as_section(kind, value, name)
     return typed
