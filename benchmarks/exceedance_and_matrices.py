@@ -33,6 +33,7 @@ def main() -> int:
     from corrflow.analytics.correlation.valid_matrix import nearest_correlation, smallest_eigenvalue
     from corrflow.analytics.regimes import dcc as _dcc
     from corrflow.analytics.regimes.regimes import dcc_regimes, exceedance_regimes, pair_returns_of
+    from corrflow.config.sections import Exceedance
     from corrflow.data.contracts import read_parquet
     from corrflow.io import schema_defaults
 
@@ -42,7 +43,7 @@ def main() -> int:
         return 1
     levels, metadata = read_parquet(clean)
     pairs = yaml.safe_load((ROOT / "config/config.yaml").read_text())["correlation"]["pairs"]
-    settings = schema_defaults()["regimes"]["exceedance"]
+    settings = Exceedance.from_dict(schema_defaults()["regimes"]["exceedance"])
     exceedance_regimes(levels, metadata, pairs[:1], settings)  # imports and compiled code loaded
     rows = [
         ("exceedance curves and Hong-Tu-Zhou tests, 4 pairs x up to 4 eras", cpu_best_of(

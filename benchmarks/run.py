@@ -237,6 +237,7 @@ def joint_day_rows(n_series: int, n_rows: int, repeat: int) -> list[dict]:
     calendar with 5 missing days of its own in every series (every pair on the general
     walk)."""
     from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel, all_pairs
+    from corrflow.analytics.panel import CleanPanel
 
     stretch = 240
     rows, timings = [], {}
@@ -274,7 +275,7 @@ def joint_day_rows(n_series: int, n_rows: int, repeat: int) -> list[dict]:
 
         def compute(levels=levels, metadata=metadata):
             result = AllPairsBySeries(
-                JointDayPanel(levels, metadata), 60, "float32", rows=stretch, date_major=True
+                JointDayPanel(CleanPanel(levels, metadata)), 60, "float32", rows=stretch, date_major=True
             )
             buffer = result.buffer()
             for t0 in range(0, result.n_rows, stretch):
@@ -318,11 +319,12 @@ def write_all_pairs_binary(levels, metadata, window: int, path: str, dtype: str 
     import pyarrow.parquet as pq
 
     from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel
+    from corrflow.analytics.panel import CleanPanel
     from corrflow.store.blocks import ALL_PAIRS_ROW_GROUP
 
     names = list(levels.columns)
     rows = window * max(1, round(ALL_PAIRS_ROW_GROUP / window))
-    result = AllPairsBySeries(JointDayPanel(levels, metadata), window, dtype, None, rows)
+    result = AllPairsBySeries(JointDayPanel(CleanPanel(levels, metadata)), window, dtype, None, rows)
     dates = pa.array(levels.index.to_numpy(dtype="datetime64[ms]"))
     value_types = [pa.binary(int(width) * np.dtype(dtype).itemsize) for width in result.widths]
     writer, buffer = None, result.buffer()

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
+from corrflow.config.sections import Network
 from corrflow.data import ingest
 from corrflow.data.sources.cache import cache_path, sidecar_path, write_cache
 from corrflow.io import schema_defaults, write_csv_atomic, write_json_atomic
@@ -61,7 +62,7 @@ def setup(tmp_path, snapshot_ids=(), cached: pd.Series | None = None, **network)
 def run_ingest(tmp_path, name, specs, network, paths, start, end, base=None, key=None, offline=False):
     """ingest.py's main() minus its argument parsing: outcomes, raw CSV bytes, `.ok` record."""
     network = {**network, "fred_api_url": f"{base}/fred", "fred_csv_url": f"{base}/fredgraph.csv"}
-    policy = ingest.retry_policy({**schema_defaults()["network"], **network})
+    policy = ingest.retry_policy(Network.from_dict({**schema_defaults()["network"], **network}))
     outcomes = ingest.ingest_source(
         "fred", specs, start, end, offline, network, paths, policy, api_key=key, throttle=ingest.Throttle(0)
     )

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import snakemake
 from corrflow.analytics.regimes.stress import likely_data_errors, stress_episodes
+from corrflow.config.sections import Stress
 from corrflow.io import schema_defaults
 from corrflow.present.summary import current_state
 from test_no_traceback import local_universe, snapshot_series
@@ -19,14 +20,8 @@ OUTLIER_Z = schema_defaults()["dq"]["outlier_z"]
 FAT_FINGER_DAY = "2019-10-08"
 
 
-def stress_settings(equity: str = "SPY") -> dict:
-    return {
-        **schema_defaults()["stress"],
-        "equity": equity,
-        "bond": None,
-        "vix": None,
-        "outlier_z": OUTLIER_Z,
-    }
+def stress_settings(equity: str = "SPY") -> Stress:
+    return Stress.from_dict({**schema_defaults()["stress"], "equity": equity, "bond": None, "vix": None})
 
 
 def test_a_value_typed_x100_or_1e308_between_ordinary_closes_is_a_likely_data_error():
@@ -64,11 +59,11 @@ def test_a_likely_data_error_drives_no_stress_flag(typed_value):
     spy = snapshot_series("SPY")
     levels = pd.DataFrame({"SPY": spy})
     metadata = {"series": {"SPY": {"kind": "price"}}}
-    clean_table, clean_tags = stress_episodes(levels, metadata, stress_settings())
+    clean_table, clean_tags = stress_episodes(levels, metadata, stress_settings(), OUTLIER_Z)
     typed = levels.copy()
     typed.loc[FAT_FINGER_DAY, "SPY"] = spy.loc[FAT_FINGER_DAY] * typed_value if typed_value < 1e300 else 1e308
     notes: dict = {}
-    table, tags = stress_episodes(typed, metadata, stress_settings(), notes)
+    table, tags = stress_episodes(typed, metadata, stress_settings(), OUTLIER_Z, notes)
     reasons = " ".join(tags["stress_reason"].dropna())
     assert "-99%" not in reasons and "-100%" not in reasons
     assert not tags.loc["2019-10-09":, "stress"].loc[:"2020-02-19"].any()  # no episode until Covid

@@ -10,9 +10,15 @@ from conftest import SRC
 PACKAGE = SRC / "corrflow"
 RANK = {"io": 0, "steps": 0, "_api": 0, "data": 1, "analytics": 2, "store": 3, "present": 4}
 TOP = {"cli", "workflow", "__main__", "__init__"}  # the command and the rule adapter: above every layer
-# the config package: reading the schema (its one home) is below every layer; resolving a
-# workflow's config (checks against the sources, calendars and the all-pairs plan) above them
-CONFIG_BELOW = {"corrflow.config.schema", "corrflow.config.errors", "corrflow.config.guard"}
+# the config package: reading the schema (its one home) and the section dataclasses the
+# steps take are below every layer; resolving a workflow's config (checks against the
+# sources, calendars and the all-pairs plan) above them
+CONFIG_BELOW = {
+    "corrflow.config.schema",
+    "corrflow.config.errors",
+    "corrflow.config.guard",
+    "corrflow.config.sections",
+}
 
 
 def module_name(path: Path) -> str:

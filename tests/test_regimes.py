@@ -15,11 +15,17 @@ from corrflow.analytics.regimes.regimes import (
     sign_regimes,
 )
 from corrflow.analytics.returns import pair_returns, series_returns
+from corrflow.config.sections import Markov, Sign
 from corrflow.data.contracts import markov_column
 from corrflow.io import schema_defaults
 
 SIGN = schema_defaults()["regimes"]["sign"]
 MARKOV = schema_defaults()["regimes"]["markov"]
+
+
+def markov_of(**overrides) -> Markov:
+    """The default Markov settings with ``overrides``, as the step receives them."""
+    return Markov.from_dict({**MARKOV, **overrides})
 
 
 def sign_of(corr: pd.Series, **overrides) -> pd.Series:
@@ -204,7 +210,7 @@ def test_em_matches_statsmodels_maximum_likelihood():
 
 def test_states_are_labelled_by_mean_and_recover_the_simulated_path():
     y, state = simulated_switching()
-    frame, info = markov_views(y, "mkv:x", "mean", ["low", "high"], MARKOV)
+    frame, info = markov_views(y, "mkv:x", "mean", ["low", "high"], markov_of())
     assert info["states"]["high"]["mean"] > info["states"]["low"]["mean"]
     assert info["well_separated"] and info["separation"]["mean_gap_over_sd"] > 3
     hindsight = frame[markov_column("mkv:x", "p_hindsight", "high")]
@@ -220,7 +226,7 @@ def test_states_are_labelled_by_mean_and_recover_the_simulated_path():
 
 def test_realtime_probabilities_do_not_change_when_later_data_does():
     y, _ = simulated_switching(n=2500, seed=4)
-    settings = {**MARKOV, "min_obs": 300}
+    settings = markov_of(min_obs=300)
     before, _ = markov_views(y, "mkv:x", "mean", ["low", "high"], settings)
     for cut in [y.index[700], y.index[1500] + pd.offsets.MonthEnd(0)]:
         cut = y.index[y.index.searchsorted(cut, side="right") - 1]
@@ -239,16 +245,18 @@ def test_markov_max_iter_reaches_the_real_time_first_fit():
     """Issue 27: `regimes.markov.max_iter` bounded the hindsight fit only; the real-time
     first fit ran 1000 iterations whatever the config said."""
     y, _ = simulated_switching(n=1500, seed=6)
-    settings = {**MARKOV, "min_obs": 300}
+    settings = markov_of(min_obs=300)
     columns = [markov_column("mkv:x", "p_realtime", s) for s in ("low", "high")]
-    first_refit = _markov.refit_positions(y.index, settings["refit"], settings["min_obs"])[0]
+    first_refit = _markov.refit_positions(y.index, settings.refit, settings.min_obs)[0]
     segment = slice(first_refit, first_refit + 10)
     frames = {}
-    for max_iter in (2, settings["max_iter"]):
-        frame, _ = markov_views(y, "mkv:x", "mean", ["low", "high"], {**settings, "max_iter": max_iter})
+    for max_iter in (2, settings.max_iter):
+        frame, _ = markov_views(
+            y, "mkv:x", "mean", ["low", "high"], markov_of(min_obs=300, max_iter=max_iter)
+        )
         frames[max_iter] = frame[columns].iloc[segment].to_numpy()
     assert np.isfinite(frames[2]).all()
-    assert not np.allclose(frames[2], frames[settings["max_iter"]])
+    assert not np.allclose(frames[2], frames[settings.max_iter])
 
 
 def test_refits_happen_at_period_ends_and_warm_start_saves_iterations():
@@ -265,19 +273,19 @@ def test_one_regime_data_is_reported_as_not_well_separated_and_flat_data_fails()
     noise = pd.Series(
         np.random.default_rng(2).normal(0, 1, 1500), index=pd.bdate_range("2000-01-03", periods=1500)
     )
-    _, info = markov_views(noise, "mkv:x", "mean", ["low", "high"], {**MARKOV, "realtime": False})
+    _, info = markov_views(noise, "mkv:x", "mean", ["low", "high"], markov_of(realtime=False))
     assert info["status"] == "ok" and not info["well_separated"]
     flat = pd.Series(0.0, index=noise.index)
-    frame, info = markov_views(flat, "mkv:x", "mean", ["low", "high"], MARKOV)
+    frame, info = markov_views(flat, "mkv:x", "mean", ["low", "high"], markov_of())
     assert info["status"].startswith("failed") and frame.isna().all().all()
-    _, info = markov_views(flat.iloc[:40], "mkv:x", "mean", ["low", "high"], MARKOV)
+    _, info = markov_views(flat.iloc[:40], "mkv:x", "mean", ["low", "high"], markov_of())
     assert info["status"].startswith("skipped")
 
 
 def test_turbulent_state_covers_the_2008_crash(snapshot_frames):
     levels, metadata, _ = snapshot_frames
     returns = 100 * series_returns(levels["SPY"], metadata["series"]["SPY"])
-    frame, info = markov_views(returns, "mkv:ret:SPY", "variance", ["calm", "turbulent"], MARKOV)
+    frame, info = markov_views(returns, "mkv:ret:SPY", "variance", ["calm", "turbulent"], markov_of())
     assert info["states"]["turbulent"]["variance"] > info["states"]["calm"]["variance"]
     for view in ("p_hindsight", "p_realtime"):
         turbulent = frame[markov_column("mkv:ret:SPY", view, "turbulent")]
@@ -327,7 +335,7 @@ def union_calendar_inputs(snapshot_frames):
 
 def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
     from corrflow.analytics.correlation.exceedance import COLUMNS as EXCEEDANCE_COLUMNS
-    from corrflow.analytics.regimes.regimes import build_regimes, pair_returns_of
+    from corrflow.analytics.regimes.regimes import RegimeSettings, build_regimes, pair_returns_of
     from corrflow.data.contracts import EPISODE_COLUMNS, HORIZON_COLUMNS
 
     levels, metadata, corr = union_calendar_inputs(snapshot_frames)
@@ -345,7 +353,9 @@ def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
         "exceedance": defaults["regimes"]["exceedance"],
         "outlier_z": defaults["dq"]["outlier_z"],
     }
-    regimes, info, episodes, horizons, exceedance = build_regimes(corr, levels, metadata, settings)
+    regimes, info, episodes, horizons, exceedance = build_regimes(
+        corr, levels, metadata, RegimeSettings.from_dict(settings)
+    )
     closed = corr["SPY:DGS10:60"].isna()
     assert regimes.loc[closed, "sign:SPY:DGS10:60"].isna().all()
     assert regimes.loc[~closed, "sign:SPY:DGS10:60"].notna().all()
@@ -381,7 +391,7 @@ def test_sign_settings_that_cannot_work_are_refused_naming_the_key():
     from corrflow.io import InputDataError
 
     with pytest.raises(InputDataError, match="config key `regimes.sign`: exit"):
-        check_sign_settings({**SIGN, "enter": 0.1, "exit": 0.2})
+        check_sign_settings(Sign.from_dict({**SIGN, "enter": 0.1, "exit": 0.2}))
 
 
 # ---------------------------------------------------------------- the timeline figure
@@ -452,7 +462,7 @@ def test_dqs_outlier_threshold_reaches_the_stress_rules(snapshot_frames, monkeyp
     """`dq.outlier_z` is the rule's param `outlier_z`: the stress rules screen data errors
     with the user's threshold (they read the schema's default before, whatever was set)."""
     from corrflow.analytics.regimes import stress as stress_module
-    from corrflow.analytics.regimes.regimes import build_regimes
+    from corrflow.analytics.regimes.regimes import RegimeSettings, build_regimes
 
     levels, metadata, corr = union_calendar_inputs(snapshot_frames)
     defaults = schema_defaults()
@@ -476,6 +486,6 @@ def test_dqs_outlier_threshold_reaches_the_stress_rules(snapshot_frames, monkeyp
         "exceedance": {**defaults["regimes"]["exceedance"], "enabled": False},
         "outlier_z": 5.5,
     }
-    _, info, *_ = build_regimes(corr, levels, metadata, settings)
+    _, info, *_ = build_regimes(corr, levels, metadata, RegimeSettings.from_dict(settings))
     assert seen == [5.5]
     assert "outlier_z" not in info["stress"]  # the stress settings recorded as configured

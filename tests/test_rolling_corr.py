@@ -450,11 +450,12 @@ def test_every_pair_of_the_snapshot_on_its_own_days_equals_the_configured_method
         joint_day_rolling_corr,
         pair_rolling_corr,
     )
+    from corrflow.analytics.panel import CleanPanel
 
     levels, metadata, _ = snapshot_frames
     names = list(levels.columns)
     pairs = [(names[i], names[j]) for i, j in all_pairs(names)]
-    kernel = joint_day_rolling_corr(JointDayPanel(levels, metadata), pairs, 60)
+    kernel = joint_day_rolling_corr(JointDayPanel(CleanPanel(levels, metadata)), pairs, 60)
     for a, b in pairs:
         configured = pair_rolling_corr(levels, metadata, a, b, 60).to_numpy()
         assert_matches(kernel[f"{a}:{b}"].to_numpy(), configured, 1e-12)
@@ -462,9 +463,10 @@ def test_every_pair_of_the_snapshot_on_its_own_days_equals_the_configured_method
 
 def test_the_kernel_streams_in_stretches_as_in_one_go(snapshot_frames):
     from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel
+    from corrflow.analytics.panel import CleanPanel
 
     levels, metadata, _ = snapshot_frames
-    panel = JointDayPanel(levels, metadata)
+    panel = JointDayPanel(CleanPanel(levels, metadata))
     whole = AllPairsBySeries(panel, 60)
     expected = [b.copy() for b in whole.compute(whole.buffer())]
     streamed = AllPairsBySeries(panel, 60, rows=777)
@@ -514,9 +516,10 @@ def test_lockstep_pairs_equal_the_general_walk(window):
         JointDayPlan,
         joint_day_rolling_corr,
     )
+    from corrflow.analytics.panel import CleanPanel
 
     levels, metadata = lockstep_universe()
-    panel = JointDayPanel(levels, metadata)
+    panel = JointDayPanel(CleanPanel(levels, metadata))
     names = list(levels.columns)
     plan = JointDayPlan(panel, all_pairs(names), window)
     in_general = {tuple(p) for p in plan.pairs[plan.general]}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from corrflow.config.sections import Network, Paths
 from corrflow.data import ingest
 from corrflow.data.http_client import REFUSAL_CODES, FetchError, RetryPolicy
 from corrflow.io import schema_defaults
@@ -60,9 +61,9 @@ def run_ingest(tmp_path, base, keyed, monkeypatch):
         monkeypatch.delenv("FRED_API_KEY", raising=False)
     csv, ok = tmp_path / "fred.csv", tmp_path / "fred.ok"
     ingest.run(
-        csv=str(csv), ok=str(ok), end="2020-12-31", start="2020-01-01", network=network, offline=False,
-        paths=paths, series=[{"id": "DGS10", "source": "fred", "kind": "yield", "maturity": 10}],
-        source="fred",
+        csv=str(csv), ok=str(ok), end="2020-12-31", start="2020-01-01", network=Network.from_dict(network),
+        offline=False, paths=Paths.from_dict(paths), source="fred",
+        series=[{"id": "DGS10", "source": "fred", "kind": "yield", "maturity": 10}],
     )  # fmt: skip
     return json.loads(ok.read_text())["series"][0], csv.read_text()
 

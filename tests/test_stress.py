@@ -15,15 +15,23 @@ from corrflow.analytics.regimes.stress import (
     forbes_rigobon,
     joint_fall_intervals,
     merge_intervals,
-    stress_episodes,
     volatility_intervals,
 )
+from corrflow.analytics.regimes.stress import stress_episodes as stress_rules
+from corrflow.config.sections import Stress
 from corrflow.data.contracts import EPISODE_COLUMNS
 from corrflow.io import schema_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 # stress settings as the regimes step hands them over: with DQ's outlier threshold
 STRESS = {**schema_defaults()["stress"], "outlier_z": schema_defaults()["dq"]["outlier_z"]}
+
+
+def stress_episodes(levels, metadata, settings: dict, notes=None):
+    """The stress rules with the settings as these tests write them (one dict, DQ's
+    ``outlier_z`` in it): the Stress section and the threshold, as the regimes step passes them."""
+    stress = Stress.from_dict({k: v for k, v in settings.items() if k != "outlier_z"})
+    return stress_rules(levels, metadata, stress, settings["outlier_z"], notes)
 
 
 def path_of(points: list[tuple[int, float]], start="2020-01-01") -> pd.Series:
@@ -352,7 +360,8 @@ def test_the_episodes_table_shows_n_intervals_short_episodes_and_the_assumptions
         }
     )
     metadata = {"series": {"EQ": {"kind": "price"}, "BOND": {"kind": "price"}}}
-    table = episode_correlation_columns(episodes, levels, metadata, ["EQ:BOND:60"], STRESS)
+    stress = Stress.from_dict({k: v for k, v in STRESS.items() if k != "outlier_z"})
+    table = episode_correlation_columns(episodes, levels, metadata, ["EQ:BOND:60"], stress)
     table.to_csv(tmp_path / "episodes.csv", index=False)
     rows = episodes_table(normalised_episodes(pd.read_csv(tmp_path / "episodes.csv"), {}), "EQ:BOND:60")
     assert "corr during [95%] (n)" in rows[0]

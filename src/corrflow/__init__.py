@@ -5,6 +5,9 @@ is quick and needs nothing beyond the standard library):
 
 - ``read_clean(path)``: clean.parquet as (levels, metadata), every series on its own
   calendar, NaN where it has no value;
+- ``CleanPanel.read(path)``: clean.parquet as one object: ``levels``, ``specs``, ``closed``
+  days, ``max_gap_days``, ``as_of``, and ``series_returns(s)``, ``pair_returns(a, b)``,
+  ``pair_days(a, b)`` with them (``corrflow.analytics.panel``);
 - ``pair_returns(levels, specs, a, b, closed, max_gap)``: a pair's log returns on its
   joint days (``corrflow.analytics.returns``);
 - ``pair_rolling_corr(levels, metadata, a, b, window)``: one pair's rolling correlation
@@ -26,6 +29,7 @@ __version__ = "0.5.0"
 _API = {
     "read_clean": ("corrflow.data.contracts", "read_parquet"),
     "read_parquet": ("corrflow.data.contracts", "read_parquet"),
+    "CleanPanel": ("corrflow.analytics.panel", "CleanPanel"),
     "read_rolling_corr": ("corrflow.data.contracts", "read_rolling_corr"),
     "read_all_pairs": ("corrflow.store.all_pairs", "read_all_pairs"),
     "pair_returns": ("corrflow.analytics.returns", "pair_returns"),

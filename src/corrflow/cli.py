@@ -9,7 +9,9 @@ A ``run()`` keyword becomes a flag (``max_gap_days`` -> ``--max-gap-days``); its
 from the annotation, its default and help from the schema key of that name under the step's
 config sections (corrflow.steps), else from ``run()`` itself. A setting given in part (a JSON
 object) is completed from the schema's defaults, and every value is checked against the
-schema, as the workflow checks config.yaml. The signature is read from the module's source,
+schema, as the workflow checks config.yaml; a keyword annotated with a config section
+(``markov: Markov``) then reaches ``run()`` as that dataclass (``typed_arguments``, the one
+adapter ``corrflow.workflow.run_rule`` uses too). The signature is read from the module's source,
 so ``--help`` answers without importing pandas.
 """
 
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from corrflow import __version__
+from corrflow.config.sections import section_class, typed_arguments
 from corrflow.steps import STEPS, Step
 
 PACKAGE = Path(__file__).resolve().parent
@@ -85,8 +88,8 @@ def schema_node(key: str) -> dict | None:
 
 def setting_of(step: Step, parameter: Parameter) -> tuple[str, dict] | None:
     """The schema key (and node) of a ``run()`` parameter, if it is a setting: the key of its
-    name under the step's sections, where a section (an object) takes a dict (so the input
-    file ``clean`` is not the settings section ``clean``)."""
+    name under the step's sections, where a section (an object) takes a dict or a Section
+    dataclass (so the input file ``clean`` is not the settings section ``clean``)."""
     name = parameter.name
     if name in step.settings:
         keys = [step.settings[name]]
@@ -94,7 +97,10 @@ def setting_of(step: Step, parameter: Parameter) -> tuple[str, dict] | None:
         keys = [f"{section}.{name}".lstrip(".") for section in step.sections]
     for key in keys:
         node = schema_node(key)
-        if node is not None and ("properties" in node) == parameter.annotation.startswith("dict"):
+        takes_object = (
+            parameter.annotation.startswith("dict") or section_class(parameter.annotation) is not None
+        )
+        if node is not None and ("properties" in node) == takes_object:
             return key, node
     return None
 
@@ -252,6 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     step = STEPS[argv[0]]
     arguments, args, parser = parse_step_arguments(step, argv[1:])
+    from corrflow.config.errors import ConfigError
     from corrflow.io import ArgumentError, configure_logging, limit_threads, one_line_errors  # after --help
 
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
@@ -259,7 +266,12 @@ def main(argv: list[str] | None = None) -> None:
     limit_threads(args.threads)
     with one_line_errors():
         try:
-            import_module(step.module).run(**arguments)
+            run = import_module(step.module).run
+            try:
+                arguments = typed_arguments(run, arguments)
+            except ConfigError as error:  # a setting that is not its section: a usage error
+                parser.error(str(error))
+            run(**arguments)
         except ArgumentError as error:  # an argument run() refuses: a usage error on its flag
             parser.error(f"argument --{error.name.replace('_', '-')}: {error.detail}")
 

@@ -4,13 +4,17 @@
     run_rule(snakemake)
 
 which calls the step's ``run(**input, **output, **params)`` (corrflow.steps names the
-module), with the rule's log file, its thread count and one-line errors.
+module), with the rule's log file, its thread count and one-line errors. A params dict
+for a keyword ``run()`` annotates with a config section (``markov: Markov``) reaches it
+as that section's dataclass (``corrflow.config.sections.typed_arguments``, as the command does).
 """
 
 from importlib import import_module
 from typing import Any
 
-from corrflow.io import configure_logging, limit_threads, one_line_errors
+from corrflow.config.errors import ConfigError
+from corrflow.config.sections import typed_arguments
+from corrflow.io import InputDataError, configure_logging, limit_threads, one_line_errors
 from corrflow.steps import STEP_OF_RULE
 
 
@@ -39,4 +43,9 @@ def run_rule(smk) -> None:
     limit_threads(smk.threads)
     with one_line_errors():
         step = STEP_OF_RULE[smk.rule]
-        import_module(step.module).run(**rule_arguments(smk))
+        run = import_module(step.module).run
+        try:
+            arguments = typed_arguments(run, rule_arguments(smk))
+        except ConfigError as err:  # a params dict that is not its section: one line, no frames
+            raise InputDataError(f"rule {smk.rule}: {err}") from None
+        run(**arguments)

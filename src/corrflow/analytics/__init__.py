@@ -1,9 +1,11 @@
-"""Layer 2, what is computed from the clean panel: returns (``returns``), features and the
+"""Layer 2, what is computed from the clean panel (``panel.CleanPanel``: clean.parquet read
+once): returns (``returns``), features and the
 forecast model, rolling correlations (``correlation``) and regimes and stress (``regimes``)."""
 
 from corrflow._api import lazy_api
 
 _API = {
+    "CleanPanel": "panel",
     "pair_returns": "returns",
     "series_returns": "returns",
     "bond_returns_from_yields": "returns",

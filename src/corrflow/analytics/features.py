@@ -25,8 +25,9 @@ import logging
 import numpy as np
 import pandas as pd
 
-from corrflow.analytics.returns import TRADING_DAYS, series_returns, weekdays_elapsed
-from corrflow.data.contracts import closed_days, read_parquet, ret_column, write_parquet
+from corrflow.analytics.panel import CleanPanel
+from corrflow.analytics.returns import TRADING_DAYS, weekdays_elapsed
+from corrflow.data.contracts import ret_column, write_parquet
 
 logger = logging.getLogger("features")
 
@@ -35,8 +36,7 @@ def build_features(
     clean: pd.DataFrame, metadata: dict, lags: list[int], cash_rate: str | None = None
 ) -> pd.DataFrame:
     """features.parquet's columns from clean levels and clean.parquet's metadata."""
-    series_meta = metadata.get("series", {})
-    max_gap = metadata.get("calendar", {}).get("max_gap_days")
+    panel = CleanPanel(clean, metadata)
     if cash_rate is not None and cash_rate not in clean.columns:
         logger.warning("cash rate %s has no data; no excess returns", cash_rate)
         cash_rate = None
@@ -44,8 +44,8 @@ def build_features(
     cash_level = clean[cash_rate].ffill().loc[: clean[cash_rate].last_valid_index()] if cash_rate else None
     columns: dict[str, pd.Series] = {}
     for series_id in clean.columns:
-        spec = series_meta.get(series_id, {"kind": "price"})
-        ret = series_returns(clean[series_id], spec, closed_days(metadata, series_id), max_gap)
+        spec = panel.spec(series_id)
+        ret = panel.series_returns(series_id)
         observed = clean[series_id].dropna()
         columns[ret_column(series_id)] = ret
         columns[f"simple:{series_id}"] = np.expm1(ret)
@@ -70,7 +70,7 @@ def run(*, clean: str, lags: list[int], cash_rate: str | None, out: str) -> None
     clean: clean.parquet (levels)
     out: features.parquet
     """
-    clean, metadata = read_parquet(clean)
-    features = build_features(clean, metadata, lags, cash_rate)
-    write_parquet(features, out, metadata | {"lags": lags})
+    panel = CleanPanel.read(clean)
+    features = build_features(panel.levels, panel.meta, lags, cash_rate)
+    write_parquet(features, out, panel.meta | {"lags": lags})
     logger.info("wrote %s: %d rows x %d columns", out, *features.shape)

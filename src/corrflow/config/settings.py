@@ -3,7 +3,6 @@ every run-time choice made once (``end: latest``, the day the report counts from
 primary window, the stress series, the all-pairs blocks), and one typed object per
 section for code that reads settings."""
 
-import dataclasses
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,109 +12,27 @@ from corrflow.config.checks import check_config, check_numbers_fit_the_data
 from corrflow.config.guard import check_alias_growth, check_config_files
 from corrflow.config.memory import AllPairsPlan
 from corrflow.config.schema import coerce_cli_value, load_schema, validate
+from corrflow.config.sections import (  # noqa: F401  (the sections' home; settings re-exports them)
+    SECTIONS,
+    AllPairs,
+    Clean,
+    Correlation,
+    Dcc,
+    Dq,
+    Exceedance,
+    Features,
+    HorizonWindows,
+    Markov,
+    Model,
+    Network,
+    Paths,
+    Regimes,
+    Report,
+    Section,
+    Sign,
+    Stress,
+)
 from corrflow.data.dates import resolve_end, today_in_new_york
-
-
-class Section:
-    """A config section as a frozen dataclass; ``from_dict`` takes the resolved mapping."""
-
-    @classmethod
-    def from_dict(cls, values: dict):
-        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls)})
-
-
-@dataclass(frozen=True)
-class Paths(Section):
-    cache: str
-    snapshot: str
-    local_csv: str
-
-
-@dataclass(frozen=True)
-class Clean(Section):
-    max_gap_days: int
-
-
-@dataclass(frozen=True)
-class Features(Section):
-    lags: list[int]
-    cash_rate: str | None
-
-
-@dataclass(frozen=True)
-class Correlation(Section):
-    pairs: list[list[str]]
-    windows: list[int]
-    primary_window: int  # resolved: `correlation.primary_window`, else the first window
-    ewma_halflife: float | None
-    spearman: bool
-    confidence: float
-
-
-@dataclass(frozen=True)
-class AllPairs(Section):
-    enabled: bool
-    window: int
-    n_blocks: int  # resolved: as many as `mem_mb` needs, no more than hold pairs
-    dtype: str
-    dates: str
-    history_of: list[str]
-    mem_mb: int | None
-
-
-@dataclass(frozen=True)
-class Stress(Section):
-    equity: str | None  # resolved: the first series of the first pair when not given
-    bond: str | None  # resolved: the first yield series named in a pair when not given
-    vix: str | None
-    history_equity: str | None
-    drawdown_pct: float
-    fall_pct: float
-    fall_days: int
-    recovery_share: float
-    vix_level: float
-    realised_vol_days: int
-    realised_vol_level: float
-    joint_fall_days: int
-    joint_fall_pct: float
-    merge_gap_days: int
-    before_days: int
-    min_days_for_corr: int
-    min_days_for_inference: int
-    episodes: list[dict]
-
-
-@dataclass(frozen=True)
-class Dq(Section):
-    stale_days: int
-    outlier_z: float
-    stop_on_fail: bool
-
-
-@dataclass(frozen=True)
-class Report(Section):
-    heatmap_exclude: list[str]
-
-
-@dataclass(frozen=True)
-class Model(Section):
-    enabled: bool
-    pair: list[str] | None
-    horizon: int
-    train_fraction: float
-
-
-SECTIONS = {
-    "paths": Paths,
-    "clean": Clean,
-    "features": Features,
-    "correlation": Correlation,
-    "all_pairs": AllPairs,
-    "stress": Stress,
-    "dq": Dq,
-    "report": Report,
-    "model": Model,
-}
 
 
 @dataclass(frozen=True)
@@ -130,10 +47,12 @@ class Settings:
     plan: AllPairsPlan
     notes: tuple[str, ...]
     paths: Paths
+    network: Network
     clean: Clean
     features: Features
     correlation: Correlation
     all_pairs: AllPairs
+    regimes: Regimes
     stress: Stress
     dq: Dq
     report: Report

@@ -308,13 +308,6 @@ def closed_days(metadata: dict, series_id: str) -> list[str]:
     return metadata.get("calendars", {}).get(calendar, [])
 
 
-def pair_days(metadata: dict, index: pd.DatetimeIndex, a: str, b: str) -> pd.DatetimeIndex:
-    """The days of ``index`` on which both series' markets were open: a pair's days, on
-    which a missing value is a gap (a line drawn over them breaks there)."""
-    closed = pd.DatetimeIndex(closed_days(metadata, a) + closed_days(metadata, b))
-    return index[~index.isin(closed)]
-
-
 def closed_by_series(metadata: dict) -> dict[str, list[str]]:
     return {series_id: closed_days(metadata, series_id) for series_id in metadata.get("series", {})}
 

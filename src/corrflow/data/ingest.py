@@ -24,6 +24,7 @@ import os
 
 import pandas as pd
 
+from corrflow.config.sections import Network, Paths
 from corrflow.data.dates import resolve_end
 from corrflow.data.http_client import FetchError, NetworkDown, RetryPolicy, Throttle  # noqa: F401
 from corrflow.data.sources import REGISTRY
@@ -35,13 +36,13 @@ from corrflow.io import InputDataError, write_csv_atomic, write_json_atomic
 logger = logging.getLogger("ingest")
 
 
-def retry_policy(network: dict) -> RetryPolicy:
+def retry_policy(network: Network) -> RetryPolicy:
     return RetryPolicy(
-        retries=network["retries"],
-        backoff_s=network["backoff_s"],
-        max_wait_s=network["max_retry_time_s"],
-        timeout_s=network["timeout_s"],
-        budget_s=network["source_budget_s"],
+        retries=network.retries,
+        backoff_s=network.backoff_s,
+        max_wait_s=network.max_retry_time_s,
+        timeout_s=network.timeout_s,
+        budget_s=network.source_budget_s,
     )
 
 
@@ -52,8 +53,8 @@ def run(
     start: str,
     end: str,
     offline: bool,
-    network: dict,
-    paths: dict,
+    network: Network,
+    paths: Paths,
     csv: str,
     ok: str,
 ) -> None:
@@ -76,8 +77,9 @@ def run(
             "fred: %s",
             "API key found in FRED_API_KEY" if api_key else "no FRED_API_KEY; using the CSV download",
         )
+    # the sources take the plain mappings (their tests hand them partial ones, completed there)
     outcomes = ingest_source(
-        source, specs, start, end, offline, network, paths, retry_policy(network), api_key
+        source, specs, start, end, offline, network.as_dict(), paths.as_dict(), retry_policy(network), api_key
     )
     tidy = tidy_frame(outcomes)
     write_csv_atomic(tidy, csv, index=False)

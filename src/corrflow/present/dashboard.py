@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from corrflow.analytics.correlation.exceedance import read_exceedance
+from corrflow.analytics.panel import CleanPanel
 from corrflow.data.contracts import (
     SIGN_LABELS,
     band_of,
@@ -46,7 +47,6 @@ from corrflow.io import write_text_atomic
 from corrflow.present.figures._style import SIGN_COLOURS
 from corrflow.present.summary import (
     DASHBOARD,
-    as_of_date,
     data_age_sentence,
     data_provenance,
     normalised_episodes,
@@ -190,9 +190,10 @@ def build_dashboard(
     import plotly.graph_objects as go
     import plotly.io as pio
 
-    series_meta = clean_meta["series"]
-    as_of = as_of_date(clean_meta, pairs)
-    headline, source_rows = data_provenance(series_meta, as_of, clean_meta.get("data_through"), today)
+    clean = CleanPanel(pd.DataFrame(), clean_meta)  # its metadata: the page shows no levels
+    series_meta = clean.specs
+    as_of = clean.as_of_date(pairs)
+    headline, source_rows = data_provenance(series_meta, as_of, clean.data_through, today)
     age = data_age_sentence(as_of, today)
     dashboard = universe["dashboard"]
     order = dashboard["order"]
@@ -398,12 +399,12 @@ def run(
     exceedance: data/processed/exceedance.csv (regimes): the curve of a clicked pair
     html: docs/dashboard.html
     """
-    _, clean_meta = read_parquet(clean, columns=[])  # its metadata only: no levels are needed
+    clean = CleanPanel.read(clean, columns=[])  # its metadata only: no levels are needed
     corr = read_rolling_corr(corr)
     regimes, regimes_meta = read_parquet(regimes)
     episodes = pd.read_csv(episodes)
     page = build_dashboard(
-        clean_meta,
+        clean.meta,
         corr,
         regimes,
         episodes,

@@ -32,6 +32,7 @@ import pandas as pd
 from corrflow.analytics.correlation.calendar_effect import read_calendar_effect
 from corrflow.analytics.correlation.exceedance import read_exceedance
 from corrflow.analytics.correlation.universe import READABLE_SERIES
+from corrflow.analytics.panel import CleanPanel
 from corrflow.analytics.returns import gap_sentence
 from corrflow.data.contracts import (
     HORIZON_COLUMNS,
@@ -47,7 +48,6 @@ from corrflow.present import figures as _figures
 from corrflow.present.figures.base import ReportContext
 from corrflow.present.summary import (
     DASHBOARD,
-    as_of_date,
     currency_words,
     current_state,
     data_age_sentence,
@@ -383,21 +383,21 @@ def build_report(
     """The markdown text and the file names of the charts it drew (all under ``figures_dir``;
     a skipped pair's notice is drawn but not listed). Every figure in ``_figures.REGISTRY``
     is drawn and its section embedded, in the registry's order."""
-    series_meta = clean_meta["series"]
+    clean = CleanPanel(levels, clean_meta)
+    series_meta = clean.specs
     names = {
         k: (m.get("name") or k) + (" (bond return)" if m.get("kind") == "yield" else "")
         for k, m in series_meta.items()
     }
     origins = {k: series_origin(m) for k, m in series_meta.items()}
-    as_of = as_of_date(clean_meta, pairs)
-    headline, series_rows = data_provenance(series_meta, as_of, clean_meta.get("data_through"), today)
+    as_of = clean.as_of_date(pairs)
+    headline, series_rows = data_provenance(series_meta, as_of, clean.data_through, today)
     episodes = normalised_episodes(episodes, regimes_meta)
     stale = stale_series(series_meta, as_of)
     unusual_history = regimes_meta.get("unusual_history", "the")
     unusual_level = regimes_meta.get("unusual_level", 2.5)
     context = ReportContext(
-        clean_meta=clean_meta,
-        levels=levels,
+        clean=clean,
         corr=corr,
         regimes=regimes,
         regimes_meta=regimes_meta,
@@ -434,12 +434,13 @@ def build_report(
             "",
         ]
     if gaps is not None and len(gaps):
-        calendar_of = {s: m.get("calendar") for s, m in series_meta.items()}
-        max_gap = clean_meta.get("calendar", {}).get("max_gap_days")
         lines += [
             f"**Pairs without a value ({len(gaps)} stretch(es), rolling_corr's pair_gaps.csv):**",
             "",
-            *[f"- {gap_sentence(gap, calendar_of, max_gap)}." for gap in gaps.to_dict("records")],
+            *[
+                f"- {gap_sentence(gap, clean.calendar_of, clean.max_gap_days)}."
+                for gap in gaps.to_dict("records")
+            ],
             "",
         ]
     lines += [
@@ -656,7 +657,8 @@ def run(
             f"report: figures are drawn beside the report as {sorted(map(str, expected))}; "
             f"got {sorted(map(str, declared - expected))}"
         )
-    levels, clean_meta = read_parquet(clean)
+    clean = CleanPanel.read(clean)
+    levels = clean.levels
     # every configured pair with data, at every configured window: a file written by another
     # command (or an older config) is refused with the one command that rebuilds it
     with_data = [[a, b] for a, b in pairs if a in levels.columns and b in levels.columns]
@@ -666,7 +668,7 @@ def run(
     dq = json.loads(Path(dq).read_text(encoding="utf-8"))
     metrics = json.loads(Path(metrics).read_text(encoding="utf-8")) if metrics else None
     text, drawn = build_report(
-        clean_meta,
+        clean.meta,
         levels,
         corr,
         regimes,

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel
+from corrflow.analytics.panel import CleanPanel
 from corrflow.data.contracts import METADATA_KEY
 from corrflow.io import InputDataError, Progress, atomic_path
 from corrflow.store.blocks import (
@@ -185,7 +186,9 @@ def write_all_pairs(
     # buffers on the kernel's thread while the previous one is written: memory stays at
     # two row groups, and the buffers are reused, not faulted in afresh per date
     rows = stretch_rows(window)
-    result = AllPairsBySeries(JointDayPanel(levels, metadata), window, dtype, series, rows, date_major=True)
+    result = AllPairsBySeries(
+        JointDayPanel(CleanPanel(levels, metadata)), window, dtype, series, rows, date_major=True
+    )
     index_dates = levels.index.to_numpy(dtype="datetime64[ms]")
     n_pairs = len(result.pairs)
     if dates == "every_day":

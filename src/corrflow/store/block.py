@@ -13,7 +13,7 @@ CLI:
 
 import logging
 
-from corrflow.data.contracts import read_parquet
+from corrflow.analytics.panel import CleanPanel
 from corrflow.io import (
     ArgumentError,
     InputDataError,
@@ -50,14 +50,15 @@ def run(
         )
     if not str(out).endswith(".parquet"):
         raise ArgumentError("out", f"{out} must end in .parquet")
-    levels, metadata = read_parquet(prices)
+    panel = CleanPanel.read(prices)
+    levels = panel.levels
     if len(levels) < window:
         raise InputDataError(
             f"all_pairs: window {window} is longer than the {len(levels)} days of {prices}; "
             f"shorten config key `all_pairs.window` or widen start/end"
         )
     count = write_all_pairs(
-        levels, metadata, window, out, dtype, block, n_blocks, dates, list(history_of), history_out
+        levels, panel.meta, window, out, dtype, block, n_blocks, dates, list(history_of), history_out
     )
     logger.info(
         "wrote %s: %d pairs (window %d, %s)", out, count, window, stored_dates(dates, len(levels.columns))

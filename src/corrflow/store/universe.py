@@ -33,8 +33,8 @@ from corrflow.analytics.correlation.universe import (
     heatmap_series,
     universe_correlations,
 )
+from corrflow.analytics.panel import CleanPanel
 from corrflow.data.calendars import default_calendar
-from corrflow.data.contracts import as_of_date, pair_days, read_parquet
 from corrflow.io import InputDataError, atomic_path, write_json_atomic
 
 logger = logging.getLogger("universe")
@@ -59,10 +59,11 @@ def pair_rolling(levels: pd.DataFrame, clean_meta: dict, series_ids: list[str], 
     pairs = [(a, b) for i, a in enumerate(series_ids) for b in series_ids[i + 1 :]]
     if not pairs:
         return {}
-    corr = joint_day_rolling_corr(JointDayPanel(levels[series_ids], clean_meta), pairs, window)
+    panel = CleanPanel(levels[series_ids], clean_meta)
+    corr = joint_day_rolling_corr(JointDayPanel(panel), pairs, window)
     out = {}
     for a, b in pairs:
-        values = corr[f"{a}:{b}"].reindex(pair_days(clean_meta, levels.index, a, b))
+        values = corr[f"{a}:{b}"].reindex(panel.pair_days(a, b))
         first = values.first_valid_index()
         if first is not None:
             out[(a, b)] = values.loc[first:]
@@ -254,20 +255,8 @@ def absorption_ratio(
 
 def universe_returns(levels: pd.DataFrame, clean_meta: dict, series_ids: list[str]) -> pd.DataFrame:
     """Each series' returns on its own days (``returns.series_returns``), on the levels' dates."""
-    from corrflow.analytics.returns import series_returns
-    from corrflow.data.contracts import closed_by_series
-
-    closed = closed_by_series(clean_meta)
-    max_gap = clean_meta.get("calendar", {}).get("max_gap_days")
-    return pd.DataFrame(
-        {
-            s: series_returns(
-                levels[s], clean_meta["series"].get(s, {"kind": "price"}), closed.get(s), max_gap
-            )
-            for s in series_ids
-        },
-        index=levels.index,
-    )
+    panel = CleanPanel(levels, clean_meta)
+    return pd.DataFrame({s: panel.series_returns(s) for s in series_ids}, index=levels.index)
 
 
 def repair_note(repairs: list, months: list[str]) -> str:
@@ -427,8 +416,9 @@ def build_universe(
     confidence: float = 0.95,
 ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """(summary, month-end frames, pair histories): see the module's docstring."""
-    series_meta = clean_meta["series"]
-    as_of = as_of_date(clean_meta, pairs)
+    panel = CleanPanel(levels, clean_meta)
+    series_meta = panel.specs
+    as_of = panel.as_of_date(pairs)
     shown, left_out = heatmap_series(series_meta, levels, exclude)
     clusters, cluster_repairs = None, []
     prefer = [s for pair in pairs for s in pair]
@@ -614,9 +604,9 @@ def run(
     """
     if not isinstance(window, int) or window < 3:
         raise InputDataError(f"universe: window {window!r} is not a number of days of at least 3")
-    levels, clean_meta = read_parquet(clean)
+    panel = CleanPanel.read(clean)
     data, wide, history = build_universe(
-        levels, clean_meta, pairs, window, list(exclude), all_pairs, confidence
+        panel.levels, panel.meta, pairs, window, list(exclude), all_pairs, confidence
     )
     write_json_atomic(data, summary)
     for table, path in ((wide, frames), (history, pair_history)):

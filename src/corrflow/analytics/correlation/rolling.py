@@ -16,6 +16,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from corrflow.analytics.panel import CleanPanel
+
 
 def _segments(values: np.ndarray, window: int) -> np.ndarray:
     """Overlapping 2-window segments: segment b holds rows (b-1)*window .. (b+1)*window - 1.
@@ -130,16 +132,16 @@ def rolling_corr_pairs(returns: np.ndarray, pairs: np.ndarray, window: int) -> n
 
 
 class JointDayPanel:
-    """A universe's levels (clean.parquet and its metadata) laid out for the joint-day
+    """A universe's levels (clean.parquet as a ``CleanPanel``) laid out for the joint-day
     kernel: levels and log levels per series, par-bond duration and convexity of the
     yields, weekdays elapsed, and per pair of calendars the running count of days both
     were open (for ``max_gap_days``)."""
 
-    def __init__(self, levels: pd.DataFrame, metadata: dict):
+    def __init__(self, clean: CleanPanel):
         from corrflow.analytics.returns import par_bond_duration_convexity
         from corrflow.data.calendars import open_mask
 
-        specs = metadata.get("series", {})
+        levels, specs = clean.levels, clean.specs
         self.names = list(levels.columns)
         self.index = levels.index
         self.level = np.ascontiguousarray(levels.to_numpy(dtype="float64").T)
@@ -159,7 +161,7 @@ class JointDayPanel:
             )
         days = self.index.values.astype("datetime64[D]")
         self.weekday_ordinal = np.busday_count(days[0], days) if len(days) else np.zeros(0, "int64")
-        closed = metadata.get("calendars", {})
+        closed = clean.calendars
         calendar_names = [specs.get(name, {}).get("calendar") for name in self.names]
         distinct = sorted({c for c in calendar_names if c is not None})
         code = {name: k for k, name in enumerate(distinct)}
@@ -175,8 +177,7 @@ class JointDayPanel:
                 self.pair_calendar[a, b] = self.pair_calendar[b, a] = len(prefixes)
                 prefixes.append(np.concatenate([[0], np.cumsum(masks[a] & masks[b])]))
         self.open_prefix = np.array(prefixes, dtype="int64")
-        max_gap = metadata.get("calendar", {}).get("max_gap_days")
-        self.max_gap = -1 if max_gap is None else int(max_gap)
+        self.max_gap = -1 if clean.max_gap_days is None else int(clean.max_gap_days)
 
     def position(self, name: str) -> int:
         return self.names.index(name)
@@ -449,7 +450,7 @@ def all_pairs_rolling_corr(
     """Rolling Pearson correlation of ``pairs`` of clean levels (clean.parquet and its
     metadata), each pair on its own joint days, a column ``A:B`` each (the compiled
     kernel; equal to ``pair_rolling_corr`` of each pair within ~1e-13)."""
-    return joint_day_rolling_corr(JointDayPanel(levels, metadata), pairs, window)
+    return joint_day_rolling_corr(JointDayPanel(CleanPanel(levels, metadata)), pairs, window)
 
 
 def pair_rolling_corr(levels: pd.DataFrame, metadata: dict, a: str, b: str, window: int) -> pd.Series:
@@ -457,17 +458,7 @@ def pair_rolling_corr(levels: pd.DataFrame, metadata: dict, a: str, b: str, wind
     (``_returns.pair_returns``: the days both series have a value, both legs' returns
     spanning the same stretch), on the levels' dates: the one method behind
     rolling_corr.csv, the dashboard and the report."""
-    from corrflow.analytics.returns import pair_returns
-    from corrflow.data.contracts import closed_by_series
-
-    joint = pair_returns(
-        levels,
-        metadata.get("series", {}),
-        a,
-        b,
-        closed_by_series(metadata),
-        metadata.get("calendar", {}).get("max_gap_days"),
-    )
+    joint = CleanPanel(levels, metadata).pair_returns(a, b)
     return rolling_pearson(joint[a], joint[b], window).reindex(levels.index)
 
 
@@ -536,7 +527,7 @@ def all_pairs_by_series(
     levels: pd.DataFrame, metadata: dict, window: int, dtype: str = "float64", series: range | None = None
 ) -> list[np.ndarray]:
     """All dates of ``AllPairsBySeries`` at once: the list of (T x (N-1-i)) blocks."""
-    result = AllPairsBySeries(JointDayPanel(levels, metadata), window, dtype, series)
+    result = AllPairsBySeries(JointDayPanel(CleanPanel(levels, metadata)), window, dtype, series)
     return result.compute(result.buffer())
 
 

@@ -39,14 +39,13 @@ import numpy as np
 import pandas as pd
 
 from corrflow.analytics.correlation.rolling import fisher_band, rolling_pearson
-from corrflow.analytics.returns import GAP_COLUMNS, gap_sentence, pair_gaps, pair_returns
+from corrflow.analytics.panel import CleanPanel
+from corrflow.analytics.returns import GAP_COLUMNS, gap_sentence, pair_gaps
 from corrflow.data.calendars import ASYNC_CLOSE_HOURS, closes_apart_hours
 from corrflow.data.contracts import (
     band_columns,
-    closed_by_series,
     corr_column,
     ewm_column,
-    read_parquet,
     spearman_column,
     sync_column,
 )
@@ -124,14 +123,13 @@ def synchronised_corr(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
     return pd.Series(np.clip(value, -1.0, 1.0), index=x.index)
 
 
-def is_asynchronous(metadata: dict, a: str, b: str) -> bool:
+def is_asynchronous(panel: CleanPanel, a: str, b: str) -> bool:
     """True when the two series' markets close ``ASYNC_CLOSE_HOURS`` or more apart (their
     calendars' regular closes on the as-of date)."""
-    specs = metadata.get("series", {})
-    calendars = [specs.get(s, {}).get("calendar") for s in (a, b)]
+    calendars = [panel.calendar_of.get(s) for s in (a, b)]
     if None in calendars or calendars[0] == calendars[1]:
         return False
-    day = metadata.get("as_of") or metadata.get("calendar", {}).get("last")
+    day = panel.as_of or panel.meta.get("calendar", {}).get("last")
     return closes_apart_hours(calendars[0], calendars[1], day) >= ASYNC_CLOSE_HOURS
 
 
@@ -177,10 +175,8 @@ def rolling_corr(
     """All configured pairs x windows from clean levels and clean.parquet's metadata;
     returns (wide frame on the levels' dates, skipped pair descriptions, the pairs'
     gaps: ``GAP_COLUMNS``, one row per pair, window and stretch without a value)."""
-    specs = metadata.get("series", {})
-    closed = closed_by_series(metadata)
-    max_gap = metadata.get("calendar", {}).get("max_gap_days")
-    calendar_of = {s: m.get("calendar") for s, m in specs.items()}
+    panel = CleanPanel(levels, metadata)
+    calendar_of = panel.calendar_of
     columns, skipped, gaps = {}, [], []
     for a, b in pairs:
         absent = [s for s in (a, b) if s not in levels.columns]
@@ -188,14 +184,14 @@ def rolling_corr(
             skipped.append(f"{a}-{b} (no data for {', '.join(absent)})")
             logger.warning("pair %s-%s skipped: no data for %s", a, b, ", ".join(absent))
             continue
-        joint = pair_returns(levels, specs, a, b, closed, max_gap)
-        synchronised = is_asynchronous(metadata, a, b)
+        joint = panel.pair_returns(a, b)
+        synchronised = is_asynchronous(panel, a, b)
         if synchronised:
             logger.info(
                 "pair %s-%s: markets close %.1f h apart (%s, %s); adding the synchronised correlation",
                 a,
                 b,
-                closes_apart_hours(calendar_of[a], calendar_of[b], metadata.get("as_of")),
+                closes_apart_hours(calendar_of[a], calendar_of[b], panel.as_of),
                 calendar_of[a],
                 calendar_of[b],
             )
@@ -204,9 +200,9 @@ def rolling_corr(
         ).items():
             columns[name] = values.reindex(levels.index)
         for window in windows:
-            found = pair_gaps(levels, joint, a, b, closed, window)
+            found = pair_gaps(levels, joint, a, b, panel.closed, window)
             for gap in found.to_dict("records"):
-                logger.warning("%s", gap_sentence(gap, calendar_of, max_gap))
+                logger.warning("%s", gap_sentence(gap, calendar_of, panel.max_gap_days))
             gaps.append(found)
     frame = pd.DataFrame(columns, index=levels.index)
     frame.index.name = "date"
@@ -270,10 +266,11 @@ def run(
         )
     if not str(out).endswith(".csv"):
         raise ArgumentError("out", f"{out} must end in .csv (the file is CSV text)")
-    levels, metadata = read_parquet(prices)
+    panel = CleanPanel.read(prices)
+    levels = panel.levels
     absent = [s for pair in pairs for s in pair if s not in levels.columns]
     if absent and eq_col:  # the seed's explicit pair; configured pairs are skipped with a warning
-        status = metadata.get("series", {}).get(absent[0], {}).get("status")
+        status = panel.specs.get(absent[0], {}).get("status")
         why = f"ingest marked it {status}" if status else "it is not in the universe"
         raise InputDataError(
             f"{prices}: no column {absent[0]!r} ({why}); available: {', '.join(levels.columns)}"
@@ -285,7 +282,7 @@ def run(
             f"shorten config key `correlation.windows` or widen start/end"
         )
     corr, skipped, gap_table = rolling_corr(
-        levels, metadata, pairs, windows, ewma_halflife or None, spearman, confidence
+        levels, panel.meta, pairs, windows, ewma_halflife or None, spearman, confidence
     )
     write_csv_atomic(merge_into_existing(corr, out), out, date_format="%Y-%m-%d")
     if gaps:

@@ -29,6 +29,7 @@ def universe_correlations(
     all markets were open would leave a Tokyo-New York pair a fraction of its days. The
     compiled kernel (``kernels.joint_day_summary_corr``) walks each pair once."""
     from corrflow.analytics.correlation.rolling import JointDayPanel, all_pairs
+    from corrflow.analytics.panel import CleanPanel
 
     levels = levels.loc[: pd.Timestamp(as_of), list(series_ids)]
     n = len(series_ids)
@@ -37,7 +38,7 @@ def universe_correlations(
     periods = {}
     pairs = all_pairs(list(series_ids))
     if len(pairs) and len(levels):
-        summary = JointDayPanel(levels, clean_meta).summary(pairs, recent_days)
+        summary = JointDayPanel(CleanPanel(levels, clean_meta)).summary(pairs, recent_days)
         i, j = pairs[:, 0], pairs[:, 1]
         full[i, j] = full[j, i] = summary["full"]
         recent[i, j] = recent[j, i] = summary["recent"]
@@ -61,9 +62,10 @@ def recent_correlation_distances(
     counts as uncorrelated): the kernel stops each pair's walk after those days, in
     calls of CLUSTER_PAIRS_PER_CALL pairs, so thousands of series take seconds."""
     from corrflow.analytics.correlation.rolling import JointDayPanel
+    from corrflow.analytics.panel import CleanPanel
 
     levels = levels.loc[: pd.Timestamp(as_of), list(series_ids)]
-    panel = JointDayPanel(levels, clean_meta)
+    panel = JointDayPanel(CleanPanel(levels, clean_meta))
     n = len(series_ids)
     i, j = np.triu_indices(n, k=1)  # scipy's condensed order
     distance = np.empty(len(i))

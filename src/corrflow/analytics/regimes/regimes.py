@@ -38,14 +38,16 @@ regimes.parquet's metadata (``exceedance``), the DCC's standard errors into its 
 """
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from corrflow.analytics.panel import CleanPanel
+from corrflow.config.sections import Dcc, Exceedance, HorizonWindows, Markov, Section, Sign, Stress
 from corrflow.data.contracts import (
     RELATIVE_LABELS,
     SIGN_LABELS,
-    closed_by_series,
     corr_adjusted_column,
     corr_before_column,
     corr_during_column,
@@ -55,7 +57,6 @@ from corrflow.data.contracts import (
     pearson_columns,
     percentile_column,
     primary_window_of,
-    read_parquet,
     read_rolling_corr,
     relative_column,
     sign_column,
@@ -126,11 +127,11 @@ def relative_regimes(corr: pd.DataFrame, history: int, level: float) -> pd.DataF
 # ---------------------------------------------------------------- sign regimes
 
 
-def check_sign_settings(settings: dict) -> None:
-    if not settings["exit"] < settings["enter"]:
+def check_sign_settings(sign: Sign) -> None:
+    if not sign.exit < sign.enter:
         raise InputDataError(
-            f"config key `regimes.sign`: exit ({settings['exit']}) must be below enter "
-            f"({settings['enter']}), "
+            f"config key `regimes.sign`: exit ({sign.exit}) must be below enter "
+            f"({sign.enter}), "
             f"or a regime would end the day it starts"
         )
 
@@ -176,11 +177,11 @@ def run_lengths(labels: pd.Series) -> pd.Series:
 
 
 def markov_views(
-    series: pd.Series, prefix: str, order_by: str, labels: list[str], settings: dict, log: bool = True
+    series: pd.Series, prefix: str, order_by: str, labels: list[str], markov: Markov, log: bool = True
 ):
     """Real-time and hindsight state probabilities of one series; (frame, info for the report).
     ``log=False``: no log line (``log_markov`` writes it; the rule logs in the order of its series)."""
-    frame, info = _markov_views(series, prefix, order_by, labels, settings)
+    frame, info = _markov_views(series, prefix, order_by, labels, markov)
     if log:
         log_markov(info)
     return frame, info
@@ -199,13 +200,13 @@ def log_markov(info: dict) -> None:
     )
 
 
-def _markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[str], settings: dict):
+def _markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[str], markov: Markov):
     from corrflow.analytics.regimes import markov as _markov
 
     values = series.dropna()
-    k = settings["k_regimes"]
+    k = markov.k_regimes
     names = labels if k == len(labels) else [f"state{i}" for i in range(k)]
-    views = ["p_realtime", "p_hindsight"] if settings["realtime"] else ["p_hindsight"]
+    views = ["p_realtime", "p_hindsight"] if markov.realtime else ["p_hindsight"]
     columns = [markov_column(prefix, view, name) for view in views for name in names]
     frame = pd.DataFrame(np.nan, index=series.index, columns=columns)
     info = {"series": prefix, "observations": len(values), "ordered_by": order_by, "labels": names}
@@ -216,15 +217,15 @@ def _markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[st
         info["status"] = "failed: the series does not vary; no Markov states for it"
     if "status" in info:
         return frame, info
-    full = _markov.fit(y, k, order_by, max_iter=settings["max_iter"])
+    full = _markov.fit(y, k, order_by, max_iter=markov.max_iter)
     smoothed = _markov.smoothed_probabilities(y, full)
     frame.loc[values.index, [markov_column(prefix, "p_hindsight", n) for n in names]] = smoothed
     state = np.argmax(smoothed, axis=1)
     separation = _markov.separation(full)
     well = (
-        separation["sd_ratio"] >= settings["min_sd_ratio"]
+        separation["sd_ratio"] >= markov.min_sd_ratio
         if order_by == "variance"
-        else separation["mean_gap_over_sd"] >= settings["min_mean_gap_sd"]
+        else separation["mean_gap_over_sd"] >= markov.min_mean_gap_sd
     )
     info.update(
         {
@@ -244,21 +245,21 @@ def _markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[st
             },
         }
     )
-    if settings["realtime"]:
+    if markov.realtime:
         probabilities, fits = _markov.realtime_probabilities(
             y,
             values.index,
             k,
             order_by,
-            settings["refit"],
-            settings["min_obs"],
-            settings["warm_iter"],
-            max_iter=settings["max_iter"],
+            markov.refit,
+            markov.min_obs,
+            markov.warm_iter,
+            max_iter=markov.max_iter,
         )
         frame.loc[values.index, [markov_column(prefix, "p_realtime", n) for n in names]] = probabilities
         first = np.flatnonzero(~np.isnan(probabilities[:, 0]))
         info["realtime"] = {
-            "refit": settings["refit"],
+            "refit": markov.refit,
             "fits": len(fits),
             "first_day": values.index[first[0]].date().isoformat() if len(first) else None,
             "em_iterations": int(sum(f.iterations for f in fits)),
@@ -270,16 +271,8 @@ def _markov_views(series: pd.Series, prefix: str, order_by: str, labels: list[st
 
 
 def pair_returns_of(levels: pd.DataFrame, metadata: dict, a: str, b: str) -> pd.DataFrame:
-    from corrflow.analytics.returns import pair_returns
-
-    return pair_returns(
-        levels,
-        metadata.get("series", {}),
-        a,
-        b,
-        closed_by_series(metadata),
-        metadata.get("calendar", {}).get("max_gap_days"),
-    ).dropna()
+    """The pair's joint returns (``CleanPanel.pair_returns``), the days without one left out."""
+    return CleanPanel(levels, metadata).pair_returns(a, b).dropna()
 
 
 def dcc_regimes(levels: pd.DataFrame, metadata: dict, pairs: list[list[str]], min_obs: int):
@@ -328,21 +321,21 @@ def exceedance_pairs(levels: pd.DataFrame, pairs: list[list[str]], all_pairs: bo
     return chosen
 
 
-def exceedance_regimes(levels: pd.DataFrame, metadata: dict, pairs: list[list[str]], settings: dict):
+def exceedance_regimes(levels: pd.DataFrame, metadata: dict, pairs: list[list[str]], settings: Exceedance):
     """Exceedance curves (tidy table) and Hong-Tu-Zhou tests ({"A:B": {era: test}}) of
     the pairs on their joint days over the whole of their data."""
     from corrflow.analytics.correlation import exceedance as _exceedance
 
     frames, tests = [], {}
-    for a, b in exceedance_pairs(levels, pairs, settings["all_pairs"]):
+    for a, b in exceedance_pairs(levels, pairs, settings.all_pairs):
         key = f"{a}:{b}"
         table, tests[key] = _exceedance.pair_exceedance(
             pair_returns_of(levels, metadata, a, b),
             key,
-            min_count=settings["min_count"],
-            split_year=settings["split_year"],
-            recent_years=settings["recent_years"],
-            min_days=settings["min_days"],
+            min_count=settings.min_count,
+            split_year=settings.split_year,
+            recent_years=settings.recent_years,
+            min_days=settings.min_days,
         )
         frames.append(table)
         for era, test in tests[key].items():
@@ -365,7 +358,7 @@ def exceedance_regimes(levels: pd.DataFrame, metadata: dict, pairs: list[list[st
 
 
 def episode_correlation_columns(
-    episodes: pd.DataFrame, levels: pd.DataFrame, metadata: dict, columns: list[str], stress: dict
+    episodes: pd.DataFrame, levels: pd.DataFrame, metadata: dict, columns: list[str], stress: Stress
 ) -> pd.DataFrame:
     """Per primary-window Pearson column: corr_before / corr_during / corr_adjusted, and
     beside them (``_stress.episode_stat_column``) the days, the calm baseline's span, the
@@ -383,9 +376,9 @@ def episode_correlation_columns(
             values = episode_correlations(
                 episodes,
                 pair,
-                stress["before_days"],
-                stress["min_days_for_corr"],
-                stress["min_days_for_inference"],
+                stress.before_days,
+                stress.min_days_for_corr,
+                stress.min_days_for_inference,
             )
         for stat in EPISODE_STATS:
             name = named[stat](column) if stat in named else episode_stat_column(stat, column)
@@ -396,32 +389,44 @@ def episode_correlation_columns(
     return out
 
 
-def build_regimes(corr, levels, metadata, settings):
+@dataclass(frozen=True)
+class RegimeSettings(Section):
+    """What the regimes step reads of the config: the sections of ``regimes`` and
+    ``stress``, the primary window resolved, the configured pairs and DQ's outlier threshold."""
+
+    primary_window: int
+    pairs: list[list[str]]
+    unusual_history: int
+    unusual_level: float
+    sign: Sign
+    markov: Markov
+    dcc: Dcc
+    horizons: HorizonWindows
+    stress: Stress
+    outlier_z: float
+    exceedance: Exceedance
+
+
+def build_regimes(corr, levels, metadata, settings: RegimeSettings):
     """Everything the rule writes: (regimes frame, its metadata, episodes table, horizons table)."""
     from concurrent.futures import ThreadPoolExecutor
-
-    from corrflow.analytics.returns import series_returns
 
     # stress episodes come from every day of the data (an equity history may start long
     # before the first pair); the daily flags then live on rolling_corr.csv's dates
     all_levels = levels
     levels = levels.reindex(corr.index)
-    primary = settings["primary_window"]
+    primary = settings.primary_window
     primary_columns = pearson_columns(corr, primary)
-    sign = settings["sign"]
+    sign = settings.sign
     check_sign_settings(sign)
-    markov, stress = settings["markov"], settings["stress"]
+    markov, stress = settings.markov, settings.stress
     # the Markov fits (compiled, without the GIL) run on worker threads while this thread
     # does the rest; their frames, info and log lines are taken in the series' order
     jobs = []
-    if markov["enabled"]:
-        equity = stress.get("equity")
+    if markov.enabled:
+        equity = stress.equity
         if equity in levels:
-            spec = metadata.get("series", {}).get(equity, {"kind": "price"})
-            closed = closed_by_series(metadata).get(equity)
-            returns = series_returns(
-                levels[equity], spec, closed, metadata.get("calendar", {}).get("max_gap_days")
-            )
+            returns = CleanPanel(levels, metadata).series_returns(equity)
             jobs.append((100.0 * returns, f"mkv:ret:{equity}", "variance", ["calm", "turbulent"]))
         for column in primary_columns:
             jobs.append((corr[column], f"mkv:{column}", "mean", ["low", "high"]))
@@ -430,18 +435,18 @@ def build_regimes(corr, levels, metadata, settings):
         by_length = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].notna().sum())
         futures = {i: pool.submit(_markov_views, *jobs[i], markov) for i in by_length}
         try:
-            regimes = relative_regimes(corr, settings["unusual_history"], settings["unusual_level"])
+            regimes = relative_regimes(corr, settings.unusual_history, settings.unusual_level)
             for column in primary_columns:
                 regimes[sign_column(column)] = sign_regimes(
-                    corr[column], sign["enter"], sign["exit"], sign["min_days"], sign["hard_exit"]
+                    corr[column], sign.enter, sign.exit, sign.min_days, sign.hard_exit
                 )
             info = {
                 "primary_window": primary,
-                "unusual_history": settings["unusual_history"],
-                "unusual_level": settings["unusual_level"],
-                "sign": sign,
+                "unusual_history": settings.unusual_history,
+                "unusual_level": settings.unusual_level,
+                "sign": sign.as_dict(),
                 "markov": [],
-                "stress": stress,
+                "stress": stress.as_dict(),
             }
             frames = [regimes]
             # this thread's own part (DCC, stress, horizons) while the workers fit
@@ -464,7 +469,7 @@ def build_regimes(corr, levels, metadata, settings):
     frames.append(tags)
     regimes = pd.concat(frames, axis=1)
     regimes.index.name = "date"
-    info["horizons"] = settings["horizons"]
+    info["horizons"] = settings.horizons.as_dict()
     return regimes, info, episodes, horizons, exceedance
 
 
@@ -475,27 +480,28 @@ def _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns,
     from corrflow.analytics.regimes.horizons import horizon_correlations
     from corrflow.analytics.regimes.stress import stress_episodes
 
-    stress = settings["stress"]
+    stress = settings.stress
     dcc_frame = None
-    if settings["dcc"]["enabled"]:
-        dcc_frame, info["dcc"] = dcc_regimes(levels, metadata, settings["pairs"], settings["dcc"]["min_obs"])
+    if settings.dcc.enabled:
+        dcc_frame, info["dcc"] = dcc_regimes(levels, metadata, settings.pairs, settings.dcc.min_obs)
     # info receives `data_errors`: values left out of (or unconfirmed in) the stress rules
     # DQ's outlier threshold decides which values are data errors (not in the stress metadata)
-    episodes, tags = stress_episodes(
-        all_levels, metadata, {**stress, "outlier_z": settings["outlier_z"]}, info
-    )
+    episodes, tags = stress_episodes(all_levels, metadata, stress, settings.outlier_z, info)
     tags = tags.reindex(corr.index)
     tags = tags.assign(stress=tags["stress"].fillna(False).astype(bool))
     episodes = episode_correlation_columns(episodes, all_levels, metadata, primary_columns, stress)
-    horizon_settings = settings["horizons"]
-    windows = {f: horizon_settings[f] for f in ("weekly", "monthly")} if horizon_settings["enabled"] else {}
-    horizons = horizon_correlations(
-        levels, metadata.get("series", {}), settings["pairs"], closed_by_series(metadata), windows
+    horizon_windows = settings.horizons
+    windows = (
+        {"weekly": horizon_windows.weekly, "monthly": horizon_windows.monthly}
+        if horizon_windows.enabled
+        else {}
     )
-    exceedance_settings = settings["exceedance"]
-    if exceedance_settings["enabled"]:
+    panel = CleanPanel(levels, metadata)
+    horizons = horizon_correlations(levels, panel.specs, settings.pairs, panel.closed, windows)
+    exceedance_settings = settings.exceedance
+    if exceedance_settings.enabled:
         exceedance, info["exceedance"] = exceedance_regimes(
-            all_levels, metadata, settings["pairs"], exceedance_settings
+            all_levels, metadata, settings.pairs, exceedance_settings
         )
     else:
         from corrflow.analytics.correlation.exceedance import COLUMNS
@@ -512,16 +518,16 @@ def run(
     primary_window: int | None = None,
     unusual_history: int,
     unusual_level: float,
-    sign: dict,
-    markov: dict,
-    dcc: dict,
-    horizon_windows: dict,
-    stress: dict,
+    sign: Sign,
+    markov: Markov,
+    dcc: Dcc,
+    horizon_windows: HorizonWindows,
+    stress: Stress,
     outlier_z: float,
     out: str,
     episodes: str,
     horizons: str,
-    exceedance_settings: dict,
+    exceedance_settings: Exceedance,
     exceedance: str,
 ) -> None:
     """Sign regimes, Markov states, DCC, horizons, exceedance and stress episodes (rule ``regimes``).
@@ -536,7 +542,7 @@ def run(
     """
     corr_path = corr
     corr = read_rolling_corr(corr_path)
-    levels, metadata = read_parquet(clean)
+    panel = CleanPanel.read(clean)
     pearson = pearson_columns(corr)
     primary = primary_window_of(corr, primary_window)
     if pearson and not pearson_columns(corr, primary):
@@ -545,21 +551,21 @@ def run(
             "correlation.primary_window); "
             f"re-run rolling_corr or choose one of its windows"
         )
-    settings = {
-        "primary_window": primary,
-        "pairs": pairs,
-        "unusual_history": unusual_history,
-        "unusual_level": unusual_level,
-        "sign": sign,
-        "markov": markov,
-        "dcc": dcc,
-        "horizons": horizon_windows,
-        "stress": stress,
-        "outlier_z": outlier_z,
-        "exceedance": exceedance_settings,
-    }
+    settings = RegimeSettings(
+        primary_window=primary,
+        pairs=pairs,
+        unusual_history=unusual_history,
+        unusual_level=unusual_level,
+        sign=sign,
+        markov=markov,
+        dcc=dcc,
+        horizons=horizon_windows,
+        stress=stress,
+        outlier_z=outlier_z,
+        exceedance=exceedance_settings,
+    )
     regimes, info, episode_table, horizon_table, exceedance_table = build_regimes(
-        corr, levels, metadata, settings
+        corr, panel.levels, panel.meta, settings
     )
     write_parquet(regimes, out, info)
     write_csv_atomic(episode_table, episodes, index=False)

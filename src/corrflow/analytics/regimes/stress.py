@@ -46,8 +46,9 @@ of the pair is marked too short for inference.
 import numpy as np
 import pandas as pd
 
-from corrflow.analytics.returns import TRADING_DAYS, pair_returns, series_returns
-from corrflow.data.contracts import closed_by_series
+from corrflow.analytics.panel import CleanPanel
+from corrflow.analytics.returns import TRADING_DAYS
+from corrflow.config.sections import Stress
 from corrflow.data.robust import robust_centre_scale
 
 YEAR_WEEKDAYS = 261
@@ -501,22 +502,20 @@ def history_equity(levels: pd.DataFrame, metadata: dict, equity: str, configured
     else the price series with the earliest data whose returns correlate at least
     ``HISTORY_MIN_CORR`` with the equity's on at least ``HISTORY_MIN_DAYS`` joint days.
     None when nothing starts before the equity."""
-    specs = metadata.get("series", {})
     if configured is not None:
         return configured if configured in levels and levels[configured].notna().any() else None
     if equity not in levels or not levels[equity].notna().any():
         return None
-    closed = closed_by_series(metadata)
-    max_gap = metadata.get("calendar", {}).get("max_gap_days")
+    panel = CleanPanel(levels, metadata)
     first = levels[equity].first_valid_index()
     candidates = []
     for series_id in levels.columns:
         observed = levels[series_id].first_valid_index()
         if series_id == equity or observed is None or observed >= first:
             continue
-        if specs.get(series_id, {"kind": "price"}).get("kind", "price") != "price":
+        if panel.spec(series_id).get("kind", "price") != "price":
             continue
-        joint = pair_returns(levels, specs, equity, series_id, closed, max_gap).dropna()
+        joint = panel.pair_returns(equity, series_id).dropna()
         if len(joint) >= HISTORY_MIN_DAYS and joint[equity].corr(joint[series_id]) >= HISTORY_MIN_CORR:
             candidates.append((observed, series_id))
     return min(candidates)[1] if candidates else None
@@ -528,14 +527,7 @@ def spliced_equity(
     """(levels, returns, (history, splice day) or None) of the equity extended back by
     ``history``: before the equity's first day the history's levels, rescaled to meet the
     equity's first close (a drawdown is a ratio: the scale does not matter), and its returns."""
-    specs = metadata.get("series", {})
-    closed = closed_by_series(metadata)
-    max_gap = metadata.get("calendar", {}).get("max_gap_days")
-
-    def returns_of(series_id):
-        return series_returns(
-            levels[series_id], specs.get(series_id, {"kind": "price"}), closed.get(series_id), max_gap
-        )
+    returns_of = CleanPanel(levels, metadata).series_returns
 
     own = equity in levels and levels[equity].notna().any()
     if history is None or history == equity or not own:
@@ -609,11 +601,11 @@ def without_data_errors(
 ) -> tuple[pd.DataFrame, list[dict]]:
     """``levels`` with every confirmed likely data error of a price, fx or level series left
     out (NaN: a return spans the day, as for any missing value), and every error found."""
-    specs = metadata.get("series", {})
+    panel = CleanPanel(levels, metadata)
     errors = [
         error
         for series_id in levels.columns
-        if specs.get(series_id, {"kind": "price"}).get("kind", "price") in ("price", "fx", "level")
+        if panel.spec(series_id).get("kind", "price") in ("price", "fx", "level")
         for error in likely_data_errors(levels[series_id], outlier_z)
     ]
     confirmed = [e for e in errors if e["confirmed"]]
@@ -626,21 +618,19 @@ def without_data_errors(
 
 
 def stress_episodes(
-    levels: pd.DataFrame, metadata: dict, settings: dict, notes: dict | None = None
+    levels: pd.DataFrame, metadata: dict, settings: Stress, outlier_z: float, notes: dict | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(episodes table with EPISODE_COLUMNS, daily ``stress`` / ``stress_reason`` on levels' index).
+    ``outlier_z``: DQ's outlier threshold, which decides what is a likely data error.
     ``notes``, when given, receives ``data_errors``: the likely data errors of the series
     the rules read (module doc), left out when confirmed."""
     from corrflow.data.contracts import EPISODE_COLUMNS
 
-    specs = metadata.get("series", {})
-    closed = closed_by_series(metadata)
-    max_gap = metadata.get("calendar", {}).get("max_gap_days")
-    equity, bond, vix = settings.get("equity"), settings.get("bond"), settings.get("vix")
-    gap = settings["merge_gap_days"]
+    equity, bond, vix = settings.equity, settings.bond, settings.vix
+    gap = settings.merge_gap_days
     intervals: list[Interval] = []
-    levels, errors = without_data_errors(levels, metadata, float(settings["outlier_z"]))
-    history = history_equity(levels, metadata, equity, settings.get("history_equity"))
+    levels, errors = without_data_errors(levels, metadata, float(outlier_z))
+    history = history_equity(levels, metadata, equity, settings.history_equity)
     if notes is not None:
         read = {equity, bond, vix, history} - {None}
         notes["data_errors"] = [e for e in errors if e["series"] in read]
@@ -648,30 +638,28 @@ def stress_episodes(
         equity_levels, equity_returns, splice = spliced_equity(levels, metadata, equity, history)
         intervals += drawdown_intervals(
             equity_levels,
-            settings["drawdown_pct"],
-            settings["fall_pct"],
-            settings["fall_days"],
-            settings["recovery_share"],
+            settings.drawdown_pct,
+            settings.fall_pct,
+            settings.fall_days,
+            settings.recovery_share,
             splice,
         )
         intervals += volatility_intervals(
             levels[vix] if vix in levels else None,
             equity_returns,
-            settings["vix_level"],
-            settings["realised_vol_days"],
-            settings["realised_vol_level"],
+            settings.vix_level,
+            settings.realised_vol_days,
+            settings.realised_vol_level,
             gap,
             splice,
         )
         # the joint-fall rule stays on the configured equity's own days: the history stands
         # in for drawdown and volatility (a bear market, a crash) where the equity has no data
         if equity in levels and bond in levels and bond != equity:
-            pair = pair_returns(levels, specs, equity, bond, closed, max_gap)
-            intervals += joint_fall_intervals(
-                pair, settings["joint_fall_days"], settings["joint_fall_pct"], gap
-            )
+            pair = CleanPanel(levels, metadata).pair_returns(equity, bond)
+            intervals += joint_fall_intervals(pair, settings.joint_fall_days, settings.joint_fall_pct, gap)
     if len(levels.index):
-        intervals += named_intervals(settings.get("episodes", []), levels.index[0], levels.index[-1])
+        intervals += named_intervals(settings.episodes, levels.index[0], levels.index[-1])
     groups = merge_blips(merge_intervals(intervals, gap))
     rows = [episode_row(g, gap) for g in groups]
     seen: dict[str, int] = {}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from corrflow.analytics.correlation.universe import heatmap_series
+from corrflow.analytics.panel import CleanPanel
 from corrflow.data.contracts import is_missing
 
 
@@ -16,8 +17,7 @@ from corrflow.data.contracts import is_missing
 class ReportContext:
     """The workflow's outputs as the report reads them, and what several figures share."""
 
-    clean_meta: dict
-    levels: pd.DataFrame
+    clean: CleanPanel  # clean.parquet: levels and what its metadata says of them
     corr: pd.DataFrame
     regimes: pd.DataFrame
     regimes_meta: dict
@@ -34,7 +34,11 @@ class ReportContext:
 
     @property
     def series_meta(self) -> dict:
-        return self.clean_meta["series"]
+        return self.clean.specs
+
+    @property
+    def levels(self) -> pd.DataFrame:
+        return self.clean.levels
 
     @cached_property
     def skipped(self) -> dict[tuple[str, str], list[str]]:

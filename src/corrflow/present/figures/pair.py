@@ -8,7 +8,6 @@ import pandas as pd
 
 from corrflow.data.contracts import (
     band_of,
-    pair_days,
     parse_corr_column,
     pearson_columns,
     sign_column,
@@ -271,7 +270,7 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
             names,
             context.origins,
             context.figures_dir / name,
-            pair_days(context.clean_meta, corr.index, a, b),
+            context.clean.pair_days(a, b, corr.index),
             context.series_meta,
         )
         drawn.append(name)
