@@ -96,6 +96,8 @@ def pair_version(raw, specs, statuses, start, end, base_currency, max_gap_days, 
 def synchronised_change(current_meta: dict, suggested_meta: dict, a: str, b: str) -> tuple[str, float, float]:
     """(appears / disappears / kept / none, closes apart with the suggestion, closes apart now):
     rolling_corr's rule, on each version's calendars and the pair's last day."""
+    import pandas as pd
+
     from corrflow.analytics.correlation.rolling_corr import is_asynchronous
     from corrflow.data.calendars import closes_apart_hours
 
@@ -103,7 +105,12 @@ def synchronised_change(current_meta: dict, suggested_meta: dict, a: str, b: str
         calendars = [meta["series"][s]["calendar"] for s in (a, b)]
         return closes_apart_hours(calendars[0], calendars[1], meta.get("as_of"))
 
-    now, then = is_asynchronous(current_meta, a, b), is_asynchronous(suggested_meta, a, b)
+    from corrflow.analytics.panel import CleanPanel
+
+    def asynchronous(meta) -> bool:  # the calendars and as-of day only: no levels needed
+        return is_asynchronous(CleanPanel(pd.DataFrame(), meta), a, b)
+
+    now, then = asynchronous(current_meta), asynchronous(suggested_meta)
     word = {(False, True): "appears", (True, False): "disappears", (True, True): "kept"}.get(
         (now, then), "none"
     )
