@@ -112,6 +112,38 @@ def test_month_end_and_latest_matrices_equal_the_every_day_store_on_those_dates(
     assert sub_months.equals(months) and np.array_equal(sub[:, 0, 1], cube[:, 3, 6], equal_nan=True)
 
 
+def test_month_end_matrices_read_from_every_days_rows_equal_the_stored_month_ends(stores):
+    """The reader's array path (codes, not strings) on an every-day store: the same
+    matrices, dates and subsets as the month-end store the writer kept."""
+    from corrflow.store.all_pairs import read_month_ends
+
+    _, manifests = stores
+    months, cube = read_month_ends(manifests["month_ends"])
+    daily_months, daily_cube = read_month_ends(manifests["every_day"])
+    assert daily_months.equals(months)
+    np.testing.assert_array_equal(daily_cube, cube)
+    for series in (["NY3", "COIN"], ["TOKYO", "NY1", "ENDS"]):
+        sub_months, sub = read_month_ends(manifests["every_day"], series=series)
+        kept_months, kept = read_month_ends(manifests["month_ends"], series=series)
+        assert sub_months.equals(kept_months)
+        np.testing.assert_array_equal(sub, kept)
+
+
+def test_a_store_that_is_not_one_row_per_date_and_pair_is_named_in_one_line(stores, tmp_path):
+    import pyarrow.parquet as pq
+
+    from corrflow.io import InputDataError
+    from corrflow.store.all_pairs import read_month_ends
+
+    _, manifests = stores
+    source = manifests["every_day"].parent / "every_day_block_1-of-3.parquet"
+    table = pq.read_table(source)
+    damaged = tmp_path / "damaged.parquet"
+    pq.write_table(table.slice(1), damaged)  # one row short: the first date lacks a pair
+    with pytest.raises(InputDataError, match=r"damaged.parquet: row group 0 is not one row per date and"):
+        read_month_ends(damaged)
+
+
 def test_history_of_keeps_every_day_of_its_pairs_beside_month_ends(stores):
     from corrflow.store.all_pairs import read_all_pairs
 

@@ -419,99 +419,108 @@ def read_month_ends(
     if unknown:
         raise InputDataError(f"all-pairs result: no series {unknown}; it holds {', '.join(names)}")
     if not last_only:
-        frame = month_end_rows_of(handles, metas, names, series, None)
-        return month_end_cube(frame, series)
-    total = len(series) * (len(series) - 1) // 2
+        return month_end_matrices(handles, blocks, names, series, None)
+    upper = np.triu_indices(len(series), 1)
+    total = len(upper[0])
     most = max((h.num_row_groups for h in handles), default=0)
     groups = LATEST_AMONG_MONTHS
     while True:
-        frame = month_end_rows_of(handles, metas, names, series, groups)
+        dates, cube = month_end_matrices(handles, blocks, names, series, groups)
         read_all = groups >= most
-        dates = pd.DatetimeIndex(sorted(frame["date"].unique())).astype("datetime64[ns]")
-        counts = frame.groupby("date")["corr"].count().reindex(dates).to_numpy()
+        counts = np.isfinite(cube[:, upper[0], upper[1]]).sum(axis=1)
         # the earliest month read may be cut by the row groups' edge: it counts once all are read
         settled = counts if read_all else counts[1:]
         enough = np.flatnonzero(settled >= 0.5 * total) if total else np.array([], dtype=int)
         if len(enough) or read_all:
             if not len(dates):
-                return month_end_cube(frame, series)
+                return dates, cube
             offset = 0 if read_all else 1
             if len(enough):
                 pick = int(enough[-1]) + offset
             else:  # no month has half the pairs: the last of the fullest months
                 pick = int(len(counts) - 1 - np.argmax(counts[::-1]))
-            latest = dates[pick]
-            return month_end_cube(frame[frame["date"] == latest], series, pd.DatetimeIndex([latest]))
+            return dates[pick : pick + 1], cube[pick : pick + 1]
         groups *= 2
 
 
-def month_end_rows_of(handles, metas, names, series, last_groups: int | None) -> pd.DataFrame:
-    """Long rows (date, a, b, corr) of each pair's last value per month, from every row
-    group or the last ``last_groups`` of each block file (a month-end store keeps a month
-    per row group; an every-day store about 256 days)."""
-    import pyarrow.compute as pc
+def month_end_matrices(handles, paths, names, series, last_groups: int | None):
+    """(dates, dates x N x N over ``series``) of each pair's last value per month, from
+    every row group or the last ``last_groups`` of each block file, dated the store's
+    last date of the month; a month of no value among these series is no matrix.
 
-    parts = []
-    for handle, meta in zip(handles, metas, strict=True):
-        every_day = meta.get("dates", "every_day") == "every_day"
+    Every layout this version writes is a rectangle per row group: each date holds the
+    block's pairs in one order, a null where a pair has no value (a month-end store one
+    month per row group, an every-day store about 256 days). So a row group is read as a
+    (dates x pairs) array on the dictionary codes (no string per row), and a month's
+    last value per pair is found by array selection; later row groups overwrite earlier
+    ones, the rows being in date order."""
+    position = {name: k for k, name in enumerate(names)}
+    where = np.full(len(names), -1, dtype="int64")
+    where[[position[s] for s in series]] = np.arange(len(series))
+    n = len(series)
+    month_date: dict[int, int] = {}  # month number -> the store's last date in it (ms)
+    matrices: dict[int, np.ndarray] = {}
+    for handle, path in zip(handles, paths, strict=True):
         groups = list(range(handle.num_row_groups))
         if last_groups is not None:
             groups = groups[-last_groups:]
-        pieces = []
         for group in groups:  # one row group at a time: memory follows the series asked for
             table = handle.read_row_group(group)
-            if len(series) < len(names):
-                table = table.filter(
-                    pc.and_(among(table.column("a"), series), among(table.column("b"), series))
-                )
-            pieces.append(table.to_pandas())
-        if not pieces:
-            continue
-        frame = pd.concat(pieces, ignore_index=True)
-        frame["a"] = frame["a"].astype("str")
-        frame["b"] = frame["b"].astype("str")
-        if every_day and len(frame):
-            month = frame["date"].dt.to_period("M")
-            month_date = frame.groupby(month)["date"].transform("max")  # the store's last date of the month
-            frame = (
-                frame.assign(date=month_date)
-                .dropna(subset=["corr"])
-                .groupby(["date", "a", "b"], sort=False)["corr"]
-                .last()  # rows are in date order: the pair's last value of the month
-                .reset_index()
+            if not table.num_rows:
+                continue
+            days = table.column("date").to_numpy().astype("datetime64[ms]").astype("int64")
+            width = int(np.searchsorted(days, days[0], side="right"))
+            first_series, second_series = (
+                pair_legs(table.column(c), position, width, path, group) for c in ("a", "b")
             )
-        parts.append(frame.dropna(subset=["corr"]))  # a month of no value among these series is no matrix
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=STORE_COLUMNS)
-
-
-def month_end_cube(
-    frame: pd.DataFrame, series: list[str], dates: pd.DatetimeIndex | None = None
-) -> tuple[pd.DatetimeIndex, np.ndarray]:
-    """(dates, dates x N x N) of the long rows ``frame``: 1 on the diagonal, NaN without a value."""
-    if dates is None:
-        dates = pd.DatetimeIndex(sorted(frame["date"].unique())).astype("datetime64[ns]")
-    position = {name: k for k, name in enumerate(series)}
-    cube = np.full((len(dates), len(series), len(series)), np.nan)
-    cube[:, np.arange(len(series)), np.arange(len(series))] = 1.0
-    if len(frame):
-        d = dates.get_indexer(pd.DatetimeIndex(frame["date"]).astype("datetime64[ns]"))
-        i = frame["a"].map(position).to_numpy()
-        j = frame["b"].map(position).to_numpy()
-        values = frame["corr"].to_numpy(dtype="float64")
-        cube[d, i, j] = values
-        cube[d, j, i] = values
+            if table.num_rows % width or not (days.reshape(-1, width) == days[::width, None]).all():
+                raise not_a_rectangle(path, group)
+            i, j = where[first_series], where[second_series]
+            keep = (i >= 0) & (j >= 0)
+            if not keep.any():  # none of this block's pairs is asked for
+                continue
+            values = table.column("corr").to_numpy().astype("float64").reshape(-1, width)[:, keep]
+            i, j = i[keep], j[keep]
+            dates = days[::width]
+            months = dates.astype("datetime64[ms]").astype("datetime64[M]").astype("int64")
+            for month in np.unique(months):
+                rows = np.flatnonzero(months == month)
+                month_date[month] = max(month_date.get(month, dates[rows[-1]]), int(dates[rows[-1]]))
+                stretch = values[rows]
+                valid = np.isfinite(stretch)
+                has = valid.any(axis=0)
+                last = len(rows) - 1 - np.argmax(valid[::-1], axis=0)  # each pair's last valued row
+                matrix = matrices.setdefault(month, np.full((n, n), np.nan))
+                chosen = stretch[last, np.arange(len(i))][has]
+                matrix[i[has], j[has]] = chosen
+                matrix[j[has], i[has]] = chosen
+    valued = sorted(m for m, matrix in matrices.items() if np.isfinite(matrix).any())
+    dates = pd.DatetimeIndex(np.array([month_date[m] for m in valued], dtype="datetime64[ms]")).astype(
+        "datetime64[ns]"
+    )
+    cube = np.stack([matrices[m] for m in valued]) if valued else np.full((0, n, n), np.nan)
+    cube[:, np.arange(n), np.arange(n)] = 1.0
     return dates, cube
 
 
-def among(column, names: list[str]):
-    """True where a dictionary-encoded series column names one of ``names`` (compared on
-    the dictionary's codes, not on a string per row)."""
+def pair_legs(column, position: dict[str, int], width: int, path, group: int) -> np.ndarray:
+    """One leg (``a`` or ``b``) of a row group's pairs, as positions in the universe
+    (``position``), from the row group's first date; checked on the dictionary codes (no
+    string per row) to repeat on every date."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    wanted = set(names)
-    masks = []
-    for chunk in column.chunks:
-        codes = [k for k, name in enumerate(chunk.dictionary.to_pylist()) if name in wanted]
-        masks.append(pc.is_in(chunk.indices, value_set=pa.array(codes, type=chunk.indices.type)))
-    return pa.chunked_array(masks, type=pa.bool_())
+    chunk = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if isinstance(chunk, pa.ChunkedArray):  # pyarrow returns a one-chunk array for dictionaries
+        chunk = chunk.chunk(0)
+    codes = chunk.indices.to_numpy(zero_copy_only=False)
+    if len(codes) % width or not (codes.reshape(-1, width) == codes[:width]).all():
+        raise not_a_rectangle(path, group)
+    lookup = np.array([position[name] for name in chunk.dictionary.to_pylist()], dtype="int64")
+    return lookup[codes[:width]]
+
+
+def not_a_rectangle(path, group: int) -> InputDataError:
+    return InputDataError(
+        f"{path}: row group {group} is not one row per date and pair; write the store again with "
+        "`corrflow all-pairs-block`"
+    )
