@@ -233,10 +233,20 @@ def value_on(series: pd.Series, day: pd.Timestamp):
     return (known.index[-1], known.iloc[-1]) if len(known) else (None, np.nan)
 
 
+def ordinal_suffix(number: str) -> str:
+    """English ordinal suffix of a number's text: "1" -> "st", "12" -> "th", "99.6" -> "th"."""
+    if not number.isdigit():
+        return "th"
+    if number[-2:] in ("11", "12", "13"):
+        return "th"
+    return {"1": "st", "2": "nd", "3": "rd"}.get(number[-1], "th")
+
+
 def percentile_text(percentile: float, past: int | None = None) -> str:
     """A percentile with the precision it has. Among ``past`` past windows its steps are
-    100 / past points: "above all 40 past windows", "98 (of 40 past windows)", "below
-    all 40 past windows"; with no count: ">99.9", "99.6", "57", "<0.1"."""
+    100 / past points, and the count is said as a count, never as "88 (of 40)", which reads
+    as 88 out of 40: "above all 40 past windows", "88th percentile (35 of 40 past windows
+    lower)", "below all 40 past windows"; with no count: ">99.9", "99.6", "57", "<0.1"."""
     if not np.isfinite(percentile):
         return "n/a (short history)"
     if past:
@@ -245,7 +255,10 @@ def percentile_text(percentile: float, past: int | None = None) -> str:
         if percentile <= 0.0:
             return f"below all {past} past windows"
         digits = 0 if past <= 100 else 1
-        return f"{percentile:.{digits}f} (of {past} past windows)"
+        number = f"{percentile:.{digits}f}"
+        # the percentile counts a tie as half: the windows strictly lower are its floor
+        lower = int(np.floor(percentile * past / 100.0 + 1e-9))
+        return f"{number}{ordinal_suffix(number)} percentile ({lower} of {past} past windows lower)"
     if percentile > 99.9:
         return ">99.9"
     if percentile < 0.1:
