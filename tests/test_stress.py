@@ -408,6 +408,53 @@ def test_the_episodes_table_keeps_the_most_severe_episodes_not_the_longest():
     assert any("moved furthest from its calm baseline" in r for r in rows)
 
 
+def test_the_episodes_note_counts_the_episodes_with_a_measured_correlation():
+    """32 episodes in a pair's span of which 13 have a correlation during them (the rest a
+    few days long): the note says "12 most severe of the 13 ... (32 in the pair's span",
+    never "12 of 32", and no unmeasured episode takes a row; with 5 of 8 measured, all 5."""
+    from corrflow.data.contracts import corr_before_column, corr_during_column
+    from corrflow.present.summary import TOP_EPISODES, episodes_table
+
+    column = "EQ:BOND:60"
+
+    def during(n_measured, n_total):  # the later the more severe; the last ones unmeasured
+        return [0.3 - 0.05 * k if k < n_measured else np.nan for k in range(n_total)]
+
+    def episodes(n_measured, n_total):
+        starts = pd.date_range("1970-01-01", periods=n_total, freq="YS")
+        return pd.DataFrame(
+            {
+                "name": [f"episode {d.year}" for d in starts],
+                "start": [str(d.date()) for d in starts],
+                "end": [str((d + pd.Timedelta(days=30)).date()) for d in starts],
+                "business_days": 22,
+                "rule": "drawdown",
+                "reason": "why",
+                corr_before_column(column): 0.3,
+                corr_during_column(column): [
+                    0.3 - 0.05 * k if k < n_measured else np.nan for k in range(n_total)
+                ],
+            }
+        )
+
+    rows = episodes_table(episodes(13, 32), column)
+    note = next(r for r in rows if "in the pair's span" in r)
+    assert (
+        f"The {TOP_EPISODES} most severe of the 13 episodes with a correlation measured during them" in note
+    )
+    assert "(32 in the pair's span;" in note and "12 of 32" not in note
+    shown = [r.split("|")[1].strip() for r in rows[2 : 2 + TOP_EPISODES]]
+    assert "episode 1970" not in shown and "episode 1971" in shown  # the least severe measured one out
+    assert all(int(n.split()[-1]) < 1970 + 13 for n in shown)  # no unmeasured episode shown
+
+    rows = episodes_table(episodes(5, 8), column)
+    assert sum(r.startswith("| episode 19") for r in rows) == 5
+    assert any(
+        r.startswith("\nThe 5 episodes with a correlation measured during them (8 in the pair's span")
+        for r in rows
+    )
+
+
 def test_forbes_rigobon_takes_the_volatility_rise_out_and_recovers_the_calm_correlation():
     """A shock that triples the first leg's volatility with the same underlying model: the
     raw correlation during the episode rises well above the calm one, the Forbes-Rigobon

@@ -522,6 +522,35 @@ def episode_severity(episodes: pd.DataFrame, column: str | None) -> pd.Series:
     return (pd.to_numeric(episodes[during]) - pd.to_numeric(episodes[before])).abs()
 
 
+def episodes_count_note(in_span: int, measured: int) -> list[str]:
+    """The sentence under a pair's episodes table, counting what it ranks: the episodes with
+    a correlation measured during them (``measured``) among all ``in_span`` within the
+    pair's data, so "12 of 32" never implies 32 ranked episodes when 13 have a number."""
+    where = "all in `data/processed/stress_episodes.csv`."
+    if measured == 0:
+        return [
+            f"\nNo episode of the {in_span} in the pair's span has a correlation measured during it; " + where
+        ]
+    others = (
+        f" ({in_span} in the pair's span; the others have too few of the pair's days during or before "
+        "them: a few days long, or before a leg's data)"
+        if measured < in_span
+        else ""
+    )
+    if measured > TOP_EPISODES:
+        return [
+            f"\nThe {TOP_EPISODES} most severe of the {measured} episodes with a correlation measured "
+            f"during them{others}: those in which this pair's correlation moved furthest from its calm "
+            f"baseline (|during - before|), in date order; {where}"
+        ]
+    if others:
+        return [
+            f"\nThe {measured} episodes with a correlation measured during them{others}, in date order; "
+            + where
+        ]
+    return []
+
+
 def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
     """The pair's most severe stress episodes (``TOP_EPISODES``, by ``episode_severity``:
     how far its correlation moved from the calm baseline, never by length, which kept slow
@@ -534,7 +563,16 @@ def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
     if episodes.empty:
         return ["No stress episodes within this pair's data."]
     severity = episode_severity(episodes, column)
-    ranked = episodes.assign(_severity=severity).sort_values(
+    during_column = corr_during_column(column) if column else None
+    measured = (
+        pd.to_numeric(episodes[during_column]).notna()
+        if during_column in episodes
+        else pd.Series(False, index=episodes.index)
+    )
+    # only episodes with a correlation measured during them are ranked and shown when
+    # there are any: the others (a few days long, or before a leg's data) have no row to show
+    candidates = episodes[measured] if measured.any() else episodes
+    ranked = candidates.assign(_severity=severity[candidates.index]).sort_values(
         ["_severity", "business_days", "start"], ascending=[False, False, True], na_position="last"
     )
     top = ranked.head(TOP_EPISODES).sort_values("start").drop(columns="_severity")
@@ -578,12 +616,7 @@ def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
             f"| {e['name'] or '-'} | {e['start']} | {e['end']} | {e['business_days']} | {e['reason'] or '-'} "
             f"| {cell(e, 'before', 'n_before')} | {cell(e, 'during', 'n_during')} | {adjusted_cell(e)} |"
         )
-    if len(episodes) > TOP_EPISODES:
-        rows.append(
-            f"\nThe {TOP_EPISODES} of {len(episodes)} episodes in which this pair's correlation moved "
-            "furthest from its calm baseline (|during - before|), in date order; all in "
-            "`data/processed/stress_episodes.csv`."
-        )
+    rows += episodes_count_note(len(episodes), int(measured.sum()))
     rows.append(
         "\nCorr before: the pair's last days before the episode that lie in no stress episode (a calm "
         f"baseline); intervals are Fisher z at {level} on n days. {FR_ASSUMPTIONS}"
