@@ -493,3 +493,52 @@ def test_a_blip_joins_the_episode_beside_it_and_an_isolated_one_stays():
     merged = merge_blips(groups)
     assert [[i["rule"] for i in g] for g in merged] == [["drawdown", "VIX"], ["VIX"]]
     assert 15 <= BLIP_REACH_WEEKDAYS
+
+
+def test_no_stress_is_never_claimed_after_the_rules_inputs_end():
+    """Issue 29: regimes.parquet said stress=False up to oil's last day although VIX and the
+    equity had ended. A universe where the equity ends first (day 200), the bond later (250)
+    and VIX and another series run to day 300 with a VIX spike at day 280: False only up to
+    the equity's last day, True on the VIX episode after it, NA (not False) on the rest;
+    with the bond ending first (day 150) the joint-fall rule has no input after it: NA from
+    there."""
+    index = pd.bdate_range("2010-01-01", periods=300)
+    rng = np.random.default_rng(3)
+    equity = pd.Series(100 * np.exp(np.cumsum(rng.normal(0, 0.004, 300))), index=index)
+    bond = pd.Series(3 + np.cumsum(rng.normal(0, 0.01, 300)), index=index)
+    vix = pd.Series(15.0, index=index)
+    vix.iloc[278:283] = 40.0
+    other = pd.Series(50.0 + np.arange(300), index=index)
+    metadata = {
+        "series": {
+            "EQ": {"kind": "price"},
+            "BOND": {"kind": "yield", "maturity": 10},
+            "VIX": {"kind": "level"},
+            "OTHER": {"kind": "price"},
+        }
+    }
+    settings = {
+        **STRESS,
+        "equity": "EQ",
+        "bond": "BOND",
+        "vix": "VIX",
+        "episodes": [],
+        "history_equity": None,
+    }
+
+    levels = pd.DataFrame({"EQ": equity, "BOND": bond, "VIX": vix, "OTHER": other})
+    levels.loc[index[200] :, "EQ"] = np.nan
+    levels.loc[index[250] :, "BOND"] = np.nan
+    _, tags = stress_episodes(levels, metadata, settings)
+    flags = tags["stress"]
+    assert flags.dtype == "boolean"
+    assert flags.iloc[:200].notna().all() and not flags.iloc[:200].any()  # calm while every rule reads data
+    assert flags.iloc[278:283].eq(True).all()  # VIX still fires after the equity's end
+    after = flags.iloc[200:].drop(index[278:283])
+    assert after.isna().all()  # neither stress nor calm: no drawdown or realised-volatility input
+
+    levels = pd.DataFrame({"EQ": equity, "BOND": bond, "VIX": vix, "OTHER": other})
+    levels.loc[index[150] :, "BOND"] = np.nan
+    _, tags = stress_episodes(levels, metadata, settings)
+    flags = tags["stress"]
+    assert flags.iloc[:150].notna().all() and flags.iloc[150:].drop(index[278:283]).isna().all()

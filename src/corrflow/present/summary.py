@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from corrflow.data.contracts import (
+    STRESS,
     STRESS_REASON,
     as_of_date,  # noqa: F401  (its home is data.contracts; the report and dashboard import it here)
     band_of,
@@ -441,8 +442,13 @@ def current_state(
         on_day = regimes.loc[:day]
         reason = on_day[STRESS_REASON].iloc[-1] if len(on_day) else None
         when = on_day.index[-1].date() if len(on_day) else as_of
+        flag = on_day[STRESS].iloc[-1] if STRESS in on_day and len(on_day) else False
         if isinstance(reason, str) and reason:
             lines.append(f"- **Stress flags on {when}: {reason}.**")
+        elif pd.isna(flag):  # after the stress rules' inputs end: neither stress nor calm
+            known = regimes[STRESS].last_valid_index()
+            since = f": the stress rules' inputs end {known.date()}" if known is not None else ""
+            lines.append(f"- Stress flag not known on {when}{since}.")
         else:
             lines.append(f"- No stress flag on {when}.")
     else:
