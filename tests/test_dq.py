@@ -311,3 +311,55 @@ def test_the_report_gives_the_calendar_suggestion_and_its_effect_on_the_pair():
     assert calendar_advice_lines({"series": {"SPY": dq["series"]["SPY"]}}, [effect]) == []
     # without calendar_effect.csv (a report made by hand): DQ's advice alone
     assert "With it" not in calendar_advice_lines(dq, None)[0]
+
+
+def dq_markdown(series_id, result):
+    return render_markdown({"thresholds": {"stale_days": 10, "outlier_z": 8}, "series": {series_id: result}})
+
+
+def test_the_nymex_example_is_printed_for_wti_only():
+    """A print on an NYSE holiday: WTI's line names NYMEX as the reason; a Treasury yield's
+    or VIX's line does not (NYMEX has nothing to do with them)."""
+    index = pd.bdate_range("2020-01-02", "2020-06-30").drop(
+        pd.to_datetime(["2020-01-20", "2020-02-17", "2020-04-10"])
+    )
+    values = pd.Series(np.linspace(10.0, 20.0, len(index)), index=index)
+    values = pd.concat([values, pd.Series([15.0], index=pd.to_datetime(["2020-02-17"]))]).sort_index()
+    for series_id, kind in (("DCOILWTICO", "price"), ("VIXCLS", "level"), ("DGS10", "yield")):
+        markdown = dq_markdown(series_id, series_checks(values, kind, "snapshot", 10, 8, series_id=series_id))
+        assert "its own market traded then" in markdown
+        assert ("WTI on NYMEX" in markdown) == (series_id == "DCOILWTICO"), series_id
+
+
+def test_the_zero_bound_explains_only_a_run_of_equal_yields_near_zero():
+    """11 equal values at 3.9 % (DGS10 in 1963) are not 'rates held at the zero bound';
+    11 at 0.05 % are."""
+    index = pd.bdate_range("2020-01-02", periods=60)
+    for level, zero_bound in ((3.9, False), (0.05, True)):
+        values = pd.Series(level + 0.01 * np.sin(np.arange(60)), index=index)
+        values.iloc[20:31] = level
+        markdown = dq_markdown("Y", series_checks(values, "yield", "snapshot", 10, 8))
+        assert "longest run of equal values: 11 from" in markdown
+        assert ("zero bound" in markdown) == zero_bound, level
+        assert "nothing to fix" in markdown
+
+
+def test_a_one_day_gap_is_one_weekday():
+    index = pd.bdate_range("2020-01-02", periods=60)
+    values = pd.Series(np.linspace(10.0, 20.0, 60), index=index).drop(index[30])
+    markdown = dq_markdown("X", series_checks(values, "price", "snapshot", 10, 8, calendar="XNYS"))
+    assert "longest gap 1 weekday from" in markdown and "1 weekdays" not in markdown
+
+
+def test_an_outlier_after_a_dropped_non_positive_value_says_which_previous_it_uses():
+    """WTI 2020-04-17 18.27, 04-20 -36.98 (no log return: left out), 04-21 8.91: the
+    outlier's previous is the 04-17 value, and the table says so and why."""
+    index = pd.bdate_range("2020-01-02", "2020-04-30")
+    values = pd.Series(20.0 + 0.1 * np.sin(np.arange(len(index))), index=index)
+    values["2020-04-17"], values["2020-04-20"], values["2020-04-21"] = 18.27, -36.98, 8.91
+    result = series_checks(values, "price", "snapshot", 10, 8)
+    crash = next(o for o in result["outliers"] if o["date"] == "2020-04-21")
+    assert crash["previous_date"] == "2020-04-17"
+    assert crash["skipped_non_positive"] == [{"date": "2020-04-20", "value": -36.98}]
+    row = next(line for line in dq_markdown("X", result).splitlines() if "| 2020-04-21 |" in line)
+    assert "18.27 (of 2020-04-17: the -36.98 on 2020-04-20 is not positive, left out)" in row

@@ -128,3 +128,67 @@ def test_eras_and_the_tidy_table():
     assert pd.Timestamp(recent["first"]) > returns.index[-1] - pd.DateOffset(years=10)
     short, short_tests = pair_exceedance(returns.iloc[:100], "EQ:BOND")
     assert short.empty and short_tests["full"]["status"].startswith("skipped")
+
+
+def full_curve(left_corr, right_corr, normal=-0.05):
+    """An exceedance.csv era as the step writes it: 10 thresholds a side, the given
+    correlations, the normal benchmark flat at ``normal``."""
+    quantiles = np.round(np.arange(0.05, 1.0, 0.05), 2)
+    rows = [("below", q, left_corr[k]) for k, q in enumerate(q for q in quantiles if q <= 0.5)]
+    rows += [("above", q, right_corr[k]) for k, q in enumerate(q for q in quantiles if q >= 0.5)]
+    return pd.DataFrame(
+        [
+            {"pair": "A:B", "era": "full", "side": s, "quantile": q, "corr": c, "normal_corr": normal}
+            for s, q, c in rows
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "left, right, p, says, never",
+    [
+        # SPY-TLT: +0.16..+0.51 on both sides, p = 0.68: volatility and regimes, not crashes
+        (
+            0.3,
+            0.3,
+            0.68,
+            ["on both sides", "not crashes alone", "p = 0.68, does not reject"],
+            "rises in joint falls",
+        ),
+        # left above, right at the normal line: the crash effect, with the test's p
+        (
+            0.3,
+            -0.1,
+            0.001,
+            ["on the left and not on the right", "rises in joint falls", "p = 0.001, rejects"],
+            "both sides",
+        ),
+        (
+            0.35,
+            0.12,
+            0.0001,
+            ["on both sides", "further on the left", "p < 0.001", "joint falls raise"],
+            "not crashes",
+        ),
+        (-0.1, 0.3, 0.01, ["on the right and not on the left", "not in joint falls"], "both sides"),
+        (-0.1, -0.1, 0.5, ["not above the normal line on either side"], "rises in joint falls"),
+    ],
+)
+def test_the_report_sentence_says_what_the_curve_shows(left, right, p, says, never):
+    from corrflow.present.figures.exceedance import curve_reading
+
+    curve = full_curve([left] * 10, [right] * 10)
+    sentence = curve_reading(curve, {"status": "ok", "p_value": p}, "A-B")
+    assert sentence.startswith("A-B (full sample): ")
+    for words in says:
+        assert words in sentence, (words, sentence)
+    assert never not in sentence
+
+
+def test_a_side_with_one_dipping_tail_still_counts_as_above_and_too_few_points_say_nothing():
+    from corrflow.present.figures.exceedance import curve_reading
+
+    right = [0.2] * 9 + [-0.3]  # the 95 % tail, on tens of days, below the normal's
+    assert "on both sides" in curve_reading(full_curve([0.3] * 10, right), {"p_value": 0.5}, "A-B")
+    sparse = full_curve([np.nan] * 8 + [0.3, 0.3], [0.3] * 10)
+    assert curve_reading(sparse, {"p_value": 0.5}, "A-B") is None

@@ -336,3 +336,68 @@ def test_every_drawn_episode_of_a_pair_figure_is_labelled(tmp_path):
     for _, e in episodes.iterrows():
         month = e["start"][:7]
         assert e["name"] in written or any(lo <= month <= hi for lo, hi in ranges), e["name"]
+
+
+def test_the_pair_figures_date_tags_overlap_neither_each_other_nor_the_curve(tmp_path):
+    """Issue 29: "2007-06, 2007-08" and "2020-06, 2020-10" were drawn over each other and
+    over the curve. Clusters of short unnamed episodes a few weeks apart, where the curve
+    runs low (a tag standing at the foot would cross it) and where it runs high: measured
+    on the drawn figure, no two tags' boxes overlap and the curve never enters a tag's box."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from corrflow.present.figures.pair import plot_pair
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    corr = o["corr"].copy()
+    column = "A:B:60"
+    days = corr[column].dropna().index
+    low_stretch = (corr.index >= "2016-05-01") & (corr.index <= "2016-12-31")
+    high_stretch = (corr.index >= "2017-09-01") & (corr.index <= "2018-03-31")
+    corr.loc[low_stretch & corr[column].notna(), column] = -0.8  # like SPY-TLT in 2007
+    corr.loc[high_stretch & corr[column].notna(), column] = 0.85
+    starts = [
+        *pd.date_range("2016-06-01", periods=5, freq="20D"),
+        *pd.date_range("2017-10-02", periods=4, freq="45D"),
+        days[5],
+    ]
+    episodes = pd.DataFrame(
+        {
+            "name": "",
+            "start": [str(d.date()) for d in starts],
+            "end": [str((d + pd.Timedelta(days=3)).date()) for d in starts],
+            "business_days": 4,
+            "rule": "vix",
+            "reason": "-",
+        }
+    )
+    fig = plot_pair(corr, o["regimes"], episodes, "A", "B", 60, {}, {}, tmp_path / "f.png")
+    top = fig.axes[0]
+    renderer = FigureCanvasAgg(fig).get_renderer()  # the closed figure, laid out as saved
+    tags = [t for t in top.texts if t.get_text()[:4].isdigit()]
+    assert len(tags) >= 4
+    boxes = [t.get_window_extent(renderer) for t in tags]
+    for i, first in enumerate(boxes):
+        for second in boxes[i + 1 :]:
+            assert not first.overlaps(second), (tags[i].get_text(), first, second)
+    line = next(drawn for drawn in top.get_lines() if drawn.get_label() == "60-day correlation")
+    x = mdates.date2num(line.get_xdata(orig=True))
+    points = top.transData.transform(np.column_stack([x, np.asarray(line.get_ydata(), dtype=float)]))
+    points = points[np.isfinite(points).all(axis=1)]
+    for tag, box in zip(tags, boxes, strict=True):
+        inside = (
+            (points[:, 0] >= box.x0)
+            & (points[:, 0] <= box.x1)
+            & (points[:, 1] >= box.y0)
+            & (points[:, 1] <= box.y1)
+        )
+        assert not inside.any(), tag.get_text()
+    # every episode still carries its month
+    written = [t.get_text() for t in tags]
+    for d in starts:
+        month = f"{d:%Y-%m}"
+        assert any(t.split("..")[0] <= month <= t.split("..")[-1] for t in written), month

@@ -161,3 +161,16 @@ def test_a_markov_probability_says_when_todays_value_fits_neither_state():
     near = far.assign(**{"A:B:60": 0.25})
     line = next(x for x in current_state(regimes, meta, as_of, near) if "Markov" in x)
     assert "neither describes today" not in line
+
+
+def test_the_headline_says_the_stress_flag_is_not_known_after_its_inputs_end():
+    """A day after the stress rules' inputs end (stress NA): neither "No stress flag" nor a
+    flag, but "not known", with the day the inputs end."""
+    regimes = pd.DataFrame(
+        {"stress": pd.array([False, None], dtype="boolean"), "stress_reason": [None, None]},
+        index=pd.DatetimeIndex(["2026-06-05", "2026-06-08"]),
+    )
+    lines = current_state(regimes, {}, "2026-06-08")
+    assert "- Stress flag not known on 2026-06-08: the stress rules' inputs end 2026-06-05." in lines
+    assert not any("No stress flag" in line for line in lines)
+    assert "- No stress flag on 2026-06-05." in current_state(regimes, {}, "2026-06-05")

@@ -381,9 +381,8 @@ def test_the_rule_on_union_calendar_data_with_closed_days(snapshot_frames):
     assert full["days"].iloc[0] == len(pair_returns_of(levels, metadata, "SPY", "DGS10"))
     assert info["exceedance"]["SPY:DGS10"]["full"]["p_value"] is not None
     assert 0 < info["dcc"]["SPY:DGS10"]["se_a"] < info["dcc"]["SPY:DGS10"]["a"]
-    assert (
-        regimes["stress"].dtype == bool and regimes["stress_reason"].notna().sum() == regimes["stress"].sum()
-    )
+    stress = regimes["stress"]
+    assert stress.dtype == "boolean" and regimes["stress_reason"].notna().sum() == stress.sum()
 
 
 def test_sign_settings_that_cannot_work_are_refused_naming_the_key():
@@ -489,3 +488,36 @@ def test_dqs_outlier_threshold_reaches_the_stress_rules(snapshot_frames, monkeyp
     _, info, *_ = build_regimes(corr, levels, metadata, RegimeSettings.from_dict(settings))
     assert seen == [5.5]
     assert "outlier_z" not in info["stress"]  # the stress settings recorded as configured
+
+
+def test_the_timeline_ends_at_the_last_day_with_inputs_not_the_longest_series():
+    """regimes.parquet runs to oil's last day (2026-08-18) while the equity ends 2026-06-05
+    (Markov, sign and stress inputs): the title and the axis end 2026-06-05, where the stress
+    flag's NA (no inputs) begins, never 08-18."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from corrflow.present.figures.regimes import draw_regime_timeline
+
+    dates = pd.bdate_range("2020-01-02", "2026-08-18")
+    p = pd.Series(0.5, index=dates).where(dates <= "2026-06-05")
+    stress = pd.Series(False, index=dates, dtype="boolean").where(dates <= "2026-06-05")
+    regimes = pd.DataFrame(
+        {
+            markov_column("mkv:ret:SPY", "p_realtime", "turbulent"): p,
+            markov_column("mkv:ret:SPY", "p_realtime", "calm"): 1 - p,
+            "sign:SPY:TLT:60": pd.Series("negative", index=dates, dtype="str").where(dates <= "2026-06-05"),
+            "stress": stress,
+        },
+        index=dates,
+    )
+    fig = draw_regime_timeline(regimes, {"markov": []}, ["sign:SPY:TLT:60"])
+    try:
+        title = next(t.get_text() for t in fig.texts if t.get_text().startswith("Regimes "))
+        assert title == "Regimes 2020-01-02 .. 2026-06-05"
+        strip = fig.axes[-1]
+        assert strip.get_xlim()[1] == pytest.approx(matplotlib.dates.date2num(pd.Timestamp("2026-06-05")))
+    finally:
+        plt.close(fig)

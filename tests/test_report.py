@@ -499,9 +499,13 @@ def test_percentiles_keep_the_precision_they_have():
         "n/a (short history)",
     ]
     # ranked among 40 past windows: steps of 2.5 points, said as such
-    assert [percentile_text(p, 40) for p in (100.0, 98.75, 0.0)] == [
+    # the count said as a count (never "88 (of 40 past windows)", read as 88 out of 40)
+    assert [percentile_text(p, 40) for p in (100.0, 98.75, 87.5, 2.5, 51.25, 0.0)] == [
         "above all 40 past windows",
-        "99 (of 40 past windows)",
+        "99th percentile (39 of 40 past windows lower)",
+        "88th percentile (35 of 40 past windows lower)",
+        "2nd percentile (1 of 40 past windows lower)",
+        "51st percentile (20 of 40 past windows lower)",
         "below all 40 past windows",
     ]
 

@@ -408,6 +408,53 @@ def test_the_episodes_table_keeps_the_most_severe_episodes_not_the_longest():
     assert any("moved furthest from its calm baseline" in r for r in rows)
 
 
+def test_the_episodes_note_counts_the_episodes_with_a_measured_correlation():
+    """32 episodes in a pair's span of which 13 have a correlation during them (the rest a
+    few days long): the note says "12 most severe of the 13 ... (32 in the pair's span",
+    never "12 of 32", and no unmeasured episode takes a row; with 5 of 8 measured, all 5."""
+    from corrflow.data.contracts import corr_before_column, corr_during_column
+    from corrflow.present.summary import TOP_EPISODES, episodes_table
+
+    column = "EQ:BOND:60"
+
+    def during(n_measured, n_total):  # the later the more severe; the last ones unmeasured
+        return [0.3 - 0.05 * k if k < n_measured else np.nan for k in range(n_total)]
+
+    def episodes(n_measured, n_total):
+        starts = pd.date_range("1970-01-01", periods=n_total, freq="YS")
+        return pd.DataFrame(
+            {
+                "name": [f"episode {d.year}" for d in starts],
+                "start": [str(d.date()) for d in starts],
+                "end": [str((d + pd.Timedelta(days=30)).date()) for d in starts],
+                "business_days": 22,
+                "rule": "drawdown",
+                "reason": "why",
+                corr_before_column(column): 0.3,
+                corr_during_column(column): [
+                    0.3 - 0.05 * k if k < n_measured else np.nan for k in range(n_total)
+                ],
+            }
+        )
+
+    rows = episodes_table(episodes(13, 32), column)
+    note = next(r for r in rows if "in the pair's span" in r)
+    assert (
+        f"The {TOP_EPISODES} most severe of the 13 episodes with a correlation measured during them" in note
+    )
+    assert "(32 in the pair's span;" in note and "12 of 32" not in note
+    shown = [r.split("|")[1].strip() for r in rows[2 : 2 + TOP_EPISODES]]
+    assert "episode 1970" not in shown and "episode 1971" in shown  # the least severe measured one out
+    assert all(int(n.split()[-1]) < 1970 + 13 for n in shown)  # no unmeasured episode shown
+
+    rows = episodes_table(episodes(5, 8), column)
+    assert sum(r.startswith("| episode 19") for r in rows) == 5
+    assert any(
+        r.startswith("\nThe 5 episodes with a correlation measured during them (8 in the pair's span")
+        for r in rows
+    )
+
+
 def test_forbes_rigobon_takes_the_volatility_rise_out_and_recovers_the_calm_correlation():
     """A shock that triples the first leg's volatility with the same underlying model: the
     raw correlation during the episode rises well above the calm one, the Forbes-Rigobon
@@ -446,3 +493,52 @@ def test_a_blip_joins_the_episode_beside_it_and_an_isolated_one_stays():
     merged = merge_blips(groups)
     assert [[i["rule"] for i in g] for g in merged] == [["drawdown", "VIX"], ["VIX"]]
     assert 15 <= BLIP_REACH_WEEKDAYS
+
+
+def test_no_stress_is_never_claimed_after_the_rules_inputs_end():
+    """Issue 29: regimes.parquet said stress=False up to oil's last day although VIX and the
+    equity had ended. A universe where the equity ends first (day 200), the bond later (250)
+    and VIX and another series run to day 300 with a VIX spike at day 280: False only up to
+    the equity's last day, True on the VIX episode after it, NA (not False) on the rest;
+    with the bond ending first (day 150) the joint-fall rule has no input after it: NA from
+    there."""
+    index = pd.bdate_range("2010-01-01", periods=300)
+    rng = np.random.default_rng(3)
+    equity = pd.Series(100 * np.exp(np.cumsum(rng.normal(0, 0.004, 300))), index=index)
+    bond = pd.Series(3 + np.cumsum(rng.normal(0, 0.01, 300)), index=index)
+    vix = pd.Series(15.0, index=index)
+    vix.iloc[278:283] = 40.0
+    other = pd.Series(50.0 + np.arange(300), index=index)
+    metadata = {
+        "series": {
+            "EQ": {"kind": "price"},
+            "BOND": {"kind": "yield", "maturity": 10},
+            "VIX": {"kind": "level"},
+            "OTHER": {"kind": "price"},
+        }
+    }
+    settings = {
+        **STRESS,
+        "equity": "EQ",
+        "bond": "BOND",
+        "vix": "VIX",
+        "episodes": [],
+        "history_equity": None,
+    }
+
+    levels = pd.DataFrame({"EQ": equity, "BOND": bond, "VIX": vix, "OTHER": other})
+    levels.loc[index[200] :, "EQ"] = np.nan
+    levels.loc[index[250] :, "BOND"] = np.nan
+    _, tags = stress_episodes(levels, metadata, settings)
+    flags = tags["stress"]
+    assert flags.dtype == "boolean"
+    assert flags.iloc[:200].notna().all() and not flags.iloc[:200].any()  # calm while every rule reads data
+    assert flags.iloc[278:283].eq(True).all()  # VIX still fires after the equity's end
+    after = flags.iloc[200:].drop(index[278:283])
+    assert after.isna().all()  # neither stress nor calm: no drawdown or realised-volatility input
+
+    levels = pd.DataFrame({"EQ": equity, "BOND": bond, "VIX": vix, "OTHER": other})
+    levels.loc[index[150] :, "BOND"] = np.nan
+    _, tags = stress_episodes(levels, metadata, settings)
+    flags = tags["stress"]
+    assert flags.iloc[:150].notna().all() and flags.iloc[150:].drop(index[278:283]).isna().all()

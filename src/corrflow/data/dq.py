@@ -53,6 +53,14 @@ CHECKS = (
 )
 DATA_ERROR_FACTOR = 2.0  # a value x2 or /2 out and straight back: typed wrong (as the stress step's)
 CALENDAR_ADVICE_MARGIN = 0.02  # another calendar fits the rows this much better: name it
+# a yield at or below this (percent) held for days is the zero-bound explanation of a run of
+# equal values (the Fed's 0-0.25 % target range); a run at 3.9 % in 1963 is not that
+ZERO_BOUND = 0.25
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 weekday", "2 weekdays"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def longest_run(mask: np.ndarray) -> tuple[int, int]:
@@ -185,11 +193,19 @@ def series_checks(
                         and min(abs(move_in), abs(move_out)) >= np.log(DATA_ERROR_FACTOR)
                         and abs(across) <= outlier_z
                     )
+                previous_date = positive.index[position - 1]
+                # a non-positive value between (WTI's -36.98) was left out: the return is from
+                # the last positive value, which the report says
+                skipped = valid[(valid.index > previous_date) & (valid.index < date) & (valid <= 0)]
                 outliers.append(
                     {
                         "date": str(date.date()),
                         "value": float(positive.iloc[position]),
                         "previous": float(positive.iloc[position - 1]),
+                        "previous_date": str(previous_date.date()),
+                        "skipped_non_positive": [
+                            {"date": str(d.date()), "value": float(v)} for d, v in skipped.items()
+                        ],
                         "return": float(np.expm1(ret[date])),
                         "z": float(z[date]),
                         "likely_error": bool(back),
@@ -234,6 +250,7 @@ def series_checks(
             "longest_stale_run": stale_len,
             # difference i compares value i with value i-1, so the run starts one value earlier
             "stale_from": str(valid.index[stale_start - 1].date()) if stale_len >= stale_days else None,
+            "stale_value": float(valid.iloc[stale_start - 1]) if stale_len >= stale_days else None,
             "non_positive": [{"date": str(d.date()), "value": float(v)} for d, v in non_positive.items()],
             "outliers": outliers,
         }
@@ -478,9 +495,15 @@ def render_markdown(report: dict) -> str:
                 else (
                     "check the file's dates (weekend rows on a weekday calendar)"
                     if r.get("weekend_rows")
-                    else f"prints on days {r['calendar']} lists as closed: its own market traded then "
-                    f"(WTI on NYMEX trades on some NYSE holidays) or the holiday was applied before it "
-                    "existed; nothing to fix unless its `calendar:` is wrong"
+                    else f"prints on days {r['calendar']} lists as closed: its own market traded then"
+                    # the NYMEX example only where it is the reason (WTI on an NYSE calendar)
+                    + (
+                        " (WTI on NYMEX trades on some NYSE holidays)"
+                        if "WTI" in series_id.upper() and r["calendar"] == "NYSE"
+                        else ""
+                    )
+                    + " or the holiday was applied before it existed; nothing to fix unless its "
+                    "`calendar:` is wrong"
                 )
             )
             lines.append(
@@ -506,7 +529,7 @@ def render_markdown(report: dict) -> str:
             f"{r['sessions_expected']} {r['calendar']} sessions ({r['coverage']:.1%})"
         )
         gap = (
-            f", longest gap {r['longest_gap_days']} weekdays from {r['longest_gap_from']}"
+            f", longest gap {plural(r['longest_gap_days'], 'weekday')} from {r['longest_gap_from']}"
             if r["longest_gap_days"]
             else ""
         )
@@ -526,7 +549,15 @@ def render_markdown(report: dict) -> str:
             why_stale = (
                 ": it reaches the last value, so the source may have stopped updating; check it"
                 if r.get("stale_at_end")
-                else ": inside the source's history (e.g. rates held at the zero bound), nothing to fix"
+                else ": inside the source's history ("
+                + (
+                    "rates held at the zero bound"
+                    if r["kind"] == "yield"
+                    and r.get("stale_value") is not None
+                    and abs(r["stale_value"]) <= ZERO_BOUND
+                    else "the source printed the same value on those days"
+                )
+                + "), nothing to fix"
             )
         lines.append(f"- longest run of equal values: {r['longest_stale_run']}{stale}{why_stale}")
         if r["non_positive"]:
@@ -552,8 +583,14 @@ def render_markdown(report: dict) -> str:
             lines.append("  |---|---|---|---|---|---|")
             for o in r["outliers"]:
                 reading = "likely data error" if o.get("likely_error") else "market move"
+                previous = number_text(o["previous"])
+                if o.get("skipped_non_positive"):
+                    left_out = ", ".join(
+                        f"{number_text(v['value'])} on {v['date']}" for v in o["skipped_non_positive"]
+                    )
+                    previous += f" (of {o['previous_date']}: the {left_out} is not positive, left out)"
                 lines.append(
-                    f"  | {o['date']} | {number_text(o['previous'])} | {number_text(o['value'])} | "
+                    f"  | {o['date']} | {previous} | {number_text(o['value'])} | "
                     f"{percent_text(o['return'])} | {number_text(o['z'], '+.1f')} | {reading} |"
                 )
         lines.append("")

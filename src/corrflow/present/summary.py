@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from corrflow.data.contracts import (
+    STRESS,
     STRESS_REASON,
     as_of_date,  # noqa: F401  (its home is data.contracts; the report and dashboard import it here)
     band_of,
@@ -233,10 +234,20 @@ def value_on(series: pd.Series, day: pd.Timestamp):
     return (known.index[-1], known.iloc[-1]) if len(known) else (None, np.nan)
 
 
+def ordinal_suffix(number: str) -> str:
+    """English ordinal suffix of a number's text: "1" -> "st", "12" -> "th", "99.6" -> "th"."""
+    if not number.isdigit():
+        return "th"
+    if number[-2:] in ("11", "12", "13"):
+        return "th"
+    return {"1": "st", "2": "nd", "3": "rd"}.get(number[-1], "th")
+
+
 def percentile_text(percentile: float, past: int | None = None) -> str:
     """A percentile with the precision it has. Among ``past`` past windows its steps are
-    100 / past points: "above all 40 past windows", "98 (of 40 past windows)", "below
-    all 40 past windows"; with no count: ">99.9", "99.6", "57", "<0.1"."""
+    100 / past points, and the count is said as a count, never as "88 (of 40)", which reads
+    as 88 out of 40: "above all 40 past windows", "88th percentile (35 of 40 past windows
+    lower)", "below all 40 past windows"; with no count: ">99.9", "99.6", "57", "<0.1"."""
     if not np.isfinite(percentile):
         return "n/a (short history)"
     if past:
@@ -245,7 +256,10 @@ def percentile_text(percentile: float, past: int | None = None) -> str:
         if percentile <= 0.0:
             return f"below all {past} past windows"
         digits = 0 if past <= 100 else 1
-        return f"{percentile:.{digits}f} (of {past} past windows)"
+        number = f"{percentile:.{digits}f}"
+        # the percentile counts a tie as half: the windows strictly lower are its floor
+        lower = int(np.floor(percentile * past / 100.0 + 1e-9))
+        return f"{number}{ordinal_suffix(number)} percentile ({lower} of {past} past windows lower)"
     if percentile > 99.9:
         return ">99.9"
     if percentile < 0.1:
@@ -428,8 +442,13 @@ def current_state(
         on_day = regimes.loc[:day]
         reason = on_day[STRESS_REASON].iloc[-1] if len(on_day) else None
         when = on_day.index[-1].date() if len(on_day) else as_of
+        flag = on_day[STRESS].iloc[-1] if STRESS in on_day and len(on_day) else False
         if isinstance(reason, str) and reason:
             lines.append(f"- **Stress flags on {when}: {reason}.**")
+        elif pd.isna(flag):  # after the stress rules' inputs end: neither stress nor calm
+            known = regimes[STRESS].last_valid_index()
+            since = f": the stress rules' inputs end {known.date()}" if known is not None else ""
+            lines.append(f"- Stress flag not known on {when}{since}.")
         else:
             lines.append(f"- No stress flag on {when}.")
     else:
@@ -509,6 +528,35 @@ def episode_severity(episodes: pd.DataFrame, column: str | None) -> pd.Series:
     return (pd.to_numeric(episodes[during]) - pd.to_numeric(episodes[before])).abs()
 
 
+def episodes_count_note(in_span: int, measured: int) -> list[str]:
+    """The sentence under a pair's episodes table, counting what it ranks: the episodes with
+    a correlation measured during them (``measured``) among all ``in_span`` within the
+    pair's data, so "12 of 32" never implies 32 ranked episodes when 13 have a number."""
+    where = "all in `data/processed/stress_episodes.csv`."
+    if measured == 0:
+        return [
+            f"\nNo episode of the {in_span} in the pair's span has a correlation measured during it; " + where
+        ]
+    others = (
+        f" ({in_span} in the pair's span; the others have too few of the pair's days during or before "
+        "them: a few days long, or before a leg's data)"
+        if measured < in_span
+        else ""
+    )
+    if measured > TOP_EPISODES:
+        return [
+            f"\nThe {TOP_EPISODES} most severe of the {measured} episodes with a correlation measured "
+            f"during them{others}: those in which this pair's correlation moved furthest from its calm "
+            f"baseline (|during - before|), in date order; {where}"
+        ]
+    if others:
+        return [
+            f"\nThe {measured} episodes with a correlation measured during them{others}, in date order; "
+            + where
+        ]
+    return []
+
+
 def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
     """The pair's most severe stress episodes (``TOP_EPISODES``, by ``episode_severity``:
     how far its correlation moved from the calm baseline, never by length, which kept slow
@@ -521,7 +569,16 @@ def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
     if episodes.empty:
         return ["No stress episodes within this pair's data."]
     severity = episode_severity(episodes, column)
-    ranked = episodes.assign(_severity=severity).sort_values(
+    during_column = corr_during_column(column) if column else None
+    measured = (
+        pd.to_numeric(episodes[during_column]).notna()
+        if during_column in episodes
+        else pd.Series(False, index=episodes.index)
+    )
+    # only episodes with a correlation measured during them are ranked and shown when
+    # there are any: the others (a few days long, or before a leg's data) have no row to show
+    candidates = episodes[measured] if measured.any() else episodes
+    ranked = candidates.assign(_severity=severity[candidates.index]).sort_values(
         ["_severity", "business_days", "start"], ascending=[False, False, True], na_position="last"
     )
     top = ranked.head(TOP_EPISODES).sort_values("start").drop(columns="_severity")
@@ -565,12 +622,7 @@ def episodes_table(episodes: pd.DataFrame, column: str | None) -> list[str]:
             f"| {e['name'] or '-'} | {e['start']} | {e['end']} | {e['business_days']} | {e['reason'] or '-'} "
             f"| {cell(e, 'before', 'n_before')} | {cell(e, 'during', 'n_during')} | {adjusted_cell(e)} |"
         )
-    if len(episodes) > TOP_EPISODES:
-        rows.append(
-            f"\nThe {TOP_EPISODES} of {len(episodes)} episodes in which this pair's correlation moved "
-            "furthest from its calm baseline (|during - before|), in date order; all in "
-            "`data/processed/stress_episodes.csv`."
-        )
+    rows += episodes_count_note(len(episodes), int(measured.sum()))
     rows.append(
         "\nCorr before: the pair's last days before the episode that lie in no stress episode (a calm "
         f"baseline); intervals are Fisher z at {level} on n days. {FR_ASSUMPTIONS}"

@@ -487,8 +487,14 @@ def _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns,
     # info receives `data_errors`: values left out of (or unconfirmed in) the stress rules
     # DQ's outlier threshold decides which values are data errors (not in the stress metadata)
     episodes, tags = stress_episodes(all_levels, metadata, stress, settings.outlier_z, info)
+    # a day of corr's index not in the levels' (none in a workflow run) is calm up to the last
+    # day the rules have their inputs; after it, as stress_episodes leaves it: NA, not False
+    known_until = tags["stress"].last_valid_index()
     tags = tags.reindex(corr.index)
-    tags = tags.assign(stress=tags["stress"].fillna(False).astype(bool))
+    flags = tags["stress"].astype("boolean")
+    if known_until is not None:
+        flags[flags.isna() & (flags.index <= known_until)] = False
+    tags = tags.assign(stress=flags)
     episodes = episode_correlation_columns(episodes, all_levels, metadata, primary_columns, stress)
     horizon_windows = settings.horizons
     windows = (

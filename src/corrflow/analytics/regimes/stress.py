@@ -372,8 +372,16 @@ def episode_row(group: list[Interval], merge_gap_days: int) -> dict:
     }
 
 
-def daily_tags(index: pd.DatetimeIndex, groups: list[list[Interval]], names: list[str]) -> pd.DataFrame:
-    """``stress`` (inside an episode) and ``stress_reason`` (what fired that day)."""
+def daily_tags(
+    index: pd.DatetimeIndex,
+    groups: list[list[Interval]],
+    names: list[str],
+    inputs_end: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """``stress`` (inside an episode) and ``stress_reason`` (what fired that day). After
+    ``inputs_end`` (the last day every rule has its inputs, ``rules_inputs_end``) a day
+    outside every episode is NA, not False: "no stress" is never said of a day no rule
+    could read."""
     texts: dict[pd.Timestamp, list[str]] = {}
     stress = np.zeros(len(index), dtype=bool)
     for group, name in zip(groups, names, strict=False):
@@ -392,7 +400,23 @@ def daily_tags(index: pd.DatetimeIndex, groups: list[list[Interval]], names: lis
     reason = pd.Series(
         [("; ".join(texts[d]) if d in texts else None) for d in index], index=index, dtype="str"
     )
-    return pd.DataFrame({"stress": stress, "stress_reason": reason}, index=index)
+    flags = pd.Series(stress, index=index, dtype="boolean")
+    if inputs_end is not None:
+        flags[(index > inputs_end) & ~stress] = pd.NA
+    return pd.DataFrame({"stress": flags, "stress_reason": reason}, index=index)
+
+
+def rules_inputs_end(equity_levels: pd.Series | None, bond_levels: pd.Series | None) -> pd.Timestamp | None:
+    """The last day on which every stress rule has its inputs: the equity's last value (the
+    drawdown rule, and the volatility rule, whose VIX hands over to the equity's realised
+    volatility where VIX has no value, so VIX ending first leaves the rule its input), and
+    the bond's when the joint-fall rule runs. None without an equity (no rule reads data)."""
+    if equity_levels is None or equity_levels.notna().sum() == 0:
+        return None
+    end = equity_levels.last_valid_index()
+    if bond_levels is not None and bond_levels.notna().any():
+        end = min(end, bond_levels.last_valid_index())
+    return end
 
 
 def forbes_rigobon(rho: float, variance_during: float, variance_before: float) -> float:
@@ -629,6 +653,7 @@ def stress_episodes(
     equity, bond, vix = settings.equity, settings.bond, settings.vix
     gap = settings.merge_gap_days
     intervals: list[Interval] = []
+    equity_levels = bond_levels = None
     levels, errors = without_data_errors(levels, metadata, float(outlier_z))
     history = history_equity(levels, metadata, equity, settings.history_equity)
     if notes is not None:
@@ -656,6 +681,7 @@ def stress_episodes(
         # the joint-fall rule stays on the configured equity's own days: the history stands
         # in for drawdown and volatility (a bear market, a crash) where the equity has no data
         if equity in levels and bond in levels and bond != equity:
+            bond_levels = levels[bond]
             pair = CleanPanel(levels, metadata).pair_returns(equity, bond)
             intervals += joint_fall_intervals(pair, settings.joint_fall_days, settings.joint_fall_pct, gap)
     if len(levels.index):
@@ -669,4 +695,5 @@ def stress_episodes(
             row["name"] = f"{row['name']} ({seen[row['name']]})"
     table = pd.DataFrame(rows, columns=EPISODE_COLUMNS)
     table["business_days"] = table["business_days"].astype("int64")
-    return table, daily_tags(levels.index, groups, table["name"].tolist())
+    inputs_end = rules_inputs_end(equity_levels, bond_levels)
+    return table, daily_tags(levels.index, groups, table["name"].tolist(), inputs_end)

@@ -92,6 +92,77 @@ def plot_exceedance(table: pd.DataFrame, a: str, b: str, names: dict, path: Path
         plt.close(fig)
 
 
+# a side of the curve is "above the normal line" when its correlation is above the normal
+# benchmark at this share of the side's measured thresholds (a tail of tens of days may dip)
+ABOVE_SHARE = 0.8
+MIN_THRESHOLDS = 3  # fewer measured thresholds on a side: nothing said about it
+
+
+def side_gaps(rows: pd.DataFrame) -> dict[str, pd.Series]:
+    """One era's curve minus the normal benchmark at each measured threshold, per side:
+    ``below`` (q <= 50 %, joint falls) and ``above`` (q >= 50 %, joint rises)."""
+    gaps = {}
+    for side in ("below", "above"):
+        points = rows[rows["side"] == side]
+        gap = pd.to_numeric(points["corr"]) - pd.to_numeric(points["normal_corr"])
+        gaps[side] = gap.dropna()
+    return gaps
+
+
+def side_is_above(gap: pd.Series) -> bool:
+    return len(gap) >= MIN_THRESHOLDS and (gap > 0).mean() >= ABOVE_SHARE
+
+
+def curve_reading(rows: pd.DataFrame, test: dict, label: str) -> str | None:
+    """What the full sample's curve shows against the normal line, in one sentence: above it
+    on the left only (correlation rising in joint falls, with the Hong-Tu-Zhou p), on both
+    sides (volatility that changes over time and regimes mixed in the sample lift both
+    tails: not a crash effect alone, docs/methods.md), on the right only, or on neither.
+    Computed from exceedance.csv's points; None with too few measured thresholds."""
+    gaps = side_gaps(rows)
+    left, right = gaps["below"], gaps["above"]
+    if len(left) < MIN_THRESHOLDS or len(right) < MIN_THRESHOLDS:
+        return None
+    left_above, right_above = side_is_above(left), side_is_above(right)
+    p = test.get("p_value") if test.get("status", "ok") == "ok" else None
+    if p is None:
+        p_text = "the Hong-Tu-Zhou test not computed"
+    else:
+        verdict = "rejects" if p < 0.05 else "does not reject"
+        shown = "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.05 else f"= {p:.2f}"
+        p_text = f"Hong-Tu-Zhou p {shown}, {verdict} symmetry"
+    means = f"on average {left.mean():+.2f} above it on the left, {right.mean():+.2f} on the right"
+    asymmetric = p is not None and p < 0.05
+    head = f"{label} (full sample): the curve lies above the normal line"
+    if left_above and right_above:
+        if asymmetric:
+            falls = left.mean() > right.mean()
+            return (
+                f"{head} on both sides ({means}), further on the {'left' if falls else 'right'} "
+                f"({p_text}): volatility and regimes changing over the sample lift both sides, and joint "
+                f"{'falls' if falls else 'rises'} raise the correlation beyond that."
+            )
+        return (
+            f"{head} on both sides ({means}; {p_text}): high on both sides reflects volatility and "
+            "regimes changing over the sample, not crashes alone, and is no evidence that "
+            "diversification fails in joint falls."
+        )
+    if left_above:
+        return (
+            f"{head} on the left and not on the right ({means}; {p_text}): the correlation rises in "
+            "joint falls, diversification failing when it is needed."
+        )
+    if right_above:
+        return (
+            f"{head} on the right and not on the left ({means}; {p_text}): the correlation rises in "
+            "joint rises, not in joint falls."
+        )
+    return (
+        f"{label} (full sample): the curve is not above the normal line on either side ({means}; "
+        f"{p_text}): no sign of the correlation rising in joint moves."
+    )
+
+
 def era_order(era: str) -> tuple[int, str]:
     """full, before, since, last: the eras in the order ``exceedance.eras`` makes them
     (regimes.parquet's metadata keeps its keys sorted)."""
@@ -128,7 +199,9 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
             "Each leg's daily returns standardised; at a threshold the correlation on the days both "
             "legs are below their own quantile (left half: joint falls) or both above it (right "
             "half), beside what a bivariate normal with the same correlation gives (dashed). A "
-            "curve above the dashed line on the left is diversification failing in joint falls. "
+            "curve above the dashed line on the left only is the correlation rising in joint falls; "
+            "above it on both sides is volatility and regimes changing over the sample (docs/methods.md), "
+            "not a crash effect alone. Under each figure a sentence says which the full sample shows. "
             "The Hong-Tu-Zhou test compares the correlation above +c with the one below -c "
             "(c = 0, 0.5, 1, 1.5 standard deviations); a sentence follows where it rejects "
             "symmetry at 5 % (data/processed/exceedance.csv has every point and count).",
@@ -150,7 +223,8 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
         plot_exceedance(rows, a, b, context.names, context.figures_dir / name)
         drawn.append(name)
         lines += [f"![{a} vs {b}: exceedance correlations]({name})", ""]
-        lines += [*htz_sentences(tests.get(key, {}), f"{a}-{b}"), ""]
+        reading = curve_reading(rows[rows["era"] == FULL], tests.get(key, {}).get(FULL, {}), f"{a}-{b}")
+        lines += [*([reading] if reading else []), *htz_sentences(tests.get(key, {}), f"{a}-{b}"), ""]
         logger.info("report: exceedance %s-%s drawn", a, b)
     return [line for k, line in enumerate(lines) if line or (k and lines[k - 1])], drawn
 

@@ -41,7 +41,7 @@ logger = logging.getLogger("report")
 
 
 SYNC_COLOUR = "#b8860b"
-TAG_PX = 10  # upright date tags closer than this (pixels) share one label
+TAG_GAP_PX = 2  # clear pixels between two upright date tags, and between a tag and the curve
 
 
 def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path, days=None, series_meta=None):
@@ -120,33 +120,15 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path,
         labelled = label_rows(shown, start, end, axis_px)
         named_above = {(e["name"], e["start"]) for e, _, _ in labelled}
         # every drawn episode is labelled: one whose name does not fit above gets its start
-        # month, upright at the foot of its band; tags that would overlap share one label
-        # naming the first and last month ("2020-02..2021-01")
-        tags: list[list] = []
-        min_apart = (end - start) * (TAG_PX / axis_px)
+        # month, upright inside its band (drawn once the axis is laid out: draw_date_tags)
+        tagged = []
         for _, e in shown.sort_values("start").iterrows():
             if (e["name"], e["start"]) in named_above:
                 continue
             e0, e1 = drawn_span(
                 max(pd.Timestamp(e["start"]), start), min(pd.Timestamp(e["end"]), end), start, end
             )
-            middle = e0 + (e1 - e0) / 2
-            if tags and middle - tags[-1][0] < min_apart:
-                tags[-1][2] = episode_tag(e)
-            else:
-                tags.append([middle, episode_tag(e), episode_tag(e)])
-        for middle, first_tag, last_tag in tags:
-            ax.text(
-                middle,
-                -0.97,
-                first_tag if first_tag == last_tag else f"{first_tag}..{last_tag}",
-                rotation=90,
-                fontsize=6.5,
-                color="#555555",
-                ha="center",
-                va="bottom",
-                zorder=4,
-            )
+            tagged.append((e0 + (e1 - e0) / 2, episode_tag(e)))
         for e, row, left in labelled:
             ax.annotate(
                 e["name"],
@@ -200,6 +182,7 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path,
         low.set_ylabel("other windows", fontsize=9)
         low.set_xlim(start, end)
         date_axis(low)
+        draw_date_tags(ax, tagged, primary)
         fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.815, 0.80), frameon=False)
         currency = f" ({pair_currency_text(series_meta, a, b)})" if series_meta else ""
         fig.text(
@@ -228,6 +211,55 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path,
         save_figure(fig, path)
         plt.close(fig)
     return fig
+
+
+def draw_date_tags(ax, tagged: list[tuple[pd.Timestamp, str]], line: pd.Series) -> None:
+    """The upright date tags of the episodes without a name above the figure, measured on
+    the laid-out axis so none overlaps another or the curve: tags closer than one tag's
+    width (plus ``TAG_GAP_PX``) share one label naming the first and last month
+    ("2020-06..2020-10"); each stands at the foot of the panel, or hangs from its top where
+    the curve runs low under it (the side with more room when neither is clear)."""
+    import matplotlib.dates as mdates
+
+    if not tagged:
+        return
+    renderer = ax.figure.canvas.get_renderer()
+    style = {"rotation": 90, "fontsize": 6.5, "color": "#555555", "ha": "center", "zorder": 4}
+    probe = ax.text(mdates.date2num(tagged[0][0]), 0, "2000-01", **style)
+    width_px = probe.get_window_extent(renderer).width
+    probe.remove()
+
+    def x_px(day) -> float:
+        return ax.transData.transform((mdates.date2num(day), 0))[0]
+
+    groups: list[list] = []  # [anchor day, first tag, last tag]
+    for day, tag in tagged:
+        if groups and x_px(day) - x_px(groups[-1][0]) < width_px + TAG_GAP_PX:
+            groups[-1][2] = tag
+        else:
+            groups.append([day, tag, tag])
+    observed = line.dropna()
+    line_x = mdates.date2num(observed.index)
+    line_y = observed.to_numpy(dtype=float)
+    to_data = ax.transData.inverted()
+    for day, first_tag, last_tag in groups:
+        text = first_tag if first_tag == last_tag else f"{first_tag}..{last_tag}"
+        x = mdates.date2num(day)
+        clearance = {}
+        for y, va in ((-0.97, "bottom"), (0.97, "top")):
+            drawn = ax.text(x, y, text, va=va, **style)
+            box = drawn.get_window_extent(renderer).padded(TAG_GAP_PX)
+            (x0, y0), (x1, y1) = to_data.transform([(box.x0, box.y0), (box.x1, box.y1)])
+            under = line_y[(line_x >= x0) & (line_x <= x1)]
+            # how far the curve stays clear of the tag (negative: it crosses the tag)
+            clear = (under.min() - y1 if va == "bottom" else y0 - under.max()) if len(under) else 2.0
+            clearance[va] = (clear, drawn)
+            if clear > 0:
+                break
+        best = max(clearance, key=lambda side: clearance[side][0])
+        for side, (_, drawn) in clearance.items():
+            if side != best:
+                drawn.remove()
 
 
 def plot_missing_pair(a: str, b: str, why: str, path: Path) -> None:

@@ -27,6 +27,15 @@ def stress_runs(flags: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     return [(flags.index[a], flags.index[b - 1]) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
+def last_day_with_inputs(regimes: pd.DataFrame, panels: list[dict], signs: list[str]) -> pd.Timestamp | None:
+    """The last day on which a drawn column (a Markov panel's probabilities, a sign strip,
+    the stress flag: NA after the stress rules' inputs end) has a value; None when none has."""
+    drawn = [c for c in regimes.columns if any(c.startswith(f"{p['prefix']}:") for p in panels)]
+    drawn += [*signs, *([STRESS] if STRESS in regimes else [])]
+    ends = [regimes[c].last_valid_index() for c in drawn]
+    return max((end for end in ends if end is not None), default=None)
+
+
 def sign_label(column: str) -> str:
     """'sign:SPY:TLT:60' -> 'SPY-TLT 60d'."""
     a, b, window, _ = parse_corr_column(column.removeprefix("sign:"))
@@ -67,6 +76,11 @@ def draw_regime_timeline(
 
     panels = markov_panels(regimes, regimes_meta)
     signs = [c for c in sign_columns if c in regimes]
+    # the axis and the title end at the last day anything drawn has a value: regimes.parquet
+    # runs to the longest series' last day (oil's), past every input of the panels
+    last = last_day_with_inputs(regimes, panels, signs)
+    if last is not None:
+        regimes = regimes.loc[:last]
     rows = len(panels) + 2
     ratios = [1.3] * len(panels) + [max(0.5, 0.32 * len(signs)), 0.35]
     dates = regimes.index
