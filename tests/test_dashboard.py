@@ -176,7 +176,9 @@ def test_dashboard_in_a_real_browser(page_file):
                 "document.getElementById('heatmap').layout.title.text"
             )
             assert opened == max(
-                k for k, t in enumerate(data["titles"]) if re.search(r"; [23] of 3 pairs$", t)
+                k
+                for k, t in enumerate(data["titles"])
+                if re.search(r"^60-day correlation, \d{4}-\d\d: [23] of 3 pairs", t)
             )
 
             page.focus("#date-slider")
@@ -371,7 +373,8 @@ def check_every_cell(shown: dict, data: dict, corr: pd.DataFrame, configured: se
             continue
         a, b = view["pair"].split("|")
         assert {a, b} == {row, column}, (row, column, view["title"])
-        assert view["title"] == f"{a} vs {b}: {window}-day rolling correlation"
+        currency = data["pairs"][f"{a}|{b}"]["currency"]
+        assert view["title"] == f"{a} vs {b}: {window}-day rolling correlation ({currency})"
         line, lo, hi = (drawn_points(view["traces"][role]) for role in ("corr", "lo", "hi"))
         if (a, b) in configured:
             name = corr_column(a, b, window)
@@ -416,7 +419,11 @@ def test_every_heatmap_cell_shows_its_own_pair_in_a_real_browser(tmp_path):
     view = shown[("A", "B")]
     dates = view["traces"]["corr"]["x"]
     span = pd.Timestamp(dates[-1]) - pd.Timestamp(dates[0])
-    widths = {s["name"]: pd.Timedelta(milliseconds=s["x1"] - s["x0"]) for s in view["shapes"]}
+    widths = {
+        s["name"]: pd.Timedelta(milliseconds=s["x1"] - s["x0"])
+        for s in view["shapes"]
+        if s["name"] != "selected month"  # the heatmap's month, not an episode
+    }
     assert "One-day shock" in widths
     assert min(widths.values()) >= 0.004 * span - pd.Timedelta(milliseconds=1), widths
 
