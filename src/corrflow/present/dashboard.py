@@ -61,6 +61,7 @@ logger = logging.getLogger("dashboard")
 
 DIGITS = 3
 HEATMAP_LEFT = 170  # px: the heatmap's left margin (its row labels), the slider's indent too
+HEATMAP_HEIGHT = 600  # px
 
 
 def rounded(values) -> list:
@@ -325,14 +326,14 @@ def build_dashboard(
             "x": 0,
             "xref": "paper",
             "xanchor": "left",
-            "y": 1,
-            "yref": "paper",
-            "yanchor": "bottom",
-            "pad": {"b": 10},
+            # its top 40 px down the figure: below the toolbar, its two lines above the plot area
+            "y": 1 - 40 / HEATMAP_HEIGHT,
+            "yref": "container",
+            "yanchor": "top",
         },
         xaxis=ticks,
         yaxis={"autorange": "reversed"} | ticks,
-        height=600,
+        height=HEATMAP_HEIGHT,
         margin={"l": HEATMAP_LEFT, "r": 20, "t": 100, "b": 110},
         template="plotly_white",
     )
