@@ -795,7 +795,7 @@ def test_the_heatmap_title_is_clear_of_the_toolbar_and_the_absorption_axis_spans
                                    return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
                 const gd = document.getElementById('heatmap');
                 return {title: box(gd.querySelector('.gtitle')), toolbar: box(gd.querySelector('.modebar')),
-                        plot: box(gd)};
+                        plot: box(gd), cells_top: box(gd).top + gd._fullLayout._size.t};
             }""")
             absorption = page.evaluate("document.getElementById('absorption').layout.xaxis.range")
         finally:
@@ -810,6 +810,7 @@ def test_the_heatmap_title_is_clear_of_the_toolbar_and_the_absorption_axis_spans
     )
     assert not overlap, boxes
     assert plot["left"] <= title["left"] and title["right"] <= plot["right"], boxes
+    assert title["bottom"] <= boxes["cells_top"], boxes  # both lines above the cells
     universe_months = [
         m for m, v in zip(data["months"], absorption_shares(page_file), strict=True) if v is not None
     ]
