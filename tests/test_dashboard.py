@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import corrflow_command
+from test_universe_step import month_last_days
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -176,7 +177,9 @@ def test_dashboard_in_a_real_browser(page_file):
                 "document.getElementById('heatmap').layout.title.text"
             )
             assert opened == max(
-                k for k, t in enumerate(data["titles"]) if re.search(r"; [23] of 3 pairs$", t)
+                k
+                for k, t in enumerate(data["titles"])
+                if re.search(r"^60-day correlation, \d{4}-\d\d: [23] of 3 pairs", t)
             )
 
             page.focus("#date-slider")
@@ -347,10 +350,74 @@ def click_every_cell(page) -> dict:
                         curves: (ex.data || []).map(t => ({name: t.name, x: t.x, y: t.y}))};
                     return {title: title.textContent, pair: title.dataset.pair || null,
                             note: document.getElementById('pair-note').textContent,
+                            xrange: gd.layout.xaxis && gd.layout.xaxis.range ? gd.layout.xaxis.range : null,
                             traces: traces, n_traces: gd.data.length, shapes: shapes,
                             exceedance: exceedance};
                 }""")
     return shown
+
+
+def show_frame(page, month: int) -> None:
+    """Move the slider to frame ``month`` as a reader's input does, and wait for its title."""
+    page.evaluate(
+        """(k) => { const s = document.getElementById('date-slider'); s.value = k;
+                    s.dispatchEvent(new Event('input')); }""",
+        month,
+    )
+    page.wait_for_function(
+        "([k, title]) => document.getElementById('heatmap').layout.title.text === title",
+        arg=[month, embedded_title(page, month)],
+    )
+
+
+def embedded_title(page, month: int) -> str:
+    return page.evaluate(f"JSON.parse(document.getElementById('dashboard-data').textContent).titles[{month}]")
+
+
+CELL_NOTE = re.compile(
+    r"^heatmap (\d{4}-\d\d): (?:([+-]\d\.\d\d) on (\d{4}-\d\d-\d\d)|no value that month); "
+)
+
+
+def check_cells_of_frame(shown: dict, data: dict, month: int, last_days, lonely: set = frozenset()) -> int:
+    """Each clicked cell's note gives the frame's cell value and its own date, that date is
+    the pair's last joint day with a value in the month (``last_days(a, b)``: per month, an
+    independent pandas computation), the curve holds the cell's value on that day and marks
+    it, and the chart's x-axis spans the pair's values (not the page's or the episodes')."""
+    label = data["months"][month]
+    order = data["order"]
+    checked = 0
+    for (row, column), view in shown.items():
+        if row == column or row in lonely or column in lonely or view["pair"] is None:
+            continue
+        a, b = view["pair"].split("|")
+        value = data["frames"][month][order.index(row)][order.index(column)]
+        found = CELL_NOTE.match(view["note"])
+        assert found and found.group(1) == label, (row, column, view["note"])
+        expected = last_days(a, b)
+        period = pd.Period(label, "M")
+        if value is None:
+            assert found.group(2) is None and period not in expected.index, (row, column, view["note"])
+            assert "cell" not in view["traces"]
+            continue
+        day = expected[period].strftime("%Y-%m-%d")
+        assert found.group(3) == day, (row, column, view["note"], day)
+        assert abs(float(found.group(2)) - value) <= 0.0051, (row, column, view["note"], value)
+        curve = drawn_points(view["traces"]["corr"])
+        assert abs(curve[day] - value) <= 1.5e-3, (row, column, day, curve.get(day), value)
+        assert view["traces"]["cell"] == {"x": [day], "y": [value]}, (row, column)
+        dates = view["traces"]["corr"]["x"]
+        first, last = pd.Timestamp(dates[0]), pd.Timestamp(dates[-1])
+        assert view["traces"]["corr"]["y"][-1] is not None  # no padding after the last value
+        margin = max(0.01 * (last - first), pd.Timedelta(days=1)) + pd.Timedelta(days=1)
+        start, end = (pd.Timestamp(x) for x in view["xrange"])
+        assert first - margin <= start <= first and last <= end <= last + margin, (
+            row,
+            column,
+            view["xrange"],
+        )
+        checked += 1
+    return checked
 
 
 def check_every_cell(shown: dict, data: dict, corr: pd.DataFrame, configured: set, lonely: set = frozenset()):
@@ -371,7 +438,8 @@ def check_every_cell(shown: dict, data: dict, corr: pd.DataFrame, configured: se
             continue
         a, b = view["pair"].split("|")
         assert {a, b} == {row, column}, (row, column, view["title"])
-        assert view["title"] == f"{a} vs {b}: {window}-day rolling correlation"
+        currency = data["pairs"][f"{a}|{b}"]["currency"]
+        assert view["title"] == f"{a} vs {b}: {window}-day rolling correlation ({currency})"
         line, lo, hi = (drawn_points(view["traces"][role]) for role in ("corr", "lo", "hi"))
         if (a, b) in configured:
             name = corr_column(a, b, window)
@@ -403,20 +471,34 @@ def test_every_heatmap_cell_shows_its_own_pair_in_a_real_browser(tmp_path):
     path.write_text(html_text, encoding="utf-8")
     data = embedded_data(html_text)
     assert sorted(data["order"]) == ["A", "B", "C", "E", "F"]
+    older = data["latest"] - 3
     with sync_playwright() as playwright:
         browser, page = open_in_chromium(playwright, path)
         try:
             shown = click_every_cell(page)
+            show_frame(page, older)
+            shown_older = click_every_cell(page)
         finally:
             browser.close()
     assert page.problems == [], page.problems
     assert len(shown) == 25
     check_every_cell(shown, data, o["corr"], {("A", "B"), ("C", "A")}, lonely={"E"})
+    check_every_cell(shown_older, data, o["corr"], {("A", "B"), ("C", "A")}, lonely={"E"})
+
+    def last_days(a, b):
+        return month_last_days(o["levels"], o["clean_meta"], a, b, 60)
+
+    assert check_cells_of_frame(shown, data, data["latest"], last_days, lonely={"E"}) >= 3
+    assert check_cells_of_frame(shown_older, data, older, last_days, lonely={"E"}) >= 3
     # every episode drawn at least the minimum width, the one-day shock too
     view = shown[("A", "B")]
     dates = view["traces"]["corr"]["x"]
     span = pd.Timestamp(dates[-1]) - pd.Timestamp(dates[0])
-    widths = {s["name"]: pd.Timedelta(milliseconds=s["x1"] - s["x0"]) for s in view["shapes"]}
+    widths = {
+        s["name"]: pd.Timedelta(milliseconds=s["x1"] - s["x0"])
+        for s in view["shapes"]
+        if s["name"] != "selected month"  # the heatmap's month, not an episode
+    }
     assert "One-day shock" in widths
     assert min(widths.values()) >= 0.004 * span - pd.Timedelta(milliseconds=1), widths
 
@@ -427,6 +509,7 @@ def test_every_heatmap_cell_of_the_default_run_shows_its_own_pair(workflow_run, 
     chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
+    from corrflow.analytics.panel import CleanPanel
     from corrflow.data.contracts import read_rolling_corr
 
     workdir, _ = workflow_run
@@ -435,13 +518,27 @@ def test_every_heatmap_cell_of_the_default_run_shows_its_own_pair(workflow_run, 
     corr = read_rolling_corr(workdir / "data/processed/rolling_corr.csv")
     path = tmp_path / "dashboard.html"
     path.write_text(html_text, encoding="utf-8")
+    # an older frame too, 3 years back, with every pair valued
+    older = max(
+        t for t, title in enumerate(data["titles"][: data["latest"] - 36]) if ": 36 of 36 pairs" in title
+    )
     with sync_playwright() as playwright:
         browser, page = open_in_chromium(playwright, path)
         try:
             shown = click_every_cell(page)
+            show_frame(page, older)
+            shown_older = click_every_cell(page)
         finally:
             browser.close()
     assert page.problems == [], page.problems
+    panel = CleanPanel.read(workdir / "data/processed/clean.parquet")
+
+    def last_days(a, b):
+        return month_last_days(panel.levels, panel.meta, a, b, data["window"])
+
+    # every cell of both frames (the opening one: 21 of 36 valued, 10 dated after the as-of date)
+    assert check_cells_of_frame(shown, data, data["latest"], last_days) == 2 * 21
+    assert check_cells_of_frame(shown_older, data, older, last_days) == 2 * 36
     order = data["order"]
     assert len(shown) == len(order) ** 2
     configured = {
@@ -451,7 +548,11 @@ def test_every_heatmap_cell_of_the_default_run_shows_its_own_pair(workflow_run, 
         ]
     }
     check_every_cell(shown, data, corr, configured)
+    check_every_cell(shown_older, data, corr, configured)
     check_exceedance_of_every_cell(shown, data, configured)
+    # the yields are named as what is correlated: their par-bond returns
+    assert data["names"]["DGS10"] == "10-year Treasury yield (bond return)"
+    assert data["pairs"]["SPY|TLT"]["currency"] == "in USD"
 
 
 def check_exceedance_of_every_cell(shown: dict, data: dict, configured: set):
@@ -639,3 +740,86 @@ def test_the_synchronised_line_is_drawn_in_a_real_browser(tmp_path):
             browser.close()
     assert data["first"] == "A|B" and len(drawn) == 1
     assert drawn[0] == data["pairs"]["A|B"]["sync"]
+
+
+def test_yields_are_named_as_bond_returns():
+    """Issue 29 (2): a yield's correlations are of its par-bond returns: the pair notes'
+    names and the heatmap's axes say so (as the report's figures do)."""
+    import json
+
+    page = build_page()
+    data = embedded_data(page)
+    assert data["names"]["B"] == "10-year yield (bond return)" and data["names"]["A"] == "Stock fund"
+    heatmap = re.search(
+        r'Plotly.newPlot\(\s*"heatmap",\s*(\[.*?\]),\s*(\{.*?\}),\s*\{"displaylogo"', page, re.S
+    )
+    layout = json.loads(heatmap.group(2))
+    for axis in ("xaxis", "yaxis"):
+        labels = dict(zip(layout[axis]["tickvals"], layout[axis]["ticktext"], strict=True))
+        assert labels["B"] == "B (bond return)" and labels["A"] == "A", labels
+
+
+def test_frames_after_the_as_of_date_are_labelled_so():
+    from corrflow.present.dashboard import frame_title
+
+    frame = {"month": "2026-07", "date": "2026-07-01", "first": "2026-07-01", "partial": True, "pairs": 1}
+    title = frame_title(60, frame | {"after": 1}, 36, "2026-06-05")
+    assert title.startswith(
+        "60-day correlation, 2026-07, after the as-of date 2026-06-05: 1 of 36 pairs (partial"
+    )
+    june = {"month": "2026-06", "date": "2026-06-30", "first": "2026-06-05", "partial": False, "pairs": 21}
+    title = frame_title(60, june | {"after": 10}, 36, "2026-06-05")
+    assert title.startswith(
+        "60-day correlation, 2026-06: 21 of 36 pairs, 10 of them after the as-of date 2026-06-05<br>"
+    )
+    assert "(2026-06-05 .. 2026-06-30)" in title
+    assert "after" not in frame_title(60, june | {"after": 0}, 36, "2026-06-05").split("<br>")[0]
+
+
+def test_the_heatmap_title_is_clear_of_the_toolbar_and_the_absorption_axis_spans_its_data(page_file):
+    """Issue 29 (5, 6): at 900 px the heatmap's title ran under the Plotly toolbar; the
+    absorption ratio's axis spanned every frame's month, not the months with a ratio."""
+    chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    data = embedded_data(page_file.read_text(encoding="utf-8"))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 1000})
+            page.goto(page_file.as_uri())
+            page.wait_for_function("document.getElementById('heatmap').data !== undefined")
+            page.hover("#heatmap")  # the toolbar shows on hover
+            boxes = page.evaluate("""() => {
+                const box = e => { const r = e.getBoundingClientRect();
+                                   return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+                const gd = document.getElementById('heatmap');
+                return {title: box(gd.querySelector('.gtitle')), toolbar: box(gd.querySelector('.modebar')),
+                        plot: box(gd), cells_top: box(gd).top + gd._fullLayout._size.t};
+            }""")
+            absorption = page.evaluate("document.getElementById('absorption').layout.xaxis.range")
+        finally:
+            browser.close()
+    title, toolbar, plot = boxes["title"], boxes["toolbar"], boxes["plot"]
+    assert toolbar["right"] > toolbar["left"], boxes  # the toolbar is there to be measured
+    overlap = not (
+        title["right"] <= toolbar["left"]
+        or toolbar["right"] <= title["left"]
+        or title["bottom"] <= toolbar["top"]
+        or toolbar["bottom"] <= title["top"]
+    )
+    assert not overlap, boxes
+    assert plot["left"] <= title["left"] and title["right"] <= plot["right"], boxes
+    assert title["bottom"] <= boxes["cells_top"], boxes  # both lines above the cells
+    universe_months = [
+        m for m, v in zip(data["months"], absorption_shares(page_file), strict=True) if v is not None
+    ]
+    assert absorption == [universe_months[0], universe_months[-1]]
+
+
+def absorption_shares(page_file) -> list:
+    import json
+
+    page = page_file.read_text(encoding="utf-8")
+    found = re.search(r'Plotly.newPlot\(\s*"absorption",\s*(\[.*?\]),\s*\{', page, re.S)
+    return json.loads(found.group(1))[0]["y"]

@@ -123,8 +123,11 @@ def test_the_latest_matrix_is_the_last_month_with_half_the_pairs_however_far_bac
     # the dashboard opens on it, titled with its date and its count of pairs
     data = page_data(workdir)
     opened = data["latest"]
-    assert data["months"][opened] == "2020-05" and data["titles"][opened].endswith("; 21 of 21 pairs")
-    assert data["titles"][-1].endswith("; 1 of 21 pairs")
+    assert data["months"][opened] == "2020-05" and "2020-05: 21 of 21 pairs<br>" in data["titles"][opened]
+    # December: its one pair (the coin and the yield) runs past the as-of date, and is labelled so
+    as_of = universe["as_of"]
+    assert f"2020-12, after the as-of date {as_of}: 1 of 21 pairs (partial month)<br>" in data["titles"][-1]
+    assert data["after"][-1] == 1 and data["after"][opened] == 0
     frame = np.array(data["frames"][opened], dtype="float64")
     assert np.isfinite(frame).all()  # no blank matrix with 1.00 on the diagonal of series without data
     last = np.array(data["frames"][-1], dtype="float64")  # December: BTC-DGS10 only
@@ -372,7 +375,10 @@ def test_the_default_run_opens_on_a_described_month_of_each_pairs_own_last_value
     data = page_data(workdir)
     opened = data["latest"]
     assert data["months"][opened] == "2026-06" and data["frame_dates"][opened] == "2026-06-30"
-    assert not data["partial"][opened] and data["titles"][opened].endswith("; 21 of 36 pairs")
+    assert not data["partial"][opened]
+    # 10 of its cells are dated after the as-of date (the title says so; it used to say "to 2026-06-30")
+    assert "2026-06: 21 of 36 pairs, 10 of them after the as-of date 2026-06-05<br>" in data["titles"][opened]
+    assert "(2026-06-05 .. 2026-06-30)" in data["titles"][opened]
     assert data["partial"][-1] and "(partial month)" in data["titles"][-1]
     levels, meta = read_parquet(workdir / "data/processed/clean.parquet")
     order = data["order"]
@@ -384,3 +390,109 @@ def test_the_default_run_opens_on_a_described_month_of_each_pairs_own_last_value
     monthly = horizons[(horizons["pair"] == "SPY:TLT") & (horizons["frequency"] == "monthly")]
     assert monthly["date"].iloc[-1] == "2026-06-05"
     assert "| SPY-TLT | monthly | 36 | 2026-06-05 (partial) |" in (workdir / "docs/report.md").read_text()
+
+
+def month_last_days(levels: pd.DataFrame, meta: dict, a: str, b: str, window: int) -> pd.Series:
+    """Per month (a Period), the pair's last joint day with a rolling correlation, computed
+    independently of the universe step: pandas' rolling correlation on the pair's returns
+    (both observed, both markets open)."""
+    from corrflow.analytics.panel import CleanPanel
+
+    joint = CleanPanel(levels, meta).pair_returns(a, b).dropna()
+    corr = joint[a].rolling(window).corr(joint[b]).dropna()
+    return corr.index.to_series().groupby(corr.index.to_period("M")).max()
+
+
+def cell_date(label: dict, column: str) -> str:
+    """A frame's cell's own date as universe.json gives it: the frame's date unless listed
+    in ``cells_before``."""
+    return label["cells_before"].get(column, label["date"])
+
+
+def test_every_month_end_cell_carries_its_own_date_and_lies_on_its_pairs_history():
+    """Issue 29 (1, 3): every cell of every frame is dated by the pair's last joint day in
+    the month (an independent pandas computation), and the click-through history holds
+    that value on that day: the thinned histories used to keep every 5th day only, so a
+    cell's value was not on its curve, and the frames carried one date for all cells."""
+    from corrflow.store.universe import build_universe
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    summary, frames, history = build_universe(o["levels"], o["clean_meta"], o["pairs"], 60, [], None)
+    labels = summary["dashboard"]["frames"]
+    histories = {(a, b): part.set_index("date")["corr"] for (a, b), part in history.groupby(["a", "b"])}
+    checked = 0
+    for column in frames.columns:
+        a, b = column.split(":")
+        expected = month_last_days(o["levels"], o["clean_meta"], a, b, 60)
+        curve = histories.get((a, b), histories.get((b, a)))
+        for t, label in enumerate(labels):
+            value = frames[column].iloc[t]
+            period = pd.Period(label["month"], "M")
+            if np.isnan(value):
+                assert column not in label["cells_before"] and period not in expected.index, (column, t)
+                continue
+            day = pd.Timestamp(cell_date(label, column))
+            assert day == expected[period], (column, label["month"])
+            assert curve[day] == value, (column, label["month"])
+            checked += 1
+    assert checked > 100 and any(f["cells_before"] for f in labels)
+    assert all(f["after"] == 0 for f in labels)  # no pair runs past the as-of date here
+
+
+def test_thinned_history_keeps_month_ends_and_the_last_day_and_still_breaks_at_gaps():
+    from corrflow.store.universe import thinned
+
+    days = pd.bdate_range("2020-01-01", "2020-04-15")
+    values = pd.Series(np.linspace(-0.5, 0.5, len(days)), index=days)
+    values.loc["2020-02-24":"2020-02-26"] = np.nan  # a gap just before February's last days
+    values.loc["2020-03-31"] = np.nan  # March's last day without a value: its last value is the 30th
+    kept = thinned(values, 5)
+    valued = values.dropna()
+    month_last = valued.index.to_series().groupby(valued.index.to_period("M")).max()
+    for day in [*month_last, valued.index[-1]]:
+        assert kept[day] == values[day], day
+    # every 5th day from the last is still there
+    assert set(days[::-1][::5]) <= set(kept.index)
+    # no two kept days with a value have a day without one between them: the line breaks
+    drawn = kept.dropna()
+    for before, after in zip(drawn.index[:-1], drawn.index[1:], strict=True):
+        between = values.loc[before:after].iloc[1:-1]
+        assert between.notna().all() or kept.loc[before:after].isna().any(), (before, after)
+
+
+def test_a_pairs_history_ends_at_its_last_value():
+    """Issue 29.4: C ends 40 days before the as-of date; its pairs' histories used to run
+    on, NaN, to the end of the data (a chart's x-axis ran past the data)."""
+    from corrflow.store.universe import build_universe
+    from report_fixtures import synthetic_outputs
+
+    o = synthetic_outputs()
+    _, _, history = build_universe(o["levels"], o["clean_meta"], o["pairs"], 60, [], None)
+    for (a, b), part in history.groupby(["a", "b"]):
+        assert part["corr"].notna().iloc[-1], (a, b, part["date"].iloc[-1])
+    last_c = o["levels"]["C"].last_valid_index()
+    assert history.loc[history["b"].eq("C") | history["a"].eq("C"), "date"].max() == last_c
+
+
+def test_frame_labels_count_the_cells_after_the_as_of_date():
+    from corrflow.store.universe import frame_labels, last_value_days
+
+    months = pd.DatetimeIndex(["2024-03-31"])
+    ab = pd.Series(0.5, index=pd.date_range("2024-03-01", "2024-03-05"))
+    ac = pd.Series(0.5, index=pd.date_range("2024-03-01", "2024-03-20"))
+    cube = np.full((1, 3, 3), np.nan)
+    cube[0][np.diag_indices(3)] = 1.0
+    cube[0, 0, 1] = cube[0, 1, 0] = cube[0, 0, 2] = cube[0, 2, 0] = 0.5
+    days = np.array([[5, 20, 0]])  # A:B on the 5th, A:C on the 20th, B:C without a value
+    rolling = {("A", "B"): ab, ("A", "C"): ac}
+    (label,) = frame_labels(
+        months, last_value_days(rolling), cube, None, days, "2024-03-07", ["A:B", "A:C", "B:C"]
+    )
+    assert (label["date"], label["first"], label["after"], label["pairs"]) == (
+        "2024-03-20",
+        "2024-03-05",
+        1,
+        2,
+    )
+    assert label["cells_before"] == {"A:B": "2024-03-05"}

@@ -50,7 +50,9 @@ from corrflow.present.summary import (
     data_age_sentence,
     data_provenance,
     normalised_episodes,
+    pair_currency_text,
     primary_of,
+    return_currency,
     today_table,
 )
 from corrflow.store.universe import THIN_EVERY, read_universe
@@ -58,6 +60,8 @@ from corrflow.store.universe import THIN_EVERY, read_universe
 logger = logging.getLogger("dashboard")
 
 DIGITS = 3
+HEATMAP_LEFT = 170  # px: the heatmap's left margin (its row labels), the slider's indent too
+HEATMAP_HEIGHT = 600  # px
 
 
 def rounded(values) -> list:
@@ -66,7 +70,19 @@ def rounded(values) -> list:
     return [None if not np.isfinite(v) else round(float(v), DIGITS) for v in array]
 
 
-def pair_payload(a, b, corr, regimes, window, history) -> dict | None:
+def series_label(series_id: str, meta: dict) -> str:
+    """A series' name for the page: a yield's correlations are of its par-bond returns, so
+    it is named with ``summary.return_currency``'s "bond return" (as the report's figures)."""
+    name = meta.get("name") or series_id
+    return f"{name} (bond return)" if return_currency(meta).endswith("bond return") else name
+
+
+def axis_label(series_id: str, meta: dict) -> str:
+    """A heatmap axis label: the series id, a yield's marked as its bond return."""
+    return f"{series_id} (bond return)" if return_currency(meta).endswith("bond return") else series_id
+
+
+def pair_payload(a, b, corr, regimes, window, history, series_meta=None) -> dict | None:
     """The click-through data of one pair on its days (both markets open; null where it
     has no value, so the line and band break there): the configured pair's own columns
     when it has them (daily, on the days of the universe step's history), else the
@@ -78,7 +94,7 @@ def pair_payload(a, b, corr, regimes, window, history) -> dict | None:
         values = corr[column]
         if days is not None:
             values = values.reindex(days.index)
-        values = values.loc[values.first_valid_index() :]
+        values = values.loc[values.first_valid_index() : values.last_valid_index()]
         lo, hi = (
             (corr[band[0]].reindex(values.index), corr[band[1]].reindex(values.index))
             if band
@@ -103,6 +119,8 @@ def pair_payload(a, b, corr, regimes, window, history) -> dict | None:
         "sign": [codes.get(v) if isinstance(v, str) else None for v in sign] if sign is not None else None,
         "sync": rounded(synced) if synced is not None else None,
         "source": source,
+        # the returns' currency as the report's pair figures title it ("in USD")
+        "currency": pair_currency_text(series_meta or {}, a, b),
     }
 
 
@@ -162,12 +180,25 @@ def why_shown(representative: str, configured: list[str]) -> str:
     return "a configured pair's series in" if representative in configured else "the most central series of"
 
 
-def frame_title(window: int, frame: dict, total_pairs: int) -> str:
-    """A month-end matrix's title: its month, its real date, partial or not, the pairs it holds."""
+def frame_title(window: int, frame: dict, total_pairs: int, as_of: str = "") -> str:
+    """A month-end matrix's title, two lines (kept clear of the plot's toolbar): its month,
+    the pairs it holds and how many of them are dated after the page's as-of date, partial
+    or not; then the span of its cells' own dates."""
+    pairs, after = frame["pairs"], frame.get("after", 0)
+    if after and after == pairs:
+        head = f"{frame['month']}, after the as-of date {as_of}: {pairs} of {total_pairs} pairs"
+    elif after:
+        head = (
+            f"{frame['month']}: {pairs} of {total_pairs} pairs, {after} of them after the as-of date {as_of}"
+        )
+    else:
+        head = f"{frame['month']}: {pairs} of {total_pairs} pairs"
+    first = frame.get("first") or frame["date"]
+    span = frame["date"] if first == frame["date"] else f"{first} .. {frame['date']}"
     return (
-        f"{window}-day correlation, {frame['month']}: each pair's last value in the month, to {frame['date']}"
+        f"{window}-day correlation, {head}"
         + (" (partial month)" if frame["partial"] else "")
-        + f"; {frame['pairs']} of {total_pairs} pairs"
+        + f"<br><sup>each pair's last value in the month, on its own day ({span}): click a cell for its date</sup>"
     )
 
 
@@ -233,20 +264,24 @@ def build_dashboard(
             # new names, so the row's series is not rebound for the rest of the row
             reverse = primary_of(corr, column_series, row_series, window) is not None
             a, b = (column_series, row_series) if reverse else (row_series, column_series)
-            payload = pair_payload(a, b, corr, regimes, window, history)
+            payload = pair_payload(a, b, corr, regimes, window, history, series_meta)
             if payload is not None:
                 pair_data[f"{a}|{b}"] = payload
-    names = {k: m.get("name") or k for k, m in series_meta.items()}
+    names = {k: series_label(k, m) for k, m in series_meta.items()}
     first_pair = next(
         (f"{a}|{b}" for a, b in pairs if f"{a}|{b}" in pair_data or f"{b}|{a}" in pair_data), None
     )
     first_pair = first_pair or next(iter(pair_data), None)
-    titles = [frame_title(window, f, total_pairs) for f in frame_info]
+    titles = [frame_title(window, f, total_pairs, as_of) for f in frame_info]
     data = {
         "months": month_labels,
         "titles": titles,
         "frame_dates": [f["date"] for f in frame_info],
         "partial": [f["partial"] for f in frame_info],
+        "after": [f.get("after", 0) for f in frame_info],
+        # each cell's own date: the frame's date but for these ({"A:B": date}, the universe step's)
+        "cells_before": [f.get("cells_before", {}) for f in frame_info],
+        "as_of": as_of,
         "latest": latest,
         "frames": frames,
         "order": order,
@@ -279,11 +314,27 @@ def build_dashboard(
             colorbar={"title": {"text": "correlation"}},
         )
     )
+    ticks = {
+        "tickmode": "array",
+        "tickvals": order,
+        "ticktext": [axis_label(s, series_meta[s]) for s in order],
+    }
     heatmap.update_layout(
-        title={"text": titles[latest] if latest is not None else f"{window}-day correlation: no month"},
-        yaxis={"autorange": "reversed"},
-        height=560,
-        margin={"l": 110, "r": 20, "t": 50, "b": 60},
+        # above the plot area, left-aligned and wrapped: clear of the toolbar at its top right
+        title={
+            "text": titles[latest] if latest is not None else f"{window}-day correlation: no month",
+            "x": 0,
+            "xref": "paper",
+            "xanchor": "left",
+            # its top 40 px down the figure: below the toolbar, its two lines above the plot area
+            "y": 1 - 40 / HEATMAP_HEIGHT,
+            "yref": "container",
+            "yanchor": "top",
+        },
+        xaxis=ticks,
+        yaxis={"autorange": "reversed"} | ticks,
+        height=HEATMAP_HEIGHT,
+        margin={"l": HEATMAP_LEFT, "r": 20, "t": 100, "b": 110},
         template="plotly_white",
     )
     absorption = go.Figure(
@@ -296,7 +347,10 @@ def build_dashboard(
             hovertemplate="%{x}: %{y:.2f} of the variance (%{customdata} series)<extra></extra>",
         )
     )
+    valued_months = [m for m, v in zip(month_labels, shares, strict=True) if np.isfinite(v)]
     absorption.update_layout(
+        # the months with a ratio, not every month of the frames (1962 on, for one fixed universe from 2002)
+        xaxis={"range": [valued_months[0], valued_months[-1]]} if valued_months else {},
         title={
             "text": "Absorption ratio: first eigenvalue's share of the month-end correlation matrix<br>"
             f"<sup>one fixed universe: {html.escape(absorption_note)}</sup>"
@@ -364,6 +418,7 @@ def build_dashboard(
         last=max(len(month_labels) - 1, 0),
         latest=latest if latest is not None else 0,
         latest_label=month_labels[latest] if latest is not None else "-",
+        heatmap_left=HEATMAP_LEFT,
         payload=payload.replace("</", "<\\/"),
         script=template("dashboard.js"),
         name=DASHBOARD,

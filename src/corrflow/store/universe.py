@@ -7,8 +7,11 @@ the dashboard only read these files.
   their representatives (a universe over ``READABLE_SERIES``); the heatmap's full-period
   and recent matrices with their periods; the dashboard's clustered order, the month-end
   frames' labels (each frame's real last date, partial months marked, the pairs each
-  holds), the latest frame chosen to describe the universe (the last month at least half
-  the pairs have a value, however far back); the absorption ratio over assets only; and,
+  holds, how many of its cells are dated after the as-of date, the first of its cells' own
+  dates, and each cell dated before the frame's date with its own date: ``cells_before``,
+  {"A:B": date}; any other cell with a value is on the frame's date), the latest frame
+  chosen to describe the universe (the last month at least half the pairs have a value,
+  however far back); the absorption ratio over assets only; and,
   with a store, the latest all-pairs matrix summarised (date, pairs valued, median,
   extremes picked by array selection).
 - ``frames`` (parquet, wide): the month-end matrices of the dashboard's series: one row
@@ -16,7 +19,9 @@ the dashboard only read these files.
 - ``pair_history`` (parquet, long ``a, b, date, corr``): the click-through history of
   every pair shown, on the pair's days from its first value: configured pairs daily (the
   dashboard takes rolling_corr.csv's columns on these days), the others every
-  ``THIN_EVERY``-th day, NaN where any day it stands for had no value.
+  ``THIN_EVERY``-th day, NaN where any day it stands for had no value, and each month's
+  last value and the pair's last value always (so a month-end frame's cell lies on its
+  curve); from the pair's first value to its last.
 """
 
 import json
@@ -53,7 +58,7 @@ def pair_rolling(levels: pd.DataFrame, clean_meta: dict, series_ids: list[str], 
     """Rolling ``window``-day Pearson correlation of every pair on its own joint days (the
     kernel behind the all-pairs store, equal to rolling_corr.csv for a configured pair),
     on the days both markets were open: NaN there where the pair has no value, so a line
-    breaks at a gap; from the pair's first value on."""
+    breaks at a gap; from the pair's first value to its last (no trailing days without one)."""
     from corrflow.analytics.correlation.rolling import JointDayPanel, joint_day_rolling_corr
 
     pairs = [(a, b) for i, a in enumerate(series_ids) for b in series_ids[i + 1 :]]
@@ -64,9 +69,9 @@ def pair_rolling(levels: pd.DataFrame, clean_meta: dict, series_ids: list[str], 
     out = {}
     for a, b in pairs:
         values = corr[f"{a}:{b}"].reindex(panel.pair_days(a, b))
-        first = values.first_valid_index()
+        first, last = values.first_valid_index(), values.last_valid_index()
         if first is not None:
-            out[(a, b)] = values.loc[first:]
+            out[(a, b)] = values.loc[first:last]
     return out
 
 
@@ -99,15 +104,45 @@ def last_value_days(rolling: dict) -> pd.Series:
     return pd.concat(last).groupby(level=0).max()
 
 
+def cell_days(rolling: dict, months: pd.DatetimeIndex, order: list[str], cube: np.ndarray) -> np.ndarray:
+    """Months x pairs (``np.triu_indices`` of ``order``: the frames' columns) of each cell's
+    own date as its day of the month (the pair's last day with a value in that month), 0
+    where the cell has no value."""
+    n = len(order)
+    i, j = np.triu_indices(n, 1)
+    days = np.zeros((len(months), len(i)), dtype=int)
+    periods = pd.PeriodIndex(months, freq="M") if len(months) else pd.PeriodIndex([], freq="M")
+    for column, (a, b) in enumerate(zip(i, j, strict=True)):
+        values = rolling.get((order[a], order[b]), rolling.get((order[b], order[a])))
+        if values is None:
+            continue
+        valued = values.dropna().index
+        last = valued.to_series().groupby(valued.to_period("M")).max()
+        days[:, column] = last.reindex(periods).dt.day.fillna(0).to_numpy(dtype=int)
+    if len(months):
+        days[~np.isfinite(cube[:, i, j])] = 0  # the cell shows no value (the store's matrix): no date
+    return days
+
+
 def frame_labels(
-    months: pd.DatetimeIndex, real_days: pd.Series, cube: np.ndarray, calendars: list[str] | None = None
+    months: pd.DatetimeIndex,
+    real_days: pd.Series,
+    cube: np.ndarray,
+    calendars: list[str] | None = None,
+    days: np.ndarray | None = None,
+    as_of: str | None = None,
+    columns: list[str] | None = None,
 ) -> list[dict]:
     """Per month-end matrix: its month, its real date (the last day a pair has a value in
     it), whether the month is partial and how many of its pairs have a value. Only the last
     matrix can be partial: when a day after its real date, within the month, is a session
     of two of the shown series' ``calendars`` (one per series), so a pair could have had a
     value there; a holiday of those markets at the month's end (or, without calendars, a
-    weekend) does not make the month partial."""
+    weekend) does not make the month partial. With ``days`` (``cell_days``), ``as_of`` and
+    ``columns`` (the frames' pair names, ``days``' columns): the first of the cells' own
+    dates (``first``), how many cells are dated after ``as_of`` (``after``), and each cell
+    dated before the frame's ``date`` with its date (``cells_before``: {"A:B": date}; any
+    other cell with a value is on ``date``)."""
     n = cube.shape[1] if cube.ndim == 3 else 0
     upper = np.triu_indices(n, 1)
     labels = []
@@ -115,14 +150,24 @@ def frame_labels(
         period = month.to_period("M")
         real = pd.Timestamp(real_days.get(period, month))
         last = t == len(months) - 1
-        labels.append(
-            {
-                "month": period.strftime("%Y-%m"),
-                "date": str(real.date()),
-                "partial": bool(last and pair_could_trade_after(real, period.end_time, calendars)),
-                "pairs": int(np.isfinite(cube[t][upper]).sum()),
+        label = {
+            "month": period.strftime("%Y-%m"),
+            "date": str(real.date()),
+            "partial": bool(last and pair_could_trade_after(real, period.end_time, calendars)),
+            "pairs": int(np.isfinite(cube[t][upper]).sum()),
+        }
+        if days is not None:
+            dates = {
+                column: f"{label['month']}-{day:02d}"
+                for column, day in zip(columns, days[t], strict=True)
+                if day > 0
             }
-        )
+            label |= {
+                "first": min(dates.values()) if dates else None,
+                "after": sum(d > as_of for d in dates.values()) if as_of else 0,
+                "cells_before": {column: d for column, d in dates.items() if d != label["date"]},
+            }
+        labels.append(label)
     return labels
 
 
@@ -454,7 +499,10 @@ def build_universe(
     index = [dashboard_shown.index(s) for s in order]
     cube = cube[:, index][:, :, index] if len(cube) else cube
     calendars = [default_calendar(series_meta[s]) for s in order]
-    labels = frame_labels(months, last_value_days(rolling), cube, calendars)
+    days = cell_days(rolling, months, order, cube)
+    i, j = np.triu_indices(len(order), 1)
+    columns = [f"{order[a]}:{order[b]}" for a, b in zip(i, j, strict=True)]  # the frames' columns
+    labels = frame_labels(months, last_value_days(rolling), cube, calendars, days, as_of, columns)
     n = len(order)
     latest = latest_frame([f["pairs"] for f in labels], n * (n - 1) // 2)
     month_labels = [f["month"] for f in labels]
@@ -485,11 +533,10 @@ def build_universe(
         "absorption": absorption,
         "all_pairs": all_pairs_summary(all_pairs) if all_pairs is not None else None,
     }
-    i, j = np.triu_indices(n, 1)
     frames = pd.DataFrame(
         cube[:, i, j] if len(cube) else np.empty((0, len(i))),
         index=pd.DatetimeIndex(months, name="month"),
-        columns=[f"{order[a]}:{order[b]}" for a, b in zip(i, j, strict=True)],
+        columns=columns,
     )
     history = pair_histories(rolling, pairs, window, confidence)
     return summary, frames, history
@@ -497,10 +544,31 @@ def build_universe(
 
 def thinned(values: pd.Series, every: int) -> pd.Series:
     """Every ``every``-th value (the latest kept), NaN where any day it stands for had no
-    value, so a gap still breaks the line."""
+    value, so a gap still breaks the line; and, with their own values, each month's last
+    value and the last value (the days a month-end frame's cells are on), with the first
+    day without a value kept (as NaN) where one lies between them and the kept day before."""
     gap_near = values.isna().astype("int8").rolling(every, min_periods=1).max().astype(bool)
     kept = values.where(~gap_near)
-    return kept.iloc[::-1].iloc[::every].iloc[::-1]
+    n = len(values)
+    regular = np.zeros(n, dtype=bool)
+    regular[np.arange(n - 1, -1, -every)] = True
+    valued = values.notna().to_numpy()
+    position = pd.Series(np.arange(n), index=values.index)[valued]
+    month_last = np.zeros(n, dtype=bool)
+    month_last[position.groupby(position.index.to_period("M")).max().to_numpy()] = True
+    chosen = regular | month_last
+    out = kept.where(~month_last, values)
+    # a day without a value between two kept days with one: the first such day kept (NaN),
+    # so the line does not join across a gap the regular points alone would have broken
+    missing = out.isna().to_numpy() | ~valued
+    next_missing = np.minimum.accumulate(np.where(~valued, np.arange(n), n)[::-1])[::-1]
+    positions = np.flatnonzero(chosen)
+    if len(positions) > 1:
+        previous, current = positions[:-1], positions[1:]
+        gap = next_missing[previous + 1]
+        across = (gap < current) & ~missing[previous] & ~missing[current]
+        chosen[gap[across]] = True
+    return out[chosen]
 
 
 def pair_histories(rolling: dict, configured_pairs: list, window: int, confidence: float) -> pd.DataFrame:

@@ -8,12 +8,29 @@
   function cellText(frame) {
     return frame.map(row => row.map(v => (v === null ? "no data that month" : v.toFixed(2))));
   }
+  let month = DATA.latest === null ? 0 : DATA.latest;  // the frame shown
+  let shown = null;  // the cell last clicked (row, column), redrawn for another month
   function showMonth(i) {
-    // a month's matrix under its real date: each pair's last value in the month, partial months marked
-    label.textContent = DATA.months[i] + " (to " + DATA.frame_dates[i] + (DATA.partial[i] ? ", partial" : "") + ")";
+    // a month's matrix under its real date: each pair's last value in the month, partial months and
+    // pairs dated after the page's as-of date marked
+    month = i;
+    label.textContent = DATA.months[i] + " (to " + DATA.frame_dates[i] + (DATA.partial[i] ? ", partial" : "") +
+      (DATA.after[i] ? ", " + DATA.after[i] + " after the as-of date " + DATA.as_of : "") + ")";
     Plotly.restyle("heatmap", {z: [DATA.frames[i]], text: [cellText(DATA.frames[i])]}, [0]);
     Plotly.relayout("heatmap", {"title.text": DATA.titles[i]});
+    if (shown) showPair(shown[0], shown[1]);
   }
+  function cellOf(a, b) {
+    // the shown month's cell of a pair: its value and its own date (the pair's last day with a value
+    // in the month), or null where the pair has none that month
+    const i = DATA.order.indexOf(a), j = DATA.order.indexOf(b);
+    if (!DATA.months.length || i < 0 || j < 0) return null;
+    const value = DATA.frames[month][i][j];
+    if (value === null) return null;
+    const before = DATA.cells_before[month];
+    return {value: value, date: before[a + ":" + b] || before[b + ":" + a] || DATA.frame_dates[month]};
+  }
+  function signed(v) { return (v >= 0 ? "+" : "") + v.toFixed(2); }
   slider.addEventListener("input", function () { showMonth(Number(slider.value)); });
   function findPair(a, b) {
     if (DATA.pairs[a + "|" + b]) return [a, b, DATA.pairs[a + "|" + b]];
@@ -34,6 +51,7 @@
   function showPair(a, b) {
     const title = document.getElementById("pair-title");
     const note = document.getElementById("pair-note");
+    shown = [a, b];
     drawPair(a, b, title, note);
     title.dataset.clicked = a + "|" + b;  // the cell last handled (row|column), for the browser test
   }
@@ -65,9 +83,12 @@
       return;
     }
     const [x, y, p] = found;
-    title.textContent = x + " vs " + y + ": " + DATA.window + "-day rolling correlation";
+    title.textContent = x + " vs " + y + ": " + DATA.window + "-day rolling correlation (" + p.currency + ")";
     title.dataset.pair = x + "|" + y;
-    note.textContent = (DATA.names[x] || x) + " vs " + (DATA.names[y] || y) + "; " + p.source +
+    const cell = DATA.months.length ? cellOf(x, y) : null;
+    const cellNote = !DATA.months.length ? "" : "heatmap " + DATA.months[month] + ": " +
+      (cell ? signed(cell.value) + " on " + cell.date : "no value that month") + "; ";
+    note.textContent = cellNote + (DATA.names[x] || x) + " vs " + (DATA.names[y] || y) + "; " + p.source +
       (p.sign ? "; strip: sign regime (blue negative, grey mixed, red positive)" : "");
     const traces = [];
     if (p.lo) {
@@ -101,7 +122,24 @@
       layout.xaxis = {anchor: "y2"};  // dates under the strip, not across it
     }
     const first = p.dates[0], last = p.dates[p.dates.length - 1];
-    const minWidth = MIN_EPISODE_SHARE * (Date.parse(last) - Date.parse(first));
+    const span = Date.parse(last) - Date.parse(first);
+    const minWidth = MIN_EPISODE_SHARE * span;
+    // the axis spans the pair's values (a small margin), not the episodes' or the page's dates
+    const margin = Math.max(0.01 * span, DAY_MS);
+    layout.xaxis = Object.assign(layout.xaxis || {}, {type: "date",
+      range: [new Date(Date.parse(first) - margin).toISOString().slice(0, 10),
+              new Date(Date.parse(last) + margin).toISOString().slice(0, 10)]});
+    if (cell) {
+      // the heatmap's month on the curve: a light band over the month, the cell's value on its day
+      const start = DATA.months[month] + "-01";
+      const end = new Date(Date.UTC(Number(start.slice(0, 4)), Number(start.slice(5, 7)), 1)).toISOString().slice(0, 10);
+      layout.shapes.push({type: "rect", xref: "x", yref: "paper", x0: Date.parse(start), x1: Date.parse(end), name: "selected month",
+        y0: p.sign ? 0.12 : 0, y1: 1, fillcolor: "rgba(255,165,0,0.18)", line: {width: 0}, layer: "below"});
+      traces.push({x: [cell.date], y: [cell.value], mode: "markers", meta: "cell",
+        name: "heatmap " + DATA.months[month] + " (" + cell.date + ")",
+        marker: {color: "#e67e00", size: 9, line: {color: "white", width: 1}},
+        hovertemplate: "%{x}: %{y:.2f} (the heatmap's cell)<extra></extra>"});
+    }
     const marks = {x: [], y: [], text: []};
     for (const e of DATA.episodes) {
       if (e.end < first || e.start > last) continue;
