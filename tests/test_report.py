@@ -158,6 +158,7 @@ def test_today_uses_the_as_of_date_sign_words_and_marks_stale_series(tmp_path):
     assert row.split("|")[8].strip() == relative  # the own-history label in its own column
     stale_row = next(line for line in text.splitlines() if line.startswith("| A-C | 60 |"))
     assert "| 2018-11-02 |" in stale_row and "C stale (last observed 2018-11-02, 39 days behind)" in stale_row
+    assert "last value 2018-11-02" not in stale_row  # the stale note gave the date: said once
     assert "| A-D | - | - | no data for D |" in text
 
 

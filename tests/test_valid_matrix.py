@@ -187,6 +187,11 @@ def test_absorption_ratio_uses_the_repaired_month_and_says_so():
     note = repair_note(repairs, ["2020-01", "2020-02"])
     assert note.startswith("2020-02: not positive semidefinite") and "1 of 2 months' matrices" in note
     assert "repaired (nearest; largest change" in note
+    assert "Checked" not in note  # every frame had a matrix to check
+    # frames without two series that share a month are not counted as checked, and the note says so
+    note = repair_note([None, *repairs], ["2019-12", "2020-01", "2020-02"])
+    assert "1 of 2 months' matrices" in note
+    assert "Checked: the 2 of 3 month-end frames in which at least two" in note
 
 
 def test_absorption_ratio_shrinks_a_month_whose_series_share_enough_days():

@@ -52,7 +52,7 @@ from corrflow.present.summary import (
     normalised_episodes,
     pair_currency_text,
     primary_of,
-    return_currency,
+    series_label,
     today_table,
 )
 from corrflow.store.universe import THIN_EVERY, read_universe
@@ -70,16 +70,9 @@ def rounded(values) -> list:
     return [None if not np.isfinite(v) else round(float(v), DIGITS) for v in array]
 
 
-def series_label(series_id: str, meta: dict) -> str:
-    """A series' name for the page: a yield's correlations are of its par-bond returns, so
-    it is named with ``summary.return_currency``'s "bond return" (as the report's figures)."""
-    name = meta.get("name") or series_id
-    return f"{name} (bond return)" if return_currency(meta).endswith("bond return") else name
-
-
 def axis_label(series_id: str, meta: dict) -> str:
     """A heatmap axis label: the series id, a yield's marked as its bond return."""
-    return f"{series_id} (bond return)" if return_currency(meta).endswith("bond return") else series_id
+    return series_label(series_id, meta, name=False)
 
 
 def pair_payload(a, b, corr, regimes, window, history, series_meta=None) -> dict | None:

@@ -53,6 +53,7 @@ from corrflow.present.summary import (
     data_age_sentence,
     data_provenance,
     normalised_episodes,
+    series_label,
     series_origin,
     stale_series,
     today_table,
@@ -385,10 +386,7 @@ def build_report(
     is drawn and its section embedded, in the registry's order."""
     clean = CleanPanel(levels, clean_meta)
     series_meta = clean.specs
-    names = {
-        k: (m.get("name") or k) + (" (bond return)" if m.get("kind") == "yield" else "")
-        for k, m in series_meta.items()
-    }
+    names = {k: series_label(k, m) for k, m in series_meta.items()}
     origins = {k: series_origin(m) for k, m in series_meta.items()}
     as_of = clean.as_of_date(pairs)
     headline, series_rows = data_provenance(series_meta, as_of, clean.data_through, today)

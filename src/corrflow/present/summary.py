@@ -98,7 +98,7 @@ def data_provenance(
     One clock per page: the as-of date (the latest day a configured pair has both values,
     the date of the table's values). The headline names it, and the range of the series'
     last dates when they differ; the source table counts each series' market sessions
-    behind the as-of date ("after" where a series runs past it), as the today table does.
+    behind the as-of date ("none, runs past it" where a series runs past it), as the today table does.
     How old the as-of date is on the day the report was made (``today``) is said once,
     by ``data_age_sentence``. ``data_through`` (the last day every series has reached) is
     kept for callers that pass it; the range of last dates says the same, and more."""
@@ -135,7 +135,7 @@ def data_provenance(
         if behind is None and m.get("last"):
             behind = business_days_since(m.get("last"), as_of, m.get("calendar"))
         if m.get("last") and str(m["last"])[:10] > as_of:
-            behind = "after"  # runs past the as-of date (a series in no configured pair)
+            behind = "none, runs past it"  # past the as-of date (a series in no configured pair)
         stale = " (stale)" if m.get("stale") else ""
         rows.append(
             f"| {series_id} | {m.get('name') or ''} | {m.get('kind', '-')} | {currency_words(m)} | "
@@ -181,6 +181,14 @@ def sign_words(label, bond_pair: bool = True) -> str:
     if label in ("negative", "positive"):
         return f"{label} ({sign_meaning(bond_pair)[label]})"
     return label
+
+
+def series_label(series_id: str, meta: dict, name: bool = True) -> str:
+    """A series as pages name it: its name (or, ``name=False``, its id), a yield's marked
+    "(bond return)", since its correlations are of its par-bond returns. The one label of
+    the report, its figures' names and the dashboard."""
+    label = (meta.get("name") or series_id) if name else series_id
+    return f"{label} (bond return)" if meta.get("kind") == "yield" else label
 
 
 def return_currency(meta: dict) -> str:
@@ -340,8 +348,8 @@ def today_table(
             for s in (a, b)
             if s in stale
         ]
-        if date.date() != day.date():
-            notes.append(f"last value {date.date()}")
+        if date.date() != day.date() and not any(str(date.date()) in note for note in notes):
+            notes.append(f"last value {date.date()}")  # unless a stale leg's note gave the date already
         if np.isfinite(synced) and synced * latest < 0 and min(abs(synced), abs(latest)) >= SIGN_SPLIT_MIN:
             # the same-day value misses what the later market trades a day late
             notes.append(

@@ -323,6 +323,11 @@ def repair_note(repairs: list, months: list[str]) -> str:
         )
     else:
         text += f" Every one of the {len(known)} months' matrices is a valid correlation matrix."
+    if len(known) < len(months):  # the frames before two assets share a month have no matrix to check
+        text += (
+            f" Checked: the {len(known)} of {len(months)} month-end frames in which at least two of the "
+            "absorption universe's series have a value with each other."
+        )
     return text
 
 
