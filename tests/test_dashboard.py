@@ -682,6 +682,11 @@ def test_a_clicked_pair_carries_its_exceedance_curve_and_test():
     assert full["normal"][1] == round(low["normal_corr"], 3)
     assert all(e["normal"] is None for e in curve["eras"] if not e["full"])
     assert "Hong-Tu-Zhou test" in curve["test"]
+    # what the curve shows, in the report's words, before the test
+    from corrflow.present.figures.exceedance import curve_reading
+
+    reading = curve_reading(rows, tests["full"], "A-B")
+    assert reading and curve["test"].startswith(reading)
     assert 'id="exceedance"' in page and 'id="exceedance-title"' in page and "drawExceedance(x, y)" in page
     assert "Valid correlation matrices" in page
 

@@ -121,7 +121,13 @@ def exceedance_payload(exceedance: pd.DataFrame | None, regimes_meta: dict) -> d
     """{"A|B": the pair's exceedance curve per era as drawn (below the median: joint falls;
     above: joint rises), the normal benchmark of the full sample, the test in words}."""
     from corrflow.analytics.correlation.exceedance import asymmetry_sentence
-    from corrflow.present.figures.exceedance import FULL, curve_points, era_order, htz_sentences
+    from corrflow.present.figures.exceedance import (
+        FULL,
+        curve_points,
+        curve_reading,
+        era_order,
+        htz_sentences,
+    )
 
     if exceedance is None or exceedance.empty:
         return {}
@@ -144,7 +150,10 @@ def exceedance_payload(exceedance: pd.DataFrame | None, regimes_meta: dict) -> d
             )
         pair_tests = {era: t for era, t in sorted(tests.get(pair, {}).items(), key=lambda e: era_order(e[0]))}
         rejected = [s for era, t in pair_tests.items() if (s := asymmetry_sentence(f"{a}-{b}", era, t))]
-        out[f"{a}|{b}"] = {"eras": eras, "test": " ".join(rejected or htz_sentences(pair_tests, f"{a}-{b}"))}
+        # what the curve shows, as the report says it, then the test
+        reading = curve_reading(rows[rows["era"] == FULL], pair_tests.get(FULL, {}), f"{a}-{b}")
+        words = [*([reading] if reading else []), *(rejected or htz_sentences(pair_tests, f"{a}-{b}"))]
+        out[f"{a}|{b}"] = {"eras": eras, "test": " ".join(words)}
     return out
 
 
