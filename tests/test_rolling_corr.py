@@ -539,6 +539,45 @@ def test_lockstep_pairs_equal_the_general_walk(window):
         np.testing.assert_array_equal(np.isnan(np.concatenate(parts)), np.isnan(general))
 
 
+def test_the_serial_and_threaded_builds_of_every_kernel_give_the_same_numbers(monkeypatch):
+    """Each compiled kernel runs serially below ``PARALLEL_WORK`` and on numba's threads
+    above it (the threads split the pairs): every output of the joint-day walk, the
+    lock-step walk, the summary and the grid kernel is bit-for-bit the same either way."""
+    from corrflow.analytics.correlation import kernels
+    from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel, joint_day_rolling_corr
+    from corrflow.analytics.panel import CleanPanel
+
+    levels, metadata = lockstep_universe()
+    panel = JointDayPanel(CleanPanel(levels, metadata))
+    names = list(levels.columns)
+    pairs = [(names[i], names[j]) for i, j in all_pairs(names)]
+    with np.errstate(divide="ignore", invalid="ignore"):  # the universe has a zero price
+        returns = np.log(levels.ffill()).diff().to_numpy()
+    returns[~np.isfinite(returns)] = np.nan
+    builds = {}
+    for name, threshold in (("serial", np.iinfo("int64").max), ("parallel", 0)):
+        monkeypatch.setattr(kernels, "PARALLEL_WORK", threshold)
+        result = AllPairsBySeries(panel, 20, rows=97, date_major=True)
+        buffer = result.buffer()
+        stretches = [
+            result.compute(buffer, t0, min(t0 + result.rows, result.n_rows))[0].copy()
+            for t0 in range(0, result.n_rows, result.rows)
+        ]
+        summary = panel.summary(all_pairs(names), 50)
+        builds[name] = [
+            joint_day_rolling_corr(panel, pairs, 20).to_numpy(),
+            np.concatenate(stretches),
+            *(summary[k] for k in sorted(summary)),
+            rolling_corr_pairs(returns, all_pairs(names), 20),
+        ]
+    for serial, threaded in zip(builds["serial"], builds["parallel"], strict=True):
+        np.testing.assert_array_equal(serial, threaded)
+    # both builds were used: each kernel holds a compiled signature in each build
+    for kernel in (kernels.joint_day_corr, kernels.joint_day_summary_corr, kernels.lockstep_corr):
+        assert kernel.serial.signatures and kernel.parallel.signatures
+    assert kernels.segment_cross_corr.serial.signatures and kernels.segment_cross_corr.parallel.signatures
+
+
 def _dimson(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
     """The former estimator: same-day plus both one-day cross-covariances over the two
     standard deviations (not a correlation of anything: unbounded)."""

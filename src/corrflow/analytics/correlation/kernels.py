@@ -2,13 +2,50 @@
 (``cache=True``) has a stable file to key on; Snakemake runs each rule's script from a
 temporary copy, which would otherwise recompile every run."""
 
+import types
+
 import numba
 import numpy as np
 
 CHUNK = 64  # pairs per parallel task
+# Work (pair x rows walked) from which a kernel runs on numba's threads. The parallel
+# build costs ~1.5-3 CPU s more to compile than the serial one (numba's parfor lowering),
+# paid by a fresh checkout's first run; below this size the threads would not win it
+# back (the default universe's 36 pairs x 16,000 days: 0.6 M; 200 series x 5,000 days:
+# 100 M). Both builds give the same numbers: the threads split the pairs, never a sum.
+PARALLEL_WORK = 50_000_000
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+class TwoWayKernel:
+    """A kernel written once (its pair loop a ``numba.prange``) and compiled, on first use
+    of each, serially (prange runs as range) or on numba's threads; a call names its
+    ``work`` and gets the build that pays off. Each build has its own on-disk cache entry
+    (its own qualified name)."""
+
+    def __init__(self, function):
+        self.function = function
+        self.__doc__, self.__name__ = function.__doc__, function.__name__
+        self.serial = numba.njit(cache=True, nogil=True)(renamed(function, "serial"))
+        self.parallel = numba.njit(cache=True, nogil=True, parallel=True)(renamed(function, "parallel"))
+
+    def build(self, work: int):
+        return self.parallel if work >= PARALLEL_WORK else self.serial
+
+    def __call__(self, *args, work: int):
+        return self.build(work)(*args)
+
+
+def renamed(function, build: str):
+    """``function`` under the name ``<name>__<build>`` (numba keys its cache files on it)."""
+    clone = types.FunctionType(
+        function.__code__, function.__globals__, f"{function.__name__}__{build}", function.__defaults__
+    )
+    clone.__qualname__ = f"{function.__qualname__}__{build}"
+    clone.__module__, clone.__doc__ = function.__module__, function.__doc__
+    return clone
+
+
+@TwoWayKernel
 def segment_cross_corr(centred, sums, means, inv_sd, pairs, window, t_start, t_stop, out, offsets, strides):
     """Rolling Pearson correlation of column pairs from segment-centred values.
 
@@ -70,7 +107,7 @@ def _leg_return(log_level, level, yield_row, duration, convexity, weekday_ordina
     return np.log1p(y_prev * accrual - duration[k, prev] * dy + 0.5 * convexity[k, prev] * dy * dy)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@TwoWayKernel
 def joint_day_corr(
     log_level,
     level,
@@ -263,7 +300,7 @@ def _pearson(xs, ys, n):
     return min(1.0, max(-1.0, value))
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@TwoWayKernel
 def joint_day_summary_corr(
     log_level,
     level,
@@ -340,7 +377,7 @@ def joint_day_summary_corr(
             full_corr[p] = np.nan if recent_only else _pearson(xs, ys, n)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@TwoWayKernel
 def lockstep_moments(
     log_level,
     level,
@@ -440,7 +477,7 @@ def lockstep_moments(
                 inv_sd[bb, r, m] = inv
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@TwoWayKernel
 def lockstep_corr(
     centred,
     sums,

@@ -100,6 +100,7 @@ class _PairKernel:
             out,
             np.asarray(offsets, dtype="int64"),
             np.asarray(strides, dtype="int64"),
+            work=len(pairs) * self.n_rows,
         )
 
 
@@ -212,6 +213,7 @@ class JointDayPanel:
             np.asarray(strides, dtype="int64"),
             state,
             ring,
+            work=len(pairs) * len(self.index),
         )
 
     def summary(self, pairs, recent: int, recent_only: bool = False, t_stop: int | None = None) -> dict:
@@ -236,6 +238,7 @@ class JointDayPanel:
             out["first"],
             out["last"],
             out["recent_first"],
+            work=n * (min(recent, len(self.index)) if recent_only else len(self.index)),
         )
         return out
 
@@ -358,6 +361,7 @@ class JointDayPlan:
                 strides[self.general],
                 self.state,
                 self.ring,
+                work=len(self.general) * len(self.panel.index),  # the plan's whole walk, not this stretch
             )
         if not len(self.lockstep):
             return
@@ -406,6 +410,7 @@ class JointDayPlan:
                 sums,
                 means,
                 inv_sd,
+                work=len(self.lockstep) * len(self.panel.index),
             )
             lockstep_corr(
                 centred,
@@ -427,6 +432,7 @@ class JointDayPlan:
                 lock_offsets,
                 lock_strides,
                 self.cross,
+                work=len(self.lockstep) * len(self.panel.index),
             )
             self.done = k_stop
 
