@@ -20,7 +20,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from corrflow.analytics import returns as _returns
+import corrflow.analytics.returns as _returns
 from corrflow.data.calendars import open_mask
 from corrflow.data.contracts import as_of_date, closed_days, read_parquet
 

@@ -503,7 +503,7 @@ def build_universe(
     order = clustered_order(mean, order_repairs)
     index = [dashboard_shown.index(s) for s in order]
     cube = cube[:, index][:, :, index] if len(cube) else cube
-    calendars = [default_calendar(series_meta[s]) for s in order]
+    calendars = [default_calendar({"kind": "price", **series_meta.get(s, {})}) for s in order]
     days = cell_days(rolling, months, order, cube)
     i, j = np.triu_indices(len(order), 1)
     columns = [f"{order[a]}:{order[b]}" for a, b in zip(i, j, strict=True)]  # the frames' columns
