@@ -691,6 +691,24 @@ def test_a_clicked_pair_carries_its_exceedance_curve_and_test():
     assert "Valid correlation matrices" in page
 
 
+def test_the_latest_values_table_carries_the_reports_definitions():
+    """The dashboard's table says what its columns mean, in the report's words (one text)."""
+    import html as html_lib
+
+    from corrflow.present.dashboard import build_dashboard
+    from corrflow.present.summary import table_definitions
+    from report_fixtures import synthetic_outputs, synthetic_universe
+
+    o = synthetic_outputs()
+    page = build_dashboard(
+        o["clean_meta"], o["corr"], o["regimes"], o["episodes"], o["regimes_meta"], o["pairs"], 60,
+        synthetic_universe(o),
+    )  # fmt: skip
+    text = table_definitions(o["regimes_meta"])
+    assert "Percentile: where today's value falls" in text and "DCC: the DCC-GARCH" in text
+    assert html_lib.escape(text) in page
+
+
 def test_a_pair_whose_markets_close_apart_carries_its_synchronised_line():
     """The pair chart draws A:B:W:sync (dashed) beside the daily line, the values as stored."""
     import json

@@ -53,6 +53,7 @@ from corrflow.present.summary import (
     pair_currency_text,
     primary_of,
     series_label,
+    table_definitions,
     today_table,
 )
 from corrflow.store.universe import THIN_EVERY, read_universe
@@ -383,8 +384,11 @@ def build_dashboard(
     absorption_html = pio.to_html(
         absorption, include_plotlyjs=False, full_html=False, div_id="absorption", config=config
     )
-    table = markdown_table_html(
-        today_table(corr, regimes, pairs, window, as_of, series_meta, regimes_meta.get("unusual_history"))
+    table = (
+        markdown_table_html(
+            today_table(corr, regimes, pairs, window, as_of, series_meta, regimes_meta.get("unusual_history"))
+        )
+        + f"<p class='note'>{html.escape(table_definitions(regimes_meta))}</p>"
     )
     left_out_text = (
         "<p class='note'>Not in the heatmap: "

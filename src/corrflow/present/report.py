@@ -56,6 +56,7 @@ from corrflow.present.summary import (
     series_label,
     series_origin,
     stale_series,
+    table_definitions,
     today_table,
 )
 from corrflow.store.universe import read_universe
@@ -392,8 +393,6 @@ def build_report(
     headline, series_rows = data_provenance(series_meta, as_of, clean.data_through, today)
     episodes = normalised_episodes(episodes, regimes_meta)
     stale = stale_series(series_meta, as_of)
-    unusual_history = regimes_meta.get("unusual_history", "the")
-    unusual_level = regimes_meta.get("unusual_level", 2.5)
     context = ReportContext(
         clean=clean,
         corr=corr,
@@ -442,21 +441,7 @@ def build_report(
             "",
         ]
     lines += [
-        "Sign regime: the primary-window correlation's sign (for a stock-bond pair negative: bonds hedge "
-        "equities, positive: they co-move; for any other pair negative: they move opposite, positive: "
-        "together; mixed: in between or changing), in words only when today's band excludes zero. "
-        f"Percentile: where today's value falls among the pair's last {unusual_history} non-overlapping "
-        "past windows (W, 2W, ... days back, so no day is counted twice); 'unusually high' above its "
-        f"{100 - unusual_level:g}th percentile, 'unusually low' below its {unusual_level:g}th (about "
-        f"{2 * unusual_level:g} % of a steady pair's days), n/a with less than half that history. "
-        "As of: the latest day a configured pair has both values, the one date every count on this "
-        "page is made against; days behind: each series' market sessions from its last value to "
-        "the as-of date. Synchronised (pairs whose markets close hours apart, e.g. Tokyo and New "
-        "York): the correlation of synchronised returns, each leg's return plus the share of the "
-        "other's it trades a day late, so news one market trades a day later still counts; a "
-        "correlation, so within -1 .. +1 by construction. "
-        "DCC: the DCC-GARCH(1,1) conditional correlation of the pair's daily returns "
-        "(regimes.dcc), which reacts faster than a rolling window.",
+        table_definitions(regimes_meta),
         "",
         "## Sources",
         "",

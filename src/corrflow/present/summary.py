@@ -191,6 +191,30 @@ def series_label(series_id: str, meta: dict, name: bool = True) -> str:
     return f"{label} (bond return)" if meta.get("kind") == "yield" else label
 
 
+def table_definitions(regimes_meta: dict) -> str:
+    """What the latest-values table's words and numbers mean (its columns' definitions), the
+    one text under the table in the report and on the dashboard."""
+    unusual_history = regimes_meta.get("unusual_history", "the")
+    unusual_level = regimes_meta.get("unusual_level", 2.5)
+    return (
+        "Sign regime: the primary-window correlation's sign (for a stock-bond pair negative: bonds hedge "
+        "equities, positive: they co-move; for any other pair negative: they move opposite, positive: "
+        "together; mixed: in between or changing), in words only when today's band excludes zero. "
+        f"Percentile: where today's value falls among the pair's last {unusual_history} non-overlapping "
+        "past windows (W, 2W, ... days back, so no day is counted twice); 'unusually high' above its "
+        f"{100 - unusual_level:g}th percentile, 'unusually low' below its {unusual_level:g}th (about "
+        f"{2 * unusual_level:g} % of a steady pair's days), n/a with less than half that history. "
+        "As of: the latest day a configured pair has both values, the one date every count on this "
+        "page is made against; days behind: each series' market sessions from its last value to "
+        "the as-of date. Synchronised (pairs whose markets close hours apart, e.g. Tokyo and New "
+        "York): the correlation of synchronised returns, each leg's return plus the share of the "
+        "other's it trades a day late, so news one market trades a day later still counts; a "
+        "correlation, so within -1 .. +1 by construction. "
+        "DCC: the DCC-GARCH(1,1) conditional correlation of the pair's daily returns "
+        "(regimes.dcc), which reacts faster than a rolling window."
+    )
+
+
 def return_currency(meta: dict) -> str:
     """The currency a series' returns are in, short, for figure titles and labels:
     "USD", "USD from GBP" (converted), "GBP, local" (kept in its own currency), "USD
