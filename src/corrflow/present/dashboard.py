@@ -388,7 +388,7 @@ def build_dashboard(
         markdown_table_html(
             today_table(corr, regimes, pairs, window, as_of, series_meta, regimes_meta.get("unusual_history"))
         )
-        + f"<p class='note'>{html.escape(table_definitions(regimes_meta))}</p>"
+        + f"<p class='definitions'>{html.escape(table_definitions(regimes_meta))}</p>"
     )
     left_out_text = (
         "<p class='note'>Not in the heatmap: "
