@@ -1,9 +1,12 @@
 """Shared fixtures: the package on the path, the command, and a real Snakemake run on a temp copy."""
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,10 +67,30 @@ def copy_workflow(dest: Path, cold: bool = False) -> Path:
     return workdir
 
 
+def session_shared(tmp_path_factory) -> Path:
+    """A folder of this session that every pytest-xdist worker sees (each worker's base
+    temp sits in the session's own folder), or the base temp without xdist."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def session_lock(path: Path):
+    """An exclusive lock between the session's worker processes (released when the holder exits)."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def kernel_pool(tmp_path_factory):
+    """One pool for every worker: a kernel compiled in one worker's run loads in the others'."""
     global KERNEL_POOL
-    KERNEL_POOL = tmp_path_factory.mktemp("kernels")
+    KERNEL_POOL = session_shared(tmp_path_factory) / "kernels"
+    KERNEL_POOL.mkdir(exist_ok=True)
     yield KERNEL_POOL
     KERNEL_POOL = None
 
@@ -92,10 +115,22 @@ def snakemake(workdir: Path, *args: str, env: dict | None = None, check: bool = 
 @pytest.fixture(scope="session")
 def workflow_run(tmp_path_factory):
     """One full offline run of the default workflow, shared by the end-to-end tests; cold
-    (every kernel compiled in its jobs), as a fresh checkout runs."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"), cold=True)
-    result = snakemake(workdir, "--cores", "2", "--config", "offline=true")
-    return workdir, result
+    (every kernel compiled in its jobs), as a fresh checkout runs. Run once per session:
+    the first worker to need it runs it while the others wait; each worker then gets its
+    own copy (outputs, logs and Snakemake's records), since some tests run Snakemake in it."""
+    shared = session_shared(tmp_path_factory)
+    finished = shared / "default-run"
+    with session_lock(shared / "default-run.lock"):
+        if not (finished / "result.json").exists():
+            workdir = copy_workflow(finished / "workflow", cold=True)
+            result = snakemake(workdir, "--cores", "2", "--config", "offline=true")
+            record = {"args": result.args, "returncode": result.returncode}
+            record.update(stdout=result.stdout, stderr=result.stderr)
+            (finished / "result.json").write_text(json.dumps(record))
+    record = json.loads((finished / "result.json").read_text())
+    workdir = tmp_path_factory.mktemp("workflow") / "workflow"
+    shutil.copytree(finished / "workflow", workdir, symlinks=True)
+    return workdir, subprocess.CompletedProcess(**record)
 
 
 @pytest.fixture

@@ -203,8 +203,11 @@ def synthetic_universe(o: dict, exclude=(), window: int = 60, all_pairs=None) ->
     return loaded_universe(json.loads(json.dumps(summary, default=str)), frames, history)
 
 
-def build_synthetic_report(figures_dir, outputs=None, metrics=None, exclude=(), today=None, exceedance=None):
-    """report.build_report on synthetic outputs (primary window 60): (markdown, files drawn)."""
+def build_synthetic_report(
+    figures_dir, outputs=None, metrics=None, exclude=(), today=None, exceedance=None, drawings=None
+):
+    """report.build_report on synthetic outputs (primary window 60): (markdown, files drawn);
+    the figures drawn by ``drawings`` (``figures.base.Drawings``) when given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,4 +230,10 @@ def build_synthetic_report(figures_dir, outputs=None, metrics=None, exclude=(), 
         list(exclude),
         today=today,
         exceedance=exceedance,
+        drawings=drawings,
     )
+
+
+def failing_figure(*args, **kwargs):
+    """A figure function that fails (module level: a worker process receives it by name)."""
+    raise ValueError("no room for the legend")

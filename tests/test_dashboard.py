@@ -5,6 +5,8 @@ The browser test drives Debian's Chromium (/usr/bin/chromium, `apt-get install c
 when CI=true and skips with a message otherwise.
 """
 
+import functools
+import json
 import os
 import re
 from pathlib import Path
@@ -317,9 +319,9 @@ def click_every_cell(page) -> dict:
     shown = {}
     for i, row in enumerate(order):
         for j, column in enumerate(order):
-            page.evaluate("delete document.getElementById('pair-title').dataset.clicked")
             target = page.evaluate(
                 """([i, j]) => {
+                    delete document.getElementById('pair-title').dataset.clicked;
                     const gd = document.getElementById('heatmap');
                     // plotly counts a click within 300 ms of the last as a double click (no
                     // plotly_click): each of these clicks is a first one, as a reader's are
@@ -338,7 +340,10 @@ def click_every_cell(page) -> dict:
                 f"document.getElementById('pair-title').dataset.clicked === {row + '|' + column!r}",
                 timeout=60_000,
             )
-            shown[(row, column)] = page.evaluate("""() => {
+            # one JSON string: the protocol's own serialisation of thousands of points
+            # per trace took ~10x longer
+            shown[(row, column)] = json.loads(
+                page.evaluate("""() => JSON.stringify((() => {
                     const title = document.getElementById('pair-title'), gd = document.getElementById('pair');
                     const traces = {};
                     for (const t of gd.data) if (t.meta) traces[t.meta] = {x: t.x, y: t.y};
@@ -353,7 +358,8 @@ def click_every_cell(page) -> dict:
                             xrange: gd.layout.xaxis && gd.layout.xaxis.range ? gd.layout.xaxis.range : null,
                             traces: traces, n_traces: gd.data.length, shapes: shapes,
                             exceedance: exceedance};
-                }""")
+                })())""")
+            )
     return shown
 
 
@@ -533,6 +539,7 @@ def test_every_heatmap_cell_of_the_default_run_shows_its_own_pair(workflow_run, 
     assert page.problems == [], page.problems
     panel = CleanPanel.read(workdir / "data/processed/clean.parquet")
 
+    @functools.cache  # each pair's cells are checked in two frames and both orders
     def last_days(a, b):
         return month_last_days(panel.levels, panel.meta, a, b, data["window"])
 

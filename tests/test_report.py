@@ -1,5 +1,6 @@
 """Report (task F) and the committed snapshot's provenance."""
 
+import os
 import re
 import struct
 from pathlib import Path
@@ -196,6 +197,33 @@ def test_figures_are_deterministic_and_wide(tmp_path):
     for name in names:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
         assert png_size(tmp_path / "one" / name)[0] >= 1000, name
+
+
+def test_figures_drawn_by_worker_processes_are_the_same_files_and_their_errors_surface(tmp_path, monkeypatch):
+    """Issue 28.3: the report rule (2 threads) draws its figures in two worker processes
+    while its text is written: the same text and the same bytes as drawn in one process;
+    a figure that fails in a worker fails the report, with the worker's error."""
+    from corrflow.present.figures import pair
+    from corrflow.present.figures.base import Drawings
+    from report_fixtures import build_synthetic_report, failing_figure
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "workers").mkdir()
+    text, drawn = build(tmp_path / "one")
+    with Drawings(2) as drawings:
+        pids = {future.result() for future in drawings.warm_up}
+        text_workers, drawn_workers = build_synthetic_report(tmp_path / "workers", drawings=drawings)
+    assert len(pids) >= 1 and os.getpid() not in pids  # drawn elsewhere than in this process
+    assert (text_workers, drawn_workers) == (text, drawn)
+    names = sorted(p.name for p in (tmp_path / "one").glob("*.png"))
+    assert len(names) == 8 and names == sorted(p.name for p in (tmp_path / "workers").glob("*.png"))
+    for name in names:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "workers" / name).read_bytes(), name
+
+    monkeypatch.setattr(pair, "plot_pair", failing_figure)  # sent to the workers by name
+    (tmp_path / "broken").mkdir()
+    with pytest.raises(ValueError, match="no room for the legend"), Drawings(2) as drawings:
+        build_synthetic_report(tmp_path / "broken", drawings=drawings)
 
 
 def test_heatmap_compares_each_pair_on_its_joint_days():

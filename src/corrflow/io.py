@@ -158,10 +158,20 @@ class Progress:
         )
 
 
+JOB_THREADS: int | None = None  # the job's thread count (Snakemake's ``threads:``, --threads)
+
+
+def job_threads() -> int:
+    """The threads this job may use: its ``threads:`` (or --threads), else this machine's cores."""
+    return max(1, min(JOB_THREADS or os.cpu_count() or 1, os.cpu_count() or 1))
+
+
 def limit_threads(threads: int | None) -> None:
-    """Hold numba's kernels to the job's thread count (Snakemake's ``threads:``)."""
+    """Hold numba's kernels (and ``job_threads()``) to the job's thread count (Snakemake's ``threads:``)."""
+    global JOB_THREADS
     if not threads:
         return
+    JOB_THREADS = threads
     if "numba" not in sys.modules:
         # numba reads NUMBA_NUM_THREADS when it is first imported: a step without compiled
         # kernels (ingest, clean, features, dq) never imports numba (~0.15 s a process)

@@ -44,6 +44,8 @@ rule report:
         "logs/benchmarks/report.tsv"
     conda:
         "../../envs/report.yaml"
+    # the figures are drawn by two worker processes while the report's text is written
+    threads: 2
     resources:
         mem_mb=memory_mb(2000),
     params:

@@ -42,10 +42,11 @@ from corrflow.data.contracts import (
 )
 from corrflow.io import (
     InputDataError,
+    job_threads,
     write_text_atomic,
 )
 from corrflow.present import figures as _figures
-from corrflow.present.figures.base import ReportContext
+from corrflow.present.figures.base import Drawings, ReportContext
 from corrflow.present.summary import (
     DASHBOARD,
     currency_words,
@@ -381,6 +382,7 @@ def build_report(
     today: str | None = None,
     exceedance: pd.DataFrame | None = None,
     calendar_effect: list[dict] | None = None,
+    drawings: Drawings | None = None,
 ) -> tuple[str, list[str]]:
     """The markdown text and the file names of the charts it drew (all under ``figures_dir``;
     a skipped pair's notice is drawn but not listed). Every figure in ``_figures.REGISTRY``
@@ -408,6 +410,7 @@ def build_report(
         origins=origins,
         exceedance=exceedance,
         universe=universe,
+        drawings=drawings or Drawings(),
     )
     lines = [
         "# Cross-asset correlation report",
@@ -476,6 +479,7 @@ def build_report(
     lines += calendar_advice_lines(dq, calendar_effect)
     lines += model_section(metrics)
     lines += all_pairs_section(universe.get("all_pairs") if universe else None)
+    context.drawings.finish()  # every figure file written (a worker's error raised here)
     return "\n".join(lines), drawn
 
 
@@ -632,49 +636,53 @@ def run(
     import matplotlib
 
     matplotlib.use("Agg")
-    figures_dir = Path(report).parent
-    expected = {figures_dir / name for figure in _figures.REGISTRY for _, name in figure.files(pairs)}
-    declared = {Path(p) for paths in figures.values() for p in paths}
-    if not declared <= expected:
-        raise InputDataError(
-            f"report: figures are drawn beside the report as {sorted(map(str, expected))}; "
-            f"got {sorted(map(str, declared - expected))}"
+    # the figures on the job's other threads (worker processes) while this one writes the text
+    threads = job_threads()
+    with Drawings(threads if threads > 1 else 0) as drawings:
+        figures_dir = Path(report).parent
+        expected = {figures_dir / name for figure in _figures.REGISTRY for _, name in figure.files(pairs)}
+        declared = {Path(p) for paths in figures.values() for p in paths}
+        if not declared <= expected:
+            raise InputDataError(
+                f"report: figures are drawn beside the report as {sorted(map(str, expected))}; "
+                f"got {sorted(map(str, declared - expected))}"
+            )
+        clean = CleanPanel.read(clean)
+        levels = clean.levels
+        # every configured pair with data, at every configured window: a file written by another
+        # command (or an older config) is refused with the one command that rebuilds it
+        with_data = [[a, b] for a, b in pairs if a in levels.columns and b in levels.columns]
+        corr = read_rolling_corr(corr, with_data, windows) if windows else read_rolling_corr(corr)
+        regimes, regimes_meta = read_parquet(regimes)
+        episodes = pd.read_csv(episodes)
+        dq = json.loads(Path(dq).read_text(encoding="utf-8"))
+        metrics = json.loads(Path(metrics).read_text(encoding="utf-8")) if metrics else None
+        text, drawn = build_report(
+            clean.meta,
+            levels,
+            corr,
+            regimes,
+            regimes_meta,
+            episodes,
+            dq,
+            metrics,
+            pairs,
+            figures_dir,
+            read_universe(universe),
+            window,
+            heatmap_exclude,
+            pd.read_csv(horizons) if horizons else None,
+            pd.read_csv(gaps) if gaps else None,
+            today,
+            read_exceedance(exceedance) if exceedance else None,
+            read_calendar_effect(calendar_effect) if calendar_effect else None,
+            drawings,
         )
-    clean = CleanPanel.read(clean)
-    levels = clean.levels
-    # every configured pair with data, at every configured window: a file written by another
-    # command (or an older config) is refused with the one command that rebuilds it
-    with_data = [[a, b] for a, b in pairs if a in levels.columns and b in levels.columns]
-    corr = read_rolling_corr(corr, with_data, windows) if windows else read_rolling_corr(corr)
-    regimes, regimes_meta = read_parquet(regimes)
-    episodes = pd.read_csv(episodes)
-    dq = json.loads(Path(dq).read_text(encoding="utf-8"))
-    metrics = json.loads(Path(metrics).read_text(encoding="utf-8")) if metrics else None
-    text, drawn = build_report(
-        clean.meta,
-        levels,
-        corr,
-        regimes,
-        regimes_meta,
-        episodes,
-        dq,
-        metrics,
-        pairs,
-        figures_dir,
-        read_universe(universe),
-        window,
-        heatmap_exclude,
-        pd.read_csv(horizons) if horizons else None,
-        pd.read_csv(gaps) if gaps else None,
-        today,
-        read_exceedance(exceedance) if exceedance else None,
-        read_calendar_effect(calendar_effect) if calendar_effect else None,
-    )
-    write_text_atomic(text + "\n", report)
-    if summary:
-        write_text_atomic(markdown_to_rst(text), summary)
-    # a figure of a pair no longer configured would stay beside the report, looking current
-    for stale in sorted(set(figures_dir.glob("fig_*.png")) - expected):
-        stale.unlink()
-        logger.info("removed %s: no figure of this run", stale)
-    logger.info("wrote %s with figures %s", report, drawn)
+        write_text_atomic(text + "\n", report)
+        if summary:
+            write_text_atomic(markdown_to_rst(text), summary)
+        # a figure of a pair no longer configured would stay beside the report, looking current
+        for stale in sorted(set(figures_dir.glob("fig_*.png")) - expected):
+            stale.unlink()
+            logger.info("removed %s: no figure of this run", stale)
+        logger.info("wrote %s with figures %s", report, drawn)

@@ -2,6 +2,7 @@
 
 Nothing here imports matplotlib; each figure imports it inside its drawing code."""
 
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -11,6 +12,56 @@ import pandas as pd
 from corrflow.analytics.correlation.universe import heatmap_series
 from corrflow.analytics.panel import CleanPanel
 from corrflow.data.contracts import is_missing
+
+
+def _import_pyplot() -> int:
+    """A worker's first task: matplotlib imported (its process id returned)."""
+    import os
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
+    return os.getpid()
+
+
+class Drawings:
+    """The report's figure files, drawn here (``workers`` 0) or by worker processes while
+    the report's text is written: each figure is a separate file from its own inputs, so
+    the files are the same bytes either way. Workers are forked from this process (they
+    start with its modules imported; each call's inputs are pickled to them)."""
+
+    def __init__(self, workers: int = 0):
+        self.pool = None
+        self.pending: list[Future] = []
+        if workers > 0:
+            import multiprocessing
+
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            # the workers are forked at the first call: make it now (before pyarrow starts
+            # its threads) and let them import matplotlib while this process reads the inputs
+            self.warm_up = [self.pool.submit(_import_pyplot) for _ in range(workers)]
+
+    def __enter__(self) -> "Drawings":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def draw(self, function, *args, **kwargs) -> None:
+        """``function(*args, **kwargs)``, which writes one figure file."""
+        if self.pool is None:
+            function(*args, **kwargs)
+        else:
+            self.pending.append(self.pool.submit(function, *args, **kwargs))
+
+    def finish(self) -> None:
+        """Wait for every figure; a worker's error is raised here, as if drawn in this process."""
+        pending, self.pending = self.pending, []
+        for future in pending:
+            future.result()
 
 
 @dataclass
@@ -31,6 +82,11 @@ class ReportContext:
     origins: dict[str, str] = field(default_factory=dict)  # series id -> where its data came from
     exceedance: pd.DataFrame | None = None  # exceedance.csv (regimes), None when it is off
     universe: dict | None = None  # universe.json (rule universe): the heatmaps' matrices and clusters
+    drawings: Drawings = field(default_factory=Drawings)  # where the figure files are drawn
+
+    def draw(self, function, *args, **kwargs) -> None:
+        """Draw one figure file (``function`` writes it): now or on a worker (``drawings``)."""
+        self.drawings.draw(function, *args, **kwargs)
 
     @property
     def series_meta(self) -> dict:

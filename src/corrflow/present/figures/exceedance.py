@@ -216,11 +216,11 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
                 if table is None
                 else "too few joint days for exceedance correlations"
             )
-            plot_missing_pair(a, b, why, context.figures_dir / name)
+            context.draw(plot_missing_pair, a, b, why, context.figures_dir / name)
             if table is not None:
                 lines += [f"{a} vs {b}: {why}.", ""]
             continue
-        plot_exceedance(rows, a, b, context.names, context.figures_dir / name)
+        context.draw(plot_exceedance, rows, a, b, context.names, context.figures_dir / name)
         drawn.append(name)
         lines += [f"![{a} vs {b}: exceedance correlations]({name})", ""]
         reading = curve_reading(rows[rows["era"] == FULL], tests.get(key, {}).get(FULL, {}), f"{a}-{b}")

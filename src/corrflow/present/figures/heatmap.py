@@ -149,7 +149,8 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
     full, recent, periods = heatmap_matrices(heatmap)
     shown = list(full.index)
     coverage = {s: tuple(heatmap["coverage"][s]) for s in shown}
-    plot_heatmaps(
+    context.draw(
+        plot_heatmaps,
         full,
         recent,
         periods,

@@ -288,11 +288,12 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
                 if (a, b) in skipped
                 else "the two series have no common days"
             )
-            plot_missing_pair(a, b, why, context.figures_dir / name)
+            context.draw(plot_missing_pair, a, b, why, context.figures_dir / name)
             lines += [f"Skipped: {why}.", ""]
             logger.warning("report: pair %s-%s skipped: %s", a, b, why)
             continue
-        plot_pair(
+        context.draw(
+            plot_pair,
             corr,
             context.regimes,
             episodes,

@@ -217,7 +217,8 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
     ]
     drawn_pairs = [(a, b) for a, b in context.pairs if (a, b) not in context.skipped]
     kinds = {is_bond_pair(context.series_meta, a, b) for a, b in drawn_pairs}
-    plot_regime_timeline(
+    context.draw(
+        plot_regime_timeline,
         regimes,
         regimes_meta,
         sign_columns,
