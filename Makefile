@@ -28,9 +28,10 @@ browser:
 	@test -x $(CHROMIUM) || { echo "installing chromium for the dashboard's browser test"; \
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
-# -n 2: the suite on both cores (pytest-xdist); plain `pytest` runs it in one process
+# -n 2: the suite on both cores (pytest-xdist); loadgroup: the tests of one module-scoped
+# fixture (a real run of its own) on one worker, so it runs once; plain `pytest` runs it in one process
 test: $(BIN)/.installed browser
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
