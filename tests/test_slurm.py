@@ -214,7 +214,17 @@ def test_slurm_profile_submits_threads_as_cpus_per_task_and_mem_per_rule(tmp_pat
     env.pop("SNAKEMAKE_PROFILE", None)
     result = run_bounded(
         workdir,
-        ["--profile", "profiles/slurm", "--slurm-init-seconds-before-status-checks", "1", *config, *target],
+        [
+            "--profile",
+            "profiles/slurm",
+            # the stand-ins finish at once: poll them every second, not every 10 s
+            "--slurm-init-seconds-before-status-checks",
+            "1",
+            "--seconds-between-status-checks",
+            "1",
+            *config,
+            *target,
+        ],
         env,
     )
     calls = [json.loads(line) for line in (state / "calls.jsonl").read_text().splitlines()]
