@@ -330,34 +330,40 @@ def two_step_covariance(
         var_bounds = [_unbounded(len(x))] * 2
     n = len(x)
 
-    def legs(theta):
-        l1, z1 = garch_terms(columns[0], theta[0], theta[1], theta[2], theta[3], backcasts[0], var_bounds[0])
-        l2, z2 = garch_terms(columns[1], theta[4], theta[5], theta[6], theta[7], backcasts[1], var_bounds[1])
-        return (l1, l2), np.column_stack((z1, z2))
+    def leg_z(theta, leg):
+        params = theta[4 * leg : 4 * leg + 4]
+        return garch_terms(columns[leg], *params, backcasts[leg], var_bounds[leg])[1]
 
-    _, z = legs(np.r_[garch[0], garch[1]])
-    theta = np.r_[
-        garch[0], garch[1], np.mean(z[:, 0] ** 2), np.mean(z[:, 1] ** 2), np.mean(z[:, 0] * z[:, 1]), a, b
-    ]
-    k = len(theta)
-    step = 1e-5 * np.maximum(np.abs(theta), 1e-2)
-
-    def moments(theta, garch_scores=None):
-        """Each day's moments (T x 13); a leg's scores need only that leg's recursion, the
-        DCC's only the DCC's on the day's z; ``garch_scores`` (T x 8) when the GARCH
-        parameters are those they were computed at."""
-        _, z = legs(theta)
-        scores = np.empty((n, k))
-        if garch_scores is not None:
-            scores[:, :8] = garch_scores
-        for j in range(8 if garch_scores is None else 0):
-            leg, first = divmod(j, 4)
+    def leg_scores(theta, leg):
+        """The leg's four GARCH scores each day (central differences of its likelihood)."""
+        scores = np.empty((n, 4))
+        for first in range(4):
+            j = 4 * leg + first
             values = []
             for sign in (1.0, -1.0):
                 params = theta[4 * leg : 4 * leg + 4].copy()
                 params[first] += sign * step[j]
                 values.append(garch_terms(columns[leg], *params, backcasts[leg], var_bounds[leg])[0])
-            scores[:, j] = (values[0] - values[1]) / (2.0 * step[j])
+            scores[:, first] = (values[0] - values[1]) / (2.0 * step[j])
+        return scores
+
+    base_z = np.column_stack((leg_z(np.r_[garch[0], garch[1]], 0), leg_z(np.r_[garch[0], garch[1]], 1)))
+    theta = np.r_[
+        garch[0],
+        garch[1],
+        np.mean(base_z[:, 0] ** 2),
+        np.mean(base_z[:, 1] ** 2),
+        np.mean(base_z[:, 0] * base_z[:, 1]),
+        a,
+        b,
+    ]
+    k = len(theta)
+    step = 1e-5 * np.maximum(np.abs(theta), 1e-2)
+
+    def moments(theta, z, garch_scores):
+        """Each day's moments (T x 13) given the legs' z and GARCH scores at ``theta``."""
+        scores = np.empty((n, k))
+        scores[:, :8] = garch_scores
         for j in (11, 12):
             values = []
             for sign in (1.0, -1.0):
@@ -370,17 +376,23 @@ def two_step_covariance(
         scores[:, 10] = z[:, 0] * z[:, 1] - theta[10]
         return scores
 
-    m = moments(theta)
+    base_scores = np.hstack((leg_scores(theta, 0), leg_scores(theta, 1)))
+    m = moments(theta, base_z, base_scores)
     jacobian = np.empty((k, k))
     outer = 10.0 * step
     for j in range(k):
-        up, down = theta.copy(), theta.copy()
-        up[j] += outer[j]
-        down[j] -= outer[j]
-        same = None if j < 8 else m[:, :8]  # the GARCH scores do not move with Qbar, a or b
-        jacobian[:, j] = (moments(up, same).mean(axis=0) - moments(down, same).mean(axis=0)) / (
-            2.0 * outer[j]
-        )
+        means = []
+        for sign in (1.0, -1.0):
+            shifted = theta.copy()
+            shifted[j] += sign * outer[j]
+            z, garch_scores = base_z, base_scores  # Qbar, a and b move neither leg
+            if j < 8:  # a GARCH parameter moves its own leg only: the other's z and scores stay
+                leg = j // 4
+                z, garch_scores = base_z.copy(), base_scores.copy()
+                z[:, leg] = leg_z(shifted, leg)
+                garch_scores[:, 4 * leg : 4 * leg + 4] = leg_scores(shifted, leg)
+            means.append(moments(shifted, z, garch_scores).mean(axis=0))
+        jacobian[:, j] = (means[0] - means[1]) / (2.0 * outer[j])
     spread = m.T @ m / n
     inverse = np.linalg.inv(jacobian)
     covariance = inverse @ spread @ inverse.T / n
