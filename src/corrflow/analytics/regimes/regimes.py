@@ -482,7 +482,10 @@ def _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns,
     stress = settings.stress
     dcc_frame = None
     if settings.dcc.enabled:
-        dcc_frame, info["dcc"] = dcc_regimes(levels, metadata, settings.pairs, settings.dcc.min_obs)
+        # DCC runs last (below) but keeps its place among the metadata's keys. On a fresh
+        # checkout its kernels wait for numba's compile lock while a Markov thread compiles
+        # markov2 (~1.3 s): the parts before it use that time instead of waiting
+        info["dcc"] = None
     # info receives `data_errors`: values left out of (or unconfirmed in) the stress rules
     # DQ's outlier threshold decides which values are data errors (not in the stress metadata)
     episodes, tags = stress_episodes(all_levels, metadata, stress, settings.outlier_z, info)
@@ -512,6 +515,8 @@ def _regimes_rest(corr, levels, all_levels, metadata, settings, primary_columns,
         from corrflow.analytics.correlation.exceedance import COLUMNS
 
         exceedance = pd.DataFrame(columns=COLUMNS)
+    if settings.dcc.enabled:
+        dcc_frame, info["dcc"] = dcc_regimes(levels, metadata, settings.pairs, settings.dcc.min_obs)
     return dcc_frame, tags, episodes, horizons, exceedance
 
 
