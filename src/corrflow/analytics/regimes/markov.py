@@ -351,12 +351,16 @@ def _variance_floor(y: np.ndarray) -> float:
 
 def _markov2(y, ends, floors, params, max_iter, warm_iter, tol, order_by, mode):
     """``markov2`` from Python: (paths, the fits as ``MarkovFit``)."""
+
+    def writable(values, dtype="float64"):
+        # numba compiles a read-only array (pandas' to_numpy) as another type: one signature
+        return np.require(values, dtype=dtype, requirements=["C", "W"])
+
     paths, *per_fit = markov2(
-        # writable always: numba compiles a read-only array (pandas' to_numpy) as another type
-        np.require(y, dtype="float64", requirements=["C", "W"]),
-        np.ascontiguousarray(ends, dtype="int64"),
-        np.ascontiguousarray(floors, dtype="float64"),
-        *[np.ascontiguousarray(p, dtype="float64") for p in params],
+        writable(y),
+        writable(ends, "int64"),
+        writable(floors),
+        *[writable(p) for p in params],
         int(max_iter),
         int(warm_iter),
         float(tol),
