@@ -211,3 +211,21 @@ def test_a_variance_outside_archs_bounds_is_held_to_them_as_arch_does():
     assert sigma2[0] == pytest.approx(1.0)  # 0.1 + 0.5 + 0.4, inside
     assert sigma2[1] == 2.0  # 0.1 + 0.5 + 0.4 = 1.0 below the lower bound 2.0
     assert sigma2[2] == pytest.approx(10.0 + np.log((0.1 + 0.5 * 1e4 + 0.4 * 2.0) / 10.0))
+
+
+def test_a_leg_that_does_not_vary_fails_the_pair_with_one_line_naming_it():
+    """A flat leg has no GARCH likelihood (0 / 0): the pair's DCC is skipped with a status
+    naming the series (before, the step stopped on a bare ZeroDivisionError)."""
+    from corrflow.analytics.regimes.regimes import dcc_regimes
+
+    index = pd.bdate_range("2000-01-03", periods=800)
+    walk = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, 800)))
+    levels = pd.DataFrame({"A": walk, "FLAT": 100.0}, index=index)
+    metadata = {
+        "series": {"A": {"kind": "price"}, "FLAT": {"kind": "price"}},
+        "calendars": {},
+        "calendar": {"max_gap_days": 5},
+    }
+    frame, info = dcc_regimes(levels, metadata, [["A", "FLAT"]], 500)
+    assert frame.empty or "dcc:A:FLAT" not in frame
+    assert info["A:FLAT"]["status"].startswith("failed: ValueError: FLAT's returns do not vary")

@@ -255,7 +255,13 @@ def dcc_correlation(pair: pd.DataFrame) -> tuple[pd.Series, dict]:
     """DCC-GARCH(1,1) correlation of the two return columns of ``pair`` (the pair's days,
     no missing values), and the estimates for the metadata."""
     x = SCALE * pair.to_numpy(dtype="float64")
-    legs = [fit_garch(x[:, i]) for i in range(x.shape[1])]
+    legs = []
+    for i, column in enumerate(pair.columns):
+        if not np.ptp(x[:, i]) > 0:  # a GARCH of a constant has no likelihood (0 / 0)
+            raise ValueError(f"{column}'s returns do not vary on the pair's {len(x)} days: no GARCH fit")
+        legs.append(fit_garch(x[:, i]))
+        if not np.isfinite(legs[-1]["std_resid"]).all():
+            raise ValueError(f"the GARCH fit of {column} gives non-finite standardised residuals")
     info = {
         f"garch:{c}": {n: leg[n] for n in (*GARCH_NAMES, "converged")}
         for c, leg in zip(pair.columns, legs, strict=True)
