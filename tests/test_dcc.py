@@ -168,3 +168,64 @@ def test_95_percent_intervals_cover_the_true_parameters():
     assert np.mean(covered_a) >= 0.8 and np.mean(covered_b) >= 0.8
     ratio = np.mean(errors, axis=0) / np.std(estimates, axis=0)
     assert np.all((ratio > 0.7) & (ratio < 1.4))
+
+
+def snapshot_returns(series: str) -> pd.Series:
+    """Daily log returns x 100 of a price in the bundled snapshot, or a yield's daily changes."""
+    from conftest import ROOT
+
+    values = pd.read_csv(ROOT / "data/sample" / f"{series}.csv", index_col="date")["value"].dropna()
+    change = np.log(values).diff() if series in ("SPY", "TLT") else values.diff()
+    return 100.0 * change.dropna()
+
+
+@pytest.mark.parametrize("series", ["SPY", "TLT", "DGS10"])
+def test_garch_legs_equal_archs_fit_on_real_data(series):
+    """corrflow fits the GARCH(1,1) legs itself, on arch's path (starting values, bounds,
+    constraints, variance bounds, SLSQP): the estimates are arch's. arch stays installed
+    as this reference; the step no longer imports it."""
+    from arch import arch_model
+
+    from corrflow.analytics.regimes.dcc import fit_garch
+
+    y = snapshot_returns(series)
+    reference = arch_model(y, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False).fit(
+        disp="off", show_warning=False
+    )
+    ours = fit_garch(y.to_numpy())
+    for name, value in reference.params.items():
+        assert ours[name] == pytest.approx(value, rel=1e-6, abs=1e-12), name
+    assert ours["loglik"] == pytest.approx(reference.loglikelihood, rel=1e-12)
+    assert ours["converged"] == (reference.convergence_flag == 0)
+    np.testing.assert_allclose(ours["std_resid"], reference.std_resid.to_numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_a_variance_outside_archs_bounds_is_held_to_them_as_arch_does():
+    """The recursion keeps each day's variance within its bounds (arch's bounds_check): a
+    lower bound lifts it, above the upper one it grows only by the log of the excess."""
+    from corrflow.analytics.regimes.dcc import garch_variance
+
+    resids = np.array([1.0, 100.0, 0.0, 0.0])
+    bounds = np.array([[0.5, 10.0], [2.0, 10.0], [0.0, 10.0], [0.0, 10.0]])
+    sigma2 = garch_variance(resids, 0.1, 0.5, 0.4, 1.0, bounds)
+    assert sigma2[0] == pytest.approx(1.0)  # 0.1 + 0.5 + 0.4, inside
+    assert sigma2[1] == 2.0  # 0.1 + 0.5 + 0.4 = 1.0 below the lower bound 2.0
+    assert sigma2[2] == pytest.approx(10.0 + np.log((0.1 + 0.5 * 1e4 + 0.4 * 2.0) / 10.0))
+
+
+def test_a_leg_that_does_not_vary_fails_the_pair_with_one_line_naming_it():
+    """A flat leg has no GARCH likelihood (0 / 0): the pair's DCC is skipped with a status
+    naming the series (before, the step stopped on a bare ZeroDivisionError)."""
+    from corrflow.analytics.regimes.regimes import dcc_regimes
+
+    index = pd.bdate_range("2000-01-03", periods=800)
+    walk = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, 800)))
+    levels = pd.DataFrame({"A": walk, "FLAT": 100.0}, index=index)
+    metadata = {
+        "series": {"A": {"kind": "price"}, "FLAT": {"kind": "price"}},
+        "calendars": {},
+        "calendar": {"max_gap_days": 5},
+    }
+    frame, info = dcc_regimes(levels, metadata, [["A", "FLAT"]], 500)
+    assert frame.empty or "dcc:A:FLAT" not in frame
+    assert info["A:FLAT"]["status"].startswith("failed: ValueError: FLAT's returns do not vary")

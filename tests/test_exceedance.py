@@ -52,6 +52,59 @@ def test_normal_benchmark_matches_a_monte_carlo(rho, h, k, side):
     assert normal_exceedance_corr(rho, h, k, side) == pytest.approx(simulated, abs=0.01)
 
 
+def orthant_by_quadrature(h: float, k: float, rho: float) -> float:
+    """P(X > h, Y > k) as a one-dimensional integral, int_h^inf phi(x) P(Y > k | x) dx, by
+    adaptive quadrature to ~1e-15: a reference independent of both the code and scipy.stats
+    (whose multivariate_normal.cdf is a quasi-Monte Carlo integration to 1e-5 in general; in
+    two dimensions scipy 1.17 calls Genz's BVNU, exact to rounding, older versions did not)."""
+    import math
+
+    from scipy import integrate
+
+    s = math.sqrt(1.0 - rho * rho)
+
+    def integrand(x):
+        return (
+            math.exp(-0.5 * x * x)
+            / math.sqrt(2.0 * math.pi)
+            * 0.5
+            * math.erfc((k - rho * x) / s / math.sqrt(2))
+        )
+
+    value, error = integrate.quad(integrand, h, math.inf, epsabs=1e-15, epsrel=1e-13, limit=200)
+    assert error < 1e-13
+    return value
+
+
+def test_the_bivariate_normal_orthant_is_exact_on_a_grid():
+    """Owen's T formula against quadrature over correlations, thresholds of either sign,
+    zero thresholds (its special cases) and the quantiles the curve uses."""
+    from corrflow.analytics.correlation.exceedance import bivariate_normal_upper
+
+    thresholds = (-3.0, -1.6448536269514722, -0.5, 0.0, 0.3, 1.0, 2.5)
+    worst = 0.0
+    for rho in (-0.99, -0.9, -0.5, -0.1, 0.0, 0.1, 0.5, 0.9, 0.99):
+        for h in thresholds:
+            for k in (*thresholds, 3.0):
+                worst = max(worst, abs(bivariate_normal_upper(h, k, rho) - orthant_by_quadrature(h, k, rho)))
+    assert worst < 1e-12
+
+
+def test_quantiles_and_the_chi_square_tail_equal_scipy_stats():
+    """The normal quantile from the standard library and the chi-square tail from
+    scipy.special give scipy.stats' numbers (without importing it in the step)."""
+    from statistics import NormalDist
+
+    from scipy.special import chdtrc
+    from scipy.stats import chi2
+
+    for q in (0.001, 0.05, 0.25, 0.5, 0.8, 0.95, 0.999):
+        assert NormalDist().inv_cdf(q) == pytest.approx(norm.ppf(q), rel=1e-14, abs=1e-15)
+    for df in (1, 2, 3, 4):
+        for statistic in (0.0, 0.01, 1.5, 7.8, 44.6, 200.0):
+            assert chdtrc(df, statistic) == pytest.approx(chi2.sf(statistic, df), rel=1e-14, abs=1e-300)
+
+
 def test_normal_benchmark_falls_towards_the_tails_and_is_symmetric():
     values = [normal_exceedance_corr(0.5, norm.ppf(q), side="below") for q in (0.05, 0.25, 0.5)]
     assert values[0] < values[1] < values[2] < 0.5

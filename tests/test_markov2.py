@@ -66,3 +66,18 @@ def test_two_state_kernel_equals_the_general_code(trial, y, order_by):
         )
         expected[position:stop] = part[0][position:stop]
     assert same(probabilities, expected)
+
+
+def test_the_kernel_is_compiled_once_for_read_only_and_writable_series():
+    """pandas hands the step read-only arrays, numpy writable ones; numba types them apart
+    and compiled the two-state kernel (~1.5 s on a fresh checkout) once for each. The
+    wrapper passes a writable array always, with the same numbers."""
+    y = np.random.default_rng(9).normal(0, 1, 400)
+    frozen = y.copy()
+    frozen.flags.writeable = False
+    assert same_fit(markov.fit(frozen, 2, "mean"), markov.fit(y, 2, "mean"))
+    assert same(
+        markov.smoothed_probabilities(frozen, markov.fit(y, 2, "mean")),
+        markov.smoothed_probabilities(y, markov.fit(y, 2, "mean")),
+    )
+    assert len(markov.markov2.signatures) == 1

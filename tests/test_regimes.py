@@ -521,3 +521,34 @@ def test_the_timeline_ends_at_the_last_day_with_inputs_not_the_longest_series():
         assert strip.get_xlim()[1] == pytest.approx(matplotlib.dates.date2num(pd.Timestamp("2026-06-05")))
     finally:
         plt.close(fig)
+
+
+def test_the_steps_dcc_and_exceedance_import_neither_arch_nor_scipy_stats():
+    """arch (~2 s: scipy.stats, statsmodels, matplotlib) and scipy.stats (~0.8 s) were the
+    regimes step's largest imports; the GARCH legs, the normal quantiles, the chi-square
+    tail and the bivariate normal now come from corrflow, scipy.special and the standard
+    library (tests/test_dcc.py and tests/test_exceedance.py compare them with arch and
+    scipy.stats)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import numpy as np, pandas as pd\n"
+        "import corrflow.analytics.regimes.regimes, corrflow.analytics.regimes.stress\n"
+        "import corrflow.analytics.regimes.horizons\n"
+        "from corrflow.analytics.regimes.dcc import dcc_correlation\n"
+        "from corrflow.analytics.correlation.exceedance import pair_exceedance\n"
+        "rng = np.random.default_rng(5)\n"
+        "z = rng.multivariate_normal([0, 0], [[1, 0.4], [0.4, 1]], size=1500)\n"
+        "days = pd.bdate_range('2001-01-01', periods=1500)\n"
+        "returns = pd.DataFrame(0.01 * z, index=days, columns=['A', 'B'])\n"
+        "_, info = dcc_correlation(returns)\n"
+        "table, tests = pair_exceedance(returns, 'A:B')\n"
+        "assert info['converged'] and table['normal_corr'].notna().all() and tests['full']['p_value'] > 0\n"
+        "heavy = ('arch', 'scipy.stats', 'statsmodels', 'matplotlib')\n"
+        "print('LOADED', sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "LOADED []" in result.stdout

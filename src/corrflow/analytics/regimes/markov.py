@@ -140,16 +140,22 @@ def markov2(y, ends, floors, mu, sigma2, transition, initial, max_iter, warm_ite
     mode 3: as mode 0 without ``paths`` (all NaN): the fits only.
     mode 1: the filter with the given parameters over y; ``paths`` = filtered probabilities.
     mode 2: filter and smoother; ``paths`` = smoothed probabilities.
-    Returns (paths n x 2, and per fit: mu, sigma2, transition, initial, loglik, iterations)."""
+    Returns (paths n x 2, and per fit: mu, sigma2, transition (its four values, row-major),
+    initial, loglik, iterations (whole numbers as floats))."""
     n = y.shape[0]
     m = ends.shape[0] if mode == 0 or mode == 3 else 0
-    paths = np.full((n, 2), np.nan)
+    # allocations of two shapes only, np.empty: each other form (np.full, a third dimension,
+    # an integer dtype) is one more numba overload compiled on a fresh checkout (~0.03-0.25 s)
+    paths = np.empty((n, 2))
+    for t in range(n):
+        paths[t, 0] = np.nan
+        paths[t, 1] = np.nan
     mus = np.empty((m, 2))
     sigma2s = np.empty((m, 2))
-    transitions = np.empty((m, 2, 2))
+    transitions = np.empty((m, 4))  # row f: fit f's transition matrix, row-major
     initials = np.empty((m, 2))
     logliks = np.empty(m)
-    counts = np.empty(m, dtype=np.int64)
+    counts = np.empty(m)  # iterations, whole numbers
     mu0, mu1 = mu[0], mu[1]
     v0, v1 = sigma2[0], sigma2[1]
     t00, t01, t10, t11 = transition[0, 0], transition[0, 1], transition[1, 0], transition[1, 1]
@@ -296,8 +302,8 @@ def markov2(y, ends, floors, mu, sigma2, transition, initial, max_iter, warm_ite
                 i0, i1 = i1, i0
             mus[f, 0], mus[f, 1] = mu0, mu1
             sigma2s[f, 0], sigma2s[f, 1] = v0, v1
-            transitions[f, 0, 0], transitions[f, 0, 1] = t00, t01
-            transitions[f, 1, 0], transitions[f, 1, 1] = t10, t11
+            transitions[f, 0], transitions[f, 1] = t00, t01
+            transitions[f, 2], transitions[f, 3] = t10, t11
             initials[f, 0], initials[f, 1] = i0, i1
             logliks[f] = loglik
             counts[f] = iterations
@@ -345,18 +351,26 @@ def _variance_floor(y: np.ndarray) -> float:
 
 def _markov2(y, ends, floors, params, max_iter, warm_iter, tol, order_by, mode):
     """``markov2`` from Python: (paths, the fits as ``MarkovFit``)."""
+
+    def writable(values, dtype="float64"):
+        # numba compiles a read-only array (pandas' to_numpy) as another type: one signature
+        return np.require(values, dtype=dtype, requirements=["C", "W"])
+
     paths, *per_fit = markov2(
-        np.ascontiguousarray(y, dtype="float64"),
-        np.ascontiguousarray(ends, dtype="int64"),
-        np.ascontiguousarray(floors, dtype="float64"),
-        *[np.ascontiguousarray(p, dtype="float64") for p in params],
+        writable(y),
+        writable(ends, "int64"),
+        writable(floors),
+        *[writable(p) for p in params],
         int(max_iter),
         int(warm_iter),
         float(tol),
         order_by == "variance",
         mode,
     )
-    return paths, [MarkovFit(*values) for values in zip(*per_fit, strict=True)]
+    mus, sigma2s, transitions, initials, logliks, counts = per_fit
+    transitions = transitions.reshape(-1, 2, 2)
+    per_fit = zip(mus, sigma2s, transitions, initials, logliks, counts, strict=True)
+    return paths, [MarkovFit(*values) for values in per_fit]
 
 
 def _params(fit_: MarkovFit) -> tuple:
