@@ -31,7 +31,6 @@ def split_first_series(series: range, n_series: int, n_parts: int) -> list[range
 
 
 ALL_PAIRS_ROW_GROUP = 256  # dates per parquet row group of the store: the latest matrix is a small read
-BLOCK_PARTS = 2  # part files per block of the workflow: encoded side by side, one per core
 
 
 def block_parts(n_series: int, n_blocks: int, block: int, n_parts: int) -> list[range]:
