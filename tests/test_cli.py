@@ -12,6 +12,7 @@ import pytest
 from conftest import ROOT, corrflow_command
 from corrflow.cli import (
     REQUIRED,
+    check_against_schema,
     parse_step_arguments,
     run_signature,
     schema_default,
@@ -58,6 +59,34 @@ def test_each_run_keyword_is_a_flag_with_the_schema_default_and_help():
     assert "prices" not in settings  # an input file is no setting
     parser, settings = step_parser(STEPS["report"])
     assert "clean" not in settings and "regimes" not in settings and "dq" not in settings
+
+
+def test_a_command_given_only_defaults_checks_nothing_again_and_every_default_passes_the_check():
+    """A setting left at its schema default is not checked again at every command
+    (importing jsonschema is part of a command's fixed cost): every setting's default
+    passes the check, and a command given only defaults does not import jsonschema."""
+    import yaml
+
+    from corrflow.config.schema import SCHEMA_PATH, load_schema
+
+    assert load_schema() == yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))  # libyaml: same schema
+    checked = 0
+    for step in STEPS.values():
+        _, settings = step_parser(step)
+        for name, (_, node) in settings.items():
+            if schema_default(node) is not REQUIRED:
+                check_against_schema(schema_default(node), node, name)
+                checked += 1
+    assert checked > 20
+    code = (
+        "import sys\n"
+        "from corrflow.cli import parse_step_arguments\n"
+        "from corrflow.steps import STEPS\n"
+        "parse_step_arguments(STEPS['all-pairs-block'], ['--prices', 'p.parquet', '--out', 'a.parquet'])\n"
+        "print('JSONSCHEMA', 'jsonschema' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "JSONSCHEMA False" in result.stdout
 
 
 def test_a_setting_given_in_part_is_completed_from_the_schema_and_checked_against_it(capsys):

@@ -310,7 +310,7 @@ def test_block_memory_is_the_documented_sum_and_falls_with_more_blocks():
     plan = plan_of(2)
     # one pair: 500 MB, 4 float64 per series and day, the pair's buffers, 6 int64 per pair
     window, rows = 60, 256 + 60
-    per_pair = 2 * window * 8 + 12 * 8 + rows * 2 * 4 + rows * (8 + 8 + 8 + 8) + 64
+    per_pair = 2 * window * 8 + 12 * 8 + rows * 2 * 4 + rows * (8 + 8 + 8) + 64
     assert plan.block_mb(1) == int((500e6 + 32 * 16_000 * 2 + per_pair + 48) / 1e6)
     big = plan_of(5000)
     sizes = [big.block_mb(n) for n in (1, 10, 100, 1000)]

@@ -374,7 +374,12 @@ def test_blocks_split_pairs_evenly_and_read_back_as_one(tmp_path):
     write_parquet(levels, path, {"series": {c: {"kind": "price"} for c in names}})
     files = []
     for block in range(3):
-        out = tmp_path / f"block{block}.parquet"
+        # block 2 of 3 in two part files (as the workflow writes a block), encoded side by side
+        out = (
+            [tmp_path / f"block{block}.part{q}.parquet" for q in (1, 2)]
+            if block == 1
+            else [tmp_path / f"block{block}.parquet"]
+        )
         result = run_block_cli(
             "--prices",
             str(path),
@@ -387,12 +392,13 @@ def test_blocks_split_pairs_evenly_and_read_back_as_one(tmp_path):
             "--n-blocks",
             "3",
             "--out",
-            str(out),
+            *map(str, out),
         )
         assert result.returncode == 0, result.stderr
         # progress of long work: log lines off a terminal, the last one the whole block
         assert f"all pairs, block {block + 1} of 3: 300 of 300 dates done in" in result.stderr
-        files.append(out)
+        files += out
+    assert len(files) == 4 and all(pq.ParquetFile(f).metadata.num_rows for f in files)
     whole = tmp_path / "whole.parquet"
     assert (
         run_block_cli(
@@ -403,6 +409,18 @@ def test_blocks_split_pairs_evenly_and_read_back_as_one(tmp_path):
     for a, b in [("S0", "S8"), ("S4", "S5"), ("S7", "S8")]:
         pd.testing.assert_series_equal(read_all_pairs(files, pair=(a, b)), read_all_pairs(whole, pair=(a, b)))
     pd.testing.assert_frame_equal(read_all_pairs(files, latest=True), read_all_pairs(whole, latest=True))
+
+
+def test_the_block_command_names_a_part_file_given_twice_or_not_parquet(tmp_path):
+    prices = tmp_path / "prices.parquet"
+    write_parquet(pd.DataFrame({"A": [1.0, 2.0]}, index=pd.bdate_range("2020-01-01", periods=2)), prices, {})
+    for outs, message in (
+        (["p.parquet", "p.parquet"], "p.parquet, p.parquet names a file twice; give each part its own file"),
+        (["p.parquet", "q.csv"], "q.csv must end in .parquet"),
+    ):
+        result = run_block_cli("--prices", str(prices), "--window", "2", "--out", *outs)
+        assert result.returncode == 2 and f"argument --out: {message}" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def test_reading_a_file_that_is_not_an_all_pairs_result_names_it(tmp_path):

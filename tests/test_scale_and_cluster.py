@@ -46,7 +46,9 @@ def test_all_pairs_blocks_run_and_agree_with_the_pair_columns(finished_copy):
         "all_pairs={'enabled': True, 'n_blocks': 3}",
     )
     manifest = json.loads((finished_copy / "data/processed/all_pairs/manifest.json").read_text())
-    assert len(manifest["files"]) == 3 and manifest["pairs"] == 36 and manifest["window"] == 60
+    # each block in two part files, encoded side by side (the rule's two outputs)
+    assert len(manifest["files"]) == 6 and manifest["pairs"] == 36 and manifest["window"] == 60
+    assert [(f["block"], f["part"]) for f in manifest["files"]] == [(k, q) for k in range(3) for q in (0, 1)]
     files = [finished_copy / "data/processed/all_pairs" / f["file"] for f in manifest["files"]]
     snakemake(
         finished_copy,

@@ -47,7 +47,9 @@ def stores(tmp_path_factory):
     levels = mixed_calendar_levels()
     manifests = {}
     for dates in ("every_day", "month_ends", "latest"):
-        blocks = [folder / f"{dates}_block_{k + 1}-of-3.parquet" for k in range(3)]
+        # each block in two part files, as the workflow writes them (block 2 of 3 has one
+        # first series: its second part is empty)
+        blocks = [[folder / f"{dates}_block_{k + 1}-of-3.part{q}.parquet" for q in (1, 2)] for k in range(3)]
         histories = [folder / f"{dates}_history_{k + 1}-of-3.parquet" for k in range(3)]
         for k in range(3):
             write_all_pairs(
@@ -62,7 +64,8 @@ def stores(tmp_path_factory):
                 ["TOKYO", "NY1:NY3"],
                 histories[k],
             )
-        manifest = manifest_of([str(p) for p in blocks], [str(p) for p in histories])
+        files = [str(p) for parts in blocks for p in parts]
+        manifest = manifest_of(files[::-1], [str(p) for p in histories])  # any order: sorted by block, part
         manifests[dates] = folder / f"{dates}.json"
         manifests[dates].write_text(json.dumps(manifest))
     return levels, manifests
@@ -136,7 +139,7 @@ def test_a_store_that_is_not_one_row_per_date_and_pair_is_named_in_one_line(stor
     from corrflow.store.all_pairs import read_month_ends
 
     _, manifests = stores
-    source = manifests["every_day"].parent / "every_day_block_1-of-3.parquet"
+    source = manifests["every_day"].parent / "every_day_block_1-of-3.part1.parquet"
     table = pq.read_table(source)
     damaged = tmp_path / "damaged.parquet"
     pq.write_table(table.slice(1), damaged)  # one row short: the first date lacks a pair
@@ -166,7 +169,7 @@ def test_history_of_keeps_every_day_of_its_pairs_beside_month_ends(stores):
         with pytest.raises(InputDataError, match=re.escape(message)):
             history_pairs([entry], list(levels.columns))
     # a kept pair read from a block file alone: where its every day is, in one line
-    block = manifests["month_ends"].parent / "month_ends_block_1-of-3.parquet"
+    block = manifests["month_ends"].parent / "month_ends_block_1-of-3.part1.parquet"
     with pytest.raises(InputDataError, match="NY1:TOKYO's every day is in the history file of block 1"):
         read_all_pairs(block, pair=("NY1", "TOKYO"))
 
@@ -275,3 +278,52 @@ def test_a_value_a_pair_does_not_have_is_stored_as_null(stores):
         assert len(table.filter(pc.is_valid(values))) == len(table) - values.null_count
     tokyo = read_all_pairs(manifests["every_day"], pair=("NY1", "TOKYO"))
     assert tokyo.index.equals(levels.index) and tokyo.isna().any() and tokyo.notna().any()
+
+
+def test_a_block_in_part_files_holds_what_one_file_holds_and_the_manifest_lists_each_part(stores, tmp_path):
+    """A block's pairs split by first series into part files (encoded side by side): each
+    part holds its first series' pairs, the parts together the one file's values, the
+    keys are never null (no definition levels), and the manifest lists every part in
+    block and part order, each first series once."""
+    import pyarrow.parquet as pq
+
+    from corrflow.store.all_pairs import read_all_pairs, read_month_ends, write_all_pairs
+    from corrflow.store.blocks import block_first_series
+
+    levels, manifests = stores
+    names = list(levels.columns)
+    manifest = json.loads(manifests["every_day"].read_text())
+    assert [(f["block"], f["part"]) for f in manifest["files"]] == [(k, q) for k in range(3) for q in (0, 1)]
+    assert [f["file"] for f in manifest["files"]][:2] == [
+        "every_day_block_1-of-3.part1.parquet",
+        "every_day_block_1-of-3.part2.parquet",
+    ]
+    firsts = [s for f in manifest["files"] for s in f["first_series"]]
+    assert firsts == names[:-1] and manifest["files"][3]["first_series"] == []  # block 2's second part
+
+    one, parts = tmp_path / "one.parquet", [tmp_path / "part1.parquet", tmp_path / "part2.parquet"]
+    for dates in ("every_day", "month_ends"):
+        write_all_pairs(levels, {"series": {}}, 20, one, "float64", 0, 1, dates)
+        write_all_pairs(levels, {"series": {}}, 20, parts, "float64", 0, 1, dates)
+        whole = pq.read_table(one).to_pandas().dropna()
+        split = []
+        for q, path in enumerate(parts):
+            handle = pq.ParquetFile(path)
+            fields = {f.name: f.nullable for f in handle.schema_arrow}
+            assert fields == {"date": False, "a": False, "b": False, "corr": True}
+            meta = json.loads(handle.schema_arrow.metadata[b"corrflow"])
+            assert (meta["part"], meta["n_parts"], meta["dates"]) == (q, 2, dates)
+            frame = handle.read().to_pandas()
+            assert set(frame["a"].astype(str)) == set(block_first_series(meta, names)) != set()
+            split.append(frame.dropna())
+        key = ["date", "a", "b"]
+        pd.testing.assert_frame_equal(
+            pd.concat(split).astype({"a": str, "b": str}).sort_values(key, ignore_index=True),
+            whole.astype({"a": str, "b": str}).sort_values(key, ignore_index=True),
+        )
+        months, cube = read_month_ends(one)
+        split_months, split_cube = read_month_ends(parts)
+        assert split_months.equals(months) and np.array_equal(split_cube, cube, equal_nan=True)
+        pd.testing.assert_series_equal(
+            read_all_pairs(parts, pair=("NY3", "TOKYO")), read_all_pairs(one, pair=("NY3", "TOKYO"))
+        )

@@ -210,9 +210,10 @@ def parse_step_arguments(
         value = arguments[name]
         if isinstance(value, dict) and "properties" in node:  # part of a setting: the rest from the schema
             value = arguments[name] = {**schema_default(node), **value}
+        default = schema_default(node)
         if (
-            value is not None and schema_default(node) is not REQUIRED
-        ):  # `series`, `start`: data, not settings
+            value is not None and default is not REQUIRED and value != default
+        ):  # `series`, `start`: data, not settings; a default is valid (tests/test_config.py)
             try:
                 check_against_schema(value, node, "--" + name.replace("_", "-"))
             except argparse.ArgumentTypeError as err:

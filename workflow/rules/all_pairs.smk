@@ -1,7 +1,8 @@
 # Every pair of the universe (optional, `all_pairs: enabled: true`): the pairs are split
 # into `all_pairs.n_blocks` blocks (or as many as `all_pairs.mem_mb` needs), one job each,
 # then listed in a manifest. A block keeps every day or month-end matrices (`all_pairs.dates`),
-# and the every day of `all_pairs.history_of`'s pairs in its history file.
+# and the every day of `all_pairs.history_of`'s pairs in its history file. A block's pairs
+# go to two part files (split by first series), encoded side by side on the job's two threads.
 
 
 wildcard_constraints:
@@ -12,7 +13,10 @@ rule all_pairs_block:
     input:
         prices=rules.clean.output.out,
     output:
-        out="data/processed/all_pairs/block_{scatteritem}.parquet",
+        out=[
+            "data/processed/all_pairs/block_{scatteritem}.part1.parquet",
+            "data/processed/all_pairs/block_{scatteritem}.part2.parquet",
+        ],
         history_out="data/processed/all_pairs/history_{scatteritem}.parquet",
     log:
         "logs/all_pairs/block_{scatteritem}.log",
@@ -36,7 +40,8 @@ rule all_pairs_block:
 
 rule all_pairs:
     input:
-        blocks=gather.all_pairs("data/processed/all_pairs/block_{scatteritem}.parquet"),
+        blocks=gather.all_pairs("data/processed/all_pairs/block_{scatteritem}.part1.parquet")
+        + gather.all_pairs("data/processed/all_pairs/block_{scatteritem}.part2.parquet"),
         histories=gather.all_pairs("data/processed/all_pairs/history_{scatteritem}.parquet"),
     output:
         manifest="data/processed/all_pairs/manifest.json",

@@ -80,11 +80,12 @@ class AllPairsPlan:
           calendars (every calendar day with a 24/7 series, else about the business days);
         - per pair of the block (of an average block): its window (a ring of 2 x window
           float64) and 12 float64 of state (``corrflow.analytics.correlation.kernels.joint_day_corr``),
-          the two buffers of a stretch of ~256 dates the kernel and the writer alternate, and per
+          the two buffers of a stretch of ~256 dates the kernel and the writers alternate, and per
           stored date of a stretch (every date, or its month-ends: at most a quarter of its
           dates whatever the calendar) the long layout's date and two int32 series codes
-          (``corrflow.store.all_pairs.LongColumns``), the value and its encoded page; plus 8 int64
-          of pair indices;
+          (``corrflow.store.all_pairs.LongColumns``: one date buffer per part file, each part's
+          table built on its own thread), the value and its encoded page; plus 8 int64 of pair
+          indices;
         - 6 int64 per pair of the universe: every pair's indices, listed before the block's
           are picked (``corrflow.analytics.correlation.rolling.AllPairsBySeries``).
         """
@@ -98,7 +99,7 @@ class AllPairsPlan:
             2 * self.window * 8
             + 12 * 8
             + rows * 2 * per_value
-            + stored_rows * (8 + 2 * 4 + 2 * per_value + 8)
+            + stored_rows * (8 + 2 * 4 + 2 * per_value)
             + 8 * 8
         )
         total = 500e6 + 4 * 8 * self.days * n + pairs * per_pair + 6 * 8 * n * (n - 1) / 2

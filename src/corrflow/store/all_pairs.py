@@ -18,6 +18,7 @@ from corrflow.data.contracts import METADATA_KEY
 from corrflow.io import InputDataError, Progress, atomic_path
 from corrflow.store.blocks import (
     block_first_series,
+    block_parts,
     series_blocks,
     stored_bytes_per_row,
     stored_dates,
@@ -89,7 +90,8 @@ class LongColumns:
     """Row groups of the long layout for a fixed list of pairs: the pair-code columns are
     built once for the longest row group (as arrow arrays, sliced per row group without a
     copy or a check) and the date column's buffer is reused (fresh arrays of ~100 M rows
-    per file would cost a page fault per page, ~1 s for 200 series)."""
+    per file would cost a page fault per page, ~1 s for 200 series); one table at a time,
+    built on the thread that writes it."""
 
     def __init__(self, pair_a, pair_b, rows: int, dictionary, value_type, schema):
         import pyarrow as pa
@@ -100,15 +102,6 @@ class LongColumns:
         self.codes_b = pa.DictionaryArray.from_arrays(pa.array(np.tile(pair_b, rows)), dictionary, safe=False)
         self.days = np.empty(rows * self.width, dtype="int64")
         self.value_type, self.schema = value_type, schema
-
-    def twin(self) -> "LongColumns":
-        """The same columns with a date buffer of their own (the code columns shared): one
-        table built while the other is written."""
-        import copy
-
-        other = copy.copy(self)
-        other.days = np.empty_like(self.days)
-        return other
 
     def table(self, day_values: np.ndarray, values: np.ndarray):
         """A table of ``values`` (dates x pairs, NaN where a pair has no value: written as
@@ -135,11 +128,26 @@ class LongColumns:
         )
 
 
+def store_schema(value_type, metadata: dict):
+    """The long layout's arrow schema: the keys ``date``, ``a``, ``b`` never null (no
+    definition levels to write or read), ``corr`` null where a pair has no value."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("date", pa.timestamp("ms"), nullable=False),
+            pa.field("a", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+            pa.field("b", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+            pa.field("corr", value_type),
+        ]
+    ).with_metadata({METADATA_KEY: json.dumps(metadata).encode()})
+
+
 def write_all_pairs(
     levels: pd.DataFrame,
     metadata: dict,
     window: int,
-    path: str,
+    path,
     dtype: str = "float32",
     block: int = 0,
     n_blocks: int = 1,
@@ -147,7 +155,8 @@ def write_all_pairs(
     history_of: list[str] | None = None,
     history_path: str | None = None,
 ) -> int:
-    """Every pair's rolling correlation (or one block of them) into a parquet file;
+    """Every pair's rolling correlation (or one block of them) into a parquet file, or
+    into part files (``path`` a list of paths) encoded side by side on as many threads;
     returns the pair count. Each pair on its own joint days, from clean levels and
     their metadata (``corrflow.analytics.correlation.rolling.JointDayPanel``): what rolling_corr.csv gives the
     pair configured, on the levels' dates (null on the days that are not the pair's).
@@ -161,10 +170,14 @@ def write_all_pairs(
     filters=[("a", "==", "SPY"), ("b", "==", "TLT")])``, DuckDB's ``SELECT date, corr
     FROM 'block.parquet' WHERE a = 'SPY' AND b = 'TLT'`` or polars give floats with
     dates and series names. The
-    metadata key ``corrflow`` names the series, window, dtype, block and dates kept.
+    metadata key ``corrflow`` names the series, window, dtype, block, part and dates kept.
     float32 (the default) halves the file; its rounding error is below 6e-8 on values
     in [-1, 1]. With ``n_blocks`` > 1 the file holds block ``block`` of the first series
     (``series_blocks``), about 1/n_blocks of the pairs: the blocks are independent jobs.
+    With K paths, part k holds the pairs of the k-th of K ranges of the block's first
+    series (``block_parts``), about 1/K of its pairs: each part is a store like a block,
+    listed as such by the manifest (pyarrow encodes one file on one thread; K files are
+    encoded on K threads, while the kernel computes the next stretch).
 
     ``dates`` (``stored_dates``): ``every_day``; ``month_ends``, one matrix per month
     dated the month's last date of the levels, holding each pair's last value of the
@@ -176,21 +189,26 @@ def write_all_pairs(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    if not paths:
+        raise ValueError("write_all_pairs: give a path, or the paths of the part files")
     names = list(levels.columns)
     try:
         dates = stored_dates(dates, len(names))
     except ValueError as err:
         raise InputDataError(str(err)) from None
     series = series_blocks(len(names), n_blocks)[block]
+    parts = block_parts(len(names), n_blocks, block, len(paths))
     # row groups of whole windows (about 256 dates), each computed into one of two
     # buffers on the kernel's thread while the previous one is written: memory stays at
     # two row groups, and the buffers are reused, not faulted in afresh per date
     rows = stretch_rows(window)
     result = AllPairsBySeries(
-        JointDayPanel(CleanPanel(levels, metadata)), window, dtype, series, rows, date_major=True
+        JointDayPanel(CleanPanel(levels, metadata)), window, dtype, series, rows, date_major=True, parts=parts
     )
     index_dates = levels.index.to_numpy(dtype="datetime64[ms]")
     n_pairs = len(result.pairs)
+    part_pairs = [slice(a, b) for a, b in zip(result.part_start[:-1], result.part_start[1:], strict=True)]
     if dates == "every_day":
         matrix_rows = np.arange(result.n_rows)
     else:
@@ -212,23 +230,17 @@ def write_all_pairs(
     pair_a = result.pairs[:, 0].astype("int32")
     pair_b = result.pairs[:, 1].astype("int32")
     value_type = pa.float32() if dtype == "float32" else pa.float64()
-    schema = pa.schema(
-        [
-            ("date", pa.timestamp("ms")),
-            ("a", pa.dictionary(pa.int32(), pa.string())),
-            ("b", pa.dictionary(pa.int32(), pa.string())),
-            ("corr", value_type),
-        ]
-    ).with_metadata({METADATA_KEY: json.dumps(metadata_out).encode()})
-    history_schema = schema.with_metadata(
-        {METADATA_KEY: json.dumps({**metadata_out, "dates": "every_day", "history": True}).encode()}
-    )
+    n_parts = len(paths)
+    schemas = [
+        store_schema(value_type, {**metadata_out, "part": k, "n_parts": n_parts}) for k in range(n_parts)
+    ]
+    history_schema = store_schema(value_type, {**metadata_out, "dates": "every_day", "history": True})
     n_history = int(history.sum())
     planned_rows = len(matrix_rows) * n_pairs + (result.n_rows * n_history)
     logger.info(
         "writing %s: %s (up to %d dates; a month of no full window is skipped) x %d pairs%s = %d rows at "
         "most, about %.0f MB",
-        path,
+        ", ".join(map(str, paths)),
         dates.replace("_", " "),
         len(matrix_rows),
         n_pairs,
@@ -241,38 +253,35 @@ def write_all_pairs(
     stored_rows = (
         rows if dates == "every_day" else max(1, int(np.bincount(matrix_rows // rows).max(initial=1)))
     )
-    store_columns = LongColumns(pair_a, pair_b, stored_rows, dictionary, value_type, schema)
+    part_columns = [
+        LongColumns(pair_a[pairs], pair_b[pairs], stored_rows, dictionary, value_type, schema)
+        for pairs, schema in zip(part_pairs, schemas, strict=True)
+    ]
+    part_history = [history[pairs] for pairs in part_pairs]
     history_columns = LongColumns(
         pair_a[history], pair_b[history], rows, dictionary, value_type, history_schema
     )
 
-    # month-end matrices: each pair's last value so far in the month, carried across stretches
-    carry = np.full(n_pairs, np.nan, dtype=dtype)
+    # month-end matrices: each pair's last value so far in the month, carried across
+    # stretches (one array per part: each part's thread updates its own)
+    carries = [np.full(pairs.stop - pairs.start, np.nan, dtype=dtype) for pairs in part_pairs]
     is_matrix_row = np.zeros(result.n_rows, dtype=bool)
     is_matrix_row[matrix_rows] = True
     month_end = np.zeros(result.n_rows, dtype=bool)
     month_end[month_end_rows(levels.index)] = True
 
-    written = {"store": 0, "history": 0}  # rows per file: an empty file still gets its schema
+    written = [0] * (n_parts + 1)  # rows per part file and history file: an empty file still gets its schema
 
-    # every day: the kernel's thread also builds the stretch's table (dates, validity), so
-    # the main thread does nothing but encode (pyarrow, without the GIL) on the other core
-    every_day_columns = [store_columns, store_columns.twin() if dates == "every_day" else store_columns]
-
-    def compute_stretch(k: int, t0: int, t1: int):
-        blocks = result.compute(buffers[k % 2], t0, t1)
-        if dates != "every_day":
-            return blocks, None
-        values = blocks[0] if blocks else np.empty((t1 - t0, 0), dtype)  # dates x pairs
-        return blocks, every_day_columns[k % 2].table(index_dates[t0:t1], values)
-
-    def write_stretch(t0: int, blocks: list[np.ndarray], table, writer, history_writer) -> None:
-        t1 = t0 + (len(blocks[0]) if blocks else 0)
-        values = blocks[0] if blocks else np.empty((t1 - t0, 0), dtype)  # dates x pairs
+    def write_part(k: int, writer, t0: int, values: np.ndarray) -> None:
+        """Part k's rows of the stretch from t0 (``values``: its dates x its pairs), on part k's thread."""
+        t1 = t0 + len(values)
+        columns = part_columns[k]
         if dates == "every_day":
-            writer.write_table(table, row_group_size=(rows * n_pairs) or 1)
-            written["store"] += values.size
+            if values.size:
+                writer.write_table(columns.table(index_dates[t0:t1], values), row_group_size=values.size)
+                written[k] += values.size
             return
+        carry = carries[k]
         emitted_days, emitted = [], []
         for t in range(t0, t1):
             row = values[t - t0]
@@ -284,38 +293,61 @@ def write_all_pairs(
                 carry.fill(np.nan)
         if emitted:  # a row group per month: the latest matrix is one row group's read
             writer.write_table(
-                store_columns.table(np.array(emitted_days), np.vstack(emitted)), row_group_size=n_pairs or 1
+                columns.table(np.array(emitted_days), np.vstack(emitted)), row_group_size=columns.width
             )
-            written["store"] += len(emitted) * n_pairs
-        if n_history and history_writer is not None:
-            history_writer.write_table(history_columns.table(index_dates[t0:t1], values[:, history]))
-            written["history"] += (t1 - t0) * n_history
+            written[k] += len(emitted) * columns.width
+
+    def write_history(writer, t0: int, views: list[np.ndarray]) -> None:
+        kept_values = np.concatenate([v[:, h] for v, h in zip(views, part_history, strict=True)], axis=1)
+        writer.write_table(history_columns.table(index_dates[t0 : t0 + len(kept_values)], kept_values))
+        written[-1] += kept_values.size
 
     stretches = [(t0, min(t0 + rows, result.n_rows)) for t0 in range(0, result.n_rows, rows)]
     buffers = [result.buffer() for _ in range(min(2, len(stretches)))]
-    with ExitStack() as files, ThreadPoolExecutor(max_workers=1) as compute:
-        writer = pq.ParquetWriter(files.enter_context(atomic_path(path)), schema, **PARQUET_OPTIONS)
+    with ExitStack() as files:
+        writers = [
+            pq.ParquetWriter(files.enter_context(atomic_path(p)), schema, **PARQUET_OPTIONS)
+            for p, schema in zip(paths, schemas, strict=True)
+        ]
         history_writer = None
         if history_path is not None:
             history_writer = pq.ParquetWriter(
                 files.enter_context(atomic_path(history_path)), history_schema, **PARQUET_OPTIONS
             )
+        # the kernel on one thread, each file's encoding (pyarrow, without the GIL) on its
+        # own: the executors shut down (their work done) before the files are renamed
+        compute = files.enter_context(ThreadPoolExecutor(max_workers=1))
+        encoders = [files.enter_context(ThreadPoolExecutor(max_workers=1)) for _ in range(len(paths) + 1)]
         # a bar on a terminal (the command), a log line every 10 s otherwise (a rule's log)
         progress = Progress(f"all pairs, block {block + 1} of {n_blocks}", result.n_rows, "dates", log=logger)
-        pending = compute.submit(compute_stretch, 0, *stretches[0]) if stretches else None
+        pending = compute.submit(result.compute, buffers[0], *stretches[0]) if stretches else None
+        writing = []  # (dates, futures) of the stretch being written
         for k, (t0, t1) in enumerate(stretches):
-            blocks, table = pending.result()
+            views = pending.result()
+            futures = [
+                encoders[q].submit(write_part, q, writer, t0, views[q]) for q, writer in enumerate(writers)
+            ]
+            if n_history and history_writer is not None:
+                futures.append(encoders[-1].submit(write_history, history_writer, t0, views))
+            if writing:  # the buffer the next stretch goes into is free once its stretch is written
+                done_rows, done = writing.pop()
+                for future in done:
+                    future.result()
+                progress.advance(done_rows, f"{n_pairs:,} pairs")
             if k + 1 < len(stretches):
-                pending = compute.submit(compute_stretch, k + 1, *stretches[k + 1])
-            write_stretch(t0, blocks, table, writer, history_writer)
-            progress.advance(t1 - t0, f"{n_pairs:,} pairs")
+                pending = compute.submit(result.compute, buffers[(k + 1) % 2], *stretches[k + 1])
+            writing.append((t1 - t0, futures))
+        for done_rows, done in writing:
+            for future in done:
+                future.result()
+            progress.advance(done_rows, f"{n_pairs:,} pairs")
         progress.close()
-        for open_writer, open_schema, name in (
-            (writer, schema, "store"),
-            (history_writer, history_schema, "history"),
+        for open_writer, open_schema, count in (
+            *zip(writers, schemas, written, strict=False),
+            (history_writer, history_schema, written[-1]),
         ):
             if open_writer is not None:
-                if not written[name]:  # a file of no row is still a store
+                if not count:  # a file of no row is still a store
                     open_writer.write_table(open_schema.empty_table())
                 open_writer.close()
     return n_pairs

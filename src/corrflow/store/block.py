@@ -6,9 +6,10 @@ Tokyo holiday, a 24/7 weekend or a missing day of one series changes no other pa
 The compiled kernel walks every pair's dates at once (``_rolling.JointDayPanel``). Layout
 of the parquet file: ``corrflow.store.all_pairs.write_all_pairs``.
 
-CLI:
-    corrflow all-pairs-block --prices data/processed/clean.parquet \
-        --window 60 --block 0 --n-blocks 1 --out data/processed/all_pairs/block_1-of-1.parquet
+CLI (two part files, encoded side by side; one ``--out`` writes one file):
+    corrflow all-pairs-block --prices data/processed/clean.parquet --window 60 --block 0 \
+        --n-blocks 1 --out data/processed/all_pairs/block_1-of-1.part1.parquet \
+        data/processed/all_pairs/block_1-of-1.part2.parquet
 """
 
 import logging
@@ -33,14 +34,14 @@ def run(
     dates: str,
     history_of: list[str],
     history_out: str | None = None,
-    out: str,
+    out: list[str],
 ) -> None:
     """Every pair's rolling correlation, one block of first series (rule ``all_pairs_block``).
 
     prices: clean.parquet (levels)
     block: which block of pairs (0-based)
     history_out: parquet of the history_of pairs' every day
-    out: output parquet (.parquet)
+    out: output parquet file(s); several split the block's pairs, written side by side
     """
     if not 0 <= block < n_blocks:
         raise ArgumentError("block", f"{block} is not in 0..{n_blocks - 1} (--n-blocks {n_blocks})")
@@ -48,8 +49,14 @@ def run(
         raise ArgumentError(
             "history_of", "give --history-out, the parquet file those pairs' every day goes to"
         )
-    if not str(out).endswith(".parquet"):
-        raise ArgumentError("out", f"{out} must end in .parquet")
+    out = [out] if isinstance(out, str) else list(out)
+    if not out:
+        raise ArgumentError("out", "give the output parquet file, or one per part")
+    for path in out:
+        if not str(path).endswith(".parquet"):
+            raise ArgumentError("out", f"{path} must end in .parquet")
+    if len(set(out)) < len(out):
+        raise ArgumentError("out", f"{', '.join(out)} names a file twice; give each part its own file")
     panel = CleanPanel.read(prices)
     levels = panel.levels
     if len(levels) < window:
@@ -61,5 +68,9 @@ def run(
         levels, panel.meta, window, out, dtype, block, n_blocks, dates, list(history_of), history_out
     )
     logger.info(
-        "wrote %s: %d pairs (window %d, %s)", out, count, window, stored_dates(dates, len(levels.columns))
+        "wrote %s: %d pairs (window %d, %s)",
+        ", ".join(out),
+        count,
+        window,
+        stored_dates(dates, len(levels.columns)),
     )

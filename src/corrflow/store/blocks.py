@@ -8,24 +8,42 @@ from itertools import accumulate
 def series_blocks(n_series: int, n_blocks: int) -> list[range]:
     """Split the first-series indices 0..N-2 into contiguous blocks of about equal pair
     counts (series i leads N-1-i pairs), for scatter-gather over a cluster."""
-    if n_blocks < 1:
+    return split_first_series(range(max(n_series - 1, 0)), n_series, n_blocks)
+
+
+def split_first_series(series: range, n_series: int, n_parts: int) -> list[range]:
+    """Split first series ``series`` (of a universe of ``n_series``) into ``n_parts``
+    contiguous ranges of about equal pair counts (series i leads N-1-i pairs); a range
+    may be empty when there are fewer series than parts."""
+    if n_parts < 1:
         raise ValueError("n_blocks must be at least 1")
-    leads = [n_series - 1 - i for i in range(max(n_series - 1, 0))]
+    leads = [n_series - 1 - i for i in series]
     cumulative = list(accumulate(leads))
     total = cumulative[-1] if cumulative else 0
     cuts = [0]
-    for k in range(1, n_blocks):
-        cuts.append(max(cuts[-1], bisect_left(cumulative, total * k / n_blocks) + 1))
+    for k in range(1, n_parts):
+        cuts.append(max(cuts[-1], bisect_left(cumulative, total * k / n_parts) + 1))
     cuts.append(len(leads))
-    return [range(min(a, len(leads)), min(b, len(leads))) for a, b in zip(cuts[:-1], cuts[1:], strict=False)]
+    return [
+        range(series.start + min(a, len(leads)), series.start + min(b, len(leads)))
+        for a, b in zip(cuts[:-1], cuts[1:], strict=False)
+    ]
 
 
 ALL_PAIRS_ROW_GROUP = 256  # dates per parquet row group of the store: the latest matrix is a small read
 
 
+def block_parts(n_series: int, n_blocks: int, block: int, n_parts: int) -> list[range]:
+    """The first series of each part file of block ``block`` (of ``n_blocks``): the
+    block's first series split into ``n_parts`` of about equal pair counts."""
+    return split_first_series(series_blocks(n_series, n_blocks)[block], n_series, n_parts)
+
+
 def block_first_series(meta: dict, names: list[str]) -> list[str]:
-    """The first series of an all-pairs block file's pairs, from its metadata (block, n_blocks)."""
-    return [names[i] for i in series_blocks(len(names), meta["n_blocks"])[meta["block"]]]
+    """The first series of an all-pairs block file's pairs, from its metadata (block,
+    n_blocks, and part, n_parts for a part file of a block)."""
+    parts = block_parts(len(names), meta["n_blocks"], meta["block"], meta.get("n_parts", 1))
+    return [names[i] for i in parts[meta.get("part", 0)]]
 
 
 STORED_DATES = ("every_day", "month_ends", "latest")

@@ -477,7 +477,9 @@ class AllPairsBySeries:
     in date order); a writer alternates two buffers, storing one stretch while the next
     is computed, so memory stays at two stretches whatever the number of dates. With
     ``date_major`` a stretch is one (dates x pairs) array, the pairs in that order (the
-    store's rows, no copy to make)."""
+    store's rows, no copy to make); with ``parts`` (contiguous ranges of first series that
+    cover ``series``) one such array per part, each contiguous, so that the store's part
+    files are encoded side by side without a copy."""
 
     def __init__(
         self,
@@ -487,6 +489,7 @@ class AllPairsBySeries:
         series: range | None = None,
         rows: int | None = None,
         date_major: bool = False,
+        parts: list[range] | None = None,
     ):
         self.panel, self.window = panel, window
         self.date_major = date_major
@@ -503,9 +506,15 @@ class AllPairsBySeries:
             self.pairs[:, 1] - self.pairs[:, 0] - 1
         )
         self.strides = self.widths[self.pairs[:, 0] - series.start]
-        if date_major:  # one (dates x pairs) array instead of one block per first series
-            self.offsets = np.arange(len(self.pairs), dtype="int64")
-            self.strides = np.full(len(self.pairs), len(self.pairs), dtype="int64")
+        # the date-major parts: pairs part_start[q] <= p < part_start[q + 1], one after the other
+        first_series = [part.start for part in (parts or [series])[1:]]
+        self.part_start = np.r_[0, np.searchsorted(self.pairs[:, 0], first_series), len(self.pairs)]
+        if date_major:  # one (dates x pairs) array per part instead of one block per first series
+            part_of = np.searchsorted(self.part_start, np.arange(len(self.pairs)), side="right") - 1
+            part_of = np.minimum(part_of, len(self.part_start) - 2)
+            first = self.part_start[part_of]
+            self.offsets = (first * self.rows + np.arange(len(self.pairs)) - first).astype("int64")
+            self.strides = (self.part_start[part_of + 1] - first).astype("int64")
         self.plan = JointDayPlan(panel, self.pairs, window)
 
     def buffer(self) -> np.ndarray:
@@ -518,7 +527,12 @@ class AllPairsBySeries:
         if t_stop - t_start > self.rows:
             raise ValueError(f"a stretch of {t_stop - t_start} dates does not fit a buffer of {self.rows}")
         if self.date_major:
-            blocks = [out[: len(self.pairs) * (t_stop - t_start)].reshape(t_stop - t_start, len(self.pairs))]
+            blocks = [
+                out[first * self.rows : first * self.rows + (last - first) * (t_stop - t_start)].reshape(
+                    t_stop - t_start, last - first
+                )
+                for first, last in zip(self.part_start[:-1], self.part_start[1:], strict=True)
+            ]
         else:
             blocks = [
                 out[s : s + w * self.rows].reshape(self.rows, w)[: t_stop - t_start]
