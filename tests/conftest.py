@@ -190,6 +190,7 @@ def snapshot_frames(tmp_path_factory):
     return levels, metadata, feats
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into groups
 def pytest_collection_modifyitems(config, items):
     """Every test that uses a module-scoped fixture (a real run of its own universe, an
     installed venv) goes to the same pytest-xdist worker (`--dist loadgroup`, the

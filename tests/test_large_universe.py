@@ -54,6 +54,7 @@ def test_cluster_representatives_find_the_groups_and_prefer_configured_series(mo
 
 def test_the_report_heatmap_of_a_large_universe_shows_clusters(monkeypatch, tmp_path):
     from corrflow.present.figures import heatmap
+    from corrflow.present.figures.base import Drawings
     from corrflow.store import universe
 
     levels = grouped_universe()
@@ -68,6 +69,7 @@ def test_the_report_heatmap_of_a_large_universe_shows_clusters(monkeypatch, tmp_
         as_of = str(levels.index[-1].date())
         figures_dir = tmp_path
         source = ""
+        draw = staticmethod(Drawings().draw)  # drawn in this process
 
     Context.levels = levels
     summary, _, _ = universe.build_universe(

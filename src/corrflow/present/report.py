@@ -330,10 +330,10 @@ def all_pairs_section(summary: dict | None) -> list[str]:
         f"{summary['series']} series, {summary['pairs']} pairs, {summary['window']}-day window. The latest "
         f"matrix: {date}, {held} with a value (each pair's last value of "
         f"{pd.Timestamp(date).strftime('%B %Y')} up to that day, the last month in which at least half "
-        f"the pairs have one; stored as {summary['dtype']} in {summary['files']} block files, "
+        f"the pairs have one; stored as {summary['dtype']} in {summary['files']} parquet files, "
         f"{stored_dates_phrase(summary)}; "
         f'`corrflow.read_all_pairs("{Path(summary["manifest"]).as_posix()}", pair=(A, B))`, or any parquet '
-        "reader filtering columns a and b (a first in the universe's order, in the block file the "
+        "reader filtering columns a and b (a first in the universe's order, in the file the "
         "manifest lists for a), reads one pair's history).",
         "",
     ]
