@@ -44,7 +44,7 @@ rule report:
         "logs/benchmarks/report.tsv"
     conda:
         "../../envs/report.yaml"
-    # the figures are drawn by two worker processes while the report's text is written
+    # the figures are drawn in two processes: this job's and a worker's
     threads: 2
     resources:
         mem_mb=memory_mb(2000),

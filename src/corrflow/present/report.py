@@ -636,9 +636,8 @@ def run(
     import matplotlib
 
     matplotlib.use("Agg")
-    # the figures on the job's other threads (worker processes) while this one writes the text
-    threads = job_threads()
-    with Drawings(threads if threads > 1 else 0) as drawings:
+    # the figures shared with a worker process per further thread of the job
+    with Drawings(job_threads() - 1) as drawings:
         figures_dir = Path(report).parent
         expected = {figures_dir / name for figure in _figures.REGISTRY for _, name in figure.files(pairs)}
         declared = {Path(p) for paths in figures.values() for p in paths}

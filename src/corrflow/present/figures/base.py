@@ -27,14 +27,17 @@ def _import_pyplot() -> int:
 
 
 class Drawings:
-    """The report's figure files, drawn here (``workers`` 0) or by worker processes while
-    the report's text is written: each figure is a separate file from its own inputs, so
-    the files are the same bytes either way. Workers are forked from this process (they
-    start with its modules imported; each call's inputs are pickled to them)."""
+    """The report's figure files, drawn here or, with ``workers``, dealt in turn to this
+    process and its worker processes (this one also writes the report's text): each
+    figure is a separate file from its own inputs, so the files are the same bytes either
+    way. Workers are forked from this process (they start with its modules imported; each
+    call's inputs are pickled to them)."""
 
     def __init__(self, workers: int = 0):
         self.pool = None
         self.pending: list[Future] = []
+        self.dealt = 0  # figures dealt so far: every (workers + 1)-th is drawn here
+        self.workers = workers
         if workers > 0:
             import multiprocessing
 
@@ -52,7 +55,9 @@ class Drawings:
 
     def draw(self, function, *args, **kwargs) -> None:
         """``function(*args, **kwargs)``, which writes one figure file."""
-        if self.pool is None:
+        here = self.pool is None or self.dealt % (self.workers + 1) == 0
+        self.dealt += 1
+        if here:
             function(*args, **kwargs)
         else:
             self.pending.append(self.pool.submit(function, *args, **kwargs))
