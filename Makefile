@@ -28,10 +28,11 @@ browser:
 	@test -x $(CHROMIUM) || { echo "installing chromium for the dashboard's browser test"; \
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
-# -n 2: the suite on both cores (pytest-xdist); loadgroup: the tests of one module-scoped
-# fixture (a real run of its own) on one worker, so it runs once; plain `pytest` runs it in one process
+# -n 2: the suite on both cores (pytest-xdist); loadscope: a module's tests on one worker, so
+# a module-scoped fixture (a real run of its own universe) runs once, not once per worker
+# (xdist's loadgroup marks are lost under pytest 9); plain `pytest` runs it in one process
 test: $(BIN)/.installed browser
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint

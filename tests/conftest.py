@@ -188,17 +188,3 @@ def snapshot_frames(tmp_path_factory):
     )
     feats = features_script.build_features(levels, metadata, [1, 5])
     return levels, metadata, feats
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into groups
-def pytest_collection_modifyitems(config, items):
-    """Every test that uses a module-scoped fixture (a real run of its own universe, an
-    installed venv) goes to the same pytest-xdist worker (`--dist loadgroup`, the
-    Makefile's), so that fixture is built once per session rather than once per worker."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        for name in getattr(item, "fixturenames", ()):
-            definitions = info.name2fixturedefs.get(name) if info else None
-            if definitions and definitions[-1].scope == "module":
-                item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}.{name}"))
-                break
