@@ -6,6 +6,7 @@ memory formula (common.smk: all_pairs_mem_mb) against the peak RSS of real block
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -191,10 +192,10 @@ def assert_formula_fits(planned: dict[str, dict], peaks: dict[str, float]) -> No
         assert peak < mem_mb <= 3 * peak + 300, (job, mem_mb, peak)
 
 
-def test_slurm_profile_submits_threads_as_cpus_per_task_and_mem_per_rule(tmp_path):
-    workdir = copy_workflow(tmp_path / "workflow")
+def test_slurm_profile_submits_threads_as_cpus_per_task_and_mem_per_rule(tmp_path, finished_copy):
+    workdir = finished_copy  # the session's default run: clean.parquet is there
     config = ["--config", "offline=true", "all_pairs={'enabled': True, 'n_blocks': 2}"]
-    # the inputs first, on this machine: the slurm run then only submits the all-pairs jobs
+    # the inputs first, on this machine (up to date here): the slurm run then only submits the all-pairs jobs
     snakemake(workdir, "--cores", "2", *config, "--", "data/processed/clean.parquet")
     target = ["--", "data/processed/all_pairs/manifest.json"]
     plan = snakemake(workdir, "-n", "--profile", "profiles/slurm", *config, *target)
@@ -259,12 +260,22 @@ def test_slurm_profile_submits_threads_as_cpus_per_task_and_mem_per_rule(tmp_pat
     assert_formula_fits(planned, block_peaks(workdir))
 
 
+@pytest.fixture(scope="module")
+def universe_200_cleaned(tmp_path_factory):
+    """A 200-series universe of 5,000 days, ingested and cleaned (what every block reads)."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("universe200") / "workflow")
+    generated_universe(workdir, 200, 5000)
+    config = ["--configfile", "config/config.yaml", "config/universe.yaml"]
+    snakemake(workdir, "--cores", "2", *config, "--", "data/processed/clean.parquet")
+    return workdir
+
+
 @pytest.mark.parametrize("n_blocks", [1, 4])
-def test_all_pairs_memory_formula_covers_measured_blocks(tmp_path, n_blocks):
+def test_all_pairs_memory_formula_covers_measured_blocks(tmp_path, universe_200_cleaned, n_blocks):
     """A 200-series universe of 5,000 days: each block's planned mem_mb is above the peak RSS
     its `benchmark:` file records, within 3x plus 300 MB."""
-    workdir = copy_workflow(tmp_path / "workflow")
-    generated_universe(workdir, 200, 5000)
+    workdir = tmp_path / "workflow"
+    shutil.copytree(universe_200_cleaned, workdir, symlinks=True)
     args = [
         "--configfile",
         "config/config.yaml",
@@ -274,7 +285,9 @@ def test_all_pairs_memory_formula_covers_measured_blocks(tmp_path, n_blocks):
         "--",
         "data/processed/all_pairs/manifest.json",
     ]
-    planned = planned_jobs(snakemake(workdir, "-n", *args).stdout)
+    plan = snakemake(workdir, "-n", *args).stdout
+    planned = planned_jobs(plan)
+    assert not any(job.startswith(("rule_ingest", "rule_clean")) for job in planned), plan  # only the blocks
     snakemake(workdir, "--cores", "2", *args)
     peaks = block_peaks(workdir)
     assert len(peaks) == n_blocks
