@@ -30,10 +30,9 @@ browser:
 
 # -n 2: the suite on both cores (pytest-xdist); loadscope: a module's tests on one worker, so
 # a module-scoped fixture (a real run of its own universe) runs once, not once per worker
-# (xdist's loadgroup marks are lost under pytest 9); the longest modules first
-# (tests/conftest.py); plain `pytest` runs it in one process
+# (xdist's loadgroup marks are lost under pytest 9); plain `pytest` runs it in one process
 test: $(BIN)/.installed browser
-	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint

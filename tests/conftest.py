@@ -188,31 +188,3 @@ def snapshot_frames(tmp_path_factory):
     )
     feats = features_script.build_features(levels, metadata, [1, 5])
     return levels, metadata, feats
-
-
-# The modules whose real runs take longest (measured with `make test --durations`,
-# 2026-12-07), longest first: `make test` hands the workers whole modules in collection
-# order (`--dist loadscope --no-loadscope-reorder`), so these start first and the suite's
-# last minutes hold short tests, not one worker finishing a long module alone.
-LONGEST_MODULES = [
-    "test_workflow_e2e",
-    "test_global_markets",
-    "test_slurm",
-    "test_dashboard",
-    "test_reliability",
-    "test_scale_and_cluster",
-    "test_package",
-    "test_network_e2e",
-    "test_universe_step",
-    "test_rolling_corr",
-    "test_report",
-    "test_headline_guards",
-    "test_no_traceback",
-    "test_calendar_effect",
-    "test_figures",
-]
-
-
-def pytest_collection_modifyitems(config, items):
-    rank = {name: k for k, name in enumerate(LONGEST_MODULES)}
-    items.sort(key=lambda item: rank.get(item.module.__name__, len(rank)))  # stable: in-module order kept
