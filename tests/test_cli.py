@@ -170,3 +170,18 @@ def test_the_command_lists_every_step():
     for command, step in STEPS.items():
         assert re.search(rf"^  {re.escape(command)} +{re.escape(step.summary)}$", result.stdout, re.M)
     assert json.loads(json.dumps(sorted(STEPS)))  # the registry is plain data
+
+
+@pytest.mark.parametrize("arguments", [["--help"], ["regimes", "--help"], ["--version"]])
+def test_a_reader_that_stops_early_gets_no_traceback(arguments):
+    """`corrflow --help | head -1`: the pipe closed before the command writes ends it
+    quietly (it used to print a BrokenPipeError traceback)."""
+    import subprocess
+
+    process = subprocess.Popen(
+        [*corrflow_command(arguments[0]), *arguments[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    process.stdout.close()  # the reader is gone before the command has started
+    _, stderr = process.communicate(timeout=60)
+    assert b"Traceback" not in stderr and b"BrokenPipeError" not in stderr, stderr.decode()
+    assert process.returncode in (0, 1)

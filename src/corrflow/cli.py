@@ -19,6 +19,7 @@ import argparse
 import ast
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -247,6 +248,20 @@ def usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The ``corrflow`` command. A reader that stops early (``corrflow --help | head -1``)
+    ends it quietly: no traceback for the closed pipe."""
+    try:
+        try:
+            run_command(argv)
+        finally:  # also after --help's exit: here, not at exit, where a closed pipe is past catching
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # Python's documented way: stdout to devnull, so the interpreter's last flush is silent
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+
+
+def run_command(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
