@@ -427,6 +427,7 @@ def cli_rows(
     repeat: int,
     calendars=("NYSE",),
     dates: str = "every_day",
+    timed: bool = True,
 ) -> list[dict]:
     """The all-pairs CLI, whole process, writing new files (as in a workflow run, where
     Snakemake removes a job's outputs before it starts) and replacing existing ones, in
@@ -471,10 +472,14 @@ def cli_rows(
         last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
         return seconds, int(last) / 1024 if last.isdigit() else None
 
-    run(True)  # warm the numba cache and the page cache
+    # timed: a warm-up run (numba's cache, the page cache), then new and replaced files;
+    # else (--quick: the code checked, not timed) one run writing new files
+    if timed:
+        run(True)
     rows = []
-    for fresh, what in ((True, "new file"), (False, "replacing the last run's file")):
-        seconds, rss = min(run(fresh) for _ in range(repeat))
+    measured = [(True, "new file"), (False, "replacing the last run's file")][: 2 if timed else 1]
+    for fresh, what in measured:
+        seconds, rss = min(run(fresh) for _ in range(repeat if timed else 1))
         size = sum(out.stat().st_size for out in parts) / 1e6
         notes = (
             [f"{pandas_seconds / seconds:.1f}x faster than pandas' compute alone"] if pandas_seconds else []
@@ -704,9 +709,14 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         steps = [] if args.cli else joint_day_rows(cli_n, n_rows, args.repeat)
         steps += [] if args.cli else store_layout_rows(cli_n, n_rows, args.repeat, Path(tmp))
-        steps += cli_rows(cli_n, n_rows, Path(tmp), pandas_big, args.repeat)
-        steps += [] if args.cli else cli_rows(cli_n, n_rows, Path(tmp), None, args.repeat, MIXED_CALENDARS)
-        steps += cli_rows(cli_n, n_rows, Path(tmp), pandas_big, args.repeat, dates="month_ends")
+        timed = not args.quick
+        steps += cli_rows(cli_n, n_rows, Path(tmp), pandas_big, args.repeat, timed=timed)
+        steps += (
+            []
+            if args.cli
+            else cli_rows(cli_n, n_rows, Path(tmp), None, args.repeat, MIXED_CALENDARS, timed=timed)
+        )
+        steps += cli_rows(cli_n, n_rows, Path(tmp), pandas_big, args.repeat, dates="month_ends", timed=timed)
         steps += [] if args.cli else universe_summary_rows(summary_n, n_rows, args.repeat, pandas_limit)
         if args.workflow:
             steps += workflow_rows(Path(tmp), *universe)
