@@ -27,7 +27,7 @@ def corrflow_command(subcommand: str) -> list[str]:
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from run import copy_workflow as clean_copy  # noqa: E402  (one copy of the workflow for tests and benchmarks)
 
-# Compiled kernels shared by the workflow copies of this test process (issue 28.4): numba
+# Compiled kernels shared by the workflow copies of the session's test processes (issue 28.4): numba
 # caches each kernel beside its source (src/**/__pycache__/*.nbi, *.nbc), keyed by the
 # source file's mtime and size, which a copy keeps; so a kernel compiled in one copy loads
 # in every later copy instead of being compiled again (~2 s of CPU per parallel kernel and
