@@ -188,8 +188,11 @@ def dashboard_inputs(wildcards):
 
 
 def final_outputs():
-    # features.parquet (task C) is a product in itself, whether or not the model reads it
+    # the data products of tasks B-E are targets in themselves, whether or not a later step
+    # reads them: one removed (or left out by a killed run whose report was already written)
+    # is rebuilt, where Snakemake would skip a missing file that only feeds up-to-date outputs
     outputs = [*rules.report.output, rules.dq.output.md, *rules.dashboard.output, rules.features.output.out]
+    outputs += [rules.clean.output.out, *rules.rolling_corr.output, *rules.regimes.output]
     if is_activated("model"):
         outputs += list(rules.model.output)
     if is_activated("all_pairs"):
