@@ -461,6 +461,55 @@ def test_thinned_history_keeps_month_ends_and_the_last_day_and_still_breaks_at_g
         assert between.notna().all() or kept.loc[before:after].isna().any(), (before, after)
 
 
+def test_every_pair_thinned_at_once_equals_each_pair_thinned_alone():
+    """The histories of all pairs come from one pass over their series laid end to end: a
+    pair's gaps, months and every-5th count never leak into the next pair's. Here B ends
+    in May with a gap just before its last day and C starts that May on a regular day, D
+    (shorter than THIN_EVERY) has a gap after its first day, E is configured."""
+    from corrflow.analytics.correlation.rolling import fisher_band
+    from corrflow.store.universe import THIN_EVERY, cell_days, month_end_matrices, pair_histories, thinned
+
+    rng = np.random.default_rng(7)
+    rolling = {}
+    spans = [("B", "2020-01-01", 91), ("C", "2020-05-07", 41), ("D", "2020-01-29", 4)]
+    spans.append(("E", "2019-12-02", 71))
+    for name, start, n in spans:
+        days = pd.bdate_range(start, periods=n)
+        values = pd.Series(rng.uniform(-0.9, 0.9, n), index=days)
+        values.iloc[rng.choice(n, size=n // 6, replace=False)] = np.nan
+        values.iloc[[0, -1]] = rng.uniform(-0.9, 0.9, 2)  # a pair's history starts and ends valued
+        values.iloc[1 : 3 if n > 10 else 2] = np.nan
+        if n > 10:
+            values.iloc[-3:-1] = np.nan
+        rolling[("A", name)] = values
+    assert rolling[("A", "B")].index[-1].month == rolling[("A", "C")].index[0].month == 5
+    history = pair_histories(rolling, [["E", "A"]], 60, 0.9)
+    for (a, b), values in rolling.items():
+        own = history[(history["a"] == a) & (history["b"] == b)]
+        alone = values if b == "E" else thinned(values, THIN_EVERY)
+        assert list(own["date"]) == list(alone.index), b
+        np.testing.assert_array_equal(own["corr"].to_numpy(), alone.to_numpy())
+        lo, hi = fisher_band(alone.to_numpy(), 60, 0.9)
+        expected = (np.full(len(alone), np.nan),) * 2 if b == "E" else (lo, hi)
+        np.testing.assert_array_equal(own["lo"].to_numpy(), expected[0])
+        np.testing.assert_array_equal(own["hi"].to_numpy(), expected[1])
+    # the month-end matrices and each cell's day: each pair's own last valued day per month
+    order = ["E", "A", "B", "C", "D"]
+    months, cube = month_end_matrices(rolling, order)
+    days = cell_days(rolling, months, order, cube)
+    i, j = np.triu_indices(len(order), 1)
+    for column, (r, c) in enumerate(zip(i, j, strict=True)):
+        pair = ("A", order[c]) if order[r] == "A" else ("A", order[r])
+        none = pd.Series(index=pd.DatetimeIndex([]))  # a pair without A: no series
+        valued = rolling[pair].dropna() if "A" in (order[r], order[c]) else none
+        last = valued.index.to_series().groupby(valued.index.to_period("M")).max()
+        for row, month in enumerate(months):
+            day = last.get(month.to_period("M"))
+            assert days[row, column] == (0 if day is None else day.day), (order[r], order[c], month)
+            value = cube[row, r, c]
+            assert (np.isnan(value) and day is None) or value == valued[day], (order[r], order[c], month)
+
+
 def test_a_pairs_history_ends_at_its_last_value():
     """Issue 29.4: C ends 40 days before the as-of date; its pairs' histories used to run
     on, NaN, to the end of the data (a chart's x-axis ran past the data)."""

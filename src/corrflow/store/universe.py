@@ -75,33 +75,66 @@ def pair_rolling(levels: pd.DataFrame, clean_meta: dict, series_ids: list[str], 
     return out
 
 
+class FlatPairs:
+    """Every pair's series of ``pair_rolling`` laid end to end, so a step over all pairs is
+    one array operation (no Python loop over pairs): ``pairs`` in order, ``offsets`` (pair
+    k's rows are ``offsets[k]:offsets[k + 1]``), ``dates`` (each pair's own days, sorted),
+    ``values`` (NaN where the pair has no value on a day), ``group`` (each row's pair)."""
+
+    def __init__(self, rolling: dict):
+        self.pairs = list(rolling)
+        series = list(rolling.values())
+        lengths = np.array([len(v) for v in series], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(lengths)])
+        self.group = np.repeat(np.arange(len(series)), lengths)
+        if series:
+            self.dates = np.concatenate([v.index.to_numpy() for v in series])
+            self.values = np.concatenate([v.to_numpy(dtype="float64") for v in series])
+        else:
+            self.dates, self.values = np.empty(0, "datetime64[ns]"), np.empty(0)
+        self.valued = ~np.isnan(self.values)
+        self.month = self.dates.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+
+    def month_last_rows(self) -> np.ndarray:
+        """Rows of each pair's last day with a value in each calendar month, in row order."""
+        rows = np.flatnonzero(self.valued)
+        key = self.group[rows] * (1 << 32) + self.month[rows]
+        return rows[np.r_[key[1:] != key[:-1], True]] if len(rows) else rows
+
+
+def month_end_timestamps(month: np.ndarray, unit: str) -> pd.DatetimeIndex:
+    """Each month (months since 1970-01) as its last calendar day, at ``unit`` (as pandas'
+    ``resample("ME")`` labels it)."""
+    ends = (month + 1).astype("datetime64[M]").astype("datetime64[D]") - np.timedelta64(1, "D")
+    return pd.DatetimeIndex(ends.astype(f"datetime64[{unit}]"))
+
+
 def month_end_matrices(rolling: dict, series_ids: list[str]) -> tuple[pd.DatetimeIndex, np.ndarray]:
     """(month-ends, array months x N x N) of each pair's last correlation in the month."""
-    monthly = {pair: values.resample("ME").last() for pair, values in rolling.items()}
-    if not monthly:
-        return pd.DatetimeIndex([]), np.empty((0, len(series_ids), len(series_ids)))
-    months = pd.DatetimeIndex(sorted(set().union(*(m.dropna().index for m in monthly.values()))))
+    n = len(series_ids)
+    if not rolling:
+        return pd.DatetimeIndex([]), np.empty((0, n, n))
+    flat = FlatPairs(rolling)
+    rows = flat.month_last_rows()
+    month_ids, at = np.unique(flat.month[rows], return_inverse=True)
     position = {s: k for k, s in enumerate(series_ids)}
-    cube = np.full((len(months), len(series_ids), len(series_ids)), np.nan)
-    for k in range(len(series_ids)):
-        cube[:, k, k] = 1.0
-    for (a, b), values in monthly.items():
-        aligned = values.reindex(months).to_numpy()
-        cube[:, position[a], position[b]] = cube[:, position[b], position[a]] = aligned
-    return months, cube
+    a = np.array([position[a] for a, _ in flat.pairs])
+    b = np.array([position[b] for _, b in flat.pairs])
+    cube = np.full((len(month_ids), n, n), np.nan)
+    cube[:, np.arange(n), np.arange(n)] = 1.0
+    pair = flat.group[rows]
+    cube[at, a[pair], b[pair]] = cube[at, b[pair], a[pair]] = flat.values[rows]
+    return month_end_timestamps(month_ids, np.datetime_data(flat.dates.dtype)[0]), cube
 
 
 def last_value_days(rolling: dict) -> pd.Series:
     """Per calendar month (period "M"), the last day any pair has a value in it: the real
     date of that month's matrix (each pair's last joint day in the month, the latest of them)."""
-    last = [
-        values.dropna().index.to_series().groupby(values.dropna().index.to_period("M")).max()
-        for values in rolling.values()
-    ]
-    last = [s for s in last if len(s)]
-    if not last:
+    flat = FlatPairs(rolling)
+    if not flat.valued.any():
         return pd.Series(dtype="datetime64[ns]")
-    return pd.concat(last).groupby(level=0).max()
+    dates = pd.Series(flat.dates[flat.valued])
+    return dates.groupby(dates.dt.to_period("M").to_numpy()).max()
 
 
 def cell_days(rolling: dict, months: pd.DatetimeIndex, order: list[str], cube: np.ndarray) -> np.ndarray:
@@ -111,14 +144,24 @@ def cell_days(rolling: dict, months: pd.DatetimeIndex, order: list[str], cube: n
     n = len(order)
     i, j = np.triu_indices(n, 1)
     days = np.zeros((len(months), len(i)), dtype=int)
-    periods = pd.PeriodIndex(months, freq="M") if len(months) else pd.PeriodIndex([], freq="M")
-    for column, (a, b) in enumerate(zip(i, j, strict=True)):
-        values = rolling.get((order[a], order[b]), rolling.get((order[b], order[a])))
-        if values is None:
-            continue
-        valued = values.dropna().index
-        last = valued.to_series().groupby(valued.to_period("M")).max()
-        days[:, column] = last.reindex(periods).dt.day.fillna(0).to_numpy(dtype=int)
+    flat = FlatPairs(rolling)
+    position = {s: k for k, s in enumerate(order)}
+    ends = [(position.get(a, -1), position.get(b, -1)) for a, b in flat.pairs]
+    first, second = np.array(ends, dtype=np.int64).reshape(-1, 2).T
+    low, high = np.minimum(first, second), np.maximum(first, second)
+    shown = (low >= 0) & (low != high)
+    # the column of (low, high) among np.triu_indices(n, 1): rows before `low` hold
+    # n - 1 - r columns each
+    column = np.where(shown, low * (2 * n - low - 1) // 2 + high - low - 1, -1)
+    rows = flat.month_last_rows()
+    rows = rows[shown[flat.group[rows]]]
+    frame_months = months.to_numpy().astype("datetime64[M]").astype(np.int64)
+    at = np.searchsorted(frame_months, flat.month[rows])
+    inside = at < len(frame_months)
+    inside[inside] = frame_months[at[inside]] == flat.month[rows[inside]]
+    dates = flat.dates[rows]
+    day = (dates.astype("datetime64[D]") - dates.astype("datetime64[M]")).astype(int) + 1
+    days[at[inside], column[flat.group[rows[inside]]]] = day[inside]
     if len(months):
         days[~np.isfinite(cube[:, i, j])] = 0  # the cell shows no value (the store's matrix): no date
     return days
@@ -547,33 +590,44 @@ def build_universe(
     return summary, frames, history
 
 
+def thinned_rows(flat: FlatPairs, every: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows kept, their values) of every pair of ``flat`` thinned as ``thinned`` does one
+    series, all pairs at once; the rows in order, so each pair's stay together."""
+    n = len(flat.values)
+    rows = np.arange(n)
+    start, end = flat.offsets[:-1][flat.group], flat.offsets[1:][flat.group]  # each row's pair
+    missing_before = np.concatenate([[0], np.cumsum(~flat.valued)])
+    # a day without a value among the `every` days a kept day stands for (its own pair's)
+    gap_near = missing_before[rows + 1] - missing_before[np.maximum(start, rows - every + 1)] > 0
+    kept = np.where(gap_near, np.nan, flat.values)
+    regular = (end - 1 - rows) % every == 0  # every `every`-th day back from the pair's last
+    month_last = np.zeros(n, dtype=bool)
+    month_last[flat.month_last_rows()] = True
+    chosen = regular | month_last
+    out = np.where(month_last, flat.values, kept)
+    # a day without a value between two kept days with one: the first such day kept (NaN),
+    # so the line does not join across a gap the regular points alone would have broken
+    missing = np.isnan(out) | ~flat.valued
+    # (one in a later pair lies past the pair's kept days: never between two of them)
+    next_missing = np.minimum.accumulate(np.where(flat.valued, n, rows)[::-1])[::-1]
+    positions = np.flatnonzero(chosen)
+    previous, current = positions[:-1], positions[1:]
+    same_pair = flat.group[previous] == flat.group[current]
+    previous, current = previous[same_pair], current[same_pair]
+    gap = next_missing[previous + 1]
+    across = (gap < current) & ~missing[previous] & ~missing[current]
+    chosen[gap[across]] = True
+    kept_rows = np.flatnonzero(chosen)
+    return kept_rows, out[kept_rows]
+
+
 def thinned(values: pd.Series, every: int) -> pd.Series:
     """Every ``every``-th value (the latest kept), NaN where any day it stands for had no
     value, so a gap still breaks the line; and, with their own values, each month's last
     value and the last value (the days a month-end frame's cells are on), with the first
     day without a value kept (as NaN) where one lies between them and the kept day before."""
-    gap_near = values.isna().astype("int8").rolling(every, min_periods=1).max().astype(bool)
-    kept = values.where(~gap_near)
-    n = len(values)
-    regular = np.zeros(n, dtype=bool)
-    regular[np.arange(n - 1, -1, -every)] = True
-    valued = values.notna().to_numpy()
-    position = pd.Series(np.arange(n), index=values.index)[valued]
-    month_last = np.zeros(n, dtype=bool)
-    month_last[position.groupby(position.index.to_period("M")).max().to_numpy()] = True
-    chosen = regular | month_last
-    out = kept.where(~month_last, values)
-    # a day without a value between two kept days with one: the first such day kept (NaN),
-    # so the line does not join across a gap the regular points alone would have broken
-    missing = out.isna().to_numpy() | ~valued
-    next_missing = np.minimum.accumulate(np.where(~valued, np.arange(n), n)[::-1])[::-1]
-    positions = np.flatnonzero(chosen)
-    if len(positions) > 1:
-        previous, current = positions[:-1], positions[1:]
-        gap = next_missing[previous + 1]
-        across = (gap < current) & ~missing[previous] & ~missing[current]
-        chosen[gap[across]] = True
-    return out[chosen]
+    rows, kept = thinned_rows(FlatPairs({("", ""): values}), every)
+    return pd.Series(kept, index=values.index[rows], name=values.name)
 
 
 def pair_histories(rolling: dict, configured_pairs: list, window: int, confidence: float) -> pd.DataFrame:
@@ -582,27 +636,7 @@ def pair_histories(rolling: dict, configured_pairs: list, window: int, confidenc
     day with its Fisher-z band at ``confidence``."""
     from corrflow.analytics.correlation.rolling import fisher_band
 
-    configured = {frozenset(p) for p in configured_pairs}
-    parts = []
-    for (a, b), values in rolling.items():
-        if frozenset((a, b)) in configured:
-            kept, lo, hi = values, np.nan, np.nan
-        else:
-            kept = thinned(values, THIN_EVERY)
-            lo, hi = fisher_band(kept, window, confidence)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "a": a,
-                    "b": b,
-                    "date": kept.index,
-                    "corr": kept.to_numpy(dtype="float64"),
-                    "lo": lo,
-                    "hi": hi,
-                }
-            ).astype({"lo": "float64", "hi": "float64"})
-        )
-    if not parts:
+    if not rolling:
         empty = {
             "a": "str",
             "b": "str",
@@ -612,7 +646,31 @@ def pair_histories(rolling: dict, configured_pairs: list, window: int, confidenc
             "hi": "float64",
         }
         return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in empty.items()})
-    return pd.concat(parts, ignore_index=True)
+    flat = FlatPairs(rolling)
+    configured = {frozenset(p) for p in configured_pairs}
+    is_configured = np.array([frozenset(pair) in configured for pair in flat.pairs])
+    rows, kept = thinned_rows(flat, THIN_EVERY)
+    # a configured pair: every day, its own values, no band here (rolling_corr.csv has it)
+    whole = is_configured[flat.group]
+    thin = ~is_configured[flat.group[rows]]
+    rows = np.concatenate([rows[thin], np.flatnonzero(whole)])
+    corr = np.concatenate([kept[thin], flat.values[whole]])
+    order = np.argsort(rows)  # each pair's rows back together, in the pairs' order
+    rows, corr = rows[order], corr[order]
+    lo, hi = fisher_band(corr, window, confidence)
+    configured_row = is_configured[flat.group[rows]]
+    lo[configured_row] = hi[configured_row] = np.nan
+    names = np.array(flat.pairs, dtype=object).reshape(-1, 2)
+    return pd.DataFrame(
+        {
+            "a": pd.array(names[flat.group[rows], 0], dtype="str"),
+            "b": pd.array(names[flat.group[rows], 1], dtype="str"),
+            "date": flat.dates[rows],
+            "corr": corr,
+            "lo": lo,
+            "hi": hi,
+        }
+    )
 
 
 def read_universe(summary: str, frames: str | None = None, pair_history: str | None = None) -> dict:

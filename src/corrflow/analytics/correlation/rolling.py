@@ -551,7 +551,7 @@ def all_pairs_by_series(
     return result.compute(result.buffer())
 
 
-def fisher_band(corr: pd.Series, window: int, confidence: float) -> tuple[pd.Series, pd.Series]:
+def fisher_band(corr: pd.Series | np.ndarray, window: int, confidence: float) -> tuple:
     """Confidence band of a Pearson correlation over ``window`` observations (Fisher z).
 
     z = atanh(r) is about normal with standard error 1/sqrt(n - 3); the band is
