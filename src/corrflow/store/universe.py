@@ -133,8 +133,8 @@ def last_value_days(rolling: dict) -> pd.Series:
     flat = FlatPairs(rolling)
     if not flat.valued.any():
         return pd.Series(dtype="datetime64[ns]")
-    dates = pd.Series(flat.dates[flat.valued])
-    return dates.groupby(dates.dt.to_period("M").to_numpy()).max()
+    last = pd.Series(flat.dates[flat.valued]).groupby(flat.month[flat.valued]).max()
+    return last.set_axis(pd.PeriodIndex.from_ordinals(last.index.to_numpy(), freq="M"))
 
 
 def cell_days(rolling: dict, months: pd.DatetimeIndex, order: list[str], cube: np.ndarray) -> np.ndarray:
