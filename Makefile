@@ -2,6 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+CLUSTER := $(VENV)/cluster
 # snakefmt calls shfmt, which lives in the venv's bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -28,10 +29,17 @@ browser:
 	@test -x $(CHROMIUM) || { echo "installing chromium for the dashboard's browser test"; \
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
+# The SLURM executor plugin (requirements-cluster.txt) for the tests that run the cluster
+# profile: beside the venv, not in it, so the workflow's own Snakemake runs do not import it
+# (Snakemake imports every installed executor plugin at start; this one imports pandas)
+$(CLUSTER)/.installed: requirements-cluster.txt $(BIN)/.installed
+	$(BIN)/pip install --quiet --no-deps --upgrade --target $(CLUSTER) -r requirements-cluster.txt
+	touch $@
+
 # -n 2: the suite on both cores (pytest-xdist); loadscope: a module's tests on one worker, so
 # a module-scoped fixture (a real run of its own universe) runs once, not once per worker
 # (xdist's loadgroup marks are lost under pytest 9); plain `pytest` runs it in one process
-test: $(BIN)/.installed browser
+test: $(BIN)/.installed $(CLUSTER)/.installed browser
 	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 lint: $(BIN)/.installed

@@ -95,6 +95,22 @@ def kernel_pool(tmp_path_factory):
     KERNEL_POOL = None
 
 
+def cluster_plugin_env() -> dict:
+    """Environment under which Snakemake finds the SLURM executor plugin
+    (requirements-cluster.txt): in the venv (pip install -r requirements-cluster.txt) or
+    beside it in <venv>/cluster, where `make test` puts it so that the suite's other runs, as
+    a workstation's, do not import it (Snakemake imports every installed executor plugin at
+    start; this one imports pandas)."""
+    import importlib.util
+
+    beside = Path(sys.prefix) / "cluster"
+    found = (beside / "snakemake_executor_plugin_slurm").is_dir() or importlib.util.find_spec(
+        "snakemake_executor_plugin_slurm"
+    )
+    assert found, "no SLURM executor plugin: `make test` installs requirements-cluster.txt into .venv/cluster"
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(beside), os.environ.get("PYTHONPATH")]))}
+
+
 def snakemake(workdir: Path, *args: str, env: dict | None = None, check: bool = True):
     """Run the venv's Snakemake in ``workdir``; returns the CompletedProcess."""
     command = [str(Path(sys.executable).parent / "snakemake"), *args]

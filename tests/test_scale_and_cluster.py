@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import snakemake
+from conftest import cluster_plugin_env, snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +89,8 @@ def test_a_2000_series_universe_plans_into_blocks(workflow_copy):
 
 
 def test_slurm_profile_plans_with_per_rule_resources(workflow_copy):
-    result = snakemake(workflow_copy, "-n", "--profile", "profiles/slurm", "--config", "offline=true")
+    profile = ["--profile", "profiles/slurm"]
+    result = snakemake(workflow_copy, "-n", *profile, "--config", "offline=true", env=cluster_plugin_env())
     assert re.search(r"^regimes\s+1$", result.stdout, re.M)
     # regimes: memory_mb(3000), first attempt: 3000 MB and 150 B per series and day (~9 x 16,400)
     regimes = next(job for job in result.stdout.split("\nrule ") if job.startswith("regimes:"))

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import snakemake
+from conftest import cluster_plugin_env, snakemake
 from test_config_safety import one_clear_line
 
 
@@ -222,6 +222,7 @@ def test_a_memory_budget_plans_5000_series_into_blocks_that_fit_8_gb_nodes(workf
         "--configfile",
         "config/config.yaml",
         "config/big.yaml",
+        env=cluster_plugin_env(),
     )
     blocks = int(re.search(r"^all_pairs_block\s+(\d+)$", result.stdout, re.M).group(1))
     note = re.search(r"all_pairs.mem_mb`: 7000 MB per block; (\d+) blocks of (\d+) MB planned", result.stderr)

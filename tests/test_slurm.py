@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import copy_workflow, snakemake
+from conftest import cluster_plugin_env, copy_workflow, snakemake
 from run import generated_universe
 
 pytestmark = pytest.mark.e2e
@@ -198,7 +198,7 @@ def test_slurm_profile_submits_threads_as_cpus_per_task_and_mem_per_rule(tmp_pat
     # the inputs first, on this machine (up to date here): the slurm run then only submits the all-pairs jobs
     snakemake(workdir, "--cores", "2", *config, "--", "data/processed/clean.parquet")
     target = ["--", "data/processed/all_pairs/manifest.json"]
-    plan = snakemake(workdir, "-n", "--profile", "profiles/slurm", *config, *target)
+    plan = snakemake(workdir, "-n", "--profile", "profiles/slurm", *config, *target, env=cluster_plugin_env())
     planned = planned_jobs(plan.stdout)
     blocks = {job for job in planned if job.startswith("rule_all_pairs_block_")}
     assert blocks == {f"rule_all_pairs_block_wildcards_{k}-of-2" for k in (1, 2)}, planned
@@ -211,6 +211,7 @@ def test_slurm_profile_submits_threads_as_cpus_per_task_and_mem_per_rule(tmp_pat
     env.update(
         PATH=os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]]),
         STAND_IN_SLURM_DIR=str(state),
+        **cluster_plugin_env(),
     )
     env.pop("SNAKEMAKE_PROFILE", None)
     result = run_bounded(
