@@ -104,7 +104,10 @@ def test_atomic_path_leaves_creating_the_temp_file_to_the_writer(tmp_path):
 
 
 STOPPED_WRITER = """
-import sys, threading
+import signal, sys, threading
+# Python's own SIGINT handling, as a process started from a terminal has it: a suite run in
+# the background of a script (`make test &`) passes SIGINT on ignored, which Python keeps
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {scripts!r})
 from corrflow.io import atomic_path
 with atomic_path({target!r}) as tmp:
