@@ -534,6 +534,11 @@ def lockstep_corr(
             r = k - b * window
             bb = b - group_b_first[g]
             t = days[group_day0[g] + k]
+            si = sums[bb, r, i]
+            vi = inv_sd[bb, r, i]
+            mean_j = means[bb, r, j0 : j0 + n]
+            inv_j = inv_sd[bb, r, j0 : j0 + n]
+            first = offsets[p0] + t * strides[p0]
             if r == 0:
                 run_cross[:] = 0.0
                 for u in range(1, window + 1):
@@ -541,6 +546,19 @@ def lockstep_corr(
                     others = centred[bb, u, j0 : j0 + n]
                     for m in range(n):
                         run_cross[m] += ci * others[m]
+            elif regular and step == 1:
+                # the store's rows: the day's move and the row's cells in one pass, over a
+                # slice without a step (compiled as contiguous, so LLVM vectorises it)
+                ei = centred[bb, window + r, i]
+                li = centred[bb, r, i]
+                entering = centred[bb, window + r, j0 : j0 + n]
+                leaving = centred[bb, r, j0 : j0 + n]
+                cells = out[first : first + n]
+                for m in range(n):
+                    moved = run_cross[m] + (ei * entering[m] - li * leaving[m])
+                    run_cross[m] = moved
+                    cells[m] = _clipped((moved - si * mean_j[m]) * vi * inv_j[m])
+                continue
             else:
                 ei = centred[bb, window + r, i]
                 li = centred[bb, r, i]
@@ -548,12 +566,11 @@ def lockstep_corr(
                 leaving = centred[bb, r, j0 : j0 + n]
                 for m in range(n):
                     run_cross[m] += ei * entering[m] - li * leaving[m]
-            si = sums[bb, r, i]
-            vi = inv_sd[bb, r, i]
-            mean_j = means[bb, r, j0 : j0 + n]
-            inv_j = inv_sd[bb, r, j0 : j0 + n]
-            if regular:
-                first = offsets[p0] + t * strides[p0]
+            if regular and step == 1:
+                cells = out[first : first + n]
+                for m in range(n):
+                    cells[m] = _clipped((run_cross[m] - si * mean_j[m]) * vi * inv_j[m])
+            elif regular:
                 cells = out[first : first + (n - 1) * step + 1 : step]
                 for m in range(n):
                     cells[m] = _clipped((run_cross[m] - si * mean_j[m]) * vi * inv_j[m])

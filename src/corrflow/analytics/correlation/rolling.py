@@ -296,34 +296,34 @@ class JointDayPlan:
         positions = np.flatnonzero(lockstep)
         order, slots, slot_group, days, day0, n_days, both = [], [], [], [], [], [], []
         run_group, run_left, run_right, run_start = [], [], [], []
-        for g, (c1, c2) in enumerate(np.unique(keys, axis=0)):
-            chosen = positions[(keys[:, 0] == c1) & (keys[:, 1] == c2)]
-            members = sorted(np.unique(pairs[chosen]), key=lambda s: (codes[s], s))
-            slot = {s: len(slots) + m for m, s in enumerate(members)}
-            slots += members
+        slot_of = np.full(len(codes), -1, dtype="int64")
+        n_codes = int(codes.max()) + 1 if len(codes) else 1
+        group_key = keys[:, 0] * n_codes + keys[:, 1]  # one number per pair of calendars
+        for g, key in enumerate(np.unique(group_key)):
+            c1, c2 = divmod(int(key), n_codes)
+            chosen = positions[group_key == key]
+            members = np.unique(pairs[chosen])
+            members = members[np.lexsort((members, codes[members]))]  # by calendar, then position
+            slot_of[members] = len(slots) + np.arange(len(members))
+            slots += members.tolist()
             slot_group += [g] * len(members)
             group_days = np.flatnonzero(base[c1] & base[c2])
             day0.append(sum(len(d) for d in days))
             days.append(group_days)
             n_days.append(len(group_days))
             both.append(int(panel.pair_calendar[c1, c2]))
-            left = [slot[i] for i in pairs[chosen, 0]]
-            right = [slot[j] for j in pairs[chosen, 1]]
-            run_length = 0
-            for p in range(len(chosen)):  # a run: one left slot, consecutive right slots
-                if (
-                    p == 0
-                    or left[p] != left[p - 1]
-                    or right[p] != right[p - 1] + 1
-                    or run_length >= LOCKSTEP_RUN
-                ):
-                    run_group.append(g)
-                    run_left.append(left[p])
-                    run_right.append(right[p])
-                    run_start.append(len(order) + p)
-                    run_length = 0
-                run_length += 1
-            order += list(chosen)
+            left, right = slot_of[pairs[chosen, 0]], slot_of[pairs[chosen, 1]]
+            # a run: one left slot, consecutive right slots, at most LOCKSTEP_RUN pairs
+            breaks = np.ones(len(chosen), dtype=bool)
+            breaks[1:] = (left[1:] != left[:-1]) | (right[1:] != right[:-1] + 1)
+            natural = np.flatnonzero(breaks)
+            within = np.arange(len(chosen)) - natural[np.cumsum(breaks) - 1]
+            starts = np.flatnonzero(breaks | (within % LOCKSTEP_RUN == 0))
+            run_group += [g] * len(starts)
+            run_left += left[starts].tolist()
+            run_right += right[starts].tolist()
+            run_start += (len(order) + starts).tolist()
+            order += chosen.tolist()
         as_int = lambda values: np.array(values, dtype="int64")  # noqa: E731
         self.lockstep = as_int(order)  # positions in ``pairs``, in the kernel's pair order
         self.slot_series, self.slot_group = as_int(slots), as_int(slot_group)
