@@ -2,7 +2,7 @@
 #   docker build -t corrflow .
 #   docker run --rm -v "$PWD/data:/work/data" -v "$PWD/docs:/work/docs" corrflow
 # The image also holds Snakemake itself, so cloud executors can start each job in it
-# (`--container-image`); see "Container and clusters" in README.md.
+# (`--container-image`); see "Container and clusters" in docs/operations.md.
 FROM python:3.11-slim
 
 # Every pinned package ships a manylinux wheel (numba, pyarrow, scipy included): no compiler.

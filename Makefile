@@ -7,14 +7,16 @@ CLUSTER := $(VENV)/cluster
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # The dashboard's browser test drives Debian's Chromium (playwright, pinned in requirements.txt,
-# talks to the system browser; no browser download). Installed here when missing.
-CHROMIUM := /usr/bin/chromium
+# talks to the system browser; no browser download). Installed here when missing; another
+# Chromium (macOS, a snap): make test CHROMIUM=/path/to/chromium
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint dag report clean-outputs browser
 
 $(BIN)/.installed: requirements.txt pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 1; }
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (requirements.txt is pinned for it), or name it: make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
@@ -26,7 +28,9 @@ run: $(BIN)/.installed
 	$(BIN)/snakemake --cores 4
 
 browser:
-	@test -x $(CHROMIUM) || { echo "installing chromium for the dashboard's browser test"; \
+	@test -x $(CHROMIUM) || { [ "$(CHROMIUM)" = /usr/bin/chromium ] && command -v apt-get >/dev/null || { \
+		echo "error: no Chromium at $(CHROMIUM): make test CHROMIUM=/path/to/chromium"; exit 1; }; \
+		echo "installing chromium for the dashboard's browser test"; \
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
 # The SLURM executor plugin (requirements-cluster.txt) for the tests that run the cluster

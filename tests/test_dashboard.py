@@ -1,8 +1,8 @@
 """The interactive dashboard (task F): its numbers, one self-contained file, and a real browser.
 
 The browser test drives Debian's Chromium (/usr/bin/chromium, `apt-get install chromium`;
-`make test` installs it when missing) through playwright. Without the browser it fails
-when CI=true and skips with a message otherwise.
+`make test` installs it when missing; `CHROMIUM=/path/to/chromium` names another) through
+playwright. Without the browser it fails when CI=true and skips with a message otherwise.
 """
 
 import functools
@@ -18,7 +18,8 @@ import pytest
 from conftest import corrflow_command
 from test_universe_step import month_last_days
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's path unless CHROMIUM names another (make test passes its own CHROMIUM on)
+CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -136,7 +137,10 @@ def test_page_excludes_configured_series_and_says_why():
 def chromium_or_skip():
     if CHROMIUM.exists():
         return
-    message = f"{CHROMIUM} not found: install it with `apt-get install -y chromium` (make test does)"
+    message = (
+        f"{CHROMIUM} not found: install it with `apt-get install -y chromium` (make test does), "
+        "or name another Chromium in CHROMIUM"
+    )
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message + "; CI must run the browser test, it never skips there")
     pytest.skip(message)

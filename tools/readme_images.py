@@ -13,13 +13,14 @@ Run it whenever a change alters one of these figures or the dashboard's first sc
 (docs/development.md), then check the README's caption still says what the figure shows.
 """
 
+import os
 import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ("fig_corr_SPY_vs_DGS10.png", "fig_regimes.png", "fig_heatmap.png")
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")  # as the browser test
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VIEWPORT = {"width": 1280, "height": 1400}
 

@@ -1,4 +1,4 @@
-# Task A: one ingest job per source (fred, yahoo, csv), in parallel.
+# Task A: one ingest job per source (fred, yahoo, french, csv), in parallel.
 # Live source -> verified local cache -> bundled snapshot -> missing, per series.
 # The sources are the registry in src/corrflow/data/sources/__init__.py; a test
 # checks that it, the schema's source enum and this constraint name the same ones.
