@@ -187,6 +187,24 @@ def test_today_forecast_is_the_final_fit_with_its_prediction_interval(tmp_path):
     assert run_model(tmp_path)["forecast"] == pytest.approx(forecast)
 
 
+def test_the_forecast_target_counts_the_pairs_sessions_not_weekdays():
+    """21 NYSE sessions after Friday 2026-06-05 skip Juneteenth and July 3: 2026-07-08, not
+    the 21st weekday (07-06); with a Tokyo leg, the days both markets open (the pair's days)."""
+    import pandas_market_calendars as mcal
+
+    from corrflow.analytics.model import leg_calendars, sessions_ahead
+
+    day = pd.Timestamp("2026-06-05")
+    assert sessions_ahead(day, 21, ["NYSE", "NYSE"]) == pd.Timestamp("2026-07-08")
+    assert sessions_ahead(day, 21, [None, None]) == pd.Timestamp("2026-07-06")  # no calendar known
+    both = None
+    for name in ("NYSE", "XTKS"):
+        days = mcal.get_calendar(name).valid_days("2026-06-06", "2026-09-30").tz_localize(None).normalize()
+        both = days if both is None else both.intersection(days)
+    assert sessions_ahead(day, 21, ["NYSE", "XTKS"]) == both[20]
+    assert leg_calendars({"series": {"A": {"calendar": "XTKS"}}}, "A", "B") == ["XTKS", None]
+
+
 def test_too_few_usable_days_names_the_pair_and_the_cause(tmp_path):
     from corrflow.io import InputDataError
 

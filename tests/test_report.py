@@ -269,8 +269,17 @@ def test_episode_labels_do_not_overlap():
     placed = label_rows(
         episodes, pd.Timestamp("2008-01-01"), pd.Timestamp("2016-01-01"), axis_px=960, max_rows=2
     )
-    rows = {e["name"]: row for e, row, _ in placed}
+    rows = {e["name"]: row for e, row, _, _ in placed}
     assert rows == {"First long name": 0, "Far away": 0, "Second long name": 1}  # "Third" has no free row
+    anchors = {e["name"]: (x, ha) for e, _, x, ha in placed}
+    assert anchors["First long name"] == (pd.Timestamp("2010-01-04"), "left")
+    # near the right edge the label ends at its episode's end, above its own band (it
+    # used to end at the episode's start, over an earlier episode's band)
+    edge = pd.DataFrame(
+        {"name": ["Tariff shock 2025"], "start": ["2015-11-20"], "end": ["2015-12-10"], "business_days": [15]}
+    )
+    ((_, _, x, ha),) = label_rows(edge, pd.Timestamp("2008-01-01"), pd.Timestamp("2016-01-01"), axis_px=960)
+    assert (x, ha) == (pd.Timestamp("2015-12-10"), "right")
 
 
 def test_markdown_becomes_rst_that_docutils_renders(tmp_path):

@@ -286,9 +286,34 @@ def forecast_metrics(forecasts: pd.DataFrame, horizon: int) -> dict:
     return metrics
 
 
-def today_forecast(final, frame: pd.DataFrame, horizon: int, level: float = INTERVAL_LEVEL) -> dict | None:
+def sessions_ahead(day: pd.Timestamp, horizon: int, calendars: list[str | None]) -> pd.Timestamp:
+    """The ``horizon``-th day after ``day`` on which every calendar of ``calendars`` is
+    open (the pair's days, which the horizon counts); business days when none is known."""
+    from corrflow.data.calendars import sessions
+
+    names = [name for name in calendars if name]
+    if not names:
+        return day + pd.offsets.BDay(horizon)
+    end = day + pd.Timedelta(days=3 * horizon + 31)  # room for any holiday season
+    joint = sessions(names[0], day, end)
+    for name in names[1:]:
+        joint = joint.intersection(sessions(name, day, end))
+    after = joint[joint > day]
+    return after[horizon - 1] if len(after) >= horizon else day + pd.offsets.BDay(horizon)
+
+
+def leg_calendars(meta: dict, a: str, b: str) -> list[str | None]:
+    """The two legs' exchange calendars from clean.parquet's metadata (None: not recorded)."""
+    series = meta.get("series", {})
+    return [series.get(leg, {}).get("calendar") for leg in (a, b)]
+
+
+def today_forecast(
+    final, frame: pd.DataFrame, horizon: int, level: float = INTERVAL_LEVEL, calendars: list | None = None
+) -> dict | None:
     """The final OLS fit's forecast from the last day with every feature, with its
-    prediction interval at ``level`` (clipped to the correlation's range [-1, 1])."""
+    prediction interval at ``level`` (clipped to the correlation's range [-1, 1]); its
+    target date ``horizon`` of the pair's sessions later (``calendars``: the legs')."""
     from statsmodels.tools.tools import add_constant
 
     latest = frame.dropna(subset=FEATURES)
@@ -300,7 +325,7 @@ def today_forecast(final, frame: pd.DataFrame, horizon: int, level: float = INTE
     day = row.index[0]
     return {
         "date": str(day.date()),
-        "target_date": str((day + pd.offsets.BDay(horizon)).date()),
+        "target_date": str(sessions_ahead(day, horizon, calendars or []).date()),
         "current": float(row["corr"].iloc[0]),
         "value": float(np.clip(summary["mean"], -1, 1)),
         "lower": float(np.clip(summary["obs_ci_lower"], -1, 1)),
@@ -358,7 +383,7 @@ def run(
     logit: models/comove_logit.pkl
     metrics: models/metrics.json
     """
-    features, _ = read_parquet(features)
+    features, meta = read_parquet(features)
     corr = read_rolling_corr(corr)
     column = choose_pair(corr, pair, window)
     a, b, _ = column.split(":")
@@ -376,7 +401,7 @@ def run(
         "coefficients": {k: float(v) for k, v in final.params.items()},
         "hac_std_errors": {k: float(v) for k, v in final.bse.items()},
         "final_fit_days": int(final.nobs),
-        "forecast": today_forecast(final, frame, horizon),
+        "forecast": today_forecast(final, frame, horizon, calendars=leg_calendars(meta, a, b)),
         "logit_kind": "Logit of P(correlation h days ahead > 0)",
         "logit_failures": forecasts.attrs["logit_failures"],
     }

@@ -565,7 +565,10 @@ def render_markdown(report: dict) -> str:
             lines.append(
                 f"- non-positive values: {len(r['non_positive'])}, first {number_text(first['value'])} on "
                 f"{first['date']}: "
-                f"a log return is undefined there, so clean leaves the day out"
+                "a log return is undefined there, so clean leaves the day out (the next return is "
+                "taken from the value before it, within `clean.max_gap_days`). What to do: nothing "
+                "if it is a real print (as WTI crude oil's below zero on 2020-04-20); if it "
+                "is an error, correct the source (a csv series' file) or drop the series from `series`"
             )
         if r["outliers"]:
             errors = sum(bool(o.get("likely_error")) for o in r["outliers"])

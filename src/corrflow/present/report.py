@@ -450,6 +450,10 @@ def build_report(
         "",
         *folded_when_long(series_rows, series_meta),
         "",
+        "Sessions behind: the series' own market sessions after its last value, up to the "
+        "as-of date (the latest day on which a configured pair has both values); "
+        '"none, runs past it": the series has values after that date.',
+        "",
     ]
     drawn = []
     for figure in _figures.REGISTRY:
@@ -461,9 +465,10 @@ def build_report(
     lines += [
         "## Data quality",
         "",
-        "Full report: [dq_report.md](dq_report.md).",
+        "Warnings and failures per series; the full report, with the info flags (coverage, "
+        "calendars, stale runs, single outliers), is [dq_report.md](dq_report.md).",
         "",
-        "| series | flags |",
+        "| series | warnings and failures |",
         "|---|---|",
     ]
     passing = []
@@ -472,9 +477,9 @@ def build_report(
         if not flags and len(dq["series"]) > READABLE_SERIES:
             passing.append(series_id)  # a large universe: the series with a flag, then a count
             continue
-        lines.append(f"| {series_id} | {', '.join(flags) or 'all pass'} |")
+        lines.append(f"| {series_id} | {', '.join(flags) or 'none'} |")
     if passing:
-        lines.append(f"| the other {len(passing)} series | no warning or failure |")
+        lines.append(f"| the other {len(passing)} series | none |")
     lines.append("")
     lines += calendar_advice_lines(dq, calendar_effect)
     lines += model_section(metrics)

@@ -135,7 +135,7 @@ def data_provenance(
         if behind is None and m.get("last"):
             behind = business_days_since(m.get("last"), as_of, m.get("calendar"))
         if m.get("last") and str(m["last"])[:10] > as_of:
-            behind = "none, runs past it"  # past the as-of date (a series in no configured pair)
+            behind = "none, runs past it"  # after the as-of date (a configured pair's last joint day)
         stale = " (stale)" if m.get("stale") else ""
         rows.append(
             f"| {series_id} | {m.get('name') or ''} | {m.get('kind', '-')} | {currency_words(m)} | "

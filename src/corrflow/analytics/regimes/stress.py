@@ -230,11 +230,15 @@ def volatility_intervals(
     return out
 
 
-def joint_fall_intervals(pair: pd.DataFrame, days: int, pct: float, merge_gap_days: int) -> list[Interval]:
-    """Both legs of ``pair`` (log returns on the pair's days) down ``pct`` % over ``days`` days."""
+def joint_fall_intervals(
+    pair: pd.DataFrame, days: int, pct: float, merge_gap_days: int, names: dict | None = None
+) -> list[Interval]:
+    """Both legs of ``pair`` (log returns on the pair's days) down ``pct`` % over ``days`` days;
+    ``names``: how the text names a leg (a yield's leg is its bond's price, not the yield)."""
     if pair.empty:
         return []
     equity, bond = pair.columns
+    names = {equity: equity, bond: bond, **(names or {})}
     returns = pair.dropna()
     moves = np.expm1(returns.rolling(days, min_periods=days).sum())
     hit = (moves[equity] <= -pct / 100.0) & (moves[bond] <= -pct / 100.0)
@@ -250,15 +254,16 @@ def joint_fall_intervals(pair: pd.DataFrame, days: int, pct: float, merge_gap_da
             end=end,
             rule="joint fall",
             reason=(
-                f"joint fall: {equity} and {bond} both down {pct:g}% or more over {days} days "
+                f"joint fall: {names[equity]} and {names[bond]} both down {pct:g}% or more over {days} days "
                 f"(worst {span[equity].min():+.1%} and {span[bond].min():+.1%})"
             ),
             long_reason=(
-                f"{equity} and {bond} kept falling together with breaks of at most {merge_gap_days} days"
+                f"{names[equity]} and {names[bond]} kept falling together with breaks of at most "
+                f"{merge_gap_days} days"
             ),
         )
         interval["daily"] = {
-            d: f"joint fall {equity} {row[equity]:+.1%}, {bond} {row[bond]:+.1%} in {days}d"
+            d: f"joint fall {names[equity]} {row[equity]:+.1%}, {names[bond]} {row[bond]:+.1%} in {days}d"
             for d, row in span[hit.loc[start:end]].iterrows()
         }
         out.append(interval)
@@ -682,8 +687,13 @@ def stress_episodes(
         # in for drawdown and volatility (a bear market, a crash) where the equity has no data
         if equity in levels and bond in levels and bond != equity:
             bond_levels = levels[bond]
-            pair = CleanPanel(levels, metadata).pair_returns(equity, bond)
-            intervals += joint_fall_intervals(pair, settings.joint_fall_days, settings.joint_fall_pct, gap)
+            panel = CleanPanel(levels, metadata)
+            pair = panel.pair_returns(equity, bond)
+            # a yield's returns are its bond's price returns: "DGS10 down" would read as the yield
+            names = {s: f"the {s} bond" for s in (equity, bond) if panel.spec(s).get("kind") == "yield"}
+            intervals += joint_fall_intervals(
+                pair, settings.joint_fall_days, settings.joint_fall_pct, gap, names
+            )
     if len(levels.index):
         intervals += named_intervals(settings.episodes, levels.index[0], levels.index[-1])
     groups = merge_blips(merge_intervals(intervals, gap))

@@ -29,7 +29,8 @@ STYLE = {
     "legend.fontsize": 9,
     "legend.frameon": False,
 }
-SIGN_COLOURS = {"negative": "#2b83ba", "mixed": "#e3e3e3", "positive": "#d7191c"}  # figures and dashboard
+SIGN_COLOURS = {"negative": "#2b83ba", "mixed": "#a9a9a9", "positive": "#d7191c"}  # figures and dashboard
+# (mixed: a mid grey, apart from the stress episodes' light bands in the same legend)
 FIGURE_WIDTH = 13.0  # inches at 100 dpi: 1300 px
 LABELLED_EPISODES = 20  # episode names tried above a pair figure (configured first, then longest)
 LABEL_ROWS = 3  # rows of episode labels above a pair figure
@@ -68,10 +69,12 @@ def shade_sign(ax, labels: pd.Series) -> None:
 
 
 def label_rows(episodes: pd.DataFrame, start, end, axis_px: float, max_rows: int = LABEL_ROWS) -> list:
-    """(episode, row) for the labels that fit above the axis without overlapping: the
-    configured (named) episodes first, then the longest, each in the lowest row whose last
-    label ends before it. The episodes left out get a short date tag (``episode_tag``)
-    from the figure, so every drawn episode is labelled."""
+    """(episode, row, x, ha) for the labels that fit above the axis without overlapping:
+    the configured (named) episodes first, then the longest, each in the lowest row whose
+    last label ends before it; a label starts at its episode's start (``ha`` "left"), or,
+    where it would run past the axis, ends at the episode's drawn end (``ha`` "right", so
+    it never sits wholly over an earlier band). The episodes left out get a short date tag
+    (``episode_tag``) from the figure, so every drawn episode is labelled."""
     span_days = max((end - start).days, 1)
     day_per_px = span_days / axis_px
     placed, row_ends = [], [[] for _ in range(max_rows)]
@@ -83,13 +86,14 @@ def label_rows(episodes: pd.DataFrame, start, end, axis_px: float, max_rows: int
     for _, e in order.head(LABELLED_EPISODES).iterrows():
         left = max(pd.Timestamp(e["start"]), start)
         width = pd.Timedelta(days=(len(e["name"]) * 7.0 + 12) * day_per_px)
-        right = left + width
-        if right > end:  # a label near the right edge is drawn leftwards from the episode's end
-            left, right = left - width, left
+        right, x, ha = left + width, left, "left"
+        if right > end:  # near the right edge: the label ends where the episode's band ends
+            x = min(max(pd.Timestamp(e["end"]), left), end)
+            left, right, ha = x - width, x, "right"
         for row, occupied in enumerate(row_ends):
             if all(right < lo or left > hi for lo, hi in occupied):
                 occupied.append((left, right))
-                placed.append((e, row, left))
+                placed.append((e, row, x, ha))
                 break
     return placed
 

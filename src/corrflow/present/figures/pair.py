@@ -118,7 +118,7 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path,
             handles.append(Patch(color=EPISODE_COLOUR, alpha=0.25, label="stress episode"))
         axis_px = FIGURE_WIDTH * 100 * (0.80 - 0.06)
         labelled = label_rows(shown, start, end, axis_px)
-        named_above = {(e["name"], e["start"]) for e, _, _ in labelled}
+        named_above = {(e["name"], e["start"]) for e, _, _, _ in labelled}
         # every drawn episode is labelled: one whose name does not fit above gets its start
         # month, upright inside its band (drawn once the axis is laid out: draw_date_tags)
         tagged = []
@@ -129,12 +129,13 @@ def plot_pair(corr, regimes, episodes, a, b, window, names, origins, path: Path,
                 max(pd.Timestamp(e["start"]), start), min(pd.Timestamp(e["end"]), end), start, end
             )
             tagged.append((e0 + (e1 - e0) / 2, episode_tag(e)))
-        for e, row, left in labelled:
+        for e, row, x, ha in labelled:
             ax.annotate(
                 e["name"],
-                xy=(left, 1.0),
+                xy=(x, 1.0),
                 xycoords=("data", "axes fraction"),
-                xytext=(2, 4 + 14 * row),
+                xytext=(2 if ha == "left" else -2, 4 + 14 * row),
+                ha=ha,
                 textcoords="offset points",
                 fontsize=8.5,
                 color="#444444",

@@ -128,6 +128,7 @@ def draw_regime_timeline(
                 f"{markov_name(prefix)}: P({state}){since}{caveat}",
                 fontsize=11,
                 x=-share / (1 - share) if share < 1 else 0.0,
+                pad=12,  # clear of the panel's top tick label ("1.0") where the title runs over it
             )
         sign_ax = axes[len(panels)]
         sign_ax.grid(False)
