@@ -163,6 +163,32 @@ def test_a_markov_probability_says_when_todays_value_fits_neither_state():
     assert "neither describes today" not in line
 
 
+def test_a_markov_probability_that_jumped_in_a_day_says_so_and_the_last_days_hindsight_is_marked():
+    """P(turbulent) 0.01 on one day and 0.92 the next, the data's last: the line gives the
+    day before and says hindsight has no later day there; a steady probability gets neither."""
+    from corrflow.present.summary import current_state
+
+    index = pd.bdate_range("2026-06-01", periods=5)
+    realtime = [0.02, 0.01, 0.03, 0.01, 0.92]
+    regimes = pd.DataFrame(
+        {
+            "mkv:ret:SPY:p_realtime:calm": [1 - p for p in realtime],
+            "mkv:ret:SPY:p_realtime:turbulent": realtime,
+            "mkv:ret:SPY:p_hindsight:calm": [0.9, 0.9, 0.9, 0.9, 0.08],
+            "mkv:ret:SPY:p_hindsight:turbulent": [0.1, 0.1, 0.1, 0.1, 0.92],
+        },
+        index=index,
+    )
+    fit = {"series": "mkv:ret:SPY", "well_separated": True, "states": {"calm": {}, "turbulent": {}}}
+    meta = {"markov": [fit]}
+    line = next(x for x in current_state(regimes, meta, "2026-06-05") if "Markov" in x)
+    assert "P(turbulent) real-time 0.92, hindsight 0.92" in line
+    assert "it was 0.01 on 2026-06-04, the day before" in line
+    assert "on the data's last day hindsight has no later day to use" in line
+    line = next(x for x in current_state(regimes, meta, "2026-06-04") if "Markov" in x)
+    assert "the day before" not in line and "last day" not in line
+
+
 def test_the_headline_says_the_stress_flag_is_not_known_after_its_inputs_end():
     """A day after the stress rules' inputs end (stress NA): neither "No stress flag" nor a
     flag, but "not known", with the day the inputs end."""

@@ -260,6 +260,9 @@ def primary_of(corr: pd.DataFrame, a: str, b: str, window: int | None) -> str | 
     return column if column in pearson_columns(corr) else None
 
 
+JUMP = 0.5  # a Markov probability that moves this much in one day is said to have jumped
+
+
 def value_on(series: pd.Series, day: pd.Timestamp):
     """(date, value) of the last observation on or before ``day``."""
     known = series.loc[:day].dropna()
@@ -460,8 +463,14 @@ def current_state(
             lines.append(f"- Markov {markov_name(panel['prefix'])}: no probability yet.")
             continue
         hindsight_column = f"{panel['prefix']}:p_hindsight:{panel['top']}"
-        _, q = value_on(regimes[hindsight_column], day) if hindsight_column in regimes else (None, np.nan)
+        hindsight = regimes[hindsight_column] if hindsight_column in regimes else None
+        _, q = value_on(hindsight, day) if hindsight is not None else (None, np.nan)
         caveat = "" if panel["separated"] else " (states not well separated: read with care)"
+        before = realtime.loc[: date - pd.Timedelta(days=1)].dropna()
+        if len(before) and abs(p - before.iloc[-1]) >= JUMP:  # one day's move: say so
+            caveat += f"; it was {before.iloc[-1]:.2f} on {before.index[-1].date()}, the day before"
+        if pd.notna(q) and hindsight.last_valid_index() == date:
+            caveat += "; on the data's last day hindsight has no later day to use"
         column = panel["prefix"].removeprefix("mkv:")
         if corr is not None and column in corr:  # a correlation's fit: today's value against its states
             caveat += outside_states(corr[column].get(date, np.nan), panel["fit"])

@@ -305,6 +305,7 @@ def asymmetry_sentence(pair_label: str, era: str, test: dict, level: float = 0.0
     return (
         f"{pair_label} ({era}, {test['first']} .. {test['last']}): the Hong-Tu-Zhou test rejects "
         f"symmetric exceedance correlations (J = {test['statistic']:.1f}, {test['df']} df, p {p_text}); "
-        f"the correlation is higher in {stronger} (mean {max(below, above):+.2f} against "
-        f"{min(below, above):+.2f} at c = {', '.join(f'{c:g}' for c in test['thresholds'])} sd)."
+        f"the correlation itself is higher in {stronger} (mean {max(below, above):+.2f} against "
+        f"{min(below, above):+.2f} at the test's thresholds c = "
+        f"{', '.join(f'{c:g}' for c in test['thresholds'])} sd)."
     )

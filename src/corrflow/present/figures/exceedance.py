@@ -131,7 +131,10 @@ def curve_reading(rows: pd.DataFrame, test: dict, label: str) -> str | None:
         verdict = "rejects" if p < 0.05 else "does not reject"
         shown = "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.05 else f"= {p:.2f}"
         p_text = f"Hong-Tu-Zhou p {shown}, {verdict} symmetry"
-    means = f"on average {left.mean():+.2f} above it on the left, {right.mean():+.2f} on the right"
+    means = (
+        f"on average {left.mean():+.2f} above it on the left, {right.mean():+.2f} on the right, "
+        "over the drawn quantiles"
+    )
     asymmetric = p is not None and p < 0.05
     head = f"{label} (full sample): the curve lies above the normal line"
     if left_above and right_above:

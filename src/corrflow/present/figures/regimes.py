@@ -240,7 +240,11 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
     ]
     fits = [p for p in markov_panels(regimes, regimes_meta) if p["fit"]]
     if fits:
-        lines += ["| Markov fit | states (mean, variance, share of days) | well separated |", "|---|---|---|"]
+        lines += [
+            "| Markov fit | states (mean, variance, share of days; a returns fit in % a day and %²) "
+            "| well separated |",
+            "|---|---|---|",
+        ]
         for panel in fits:
             states = "; ".join(
                 f"{label}: {s.get('mean', np.nan):+.3f}, {s.get('variance', np.nan):.3f}, "
