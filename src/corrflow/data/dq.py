@@ -567,7 +567,7 @@ def render_markdown(report: dict) -> str:
                 f"{first['date']}: "
                 "a log return is undefined there, so clean leaves the day out (the next return is "
                 "taken from the value before it, within `clean.max_gap_days`). What to do: nothing "
-                "if it is a real print (as WTI crude oil's below zero on 2020-04-20); if it "
+                "if it is a real print (as WTI crude oil below zero on 2020-04-20); if it "
                 "is an error, correct the source (a csv series' file) or drop the series from `series`"
             )
         if r["outliers"]:
