@@ -483,6 +483,7 @@ def lockstep_corr(
     sums,
     means,
     inv_sd,
+    task_run,
     run_group,
     run_left,
     run_right,
@@ -504,81 +505,97 @@ def lockstep_corr(
     ``lockstep_moments`` (one parallel call for all groups). The pairs come in runs: run
     q is the pairs run_start[q] .. run_start[q] + run_length[q] - 1 of group
     run_group[q], of slot run_left[q] with the consecutive slots from run_right[q]; pair
-    p's value on row t goes to ``out[offsets[p] + t * strides[p]]``. Every pair takes the
-    same step on the same day, so the inner loop runs along a run: contiguous moments
-    and sums, and output at one step apart where the run's cells of a row are (contiguous
-    in the all-pairs store's rows).
+    p's value on row t goes to ``out[offsets[p] + t * strides[p]]``. The parallel tasks
+    are consecutive runs of one group, task x the runs task_run[x] .. task_run[x + 1] - 1,
+    walked day by day: a day's moments and the task's cross sums stay in cache across
+    its runs, and its cells of a row are written in order. Every pair takes the same step
+    on the same day, so the inner loop runs along a run: contiguous moments and sums, and
+    output at one step apart where the run's cells of a row are (contiguous in the
+    all-pairs store's rows).
 
     ``cross[p]``: the pair's centred cross sum over the window ending on the last day
     done, taken afresh at each block's first day (sum over the block's segment positions
     1 .. window) and moved one day at a time within the block (add the day entering,
     subtract the one leaving), so rounding never spans more than one block; it carries a
     block from one call to the next (calls in day order), so results do not depend on
-    how the days are split into calls."""
-    for q in numba.prange(run_left.shape[0]):
-        g = run_group[q]
-        i = run_left[q]
-        j0 = run_right[q]
-        p0 = run_start[q]
-        n = run_length[q]
-        # the run's cells of a row at one step apart (1 in the store's rows, the calendars'
-        # interleave across groups): a strided view, no index per cell
-        step = offsets[p0 + 1] - offsets[p0] if n > 1 else 1
-        regular = step > 0
-        for m in range(1, n):
-            if offsets[p0 + m] != offsets[p0] + m * step or strides[p0 + m] != strides[p0]:
-                regular = False
-        run_cross = cross[p0 : p0 + n]
+    how the days are split into calls or tasks."""
+    for x in numba.prange(task_run.shape[0] - 1):
+        q_first = task_run[x]
+        n_runs = task_run[x + 1] - q_first
+        g = run_group[q_first]
+        # each run's cells of a row at one step apart (1 in the store's rows, the
+        # calendars' interleave across groups): a strided view, no index per cell
+        run_step = np.ones(n_runs, dtype=np.int64)
+        run_regular = np.zeros(n_runs, dtype=np.bool_)
+        for v in range(n_runs):
+            p0 = run_start[q_first + v]
+            n = run_length[q_first + v]
+            step = offsets[p0 + 1] - offsets[p0] if n > 1 else 1
+            regular = step > 0
+            for m in range(1, n):
+                if offsets[p0 + m] != offsets[p0] + m * step or strides[p0 + m] != strides[p0]:
+                    regular = False
+            run_step[v] = step
+            run_regular[v] = regular
         for k in range(group_k_start[g], group_k_stop[g]):
             b = k // window
             r = k - b * window
             bb = b - group_b_first[g]
             t = days[group_day0[g] + k]
-            si = sums[bb, r, i]
-            vi = inv_sd[bb, r, i]
-            mean_j = means[bb, r, j0 : j0 + n]
-            inv_j = inv_sd[bb, r, j0 : j0 + n]
-            first = offsets[p0] + t * strides[p0]
-            if r == 0:
-                run_cross[:] = 0.0
-                for u in range(1, window + 1):
-                    ci = centred[bb, u, i]
-                    others = centred[bb, u, j0 : j0 + n]
+            for v in range(n_runs):
+                q = q_first + v
+                i = run_left[q]
+                j0 = run_right[q]
+                p0 = run_start[q]
+                n = run_length[q]
+                step = run_step[v]
+                regular = run_regular[v]
+                run_cross = cross[p0 : p0 + n]
+                si = sums[bb, r, i]
+                vi = inv_sd[bb, r, i]
+                mean_j = means[bb, r, j0 : j0 + n]
+                inv_j = inv_sd[bb, r, j0 : j0 + n]
+                first = offsets[p0] + t * strides[p0]
+                if r == 0:
+                    run_cross[:] = 0.0
+                    for u in range(1, window + 1):
+                        ci = centred[bb, u, i]
+                        others = centred[bb, u, j0 : j0 + n]
+                        for m in range(n):
+                            run_cross[m] += ci * others[m]
+                elif regular and step == 1:
+                    # the store's rows: the day's move and the row's cells in one pass, over a
+                    # slice without a step (compiled as contiguous, so LLVM vectorises it)
+                    ei = centred[bb, window + r, i]
+                    li = centred[bb, r, i]
+                    entering = centred[bb, window + r, j0 : j0 + n]
+                    leaving = centred[bb, r, j0 : j0 + n]
+                    cells = out[first : first + n]
                     for m in range(n):
-                        run_cross[m] += ci * others[m]
-            elif regular and step == 1:
-                # the store's rows: the day's move and the row's cells in one pass, over a
-                # slice without a step (compiled as contiguous, so LLVM vectorises it)
-                ei = centred[bb, window + r, i]
-                li = centred[bb, r, i]
-                entering = centred[bb, window + r, j0 : j0 + n]
-                leaving = centred[bb, r, j0 : j0 + n]
-                cells = out[first : first + n]
-                for m in range(n):
-                    moved = run_cross[m] + (ei * entering[m] - li * leaving[m])
-                    run_cross[m] = moved
-                    cells[m] = _clipped((moved - si * mean_j[m]) * vi * inv_j[m])
-                continue
-            else:
-                ei = centred[bb, window + r, i]
-                li = centred[bb, r, i]
-                entering = centred[bb, window + r, j0 : j0 + n]
-                leaving = centred[bb, r, j0 : j0 + n]
-                for m in range(n):
-                    run_cross[m] += ei * entering[m] - li * leaving[m]
-            if regular and step == 1:
-                cells = out[first : first + n]
-                for m in range(n):
-                    cells[m] = _clipped((run_cross[m] - si * mean_j[m]) * vi * inv_j[m])
-            elif regular:
-                cells = out[first : first + (n - 1) * step + 1 : step]
-                for m in range(n):
-                    cells[m] = _clipped((run_cross[m] - si * mean_j[m]) * vi * inv_j[m])
-            else:
-                for m in range(n):
-                    out[offsets[p0 + m] + t * strides[p0 + m]] = _clipped(
-                        (run_cross[m] - si * mean_j[m]) * vi * inv_j[m]
-                    )
+                        moved = run_cross[m] + (ei * entering[m] - li * leaving[m])
+                        run_cross[m] = moved
+                        cells[m] = _clipped((moved - si * mean_j[m]) * vi * inv_j[m])
+                    continue
+                else:
+                    ei = centred[bb, window + r, i]
+                    li = centred[bb, r, i]
+                    entering = centred[bb, window + r, j0 : j0 + n]
+                    leaving = centred[bb, r, j0 : j0 + n]
+                    for m in range(n):
+                        run_cross[m] += ei * entering[m] - li * leaving[m]
+                if regular and step == 1:
+                    cells = out[first : first + n]
+                    for m in range(n):
+                        cells[m] = _clipped((run_cross[m] - si * mean_j[m]) * vi * inv_j[m])
+                elif regular:
+                    cells = out[first : first + (n - 1) * step + 1 : step]
+                    for m in range(n):
+                        cells[m] = _clipped((run_cross[m] - si * mean_j[m]) * vi * inv_j[m])
+                else:
+                    for m in range(n):
+                        out[offsets[p0 + m] + t * strides[p0 + m]] = _clipped(
+                            (run_cross[m] - si * mean_j[m]) * vi * inv_j[m]
+                        )
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -250,7 +250,22 @@ class JointDayPanel:
 
 
 LOCKSTEP_BLOCKS = 8  # blocks of lock-step moments held at a time (memory: 8 x 5 windows x slots)
-LOCKSTEP_RUN = 128  # pairs per parallel task of the lock-step kernel at most (equal shares per thread)
+LOCKSTEP_RUN = 128  # pairs per run of the lock-step kernel at most
+LOCKSTEP_TASK = 1024  # pairs per parallel task of the lock-step kernel at most (consecutive runs)
+
+
+def lockstep_tasks(run_group: np.ndarray, run_length: np.ndarray) -> np.ndarray:
+    """The lock-step kernel's parallel tasks: consecutive runs of one group of at most
+    LOCKSTEP_TASK pairs in all (a longer run alone); task x is runs ``task_run[x]`` ..
+    ``task_run[x + 1] - 1``."""
+    starts = []
+    pairs = 0
+    for q, (group, length) in enumerate(zip(run_group.tolist(), run_length.tolist(), strict=True)):
+        if q == 0 or group != run_group[q - 1] or pairs + length > LOCKSTEP_TASK:
+            starts.append(q)
+            pairs = 0
+        pairs += length
+    return np.array(starts + [len(run_group)], dtype="int64")
 
 
 class JointDayPlan:
@@ -332,6 +347,7 @@ class JointDayPlan:
         self.run_group, self.run_left, self.run_right = as_int(run_group), as_int(run_left), as_int(run_right)
         self.run_start = as_int(run_start)
         self.run_length = np.diff(np.append(self.run_start, len(order))).astype("int64")
+        self.task_run = lockstep_tasks(self.run_group, self.run_length)
         self.cross = np.zeros(len(order))
         self.done = np.zeros(len(n_days), dtype="int64")  # days of each group computed so far
 
@@ -417,6 +433,7 @@ class JointDayPlan:
                 sums,
                 means,
                 inv_sd,
+                self.task_run,
                 self.run_group,
                 self.run_left,
                 self.run_right,
