@@ -608,9 +608,15 @@ def _clipped(value):
     return value
 
 
-@numba.njit(cache=True, nogil=True)
-def fill_nan_rows(out, offsets, strides, rows):
-    """NaN into every pair's cell (``out[offsets[p] + t * strides[p]]``) of rows ``rows``."""
-    for t in rows:
-        for p in range(offsets.shape[0]):
-            out[offsets[p] + t * strides[p]] = np.nan
+@TwoWayKernel
+def fill_nan_rows(out, offsets, strides, group_first, group_last, in_group, t_start):
+    """NaN into every cell of group g's pairs (``group_first[g] <= p < group_last[g]``,
+    pair p's cell of row t ``out[offsets[p] + t * strides[p]]``) on the rows
+    ``t_start + u`` that are not its days (``in_group[g, u]`` False); a row at a time,
+    the rows split between the threads."""
+    for u in numba.prange(in_group.shape[1]):
+        t = t_start + u
+        for g in range(in_group.shape[0]):
+            if not in_group[g, u]:
+                for p in range(group_first[g], group_last[g]):
+                    out[offsets[p] + t * strides[p]] = np.nan

@@ -390,16 +390,25 @@ class JointDayPlan:
             ],
             dtype="int64",
         )
+        # the stretch's rows that are not a group's days: NaN for its pairs
+        n_groups = len(self.group_day0)
+        in_group = np.zeros((n_groups, t_stop - t_start), dtype=bool)
+        group_first, group_last = np.zeros(n_groups, dtype="int64"), np.zeros(n_groups, dtype="int64")
         for g, (d0, start) in enumerate(zip(self.group_day0, self.done, strict=True)):
-            # the stretch's rows that are not the group's days: NaN for its pairs
-            in_group = np.zeros(t_stop - t_start, dtype=bool)
-            in_group[self.days[d0 + start : d0 + stop[g]] - t_start] = True
-            pairs = slice(*np.searchsorted(self.run_group, [g, g + 1]))
-            first = self.run_start[pairs.start] if pairs.start < len(self.run_start) else 0
-            last = self.run_start[pairs.stop] if pairs.stop < len(self.run_start) else len(self.lockstep)
-            fill_nan_rows(
-                out, lock_offsets[first:last], lock_strides[first:last], np.flatnonzero(~in_group) + t_start
-            )
+            in_group[g, self.days[d0 + start : d0 + stop[g]] - t_start] = True
+            runs = slice(*np.searchsorted(self.run_group, [g, g + 1]))
+            group_first[g] = self.run_start[runs.start] if runs.start < len(self.run_start) else 0
+            group_last[g] = self.run_start[runs.stop] if runs.stop < len(self.run_start) else len(self.lockstep)
+        fill_nan_rows(
+            out,
+            lock_offsets,
+            lock_strides,
+            group_first,
+            group_last,
+            in_group,
+            t_start,
+            work=len(self.lockstep) * len(self.panel.index),
+        )
         slots = len(self.slot_series)
         while (self.done < stop).any():  # at most LOCKSTEP_BLOCKS blocks of every group per pass
             k_start = self.done
