@@ -557,6 +557,44 @@ def test_lockstep_pairs_equal_the_general_walk(window):
         np.testing.assert_array_equal(np.isnan(np.concatenate(parts)), np.isnan(general))
 
 
+def test_lockstep_results_do_not_depend_on_how_pairs_are_cut_into_runs_and_tasks(monkeypatch):
+    """The lock-step kernel's parallel tasks (consecutive runs of one calendar group,
+    walked day by day) only order the work: runs of 2 pairs in tasks of 3 give the same
+    bits as the defaults, on every calendar group, NaN days and stretch split included."""
+    from corrflow.analytics.correlation import rolling
+    from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel, lockstep_tasks
+    from corrflow.analytics.panel import CleanPanel
+
+    levels, metadata = lockstep_universe()
+    panel = JointDayPanel(CleanPanel(levels, metadata))
+
+    def every_row(plan_run: int, plan_task: int):
+        monkeypatch.setattr(rolling, "LOCKSTEP_RUN", plan_run)
+        monkeypatch.setattr(rolling, "LOCKSTEP_TASK", plan_task)
+        result = AllPairsBySeries(panel, 20, rows=97, date_major=True)
+        buffer = result.buffer()
+        parts = [
+            result.compute(buffer, t0, min(t0 + result.rows, result.n_rows))[0].copy()
+            for t0 in range(0, result.n_rows, result.rows)
+        ]
+        return result.plan, np.concatenate(parts)
+
+    default_plan, default = every_row(128, 1024)
+    small_plan, small = every_row(2, 3)
+    # the small cut is another plan: more runs, several tasks in a group, none across groups
+    assert len(small_plan.run_start) > len(default_plan.run_start)
+    tasks = small_plan.task_run
+    assert len(tasks) - 1 > len(small_plan.group_days)
+    for first, stop in zip(tasks[:-1], tasks[1:], strict=True):
+        assert len(set(small_plan.run_group[first:stop])) == 1
+        assert small_plan.run_length[first:stop].sum() <= 3 or stop - first == 1
+    np.testing.assert_array_equal(small, default)
+    # every run in exactly one task, in order; a group's end or a full task starts the next
+    monkeypatch.setattr(rolling, "LOCKSTEP_TASK", 3)
+    bounds = lockstep_tasks(np.array([0, 0, 0, 1, 1]), np.array([2, 1, 2, 4, 1]))
+    assert bounds.tolist() == [0, 2, 3, 4, 5]
+
+
 def test_the_serial_and_threaded_builds_of_every_kernel_give_the_same_numbers(monkeypatch):
     """Each compiled kernel runs serially below ``PARALLEL_WORK`` and on numba's threads
     above it (the threads split the pairs): every output of the joint-day walk, the
