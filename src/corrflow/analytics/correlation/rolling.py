@@ -287,7 +287,8 @@ class JointDayPlan:
 
     Within a group the members are ordered by calendar, then as in the universe, so that
     a series' pairs with a calendar's later members are consecutive members: runs of at
-    most LOCKSTEP_RUN pairs, the kernel's parallel tasks."""
+    most LOCKSTEP_RUN pairs; the kernel's parallel tasks are consecutive runs of a group
+    (``lockstep_tasks``), each walked day by day."""
 
     def __init__(self, panel: JointDayPanel, pairs: np.ndarray, window: int):
         self.panel, self.window = panel, window
