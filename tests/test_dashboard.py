@@ -95,6 +95,33 @@ def test_month_end_matrices_take_each_pairs_last_value_in_the_month():
     assert (cube[:, [0, 1, 2], [0, 1, 2]] == 1).all()
 
 
+def test_page_numbers_are_rounded_exactly_as_pythons_round():
+    """The page's numbers come from array operations (``dashboard.rounded``), each the
+    float Python's ``round(v, 3)`` gives, ties and values a hair from a tie included;
+    NaN and inf are null; a month's matrix row after row."""
+    from corrflow.present.dashboard import iso_days, rounded
+
+    rng = np.random.default_rng(0)
+    halves = (np.arange(-5000, 5000) + 0.5) / 1000  # ties after scaling (most inexact)
+    values = np.concatenate(
+        [
+            rng.uniform(-1, 1, 200_000),
+            rng.normal(0, 300, 20_000),
+            halves,
+            np.nextafter(halves, 2),
+            np.nextafter(halves, -2),
+            [0.0005, -0.0005, 2.675, -2.675, 0.1235, 1e12, -3e15, 1e300, -0.0, 5e-324],
+        ]
+    )
+    ours = rounded(values)
+    assert ours == [round(float(v), 3) for v in values]
+    assert [str(v) for v in ours] == [str(round(float(v), 3)) for v in values]  # -0.0 stays -0.0
+    assert rounded([np.nan, np.inf, -np.inf, 0.12345]) == [None, None, None, 0.123]
+    assert rounded(np.array([[0.1111, 0.2222], [np.nan, 0.4444]])) == [0.111, 0.222, None, 0.444]
+    days = pd.date_range("1926-07-01", "2026-12-31", freq="D")
+    assert iso_days(days) == [d.strftime("%Y-%m-%d") for d in days]
+
+
 def test_page_is_self_contained_and_deterministic():
     first, second = build_page(), build_page()
     assert first == second

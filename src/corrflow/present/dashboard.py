@@ -66,9 +66,29 @@ HEATMAP_HEIGHT = 600  # px
 
 
 def rounded(values) -> list:
-    """Floats rounded for the page, NaN as null (JSON has no NaN)."""
-    array = np.asarray(values, dtype="float64")
-    return [None if not np.isfinite(v) else round(float(v), DIGITS) for v in array]
+    """Floats rounded to DIGITS decimals for the page, each exactly as Python's
+    ``round(v, DIGITS)``; NaN (and inf) as null (JSON has no NaN). In array operations:
+    x * 10**DIGITS lies within 1e-13 of its exact value here, so rint gives the exact
+    rounding's integer k, and k / 10**DIGITS is the float nearest k / 10**DIGITS, which
+    is what ``round`` returns; a value within 1e-6 of a half (a tie, or too close to
+    tell) or too large for that margin goes to ``round`` itself."""
+    array = np.asarray(values, dtype="float64").ravel()
+    scale = 10.0**DIGITS
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = array * scale
+        result = (np.rint(scaled) / scale).tolist()
+        doubtful = (np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6) | (np.abs(scaled) >= 1e9)
+    finite = np.isfinite(array)
+    for k in np.flatnonzero(doubtful & finite):
+        result[k] = round(float(array[k]), DIGITS)
+    for k in np.flatnonzero(~finite):
+        result[k] = None
+    return result
+
+
+def iso_days(index: pd.DatetimeIndex) -> list[str]:
+    """The days of ``index`` as YYYY-MM-DD strings."""
+    return np.datetime_as_string(index.values.astype("datetime64[D]"), unit="D").tolist()
 
 
 def axis_label(series_id: str, meta: dict) -> str:
@@ -106,7 +126,7 @@ def pair_payload(a, b, corr, regimes, window, history, series_meta=None) -> dict
         return None
     codes = {label: k - 1 for k, label in enumerate(SIGN_LABELS)}  # -1 negative, 0 mixed, 1 positive
     return {
-        "dates": [d.strftime("%Y-%m-%d") for d in values.index],
+        "dates": iso_days(values.index),
         "corr": rounded(values),
         "lo": rounded(lo) if lo is not None else None,
         "hi": rounded(hi) if hi is not None else None,
@@ -247,7 +267,12 @@ def build_dashboard(
         off_diagonal = np.isfinite(cube).sum(axis=2) > 1  # months x series
         months_idx, series_idx = np.nonzero(~off_diagonal)
         cube[months_idx, series_idx, series_idx] = np.nan
-    frames = [[rounded(row) for row in matrix] for matrix in cube]
+    width = cube.shape[-1] if cube.ndim == 3 else 0
+    flat = rounded(cube)  # every month's matrix, row after row
+    frames = [
+        [flat[(m * width + k) * width : (m * width + k + 1) * width] for k in range(width)]
+        for m in range(len(cube))
+    ]
     frame_info = dashboard["frames"]
     month_labels = [f["month"] for f in frame_info]
     latest = dashboard["latest"]
