@@ -542,3 +542,29 @@ def test_no_stress_is_never_claimed_after_the_rules_inputs_end():
     _, tags = stress_episodes(levels, metadata, settings)
     flags = tags["stress"]
     assert flags.iloc[:150].notna().all() and flags.iloc[150:].drop(index[278:283]).isna().all()
+
+
+def test_calm_days_are_the_days_inside_no_episode():
+    """``calm_days`` (one running sum over the episodes) against its definition, a day at
+    a time: overlapping and nested episodes, starts and ends between the index's days or
+    beyond it, an episode with no day of the index, and one that ends before it starts."""
+    from corrflow.analytics.regimes.stress import calm_days
+
+    rng = np.random.default_rng(4)
+    index = pd.bdate_range("2001-01-01", periods=3000)
+    starts = pd.to_datetime("2000-06-01") + pd.to_timedelta(rng.integers(0, 4600, 60), unit="D")
+    ends = starts + pd.to_timedelta(rng.integers(-10, 120, 60), unit="D")  # a few end before they start
+    episodes = pd.DataFrame({"start": starts.strftime("%Y-%m-%d"), "end": ends.strftime("%Y-%m-%d")})
+    episodes.loc[len(episodes)] = ["2001-01-06", "2001-01-07"]  # a weekend: no day of the index
+    expected = np.array(
+        [
+            not (
+                (episodes["start"] <= d.strftime("%Y-%m-%d")) & (episodes["end"] >= d.strftime("%Y-%m-%d"))
+            ).any()
+            for d in index
+        ]
+    )
+    calm = calm_days(index, episodes)
+    assert calm.dtype == bool and 0 < calm.sum() < len(index)
+    np.testing.assert_array_equal(calm, expected)
+    assert calm_days(index, episodes.iloc[:0]).all()

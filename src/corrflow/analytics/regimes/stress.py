@@ -471,11 +471,17 @@ def episode_stat_column(stat: str, column: str) -> str:
 
 
 def calm_days(index: pd.DatetimeIndex, episodes: pd.DataFrame) -> np.ndarray:
-    """True on the days of ``index`` inside no episode of ``episodes``."""
-    inside = np.zeros(len(index), dtype=bool)
-    for start, end in zip(pd.to_datetime(episodes["start"]), pd.to_datetime(episodes["end"]), strict=True):
-        inside |= (index >= start) & (index <= end)
-    return ~inside
+    """True on the days of ``index`` (sorted) inside no episode of ``episodes``: each
+    episode covers the days from the first on or after its start to the last on or
+    before its end, counted with one running sum over all of them."""
+    days = index.values.astype("datetime64[ns]")
+    first = np.searchsorted(days, pd.to_datetime(episodes["start"]).values.astype("datetime64[ns]"), "left")
+    stop = np.searchsorted(days, pd.to_datetime(episodes["end"]).values.astype("datetime64[ns]"), "right")
+    covers = stop > first  # an episode with no day of the index covers none
+    count = np.zeros(len(days) + 1, dtype="int64")
+    np.add.at(count, first[covers], 1)
+    np.add.at(count, stop[covers], -1)
+    return np.cumsum(count[:-1]) == 0
 
 
 def episode_correlations(
