@@ -627,6 +627,12 @@ def load_average() -> str:
     return loadavg.read_text().split()[0] if loadavg.exists() else "unknown"
 
 
+def seconds_text(seconds: float) -> str:
+    """Seconds to two decimals, or three significant digits below a second's tenth (the
+    kernels' and the fill's rows, whose ratios the table gives)."""
+    return f"{seconds:.2f}" if seconds >= 0.1 else f"{seconds:.3g}"
+
+
 def markdown(kernels: list[dict], steps: list[dict], n_rows: int, loads: tuple[str, str]) -> str:
     import numba
 
@@ -649,7 +655,7 @@ def markdown(kernels: list[dict], steps: list[dict], n_rows: int, loads: tuple[s
         )
     if steps:
         lines += ["", "| step | seconds | note |", "|---|---|---|"]
-        lines += [f"| {row['step']} | {row['seconds']:.2f} | {row['note']} |" for row in steps]
+        lines += [f"| {row['step']} | {seconds_text(row['seconds'])} | {row['note']} |" for row in steps]
     return "\n".join(lines) + "\n"
 
 
