@@ -399,7 +399,9 @@ class JointDayPlan:
             in_group[g, self.days[d0 + start : d0 + stop[g]] - t_start] = True
             runs = slice(*np.searchsorted(self.run_group, [g, g + 1]))
             group_first[g] = self.run_start[runs.start] if runs.start < len(self.run_start) else 0
-            group_last[g] = self.run_start[runs.stop] if runs.stop < len(self.run_start) else len(self.lockstep)
+            group_last[g] = (
+                self.run_start[runs.stop] if runs.stop < len(self.run_start) else len(self.lockstep)
+            )
         fill_nan_rows(
             out,
             lock_offsets,
