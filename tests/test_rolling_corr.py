@@ -629,7 +629,12 @@ def test_the_serial_and_threaded_builds_of_every_kernel_give_the_same_numbers(mo
     for serial, threaded in zip(builds["serial"], builds["parallel"], strict=True):
         np.testing.assert_array_equal(serial, threaded)
     # both builds were used: each kernel holds a compiled signature in each build
-    for kernel in (kernels.joint_day_corr, kernels.joint_day_summary_corr, kernels.lockstep_corr):
+    for kernel in (
+        kernels.joint_day_corr,
+        kernels.joint_day_summary_corr,
+        kernels.lockstep_corr,
+        kernels.fill_nan_rows,
+    ):
         assert kernel.serial.signatures and kernel.parallel.signatures
     assert kernels.segment_cross_corr.serial.signatures and kernels.segment_cross_corr.parallel.signatures
 
