@@ -523,6 +523,18 @@ def lockstep_universe():
     return levels, metadata
 
 
+def every_stretch(result) -> np.ndarray:
+    """Every row of ``result`` (an ``AllPairsBySeries``), computed stretch by stretch in
+    order into its one buffer, as the store computes them."""
+    buffer = result.buffer()
+    return np.concatenate(
+        [
+            result.compute(buffer, t0, min(t0 + result.rows, result.n_rows))[0].copy()
+            for t0 in range(0, result.n_rows, result.rows)
+        ]
+    )
+
+
 @pytest.mark.parametrize("window", [5, 60])
 def test_lockstep_pairs_equal_the_general_walk(window):
     """Pairs whose series share their calendar's days run in lock-step
@@ -548,13 +560,9 @@ def test_lockstep_pairs_equal_the_general_walk(window):
     general = joint_day_rolling_corr(panel, pairs, window).to_numpy()
     assert np.isfinite(general).sum() > 1000
     for rows in (None, 97, 240):
-        result = AllPairsBySeries(panel, window, rows=rows, date_major=True)
-        buffer = result.buffer()
-        parts = []
-        for t0 in range(0, result.n_rows, result.rows):
-            parts.append(result.compute(buffer, t0, min(t0 + result.rows, result.n_rows))[0].copy())
-        assert_matches(np.concatenate(parts), general, 1e-12)
-        np.testing.assert_array_equal(np.isnan(np.concatenate(parts)), np.isnan(general))
+        rows_of_all = every_stretch(AllPairsBySeries(panel, window, rows=rows, date_major=True))
+        assert_matches(rows_of_all, general, 1e-12)
+        np.testing.assert_array_equal(np.isnan(rows_of_all), np.isnan(general))
 
 
 def test_lockstep_results_do_not_depend_on_how_pairs_are_cut_into_runs_and_tasks(monkeypatch):
@@ -572,12 +580,7 @@ def test_lockstep_results_do_not_depend_on_how_pairs_are_cut_into_runs_and_tasks
         monkeypatch.setattr(rolling, "LOCKSTEP_RUN", plan_run)
         monkeypatch.setattr(rolling, "LOCKSTEP_TASK", plan_task)
         result = AllPairsBySeries(panel, 20, rows=97, date_major=True)
-        buffer = result.buffer()
-        parts = [
-            result.compute(buffer, t0, min(t0 + result.rows, result.n_rows))[0].copy()
-            for t0 in range(0, result.n_rows, result.rows)
-        ]
-        return result.plan, np.concatenate(parts)
+        return result.plan, every_stretch(result)
 
     default_plan, default = every_row(128, 1024)
     small_plan, small = every_row(2, 3)
@@ -613,16 +616,11 @@ def test_the_serial_and_threaded_builds_of_every_kernel_give_the_same_numbers(mo
     builds = {}
     for name, threshold in (("serial", np.iinfo("int64").max), ("parallel", 0)):
         monkeypatch.setattr(kernels, "PARALLEL_WORK", threshold)
-        result = AllPairsBySeries(panel, 20, rows=97, date_major=True)
-        buffer = result.buffer()
-        stretches = [
-            result.compute(buffer, t0, min(t0 + result.rows, result.n_rows))[0].copy()
-            for t0 in range(0, result.n_rows, result.rows)
-        ]
+        rows_of_all = every_stretch(AllPairsBySeries(panel, 20, rows=97, date_major=True))
         summary = panel.summary(all_pairs(names), 50)
         builds[name] = [
             joint_day_rolling_corr(panel, pairs, 20).to_numpy(),
-            np.concatenate(stretches),
+            rows_of_all,
             *(summary[k] for k in sorted(summary)),
             rolling_corr_pairs(returns, all_pairs(names), 20),
         ]
