@@ -351,6 +351,7 @@ class JointDayPlan:
         self.task_run = lockstep_tasks(self.run_group, self.run_length)
         self.cross = np.zeros(len(order))
         self.done = np.zeros(len(n_days), dtype="int64")  # days of each group computed so far
+        self.moments = None  # lockstep_moments' output arrays, reused from pass to pass
 
     def run(self, out, offsets, strides, t_start: int = 0, t_stop: int | None = None) -> None:
         """Rows t_start <= t < t_stop of every pair into ``out``: pair p's value on row t
@@ -419,8 +420,15 @@ class JointDayPlan:
             b_first = k_start // window
             blocks = np.where(k_stop > k_start, (k_stop - 1) // window - b_first + 1, 0)
             n_blocks = int(blocks.max())
-            centred = np.empty((n_blocks, 2 * window, slots))
-            sums, means, inv_sd = (np.empty((n_blocks, window, slots)) for _ in range(3))
+            if self.moments is None or len(self.moments[0]) < n_blocks:
+                # kept for the next passes: fresh arrays of this size come from the system
+                # as untouched pages, whose first writes (page faults) cost as much as the
+                # moments themselves
+                self.moments = (
+                    np.empty((n_blocks, 2 * window, slots)),
+                    *(np.empty((n_blocks, window, slots)) for _ in range(3)),
+                )
+            centred, sums, means, inv_sd = self.moments
             lockstep_moments(
                 *arrays[:6],
                 arrays[8],
