@@ -299,11 +299,15 @@ class JointDayPlan:
         base, regular = {}, np.zeros(len(codes), dtype=bool)
         for code in np.unique(codes[involved]) if len(involved) else []:
             base[code] = has[codes == code].any(axis=0)
-            for s in involved[codes[involved] == code]:
-                rows = np.flatnonzero(has[s])
-                regular[s] = bool(len(rows)) and np.array_equal(
-                    has[s, rows[0] : rows[-1] + 1], base[code][rows[0] : rows[-1] + 1]
-                )
+            members = involved[codes[involved] == code]
+            # a member's days are some of its calendar group's: it is regular when it has
+            # as many from its first value to its last as the group has there
+            own = has[members]
+            count = own.sum(axis=1)
+            first = own.argmax(axis=1)
+            last = own.shape[1] - 1 - own[:, ::-1].argmax(axis=1)
+            group_prefix = np.r_[0, np.cumsum(base[code])]
+            regular[members] = (count > 0) & (count == group_prefix[last + 1] - group_prefix[first])
         lockstep = regular[pairs[:, 0]] & regular[pairs[:, 1]] if len(pairs) else np.zeros(0, dtype=bool)
         self.pairs = pairs
         self.general = np.flatnonzero(~lockstep)
