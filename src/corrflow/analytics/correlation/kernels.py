@@ -609,14 +609,16 @@ def _clipped(value):
 
 
 @TwoWayKernel
-def fill_nan_rows(out, offsets, strides, group_first, group_last, in_group, t_start):
-    """NaN into every cell of group g's pairs (``group_first[g] <= p < group_last[g]``,
-    pair p's cell of row t ``out[offsets[p] + t * strides[p]]``) on the rows
-    ``t_start + u`` that are not its days (``in_group[g, u]`` False); a row at a time,
-    the rows split between the threads."""
-    for u in numba.prange(in_group.shape[1]):
-        t = t_start + u
-        for g in range(in_group.shape[0]):
-            if not in_group[g, u]:
-                for p in range(group_first[g], group_last[g]):
-                    out[offsets[p] + t * strides[p]] = np.nan
+def fill_nan_rows(out, segment_offset, segment_length, segment_stride, rows):
+    """NaN into every cell of the rows ``rows``: segment s's cells of row t are
+    ``out[segment_offset[s] + t * segment_stride[s]:][:segment_length[s]]`` (a run of
+    pairs whose cells of a row are side by side: a whole part of the store's rows, a
+    single pair in a pair-major array), so a row's fill is a few contiguous writes that
+    LLVM vectorises, not a store per cell; the rows split between the threads."""
+    for x in numba.prange(rows.shape[0]):
+        t = rows[x]
+        for s in range(segment_offset.shape[0]):
+            first = segment_offset[s] + t * segment_stride[s]
+            cells = out[first : first + segment_length[s]]
+            for m in range(cells.shape[0]):
+                cells[m] = np.nan

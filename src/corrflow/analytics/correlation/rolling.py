@@ -371,6 +371,36 @@ class JointDayPlan:
         offsets = np.asarray(offsets, dtype="int64")
         strides = np.asarray(strides, dtype="int64")
         arrays = self.panel.panel_arrays()
+        window = self.window
+        # a group's pairs are NaN on the stretch's rows that are not its days: every cell of
+        # such a row is set to NaN first (a row's cells side by side), the kernels below then
+        # write every cell of the general walk's pairs and the groups' days
+        stop = np.array(
+            [
+                np.searchsorted(self.days[d0 : d0 + n], t_stop)
+                for d0, n in zip(self.group_day0, self.group_days, strict=True)
+            ],
+            dtype="int64",
+        )
+        in_every_group = np.ones(t_stop - t_start, dtype=bool)
+        for d0, n, start in zip(self.group_day0, self.group_days, self.done, strict=True):
+            days = self.days[d0 : d0 + n]
+            in_group = np.zeros(t_stop - t_start, dtype=bool)
+            in_group[days[start : np.searchsorted(days, t_stop)] - t_start] = True
+            in_every_group &= in_group
+        if len(self.lockstep) and not in_every_group.all():
+            # segments: runs of pairs (in order) whose cells of a row are consecutive
+            breaks = np.ones(len(offsets), dtype=bool)
+            breaks[1:] = (offsets[1:] != offsets[:-1] + 1) | (strides[1:] != strides[:-1])
+            first = np.flatnonzero(breaks)
+            fill_nan_rows(
+                out,
+                offsets[first],
+                np.diff(np.append(first, len(offsets))),
+                strides[first],
+                t_start + np.flatnonzero(~in_every_group),
+                work=len(self.pairs) * len(self.panel.index),
+            )
         if len(self.general):
             joint_day_corr(
                 *arrays,
@@ -387,36 +417,7 @@ class JointDayPlan:
             )
         if not len(self.lockstep):
             return
-        window = self.window
         lock_offsets, lock_strides = offsets[self.lockstep], strides[self.lockstep]
-        stop = np.array(
-            [
-                np.searchsorted(self.days[d0 : d0 + n], t_stop)
-                for d0, n in zip(self.group_day0, self.group_days, strict=True)
-            ],
-            dtype="int64",
-        )
-        # the stretch's rows that are not a group's days: NaN for its pairs
-        n_groups = len(self.group_day0)
-        in_group = np.zeros((n_groups, t_stop - t_start), dtype=bool)
-        group_first, group_last = np.zeros(n_groups, dtype="int64"), np.zeros(n_groups, dtype="int64")
-        for g, (d0, start) in enumerate(zip(self.group_day0, self.done, strict=True)):
-            in_group[g, self.days[d0 + start : d0 + stop[g]] - t_start] = True
-            runs = slice(*np.searchsorted(self.run_group, [g, g + 1]))
-            group_first[g] = self.run_start[runs.start] if runs.start < len(self.run_start) else 0
-            group_last[g] = (
-                self.run_start[runs.stop] if runs.stop < len(self.run_start) else len(self.lockstep)
-            )
-        fill_nan_rows(
-            out,
-            lock_offsets,
-            lock_strides,
-            group_first,
-            group_last,
-            in_group,
-            t_start,
-            work=len(self.lockstep) * len(self.panel.index),
-        )
         slots = len(self.slot_series)
         while (self.done < stop).any():  # at most LOCKSTEP_BLOCKS blocks of every group per pass
             k_start = self.done
