@@ -565,6 +565,40 @@ def test_lockstep_pairs_equal_the_general_walk(window):
         np.testing.assert_array_equal(np.isnan(rows_of_all), np.isnan(general))
 
 
+@pytest.mark.parametrize("layout", ["pair-major", "two parts"])
+def test_every_layout_gets_every_cell_of_the_lockstep_walk(layout):
+    """A stretch's rows that are not every calendar group's days are set to NaN first, a
+    whole row's cells at a time (segments of pairs side by side in a row), and the kernels
+    then write the rest: in a pair-major buffer (a segment per pair) and in the store's
+    rows of two part files (a segment per part), every cell equals the general walk's and
+    is NaN on exactly its non-days, with pairs of the general walk among them."""
+    from corrflow.analytics.correlation.rolling import AllPairsBySeries, JointDayPanel, joint_day_rolling_corr
+    from corrflow.analytics.panel import CleanPanel
+
+    levels, metadata = lockstep_universe()
+    panel = JointDayPanel(CleanPanel(levels, metadata))
+    names = list(levels.columns)
+    general = joint_day_rolling_corr(
+        panel, [(names[i], names[j]) for i, j in all_pairs(names)], 20
+    ).to_numpy()
+    if layout == "pair-major":
+        result = AllPairsBySeries(panel, 20, rows=97)
+    else:
+        result = AllPairsBySeries(panel, 20, rows=97, date_major=True, parts=[range(0, 4), range(4, 12)])
+    buffer = result.buffer()
+    buffer.fill(7.0)  # a value no cell may keep
+    stretches = [
+        np.concatenate(
+            [block.copy() for block in result.compute(buffer, t0, min(t0 + 97, result.n_rows))], axis=1
+        )
+        for t0 in range(0, result.n_rows, 97)
+    ]
+    rows_of_all = np.concatenate(stretches)
+    assert (~np.isnan(general)).all(axis=1).sum() < len(general) / 2  # most rows: some pair's non-day
+    assert_matches(rows_of_all, general, 1e-12)
+    np.testing.assert_array_equal(np.isnan(rows_of_all), np.isnan(general))
+
+
 def test_lockstep_results_do_not_depend_on_how_pairs_are_cut_into_runs_and_tasks(monkeypatch):
     """The lock-step kernel's parallel tasks (consecutive runs of one calendar group,
     walked day by day) only order the work: runs of 2 pairs in tasks of 3 give the same
