@@ -172,6 +172,17 @@ def test_the_command_lists_every_step():
     assert json.loads(json.dumps(sorted(STEPS)))  # the registry is plain data
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("rolling_corr", "rolling-corr"), ("all_pairs", "all-pairs-manifest"), ("regmes", "regimes")],
+)
+def test_an_unknown_subcommand_suggests_the_command_meant(typed, meant):
+    """A rule's name finds its command; a typo its closest command."""
+    result = subprocess.run([*corrflow_command(typed), "--help"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"corrflow: unknown subcommand {typed!r} (did you mean {meant!r}?)")
+
+
 @pytest.mark.parametrize("arguments", [["--help"], ["regimes", "--help"], ["--version"]])
 def test_a_reader_that_stops_early_gets_no_traceback(arguments):
     """`corrflow --help | head -1`: the pipe closed before the command writes ends it

@@ -225,6 +225,10 @@ CROSS_KEY = [
         {"series": [*SHIPPED["series"], {"id": "X", "source": "bloomberg", "kind": "price"}]},
         "config key `series` (X): source 'bloomberg' is unknown; allowed: csv, fred, french, yahoo",
     ),
+    (
+        {"series": [*SHIPPED["series"], {"id": "X", "source": "yahooo", "kind": "price"}]},
+        "config key `series` (X): source 'yahooo' is unknown (did you mean 'yahoo'?); allowed: csv,",
+    ),
     ({"start": "2020-02-30"}, "config key `start`: '2020-02-30' is not a calendar date (YYYY-MM-DD)"),
     ({"start": "1899-12-29"}, "config key `start`: 1899-12-29 is outside 1900-01-01..2026-12-07 (today); "),
     ({"end": "2099-12-31"}, "config key `end`: 2099-12-31 is outside 1900-01-01..2026-12-07 (today); "),
@@ -289,6 +293,14 @@ def test_each_cross_key_check_is_one_line_naming_the_key(change, message):
     if "calendar" in change.get("series", [{}])[-1]:
         pytest.importorskip("pandas_market_calendars")
     assert message in error_of(with_changes(**change))
+
+
+def test_an_unknown_calendar_is_a_short_line_with_the_close_names_and_how_to_list_all():
+    pytest.importorskip("pandas_market_calendars")
+    series = [*SHIPPED["series"], {"id": "T", "source": "csv", "kind": "price", "calendar": "NYSEE"}]
+    message = error_of(with_changes(series=series))
+    assert "did you mean NYSE" in message and "print(m.get_calendar_names())" in message
+    assert "\n" not in message and len(message) < 400, message
 
 
 def test_the_earliest_start_and_a_disabled_model_pass():

@@ -480,6 +480,20 @@ def test_a_lone_asterisk_renders_without_a_docutils_warning():
     assert "data/raw/*.ok" in body and "<strong>" in body and "fig_*.png" in body
 
 
+def test_the_default_runs_html_summary_renders_without_a_docutils_message(workflow_run):
+    """The real report's rst: `|during - before|` read as a substitution reference (an
+    ERROR in the HTML report's system messages), and a table cell of just "-" as an empty
+    bullet list."""
+    from docutils.core import publish_parts
+
+    workdir, _ = workflow_run
+    rst = (workdir / "docs/report_summary.rst").read_text()
+    body = publish_parts(rst, writer="html", settings_overrides={"report_level": 2, "halt_level": 2})["body"]
+    assert "|during - before|" in body
+    assert "<li></li>" not in body
+    assert "<td>-</td>" in body
+
+
 def test_a_figure_of_a_pair_no_longer_configured_is_removed(workflow_run, tmp_path):
     import shutil
     import subprocess

@@ -281,6 +281,37 @@ def test_window_longer_than_data_is_a_clear_error(tmp_path):
     result = seed_command(path, tmp_path / "x.csv", window=5000)
     assert result.returncode == 1
     assert "window 5000 is longer than the data (300 days)" in result.stderr
+    assert "(`--window`, config key `correlation.windows`)" in result.stderr
+
+
+@pytest.mark.parametrize("how", ["seed", "pairs"])
+def test_a_pair_of_one_series_is_a_usage_error_not_a_traceback(tmp_path, how):
+    _, path = make_clean(tmp_path)
+    out = tmp_path / "x.csv"
+    if how == "seed":
+        result = seed_command(path, out, bond="SPY")
+    else:
+        result = run_cli("--prices", str(path), "--pairs", '[["SPY", "SPY"]]', "--out", str(out))
+    assert result.returncode == 2, result.stderr
+    assert "pair [SPY, SPY] pairs a series with itself" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
+
+
+def test_pairs_naming_a_series_outside_the_universe_stop_with_the_available_columns(tmp_path):
+    """A name clean.parquet does not know is a mistake in the command (no empty file, exit
+    0); a series of the universe that ingest marked missing skips its pairs with a warning."""
+    _, path = make_clean(tmp_path, with_tlt=False)
+    out = tmp_path / "x.csv"
+    pairs = '[["SPY", "DGS10"], ["SPY", "NOPE"]]'
+    result = run_cli("--prices", str(path), "--pairs", pairs, "--out", str(out))
+    assert result.returncode == 1
+    assert "no column 'NOPE' (it is not in the universe); available: SPY, DGS10" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
+    pairs = '[["SPY", "DGS10"], ["SPY", "TLT"]]'
+    result = run_cli("--prices", str(path), "--pairs", pairs, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "pair SPY-TLT skipped: no data for TLT" in result.stderr
+    assert list(pd.read_csv(out, index_col="date").columns[:1]) == ["SPY:DGS10:60"]
 
 
 def test_all_pairs_cli_parquet_matches_pandas_and_reads_slices(tmp_path):

@@ -17,6 +17,7 @@ so ``--help`` answers without importing pandas.
 
 import argparse
 import ast
+import difflib
 import json
 import logging
 import os
@@ -270,7 +271,11 @@ def run_command(argv: list[str] | None = None) -> None:
         print(f"corrflow {__version__}")
         return
     if argv[0] not in STEPS:
-        print(f"corrflow: unknown subcommand {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+        # a rule's name (rolling_corr) finds its command (rolling-corr)
+        by_rule = {step.rule: command for command, step in STEPS.items()}
+        close = by_rule.get(argv[0]) or next(iter(difflib.get_close_matches(argv[0], STEPS, n=1)), None)
+        hint = f" (did you mean {close!r}?)" if close else ""
+        print(f"corrflow: unknown subcommand {argv[0]!r}{hint}\n\n{usage()}", file=sys.stderr)
         sys.exit(2)
     step = STEPS[argv[0]]
     arguments, args, parser = parse_step_arguments(step, argv[1:])

@@ -31,7 +31,8 @@ try:
         workflow_root=WORKFLOW_ROOT if os.path.isdir(WORKFLOW_ROOT) else None,
     )
 except ConfigError as error:
-    # raised here, at the top level, so that Snakemake prints the one line and no frames
+    # raised here, at the top level: Snakemake prints the one line and this raise's location,
+    # no frames of corrflow's code
     raise ValueError(str(error)) from None
 for note in SETTINGS.notes:
     print(note, file=sys.stderr)

@@ -1,5 +1,6 @@
 """Checks a JSON schema cannot express, on a validated config; each names the key to change."""
 
+import difflib
 from datetime import date
 
 from corrflow.config.errors import ConfigError
@@ -30,8 +31,10 @@ def check_series(config: dict) -> None:
         raise ConfigError(f"config key `series`: duplicated id(s) {duplicated}; ids must be unique")
     for s in config["series"]:
         if s["source"] not in SOURCES:
+            close = difflib.get_close_matches(str(s["source"]), SOURCES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(
-                f"config key `series` ({s['id']}): source {s['source']!r} is unknown; "
+                f"config key `series` ({s['id']}): source {s['source']!r} is unknown{hint}; "
                 f"allowed: {', '.join(sorted(SOURCES))}"
             )
 

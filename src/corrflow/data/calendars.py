@@ -65,10 +65,12 @@ def check_calendar(name: str, where: str = "calendar") -> None:
         return
     close = difflib.get_close_matches(name, calendar_names(), n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}? " if close else ""
+    # the library's ~200 names would make the line thousands of characters: the command lists them
     raise ValueError(
         f"{where}: {name!r} is not a calendar of pandas_market_calendars; {hint}"
         f"e.g. NYSE, XTKS (Tokyo), XLON (London), XETR (Frankfurt), XHKG (Hong Kong), 24/7 (crypto), "
-        f"24/5 (fx), SIFMA_US (US bonds); all {len(calendar_names())}: {', '.join(calendar_names())}"
+        f"24/5 (fx), SIFMA_US (US bonds); all {len(calendar_names())}: python -c "
+        "'import pandas_market_calendars as m; print(m.get_calendar_names())'"
     )
 
 

@@ -550,11 +550,19 @@ def calendar_effect_phrase(effect: dict) -> str:
 def _rst_inline(text: str) -> str:
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
     text = re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"``\1``", text)
-    # a lone * outside code (data/raw/*.ok) would open an emphasis docutils warns about;
-    # **bold** stays, and code spans keep theirs
+    # a lone * outside code (data/raw/*.ok) would open an emphasis docutils warns about, and
+    # a | (|during - before|) a substitution reference; **bold** stays, code spans keep theirs
     parts = re.split(r"(`[^`]*`)", text)
-    text = "".join(p if p.startswith("`") else re.sub(r"(?<!\*)\*(?!\*)", r"\\*", p) for p in parts)
+    text = "".join(
+        p if p.startswith("`") else re.sub(r"(?<!\*)\*(?!\*)", r"\\*", p).replace("|", r"\|") for p in parts
+    )
     return re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", text)
+
+
+def _rst_cell(text: str) -> str:
+    """A table cell as inline text: a cell of just "-" (or "1.") would be a list in rst."""
+    text = _rst_inline(text)
+    return "\\" + text if re.match(r"^([-*+]|\d+[.)])(\s|$)", text) else text
 
 
 def markdown_to_rst(markdown: str) -> str:
@@ -570,10 +578,10 @@ def markdown_to_rst(markdown: str) -> str:
         cells = [[c.strip().replace('"', '""') for c in row.strip().strip("|").split("|")] for row in table]
         header, body = cells[0], [r for r in cells[2:]]
         out.append(".. csv-table::")
-        out.append("   :header: " + ", ".join(f'"{_rst_inline(c)}"' for c in header))
+        out.append("   :header: " + ", ".join(f'"{_rst_cell(c)}"' for c in header))
         out.append("")
         for row in body:
-            out.append("   " + ", ".join(f'"{_rst_inline(c)}"' for c in row))
+            out.append("   " + ", ".join(f'"{_rst_cell(c)}"' for c in row))
         out.append("")
         table.clear()
 

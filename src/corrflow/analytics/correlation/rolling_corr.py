@@ -250,7 +250,7 @@ def run(
     gaps: also write the pairs' stretches without a value (too long a gap in a leg) here
     eq_col: the equity column (with bond_col: the one pair, instead of pairs)
     bond_col: the bond (or other) column
-    window: one window in business days (instead of windows)
+    window: one window in trading days of the pair (instead of windows)
     """
     if eq_col or bond_col:
         if not (eq_col and bond_col):
@@ -258,6 +258,13 @@ def run(
                 "eq_col", "--eq-col and --bond-col go together: give both columns of the pair"
             )
         pairs = [[eq_col, bond_col]]
+    for a, b in pairs:
+        if a == b:
+            raise ArgumentError(
+                "bond_col" if eq_col else "pairs",
+                f"pair [{a}, {b}] pairs a series with itself (its correlation is 1 by "
+                "definition); name two different series",
+            )
     if window is not None:
         windows = [window]
     if min(windows) < 2:
@@ -269,17 +276,20 @@ def run(
     panel = CleanPanel.read(prices)
     levels = panel.levels
     absent = [s for pair in pairs for s in pair if s not in levels.columns]
-    if absent and eq_col:  # the seed's explicit pair; configured pairs are skipped with a warning
-        status = panel.specs.get(absent[0], {}).get("status")
+    # a series of the universe without data (ingest marked it missing) skips its configured
+    # pairs with a warning; a name the universe does not know, or the seed's explicit pair,
+    # is a mistake in the command
+    unknown = [s for s in absent if s not in panel.specs]
+    if unknown or (absent and eq_col):
+        name = (unknown or absent)[0]
+        status = panel.specs.get(name, {}).get("status")
         why = f"ingest marked it {status}" if status else "it is not in the universe"
-        raise InputDataError(
-            f"{prices}: no column {absent[0]!r} ({why}); available: {', '.join(levels.columns)}"
-        )
+        raise InputDataError(f"{prices}: no column {name!r} ({why}); available: {', '.join(levels.columns)}")
     longest = max(windows)
     if len(levels) < longest:
         raise InputDataError(
             f"rolling_corr: window {longest} is longer than the data ({len(levels)} days); "
-            f"shorten config key `correlation.windows` or widen start/end"
+            "shorten the window (`--window`, config key `correlation.windows`) or widen start/end"
         )
     corr, skipped, gap_table = rolling_corr(
         levels, panel.meta, pairs, windows, ewma_halflife or None, spearman, confidence
