@@ -1,6 +1,7 @@
 """Stress episodes (task E): each rule in a sentence, one table for the universe, episodes
 that do not span calm years, the VIX stand-in named, and Forbes-Rigobon correlations."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -248,6 +249,59 @@ def test_with_the_whole_vix_history_the_crises_carry_the_vix_rule():
         episode = table[table["name"].str.contains(name)].iloc[0]
         assert "VIX" in episode["rule"].split(", "), episode["rule"]
     assert not table["rule"].str.contains("realised volatility").any()  # VIX covers the whole range
+
+
+def test_an_episode_of_several_stretches_quotes_its_extremes_not_its_first_stretchs():
+    """The analyst's finding: "Inflation and rates 2022 ... VIX peak 31.1 on 2021-12-01"
+    (the first of six VIX stretches; the episode's peak was 36.5 on 2022-03-07) and a
+    joint fall's worst moves from its first stretch. On the snapshot: every quoted VIX peak
+    is the episode's highest VIX (an independent max over its days), and a joint fall's
+    worst moves are each leg's lowest 5-day move over the days its stretches cover."""
+    levels, metadata, settings = sp500_inputs()
+    table, tags = stress_episodes(levels, metadata, settings)
+    vix = levels["VIXCLS"]
+    several = 0
+    vix_words = re.compile(r"VIX: VIXCLS at or above 30 \(peak ([\d.]+) on ([\d-]+)\)([^;]*)")
+    for _, episode in table.iterrows():
+        span = slice(episode["start"], episode["end"])
+        quoted = vix_words.search(episode["reason"])
+        if quoted:
+            assert quoted.group(1) == f"{vix.loc[span].max():.1f}", episode["name"]
+            assert quoted.group(2) == str(vix.loc[span].idxmax().date()), episode["name"]
+            several += "stretches" in quoted.group(3)
+    assert several >= 4  # the check reaches episodes of several VIX stretches
+    (inflation,) = table[table["name"] == "Inflation and rates 2022"].itertuples()
+    assert "(peak 36.5 on 2022-03-07) (the most extreme of 6 stretches)" in inflation.reason
+    assert "(each leg's worst over 4 stretches)" in inflation.reason
+
+
+def test_a_joint_fall_of_several_stretches_quotes_each_legs_worst_move():
+    from corrflow.analytics.regimes.stress import joint_fall_intervals, stretches_reason
+
+    index = pd.bdate_range("2020-01-01", periods=120)
+    pair = pd.DataFrame({"EQ": 0.001, "BOND": 0.0005}, index=index)
+    pair.iloc[20:25] = [-0.0045, -0.012]  # the bond's worst fall
+    pair.iloc[80:85] = [-0.010, -0.0045]  # the equity's, two months later
+    parts = joint_fall_intervals(pair, 5, 2.0, 10)
+    assert len(parts) == 2
+    worst_equity, worst_bond = np.expm1(5 * -0.010), np.expm1(5 * -0.012)
+    assert stretches_reason(parts) == (
+        f"joint fall: EQ and BOND both down 2% or more over 5 days (worst {worst_equity:+.1%} and "
+        f"{worst_bond:+.1%}) (each leg's worst over 2 stretches)"
+    )
+    assert f"{worst_bond:+.1%}" not in parts[1]["reason"] and f"{worst_equity:+.1%}" not in parts[0]["reason"]
+
+
+def test_the_most_severe_drawdown_stretch_speaks_for_its_episode():
+    from corrflow.analytics.regimes.stress import drawdown_intervals, stretches_reason
+
+    # a 20 % fall to day 60, recovered by day 100; a new fall from there, 30 % to day 170
+    levels = path_of([(0, 100), (20, 100), (60, 80), (100, 95), (120, 95), (170, 66.5), (230, 95)])
+    parts = drawdown_intervals(levels, 15, 10, 63, 0.5)
+    assert len(parts) == 2
+    text = stretches_reason(parts)
+    assert text == parts[1]["reason"] + " (the most extreme of 2 stretches)"
+    assert "(-30%)" in text and parts[0]["reason"].endswith("(-20%)")
 
 
 def test_the_baseline_leaves_out_earlier_episodes_and_each_value_has_its_interval_and_days():

@@ -64,7 +64,10 @@ FR_ASSUMPTIONS = (
 
 
 class Interval(dict):
-    """start, end (Timestamps), rule, reason, long_reason; ``daily`` maps day -> short text."""
+    """start, end (Timestamps), rule, reason, long_reason; ``daily`` maps day -> short text;
+    ``severity`` (the higher the more extreme: a peak, a loss's depth) picks which stretch
+    speaks for an episode with several stretches of the rule; a joint fall instead keeps
+    ``worst`` (each leg's worst move) and ``say`` (the reason for given worst moves)."""
 
 
 def weekdays_between(start: pd.Timestamp, end: pd.Timestamp) -> int:
@@ -134,6 +137,7 @@ def drawdown_intervals(
                 f"{peak_day.date()} peak (a bear market, onset to trough)"
             ),
         )
+        interval["severity"] = -loss
         span = slice(onset, (trough if recovered else n - 1) + 1)
         interval["daily"] = {
             d: f"drawdown {name} {v / top - 1.0:.0%} from peak"
@@ -206,6 +210,7 @@ def volatility_intervals(
                 f"{vix.name} stayed at or above {vix_level:g} with breaks of at most {merge_gap_days} days"
             ),
         )
+        interval["severity"] = span.max()
         interval["daily"] = {d: f"VIX {v:.1f}" for d, v in span[span >= vix_level].items()}
         out.append(interval)
     for start, end in runs(by_realised, merge_gap_days):
@@ -223,6 +228,7 @@ def volatility_intervals(
                 f"{name}'s realised volatility stayed high with breaks of at most {merge_gap_days} days"
             ),
         )
+        interval["severity"] = span.max()
         interval["daily"] = {
             d: f"realised vol {name} {v:.0f}% (VIX stand-in)" for d, v in span[span >= realised_level].items()
         }
@@ -246,17 +252,24 @@ def joint_fall_intervals(
     window_start = pd.Series(
         returns.index[np.maximum(np.arange(len(returns)) - days + 1, 0)], index=returns.index
     )
+
+    def say(worst_equity: float, worst_bond: float) -> str:
+        return (
+            f"joint fall: {names[equity]} and {names[bond]} both down {pct:g}% or more over {days} days "
+            f"(worst {worst_equity:+.1%} and {worst_bond:+.1%})"
+        )
+
     out = []
     for start, end in runs(hit, merge_gap_days):
         span = moves.loc[start:end]
+        worst = (span[equity].min(), span[bond].min())
         interval = Interval(
             start=window_start[start],
             end=end,
             rule="joint fall",
-            reason=(
-                f"joint fall: {names[equity]} and {names[bond]} both down {pct:g}% or more over {days} days "
-                f"(worst {span[equity].min():+.1%} and {span[bond].min():+.1%})"
-            ),
+            reason=say(*worst),
+            worst=worst,
+            say=say,
             long_reason=(
                 f"{names[equity]} and {names[bond]} kept falling together with breaks of at most "
                 f"{merge_gap_days} days"
@@ -342,6 +355,19 @@ def merge_blips(groups: list[list[Interval]]) -> list[list[Interval]]:
     return groups
 
 
+def stretches_reason(parts: list[Interval]) -> str:
+    """One rule's words for an episode: with several stretches, those of its most extreme
+    one (the highest peak, the deepest loss; a joint fall's worst move of each leg over all
+    of them) and how many there were."""
+    if len(parts) == 1:
+        return parts[0]["reason"]
+    if "say" in parts[0]:
+        worst = [min(p["worst"][leg] for p in parts) for leg in (0, 1)]
+        return f"{parts[0]['say'](*worst)} (each leg's worst over {len(parts)} stretches)"
+    most = max(parts, key=lambda p: p["severity"])  # the first of equals
+    return f"{most['reason']} (the most extreme of {len(parts)} stretches)"
+
+
 def episode_row(group: list[Interval], merge_gap_days: int) -> dict:
     start, end = min(i["start"] for i in group), max(i["end"] for i in group)
     rules = list(dict.fromkeys(i["rule"] for i in sorted(group, key=lambda i: i["rule"])))
@@ -351,12 +377,7 @@ def episode_row(group: list[Interval], merge_gap_days: int) -> dict:
     for interval in group:
         by_rule.setdefault(interval["rule"], []).append(interval)
     reason = "; ".join(
-        # several stretches of one rule: the first one's words and how many there were
-        (
-            parts[0]["reason"] + (f" ({len(parts)} stretches)" if len(parts) > 1 and rule != "named" else "")
-            if rule != "named"
-            else "; ".join(p["reason"] for p in parts)
-        )
+        "; ".join(p["reason"] for p in parts) if rule == "named" else stretches_reason(parts)
         for rule, parts in by_rule.items()
     )
     if days > YEAR_WEEKDAYS:
