@@ -113,13 +113,49 @@ def test_page_numbers_are_rounded_exactly_as_pythons_round():
             [0.0005, -0.0005, 2.675, -2.675, 0.1235, 1e12, -3e15, 1e300, -0.0, 5e-324],
         ]
     )
-    ours = rounded(values)
+    ours = rounded(values, shown=None)
     assert ours == [round(float(v), 3) for v in values]
     assert [str(v) for v in ours] == [str(round(float(v), 3)) for v in values]  # -0.0 stays -0.0
     assert rounded([np.nan, np.inf, -np.inf, 0.12345]) == [None, None, None, 0.123]
     assert rounded(np.array([[0.1111, 0.2222], [np.nan, 0.4444]])) == [0.111, 0.222, None, 0.444]
     days = pd.date_range("1926-07-01", "2026-12-31", freq="D")
     assert iso_days(days) == [d.strftime("%Y-%m-%d") for d in days]
+
+
+def test_the_page_shows_each_value_to_two_decimals_as_the_value_rounds_not_its_rounding():
+    """The analyst's finding: 4.8 % of the cells showed a figure 0.01 off (-0.2452 stored as
+    -0.245, which toFixed(2) shows as -0.24). What the page shows (the exact binary value to
+    2 decimals, halves away from zero, as JavaScript's toFixed) is now Python's rounding of
+    the value itself; the stored value stays within the 3-decimal rounding's 0.0005 and is
+    the 3-decimal rounding wherever that shows right."""
+    from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+
+    from corrflow.present.dashboard import rounded
+
+    rng = np.random.default_rng(1)
+    values = np.concatenate([rng.uniform(-1, 1, 100_000), (np.arange(-1000, 1000) + 0.5) / 1000])
+    values = np.concatenate([values, np.nextafter(values, 2), np.nextafter(values, -2)])
+    cent = Decimal("0.01")
+    stored = rounded(values)
+    plain = rounded(values, shown=None)
+    shown = [Decimal(v).quantize(cent, rounding=ROUND_HALF_UP) for v in stored]
+    wanted = [Decimal(v).quantize(cent, rounding=ROUND_HALF_EVEN) for v in values]
+    binary_halves = {k for k, v in enumerate(values) if Decimal(v) * 100 % 1 == Decimal("0.5")}
+    wrong = [k for k in range(len(values)) if shown[k] != wanted[k] and k not in binary_halves]
+    assert wrong == [], [(values[k], stored[k]) for k in wrong[:5]]
+    assert np.max(np.abs(np.array(stored) - values)) <= 0.0005 + 1e-12
+    kept = [k for k in range(len(values)) if stored[k] == plain[k]]
+    changed = len(values) - len(kept)
+    assert 0.03 * len(values) < changed < 0.1 * len(values)  # about one value in twenty
+    # toFixed(2) of the plain rounding shows wrong exactly where a value changed
+    plain_wrong = {
+        k for k in range(len(values)) if Decimal(plain[k]).quantize(cent, rounding=ROUND_HALF_UP) != wanted[k]
+    }
+    assert (
+        plain_wrong - binary_halves
+        == {k for k in range(len(values)) if stored[k] != plain[k]} - binary_halves
+    )
+    assert rounded([-0.2452, 0.42503, 0.42497, -0.4648]) == [-0.2452, 0.42503, 0.425, -0.4648]
 
 
 def test_page_is_self_contained_and_deterministic():
@@ -131,6 +167,9 @@ def test_page_is_self_contained_and_deterministic():
     for div in ('id="heatmap"', 'id="pair"', 'id="absorption"', 'id="date-slider"'):
         assert div in first
     assert "**" not in first.split("<h1>")[1].split("</p>")[0]  # the headline's bold is HTML, not markdown
+    # no "Share chart..." upload button (plotly.js 4 shows it unless told not to)
+    configs = re.findall(r'(\{"displaylogo"[^}]*\})\s*\)', first)
+    assert len(configs) == 4 and all(json.loads(c)["showSendToCloud"] is False for c in configs), configs
 
 
 def test_page_data_follow_the_outputs():
@@ -249,6 +288,12 @@ def test_dashboard_in_a_real_browser(page_file):
             traces = page.evaluate("document.getElementById('pair').data.map(t => t.name || '')")
             assert shown.startswith(("B vs C", "C vs B")), shown
             assert "60-day correlation" in traces
+            # every plot's mode bar (shown on hover): no button that uploads the chart
+            page.hover("#pair")
+            titles = page.evaluate(
+                "[...document.querySelectorAll('.modebar-btn')].map(b => b.getAttribute('data-title'))"
+            )
+            assert "Download plot as a PNG" in titles and not [t for t in titles if "Share" in t], titles
             page.screenshot(path=str(page_file.with_suffix(".png")), full_page=True)
         finally:
             browser.close()
@@ -758,6 +803,7 @@ def test_a_pair_whose_markets_close_apart_carries_its_synchronised_line():
     """The pair chart draws A:B:W:sync (dashed) beside the daily line, the values as stored."""
     import json
 
+    from corrflow.present.dashboard import rounded
     from report_fixtures import synthetic_outputs
 
     o = synthetic_outputs()
@@ -769,7 +815,9 @@ def test_a_pair_whose_markets_close_apart_carries_its_synchronised_line():
     )
     ab = data["pairs"]["A|B"]
     stored = corr["A:B:60:sync"].reindex(pd.to_datetime(ab["dates"]))
-    assert ab["sync"] == [None if np.isnan(v) else round(v, 3) for v in stored]
+    # rounded as every number of the page (test_the_page_shows_each_value_to_two_decimals_...)
+    assert ab["sync"] == rounded(stored)
+    assert np.nanmax(np.abs(np.array(ab["sync"], dtype=float) - stored)) <= 0.0005 + 1e-12
     assert data["pairs"].get("A|C", {}).get("sync") is None  # synchronous markets: no such line
     assert 'meta: "sync"' in page
 

@@ -454,6 +454,11 @@ def test_thinned_history_keeps_month_ends_and_the_last_day_and_still_breaks_at_g
         assert kept[day] == values[day], day
     # every 5th day from the last is still there
     assert set(days[::-1][::5]) <= set(kept.index)
+    # each kept day shows its own value, and a null only on a day without one (the
+    # analyst's finding: a day without a value blanked the regular point after it, up to
+    # 4 days away, e.g. -0.131 on 2020-04-21 after oil's negative price on the 20th)
+    np.testing.assert_array_equal(kept.to_numpy(), values.reindex(kept.index).to_numpy())
+    assert kept.isna().sum() == 2  # one null per stretch without a value, at its first day
     # no two kept days with a value have a day without one between them: the line breaks
     drawn = kept.dropna()
     for before, after in zip(drawn.index[:-1], drawn.index[1:], strict=True):

@@ -29,6 +29,7 @@ figure's div id is fixed and numbers are rounded, so the same inputs give the sa
 import html
 import json
 import logging
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -61,17 +62,26 @@ from corrflow.store.universe import THIN_EVERY, read_universe
 logger = logging.getLogger("dashboard")
 
 DIGITS = 3
+# every plot's options, here and in dashboard.js (DATA.plot_config): plotly.js 4 offers
+# "Share chart..." (an upload to Plotly Cloud) unless told not to; an offline page sends nothing
+PLOT_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False}
 HEATMAP_LEFT = 170  # px: the heatmap's left margin (its row labels), the slider's indent too
 HEATMAP_HEIGHT = 600  # px
 
 
-def rounded(values) -> list:
+def rounded(values, shown: int | None = 2) -> list:
     """Floats rounded to DIGITS decimals for the page, each exactly as Python's
     ``round(v, DIGITS)``; NaN (and inf) as null (JSON has no NaN). In array operations:
     x * 10**DIGITS lies within 1e-13 of its exact value here, so rint gives the exact
     rounding's integer k, and k / 10**DIGITS is the float nearest k / 10**DIGITS, which
     is what ``round`` returns; a value within 1e-6 of a half (a tie, or too close to
-    tell) or too large for that margin goes to ``round`` itself."""
+    tell) or too large for that margin goes to ``round`` itself.
+
+    ``shown``: the decimals the page shows of these numbers (``toFixed(2)``, ``.2f``). A
+    value rounded to ``x.xx5`` is a tie there, which the page would round the other way
+    than the value itself about half the time (-0.2452 stored as -0.245, shown as
+    -0.24): such a value keeps the fewest more decimals that make the page show the
+    value's own rounding (-0.2452). None: every value as ``round(v, DIGITS)``."""
     array = np.asarray(values, dtype="float64").ravel()
     scale = 10.0**DIGITS
     with np.errstate(invalid="ignore", over="ignore"):
@@ -81,9 +91,35 @@ def rounded(values) -> list:
     finite = np.isfinite(array)
     for k in np.flatnonzero(doubtful & finite):
         result[k] = round(float(array[k]), DIGITS)
+    if shown is not None:
+        with np.errstate(invalid="ignore", over="ignore"):
+            at_shown = np.asarray(result, dtype="float64") * 10.0**shown
+            ties = finite & (np.abs(np.abs(at_shown - np.trunc(at_shown)) - 0.5) < 1e-6)
+        for k in np.flatnonzero(ties):
+            result[k] = shown_right(float(array[k]), result[k], shown)
     for k in np.flatnonzero(~finite):
         result[k] = None
     return result
+
+
+def page_shows(value: float, decimals: int) -> Decimal:
+    """What the page shows of ``value`` (JavaScript's ``toFixed``, which d3's ``.2f``
+    calls): its exact binary value to ``decimals``, a half away from zero."""
+    return Decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def shown_right(value: float, stored: float, decimals: int) -> float:
+    """``stored`` when the page shows it as Python rounds ``value``, else the shortest
+    rounding of ``value`` with more decimals that it shows so; ``stored`` when none does
+    (``value`` an exact binary half, which the page rounds away from zero)."""
+    wanted = Decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
+    if page_shows(stored, decimals) == wanted:
+        return stored
+    for digits in range(DIGITS + 1, 18):
+        candidate = round(value, digits)
+        if page_shows(candidate, decimals) == wanted:
+            return candidate
+    return stored
 
 
 def iso_days(index: pd.DatetimeIndex) -> list[str]:
@@ -163,7 +199,7 @@ def exceedance_payload(exceedance: pd.DataFrame | None, regimes_meta: dict) -> d
                 {
                     "era": f"{era} ({part['first'].iloc[0][:4]}..{part['last'].iloc[0][:4]}, {int(part['days'].iloc[0])} days)",
                     "full": era == FULL,
-                    "q": rounded(100 * points["quantile"]),
+                    "q": rounded(100 * points["quantile"], shown=None),  # shown as it is
                     "corr": rounded(points["corr"]),
                     "count": [int(c) for c in points["count"]],
                     "normal": rounded(points["normal_corr"]) if era == FULL else None,
@@ -323,6 +359,7 @@ def build_dashboard(
         ],
         "sign_colours": [SIGN_COLOURS[label] for label in SIGN_LABELS],
         "exceedance": exceedance_payload(exceedance, regimes_meta),
+        "plot_config": PLOT_CONFIG,
     }
     shown_frame = frames[latest] if latest is not None else [[None] * len(order)] * len(order)
     heatmap = go.Figure(
@@ -392,7 +429,9 @@ def build_dashboard(
     pair_figure.update_layout(
         height=460, template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 40}
     )
-    config = {"displaylogo": False, "responsive": True}
+    # plotly.js 4 offers "Share chart..." (an upload to Plotly Cloud) unless told not to:
+    # an offline page sends nothing anywhere
+    config = PLOT_CONFIG
     heatmap_html = pio.to_html(
         heatmap, include_plotlyjs=True, full_html=False, div_id="heatmap", config=config
     )

@@ -19,9 +19,10 @@ the dashboard only read these files.
 - ``pair_history`` (parquet, long ``a, b, date, corr``): the click-through history of
   every pair shown, on the pair's days from its first value: configured pairs daily (the
   dashboard takes rolling_corr.csv's columns on these days), the others every
-  ``THIN_EVERY``-th day, NaN where any day it stands for had no value, and each month's
-  last value and the pair's last value always (so a month-end frame's cell lies on its
-  curve); from the pair's first value to its last.
+  ``THIN_EVERY``-th day with its own value, the first day without a value between two
+  such days (NaN: the line breaks there), and each month's last value and the pair's last
+  value always (so a month-end frame's cell lies on its curve); from the pair's first
+  value to its last.
 """
 
 import json
@@ -595,18 +596,15 @@ def thinned_rows(flat: FlatPairs, every: int) -> tuple[np.ndarray, np.ndarray]:
     series, all pairs at once; the rows in order, so each pair's stay together."""
     n = len(flat.values)
     rows = np.arange(n)
-    start, end = flat.offsets[:-1][flat.group], flat.offsets[1:][flat.group]  # each row's pair
-    missing_before = np.concatenate([[0], np.cumsum(~flat.valued)])
-    # a day without a value among the `every` days a kept day stands for (its own pair's)
-    gap_near = missing_before[rows + 1] - missing_before[np.maximum(start, rows - every + 1)] > 0
-    kept = np.where(gap_near, np.nan, flat.values)
+    end = flat.offsets[1:][flat.group]  # each row's pair's end
     regular = (end - 1 - rows) % every == 0  # every `every`-th day back from the pair's last
     month_last = np.zeros(n, dtype=bool)
     month_last[flat.month_last_rows()] = True
     chosen = regular | month_last
-    out = np.where(month_last, flat.values, kept)
-    # a day without a value between two kept days with one: the first such day kept (NaN),
-    # so the line does not join across a gap the regular points alone would have broken
+    # each kept day with its own value (a day without one nearby does not blank it); a day
+    # without a value between two kept days with one: the first such day kept (NaN), so
+    # the line breaks where the value is missing, not across it
+    out = flat.values
     missing = np.isnan(out) | ~flat.valued
     # (one in a later pair lies past the pair's kept days: never between two of them)
     next_missing = np.minimum.accumulate(np.where(flat.valued, n, rows)[::-1])[::-1]
@@ -622,10 +620,10 @@ def thinned_rows(flat: FlatPairs, every: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def thinned(values: pd.Series, every: int) -> pd.Series:
-    """Every ``every``-th value (the latest kept), NaN where any day it stands for had no
-    value, so a gap still breaks the line; and, with their own values, each month's last
-    value and the last value (the days a month-end frame's cells are on), with the first
-    day without a value kept (as NaN) where one lies between them and the kept day before."""
+    """Every ``every``-th value (the latest kept), each month's last value and the last
+    value (the days a month-end frame's cells are on), each with its own value; the first
+    day without a value kept (as NaN) where one lies between two kept days, so a gap
+    still breaks the line."""
     rows, kept = thinned_rows(FlatPairs({("", ""): values}), every)
     return pd.Series(kept, index=values.index[rows], name=values.name)
 

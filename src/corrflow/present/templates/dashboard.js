@@ -46,7 +46,7 @@
     Plotly.react("pair", [], Object.assign({}, PAIR_LAYOUT, {
       xaxis: {visible: false}, yaxis: {visible: false},
       annotations: [{text: message, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5}],
-    }), {displaylogo: false, responsive: true});
+    }), DATA.plot_config);
   }
   function showPair(a, b) {
     const title = document.getElementById("pair-title");
@@ -153,7 +153,7 @@
       traces.push({x: marks.x, y: marks.y, text: marks.text, mode: "markers", name: "stress episode",
         marker: {color: "rgba(90,90,90,0.6)", symbol: "triangle-down", size: 7}, hovertemplate: "%{text}<extra></extra>"});
     }
-    Plotly.react("pair", traces, layout, {displaylogo: false, responsive: true});
+    Plotly.react("pair", traces, layout, DATA.plot_config);
     drawExceedance(x, y);
   }
   const ERA_COLOURS = ["#8fa9c7", "#c9a66b", "#9cc59a", "#b9a3cf"];
@@ -169,7 +169,7 @@
       note.textContent = x === null ? "" : "No exceedance correlations for " + x + " vs " + y +
         " (configured pairs only; regimes.exceedance.all_pairs adds every pair).";
       Plotly.react("exceedance", [], Object.assign(layout, {xaxis: {visible: false}, yaxis: {visible: false}}),
-        {displaylogo: false, responsive: true});
+        DATA.plot_config);
       return;
     }
     title.textContent = x + " vs " + y + ": exceedance correlations";
@@ -190,7 +190,7 @@
     Object.assign(layout, {xaxis: {range: [0, 100], title: {text: "quantile of each leg's standardised return (%)"}},
       yaxis: {title: {text: "exceedance correlation"}}, legend: {orientation: "h", y: 1.12},
       shapes: [{type: "line", x0: 50, x1: 50, yref: "paper", y0: 0, y1: 1, line: {color: "#999", width: 1}}]});
-    Plotly.react("exceedance", traces, layout, {displaylogo: false, responsive: true});
+    Plotly.react("exceedance", traces, layout, DATA.plot_config);
   }
   document.getElementById("heatmap").on("plotly_click", function (event) {
     const point = event.points[0];
