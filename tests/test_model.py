@@ -242,6 +242,13 @@ def test_diebold_mariano_matches_a_hac_regression_on_a_known_case():
     assert newey_west_variance(overlapping, 20) > 5 * newey_west_variance(overlapping, 0)
     same = diebold_mariano(loss_model, loss_model, horizon)
     assert same["statistic"] is None and same["p_value"] is None  # identical forecasts: nothing to test
+    # the check at the window's overlap: the same test at W + h - 1 lags
+    checked = diebold_mariano(loss_model, loss_baseline, horizon, window=60)
+    longer = sm.OLS(d, np.ones(n)).fit(cov_type="HAC", cov_kwds={"maxlags": 80, "use_correction": False})
+    assert checked["lags_long"] == 80 and checked["p_value"] == result["p_value"]
+    assert checked["statistic_long"] == pytest.approx(longer.tvalues[0], rel=1e-10)
+    assert checked["p_value_long"] == pytest.approx(longer.pvalues[0], rel=1e-8)
+    assert "p_value_long" not in result
 
 
 def test_metrics_carry_brier_skill_and_diebold_mariano_tests():
@@ -255,13 +262,14 @@ def test_metrics_carry_brier_skill_and_diebold_mariano_tests():
     )
     corr = returns["A"].rolling(60, min_periods=60).corr(returns["B"])
     forecasts = walk_forward(model_frame(returns, corr, "A", "B", 21), 21, 0.6)
-    metrics = forecast_metrics(forecasts, 21)
+    metrics = forecast_metrics(forecasts, 21, 60)
     for baseline in ("last_sign", "historical_share"):
         skill = metrics["logit"][f"brier_skill_vs_{baseline}"]
         assert skill == pytest.approx(1 - metrics["logit"]["brier"] / metrics[baseline]["brier"], rel=1e-12)
         assert metrics[f"dm_logit_vs_{baseline}"]["days"] == metrics["logit"]["days"]
     dm = metrics["dm_model_vs_last_value"]
     assert dm["lags"] == 20 and dm["days"] == metrics["test_days"] and 0 <= dm["p_value"] <= 1
+    assert dm["lags_long"] == 80 and 0 <= dm["p_value_long"] <= 1
     assert np.sign(dm["statistic"]) == np.sign(metrics["model"]["rmse"] - metrics["last_value"]["rmse"])
 
 
@@ -292,6 +300,34 @@ def test_the_verdict_follows_the_evidence():
     significant["dm_model_vs_last_value"]["p_value"] = 0.01
     assert "significant at 5%" in "\n".join(model_section(significant))
     assert "no evidence" not in "\n".join(model_section(significant)).split("| probability")[0]
+
+
+def test_a_difference_significant_only_at_h_minus_1_lags_is_not_called_significant():
+    """The quant's finding: the Logit's p = 0.027 at 20 lags was 0.05-0.055 at 60-120: the
+    60-day targets overlap past h - 1 days. Significant only when the check at W + h - 1
+    lags agrees; the section says the p at both."""
+    import copy
+
+    from corrflow.present.report import model_section
+    from report_fixtures import METRICS
+
+    metrics = copy.deepcopy(METRICS)
+    metrics["logit"] |= {"brier": 0.094, "brier_skill_vs_last_sign": 1 - 0.094 / 0.124}
+    metrics["last_sign"]["brier"] = 0.124
+    borderline = {"statistic": -2.2, "p_value": 0.027, "lags": 20, "days": 2356}
+    borderline |= {"statistic_long": -1.9, "p_value_long": 0.055, "lags_long": 80}
+    metrics["dm_logit_vs_last_sign"] = borderline
+    metrics.pop("persistence", None)
+    text = "\n".join(model_section(metrics))
+    assert (
+        "p = 0.027 over 2356 days, Newey-West variance with 20 lags for the overlapping targets: not "
+        "significant at 5% once the window's overlap is counted (p = 0.055 with 80 lags)" in text
+    )
+    assert "the Logit's lower Brier score is not evidence of better probabilities" in text
+    metrics["dm_logit_vs_last_sign"] = borderline | {"p_value_long": 0.01}
+    text = "\n".join(model_section(metrics))
+    assert "with 20 lags for the overlapping targets: significant at 5%" in text
+    assert "better probabilities than today's sign" in text
 
 
 def test_the_model_frame_is_on_the_pairs_days_when_a_24_7_series_makes_every_day_a_row():

@@ -61,6 +61,9 @@ def test_report_summary_explains_markov_and_lists_episodes(workflow_run):
     regimes, _ = read_parquet(workdir / "data/processed/regimes.parquet")
     if any(":p_realtime:" in c for c in regimes.columns):
         assert "P(turbulent) real-time" in report
+        # the quant's finding: the correlations' fits read as regimes; the page says what they are
+        glance = report.split("- The correlations' Markov states say where each correlation sits")
+        assert len(glance) == 2 and "P(high) real-time" in glance[0]
     else:  # a regimes file without Markov columns: the section says so
         assert "Markov regimes: off" in report
     assert "Stress flags on" in report or "No stress flag on" in report

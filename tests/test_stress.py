@@ -464,7 +464,7 @@ def test_the_episodes_table_keeps_the_most_severe_episodes_not_the_longest():
 
 def test_the_episodes_note_counts_the_episodes_with_a_measured_correlation():
     """32 episodes in a pair's span of which 13 have a correlation during them (the rest a
-    few days long): the note says "12 most severe of the 13 ... (32 in the pair's span",
+    few days long): the note says "12 of the 13 ... (32 in the pair's span",
     never "12 of 32", and no unmeasured episode takes a row; with 5 of 8 measured, all 5."""
     from corrflow.data.contracts import corr_before_column, corr_during_column
     from corrflow.present.summary import TOP_EPISODES, episodes_table
@@ -493,9 +493,7 @@ def test_the_episodes_note_counts_the_episodes_with_a_measured_correlation():
 
     rows = episodes_table(episodes(13, 32), column)
     note = next(r for r in rows if "in the pair's span" in r)
-    assert (
-        f"The {TOP_EPISODES} most severe of the 13 episodes with a correlation measured during them" in note
-    )
+    assert f"The {TOP_EPISODES} of the 13 episodes with a correlation measured during them" in note
     assert "(32 in the pair's span;" in note and "12 of 32" not in note
     shown = [r.split("|")[1].strip() for r in rows[2 : 2 + TOP_EPISODES]]
     assert "episode 1970" not in shown and "episode 1971" in shown  # the least severe measured one out

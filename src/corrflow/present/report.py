@@ -156,20 +156,30 @@ def model_section(metrics: dict | None) -> list[str]:
     if not metrics:
         return ["## Model", "", "Model: off (config key `model.enabled`).", ""]
 
+    def p_text(p: float) -> str:
+        # three significant digits near the 5% line, so a p of 0.0497 never prints as 0.05
+        return "< 0.001" if p < 0.001 else f"= {p:.3g}" if p < 0.1 else f"= {p:.2f}"
+
     def tested(test: dict | None) -> str:
         if not test or test.get("p_value") is None:
             return "no Diebold-Mariano test in models/metrics.json (re-run the model rule)"
         p = test["p_value"]
-        verdict = "significant" if p < 0.05 else "not significant"
-        # three significant digits near the 5% line, so a p of 0.0497 never prints as 0.05
-        p_text = "< 0.001" if p < 0.001 else f"= {p:.3g}" if p < 0.1 else f"= {p:.2f}"
+        verdict = "significant at 5%" if significant(test) else "not significant at 5%"
+        if p < 0.05 and not significant(test):
+            verdict += (
+                f" once the window's overlap is counted (p {p_text(test['p_value_long'])} with "
+                f"{test['lags_long']} lags)"
+            )
         return (
-            f"Diebold-Mariano p {p_text} over {test['days']} days, Newey-West variance with "
-            f"{test['lags']} lags for the overlapping targets: {verdict} at 5%"
+            f"Diebold-Mariano p {p_text(p)} over {test['days']} days, Newey-West variance with "
+            f"{test['lags']} lags for the overlapping targets: {verdict}"
         )
 
     def significant(test: dict | None) -> bool:
-        return bool(test) and test.get("p_value") is not None and test["p_value"] < 0.05
+        """p < 0.05 with h - 1 lags and with the window's overlap (W + h - 1) alike."""
+        if not test or test.get("p_value") is None or test["p_value"] >= 0.05:
+            return False
+        return test.get("p_value_long") is None or test["p_value_long"] < 0.05
 
     lines = [
         "## Model: next-month correlation forecast",

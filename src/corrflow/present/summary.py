@@ -479,6 +479,13 @@ def current_state(
             + (f", hindsight {q:.2f}" if pd.notna(q) else "")
             + f"{caveat}."
         )
+    if corr is not None and any(panel["prefix"].removeprefix("mkv:") in corr for panel in panels):
+        lines.append(
+            "- The correlations' Markov states say where each correlation sits, not that it has two "
+            "regimes: the fit takes a day as independent of the day before given its state, which a "
+            "rolling window's overlapping days are not, so probabilities near 0 or 1 overstate the "
+            "evidence (docs/methods.md)."
+        )
     if STRESS_REASON in regimes:
         on_day = regimes.loc[:day]
         reason = on_day[STRESS_REASON].iloc[-1] if len(on_day) else None
@@ -586,9 +593,10 @@ def episodes_count_note(in_span: int, measured: int) -> list[str]:
     )
     if measured > TOP_EPISODES:
         return [
-            f"\nThe {TOP_EPISODES} most severe of the {measured} episodes with a correlation measured "
-            f"during them{others}: those in which this pair's correlation moved furthest from its calm "
-            f"baseline (|during - before|), in date order; {where}"
+            f"\nThe {TOP_EPISODES} of the {measured} episodes with a correlation measured "
+            f"during them{others} in which this pair's correlation moved furthest from its calm "
+            f"baseline (|during - before|; a short episode's change is the noisiest: see its n), in "
+            f"date order; {where}"
         ]
     if others:
         return [

@@ -320,8 +320,10 @@ def two_step_covariance(
     Newey and McFadden 1994, sec. 6), as one GMM system whose moments are each day's
     scores of both GARCH legs, the targets' moments z z' - Qbar and the DCC scores in
     (a, b): V = A^-1 B A^-T / T, A the Jacobian of the mean moments, B their outer product
-    (scores are martingale differences). So the first step's and the targets' estimation
-    error count in the standard errors of a and b. Derivatives by central differences.
+    (the scores are martingale differences; the targets' moments are not, and a Newey-West
+    B moves the errors by under 10 % on real pairs: docs/methods.md). So the first step's
+    and the targets' estimation error count in the standard errors of a and b. Derivatives
+    by central differences.
 
     ``x``: T x 2 returns in percent; ``garch``: each leg's (mu, omega, alpha, beta);
     ``backcasts``, ``var_bounds``: each leg's, as its fit used them (``fit_garch``; None:

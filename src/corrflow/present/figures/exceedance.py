@@ -142,13 +142,14 @@ def curve_reading(rows: pd.DataFrame, test: dict, label: str) -> str | None:
             falls = left.mean() > right.mean()
             return (
                 f"{head} on both sides ({means}), further on the {'left' if falls else 'right'} "
-                f"({p_text}): volatility and regimes changing over the sample lift both sides, and joint "
-                f"{'falls' if falls else 'rises'} raise the correlation beyond that."
+                f"({p_text}): lifted on both sides as volatility and regimes changing over the sample "
+                f"would lift it (not tested here), and joint {'falls' if falls else 'rises'} raise the "
+                "correlation beyond that."
             )
         return (
-            f"{head} on both sides ({means}; {p_text}): high on both sides reflects volatility and "
-            "regimes changing over the sample, not crashes alone, and is no evidence that "
-            "diversification fails in joint falls."
+            f"{head} on both sides ({means}; {p_text}): high on both sides is what volatility and "
+            "regimes changing over the sample give (not tested here), not crashes alone, and is no "
+            "evidence that diversification fails in joint falls."
         )
     if left_above:
         return (
@@ -203,8 +204,9 @@ def section(context: ReportContext) -> tuple[list[str], list[str]]:
             "legs are below their own quantile (left half: joint falls) or both above it (right "
             "half), beside what a bivariate normal with the same correlation gives (dashed). A "
             "curve above the dashed line on the left only is the correlation rising in joint falls; "
-            "above it on both sides is volatility and regimes changing over the sample (docs/methods.md), "
-            "not a crash effect alone. Under each figure a sentence says which the full sample shows. "
+            "above it on both sides is what volatility and regimes changing over the sample give "
+            "(docs/methods.md; not tested here), not a crash effect alone. Under each figure a "
+            "sentence says which the full sample shows. "
             "The Hong-Tu-Zhou test compares the correlation above +c with the one below -c "
             "(c = 0, 0.5, 1, 1.5 standard deviations); a sentence follows where it rejects "
             "symmetry at 5 % (data/processed/exceedance.csv has every point and count).",
