@@ -10,6 +10,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -863,3 +864,44 @@ def test_network_settings_have_upper_bounds():
     ]:
         errors = list(validator.iter_errors({key: too_big}))
         assert errors and errors[0].validator == "maximum", key
+
+
+@pytest.mark.e2e
+def test_an_edited_or_deleted_local_csv_re_runs_ingest(workflow_copy):
+    """The data engineer's finding: the ingest rule had no input, so an edited local CSV
+    left the old data in every output ("Nothing to be done"). The files a source reads
+    are the rule's input: an edit re-runs ingest and clean, a deleted file stops the run
+    with ingest's one line."""
+    local = workflow_copy / "data/local"
+    local.mkdir(parents=True)
+    days = pd.bdate_range("2019-01-02", "2020-06-30")
+
+    def write_mine(scale: float) -> None:
+        levels = 100 * np.exp(scale * np.sin(np.arange(len(days)) / 7.0))
+        rows = [f"{d.date()},{v:.6f}" for d, v in zip(days, levels, strict=True)]
+        (local / "MINE.csv").write_text("date,value\n" + "\n".join(rows) + "\n")
+
+    (workflow_copy / "config/mine.yaml").write_text(
+        "start: '2019-01-02'\nend: '2020-06-30'\noffline: true\n"
+        "paths: {local_csv: data/local}\n"
+        "series:\n  - {id: SPY, source: yahoo, kind: price}\n  - {id: MINE, source: csv, kind: price}\n"
+        "correlation: {pairs: [[SPY, MINE]], windows: [60]}\n"
+        "features: {cash_rate: null}\nstress: {equity: SPY, bond: null, vix: null}\n"
+    )
+    target = ["data/processed/clean.parquet", "--cores", "2", "--configfile", "config/config.yaml"]
+    target.append("config/mine.yaml")
+    write_mine(0.01)
+    snakemake(workflow_copy, *target)
+    first = pd.read_parquet(workflow_copy / "data/processed/clean.parquet")["MINE"].dropna()
+    write_mine(0.02)
+    rerun = snakemake(workflow_copy, *target)
+    assert "rule ingest:" in rerun.stdout + rerun.stderr and "rule clean:" in rerun.stdout + rerun.stderr
+    second = pd.read_parquet(workflow_copy / "data/processed/clean.parquet")["MINE"].dropna()
+    assert len(second) == len(first) and not np.allclose(second, first)
+    again = snakemake(workflow_copy, *target)
+    assert "Nothing to be done" in again.stdout + again.stderr
+    (local / "MINE.csv").unlink()
+    gone = snakemake(workflow_copy, *target, check=False)
+    assert gone.returncode != 0
+    output = gone.stdout + gone.stderr
+    assert "has source csv but data/local/MINE.csv does not exist; put the file there" in output

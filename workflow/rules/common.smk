@@ -20,7 +20,7 @@ from corrflow.config import (  # noqa: E402
     untracked,
     untracked_keys,
 )
-from corrflow.data.sources import SOURCES  # noqa: E402  (the one list of sources: names only)
+from corrflow.data.sources import SOURCES, local_files  # noqa: E402  (the one list of sources: names only)
 from corrflow.present.figures import rule_outputs  # noqa: E402  (the report's figures: one registry)
 
 try:
@@ -107,6 +107,13 @@ def sources():
 
 def source_series(wildcards):
     return [s for s in config["series"] if s["source"] == wildcards.source]
+
+
+def source_local_files(wildcards):
+    # those that exist: a missing one is ingest's own error (naming the file and the fix),
+    # and a deleted one changes the input set, which re-runs ingest
+    paths = local_files(wildcards.source, source_series(wildcards), config["paths"])
+    return [path for path in paths if os.path.isfile(path)]
 
 
 def raw_files():

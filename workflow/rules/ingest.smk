@@ -9,6 +9,10 @@ wildcard_constraints:
 
 
 rule ingest:
+    input:
+        # a source's own files (local CSVs), unnamed: the step finds them from `paths`;
+        # declared so that an edited, added or deleted one re-runs ingest
+        source_local_files,
     output:
         csv=ensure("data/raw/{source}.csv", non_empty=True),
         ok="data/raw/{source}.ok",

@@ -18,6 +18,18 @@ SOURCES = {
 }
 
 
+# The files a source reads that the user writes (a pattern over `paths` and the series id):
+# the ingest rule takes those that exist as its input, so an edited, added or deleted file
+# re-runs ingest (and what follows) instead of leaving the old data in place
+LOCAL_FILES = {"csv": "{local_csv}/{id}.csv"}
+
+
+def local_files(source: str, series: list[dict], paths: dict) -> list[str]:
+    """The files ``source`` reads for ``series`` (none for a network source)."""
+    pattern = LOCAL_FILES.get(source)
+    return [pattern.format(**paths, id=spec["id"]) for spec in series] if pattern else []
+
+
 class SourceRegistry(Mapping):
     """Source name -> its ``Source`` class, imported on first use."""
 

@@ -3,6 +3,7 @@
 
 from pathlib import Path
 
+from corrflow.data.sources import local_files
 from corrflow.data.sources.base import FetchContext, Live, Source
 from corrflow.data.sources.csv_format import parse_series_csv, read_csv_text
 from corrflow.io import InputDataError
@@ -16,7 +17,7 @@ class LocalCsvSource(Source):
     def fetch(self, specs: list[dict], ctx: FetchContext) -> dict[str, Live]:
         out: dict[str, Live] = {}
         for spec in specs:
-            path = Path(ctx.paths["local_csv"]) / f"{spec['id']}.csv"
+            (path,) = map(Path, local_files(self.name, [spec], ctx.paths))
             if not path.exists():
                 raise InputDataError(
                     f"ingest: series {spec['id']} has source csv but {path} does not exist; "
