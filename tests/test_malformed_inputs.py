@@ -50,6 +50,12 @@ EXPECTED = {
     ),
     "trailing_garbage.csv": ("ingest", "first at row 4: 'Source: my broker export'"),
     "ragged_rows.csv": ("ingest", "not a well-formed CSV"),
+    # a date without its comma was read as a missing value without a word
+    "date_without_value.csv": (
+        "ingest",
+        "row 3: '2020-01-03' has fewer fields than the header's 2 (date, value); give its value, leave "
+        "it empty after the comma ('2020-01-03,') to mark it missing, or remove the row",
+    ),
     "impossible_date.csv": ("ingest", "impossible date in column 'date' at row 3: '2020-02-30'"),
     "negative_prices.csv": ("dq", "non_positive"),
     "zero_price.csv": ("dq", "non_positive"),

@@ -150,6 +150,16 @@ def finite_values(raw: pd.Series, where: str, column: str, skip: int) -> np.ndar
     return array
 
 
+def first_short_row(lines: list[str], first_data_line: int, fields: int) -> tuple[int, str] | None:
+    """(line number, line) of the first data line with fewer fields than the header, which
+    pandas would read as missing values without a word (a date without its comma and
+    value); blank lines (counted by DQ) and quoted lines (commas inside quotes) aside."""
+    for number, line in enumerate(lines[first_data_line:], first_data_line + 1):
+        if line.strip() and '"' not in line and line.count(",") < fields - 1:
+            return number, line
+    return None
+
+
 def parse_series_csv(
     text: str, series_id: str, column: str | None = None, origin: str = "", kind: str | None = None
 ) -> pd.Series:
@@ -226,6 +236,14 @@ def parse_series_csv(
             )
             raw_values = raw_values.mask(marked)
     values = finite_values(raw_values, where, value_col, skip)
+    short = first_short_row(lines, 1 + skip, len(header))
+    if short is not None:
+        number, line = short
+        raise InputDataError(
+            f"{where}: row {number}: {line!r} has fewer fields than the header's {len(header)} "
+            f"({', '.join(header)}); give its value, leave it empty after the comma "
+            f"('{line.strip()},') to mark it missing, or remove the row"
+        )
     if index.has_duplicates:
         repeated = sorted(set(index[index.duplicated()].strftime("%Y-%m-%d")))
         raise InputDataError(
