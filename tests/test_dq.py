@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import ROOT, corrflow_command
 from corrflow.data import ingest
@@ -215,6 +216,38 @@ def test_yahoo_null_rows_read_as_missing_and_counted_in_dq(tmp_path):
     markdown = render_markdown(report)
     assert "5 blank row(s) in the file" in markdown
     assert "source file: Yahoo's missing-value markers read as missing: 5 row(s)" in markdown
+
+
+@pytest.mark.parametrize("layout", ["handled", "unadjusted"])
+def test_a_file_note_warns_only_where_the_user_has_something_to_do(tmp_path, layout):
+    """The data engineer's finding: a byte-order mark (what Excel's "CSV UTF-8" writes),
+    rows out of order and times of day, all handled, made the format check warn; only
+    unadjusted closes ask for an action."""
+    days = pd.bdate_range("2020-01-02", "2020-06-30")
+    folder = tmp_path / "local"
+    folder.mkdir()
+    if layout == "handled":
+        rows = [f"{d.date()} 00:00:00,{100 + k * 0.1:.2f}" for k, d in enumerate(days)]
+        rows[3], rows[4] = rows[4], rows[3]
+        (folder / "IDX.csv").write_text("\ufeffdate,value\r\n" + "\r\n".join(rows) + "\r\n")
+    else:
+        yahoo_layout_file(folder / "IDX.csv", days, {})
+        text = (folder / "IDX.csv").read_text()  # closes without 'Adj Close'
+        (folder / "IDX.csv").write_text(text.replace("Adj Close", "Unused"))
+    spec = [{"id": "IDX", "source": "csv", "kind": "price"}]
+    paths = {"cache": str(tmp_path / "cache"), "snapshot": str(tmp_path), "local_csv": str(folder)}
+    outcomes = ingest.ingest_source(
+        "csv", spec, "2020-01-01", "2020-06-30", False, {}, paths, ingest.RetryPolicy()
+    )
+    tidy = ingest.tidy_frame(outcomes)
+    status = ingest.status_record("csv", outcomes, tidy)["series"][0]
+    raw = tidy.assign(date=pd.to_datetime(tidy["date"]))
+    report = quality_report(raw, spec, {"IDX": status}, stale_days=10, outlier_z=8)
+    notes, check = outcomes["IDX"].notes, report["series"]["IDX"]["checks"]["format"]
+    if layout == "handled":
+        assert len(notes) == 3 and "byte-order mark removed" in notes and check == "info", notes
+    else:
+        assert notes[0].startswith("unadjusted close: column 'Close' read") and check == "warn", notes
 
 
 def test_a_date_value_file_keeps_nan_text_an_error(tmp_path):

@@ -30,7 +30,7 @@ from corrflow.data.calendars import (
 from corrflow.data.contracts import read_raw, read_statuses
 from corrflow.data.dates import resolve_end
 from corrflow.data.robust import robust_centre_scale
-from corrflow.data.sources.csv_format import YAHOO_MARKERS_NOTE
+from corrflow.data.sources.csv_format import UNADJUSTED_NOTE
 from corrflow.io import (
     InputDataError,
     write_json_atomic,
@@ -433,8 +433,10 @@ def quality_report(
         result["refused"] = ingest_status.get("refused", [])
         result["source_notes"] = ingest_status.get("notes", [])
         if result["checks"]["format"] != "n/a":
-            # Yahoo's null markers read as missing are counted, not a fault of the file
-            worth_a_look = [n for n in result["source_notes"] if not n.startswith(YAHOO_MARKERS_NOTE)]
+            # a warning only where the user has something to do (unadjusted closes); what
+            # was handled (a byte-order mark, rows sorted, times of day, Yahoo's null markers,
+            # an encoding, revisions accepted) is information
+            worth_a_look = [n for n in result["source_notes"] if n.startswith(UNADJUSTED_NOTE)]
             result["checks"]["format"] = (
                 "warn" if worth_a_look else "info" if result["source_notes"] else "pass"
             )

@@ -26,6 +26,8 @@ MISSING_MARKERS = ["", "."]  # empty, or FRED's "."; any other text (nan, NA, -)
 # downloads write a day without a value as 'null', others NaN, N/A or '-'
 YAHOO_MISSING_MARKERS = ("null", "NaN", "N/A", "-")
 YAHOO_MARKERS_NOTE = "Yahoo's missing-value markers read as missing"  # how the note starts (DQ: info)
+# the one note on a file that asks the user to act (the others say what was handled)
+UNADJUSTED_NOTE = "unadjusted close"
 
 
 class NonFiniteValueError(InputDataError):
@@ -256,7 +258,7 @@ def parse_series_csv(
         notes.append("times of day and UTC offsets dropped; each row's own local date kept")
     if kind == "price" and not column and value_col in UNADJUSTED_COLUMNS and yahoo_style:
         notes.append(
-            f"unadjusted close: column {value_col!r} read (the file has no 'Adj Close'), so dividends and "
+            f"{UNADJUSTED_NOTE}: column {value_col!r} read (the file has no 'Adj Close'), so dividends and "
             f"splits show as price moves; supply adjusted closes, or set `column: {value_col}` for "
             f"{series_id} if these closes are already adjusted (yfinance auto_adjust=True)"
         )
