@@ -250,6 +250,22 @@ def test_a_file_note_warns_only_where_the_user_has_something_to_do(tmp_path, lay
         assert notes[0].startswith("unadjusted close: column 'Close' read") and check == "warn", notes
 
 
+def test_day_first_dates_are_named_and_slash_dates_are_said_to_be_read_month_first():
+    """The data engineer's finding: a DD/MM/YYYY file stopped on '13/01/2005' without a hint,
+    and one whose days are all 12 or less was read as M/D without a word."""
+    with pytest.raises(ingest.InputDataError) as stopped:
+        ingest.parse_series_csv("date,value\n01/02/2005,1\n13/01/2005,2\n", "X")
+    assert "at row 3: '13/01/2005'; slash dates are read as US M/D/YYYY, and this one reads only day " in str(
+        stopped.value
+    ) and str(stopped.value).endswith("(DD/MM/YYYY): save the dates as YYYY-MM-DD")
+    read = ingest.parse_series_csv("date,value\n01/02/2015,1\n01/03/2015,2\n", "X")
+    assert list(read.index) == [pd.Timestamp("2015-01-02"), pd.Timestamp("2015-01-03")]
+    assert read.attrs["notes"] == [
+        "slash dates read as US M/D/YYYY (month first); a day-first file needs YYYY-MM-DD"
+    ]
+    assert ingest.parse_series_csv("date,value\n2015-02-01,1\n", "X").attrs["notes"] == []
+
+
 def test_a_date_value_file_keeps_nan_text_an_error(tmp_path):
     """Only a Yahoo-layout file reads null/NaN/N/A/- as missing; in date,value a typo stays an error."""
     import pytest

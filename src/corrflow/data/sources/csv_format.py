@@ -117,9 +117,17 @@ def parse_dates(raw: pd.Series, where: str, column: str, skip: int = 0) -> pd.Da
     else:
         dates = pd.to_datetime(text, format="%m/%d/%Y", errors="coerce")
     if dates.isna().any():
+        bad = text[dates.isna()].iloc[0]
+        day_first = not iso.all() and text.str.extract(r"^(\d+)/", expand=False).astype(float).gt(12).any()
         raise InputDataError(
             f"{where}: impossible date in column {column!r} at row {data_row(dates.isna(), skip)}: "
-            f"{text[dates.isna()].iloc[0]!r}"
+            f"{bad!r}"
+            + (
+                "; slash dates are read as US M/D/YYYY, and this one reads only day first "
+                "(DD/MM/YYYY): save the dates as YYYY-MM-DD"
+                if day_first
+                else ""
+            )
         )
     future = dates > pd.Timestamp.today().normalize()
     if future.any():
@@ -254,6 +262,9 @@ def parse_series_csv(
         )
     if not index.is_monotonic_increasing:
         notes.append("rows were not in date order; sorted")
+    if frame[date_col].astype(str).str.contains("/", regex=False).any():
+        # a day-first file whose days are all 12 or less reads without an error: say so
+        notes.append("slash dates read as US M/D/YYYY (month first); a day-first file needs YYYY-MM-DD")
     if frame[date_col].astype(str).str.contains(r"\d[ T]\d\d:\d\d", regex=True).any():
         notes.append("times of day and UTC offsets dropped; each row's own local date kept")
     if kind == "price" and not column and value_col in UNADJUSTED_COLUMNS and yahoo_style:
