@@ -168,6 +168,22 @@ def test_what_the_user_cannot_act_on_is_information_not_a_warning():
     )
 
 
+def test_in_the_users_own_file_a_filled_stretch_and_an_early_end_say_what_to_do():
+    """The data engineer's finding: 16 equal closes inside a local file were "the source's
+    own record, nothing to fix" (a spreadsheet's fill-down is the usual cause), and a local
+    series ending early warned without a word on what to do."""
+    index = pd.bdate_range("2020-01-02", "2020-09-30")
+    values = pd.Series(100 * np.exp(np.cumsum(np.full(len(index), 0.001))), index=index)
+    values.iloc[100:116] = values.iloc[99]
+    own = series_checks(values, "price", "local", 10, 8, start="2020-01-02", end="2020-12-31")
+    source = series_checks(values, "price", "fresh", 10, 8, start="2020-01-02", end="2020-12-31")
+    assert own["checks"]["stale"] == "warn" and source["checks"]["stale"] == "info"
+    markdown = render_markdown({"thresholds": {"stale_days": 10, "outlier_z": 8}, "series": {"X": own}})
+    assert "check that those days were not filled forward from the last value" in markdown
+    assert own["coverage_notes"][-1].endswith("(the file ends there: add the newer rows to it, or set `end`)")
+    assert not source["coverage_notes"][-1].endswith("or set `end`)")
+
+
 def yahoo_layout_file(path, days, null_days):
     """A file as Yahoo's download writes it: Date,Open,High,Low,Close,Adj Close,Volume, a
     day without a value as 'date,null,null,...'."""

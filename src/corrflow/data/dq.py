@@ -212,6 +212,13 @@ def series_checks(
                     }
                 )
     notes = coverage_notes(valid.index[0], valid.index[-1], start, end, calendar)
+    if status == "local":
+        notes = [
+            n + " (the file ends there: add the newer rows to it, or set `end`)"
+            if n.startswith("ends early")
+            else n
+            for n in notes
+        ]
     if status in ("snapshot", "cached"):
         # a snapshot or a cache ends where it was taken: nothing in the file to fix
         notes = [
@@ -262,6 +269,14 @@ def series_checks(
     # held at the zero bound, prices quoted coarsely): information
     stale_at_end = stale_len >= stale_days and stale_start - 1 + stale_len == len(valid)
     result["stale_at_end"] = bool(stale_at_end)
+    # in the user's own file such a run may be a spreadsheet's fill-down: worth a look
+    # (rates held at the zero bound aside)
+    result["stale_in_own_file"] = bool(
+        status == "local"
+        and stale_len >= stale_days
+        and not stale_at_end
+        and not (kind == "yield" and abs(result["stale_value"]) <= ZERO_BOUND)
+    )
     share_missing = result["missing_values"] / max(len(open_days), 1)
     result["checks"] = {
         # a series that starts after `start` (its history begins later) or a served snapshot is
@@ -291,7 +306,13 @@ def series_checks(
             else "pass"
         ),
         "duplicates": "pass" if duplicates == 0 else "fail",
-        "stale": "pass" if stale_len < stale_days else ("warn" if stale_at_end else "info"),
+        "stale": (
+            "pass"
+            if stale_len < stale_days
+            else "warn"
+            if stale_at_end or result["stale_in_own_file"]
+            else "info"
+        ),
         # clean leaves such a day out (a log return is undefined there): a warning, not a stop
         "non_positive": "pass" if non_positive.empty else "warn",
         # a likely typing error is worth a look; real market moves (a crash day) are information
@@ -551,6 +572,9 @@ def render_markdown(report: dict) -> str:
             why_stale = (
                 ": it reaches the last value, so the source may have stopped updating; check it"
                 if r.get("stale_at_end")
+                else ": inside your file's history; check that those days were not filled forward from "
+                "the last value (a spreadsheet's fill-down), nothing to fix if the market printed it"
+                if r.get("stale_in_own_file")
                 else ": inside the source's history ("
                 + (
                     "rates held at the zero bound"
