@@ -59,6 +59,12 @@ def test_dq_warns_only_where_the_user_can_act():
     assert "a live run with `offline: false` gets the newer days" in snapshot["coverage_notes"][0]
     markdown = render_markdown({"thresholds": {"stale_days": 10, "outlier_z": 8}, "series": {"X": result}})
     assert "likely data error" in markdown and "the source may have stopped updating" in markdown
+    # the move straight back is the error's, not a market move (the data engineer's finding)
+    back = result["outliers"][1]
+    assert back["date"] == str(index[31].date()) and back["back_from"] == str(index[30].date())
+    rows = [line for line in markdown.splitlines() if line.startswith(f"  | {index[31].date()} |")]
+    assert len(rows) == 1 and rows[0].endswith("| back from error |"), rows
+    assert "| market move |" not in markdown
 
 
 def test_non_positive_prices_are_flagged_not_fatal():

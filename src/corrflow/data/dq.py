@@ -211,6 +211,10 @@ def series_checks(
                         "likely_error": bool(back),
                     }
                 )
+    # the move straight back from a likely data error is that error's, not a market move
+    for before, after in zip(outliers, outliers[1:], strict=False):
+        if before["likely_error"] and after["previous_date"] == before["date"]:
+            after["back_from"] = before["date"]
     notes = coverage_notes(valid.index[0], valid.index[-1], start, end, calendar)
     if status == "local":
         notes = [
@@ -611,7 +615,13 @@ def render_markdown(report: dict) -> str:
             lines.append("  | date | previous | value | return | robust z | reading |")
             lines.append("  |---|---|---|---|---|---|")
             for o in r["outliers"]:
-                reading = "likely data error" if o.get("likely_error") else "market move"
+                reading = (
+                    "likely data error"
+                    if o.get("likely_error")
+                    else "back from error"  # the row above: the likely error it undoes
+                    if o.get("back_from")
+                    else "market move"
+                )
                 previous = number_text(o["previous"])
                 if o.get("skipped_non_positive"):
                     left_out = ", ".join(
